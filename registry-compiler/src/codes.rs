@@ -1,0 +1,181 @@
+//! The catalogue of diagnostic codes: one stable code per rule, with the text `explain` prints.
+//!
+//! WF1xx: the file is not valid JSON. WF2xx: the JSON does not match services.schema.json.
+//! WF3xx: rules a schema cannot express. Codes are never reused or renumbered.
+
+use std::fmt;
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $title:literal, why: $why:literal, fix: $fix:literal; )*) => {
+        /// A stable diagnostic code such as `WF301`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [Code] = &[$( Code::$variant, )*];
+
+            /// The code as printed, for example `WF301`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+
+            /// What the rule checks, in one line.
+            pub fn title(self) -> &'static str {
+                match self { $( Code::$variant => $title, )* }
+            }
+
+            /// Why the rule exists.
+            pub fn rationale(self) -> &'static str {
+                match self { $( Code::$variant => $why, )* }
+            }
+
+            /// How to fix a violation.
+            pub fn fix(self) -> &'static str {
+                match self { $( Code::$variant => $fix, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    InvalidUtf8 = "WF101", "the file is not valid UTF-8",
+        why: "JSON text is UTF-8 (RFC 8259); other encodings are read differently by different tools.",
+        fix: "Re-save the file as UTF-8.";
+    EmptyFile = "WF102", "the file is empty",
+        why: "An empty file is usually an interrupted write or a bad merge, never an intended registry.",
+        fix: "Restore the file from version control.";
+    UnexpectedToken = "WF103", "unexpected character or token",
+        why: "The file must be one JSON value; anything else means tools would read it differently or not at all.",
+        fix: "Correct the JSON at the location shown: a missing comma or colon, an unquoted key or string.";
+    TrailingComma = "WF104", "trailing comma before `}` or `]`",
+        why: "JSON does not allow it, and strict readers (including browsers' JSON.parse) reject the file.",
+        fix: "Remove the comma.";
+    Comment = "WF105", "comment in JSON",
+        why: "JSON has no comments; they are rejected by strict readers and lost by formatters.",
+        fix: "Remove the comment. Put the information in a `notes` field.";
+    SingleQuotes = "WF106", "single-quoted string",
+        why: "JSON strings use double quotes only.",
+        fix: "Replace the single quotes with double quotes.";
+    NonFinite = "WF107", "`NaN` or `Infinity` literal",
+        why: "JSON cannot represent non-finite numbers; writers of other languages reject them.",
+        fix: "Use `null` for an unknown number.";
+    NumberOutOfRange = "WF108", "number out of range",
+        why: "The number does not fit in a 64-bit float, so every reader would change its value.",
+        fix: "Use a smaller number.";
+    TrailingContent = "WF109", "content after the end of the JSON value",
+        why: "A file holds one JSON value; extra content is often the remains of a bad merge.",
+        fix: "Remove the extra content or merge it into the registry object.";
+    UnexpectedEnd = "WF110", "unexpected end of file",
+        why: "The file stops in the middle of a value: it was truncated or a bracket is missing.",
+        fix: "Close the open string, object or array, or restore the file from version control.";
+    InvalidString = "WF111", "invalid string",
+        why: "Raw control characters, unknown escapes and unpaired surrogates are not valid JSON strings.",
+        fix: "Escape control characters (`\\n`, `\\t`, `\\u0001`) and use only valid escapes.";
+    DuplicateKey = "WF112", "duplicate key in an object",
+        why: "Readers disagree on which duplicate wins, so the registry would mean different things to different tools.",
+        fix: "Keep exactly one of the keys.";
+    TooDeep = "WF113", "nesting too deep",
+        why: "A registry needs about six levels; very deep input is a mistake or an attack and could exhaust the stack.",
+        fix: "Flatten the data.";
+    FileTooLarge = "WF114", "file too large",
+        why: "The compiler refuses files over 128 MiB so that it never exhausts memory on a build machine.",
+        fix: "Split the registry or remove data that does not belong in it.";
+    ByteOrderMark = "WF115", "UTF-8 byte order mark (warning)",
+        why: "A BOM is not needed in UTF-8 and some tools choke on it. It is ignored.",
+        fix: "Save the file as UTF-8 without a BOM.";
+    InvalidNumber = "WF116", "invalid number syntax",
+        why: "Leading zeros, leading `+` or `.`, hex and a bare `1.` are not JSON numbers.",
+        fix: "Write the number in plain decimal, such as 12, -3.5 or 1e6.";
+    SchemaType = "WF201", "value has the wrong type",
+        why: "Every field has one type (or null where unknowns are allowed), so code and docs can rely on it.",
+        fix: "Use a value of the type shown, or `null` where the field allows it.";
+    SchemaRequired = "WF202", "required field missing",
+        why: "Every upstream field must be present; unknowns are written as `null`, never left out, so a missing field is a mistake, not an unknown.",
+        fix: "Add the field, with `null` if the value is unknown.";
+    SchemaUnknownField = "WF203", "unknown field",
+        why: "The schema has `additionalProperties: false`: a misspelt field would otherwise be silently ignored.",
+        fix: "Fix the spelling (see the suggestion) or remove the field.";
+    SchemaEnum = "WF204", "value not allowed",
+        why: "Fields such as `authType`, `confidence` and `requestType` take one of a fixed set of values that the docs and runtime understand.",
+        fix: "Use one of the listed values.";
+    SchemaPattern = "WF205", "value does not match the required pattern",
+        why: "URLs must be https; ids must be lower-case slugs; secret names must be upper-case environment names; dates are YYYY-MM-DD.",
+        fix: "Change the value to the form shown.";
+    SchemaRange = "WF206", "number out of the allowed range",
+        why: "Ranks start at 1 and scores are 0 to 100.",
+        fix: "Use a number within the range shown.";
+    SchemaLength = "WF207", "string or list too short",
+        why: "Names, labels and secret lists must not be empty.",
+        fix: "Fill in the value.";
+    SchemaConst = "WF208", "unsupported registry version",
+        why: "This compiler reads version 1 of the registry format.",
+        fix: "Set `version` to 1.";
+    SchemaOther = "WF299", "other schema violation",
+        why: "The value breaks a constraint of services.schema.json.",
+        fix: "Change the value so that it matches the schema.";
+    DuplicateConnectorName = "WF301", "duplicate connector name (ignoring case)",
+        why: "Two entries for one service split its links and confuse readers of the docs.",
+        fix: "Merge the two entries or rename one.";
+    DuplicateId = "WF302", "duplicate service id",
+        why: "Service ids name anchors in the docs and references in code; they must be unique. An id is derived from `connectorName` when absent.",
+        fix: "Give one of the services an explicit, unique `id`.";
+    DuplicateRank = "WF303", "duplicate rank",
+        why: "Ranks order the research set; two services cannot share a place.",
+        fix: "Renumber one of them, or set `rank` to null for an unranked service.";
+    DuplicateRouteId = "WF304", "duplicate route id",
+        why: "Route ids name handlers, API paths and generated Rust items; they must be unique across the whole registry.",
+        fix: "Rename one of the routes.";
+    InvalidUrl = "WF305", "URL is not a well-formed https URL",
+        why: "Only https URLs with a host become links; anything else is a typo or an insecure link.",
+        fix: "Use a full https URL such as https://api.example.com/docs.";
+    EmptySources = "WF306", "service has no sources",
+        why: "Every fact in the registry must be traceable to a page.",
+        fix: "Add at least one source URL (usually the API docs page).";
+    InvalidDate = "WF307", "`updatedAt` is not a real date",
+        why: "The date is shown in the docs and compared by tools; 2026-02-30 is not a date.",
+        fix: "Use a real calendar date, YYYY-MM-DD.";
+    UnderivableId = "WF308", "no id can be derived from the connector name",
+        why: "An id is derived from `connectorName` (lower-case letters and digits joined by `_`, starting with a letter); some names yield none.",
+        fix: "Add an explicit `id` such as \"acme_crm\".";
+    DuplicateSecretName = "WF309", "secret name listed twice in one requirement",
+        why: "A repeated name in `anyOf` is always a copy-paste slip and hides the name that was meant.",
+        fix: "Remove the duplicate or replace it with the intended name.";
+    DuplicateSecretLabel = "WF310", "two secret requirements of a route share a label",
+        why: "Labels name missing configuration in error messages; two alike make the message ambiguous.",
+        fix: "Give each requirement its own label, or merge them.";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Code {
+    /// Looks a code up by its printed form (case-insensitive, `WF` optional).
+    pub fn parse(text: &str) -> Option<Code> {
+        let text = text.trim();
+        let digits = text
+            .strip_prefix("WF")
+            .or_else(|| text.strip_prefix("wf"))
+            .unwrap_or(text);
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|code| &code.as_str()[2..] == digits)
+    }
+
+    /// The full text `workerflow-registry explain` prints.
+    pub fn explain(self) -> String {
+        format!(
+            "{code}: {title}\n\nWhy: {why}\n\nFix: {fix}\n",
+            code = self.as_str(),
+            title = self.title(),
+            why = self.rationale(),
+            fix = self.fix()
+        )
+    }
+}

@@ -1,0 +1,389 @@
+//! The WorkerFlow registry compiler.
+//!
+//! It reads `connector-registry/services.json`, checks it (JSON syntax with exact positions, the
+//! JSON Schema `services.schema.json`, and the semantic rules a schema cannot express), reports
+//! every problem the way rustc does, and turns a valid registry into the typed [`Registry`] model
+//! that the docs renderer, the code generator and the runtime share.
+//!
+//! It is used from `build.rs` (with default features off, so no CLI or network code is
+//! compiled there), from the `workerflow-registry` binary, and from pre-commit hooks. It is not
+//! a general JSON library: the loader is tuned for one format and refuses deep or huge input.
+//!
+//! ```
+//! use workerflow_registry::Registry;
+//!
+//! let text = r#"{"version": 1, "updatedAt": "2026-03-01", "notes": null, "services": []}"#;
+//! let registry = Registry::from_str(text).expect("valid registry");
+//! assert_eq!(registry.services.len(), 0);
+//!
+//! let broken = r#"{"version": 1, "updatedAt": "2026-02-30", "notes": null, "services": []}"#;
+//! let invalid = Registry::from_str(broken).unwrap_err();
+//! assert_eq!(invalid.diagnostics[0].code.as_str(), "WF307");
+//! ```
+
+pub mod codes;
+pub mod diagnostics;
+pub mod load;
+pub mod model;
+pub mod rules;
+pub mod schema;
+mod suggest;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use codes::Code;
+pub use diagnostics::{Diagnostic, Format, Report, Severity, Span};
+pub use model::{
+    AuthType, Confidence, DocsRequiresLogin, Registry, RequestType, Route, SecretRequirement,
+    Service, ServiceRuntime,
+};
+pub use schema::{Schema, SchemaError};
+
+use load::{Document, MAX_REGISTRY_BYTES, NodeKind};
+
+/// The registry path relative to a crate or repository root.
+pub const REGISTRY_PATH: &str = "connector-registry/services.json";
+/// The schema's file name, looked for beside the registry.
+pub const SCHEMA_FILE_NAME: &str = "services.schema.json";
+
+/// The result of compiling a registry text: the model when it is valid, and every diagnostic
+/// (warnings included) sorted by position.
+#[derive(Debug)]
+pub struct Compiled {
+    pub registry: Option<Registry>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Why a registry could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("{} in {}", plural(.0.error_count(), "problem"), .0.path)]
+    Invalid(Invalid),
+}
+
+/// A registry with errors: its text and diagnostics, ready to print with [`Invalid::report`].
+#[derive(Debug)]
+pub struct Invalid {
+    /// The path as shown to users.
+    pub path: String,
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Invalid {
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            path: &self.path,
+            source: &self.source,
+            diagnostics: &self.diagnostics,
+        }
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A registry file read from disk (size-checked, UTF-8-checked).
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The path as shown in diagnostics.
+    pub display: String,
+    pub text: String,
+}
+
+impl Registry {
+    /// Loads and validates the registry at `path`, with the schema beside it (or the bundled one).
+    pub fn load(path: impl AsRef<Path>) -> Result<Registry, LoadError> {
+        let path = path.as_ref();
+        let schema = schema_for(path)?;
+        let file = read_source(path)?;
+        let compiled = compile(&file.text, &schema);
+        match compiled.registry {
+            Some(registry) => Ok(registry),
+            None => Err(LoadError::Invalid(Invalid {
+                path: file.display,
+                source: file.text,
+                diagnostics: compiled.diagnostics,
+            })),
+        }
+    }
+
+    /// Validates a registry text against the bundled schema.
+    #[allow(clippy::should_implement_trait)] // returns diagnostics, not a FromStr error
+    pub fn from_str(text: &str) -> Result<Registry, Invalid> {
+        let schema = Schema::bundled().map_err(|error| Invalid {
+            path: "(bundled schema)".to_owned(),
+            source: String::new(),
+            diagnostics: vec![Diagnostic::error(
+                Code::SchemaOther,
+                error.to_string(),
+                Span::default(),
+            )],
+        })?;
+        let compiled = compile(text, &schema);
+        compiled.registry.ok_or_else(|| Invalid {
+            path: "services.json".to_owned(),
+            source: text.to_owned(),
+            diagnostics: compiled.diagnostics,
+        })
+    }
+}
+
+/// The schema for a registry: `services.schema.json` beside it when present, else the bundled one.
+pub fn schema_for(registry_path: &Path) -> Result<Schema, LoadError> {
+    let beside = registry_path.parent().map(|dir| dir.join(SCHEMA_FILE_NAME));
+    match beside {
+        Some(path) if path.is_file() => {
+            let text = fs::read_to_string(&path).map_err(|error| LoadError::Io {
+                path: display_path(&path),
+                error,
+            })?;
+            Ok(Schema::from_str(&text, &display_path(&path))?)
+        }
+        _ => Ok(Schema::bundled()?),
+    }
+}
+
+/// Reads a registry file, refusing files over the size limit and reporting invalid UTF-8.
+pub fn read_source(path: &Path) -> Result<SourceFile, LoadError> {
+    let display = display_path(path);
+    let io = |error| LoadError::Io {
+        path: display.clone(),
+        error,
+    };
+    let file = fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_REGISTRY_BYTES {
+        return Err(too_large(display, size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // `take` guards against a file that grows while it is read.
+    file.take(MAX_REGISTRY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_REGISTRY_BYTES {
+        return Err(too_large(display, bytes.len() as u64));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile {
+            path: path.to_owned(),
+            display,
+            text,
+        }),
+        Err(error) => {
+            let diagnostic = load::check_utf8(error.as_bytes()).err().unwrap_or_else(|| {
+                Diagnostic::error(Code::InvalidUtf8, "invalid UTF-8", Span::default())
+            });
+            let source = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            Err(LoadError::Invalid(Invalid {
+                path: display,
+                source,
+                diagnostics: vec![diagnostic],
+            }))
+        }
+    }
+}
+
+fn too_large(display: String, size: u64) -> LoadError {
+    let diagnostic = Diagnostic::error(
+        Code::FileTooLarge,
+        format!(
+            "the registry is {} MiB; the limit is {} MiB",
+            size / (1024 * 1024),
+            MAX_REGISTRY_BYTES / (1024 * 1024)
+        ),
+        Span::default(),
+    )
+    .with_label("file too large")
+    .with_help("a registry of 100,000 services is about 85 MiB; check that this is the right file");
+    LoadError::Invalid(Invalid {
+        path: display,
+        source: String::new(),
+        diagnostics: vec![diagnostic],
+    })
+}
+
+/// `path` relative to the current directory when it is inside it, as users typed it otherwise.
+pub fn display_path(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty());
+    relative.as_deref().unwrap_or(path).display().to_string()
+}
+
+/// What [`check`] found: the diagnostics, sorted by position, and what the registry declares.
+#[derive(Debug)]
+pub struct Checked {
+    pub diagnostics: Vec<Diagnostic>,
+    pub service_count: usize,
+    pub route_count: usize,
+}
+
+impl Checked {
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks a registry text (syntax, schema and rules) without building the model.
+pub fn check(source: &str, schema: &Schema) -> Checked {
+    let (document, diagnostics) = check_document(source, schema);
+    let services = document.as_ref().and_then(|d| {
+        let root = d.root()?;
+        d.get(root, "services")
+            .filter(|&s| d.kind(s) == NodeKind::Array)
+            .map(|s| (d, s))
+    });
+    let (service_count, route_count) = services.map_or((0, 0), |(d, services)| {
+        d.children(services)
+            .fold((0, 0), |(count, routes), service| {
+                let declared = d
+                    .get(service, "runtime")
+                    .and_then(|runtime| d.get(runtime, "routes"))
+                    .map_or(0, |r| d.children(r).count());
+                (count + 1, routes + declared)
+            })
+    });
+    Checked {
+        diagnostics,
+        service_count,
+        route_count,
+    }
+}
+
+fn check_document<'src>(
+    source: &'src str,
+    schema: &Schema,
+) -> (Option<Document<'src>>, Vec<Diagnostic>) {
+    let scan = load::scan(source);
+    let usable = scan.is_usable();
+    let mut diagnostics = scan.diagnostics;
+    let document = scan.document;
+    if !usable {
+        sort(&mut diagnostics);
+        return (None, diagnostics);
+    }
+    let (schema_found, rules_found) = std::thread::scope(|scope| {
+        let rules = scope.spawn(|| rules::check(&document));
+        let schema_found = schema.validate(&document);
+        (schema_found, rules.join().unwrap_or_default())
+    });
+    diagnostics.extend(schema_found);
+    diagnostics.extend(rules_found);
+    sort(&mut diagnostics);
+    (Some(document), diagnostics)
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (a.span.start, a.code, &a.message).cmp(&(b.span.start, b.code, &b.message))
+    });
+}
+
+/// Checks a registry text and, when it is valid, builds the typed model.
+pub fn compile(source: &str, schema: &Schema) -> Compiled {
+    let (document, mut diagnostics) = check_document(source, schema);
+    let registry = match document {
+        Some(document) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            match build_model(&document) {
+                Ok(registry) => Some(registry),
+                Err(diagnostic) => {
+                    diagnostics.push(*diagnostic);
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    Compiled {
+        registry,
+        diagnostics,
+    }
+}
+
+/// Builds the model from a document that passed validation. A schema looser than the bundled
+/// one can still let through what the model cannot hold: that is reported, never a panic.
+fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
+    let mismatch = |span: Span, pointer: String, error: String| {
+        Box::new(
+            Diagnostic::error(Code::SchemaOther, format!("value does not fit the registry model: {error}"), span)
+                .with_label("here")
+                .with_pointer(pointer)
+                .with_help("the schema beside the registry accepts what the compiler cannot read; keep it in step with the bundled schema"),
+        )
+    };
+    let root = document
+        .root()
+        .ok_or_else(|| mismatch(Span::default(), String::new(), "empty document".to_owned()))?;
+    let root_span = document.span(root);
+    let field = |name: &str| document.get(root, name).map(|id| document.to_value(id));
+    let version = field("version").and_then(|v| v.as_u64()).ok_or_else(|| {
+        mismatch(
+            root_span,
+            "/version".into(),
+            "`version` must be an integer".into(),
+        )
+    })?;
+    let updated_at = field("updatedAt")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            mismatch(
+                root_span,
+                "/updatedAt".into(),
+                "`updatedAt` must be a string".into(),
+            )
+        })?;
+    let notes = field("notes").and_then(|v| v.as_str().map(str::to_owned));
+    let services_node = document
+        .get(root, "services")
+        .filter(|&s| document.kind(s) == NodeKind::Array);
+    let mut services = Vec::new();
+    for (index, id) in services_node
+        .into_iter()
+        .flat_map(|s| document.children(s))
+        .enumerate()
+    {
+        let value = document.to_value(id);
+        let mut service = Service::deserialize(&value).map_err(|e| {
+            mismatch(
+                document.span(id),
+                format!("/services/{index}"),
+                e.to_string(),
+            )
+        })?;
+        service.id_is_explicit = !service.id.is_empty();
+        if service.id.is_empty() {
+            service.id = model::derive_id(&service.connector_name).unwrap_or_default();
+        }
+        services.push(service);
+    }
+    Ok(Registry {
+        version,
+        updated_at,
+        notes,
+        services,
+    })
+}
+
+/// The nearest `connector-registry/services.json` from `start` upwards.
+pub fn find_registry(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(REGISTRY_PATH))
+        .find(|candidate| candidate.is_file())
+}

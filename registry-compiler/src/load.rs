@@ -1,0 +1,1199 @@
+//! The span-aware JSON loader.
+//!
+//! A small iterative scanner of our own: serde_json forgets positions and accepts duplicate keys,
+//! and the position-keeping parsers on crates.io either recurse (stack overflow on deep input) or
+//! stop at the first error. This one keeps the byte span of every value and key in a flat
+//! pre-order node list, never recurses, reports duplicate keys with both places, and recovers from
+//! the common slips (trailing commas, comments, single quotes, `NaN`) so that one run shows them all.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::diagnostics::{Code, Diagnostic, Span};
+
+/// Containers nested deeper than this are refused; real registries use six levels.
+pub const MAX_DEPTH: usize = 128;
+
+/// Files larger than this are refused before they are read (see README, "Limits").
+pub const MAX_REGISTRY_BYTES: u64 = 128 * 1024 * 1024;
+
+/// What a node is. Strings and numbers keep only their span: they are decoded on demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Null,
+    Bool(bool),
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+/// One JSON value with its position in the source.
+#[derive(Clone, Copy, Debug)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// The value itself (quotes and brackets included).
+    pub span: Span,
+    /// The member key, quotes included, when this value sits in an object.
+    pub key: Option<Span>,
+    /// Index one past this node's last descendant, so siblings can be skipped in O(1).
+    pub subtree_end: u32,
+}
+
+/// Index of a node in [`Document::nodes`].
+pub type NodeId = u32;
+
+/// A parsed JSON text: the source plus every value's span, in pre-order.
+#[derive(Debug)]
+pub struct Document<'src> {
+    pub source: &'src str,
+    pub nodes: Vec<Node>,
+}
+
+/// The outcome of scanning: the document (complete only when no error was found) and the
+/// problems in source order.
+pub struct Scan<'src> {
+    pub document: Document<'src>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Scan<'_> {
+    /// True when the document is complete and can be validated.
+    pub fn is_usable(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks that `bytes` is UTF-8, reporting the first bad byte otherwise.
+pub fn check_utf8(bytes: &[u8]) -> Result<&str, Diagnostic> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let at = error.valid_up_to() as u32;
+        let len = error
+            .error_len()
+            .unwrap_or(bytes.len() - error.valid_up_to()) as u32;
+        Diagnostic::error(
+            Code::InvalidUtf8,
+            format!(
+                "invalid UTF-8: byte 0x{:02X} at offset {at}",
+                bytes[at as usize]
+            ),
+            Span::new(at, at + len.max(1)),
+        )
+        .with_label("not UTF-8")
+        .with_help("save the file as UTF-8")
+    })
+}
+
+/// Scans `source` into a [`Document`], collecting every syntax problem it can recover from.
+pub fn scan(source: &str) -> Scan<'_> {
+    let mut parser = Parser {
+        src: source.as_bytes(),
+        text: source,
+        pos: 0,
+        nodes: Vec::with_capacity(source.len() / 24),
+        diagnostics: Vec::new(),
+        key_sets: Vec::new(),
+    };
+    parser.document();
+    Scan {
+        document: Document {
+            source,
+            nodes: parser.nodes,
+        },
+        diagnostics: parser.diagnostics,
+    }
+}
+
+/// Stops the scan: a problem the scanner cannot step over.
+struct Fatal;
+
+struct Frame {
+    node: NodeId,
+    is_object: bool,
+    /// Keys seen so far in this object (spans of the key tokens).
+    keys: KeySet,
+}
+
+#[derive(Default)]
+struct KeySet {
+    spans: Vec<Span>,
+    /// Built once an object grows past a few keys, so huge objects stay linear.
+    index: Option<HashMap<String, Span>>,
+}
+
+const KEY_INDEX_THRESHOLD: usize = 24;
+
+struct Parser<'src> {
+    src: &'src [u8],
+    text: &'src str,
+    pos: usize,
+    nodes: Vec<Node>,
+    diagnostics: Vec<Diagnostic>,
+    /// Reused key sets, so that scanning many small objects does not allocate for each.
+    key_sets: Vec<KeySet>,
+}
+
+impl<'src> Parser<'src> {
+    fn document(&mut self) {
+        if self.src.starts_with("\u{feff}".as_bytes()) {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    Code::ByteOrderMark,
+                    "file starts with a UTF-8 byte order mark",
+                    Span::new(0, 3),
+                )
+                .with_label("byte order mark")
+                .with_help("save the file as UTF-8 without a BOM; it is ignored"),
+            );
+            self.pos = 3;
+        }
+        if self.skip_trivia().is_err() {
+            return;
+        }
+        if self.pos >= self.src.len() {
+            let at = self.src.len() as u32;
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::EmptyFile,
+                    "the registry file is empty",
+                    Span::new(at, at),
+                )
+                .with_label("expected a JSON object")
+                .with_help("a registry starts with `{ \"version\": 1, ... }`"),
+            );
+            return;
+        }
+        if self.value_tree().is_err() {
+            return;
+        }
+        if self.skip_trivia().is_err() {
+            return;
+        }
+        if self.pos < self.src.len() {
+            let start = self.pos;
+            let line_end = self.src[start..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map_or(self.src.len(), |n| start + n);
+            let end = self.text[start..line_end].trim_end().len() + start;
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::TrailingContent,
+                    "unexpected content after the end of the registry",
+                    self.span(start, end.max(start + 1).min(self.src.len())),
+                )
+                .with_label("the JSON value ended before this")
+                .with_help(
+                    "a file holds exactly one JSON value; remove this or merge it into the object",
+                ),
+            );
+        }
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(start as u32, end as u32)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn char_span(&self, pos: usize) -> Span {
+        let len = self.text[pos..].chars().next().map_or(0, char::len_utf8);
+        self.span(pos, pos + len)
+    }
+
+    fn found(&self, pos: usize) -> String {
+        match self.text[pos..].chars().next() {
+            None => "end of file".to_owned(),
+            Some(c) if c.is_control() => format!("{:?}", c),
+            Some(c) => format!("`{c}`"),
+        }
+    }
+
+    /// Skips whitespace, reporting (and stepping over) comments.
+    fn skip_trivia(&mut self) -> Result<(), Fatal> {
+        loop {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+                self.pos += 1;
+            }
+            if self.peek() != Some(b'/') {
+                return Ok(());
+            }
+            let start = self.pos;
+            match self.src.get(start + 1) {
+                Some(b'/') => {
+                    let end = self.src[start..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(self.src.len(), |n| start + n);
+                    let end = start + self.text[start..end].trim_end().len();
+                    self.comment(start, end);
+                    self.pos = end;
+                }
+                Some(b'*') => match self.text[start + 2..].find("*/") {
+                    Some(n) => {
+                        let end = start + 2 + n + 2;
+                        self.comment(start, end);
+                        self.pos = end;
+                    }
+                    None => {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                Code::UnexpectedEnd,
+                                "unexpected end of file inside a block comment",
+                                self.span(start, start + 2),
+                            )
+                            .with_label("comment opened here is never closed")
+                            .with_help("JSON has no comments; remove it"),
+                        );
+                        return Err(Fatal);
+                    }
+                },
+                _ => {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Code::UnexpectedToken,
+                            "expected a JSON value, found `/`",
+                            self.span(start, start + 1),
+                        )
+                        .with_label("unexpected `/`"),
+                    );
+                    return Err(Fatal);
+                }
+            }
+        }
+    }
+
+    fn comment(&mut self, start: usize, end: usize) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::Comment,
+                "comments are not allowed in JSON",
+                self.span(start, end),
+            )
+            .with_label("comment")
+            .with_help("remove the comment; service notes belong in the `notes` field"),
+        );
+    }
+
+    fn push_node(&mut self, kind: NodeKind, start: usize, end: usize, key: Option<Span>) -> NodeId {
+        let id = self.nodes.len() as NodeId;
+        self.nodes.push(Node {
+            kind,
+            span: self.span(start, end),
+            key,
+            subtree_end: id + 1,
+        });
+        id
+    }
+
+    /// Parses one complete value (with everything nested in it) without recursion.
+    fn value_tree(&mut self) -> Result<(), Fatal> {
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut key: Option<Span> = None;
+        loop {
+            // A value is expected at `pos` (after trivia).
+            self.skip_trivia()?;
+            let start = self.pos;
+            let Some(byte) = self.peek() else {
+                return Err(self.unexpected_end(&stack, "a value"));
+            };
+            match byte {
+                b'{' | b'[' => {
+                    if stack.len() >= MAX_DEPTH {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                Code::TooDeep,
+                                format!("nesting is deeper than {MAX_DEPTH} levels"),
+                                self.span(start, start + 1),
+                            )
+                            .with_label("this container is too deeply nested")
+                            .with_help("a registry needs about six levels; flatten the data"),
+                        );
+                        return Err(Fatal);
+                    }
+                    let is_object = byte == b'{';
+                    let kind = if is_object {
+                        NodeKind::Object
+                    } else {
+                        NodeKind::Array
+                    };
+                    let node = self.push_node(kind, start, start + 1, key.take());
+                    self.pos += 1;
+                    let keys = self.key_sets.pop().unwrap_or_default();
+                    stack.push(Frame {
+                        node,
+                        is_object,
+                        keys,
+                    });
+                    self.skip_trivia()?;
+                    let close = if is_object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        self.close(&mut stack);
+                    } else if is_object {
+                        key = Some(self.member_key(&mut stack)?);
+                        continue;
+                    } else {
+                        continue;
+                    }
+                }
+                b'"' => {
+                    let end = self.string(b'"')?;
+                    self.push_node(NodeKind::String, start, end, key.take());
+                }
+                b'\'' => {
+                    let end = self.string(b'\'')?;
+                    self.single_quoted(start, end);
+                    self.push_node(NodeKind::String, start, end, key.take());
+                }
+                b'-' | b'0'..=b'9' | b'+' | b'.' => {
+                    let end = self.number()?;
+                    self.push_node(NodeKind::Number, start, end, key.take());
+                }
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                    let kind = self.word()?;
+                    self.push_node(kind, start, self.pos, key.take());
+                }
+                _ => {
+                    let message = match stack.last() {
+                        Some(frame) if !frame.is_object && byte == b',' => {
+                            "expected a value, found `,`".to_owned()
+                        }
+                        _ => format!("expected a JSON value, found {}", self.found(start)),
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::UnexpectedToken, message, self.char_span(start))
+                            .with_label("expected a value here"),
+                    );
+                    return Err(Fatal);
+                }
+            }
+
+            // After a value: a separator, a closing bracket, or the end of the root.
+            loop {
+                let Some(frame) = stack.last() else {
+                    return Ok(());
+                };
+                let (is_object, close) =
+                    (frame.is_object, if frame.is_object { b'}' } else { b']' });
+                self.skip_trivia()?;
+                let at = self.pos;
+                match self.peek() {
+                    None => {
+                        return Err(self.unexpected_end(
+                            &stack,
+                            if is_object {
+                                "`,` or `}`"
+                            } else {
+                                "`,` or `]`"
+                            },
+                        ));
+                    }
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.skip_trivia()?;
+                        if self.peek() == Some(close) {
+                            self.diagnostics.push(
+                                Diagnostic::error(
+                                    Code::TrailingComma,
+                                    "trailing comma",
+                                    self.span(at, at + 1),
+                                )
+                                .with_label("remove this comma")
+                                .with_help("JSON does not allow a comma before `}` or `]`"),
+                            );
+                            self.pos += 1;
+                            self.close(&mut stack);
+                            continue;
+                        }
+                        if is_object {
+                            key = Some(self.member_key(&mut stack)?);
+                        }
+                        break;
+                    }
+                    Some(b) if b == close => {
+                        self.pos += 1;
+                        self.close(&mut stack);
+                    }
+                    Some(b) => {
+                        let expected = if is_object {
+                            "`,` or `}`"
+                        } else {
+                            "`,` or `]`"
+                        };
+                        let opened = self.nodes[frame.node as usize].span;
+                        let mut diagnostic = Diagnostic::error(
+                            Code::UnexpectedToken,
+                            format!("expected {expected}, found {}", self.found(at)),
+                            self.char_span(at),
+                        );
+                        diagnostic =
+                            if matches!(b, b'"' | b'{' | b'[' | b'0'..=b'9' | b't' | b'f' | b'n') {
+                                diagnostic
+                                    .with_label(format!("expected {expected} before this"))
+                                    .with_help("add a comma between the two values")
+                            } else {
+                                diagnostic.with_label(format!("expected {expected}"))
+                            };
+                        let opened_what = if is_object { "object" } else { "array" };
+                        diagnostic = diagnostic.with_secondary(
+                            Span::new(opened.start, opened.start + 1),
+                            format!("{opened_what} opened here"),
+                        );
+                        self.diagnostics.push(diagnostic);
+                        return Err(Fatal);
+                    }
+                }
+            }
+        }
+    }
+
+    fn unexpected_end(&mut self, stack: &[Frame], expected: &str) -> Fatal {
+        let at = self.src.len() as u32;
+        let mut diagnostic = Diagnostic::error(
+            Code::UnexpectedEnd,
+            format!("unexpected end of file, expected {expected}"),
+            Span::new(at, at),
+        )
+        .with_label("the file ends here");
+        if let Some(frame) = stack.last() {
+            let opened = self.nodes[frame.node as usize].span.start;
+            let what = if frame.is_object { "object" } else { "array" };
+            diagnostic = diagnostic
+                .with_secondary(
+                    Span::new(opened, opened + 1),
+                    format!("this {what} is never closed"),
+                )
+                .with_help("the file looks truncated; restore it from version control");
+        }
+        self.diagnostics.push(diagnostic);
+        Fatal
+    }
+
+    fn close(&mut self, stack: &mut Vec<Frame>) {
+        if let Some(mut frame) = stack.pop() {
+            let end = self.nodes.len() as NodeId;
+            let pos = self.pos as u32;
+            let node = &mut self.nodes[frame.node as usize];
+            node.subtree_end = end;
+            node.span.end = pos;
+            frame.keys.spans.clear();
+            frame.keys.index = None;
+            self.key_sets.push(frame.keys);
+        }
+    }
+
+    /// Reads `"key" :` and checks the key against the earlier keys of the same object.
+    fn member_key(&mut self, stack: &mut [Frame]) -> Result<Span, Fatal> {
+        let start = self.pos;
+        let end = match self.peek() {
+            Some(b'"') => self.string(b'"')?,
+            Some(b'\'') => {
+                let end = self.string(b'\'')?;
+                self.single_quoted(start, end);
+                end
+            }
+            Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'$') => {
+                let len = self.src[start..]
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'$'))
+                    .unwrap_or(self.src.len() - start);
+                let word = &self.text[start..start + len];
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::UnexpectedToken,
+                        format!("object keys must be strings in double quotes, found `{word}`"),
+                        self.span(start, start + len),
+                    )
+                    .with_label("unquoted key")
+                    .with_help(format!("write it as \"{word}\"")),
+                );
+                return Err(Fatal);
+            }
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::UnexpectedToken,
+                        format!("expected a string key, found {}", self.found(start)),
+                        self.char_span(start),
+                    )
+                    .with_label("expected `\"key\"` here"),
+                );
+                return Err(Fatal);
+            }
+        };
+        let span = self.span(start, end);
+        self.check_duplicate(stack, span);
+        self.skip_trivia()?;
+        if self.peek() != Some(b':') {
+            let at = self.pos;
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::UnexpectedToken,
+                    format!(
+                        "expected `:` after the object key, found {}",
+                        self.found(at)
+                    ),
+                    if at < self.src.len() {
+                        self.char_span(at)
+                    } else {
+                        self.span(at, at)
+                    },
+                )
+                .with_label("expected `:`")
+                .with_secondary(span, "after this key"),
+            );
+            return Err(Fatal);
+        }
+        self.pos += 1;
+        Ok(span)
+    }
+
+    fn check_duplicate(&mut self, stack: &mut [Frame], span: Span) {
+        let Some(frame) = stack.last_mut() else {
+            return;
+        };
+        let text = self.text;
+        let raw = |s: Span| &text[s.start as usize + 1..s.end as usize - 1];
+        let new_key = raw(span);
+        let keys = &mut frame.keys;
+        let earlier = if let Some(index) = &mut keys.index {
+            let decoded = decode_string(new_key).into_owned();
+            match index.get(&decoded) {
+                Some(first) => Some(*first),
+                None => {
+                    index.insert(decoded, span);
+                    None
+                }
+            }
+        } else {
+            let simple = !new_key.contains('\\');
+            let found = keys.spans.iter().copied().find(|&other| {
+                let other_raw = raw(other);
+                if simple && !other_raw.contains('\\') {
+                    other_raw == new_key
+                } else {
+                    decode_string(other_raw) == decode_string(new_key)
+                }
+            });
+            if found.is_none() {
+                keys.spans.push(span);
+                if keys.spans.len() > KEY_INDEX_THRESHOLD {
+                    let index = keys
+                        .spans
+                        .iter()
+                        .map(|&s| (decode_string(raw(s)).into_owned(), s))
+                        .collect();
+                    keys.index = Some(index);
+                }
+            }
+            found
+        };
+        if let Some(first) = earlier {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::DuplicateKey,
+                    format!(
+                        "duplicate key `{}` in the same object",
+                        decode_string(new_key)
+                    ),
+                    span,
+                )
+                .with_label("duplicate key")
+                .with_secondary(first, "first defined here")
+                .with_help("JSON readers disagree on which one wins; keep exactly one"),
+            );
+        }
+    }
+
+    fn single_quoted(&mut self, start: usize, end: usize) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::SingleQuotes,
+                "strings must use double quotes",
+                self.span(start, end),
+            )
+            .with_label("single-quoted string")
+            .with_help("replace the ' quotes with \""),
+        );
+    }
+
+    /// Scans a string starting at `pos` (on the opening quote); returns the end offset.
+    fn string(&mut self, quote: u8) -> Result<usize, Fatal> {
+        let start = self.pos;
+        let mut i = start + 1;
+        loop {
+            // The hot loop: most bytes are plain text.
+            while let Some(&b) = self.src.get(i) {
+                if b == quote || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                i += 1;
+            }
+            match self.src.get(i) {
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Code::UnexpectedEnd,
+                            "unexpected end of file inside a string",
+                            self.span(start, start + 1),
+                        )
+                        .with_label("this string is never closed")
+                        .with_help("the file looks truncated; add the closing `\"`"),
+                    );
+                    return Err(Fatal);
+                }
+                Some(&b) if b == quote => {
+                    self.pos = i + 1;
+                    return Ok(i + 1);
+                }
+                Some(b'\\') => {
+                    i = self.escape(i)?;
+                }
+                Some(&b) => {
+                    let (message, help) = if b == b'\n' || b == b'\r' {
+                        (
+                            "string is not closed before the end of the line",
+                            "close the string with `\"`, or write a line break inside it as \\n",
+                        )
+                    } else {
+                        (
+                            "control character in string",
+                            "write control characters as escapes such as \\t or \\u0001",
+                        )
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::InvalidString, message, self.span(i, i + 1))
+                            .with_label(format!("{:?} here", b as char))
+                            .with_secondary(self.span(start, start + 1), "string starts here")
+                            .with_help(help),
+                    );
+                    return Err(Fatal);
+                }
+            }
+        }
+    }
+
+    /// Checks the escape sequence at `i` (on the backslash); returns the offset after it.
+    fn escape(&mut self, i: usize) -> Result<usize, Fatal> {
+        match self.src.get(i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'\'') => {
+                if self.src[i + 1] == b'\'' {
+                    self.bad_escape(
+                        i,
+                        2,
+                        "`\\'` is not a JSON escape",
+                        "write a plain ' inside double quotes",
+                    );
+                    return Err(Fatal);
+                }
+                Ok(i + 2)
+            }
+            Some(b'u') => {
+                let unit = self.hex4(i)?;
+                if (0xD800..0xDC00).contains(&unit) {
+                    if self.src.get(i + 6) == Some(&b'\\') && self.src.get(i + 7) == Some(&b'u') {
+                        let low = self.hex4(i + 6)?;
+                        if (0xDC00..0xE000).contains(&low) {
+                            return Ok(i + 12);
+                        }
+                    }
+                    self.bad_escape(
+                        i,
+                        6,
+                        "unpaired UTF-16 surrogate in `\\u` escape",
+                        "a high surrogate must be followed by a low one (\\uDC00-\\uDFFF)",
+                    );
+                    return Err(Fatal);
+                }
+                if (0xDC00..0xE000).contains(&unit) {
+                    self.bad_escape(
+                        i,
+                        6,
+                        "unpaired UTF-16 surrogate in `\\u` escape",
+                        "a low surrogate must follow a high one (\\uD800-\\uDBFF)",
+                    );
+                    return Err(Fatal);
+                }
+                Ok(i + 6)
+            }
+            None => {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::UnexpectedEnd,
+                        "unexpected end of file inside a string",
+                        self.span(i, i + 1),
+                    )
+                    .with_label("escape sequence cut short"),
+                );
+                Err(Fatal)
+            }
+            Some(_) => {
+                let len = 1 + self.text[i + 1..].chars().next().map_or(0, char::len_utf8);
+                let escape = &self.text[i..i + len];
+                self.bad_escape(
+                    i,
+                    len,
+                    &format!("invalid escape `{escape}` in string"),
+                    "valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX",
+                );
+                Err(Fatal)
+            }
+        }
+    }
+
+    fn hex4(&mut self, i: usize) -> Result<u32, Fatal> {
+        let digits = self
+            .src
+            .get(i + 2..i + 6)
+            .filter(|d| d.iter().all(u8::is_ascii_hexdigit));
+        match digits {
+            Some(d) => {
+                Ok(u32::from_str_radix(std::str::from_utf8(d).unwrap_or("0"), 16).unwrap_or(0))
+            }
+            None => {
+                let len = self.src[i + 2..]
+                    .iter()
+                    .take(4)
+                    .take_while(|b| b.is_ascii_hexdigit())
+                    .count()
+                    + 2;
+                self.bad_escape(
+                    i,
+                    len,
+                    "`\\u` must be followed by four hex digits",
+                    "write the character as \\uXXXX, for example \\u00e9",
+                );
+                Err(Fatal)
+            }
+        }
+    }
+
+    fn bad_escape(&mut self, i: usize, len: usize, message: &str, help: &str) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::InvalidString,
+                message,
+                self.span(i, (i + len).min(self.src.len())),
+            )
+            .with_label("invalid escape")
+            .with_help(help),
+        );
+    }
+
+    /// Scans a number (JSON grammar); reports `NaN`/`Infinity` and values out of range.
+    fn number(&mut self) -> Result<usize, Fatal> {
+        let start = self.pos;
+        let digits = |p: &Self, mut i: usize| {
+            while p.src.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = start;
+        if self.src[i] == b'+' || self.src[i] == b'.' {
+            let end = self.token_end(start);
+            let what = if self.src[i] == b'+' {
+                "a leading `+`"
+            } else {
+                "a leading `.`"
+            };
+            return Err(self.bad_number(
+                start,
+                end,
+                &format!("numbers cannot start with {what}"),
+                "write it as a plain JSON number such as 0.5 or 5",
+            ));
+        }
+        if self.src[i] == b'-' {
+            i += 1;
+            if self.src.get(i) == Some(&b'I') {
+                self.pos = i;
+                let end = self.word_end();
+                if &self.text[i..end] == "Infinity" {
+                    self.non_finite(start, end);
+                    return Ok(end);
+                }
+            }
+        }
+        match self.src.get(i) {
+            Some(b'0') => {
+                i += 1;
+                if self.src.get(i).is_some_and(|b| b.is_ascii_alphanumeric()) {
+                    let end = self.token_end(start);
+                    let (message, help) = if matches!(self.src.get(i), Some(b'x' | b'X')) {
+                        (
+                            "hexadecimal numbers are not allowed in JSON",
+                            "write the number in decimal",
+                        )
+                    } else {
+                        (
+                            "numbers cannot have leading zeros",
+                            "remove the leading zeros",
+                        )
+                    };
+                    return Err(self.bad_number(start, end, message, help));
+                }
+            }
+            Some(b'1'..=b'9') => i = digits(self, i),
+            _ => {
+                let end = self.token_end(start).max(i + 1).min(self.src.len());
+                return Err(self.bad_number(
+                    start,
+                    end,
+                    "expected a digit after `-`",
+                    "write a number such as -1",
+                ));
+            }
+        }
+        let mut is_integer = true;
+        if self.src.get(i) == Some(&b'.') {
+            is_integer = false;
+            let after = digits(self, i + 1);
+            if after == i + 1 {
+                let end = self.token_end(start);
+                return Err(self.bad_number(
+                    start,
+                    end,
+                    "expected a digit after the decimal point",
+                    "write 1.0 or 1, not 1.",
+                ));
+            }
+            i = after;
+        }
+        if matches!(self.src.get(i), Some(b'e' | b'E')) {
+            is_integer = false;
+            let mut j = i + 1;
+            if matches!(self.src.get(j), Some(b'+' | b'-')) {
+                j += 1;
+            }
+            let after = digits(self, j);
+            if after == j {
+                let end = self.token_end(start);
+                return Err(self.bad_number(
+                    start,
+                    end,
+                    "expected a digit in the exponent",
+                    "write an exponent such as 1e5",
+                ));
+            }
+            i = after;
+        }
+        if self
+            .src
+            .get(i)
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        {
+            let end = self.token_end(start);
+            return Err(self.bad_number(
+                start,
+                end,
+                &format!("invalid number `{}`", &self.text[start..end]),
+                "JSON numbers are decimal, like 12, -3.5 or 1e6",
+            ));
+        }
+        self.pos = i;
+        let text = &self.text[start..i];
+        let in_range = if is_integer && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok())
+        {
+            true
+        } else {
+            text.parse::<f64>().is_ok_and(f64::is_finite)
+        };
+        if !in_range {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NumberOutOfRange,
+                    "number is out of range",
+                    self.span(start, i),
+                )
+                .with_label("does not fit in a 64-bit float")
+                .with_help("JSON readers cannot represent this value; use a smaller number"),
+            );
+        }
+        Ok(i)
+    }
+
+    fn token_end(&self, start: usize) -> usize {
+        let len = self.src[start..]
+            .iter()
+            .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':'))
+            .unwrap_or(self.src.len() - start);
+        (start + len).max(start + 1).min(self.src.len())
+    }
+
+    fn bad_number(&mut self, start: usize, end: usize, message: &str, help: &str) -> Fatal {
+        let end = self.text.ceil_char_boundary(end);
+        self.diagnostics.push(
+            Diagnostic::error(Code::InvalidNumber, message, self.span(start, end))
+                .with_label("invalid number")
+                .with_help(help),
+        );
+        Fatal
+    }
+
+    fn non_finite(&mut self, start: usize, end: usize) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::NonFinite,
+                format!("`{}` is not a JSON value", &self.text[start..end]),
+                self.span(start, end),
+            )
+            .with_label("not allowed in JSON")
+            .with_help("JSON has no NaN or Infinity; use null for an unknown number"),
+        );
+    }
+
+    fn word_end(&self) -> usize {
+        let len = self.src[self.pos..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .unwrap_or(self.src.len() - self.pos);
+        self.pos + len
+    }
+
+    /// Scans `true`, `false`, `null`, or reports the word found instead.
+    fn word(&mut self) -> Result<NodeKind, Fatal> {
+        let start = self.pos;
+        let end = self.word_end();
+        let word = &self.text[start..end];
+        let kind = match word {
+            "true" => NodeKind::Bool(true),
+            "false" => NodeKind::Bool(false),
+            "null" => NodeKind::Null,
+            "NaN" | "Infinity" => {
+                self.non_finite(start, end);
+                NodeKind::Null
+            }
+            _ => {
+                let help = match word {
+                    "True" | "TRUE" => Some("JSON literals are lower case: `true`"),
+                    "False" | "FALSE" => Some("JSON literals are lower case: `false`"),
+                    "None" | "NULL" | "Null" | "nil" | "undefined" => {
+                        Some("write an unknown value as `null`")
+                    }
+                    _ => None,
+                };
+                let mut diagnostic = Diagnostic::error(
+                    Code::UnexpectedToken,
+                    format!("expected a JSON value, found `{word}`"),
+                    self.span(start, end),
+                )
+                .with_label("not a JSON value");
+                diagnostic = match help {
+                    Some(help) => diagnostic.with_help(help),
+                    None => diagnostic.with_help("strings must be in double quotes"),
+                };
+                self.diagnostics.push(diagnostic);
+                return Err(Fatal);
+            }
+        };
+        self.pos = end;
+        Ok(kind)
+    }
+}
+
+/// Decodes the inside of a string token (without its quotes). Only called on strings the scanner
+/// accepted, so every escape is well formed.
+pub fn decode_string(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some((_, escape)) = chars.next() else {
+            break;
+        };
+        match escape {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'u' => {
+                let unit = |at: usize| {
+                    raw.get(at..at + 4)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .unwrap_or(0xFFFD)
+                };
+                let high = unit(i + 2);
+                for _ in 0..4 {
+                    chars.next();
+                }
+                let code =
+                    if (0xD800..0xDC00).contains(&high) && raw.get(i + 6..i + 8) == Some("\\u") {
+                        let low = unit(i + 8);
+                        for _ in 0..6 {
+                            chars.next();
+                        }
+                        0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+                    } else {
+                        high
+                    };
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            other => out.push(other),
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl<'src> Document<'src> {
+    pub fn root(&self) -> Option<NodeId> {
+        (!self.nodes.is_empty()).then_some(0)
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    pub fn kind(&self, id: NodeId) -> NodeKind {
+        self.nodes[id as usize].kind
+    }
+
+    pub fn span(&self, id: NodeId) -> Span {
+        self.nodes[id as usize].span
+    }
+
+    /// The direct children of an array or object, in source order.
+    pub fn children(&self, id: NodeId) -> Children<'_, 'src> {
+        let node = &self.nodes[id as usize];
+        let container = matches!(node.kind, NodeKind::Array | NodeKind::Object);
+        Children {
+            document: self,
+            next: id + 1,
+            end: if container { node.subtree_end } else { id + 1 },
+        }
+    }
+
+    /// The decoded key of an object member.
+    pub fn key(&self, id: NodeId) -> Option<Cow<'src, str>> {
+        self.nodes[id as usize].key.map(|span| self.string_at(span))
+    }
+
+    /// The member `name` of an object; with duplicate keys the last one, as JSON readers do.
+    pub fn get(&self, object: NodeId, name: &str) -> Option<NodeId> {
+        if self.kind(object) != NodeKind::Object {
+            return None;
+        }
+        self.children(object)
+            .filter(|&child| self.key(child).as_deref() == Some(name))
+            .last()
+    }
+
+    pub fn str(&self, id: NodeId) -> Option<Cow<'src, str>> {
+        (self.kind(id) == NodeKind::String).then(|| self.string_at(self.span(id)))
+    }
+
+    pub fn text(&self, id: NodeId) -> &'src str {
+        let span = self.span(id);
+        &self.source[span.start as usize..span.end as usize]
+    }
+
+    fn string_at(&self, span: Span) -> Cow<'src, str> {
+        let raw = &self.source[span.start as usize + 1
+            ..(span.end as usize)
+                .saturating_sub(1)
+                .max(span.start as usize + 1)];
+        decode_string(raw)
+    }
+
+    pub fn number(&self, id: NodeId) -> Option<serde_json::Number> {
+        if self.kind(id) != NodeKind::Number {
+            return None;
+        }
+        let text = self.text(id);
+        if let Ok(n) = text.parse::<u64>() {
+            return Some(n.into());
+        }
+        if let Ok(n) = text.parse::<i64>() {
+            return Some(n.into());
+        }
+        text.parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+    }
+
+    /// Builds a `serde_json::Value` of a subtree (depth is bounded by [`MAX_DEPTH`]).
+    pub fn to_value(&self, id: NodeId) -> serde_json::Value {
+        use serde_json::Value;
+        match self.kind(id) {
+            NodeKind::Null => Value::Null,
+            NodeKind::Bool(b) => Value::Bool(b),
+            NodeKind::Number => self.number(id).map_or(Value::Null, Value::Number),
+            NodeKind::String => Value::String(self.str(id).unwrap_or_default().into_owned()),
+            NodeKind::Array => Value::Array(self.children(id).map(|c| self.to_value(c)).collect()),
+            NodeKind::Object => {
+                let mut map = serde_json::Map::new();
+                for child in self.children(id) {
+                    map.insert(
+                        self.key(child).unwrap_or_default().into_owned(),
+                        self.to_value(child),
+                    );
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// Finds the node a JSON pointer (RFC 6901) designates.
+    pub fn resolve(&self, pointer: &str) -> Option<NodeId> {
+        let mut id = self.root()?;
+        if pointer.is_empty() {
+            return Some(id);
+        }
+        for raw in pointer.strip_prefix('/')?.split('/') {
+            let segment = raw.replace("~1", "/").replace("~0", "~");
+            id = match self.kind(id) {
+                NodeKind::Object => self.get(id, &segment)?,
+                NodeKind::Array => {
+                    let index: usize = segment.parse().ok()?;
+                    self.children(id).nth(index)?
+                }
+                _ => return None,
+            };
+        }
+        Some(id)
+    }
+
+    /// The span of a member's key, or of the value when it has no key.
+    pub fn key_span(&self, id: NodeId) -> Span {
+        let node = self.node(id);
+        node.key.unwrap_or(node.span)
+    }
+}
+
+pub struct Children<'doc, 'src> {
+    document: &'doc Document<'src>,
+    next: NodeId,
+    end: NodeId,
+}
+
+impl Iterator for Children<'_, '_> {
+    type Item = NodeId;
+
+    fn next(&mut self) -> Option<NodeId> {
+        if self.next >= self.end {
+            return None;
+        }
+        let id = self.next;
+        self.next = self.document.nodes[id as usize].subtree_end;
+        Some(id)
+    }
+}
+
+/// Escapes one JSON pointer segment (RFC 6901).
+pub fn pointer_segment(segment: &str) -> Cow<'_, str> {
+    if segment.contains(['~', '/']) {
+        Cow::Owned(segment.replace('~', "~0").replace('/', "~1"))
+    } else {
+        Cow::Borrowed(segment)
+    }
+}

@@ -1,0 +1,271 @@
+//! The typed registry: the one model every crate of the workspace uses.
+//!
+//! Built only from a registry that passed the schema and the rules, so its invariants hold:
+//! ids, route ids and non-null ranks are unique, URLs are https, secret names are env-style.
+
+use serde::{Deserialize, Serialize};
+
+/// A validated `services.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registry {
+    pub version: u64,
+    pub updated_at: String,
+    pub notes: Option<String>,
+    pub services: Vec<Service>,
+}
+
+/// One service of the catalogue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    /// The stable slug: the registry's `id`, or one derived from `connector_name`.
+    #[serde(default)]
+    pub id: String,
+    /// Whether `id` was written in the registry (false when derived).
+    #[serde(skip)]
+    pub id_is_explicit: bool,
+    pub rank: Option<u32>,
+    pub connector_name: String,
+    pub official_vendor_name: Option<String>,
+    pub official_api_docs_url: Option<String>,
+    pub best_base_link: Option<String>,
+    pub best_base_link_score: Option<u8>,
+    pub best_base_link_reason: Option<String>,
+    pub auth_type: AuthType,
+    pub auth_docs_url: Option<String>,
+    pub webhook_docs_url: Option<String>,
+    pub rate_limit_docs_url: Option<String>,
+    pub openapi_url: Option<String>,
+    pub official_sdk_url: Option<String>,
+    pub changelog_url: Option<String>,
+    pub docs_requires_login: DocsRequiresLogin,
+    pub confidence: Confidence,
+    pub notes: Option<String>,
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<ServiceRuntime>,
+}
+
+/// The executable side of a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRuntime {
+    pub routes: Vec<Route>,
+}
+
+/// A route: one operation a `#[connector]` handler implements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Route {
+    pub id: String,
+    pub summary: String,
+    pub request_type: RequestType,
+    pub secrets: Vec<SecretRequirement>,
+}
+
+/// A requirement met when any one of `any_of` is set to a non-blank value (checked in order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRequirement {
+    pub label: String,
+    pub any_of: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestType {
+    /// The caller waits for the output.
+    Sync,
+    /// The call is queued and runs later.
+    Async,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    Oauth2,
+    ApiKey,
+    Token,
+    Basic,
+    Webhook,
+    None,
+    Mixed,
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// `docsRequiresLogin`: `true`, `false`, `"unknown"` or `null` (not stated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DocsRequiresLogin {
+    Yes,
+    No,
+    Unknown,
+    NotStated,
+}
+
+impl RequestType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestType::Sync => "sync",
+            RequestType::Async => "async",
+        }
+    }
+}
+
+impl AuthType {
+    pub const ALL: [AuthType; 8] = [
+        AuthType::Oauth2,
+        AuthType::ApiKey,
+        AuthType::Token,
+        AuthType::Basic,
+        AuthType::Webhook,
+        AuthType::None,
+        AuthType::Mixed,
+        AuthType::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::Oauth2 => "oauth2",
+            AuthType::ApiKey => "api_key",
+            AuthType::Token => "token",
+            AuthType::Basic => "basic",
+            AuthType::Webhook => "webhook",
+            AuthType::None => "none",
+            AuthType::Mixed => "mixed",
+            AuthType::Unknown => "unknown",
+        }
+    }
+}
+
+impl Confidence {
+    pub const ALL: [Confidence; 3] = [Confidence::High, Confidence::Medium, Confidence::Low];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "High",
+            Confidence::Medium => "Medium",
+            Confidence::Low => "Low",
+        }
+    }
+}
+
+impl Serialize for DocsRequiresLogin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DocsRequiresLogin::Yes => serializer.serialize_bool(true),
+            DocsRequiresLogin::No => serializer.serialize_bool(false),
+            DocsRequiresLogin::Unknown => serializer.serialize_str("unknown"),
+            DocsRequiresLogin::NotStated => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DocsRequiresLogin {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Bool(true) => Ok(DocsRequiresLogin::Yes),
+            serde_json::Value::Bool(false) => Ok(DocsRequiresLogin::No),
+            serde_json::Value::Null => Ok(DocsRequiresLogin::NotStated),
+            serde_json::Value::String(s) if s == "unknown" => Ok(DocsRequiresLogin::Unknown),
+            other => Err(serde::de::Error::custom(format!(
+                "invalid docsRequiresLogin {other}"
+            ))),
+        }
+    }
+}
+
+impl Service {
+    /// The executable routes of this service (empty for catalogue-only services).
+    pub fn routes(&self) -> &[Route] {
+        self.runtime.as_ref().map_or(&[], |runtime| &runtime.routes)
+    }
+
+    /// Every non-null URL field with its registry name, in schema order (sources excluded).
+    pub fn links(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("officialApiDocsUrl", &self.official_api_docs_url),
+            ("bestBaseLink", &self.best_base_link),
+            ("authDocsUrl", &self.auth_docs_url),
+            ("webhookDocsUrl", &self.webhook_docs_url),
+            ("rateLimitDocsUrl", &self.rate_limit_docs_url),
+            ("openapiUrl", &self.openapi_url),
+            ("officialSdkUrl", &self.official_sdk_url),
+            ("changelogUrl", &self.changelog_url),
+        ]
+        .into_iter()
+        .filter_map(|(name, url)| url.as_deref().map(|url| (name, url)))
+    }
+
+    /// The best link to start reading from: `bestBaseLink`, else the API docs.
+    pub fn docs_url(&self) -> Option<&str> {
+        self.best_base_link
+            .as_deref()
+            .or(self.official_api_docs_url.as_deref())
+    }
+}
+
+impl Registry {
+    /// Every declared route with the service that owns it, in registry order.
+    pub fn routes(&self) -> impl Iterator<Item = (&Service, &Route)> {
+        self.services
+            .iter()
+            .flat_map(|service| service.routes().iter().map(move |route| (service, route)))
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|service| service.id == id)
+    }
+}
+
+/// Derives a service id from a connector name: ASCII letters and digits, lower-cased, other runs
+/// joined by `_` (`ChatGPT (OpenAI)` → `chatgpt_openai`). `None` when the result would not start
+/// with a letter.
+pub fn derive_id(connector_name: &str) -> Option<String> {
+    let mut id = String::with_capacity(connector_name.len());
+    let mut pending_separator = false;
+    for c in connector_name.chars() {
+        if c.is_ascii_alphanumeric() {
+            if pending_separator && !id.is_empty() {
+                id.push('_');
+            }
+            pending_separator = false;
+            id.push(c.to_ascii_lowercase());
+        } else {
+            pending_separator = true;
+        }
+    }
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        .then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::derive_id;
+
+    #[test]
+    fn ids_are_derived_from_names() {
+        assert_eq!(
+            derive_id("ChatGPT (OpenAI)").as_deref(),
+            Some("chatgpt_openai")
+        );
+        assert_eq!(derive_id("monday.com").as_deref(), Some("monday_com"));
+        assert_eq!(
+            derive_id("  Google  Sheets ").as_deref(),
+            Some("google_sheets")
+        );
+        assert_eq!(
+            derive_id("Jira Software Cloud").as_deref(),
+            Some("jira_software_cloud")
+        );
+        assert_eq!(derive_id("123"), None);
+        assert_eq!(derive_id("???"), None);
+    }
+}

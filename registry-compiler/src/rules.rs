@@ -1,0 +1,528 @@
+//! The semantic rules: what services.schema.json cannot say (uniqueness across entries, real
+//! dates, well-formed URLs, derivable ids). Each rule has its own code, runs over the whole
+//! document and skips values of the wrong type, which the schema already reports.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::load::{Document, NodeId, NodeKind};
+use crate::model::derive_id;
+use crate::schema::service_place;
+
+/// The URL fields of a service (besides `sources`).
+pub const URL_FIELDS: [&str; 8] = [
+    "officialApiDocsUrl",
+    "bestBaseLink",
+    "authDocsUrl",
+    "webhookDocsUrl",
+    "rateLimitDocsUrl",
+    "openapiUrl",
+    "officialSdkUrl",
+    "changelogUrl",
+];
+
+/// Runs every rule over `document` and returns what they found.
+pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(root) = document.root() else {
+        return out;
+    };
+    if document.kind(root) != NodeKind::Object {
+        return out;
+    }
+    if let Some(date) = document.get(root, "updatedAt") {
+        check_date(document, date, &mut out);
+    }
+    let Some(services) = document
+        .get(root, "services")
+        .filter(|&s| document.kind(s) == NodeKind::Array)
+    else {
+        return out;
+    };
+
+    let mut names: HashMap<String, (usize, Span)> = HashMap::new();
+    let mut ids: HashMap<String, (usize, Span)> = HashMap::new();
+    let mut ranks: HashMap<u64, (usize, Span)> = HashMap::new();
+    let mut routes: HashMap<String, (usize, Span)> = HashMap::new();
+
+    for (index, service) in document.children(services).enumerate() {
+        if document.kind(service) != NodeKind::Object {
+            continue;
+        }
+        let pointer = format!("/services/{index}");
+        let name_node = document.get(service, "connectorName");
+        let name = name_node.and_then(|n| document.str(n));
+
+        if let (Some(node), Some(name)) = (name_node, &name) {
+            let folded = name.trim().to_lowercase();
+            if !folded.is_empty() {
+                first_or_duplicate(
+                    &mut names,
+                    folded,
+                    index,
+                    document.span(node),
+                    |first_index, first_span| {
+                        Diagnostic::error(
+                            Code::DuplicateConnectorName,
+                            format!(
+                                "{}connector name `{}` is already used by services[{first_index}]",
+                                service_place(document, index),
+                                name.trim()
+                            ),
+                            document.span(node),
+                        )
+                        .with_label("duplicate name")
+                        .with_secondary(first_span, "first used here")
+                        .with_pointer(format!("{pointer}/connectorName"))
+                        .with_help(
+                            "names are compared ignoring case; merge the two entries or rename one",
+                        )
+                    },
+                    &mut out,
+                );
+            }
+        }
+
+        // The id: explicit, or derived from the connector name.
+        let explicit = document
+            .get(service, "id")
+            .and_then(|n| document.str(n).map(|s| (n, s)));
+        let id = match (&explicit, name_node, &name) {
+            (Some((node, id)), _, _) => Some((
+                id.to_string(),
+                document.span(*node),
+                format!("{pointer}/id"),
+                false,
+            )),
+            (None, Some(node), Some(name)) => match derive_id(name) {
+                Some(id) => Some((
+                    id,
+                    document.span(node),
+                    format!("{pointer}/connectorName"),
+                    true,
+                )),
+                None => {
+                    if !name.trim().is_empty() {
+                        out.push(
+                            Diagnostic::error(
+                                Code::UnderivableId,
+                                format!(
+                                    "{}no id can be derived from the connector name {:?}",
+                                    service_place(document, index),
+                                    name.as_ref()
+                                ),
+                                document.span(node),
+                            )
+                            .with_label("no letters to build an id from")
+                            .with_pointer(format!("{pointer}/connectorName"))
+                            .with_help("add an explicit `\"id\"`, such as \"acme_crm\""),
+                        );
+                    }
+                    None
+                }
+            },
+            _ => None,
+        };
+        if let Some((id, span, id_pointer, derived)) = id {
+            let shown = id.clone();
+            first_or_duplicate(
+                &mut ids,
+                id,
+                index,
+                span,
+                |first_index, first_span| {
+                    let how = if derived {
+                        " (derived from the connector name)"
+                    } else {
+                        ""
+                    };
+                    Diagnostic::error(
+                    Code::DuplicateId,
+                    format!("{}service id `{shown}`{how} is already used by services[{first_index}]", service_place(document, index)),
+                    span,
+                )
+                .with_label(if derived { format!("derives id `{shown}`") } else { "duplicate id".to_owned() })
+                .with_secondary(first_span, "first used here")
+                .with_pointer(id_pointer)
+                .with_help("give one of them an explicit, unique `\"id\"`")
+                },
+                &mut out,
+            );
+        }
+
+        if let Some(rank) = document.get(service, "rank")
+            && let Some(value) = document.number(rank).and_then(|n| n.as_u64())
+        {
+            first_or_duplicate(
+                &mut ranks,
+                value,
+                index,
+                document.span(rank),
+                |first_index, first_span| {
+                    Diagnostic::error(
+                        Code::DuplicateRank,
+                        format!(
+                            "{}rank {value} is already taken by services[{first_index}]",
+                            service_place(document, index)
+                        ),
+                        document.span(rank),
+                    )
+                    .with_label("duplicate rank")
+                    .with_secondary(first_span, "first taken here")
+                    .with_pointer(format!("{pointer}/rank"))
+                    .with_help(
+                        "renumber one of them, or use null for a service outside the ranked set",
+                    )
+                },
+                &mut out,
+            );
+        }
+
+        for field in URL_FIELDS {
+            if let Some(node) = document.get(service, field) {
+                check_url(
+                    document,
+                    node,
+                    index,
+                    &format!("{pointer}/{field}"),
+                    &mut out,
+                );
+            }
+        }
+        if let Some(sources) = document
+            .get(service, "sources")
+            .filter(|&s| document.kind(s) == NodeKind::Array)
+        {
+            let mut count = 0;
+            for (n, source) in document.children(sources).enumerate() {
+                count += 1;
+                check_url(
+                    document,
+                    source,
+                    index,
+                    &format!("{pointer}/sources/{n}"),
+                    &mut out,
+                );
+            }
+            if count == 0 {
+                out.push(
+                    Diagnostic::error(
+                        Code::EmptySources,
+                        format!("{}`sources` is empty", service_place(document, index)),
+                        document.span(sources),
+                    )
+                    .with_label("no source listed")
+                    .with_pointer(format!("{pointer}/sources"))
+                    .with_help(
+                        "list the pages the facts were taken from, usually the API docs URL",
+                    ),
+                );
+            }
+        }
+
+        check_routes(document, service, index, &pointer, &mut routes, &mut out);
+    }
+    out
+}
+
+/// Records `key` for the service at `index`, or reports it as a duplicate of an earlier one.
+fn first_or_duplicate<K: std::hash::Hash + Eq>(
+    seen: &mut HashMap<K, (usize, Span)>,
+    key: K,
+    index: usize,
+    span: Span,
+    report: impl FnOnce(usize, Span) -> Diagnostic,
+    out: &mut Vec<Diagnostic>,
+) {
+    match seen.entry(key) {
+        Entry::Vacant(slot) => {
+            slot.insert((index, span));
+        }
+        Entry::Occupied(first) => {
+            let (first_index, first_span) = *first.get();
+            out.push(report(first_index, first_span));
+        }
+    }
+}
+
+fn check_routes(
+    document: &Document<'_>,
+    service: NodeId,
+    index: usize,
+    pointer: &str,
+    routes_seen: &mut HashMap<String, (usize, Span)>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(routes) = document
+        .get(service, "runtime")
+        .and_then(|runtime| document.get(runtime, "routes"))
+        .filter(|&r| document.kind(r) == NodeKind::Array)
+    else {
+        return;
+    };
+    for (r, route) in document.children(routes).enumerate() {
+        if document.kind(route) != NodeKind::Object {
+            continue;
+        }
+        let route_pointer = format!("{pointer}/runtime/routes/{r}");
+        if let Some(id_node) = document.get(route, "id")
+            && let Some(id) = document.str(id_node)
+        {
+            let span = document.span(id_node);
+            let shown = id.to_string();
+            first_or_duplicate(
+                routes_seen,
+                shown.clone(),
+                index,
+                span,
+                |first_index, first_span| {
+                    Diagnostic::error(
+                        Code::DuplicateRouteId,
+                        format!(
+                            "{}route id `{shown}` is already declared by services[{first_index}]",
+                            service_place(document, index)
+                        ),
+                        span,
+                    )
+                    .with_label("duplicate route id")
+                    .with_secondary(first_span, "first declared here")
+                    .with_pointer(format!("{route_pointer}/id"))
+                    .with_help("route ids are unique across the registry; rename one of them")
+                },
+                out,
+            );
+        }
+        let Some(secrets) = document
+            .get(route, "secrets")
+            .filter(|&s| document.kind(s) == NodeKind::Array)
+        else {
+            continue;
+        };
+        let mut labels: HashMap<String, (usize, Span)> = HashMap::new();
+        for (s, requirement) in document.children(secrets).enumerate() {
+            let requirement_pointer = format!("{route_pointer}/secrets/{s}");
+            if let Some(label_node) = document.get(requirement, "label")
+                && let Some(label) = document.str(label_node)
+            {
+                let span = document.span(label_node);
+                let shown = label.to_string();
+                first_or_duplicate(
+                    &mut labels,
+                    shown.trim().to_lowercase(),
+                    index,
+                    span,
+                    |_, first_span| {
+                        Diagnostic::error(
+                            Code::DuplicateSecretLabel,
+                            format!(
+                                "{}two secret requirements of this route are labelled {shown:?}",
+                                service_place(document, index)
+                            ),
+                            span,
+                        )
+                        .with_label("duplicate label")
+                        .with_secondary(first_span, "first used here")
+                        .with_pointer(format!("{requirement_pointer}/label"))
+                        .with_help(
+                            "give each requirement its own label, or merge their `anyOf` lists",
+                        )
+                    },
+                    out,
+                );
+            }
+            let Some(names) = document
+                .get(requirement, "anyOf")
+                .filter(|&a| document.kind(a) == NodeKind::Array)
+            else {
+                continue;
+            };
+            let mut seen: HashMap<String, (usize, Span)> = HashMap::new();
+            for (n, name_node) in document.children(names).enumerate() {
+                let Some(name) = document.str(name_node) else {
+                    continue;
+                };
+                let span = document.span(name_node);
+                let shown = name.to_string();
+                first_or_duplicate(
+                    &mut seen,
+                    shown.clone(),
+                    index,
+                    span,
+                    |_, first_span| {
+                        Diagnostic::error(
+                            Code::DuplicateSecretName,
+                            format!(
+                                "{}secret name `{shown}` is listed twice in the same requirement",
+                                service_place(document, index)
+                            ),
+                            span,
+                        )
+                        .with_label("listed again")
+                        .with_secondary(first_span, "first listed here")
+                        .with_pointer(format!("{requirement_pointer}/anyOf/{n}"))
+                        .with_help(
+                            "remove the duplicate, or replace it with the name that was meant",
+                        )
+                    },
+                    out,
+                );
+            }
+        }
+    }
+}
+
+fn check_date(document: &Document<'_>, node: NodeId, out: &mut Vec<Diagnostic>) {
+    let Some(text) = document.str(node) else {
+        return;
+    };
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shaped {
+        return; // the schema's pattern reports it
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    if year == 0 || day == 0 || day > days_in_month {
+        let why = if days_in_month == 0 {
+            format!("there is no month {month}")
+        } else {
+            format!("month {month} of {year} has {days_in_month} days")
+        };
+        out.push(
+            Diagnostic::error(
+                Code::InvalidDate,
+                format!("`updatedAt` is not a real date: {why}"),
+                document.span(node),
+            )
+            .with_label("not a calendar date")
+            .with_pointer("/updatedAt")
+            .with_help("use a real date, YYYY-MM-DD"),
+        );
+    }
+}
+
+fn check_url(
+    document: &Document<'_>,
+    node: NodeId,
+    index: usize,
+    pointer: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(url) = document.str(node) else {
+        return;
+    };
+    let Some(rest) = url.strip_prefix("https://") else {
+        return;
+    }; // the schema's pattern reports it
+    if let Some(problem) = url_problem(&url, rest) {
+        out.push(
+            Diagnostic::error(
+                Code::InvalidUrl,
+                format!(
+                    "{}{problem}: {:?}",
+                    service_place(document, index),
+                    url.as_ref()
+                ),
+                document.span(node),
+            )
+            .with_label("not a well-formed https URL")
+            .with_pointer(pointer)
+            .with_help("write a full URL such as https://api.example.com/docs"),
+        );
+    }
+}
+
+/// Why a URL starting with `https://` is not well formed, if it is not.
+fn url_problem(url: &str, rest: &str) -> Option<&'static str> {
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Some(if c.is_whitespace() {
+            "URL contains whitespace"
+        } else {
+            "URL contains a control character"
+        });
+    }
+    if url.contains(['<', '>', '"', '`', '\\', '{', '}', '|', '^']) {
+        return Some("URL contains a character that must be percent-encoded");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    if host.is_empty() {
+        return Some("URL has no host");
+    }
+    if let Some(port) = port
+        && (port.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Some("URL has an invalid port");
+    }
+    let valid_label = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    if !(host.starts_with('[') && host.ends_with(']')) && !host.split('.').all(valid_label) {
+        return Some("URL has an invalid host name");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_problem;
+
+    fn problem(url: &str) -> Option<&'static str> {
+        url_problem(url, url.strip_prefix("https://").unwrap())
+    }
+
+    #[test]
+    fn well_formed_urls_pass() {
+        assert_eq!(problem("https://api.slack.com/"), None);
+        assert_eq!(
+            problem("https://developers.google.com/sheets/api?x=1#y"),
+            None
+        );
+        assert_eq!(problem("https://localhost:8443/docs"), None);
+        assert_eq!(problem("https://[::1]:8080/"), None);
+    }
+
+    #[test]
+    fn malformed_urls_are_named() {
+        assert_eq!(problem("https://"), Some("URL has no host"));
+        assert_eq!(problem("https:///path"), Some("URL has no host"));
+        assert_eq!(
+            problem("https://exa mple.com"),
+            Some("URL contains whitespace")
+        );
+        assert_eq!(
+            problem("https://example..com/"),
+            Some("URL has an invalid host name")
+        );
+        assert_eq!(
+            problem("https://example.com:99999/"),
+            Some("URL has an invalid port")
+        );
+        assert_eq!(
+            problem("https://example.com/<script>"),
+            Some("URL contains a character that must be percent-encoded")
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! JSON Schema validation with the `jsonschema` crate, mapped back to source positions.
+//!
+//! Services are validated one at a time against the service definition rather than as one
+//! document: the whole-file `serde_json::Value` of a 100,000-service registry would cost several
+//! hundred MiB, while one service at a time costs almost nothing and splits across threads.
+
+use jsonschema::Validator;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value;
+
+use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::load::{Document, NodeId, NodeKind};
+use crate::suggest::did_you_mean;
+
+/// The bundled schema, used when the registry has no `services.schema.json` beside it.
+pub const BUNDLED_SCHEMA: &str = include_str!("../../connector-registry/services.schema.json");
+
+/// A compiled schema, ready to validate many registries.
+pub struct Schema {
+    /// The schema document, for looking up property names and descriptions.
+    document: Value,
+    /// The whole schema, with the items of `services` accepted as anything.
+    root: Validator,
+    /// The schema of one service, when the schema has a `services.items` definition.
+    service: Option<Validator>,
+}
+
+/// Why a schema could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid schema {origin}: {message}")]
+pub struct SchemaError {
+    pub origin: String,
+    pub message: String,
+}
+
+impl Schema {
+    /// Compiles the bundled schema.
+    pub fn bundled() -> Result<Schema, SchemaError> {
+        Schema::from_str(BUNDLED_SCHEMA, "(bundled)")
+    }
+
+    /// Compiles a schema from its JSON text; `origin` names it in errors.
+    pub fn from_str(text: &str, origin: &str) -> Result<Schema, SchemaError> {
+        let error = |message: String| SchemaError {
+            origin: origin.to_owned(),
+            message,
+        };
+        let document: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
+        let compile = |schema: &Value| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .build(schema)
+                .map_err(|e| error(e.to_string()))
+        };
+        let items = document.pointer("/properties/services/items").cloned();
+        let (root, service) = match items {
+            Some(items) => {
+                let mut root = document.clone();
+                if let Some(slot) = root.pointer_mut("/properties/services/items") {
+                    *slot = Value::Bool(true);
+                }
+                let mut service = serde_json::Map::new();
+                for keyword in ["$schema", "$id", "$defs"] {
+                    if let Some(value) = document.get(keyword) {
+                        service.insert(keyword.to_owned(), value.clone());
+                    }
+                }
+                service.insert("allOf".to_owned(), Value::Array(vec![items]));
+                (compile(&root)?, Some(compile(&Value::Object(service))?))
+            }
+            None => (compile(&document)?, None),
+        };
+        Ok(Schema {
+            document,
+            root,
+            service,
+        })
+    }
+
+    /// The property names the schema allows on the object at `pointer`, in schema order.
+    fn allowed_keys(&self, pointer: &str) -> Vec<String> {
+        let definition = match object_kind(pointer) {
+            ObjectKind::Root => self.document.pointer("/properties"),
+            ObjectKind::Service => self.document.pointer("/$defs/service/properties"),
+            ObjectKind::Runtime => self.document.pointer("/$defs/runtime/properties"),
+            ObjectKind::Route => self.document.pointer("/$defs/route/properties"),
+            ObjectKind::Secret => self.document.pointer("/$defs/secretRequirement/properties"),
+            ObjectKind::Other => None,
+        };
+        definition
+            .and_then(Value::as_object)
+            .map(|properties| properties.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Validates `document` and returns the schema diagnostics in no particular order.
+    pub fn validate(&self, document: &Document<'_>) -> Vec<Diagnostic> {
+        let Some(root) = document.root() else {
+            return Vec::new();
+        };
+        let mut diagnostics = Vec::new();
+        let services = document
+            .get(root, "services")
+            .filter(|&s| document.kind(s) == NodeKind::Array);
+        match (&self.service, services) {
+            (Some(service_validator), Some(services)) => {
+                // The root with each service replaced by null, then each service on its own.
+                let root_value = root_value_without_services(document, root, services);
+                self.collect(document, &self.root, &root_value, "", &mut diagnostics);
+                let service_ids: Vec<NodeId> = document.children(services).collect();
+                let threads = std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(8);
+                let chunk = service_ids.len().div_ceil(threads).max(256);
+                let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = service_ids
+                        .chunks(chunk)
+                        .enumerate()
+                        .map(|(n, ids)| {
+                            scope.spawn(move || {
+                                let mut out = Vec::new();
+                                for (offset, &id) in ids.iter().enumerate() {
+                                    let value = document.to_value(id);
+                                    if !service_validator.is_valid(&value) {
+                                        let prefix = format!("/services/{}", n * chunk + offset);
+                                        self.collect(
+                                            document,
+                                            service_validator,
+                                            &value,
+                                            &prefix,
+                                            &mut out,
+                                        );
+                                    }
+                                }
+                                out
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_default())
+                        .collect()
+                });
+                diagnostics.extend(found.into_iter().flatten());
+            }
+            _ => {
+                let value = document.to_value(root);
+                self.collect(document, &self.root, &value, "", &mut diagnostics);
+            }
+        }
+        diagnostics
+    }
+
+    fn collect(
+        &self,
+        document: &Document<'_>,
+        validator: &Validator,
+        value: &Value,
+        prefix: &str,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        for error in validator.iter_errors(value) {
+            let pointer = format!("{prefix}{}", error.instance_path().as_str());
+            let instance = error.instance();
+            self.describe(document, &pointer, error.kind(), instance, out);
+        }
+    }
+
+    fn describe(
+        &self,
+        document: &Document<'_>,
+        pointer: &str,
+        kind: &ValidationErrorKind,
+        instance: &Value,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let node = document.resolve(pointer);
+        let span = node.map_or(Span::default(), |id| document.span(id));
+        let place = place(document, pointer);
+        let field = field_name(pointer);
+        let found = describe_value(instance);
+        let diagnostic = match kind {
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => t.as_str().to_owned(),
+                    TypeKind::Multiple(set) => set
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let mut d = Diagnostic::error(
+                    Code::SchemaType,
+                    format!(
+                        "{place}{field} must be {}, found {found}",
+                        article(&expected)
+                    ),
+                    span,
+                )
+                .with_label(format!("expected {expected}"));
+                if expected.contains("null")
+                    && matches!(instance, Value::String(s) if s.trim().is_empty())
+                {
+                    d = d.with_help("write an unknown value as `null`");
+                } else if instance.is_string()
+                    && (expected.contains("integer") || expected.contains("number"))
+                {
+                    d = d.with_help("write the number without quotes");
+                }
+                d
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                // Point at the opening brace: the whole object would be a huge snippet.
+                let brace = Span::new(span.start, span.start + 1);
+                let what = object_kind(pointer).noun();
+                Diagnostic::error(
+                    Code::SchemaRequired,
+                    format!("{place}missing required field `{name}`"),
+                    brace,
+                )
+                .with_label(format!("this {what} has no `{name}`"))
+                .with_help(format!("add `\"{name}\": null` if the value is unknown"))
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let allowed = self.allowed_keys(pointer);
+                for key in unexpected {
+                    let child = node.and_then(|id| document.get(id, key));
+                    let key_span = child.map_or(span, |c| document.key_span(c));
+                    let member = format!("{pointer}/{}", crate::load::pointer_segment(key));
+                    let mut d = Diagnostic::error(
+                        Code::SchemaUnknownField,
+                        format!("{place}unknown field `{key}`"),
+                        key_span,
+                    )
+                    .with_label("not in the schema")
+                    .with_pointer(member);
+                    d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                        Some(suggestion) => d.with_help(format!("did you mean `{suggestion}`?")),
+                        None => d.with_help(format!("allowed fields: {}", allowed.join(", "))),
+                    };
+                    out.push(d);
+                }
+                return;
+            }
+            ValidationErrorKind::Enum { options } => {
+                let options: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().map(describe_option).collect())
+                    .unwrap_or_default();
+                let mut d = Diagnostic::error(
+                    Code::SchemaEnum,
+                    format!(
+                        "{place}{field} must be one of {}; found {found}",
+                        options.join(", ")
+                    ),
+                    span,
+                )
+                .with_label("not an allowed value");
+                if let Some(text) = instance.as_str() {
+                    let candidates: Vec<String> = options
+                        .iter()
+                        .map(|o| o.trim_matches('`').to_owned())
+                        .collect();
+                    if let Some(suggestion) =
+                        did_you_mean(text, candidates.iter().map(String::as_str))
+                    {
+                        d = d.with_help(format!("did you mean `{suggestion}`?"));
+                    }
+                }
+                d
+            }
+            ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
+                Code::SchemaConst,
+                format!("{place}{field} must be {expected_value}, found {found}"),
+                span,
+            )
+            .with_label(format!("expected {expected_value}"))
+            .with_help("this compiler reads version 1 of the registry format"),
+            ValidationErrorKind::Pattern { pattern } => {
+                let (what, help) = describe_pattern(pattern);
+                Diagnostic::error(
+                    Code::SchemaPattern,
+                    format!("{place}{field} must be {what}, found {found}"),
+                    span,
+                )
+                .with_label(format!("does not match `{pattern}`"))
+                .with_help(help)
+            }
+            ValidationErrorKind::Minimum { limit }
+            | ValidationErrorKind::ExclusiveMinimum { limit } => Diagnostic::error(
+                Code::SchemaRange,
+                format!("{place}{field} must be at least {limit}, found {found}"),
+                span,
+            )
+            .with_label(format!("below {limit}"))
+            .with_help(range_help(pointer)),
+            ValidationErrorKind::Maximum { limit }
+            | ValidationErrorKind::ExclusiveMaximum { limit } => Diagnostic::error(
+                Code::SchemaRange,
+                format!("{place}{field} must be at most {limit}, found {found}"),
+                span,
+            )
+            .with_label(format!("above {limit}"))
+            .with_help(range_help(pointer)),
+            ValidationErrorKind::MinLength { limit } => Diagnostic::error(
+                Code::SchemaLength,
+                format!("{place}{field} must not be empty"),
+                span,
+            )
+            .with_label(format!(
+                "at least {limit} character{} needed",
+                if *limit == 1 { "" } else { "s" }
+            ))
+            .with_help("fill in the value, or remove the entry"),
+            ValidationErrorKind::MinItems { limit } => Diagnostic::error(
+                Code::SchemaLength,
+                format!(
+                    "{place}{field} must have at least {limit} item{}",
+                    if *limit == 1 { "" } else { "s" }
+                ),
+                span,
+            )
+            .with_label("empty list")
+            .with_help("list at least one environment variable name, such as \"ACME_API_KEY\""),
+            other => Diagnostic::error(
+                Code::SchemaOther,
+                format!("{place}{field} breaks the schema ({})", other.keyword()),
+                span,
+            )
+            .with_label("here"),
+        };
+        out.push(diagnostic.with_pointer(pointer));
+    }
+}
+
+fn root_value_without_services(document: &Document<'_>, root: NodeId, services: NodeId) -> Value {
+    let mut map = serde_json::Map::new();
+    for child in document.children(root) {
+        let key = document.key(child).unwrap_or_default().into_owned();
+        let value = if child == services {
+            Value::Array(vec![Value::Null; document.children(services).count()])
+        } else {
+            document.to_value(child)
+        };
+        map.insert(key, value);
+    }
+    Value::Object(map)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ObjectKind {
+    Root,
+    Service,
+    Runtime,
+    Route,
+    Secret,
+    Other,
+}
+
+impl ObjectKind {
+    fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Root => "registry",
+            ObjectKind::Service => "service",
+            ObjectKind::Runtime => "runtime block",
+            ObjectKind::Route => "route",
+            ObjectKind::Secret => "secret requirement",
+            ObjectKind::Other => "object",
+        }
+    }
+}
+
+/// Which object of the format a pointer designates, by its shape.
+fn object_kind(pointer: &str) -> ObjectKind {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let is_index = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match segments.as_slice() {
+        [] => ObjectKind::Root,
+        ["services", i] if is_index(i) => ObjectKind::Service,
+        ["services", i, "runtime"] if is_index(i) => ObjectKind::Runtime,
+        ["services", i, "runtime", "routes", r] if is_index(i) && is_index(r) => ObjectKind::Route,
+        ["services", i, "runtime", "routes", r, "secrets", s]
+            if is_index(i) && is_index(r) && is_index(s) =>
+        {
+            ObjectKind::Secret
+        }
+        _ => ObjectKind::Other,
+    }
+}
+
+/// `services[41] (HubSpot): ` for pointers inside a service, empty otherwise.
+pub fn place(document: &Document<'_>, pointer: &str) -> String {
+    let mut segments = pointer.split('/').skip(1);
+    if segments.next() != Some("services") {
+        return String::new();
+    }
+    let Some(index) = segments.next().and_then(|s| s.parse::<usize>().ok()) else {
+        return String::new();
+    };
+    service_place(document, index)
+}
+
+/// `services[41] (HubSpot): `, naming the service by its connector name when it has one.
+pub fn service_place(document: &Document<'_>, index: usize) -> String {
+    let name = document
+        .root()
+        .and_then(|root| document.get(root, "services"))
+        .and_then(|services| document.children(services).nth(index))
+        .and_then(|service| document.get(service, "connectorName"))
+        .and_then(|name| document.str(name))
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    match name {
+        Some(name) => format!("services[{index}] ({name}): "),
+        None => format!("services[{index}]: "),
+    }
+}
+
+/// The last pointer segment as a field name (`` `authType` ``), or "the registry" for the root.
+fn field_name(pointer: &str) -> String {
+    match pointer.rsplit_once('/') {
+        None => "the registry".to_owned(),
+        Some((parent, last)) if last.bytes().all(|b| b.is_ascii_digit()) && !last.is_empty() => {
+            let list = parent.rsplit('/').next().unwrap_or("list");
+            format!("`{list}[{last}]`")
+        }
+        Some((_, last)) => format!("`{}`", last.replace("~1", "/").replace("~0", "~")),
+    }
+}
+
+fn article(expected: &str) -> String {
+    let first = expected.split(' ').next().unwrap_or("");
+    match first {
+        "integer" | "array" | "object" => format!("an {expected}"),
+        "null" => expected.to_owned(),
+        _ => format!("a {expected}"),
+    }
+}
+
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("`{n}`"),
+        Value::String(s) => {
+            let shown: String = s.chars().take(60).collect();
+            let ellipsis = if s.chars().count() > 60 { "…" } else { "" };
+            format!("{:?}", shown + ellipsis)
+        }
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+fn describe_option(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("`{s}`"),
+        other => other.to_string(),
+    }
+}
+
+fn describe_pattern(pattern: &str) -> (String, String) {
+    match pattern {
+        "^https://" => ("an https URL".to_owned(), "links must use https://; write the full URL".to_owned()),
+        "^[a-z][a-z0-9_]*$" => (
+            "a lower-case slug".to_owned(),
+            "use lower-case letters, digits and `_`, starting with a letter, such as `acme_crm`".to_owned(),
+        ),
+        "^[A-Z][A-Z0-9_]*$" => (
+            "an upper-case environment variable name".to_owned(),
+            "use upper-case letters, digits and `_`, starting with a letter, such as `ACME_API_KEY`".to_owned(),
+        ),
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" => ("a date as YYYY-MM-DD".to_owned(), "write the date as 2026-03-01".to_owned()),
+        other => (format!("a value matching `{other}`"), "change the value to match the pattern".to_owned()),
+    }
+}
+
+fn range_help(pointer: &str) -> &'static str {
+    if pointer.ends_with("/rank") {
+        "ranks start at 1; use null for a service outside the ranked set"
+    } else if pointer.ends_with("/bestBaseLinkScore") {
+        "scores run from 0 to 100; use null when unknown"
+    } else {
+        "use a number within the allowed range"
+    }
+}
