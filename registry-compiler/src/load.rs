@@ -512,6 +512,7 @@ impl<'src> Parser<'src> {
                 );
                 return Err(Fatal);
             }
+            None => return Err(self.unexpected_end(stack, "a string key")),
             _ => {
                 self.diagnostics.push(
                     Diagnostic::error(
@@ -527,6 +528,9 @@ impl<'src> Parser<'src> {
         let span = self.span(start, end);
         self.check_duplicate(stack, span);
         self.skip_trivia()?;
+        if self.peek().is_none() {
+            return Err(self.unexpected_end(stack, "`:`"));
+        }
         if self.peek() != Some(b':') {
             let at = self.pos;
             self.diagnostics.push(

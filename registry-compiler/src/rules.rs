@@ -54,9 +54,11 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         let name_node = document.get(service, "connectorName");
         let name = name_node.and_then(|n| document.str(n));
 
+        let mut name_is_duplicate = false;
         if let (Some(node), Some(name)) = (name_node, &name) {
             let folded = name.trim().to_lowercase();
             if !folded.is_empty() {
+                name_is_duplicate = names.contains_key(&folded);
                 first_or_duplicate(
                     &mut names,
                     folded,
@@ -124,6 +126,8 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
             },
             _ => None,
         };
+        // A duplicate name already says it all when the id is derived from that name.
+        let id = id.filter(|(_, _, _, derived)| !(*derived && name_is_duplicate));
         if let Some((id, span, id_pointer, derived)) = id {
             let shown = id.clone();
             first_or_duplicate(

@@ -93,6 +93,32 @@ impl Schema {
             .unwrap_or_default()
     }
 
+    /// Whether the schema lets `property` of the object at `pointer` be null.
+    fn allows_null(&self, pointer: &str, property: &str) -> bool {
+        let base = match object_kind(pointer) {
+            ObjectKind::Root => "/properties",
+            ObjectKind::Service => "/$defs/service/properties",
+            ObjectKind::Runtime => "/$defs/runtime/properties",
+            ObjectKind::Route => "/$defs/route/properties",
+            ObjectKind::Secret => "/$defs/secretRequirement/properties",
+            ObjectKind::Other => return false,
+        };
+        let path = format!("{base}/{}", crate::load::pointer_segment(property));
+        let Some(definition) = self.document.pointer(&path) else {
+            return false;
+        };
+        let in_type = match definition.get("type") {
+            Some(Value::String(t)) => t == "null",
+            Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
+            _ => false,
+        };
+        let in_enum = definition
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|options| options.contains(&Value::Null));
+        in_type || in_enum
+    }
+
     /// Validates `document` and returns the schema diagnostics in no particular order.
     pub fn validate(&self, document: &Document<'_>) -> Vec<Diagnostic> {
         let Some(root) = document.root() else {
@@ -183,11 +209,16 @@ impl Schema {
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
                     TypeKind::Single(t) => t.as_str().to_owned(),
-                    TypeKind::Multiple(set) => set
-                        .iter()
-                        .map(|t| t.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" or "),
+                    // "an integer or null" reads better than the crate's "null or integer".
+                    TypeKind::Multiple(set) => {
+                        let (nulls, others): (Vec<_>, Vec<_>) =
+                            set.iter().map(|t| t.as_str()).partition(|t| *t == "null");
+                        others
+                            .into_iter()
+                            .chain(nulls)
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    }
                 };
                 let mut d = Diagnostic::error(
                     Code::SchemaType,
@@ -220,7 +251,11 @@ impl Schema {
                     brace,
                 )
                 .with_label(format!("this {what} has no `{name}`"))
-                .with_help(format!("add `\"{name}\": null` if the value is unknown"))
+                .with_help(if self.allows_null(pointer, name) {
+                    format!("add `\"{name}\": null` if the value is unknown")
+                } else {
+                    format!("add the `{name}` field; it cannot be null")
+                })
             }
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 let allowed = self.allowed_keys(pointer);

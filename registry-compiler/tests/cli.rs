@@ -1,0 +1,258 @@
+//! The `workerflow-registry` binary as users run it: exit codes, output formats, every fixture.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the binary in `dir` with colour off, as a user in that directory would.
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn invalid_fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("invalid"))
+        .expect("fixtures/invalid exists")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .map(|name| name.trim_end_matches(".json").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn there_are_at_least_forty_invalid_fixtures() {
+    assert!(
+        invalid_fixture_names().len() >= 40,
+        "{:?}",
+        invalid_fixture_names()
+    );
+}
+
+/// Every invalid fixture exits 1 (never 101), prints a `file:line:col` location, and its exact
+/// diagnostics are locked in a snapshot.
+#[test]
+fn every_invalid_fixture_is_reported_with_its_location() {
+    for name in invalid_fixture_names() {
+        let relative = format!("invalid/{name}.json");
+        let output = run_in(&fixtures(), &["check", &relative]);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{name}: exit status; stderr:\n{stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{name}: nothing on stdout");
+        let location = format!("--> {relative}:");
+        let has_location = stderr.lines().any(|line| {
+            line.trim_start()
+                .strip_prefix(&location)
+                .is_some_and(|rest| {
+                    let mut parts = rest.split(':');
+                    parts.next().is_some_and(|l| l.parse::<u32>().is_ok())
+                        && parts.next().is_some_and(|c| c.parse::<u32>().is_ok())
+                })
+        });
+        assert!(
+            has_location,
+            "{name}: no file:line:col location in\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: panicked");
+        insta::assert_snapshot!(format!("check__{name}"), stderr);
+    }
+}
+
+#[test]
+fn bundled_registry_is_valid() {
+    let output = run_in(&workspace_root(), &["check"]);
+    assert_eq!(
+        text(&output.stdout),
+        "ok: 103 services, 12 runtime routes\n"
+    );
+    assert_eq!(text(&output.stderr), "");
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn default_path_is_found_from_a_subdirectory() {
+    let output = run_in(&workspace_root().join("registry-compiler/src"), &["check"]);
+    assert_eq!(
+        text(&output.stdout),
+        "ok: 103 services, 12 runtime routes\n"
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn upstream_dataset_validates_unchanged() {
+    let ours = fixtures().join("upstream/workerflow-services.v1.json");
+    // The copy in the repo must be the upstream file itself, byte for byte, where that is at hand.
+    let upstream = workspace_root().join("../shared/data/workerflow-services.v1.json");
+    if let Ok(original) = std::fs::read(&upstream) {
+        assert_eq!(
+            std::fs::read(&ours).expect("fixture"),
+            original,
+            "the fixture drifted from the upstream file"
+        );
+    }
+    let output = run_in(
+        &fixtures(),
+        &["check", "upstream/workerflow-services.v1.json"],
+    );
+    assert_eq!(text(&output.stdout), "ok: 100 services, 0 runtime routes\n");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn byte_order_mark_is_a_warning_only() {
+    let output = run_in(&fixtures(), &["check", "valid/bom.json"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(text(&output.stdout), "ok: 3 services, 3 runtime routes\n");
+    insta::assert_snapshot!("check__valid_bom", text(&output.stderr));
+}
+
+#[test]
+fn json_format_is_stable() {
+    let output = run_in(
+        &fixtures(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "invalid/combo_schema_and_rules.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stderr.is_empty());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(report["errors"], 7);
+    insta::assert_snapshot!("check_json__combo_schema_and_rules", text(&output.stdout));
+}
+
+#[test]
+fn json_format_on_a_valid_registry_reports_zero_problems() {
+    let output = run_in(
+        &fixtures(),
+        &["check", "--format", "json", "valid/minimal.json"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["diagnostics"], serde_json::json!([]));
+}
+
+#[test]
+fn github_format_emits_workflow_commands() {
+    let output = run_in(
+        &fixtures(),
+        &[
+            "check",
+            "--format",
+            "github",
+            "invalid/rule_duplicate_rank.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!("check_github__rule_duplicate_rank", text(&output.stdout));
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let plain = run_in(&fixtures(), &["check", "invalid/rule_duplicate_rank.json"]);
+    assert!(!text(&plain.stderr).contains('\x1b'));
+    let forced = run_in(
+        &fixtures(),
+        &[
+            "check",
+            "--color",
+            "always",
+            "invalid/rule_duplicate_rank.json",
+        ],
+    );
+    assert!(text(&forced.stderr).contains("\x1b["));
+    // NO_COLOR is respected by `auto` (run_in sets it); a pipe is not a terminal either way.
+    let auto = run_in(
+        &fixtures(),
+        &[
+            "check",
+            "--color",
+            "auto",
+            "invalid/rule_duplicate_rank.json",
+        ],
+    );
+    assert!(!text(&auto.stderr).contains('\x1b'));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let missing = run_in(&fixtures(), &["check", "no/such/file.json"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).starts_with("error: cannot read no/such/file.json: "),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let nowhere = std::env::temp_dir();
+    let not_found = run_in(&nowhere, &["check"]);
+    assert_eq!(not_found.status.code(), Some(2));
+    assert!(text(&not_found.stderr).contains("no connector-registry/services.json"));
+
+    let bad_flag = run_in(&fixtures(), &["check", "--format", "yaml"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_rule_rationale_and_fix() {
+    let output = run_in(&fixtures(), &["explain", "WF301"]);
+    assert_eq!(output.status.code(), Some(0));
+    insta::assert_snapshot!("explain__wf301", text(&output.stdout));
+
+    let lower = run_in(&fixtures(), &["explain", "wf301"]);
+    assert_eq!(lower.stdout, output.stdout);
+
+    let unknown = run_in(&fixtures(), &["explain", "WF999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("unknown diagnostic code `WF999`"));
+}
+
+#[test]
+fn explain_lists_every_code() {
+    let output = run_in(&fixtures(), &["explain"]);
+    assert_eq!(output.status.code(), Some(0));
+    insta::assert_snapshot!("explain__list", text(&output.stdout));
+}
+
+#[test]
+fn help_is_complete() {
+    for args in [
+        &["--help"][..],
+        &["check", "--help"],
+        &["explain", "--help"],
+    ] {
+        let output = run_in(&fixtures(), args);
+        assert_eq!(output.status.code(), Some(0));
+        insta::assert_snapshot!(
+            format!("help__{}", args.join("_").trim_start_matches("--")),
+            text(&output.stdout)
+        );
+    }
+}
