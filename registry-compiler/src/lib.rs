@@ -23,6 +23,7 @@
 
 pub mod codes;
 pub mod diagnostics;
+mod json_tree;
 pub mod load;
 pub mod model;
 pub mod rules;
@@ -185,9 +186,10 @@ pub fn read_source(path: &Path) -> Result<SourceFile, LoadError> {
             text,
         }),
         Err(error) => {
-            let diagnostic = load::check_utf8(error.as_bytes()).err().unwrap_or_else(|| {
-                Diagnostic::error(Code::InvalidUtf8, "invalid UTF-8", Span::default())
-            });
+            let diagnostic = load::check_utf8(error.as_bytes()).err().map_or_else(
+                || Diagnostic::error(Code::InvalidUtf8, "invalid UTF-8", Span::default()),
+                |boxed| *boxed,
+            );
             let source = String::from_utf8_lossy(error.as_bytes()).into_owned();
             Err(LoadError::Invalid(Invalid {
                 path: display,

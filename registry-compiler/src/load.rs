@@ -28,16 +28,37 @@ pub enum NodeKind {
     Object,
 }
 
-/// One JSON value with its position in the source.
+/// One JSON value with its position in the source (24 bytes: a 100,000-service registry has
+/// about two million of them).
 #[derive(Clone, Copy, Debug)]
 pub struct Node {
     pub kind: NodeKind,
+    flags: u8,
     /// The value itself (quotes and brackets included).
     pub span: Span,
-    /// The member key, quotes included, when this value sits in an object.
-    pub key: Option<Span>,
+    /// The member key, quotes included; meaningful only with `HAS_KEY`.
+    key: Span,
     /// Index one past this node's last descendant, so siblings can be skipped in O(1).
     pub subtree_end: u32,
+}
+
+// Node flags. Escapes are noted while scanning so that most strings are never decoded.
+const HAS_KEY: u8 = 1;
+const KEY_ESCAPED: u8 = 2;
+const VALUE_ESCAPED: u8 = 4;
+
+/// A member key found by the scanner: its span and whether it holds escapes.
+#[derive(Clone, Copy)]
+struct Key {
+    span: Span,
+    escaped: bool,
+}
+
+impl Node {
+    /// The member key's span, quotes included, when this value sits in an object.
+    pub fn key(&self) -> Option<Span> {
+        (self.flags & HAS_KEY != 0).then_some(self.key)
+    }
 }
 
 /// Index of a node in [`Document::nodes`].
@@ -65,22 +86,24 @@ impl Scan<'_> {
 }
 
 /// Checks that `bytes` is UTF-8, reporting the first bad byte otherwise.
-pub fn check_utf8(bytes: &[u8]) -> Result<&str, Diagnostic> {
+pub fn check_utf8(bytes: &[u8]) -> Result<&str, Box<Diagnostic>> {
     std::str::from_utf8(bytes).map_err(|error| {
         let at = error.valid_up_to() as u32;
         let len = error
             .error_len()
             .unwrap_or(bytes.len() - error.valid_up_to()) as u32;
-        Diagnostic::error(
-            Code::InvalidUtf8,
-            format!(
-                "invalid UTF-8: byte 0x{:02X} at offset {at}",
-                bytes[at as usize]
-            ),
-            Span::new(at, at + len.max(1)),
+        Box::new(
+            Diagnostic::error(
+                Code::InvalidUtf8,
+                format!(
+                    "invalid UTF-8: byte 0x{:02X} at offset {at}",
+                    bytes[at as usize]
+                ),
+                Span::new(at, at + len.max(1)),
+            )
+            .with_label("not UTF-8")
+            .with_help("save the file as UTF-8"),
         )
-        .with_label("not UTF-8")
-        .with_help("save the file as UTF-8")
     })
 }
 
@@ -110,13 +133,13 @@ struct Fatal;
 struct Frame {
     node: NodeId,
     is_object: bool,
-    /// Keys seen so far in this object (spans of the key tokens).
+    /// Keys seen so far in this object.
     keys: KeySet,
 }
 
 #[derive(Default)]
 struct KeySet {
-    spans: Vec<Span>,
+    spans: Vec<Key>,
     /// Built once an object grows past a few keys, so huge objects stay linear.
     index: Option<HashMap<String, Span>>,
 }
@@ -277,12 +300,24 @@ impl<'src> Parser<'src> {
         );
     }
 
-    fn push_node(&mut self, kind: NodeKind, start: usize, end: usize, key: Option<Span>) -> NodeId {
+    fn push_node(
+        &mut self,
+        kind: NodeKind,
+        start: usize,
+        end: usize,
+        key: Option<Key>,
+        escaped: bool,
+    ) -> NodeId {
         let id = self.nodes.len() as NodeId;
+        let mut flags = if escaped { VALUE_ESCAPED } else { 0 };
+        if let Some(key) = key {
+            flags |= HAS_KEY | if key.escaped { KEY_ESCAPED } else { 0 };
+        }
         self.nodes.push(Node {
             kind,
+            flags,
             span: self.span(start, end),
-            key,
+            key: key.map_or(Span::default(), |k| k.span),
             subtree_end: id + 1,
         });
         id
@@ -291,7 +326,7 @@ impl<'src> Parser<'src> {
     /// Parses one complete value (with everything nested in it) without recursion.
     fn value_tree(&mut self) -> Result<(), Fatal> {
         let mut stack: Vec<Frame> = Vec::new();
-        let mut key: Option<Span> = None;
+        let mut key: Option<Key> = None;
         loop {
             // A value is expected at `pos` (after trivia).
             self.skip_trivia()?;
@@ -319,7 +354,7 @@ impl<'src> Parser<'src> {
                     } else {
                         NodeKind::Array
                     };
-                    let node = self.push_node(kind, start, start + 1, key.take());
+                    let node = self.push_node(kind, start, start + 1, key.take(), false);
                     self.pos += 1;
                     let keys = self.key_sets.pop().unwrap_or_default();
                     stack.push(Frame {
@@ -340,21 +375,22 @@ impl<'src> Parser<'src> {
                     }
                 }
                 b'"' => {
-                    let end = self.string(b'"')?;
-                    self.push_node(NodeKind::String, start, end, key.take());
+                    let (end, escaped) = self.string(b'"')?;
+                    self.push_node(NodeKind::String, start, end, key.take(), escaped);
                 }
                 b'\'' => {
-                    let end = self.string(b'\'')?;
+                    let (end, _) = self.string(b'\'')?;
                     self.single_quoted(start, end);
-                    self.push_node(NodeKind::String, start, end, key.take());
+                    // Never decoded: a document with syntax errors is not validated.
+                    self.push_node(NodeKind::String, start, end, key.take(), false);
                 }
                 b'-' | b'0'..=b'9' | b'+' | b'.' => {
                     let end = self.number()?;
-                    self.push_node(NodeKind::Number, start, end, key.take());
+                    self.push_node(NodeKind::Number, start, end, key.take(), false);
                 }
                 b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                     let kind = self.word()?;
-                    self.push_node(kind, start, self.pos, key.take());
+                    self.push_node(kind, start, self.pos, key.take(), false);
                 }
                 _ => {
                     let message = match stack.last() {
@@ -486,14 +522,14 @@ impl<'src> Parser<'src> {
     }
 
     /// Reads `"key" :` and checks the key against the earlier keys of the same object.
-    fn member_key(&mut self, stack: &mut [Frame]) -> Result<Span, Fatal> {
+    fn member_key(&mut self, stack: &mut [Frame]) -> Result<Key, Fatal> {
         let start = self.pos;
-        let end = match self.peek() {
+        let (end, escaped) = match self.peek() {
             Some(b'"') => self.string(b'"')?,
             Some(b'\'') => {
-                let end = self.string(b'\'')?;
+                let (end, _) = self.string(b'\'')?;
                 self.single_quoted(start, end);
-                end
+                (end, false)
             }
             Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'$') => {
                 let len = self.src[start..]
@@ -525,8 +561,12 @@ impl<'src> Parser<'src> {
                 return Err(Fatal);
             }
         };
-        let span = self.span(start, end);
-        self.check_duplicate(stack, span);
+        let key = Key {
+            span: self.span(start, end),
+            escaped,
+        };
+        self.check_duplicate(stack, key);
+        let span = key.span;
         self.skip_trivia()?;
         if self.peek().is_none() {
             return Err(self.unexpected_end(stack, "`:`"));
@@ -552,43 +592,45 @@ impl<'src> Parser<'src> {
             return Err(Fatal);
         }
         self.pos += 1;
-        Ok(span)
+        Ok(key)
     }
 
-    fn check_duplicate(&mut self, stack: &mut [Frame], span: Span) {
+    fn check_duplicate(&mut self, stack: &mut [Frame], key: Key) {
         let Some(frame) = stack.last_mut() else {
             return;
         };
         let text = self.text;
         let raw = |s: Span| &text[s.start as usize + 1..s.end as usize - 1];
-        let new_key = raw(span);
+        let new_raw = raw(key.span);
         let keys = &mut frame.keys;
         let earlier = if let Some(index) = &mut keys.index {
-            let decoded = decode_string(new_key).into_owned();
+            let decoded = decode_string(new_raw).into_owned();
             match index.get(&decoded) {
                 Some(first) => Some(*first),
                 None => {
-                    index.insert(decoded, span);
+                    index.insert(decoded, key.span);
                     None
                 }
             }
         } else {
-            let simple = !new_key.contains('\\');
-            let found = keys.spans.iter().copied().find(|&other| {
-                let other_raw = raw(other);
-                if simple && !other_raw.contains('\\') {
-                    other_raw == new_key
+            let bytes = text.as_bytes();
+            let raw_bytes = |s: Span| &bytes[s.start as usize..s.end as usize];
+            let found = keys.spans.iter().find(|other| {
+                if !key.escaped && !other.escaped {
+                    // Byte slices: no char-boundary checks on this hot path.
+                    raw_bytes(other.span) == raw_bytes(key.span)
                 } else {
-                    decode_string(other_raw) == decode_string(new_key)
+                    decode_string(raw(other.span)) == decode_string(new_raw)
                 }
             });
+            let found = found.map(|other| other.span);
             if found.is_none() {
-                keys.spans.push(span);
+                keys.spans.push(key);
                 if keys.spans.len() > KEY_INDEX_THRESHOLD {
                     let index = keys
                         .spans
                         .iter()
-                        .map(|&s| (decode_string(raw(s)).into_owned(), s))
+                        .map(|k| (decode_string(raw(k.span)).into_owned(), k.span))
                         .collect();
                     keys.index = Some(index);
                 }
@@ -601,9 +643,9 @@ impl<'src> Parser<'src> {
                     Code::DuplicateKey,
                     format!(
                         "duplicate key `{}` in the same object",
-                        decode_string(new_key)
+                        decode_string(new_raw)
                     ),
-                    span,
+                    key.span,
                 )
                 .with_label("duplicate key")
                 .with_secondary(first, "first defined here")
@@ -624,10 +666,12 @@ impl<'src> Parser<'src> {
         );
     }
 
-    /// Scans a string starting at `pos` (on the opening quote); returns the end offset.
-    fn string(&mut self, quote: u8) -> Result<usize, Fatal> {
+    /// Scans a string starting at `pos` (on the opening quote); returns the end offset and
+    /// whether the string holds escapes.
+    fn string(&mut self, quote: u8) -> Result<(usize, bool), Fatal> {
         let start = self.pos;
         let mut i = start + 1;
+        let mut escaped = false;
         loop {
             // The hot loop: most bytes are plain text.
             while let Some(&b) = self.src.get(i) {
@@ -651,9 +695,10 @@ impl<'src> Parser<'src> {
                 }
                 Some(&b) if b == quote => {
                     self.pos = i + 1;
-                    return Ok(i + 1);
+                    return Ok((i + 1, escaped));
                 }
                 Some(b'\\') => {
+                    escaped = true;
                     i = self.escape(i)?;
                 }
                 Some(&b) => {
@@ -1079,7 +1124,17 @@ impl<'src> Document<'src> {
 
     /// The decoded key of an object member.
     pub fn key(&self, id: NodeId) -> Option<Cow<'src, str>> {
-        self.nodes[id as usize].key.map(|span| self.string_at(span))
+        let node = &self.nodes[id as usize];
+        node.key()
+            .map(|span| self.string_at(span, node.flags & KEY_ESCAPED != 0))
+    }
+
+    /// The members of an object as (decoded key, value), in source order.
+    pub fn members(&self, object: NodeId) -> impl Iterator<Item = (Cow<'src, str>, NodeId)> + '_ {
+        let is_object = self.kind(object) == NodeKind::Object;
+        self.children(object)
+            .filter(move |_| is_object)
+            .filter_map(|child| Some((self.key(child)?, child)))
     }
 
     /// The member `name` of an object; with duplicate keys the last one, as JSON readers do.
@@ -1088,12 +1143,22 @@ impl<'src> Document<'src> {
             return None;
         }
         self.children(object)
-            .filter(|&child| self.key(child).as_deref() == Some(name))
+            .filter(|&child| {
+                let node = &self.nodes[child as usize];
+                match node.key() {
+                    // Most keys have no escapes: compare the raw text without decoding.
+                    Some(span) if node.flags & KEY_ESCAPED == 0 => self.inner(span) == name,
+                    Some(span) => self.string_at(span, true) == name,
+                    None => false,
+                }
+            })
             .last()
     }
 
     pub fn str(&self, id: NodeId) -> Option<Cow<'src, str>> {
-        (self.kind(id) == NodeKind::String).then(|| self.string_at(self.span(id)))
+        let node = &self.nodes[id as usize];
+        (node.kind == NodeKind::String)
+            .then(|| self.string_at(node.span, node.flags & VALUE_ESCAPED != 0))
     }
 
     pub fn text(&self, id: NodeId) -> &'src str {
@@ -1101,12 +1166,19 @@ impl<'src> Document<'src> {
         &self.source[span.start as usize..span.end as usize]
     }
 
-    fn string_at(&self, span: Span) -> Cow<'src, str> {
-        let raw = &self.source[span.start as usize + 1
-            ..(span.end as usize)
-                .saturating_sub(1)
-                .max(span.start as usize + 1)];
-        decode_string(raw)
+    /// The text between a string token's quotes.
+    fn inner(&self, span: Span) -> &'src str {
+        let start = span.start as usize + 1;
+        &self.source[start..(span.end as usize).saturating_sub(1).max(start)]
+    }
+
+    fn string_at(&self, span: Span, escaped: bool) -> Cow<'src, str> {
+        let raw = self.inner(span);
+        if escaped {
+            decode_string(raw)
+        } else {
+            Cow::Borrowed(raw)
+        }
     }
 
     pub fn number(&self, id: NodeId) -> Option<serde_json::Number> {
@@ -1170,7 +1242,7 @@ impl<'src> Document<'src> {
     /// The span of a member's key, or of the value when it has no key.
     pub fn key_span(&self, id: NodeId) -> Span {
         let node = self.node(id);
-        node.key.unwrap_or(node.span)
+        node.key().unwrap_or(node.span)
     }
 }
 

@@ -2,8 +2,11 @@
 //! dates, well-formed URLs, derivable ids). Each rule has its own code, runs over the whole
 //! document and skips values of the wrong type, which the schema already reports.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::load::{Document, NodeId, NodeKind};
@@ -23,7 +26,7 @@ pub const URL_FIELDS: [&str; 8] = [
 ];
 
 /// Runs every rule over `document` and returns what they found.
-pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
+pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(root) = document.root() else {
         return out;
@@ -41,27 +44,32 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         return out;
     };
 
-    let mut names: HashMap<String, (usize, Span)> = HashMap::new();
-    let mut ids: HashMap<String, (usize, Span)> = HashMap::new();
-    let mut ranks: HashMap<u64, (usize, Span)> = HashMap::new();
-    let mut routes: HashMap<String, (usize, Span)> = HashMap::new();
+    let count = document.children(services).count();
+    // Keys borrow from the document: a 100,000-service registry would otherwise allocate a
+    // few hundred thousand strings here.
+    let mut names: HashMap<Caseless<'src>, (usize, Span)> =
+        HashMap::with_capacity_and_hasher(count, Default::default());
+    let mut ids: HashMap<Cow<'src, str>, (usize, Span)> =
+        HashMap::with_capacity_and_hasher(count, Default::default());
+    let mut ranks: HashMap<u64, (usize, Span)> =
+        HashMap::with_capacity_and_hasher(count, Default::default());
+    let mut routes: HashMap<Cow<'src, str>, (usize, Span)> = HashMap::default();
 
     for (index, service) in document.children(services).enumerate() {
         if document.kind(service) != NodeKind::Object {
             continue;
         }
-        let pointer = format!("/services/{index}");
-        let name_node = document.get(service, "connectorName");
+        let fields = ServiceFields::read(document, service);
+        let name_node = fields.connector_name;
         let name = name_node.and_then(|n| document.str(n));
 
         let mut name_is_duplicate = false;
         if let (Some(node), Some(name)) = (name_node, &name) {
-            let folded = name.trim().to_lowercase();
-            if !folded.is_empty() {
-                name_is_duplicate = names.contains_key(&folded);
-                first_or_duplicate(
+            let trimmed = trim_cow(name.clone());
+            if !trimmed.is_empty() {
+                name_is_duplicate = first_or_duplicate(
                     &mut names,
-                    folded,
+                    Caseless(trimmed),
                     index,
                     document.span(node),
                     |first_index, first_span| {
@@ -76,7 +84,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
                         )
                         .with_label("duplicate name")
                         .with_secondary(first_span, "first used here")
-                        .with_pointer(format!("{pointer}/connectorName"))
+                        .with_pointer(format!("/services/{index}/connectorName"))
                         .with_help(
                             "names are compared ignoring case; merge the two entries or rename one",
                         )
@@ -87,23 +95,11 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         }
 
         // The id: explicit, or derived from the connector name.
-        let explicit = document
-            .get(service, "id")
-            .and_then(|n| document.str(n).map(|s| (n, s)));
+        let explicit = fields.id.and_then(|n| document.str(n).map(|s| (n, s)));
         let id = match (&explicit, name_node, &name) {
-            (Some((node, id)), _, _) => Some((
-                id.to_string(),
-                document.span(*node),
-                format!("{pointer}/id"),
-                false,
-            )),
+            (Some((node, id)), _, _) => Some((id.clone(), document.span(*node), "id", false)),
             (None, Some(node), Some(name)) => match derive_id(name) {
-                Some(id) => Some((
-                    id,
-                    document.span(node),
-                    format!("{pointer}/connectorName"),
-                    true,
-                )),
+                Some(id) => Some((Cow::Owned(id), document.span(node), "connectorName", true)),
                 None => {
                     if !name.trim().is_empty() {
                         out.push(
@@ -117,7 +113,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
                                 document.span(node),
                             )
                             .with_label("no letters to build an id from")
-                            .with_pointer(format!("{pointer}/connectorName"))
+                            .with_pointer(format!("/services/{index}/connectorName"))
                             .with_help("add an explicit `\"id\"`, such as \"acme_crm\""),
                         );
                     }
@@ -128,34 +124,44 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         };
         // A duplicate name already says it all when the id is derived from that name.
         let id = id.filter(|(_, _, _, derived)| !(*derived && name_is_duplicate));
-        if let Some((id, span, id_pointer, derived)) = id {
-            let shown = id.clone();
+        if let Some((id, span, id_field, derived)) = id {
+            // The id moves into the map; the message reads it back from the source.
+            let shown = || match (&explicit, &name) {
+                (Some((_, explicit)), _) => explicit.to_string(),
+                (None, Some(name)) => derive_id(name).unwrap_or_default(),
+                (None, None) => String::new(),
+            };
             first_or_duplicate(
                 &mut ids,
                 id,
                 index,
                 span,
                 |first_index, first_span| {
-                    let how = if derived {
-                        " (derived from the connector name)"
+                    let shown = shown();
+                    let (how, label) = if derived {
+                        (
+                            " (derived from the connector name)",
+                            format!("derives id `{shown}`"),
+                        )
                     } else {
-                        ""
+                        ("", "duplicate id".to_owned())
                     };
+                    let place = service_place(document, index);
                     Diagnostic::error(
-                    Code::DuplicateId,
-                    format!("{}service id `{shown}`{how} is already used by services[{first_index}]", service_place(document, index)),
-                    span,
-                )
-                .with_label(if derived { format!("derives id `{shown}`") } else { "duplicate id".to_owned() })
-                .with_secondary(first_span, "first used here")
-                .with_pointer(id_pointer)
-                .with_help("give one of them an explicit, unique `\"id\"`")
+                        Code::DuplicateId,
+                        format!("{place}service id `{shown}`{how} is already used by services[{first_index}]"),
+                        span,
+                    )
+                    .with_label(label)
+                    .with_secondary(first_span, "first used here")
+                    .with_pointer(format!("/services/{index}/{id_field}"))
+                    .with_help("give one of them an explicit, unique `\"id\"`")
                 },
                 &mut out,
             );
         }
 
-        if let Some(rank) = document.get(service, "rank")
+        if let Some(rank) = fields.rank
             && let Some(value) = document.number(rank).and_then(|n| n.as_u64())
         {
             first_or_duplicate(
@@ -174,7 +180,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
                     )
                     .with_label("duplicate rank")
                     .with_secondary(first_span, "first taken here")
-                    .with_pointer(format!("{pointer}/rank"))
+                    .with_pointer(format!("/services/{index}/rank"))
                     .with_help(
                         "renumber one of them, or use null for a service outside the ranked set",
                     )
@@ -183,19 +189,19 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
             );
         }
 
-        for field in URL_FIELDS {
-            if let Some(node) = document.get(service, field) {
+        for (field, node) in URL_FIELDS.iter().zip(fields.urls) {
+            if let Some(node) = node {
                 check_url(
                     document,
                     node,
                     index,
-                    &format!("{pointer}/{field}"),
+                    || format!("/services/{index}/{field}"),
                     &mut out,
                 );
             }
         }
-        if let Some(sources) = document
-            .get(service, "sources")
+        if let Some(sources) = fields
+            .sources
             .filter(|&s| document.kind(s) == NodeKind::Array)
         {
             let mut count = 0;
@@ -205,7 +211,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
                     document,
                     source,
                     index,
-                    &format!("{pointer}/sources/{n}"),
+                    || format!("/services/{index}/sources/{n}"),
                     &mut out,
                 );
             }
@@ -217,7 +223,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
                         document.span(sources),
                     )
                     .with_label("no source listed")
-                    .with_pointer(format!("{pointer}/sources"))
+                    .with_pointer(format!("/services/{index}/sources"))
                     .with_help(
                         "list the pages the facts were taken from, usually the API docs URL",
                     ),
@@ -225,42 +231,112 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
             }
         }
 
-        check_routes(document, service, index, &pointer, &mut routes, &mut out);
+        if let Some(runtime) = fields.runtime {
+            let pointer = format!("/services/{index}");
+            check_routes(document, runtime, index, &pointer, &mut routes, &mut out);
+        }
     }
     out
 }
 
-/// Records `key` for the service at `index`, or reports it as a duplicate of an earlier one.
-fn first_or_duplicate<K: std::hash::Hash + Eq>(
+/// The members of a service the rules look at, found in one pass over its keys.
+#[derive(Default)]
+struct ServiceFields {
+    connector_name: Option<NodeId>,
+    id: Option<NodeId>,
+    rank: Option<NodeId>,
+    sources: Option<NodeId>,
+    runtime: Option<NodeId>,
+    urls: [Option<NodeId>; URL_FIELDS.len()],
+}
+
+impl ServiceFields {
+    fn read(document: &Document<'_>, service: NodeId) -> ServiceFields {
+        let mut fields = ServiceFields::default();
+        // With duplicate keys the last one wins, as in `Document::get`.
+        for (key, child) in document.members(service) {
+            let slot = match key.as_ref() {
+                "connectorName" => &mut fields.connector_name,
+                "id" => &mut fields.id,
+                "rank" => &mut fields.rank,
+                "sources" => &mut fields.sources,
+                "runtime" => &mut fields.runtime,
+                other => match URL_FIELDS.iter().position(|f| *f == other) {
+                    Some(n) => &mut fields.urls[n],
+                    None => continue,
+                },
+            };
+            *slot = Some(child);
+        }
+        fields
+    }
+}
+
+/// Records `key` for the service at `index`, or reports it as a duplicate of an earlier one
+/// (and returns true).
+fn first_or_duplicate<K: Hash + Eq>(
     seen: &mut HashMap<K, (usize, Span)>,
     key: K,
     index: usize,
     span: Span,
     report: impl FnOnce(usize, Span) -> Diagnostic,
     out: &mut Vec<Diagnostic>,
-) {
+) -> bool {
     match seen.entry(key) {
         Entry::Vacant(slot) => {
             slot.insert((index, span));
+            false
         }
         Entry::Occupied(first) => {
             let (first_index, first_span) = *first.get();
             out.push(report(first_index, first_span));
+            true
         }
     }
 }
 
-fn check_routes(
-    document: &Document<'_>,
-    service: NodeId,
+/// A name compared and hashed ignoring case, without a lower-cased copy.
+struct Caseless<'a>(Cow<'a, str>);
+
+impl Caseless<'_> {
+    fn folded(&self) -> impl Iterator<Item = char> + '_ {
+        self.0.chars().flat_map(char::to_lowercase)
+    }
+}
+
+impl Hash for Caseless<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for c in self.folded() {
+            state.write_u32(c as u32);
+        }
+    }
+}
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.folded().eq(other.folded())
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+fn trim_cow(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
+}
+
+fn check_routes<'src>(
+    document: &Document<'src>,
+    runtime: NodeId,
     index: usize,
     pointer: &str,
-    routes_seen: &mut HashMap<String, (usize, Span)>,
+    routes_seen: &mut HashMap<Cow<'src, str>, (usize, Span)>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(routes) = document
-        .get(service, "runtime")
-        .and_then(|runtime| document.get(runtime, "routes"))
+        .get(runtime, "routes")
         .filter(|&r| document.kind(r) == NodeKind::Array)
     else {
         return;
@@ -277,7 +353,7 @@ fn check_routes(
             let shown = id.to_string();
             first_or_duplicate(
                 routes_seen,
-                shown.clone(),
+                id,
                 index,
                 span,
                 |first_index, first_span| {
@@ -303,7 +379,7 @@ fn check_routes(
         else {
             continue;
         };
-        let mut labels: HashMap<String, (usize, Span)> = HashMap::new();
+        let mut labels: HashMap<String, (usize, Span)> = HashMap::default();
         for (s, requirement) in document.children(secrets).enumerate() {
             let requirement_pointer = format!("{route_pointer}/secrets/{s}");
             if let Some(label_node) = document.get(requirement, "label")
@@ -341,7 +417,7 @@ fn check_routes(
             else {
                 continue;
             };
-            let mut seen: HashMap<String, (usize, Span)> = HashMap::new();
+            let mut seen: HashMap<String, (usize, Span)> = HashMap::default();
             for (n, name_node) in document.children(names).enumerate() {
                 let Some(name) = document.str(name_node) else {
                     continue;
@@ -424,7 +500,7 @@ fn check_url(
     document: &Document<'_>,
     node: NodeId,
     index: usize,
-    pointer: &str,
+    pointer: impl FnOnce() -> String,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(url) = document.str(node) else {
@@ -445,7 +521,7 @@ fn check_url(
                 document.span(node),
             )
             .with_label("not a well-formed https URL")
-            .with_pointer(pointer)
+            .with_pointer(pointer())
             .with_help("write a full URL such as https://api.example.com/docs"),
         );
     }
@@ -453,21 +529,44 @@ fn check_url(
 
 /// Why a URL starting with `https://` is not well formed, if it is not.
 fn url_problem(url: &str, rest: &str) -> Option<&'static str> {
-    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Some(if c.is_whitespace() {
-            "URL contains whitespace"
-        } else {
-            "URL contains a control character"
-        });
+    // One pass over the bytes; the rare non-ASCII URL is checked character by character.
+    for &byte in url.as_bytes() {
+        match byte {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return Some("URL contains whitespace"),
+            0..=0x1f | 0x7f => return Some("URL contains a control character"),
+            b'<' | b'>' | b'"' | b'`' | b'\\' | b'{' | b'}' | b'|' | b'^' => {
+                return Some("URL contains a character that must be percent-encoded");
+            }
+            _ => {}
+        }
     }
-    if url.contains(['<', '>', '"', '`', '\\', '{', '}', '|', '^']) {
-        return Some("URL contains a character that must be percent-encoded");
+    if !url.is_ascii() {
+        if url.chars().any(char::is_whitespace) {
+            return Some("URL contains whitespace");
+        }
+        if url.chars().any(char::is_control) {
+            return Some("URL contains a control character");
+        }
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     let host_port = authority.rsplit('@').next().unwrap_or("");
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
-        _ => (host_port, None),
+    let (host, port) = if host_port.starts_with('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        match host_port.find(']') {
+            Some(end) => match &host_port[end + 1..] {
+                "" => (&host_port[..=end], None),
+                after => match after.strip_prefix(':') {
+                    Some(port) => (&host_port[..=end], Some(port)),
+                    None => return Some("URL has an invalid host name"),
+                },
+            },
+            None => return Some("URL has an invalid host name"),
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
     };
     if host.is_empty() {
         return Some("URL has no host");
@@ -483,7 +582,7 @@ fn url_problem(url: &str, rest: &str) -> Option<&'static str> {
             && !label.ends_with('-')
             && label.chars().all(|c| c.is_alphanumeric() || c == '-')
     };
-    if !(host.starts_with('[') && host.ends_with(']')) && !host.split('.').all(valid_label) {
+    if !host.starts_with('[') && !host.split('.').all(valid_label) {
         return Some("URL has an invalid host name");
     }
     None
@@ -506,6 +605,8 @@ mod tests {
         );
         assert_eq!(problem("https://localhost:8443/docs"), None);
         assert_eq!(problem("https://[::1]:8080/"), None);
+        assert_eq!(problem("https://[::1]/"), None);
+        assert_eq!(problem("https://bücher.example/"), None);
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! JSON Schema validation with the `jsonschema` crate, mapped back to source positions.
 //!
-//! Services are validated one at a time against the service definition rather than as one
-//! document: the whole-file `serde_json::Value` of a 100,000-service registry would cost several
-//! hundred MiB, while one service at a time costs almost nothing and splits across threads.
+//! The validators walk the loader's node tree directly (see [`crate::json_tree`]). Services are
+//! validated one at a time against the service definition, so the work splits across threads.
 
 use jsonschema::Validator;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::json_tree::{DocumentJson, TreeNode};
 use crate::load::{Document, NodeId, NodeKind};
 use crate::suggest::did_you_mean;
 
@@ -20,9 +20,9 @@ pub struct Schema {
     /// The schema document, for looking up property names and descriptions.
     document: Value,
     /// The whole schema, with the items of `services` accepted as anything.
-    root: Validator,
+    root: Validator<DocumentJson>,
     /// The schema of one service, when the schema has a `services.items` definition.
-    service: Option<Validator>,
+    service: Option<Validator<DocumentJson>>,
 }
 
 /// Why a schema could not be used.
@@ -47,7 +47,7 @@ impl Schema {
         };
         let document: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
         let compile = |schema: &Value| {
-            jsonschema::options()
+            jsonschema::options_for::<DocumentJson>()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .build(schema)
                 .map_err(|e| error(e.to_string()))
@@ -125,67 +125,54 @@ impl Schema {
             return Vec::new();
         };
         let mut diagnostics = Vec::new();
+        self.collect(document, &self.root, root, "", &mut diagnostics);
         let services = document
             .get(root, "services")
             .filter(|&s| document.kind(s) == NodeKind::Array);
-        match (&self.service, services) {
-            (Some(service_validator), Some(services)) => {
-                // The root with each service replaced by null, then each service on its own.
-                let root_value = root_value_without_services(document, root, services);
-                self.collect(document, &self.root, &root_value, "", &mut diagnostics);
-                let service_ids: Vec<NodeId> = document.children(services).collect();
-                let threads = std::thread::available_parallelism()
-                    .map_or(1, |n| n.get())
-                    .min(8);
-                let chunk = service_ids.len().div_ceil(threads).max(256);
-                let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
-                    let handles: Vec<_> = service_ids
-                        .chunks(chunk)
-                        .enumerate()
-                        .map(|(n, ids)| {
-                            scope.spawn(move || {
-                                let mut out = Vec::new();
-                                for (offset, &id) in ids.iter().enumerate() {
-                                    let value = document.to_value(id);
-                                    if !service_validator.is_valid(&value) {
-                                        let prefix = format!("/services/{}", n * chunk + offset);
-                                        self.collect(
-                                            document,
-                                            service_validator,
-                                            &value,
-                                            &prefix,
-                                            &mut out,
-                                        );
-                                    }
-                                }
-                                out
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_default())
-                        .collect()
-                });
-                diagnostics.extend(found.into_iter().flatten());
-            }
-            _ => {
-                let value = document.to_value(root);
-                self.collect(document, &self.root, &value, "", &mut diagnostics);
-            }
-        }
+        let (Some(service_validator), Some(services)) = (&self.service, services) else {
+            return diagnostics;
+        };
+        let service_ids: Vec<NodeId> = document.children(services).collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        // Small registries are not worth a thread.
+        let chunk = service_ids.len().div_ceil(threads).max(1024);
+        let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = service_ids
+                .chunks(chunk)
+                .enumerate()
+                .map(|(n, ids)| {
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        for (offset, &id) in ids.iter().enumerate() {
+                            if !service_validator.is_valid(TreeNode::new(document, id)) {
+                                let prefix = format!("/services/{}", n * chunk + offset);
+                                self.collect(document, service_validator, id, &prefix, &mut out);
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        diagnostics.extend(found.into_iter().flatten());
         diagnostics
     }
 
     fn collect(
         &self,
         document: &Document<'_>,
-        validator: &Validator,
-        value: &Value,
+        validator: &Validator<DocumentJson>,
+        node: NodeId,
         prefix: &str,
         out: &mut Vec<Diagnostic>,
     ) {
-        for error in validator.iter_errors(value) {
+        for error in validator.iter_errors(TreeNode::new(document, node)) {
             let pointer = format!("{prefix}{}", error.instance_path().as_str());
             let instance = error.instance();
             self.describe(document, &pointer, error.kind(), instance, out);
@@ -367,20 +354,6 @@ impl Schema {
         };
         out.push(diagnostic.with_pointer(pointer));
     }
-}
-
-fn root_value_without_services(document: &Document<'_>, root: NodeId, services: NodeId) -> Value {
-    let mut map = serde_json::Map::new();
-    for child in document.children(root) {
-        let key = document.key(child).unwrap_or_default().into_owned();
-        let value = if child == services {
-            Value::Array(vec![Value::Null; document.children(services).count()])
-        } else {
-            document.to_value(child)
-        };
-        map.insert(key, value);
-    }
-    Value::Object(map)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

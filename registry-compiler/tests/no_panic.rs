@@ -14,7 +14,8 @@ fn exercise(bytes: &[u8]) {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => {
-            let diagnostic = workerflow_registry::load::check_utf8(bytes).expect_err("invalid UTF-8 is reported");
+            let diagnostic = workerflow_registry::load::check_utf8(bytes)
+                .expect_err("invalid UTF-8 is reported");
             assert!(diagnostic.span.start as usize <= bytes.len());
             return;
         }
@@ -22,10 +23,21 @@ fn exercise(bytes: &[u8]) {
     let checked = check(text, &schema);
     for diagnostic in &checked.diagnostics {
         let (start, end) = (diagnostic.span.start as usize, diagnostic.span.end as usize);
-        assert!(start <= end && end <= text.len(), "span {start}..{end} outside {} bytes", text.len());
-        assert!(text.is_char_boundary(start) && text.is_char_boundary(end), "span not on char boundaries");
+        assert!(
+            start <= end && end <= text.len(),
+            "span {start}..{end} outside {} bytes",
+            text.len()
+        );
+        assert!(
+            text.is_char_boundary(start) && text.is_char_boundary(end),
+            "span not on char boundaries"
+        );
     }
-    let report = Report { path: "fuzz.json", source: text, diagnostics: &checked.diagnostics };
+    let report = Report {
+        path: "fuzz.json",
+        source: text,
+        diagnostics: &checked.diagnostics,
+    };
     for format in [Format::Text, Format::Json, Format::Github] {
         let _ = report.render(format, false);
     }

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Generates a large registry for benchmarks: N services cycled from the upstream top-100 with
+unique names, ids, ranks and URLs, every tenth one with a runtime route.
+
+Usage: bench/gen_registry.py N OUT.json [--errors K]
+With --errors K, K problems are injected: half a schema can express, half only our rules can."""
+import json, sys, copy
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+upstream = json.loads((root / "registry-compiler/tests/fixtures/upstream/workerflow-services.v1.json").read_text())
+
+def generate(n, errors=0):
+    services = []
+    for i in range(n):
+        s = copy.deepcopy(upstream["services"][i % 100])
+        name = f'{s["connectorName"]} {i}'
+        s["rank"] = i + 1
+        s["connectorName"] = name
+        base = s["officialApiDocsUrl"].rstrip("/")
+        s["officialApiDocsUrl"] = f"{base}/v{i}"
+        s["bestBaseLink"] = f"{base}/v{i}"
+        s["sources"] = [f"{base}/v{i}"]
+        if i % 10 == 0:
+            s["runtime"] = {"routes": [{
+                "id": f"route_{i}", "summary": "Generated route.", "requestType": "sync",
+                "secrets": [{"label": "API key", "anyOf": [f"SERVICE_{i}_API_KEY"]}]}]}
+        services.append(s)
+    # Spread the injected errors evenly; each kind is one the tools are compared on.
+    step = max(1, n // max(errors, 1))
+    for e in range(errors):
+        s = services[(e * step) % n]
+        kind = e % 10
+        if kind == 0: s["authType"] = "oauth"                      # schema: enum
+        elif kind == 1: s["confidence"] = "high"                   # schema: enum
+        elif kind == 2: s["officialApiDocsUrl"] = "http://example.com/" # schema: pattern
+        elif kind == 3: s["rank"] = 0                              # schema: minimum
+        elif kind == 4: s["bestBaseLinkScore"] = 140               # schema: maximum
+        elif kind == 5: s["extraField"] = True                     # schema: additionalProperties
+        elif kind == 6: s["rank"] = "7"                            # schema: type
+        elif kind == 7: del s["sources"]                           # schema: required
+        elif kind == 8: s["connectorName"] = services[0]["connectorName"].upper()  # rule: duplicate name
+        elif kind == 9: s["sources"] = []                          # rule: empty sources
+    return {"$schema": "./services.schema.json", "version": 1, "updatedAt": "2026-03-01",
+            "notes": "Generated for benchmarks.", "services": services}
+
+if __name__ == "__main__":
+    n, out = int(sys.argv[1]), Path(sys.argv[2])
+    errors = int(sys.argv[sys.argv.index("--errors") + 1]) if "--errors" in sys.argv else 0
+    out.write_text(json.dumps(generate(n, errors), indent=2, ensure_ascii=False) + "\n")
