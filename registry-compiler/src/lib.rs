@@ -21,6 +21,7 @@
 //! assert_eq!(invalid.diagnostics[0].code.as_str(), "WF307");
 //! ```
 
+pub mod codegen;
 pub mod codes;
 pub mod diagnostics;
 mod json_tree;

@@ -1,0 +1,361 @@
+//! The error classes of CONNECTORS.md 1.7, and what dispatch and linking can fail with.
+//!
+//! No error here holds a secret value: configuration errors name labels and variable names,
+//! provider excerpts are redacted by whoever builds them (CONNECTORS.md 1.8), and every type's
+//! `Debug` prints only those fields.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::route::SecretRequirement;
+
+/// What a handler fails with: one of the four classes of CONNECTORS.md 1.7.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConnectorError {
+    /// The input is unusable (status 400). `problems` is never empty.
+    #[error("{}", join(problems))]
+    InvalidInput {
+        route: &'static str,
+        problems: Vec<InputProblem>,
+    },
+    /// Missing or unusable configuration (status 500). `problems` is never empty.
+    #[error("{}", config_message(route, problems))]
+    Config {
+        route: &'static str,
+        problems: Vec<ConfigProblem>,
+    },
+    /// The provider answered with a non-2xx status.
+    #[error("{}", .0.message)]
+    Provider(Box<ProviderError>),
+    /// No usable answer: network failure, timeout, unusable success response (status 502).
+    #[error("{}", .0.message)]
+    Gateway(Box<GatewayError>),
+}
+
+/// One invalid-input problem: the field (a path such as `items[0].name`, or `body` for the input
+/// as a whole) and the message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One configuration problem (CONNECTORS.md 1.6). `Display` omits the `route "<id>": ` prefix,
+/// which [`ConnectorError`] adds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConfigProblem {
+    /// No name of the requirement has a non-blank value.
+    Missing {
+        label: String,
+        /// Every name checked, in declared order.
+        checked: Vec<String>,
+    },
+    /// A value is set but cannot be used; `name` supplied it. The value itself is never kept.
+    Unusable {
+        label: String,
+        name: String,
+        reason: String,
+    },
+}
+
+impl ConfigProblem {
+    pub fn missing(requirement: &SecretRequirement) -> Self {
+        ConfigProblem::Missing {
+            label: requirement.label.to_owned(),
+            checked: requirement.any_of.iter().map(|&n| n.to_owned()).collect(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigProblem::Missing { label, checked } => {
+                write!(f, "missing {label}. Checked: {}", checked.join(", "))
+            }
+            ConfigProblem::Unusable {
+                label,
+                name,
+                reason,
+            } => write!(f, "invalid {label} (from {name}): {reason}"),
+        }
+    }
+}
+
+/// A non-2xx provider answer (CONNECTORS.md 1.7, 1.8).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderError {
+    pub route: &'static str,
+    /// The route's failure label (`Stripe request failed`).
+    pub prefix: String,
+    /// The provider's HTTP status.
+    pub status: u16,
+    pub code: Option<String>,
+    pub provider_message: Option<String>,
+    /// The redacted body excerpt, at most 2 KiB.
+    pub excerpt: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    pub attempts: u32,
+    /// The full message, in the route's shape (CONNECTORS.md 1.8).
+    pub message: String,
+}
+
+/// A failure without a usable provider answer (CONNECTORS.md 1.7, 1.8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayError {
+    pub route: &'static str,
+    pub prefix: String,
+    /// `host[:port]`, never a URL.
+    pub host: String,
+    pub kind: GatewayKind,
+    pub attempts: u32,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayKind {
+    Connect,
+    Timeout,
+    InvalidResponse,
+}
+
+impl ConnectorError {
+    /// One invalid-input problem.
+    pub fn invalid_input(
+        route: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConnectorError::InvalidInput {
+            route,
+            problems: vec![InputProblem {
+                field: field.into(),
+                message: message.into(),
+            }],
+        }
+    }
+
+    /// One configuration problem.
+    pub fn config(route: &'static str, problem: ConfigProblem) -> Self {
+        ConnectorError::Config {
+            route,
+            problems: vec![problem],
+        }
+    }
+
+    pub fn route(&self) -> &'static str {
+        match self {
+            ConnectorError::InvalidInput { route, .. } | ConnectorError::Config { route, .. } => {
+                route
+            }
+            ConnectorError::Provider(error) => error.route,
+            ConnectorError::Gateway(error) => error.route,
+        }
+    }
+
+    /// The class name used in serialized errors.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ConnectorError::InvalidInput { .. } => "invalid_input",
+            ConnectorError::Config { .. } => "config",
+            ConnectorError::Provider(_) => "provider",
+            ConnectorError::Gateway(_) => "gateway",
+        }
+    }
+
+    /// The HTTP-like status of CONNECTORS.md 1.7.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConnectorError::InvalidInput { .. } => 400,
+            ConnectorError::Config { .. } => 500,
+            ConnectorError::Provider(error) if (400..=599).contains(&error.status) => error.status,
+            ConnectorError::Provider(_) | ConnectorError::Gateway(_) => 502,
+        }
+    }
+
+    /// Whether a later redelivery could succeed (CONNECTORS.md 1.7, 2.2).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectorError::InvalidInput { .. } | ConnectorError::Config { .. } => false,
+            ConnectorError::Provider(error) => {
+                matches!(error.status, 408 | 425 | 429 | 500 | 502 | 503 | 504)
+            }
+            ConnectorError::Gateway(error) => {
+                matches!(error.kind, GatewayKind::Connect | GatewayKind::Timeout)
+            }
+        }
+    }
+
+    fn serialize_details<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("route", self.route())?;
+        match self {
+            ConnectorError::InvalidInput { problems, .. } => {
+                map.serialize_entry("problems", problems)
+            }
+            ConnectorError::Config { problems, .. } => map.serialize_entry("problems", problems),
+            ConnectorError::Provider(error) => map.serialize_entry("provider", error),
+            ConnectorError::Gateway(error) => map.serialize_entry("gateway", error),
+        }
+    }
+}
+
+/// Joins problem messages with `"; "`.
+fn join<T: fmt::Display>(problems: &[T]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One `route "<id>": …` line per problem, joined with `"; "` (CONNECTORS.md 1.6, 1.7).
+fn config_message(route: &str, problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|problem| format!("route \"{route}\": {problem}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Serializes as `{"ok": false, "status", "class", "transient", "message", "route", …details}`.
+impl Serialize for ConnectorError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("ok", &false)?;
+        map.serialize_entry("status", &self.status())?;
+        map.serialize_entry("class", self.class())?;
+        map.serialize_entry("transient", &self.is_transient())?;
+        map.serialize_entry("message", &self.to_string())?;
+        self.serialize_details(&mut map)?;
+        map.end()
+    }
+}
+
+/// Why [`crate::Registry::dispatch`] failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DispatchError {
+    /// The registry declares no such route (status 404).
+    #[error("{}", unknown_route_message(route, *suggestion))]
+    UnknownRoute {
+        route: String,
+        suggestion: Option<&'static str>,
+    },
+    /// The route is declared but no `#[connector]` handler for it is linked (status 501).
+    #[error("route \"{route}\" is declared in the registry but no #[connector] handler is linked")]
+    NotImplemented { route: &'static str },
+    /// The handler's output could not be turned into JSON (status 500): a bug in the handler.
+    #[error("route \"{route}\": the handler's output could not be serialized: {reason}")]
+    Output { route: &'static str, reason: String },
+    /// The route ran (or its secrets were resolved) and failed.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+/// Unknown route ids come from callers; a long one is cut so messages stay one line.
+const MAX_ECHOED_ROUTE: usize = 80;
+
+fn unknown_route_message(route: &str, suggestion: Option<&str>) -> String {
+    let shown: String = route.chars().take(MAX_ECHOED_ROUTE).collect();
+    let ellipsis = if shown.len() < route.len() { "…" } else { "" };
+    match suggestion {
+        Some(suggestion) => {
+            format!("unknown route {shown:?}{ellipsis}; did you mean \"{suggestion}\"?")
+        }
+        None => format!("unknown route {shown:?}{ellipsis}"),
+    }
+}
+
+impl DispatchError {
+    pub fn status(&self) -> u16 {
+        match self {
+            DispatchError::UnknownRoute { .. } => 404,
+            DispatchError::NotImplemented { .. } => 501,
+            DispatchError::Output { .. } => 500,
+            DispatchError::Connector(error) => error.status(),
+        }
+    }
+
+    pub fn class(&self) -> &'static str {
+        match self {
+            DispatchError::UnknownRoute { .. } => "unknown_route",
+            DispatchError::NotImplemented { .. } => "not_implemented",
+            DispatchError::Output { .. } => "output",
+            DispatchError::Connector(error) => error.class(),
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DispatchError::Connector(error) => error.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The connector error, when the failure is one of the four connector classes.
+    pub fn as_connector(&self) -> Option<&ConnectorError> {
+        match self {
+            DispatchError::Connector(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Serializes like [`ConnectorError`]: `ok`, `status`, `class`, `transient`, `message`, details.
+impl Serialize for DispatchError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let DispatchError::Connector(error) = self {
+            return error.serialize(serializer);
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("ok", &false)?;
+        map.serialize_entry("status", &self.status())?;
+        map.serialize_entry("class", self.class())?;
+        map.serialize_entry("transient", &false)?;
+        map.serialize_entry("message", &self.to_string())?;
+        match self {
+            DispatchError::UnknownRoute { route, suggestion } => {
+                let shown: String = route.chars().take(MAX_ECHOED_ROUTE).collect();
+                map.serialize_entry("route", &shown)?;
+                map.serialize_entry("suggestion", suggestion)?;
+            }
+            DispatchError::NotImplemented { route } | DispatchError::Output { route, .. } => {
+                map.serialize_entry("route", route)?;
+            }
+            DispatchError::Connector(_) => {}
+        }
+        map.end()
+    }
+}
+
+/// Why [`crate::Registry::linked`] refused the linked handlers. Every problem is listed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", join(problems))]
+pub struct LinkError {
+    pub problems: Vec<LinkProblem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LinkProblem {
+    /// More than one `#[connector]` function implements the route; `functions` are their paths.
+    #[error("route \"{route}\" has {} handlers: {}; keep one", functions.len(), functions.join(", "))]
+    DuplicateHandler {
+        route: &'static str,
+        functions: Vec<String>,
+    },
+    /// The declared list names the same route id twice.
+    #[error("route \"{route}\" is declared twice")]
+    DuplicateRoute { route: &'static str },
+}

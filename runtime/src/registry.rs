@@ -1,0 +1,259 @@
+//! The routes a binary implements: declared routes matched with linked `#[connector]` handlers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::config::{ConfigReport, RouteConfig};
+use crate::context::TraceId;
+use crate::error::{ConnectorError, DispatchError, LinkError, LinkProblem};
+use crate::private::{Call, Connector, HandlerFn};
+use crate::route::RouteSpec;
+use crate::secrets::{SecretSource, resolve_route};
+
+/// The declared routes of one registry and the handlers linked for them.
+pub struct Registry {
+    declared: &'static [&'static RouteSpec],
+    /// Parallel to `declared`.
+    linked: Vec<Option<LinkedRoute>>,
+    index: HashMap<&'static str, usize>,
+}
+
+/// A declared route and the function that implements it.
+#[derive(Clone, Copy)]
+pub struct LinkedRoute {
+    spec: &'static RouteSpec,
+    function: &'static str,
+    module_path: &'static str,
+    handler: HandlerFn,
+}
+
+impl LinkedRoute {
+    pub fn spec(&self) -> &'static RouteSpec {
+        self.spec
+    }
+
+    pub fn id(&self) -> &'static str {
+        self.spec.id
+    }
+
+    /// The handler's path, `module::function`.
+    pub fn function(&self) -> String {
+        format!("{}::{}", self.module_path, self.function)
+    }
+}
+
+impl fmt::Debug for LinkedRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkedRoute")
+            .field("route", &self.spec.id)
+            .field("function", &self.function())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Matches every `#[connector]` handler linked into this binary with `declared` (the
+    /// generated `registry::ALL`; `registry::linked()` passes it for you).
+    ///
+    /// Handlers are matched by the address of their route item, so handlers written against
+    /// another registry are ignored. Two handlers for one route are an error naming both;
+    /// declared routes without a handler are listed by [`Registry::missing`].
+    pub fn linked(declared: &'static [&'static RouteSpec]) -> Result<Registry, LinkError> {
+        Registry::from_connectors(declared, inventory::iter::<Connector>)
+    }
+
+    pub(crate) fn from_connectors<'a>(
+        declared: &'static [&'static RouteSpec],
+        connectors: impl IntoIterator<Item = &'a Connector>,
+    ) -> Result<Registry, LinkError> {
+        let mut problems = Vec::new();
+        let mut index = HashMap::with_capacity(declared.len());
+        for (position, spec) in declared.iter().enumerate() {
+            if index.insert(spec.id, position).is_some() {
+                problems.push(LinkProblem::DuplicateRoute { route: spec.id });
+            }
+        }
+        let mut candidates: Vec<Vec<LinkedRoute>> = vec![Vec::new(); declared.len()];
+        for connector in connectors {
+            let position = declared
+                .iter()
+                .position(|spec| std::ptr::eq(*spec, connector.route));
+            if let Some(position) = position {
+                candidates[position].push(LinkedRoute {
+                    spec: declared[position],
+                    function: connector.function,
+                    module_path: connector.module_path,
+                    handler: connector.handler,
+                });
+            }
+        }
+        let mut linked = Vec::with_capacity(declared.len());
+        for mut found in candidates {
+            if found.len() > 1 {
+                // `inventory` order depends on the linker: sort so the message is stable.
+                let mut functions: Vec<String> = found.iter().map(LinkedRoute::function).collect();
+                functions.sort();
+                problems.push(LinkProblem::DuplicateHandler {
+                    route: found[0].spec.id,
+                    functions,
+                });
+            }
+            linked.push(found.pop());
+        }
+        if problems.is_empty() {
+            Ok(Registry {
+                declared,
+                linked,
+                index,
+            })
+        } else {
+            Err(LinkError { problems })
+        }
+    }
+
+    /// Every route the registry declares, implemented or not, in registry order.
+    pub fn declared(&self) -> &'static [&'static RouteSpec] {
+        self.declared
+    }
+
+    /// The implemented routes, in registry order.
+    pub fn routes(&self) -> impl Iterator<Item = &LinkedRoute> {
+        self.linked.iter().flatten()
+    }
+
+    /// The implemented route with this id.
+    pub fn get(&self, id: &str) -> Option<&LinkedRoute> {
+        self.index
+            .get(id)
+            .and_then(|&position| self.linked[position].as_ref())
+    }
+
+    /// Declared routes that no linked function implements, in registry order.
+    pub fn missing(&self) -> Vec<&'static RouteSpec> {
+        self.declared
+            .iter()
+            .zip(&self.linked)
+            .filter(|(_, linked)| linked.is_none())
+            .map(|(spec, _)| *spec)
+            .collect()
+    }
+
+    /// For every declared route: implemented or not, configured or the missing requirements.
+    /// Reads each requirement's names from `secrets`; no value ends up in the report.
+    pub fn check_config(&self, secrets: &dyn SecretSource) -> ConfigReport {
+        let routes = self
+            .declared
+            .iter()
+            .zip(&self.linked)
+            .map(|(spec, linked)| {
+                let missing = resolve_route(spec, secrets).err().unwrap_or_default();
+                RouteConfig {
+                    route: spec.id,
+                    service: spec.service.id,
+                    implemented: linked.is_some(),
+                    configured: missing.is_empty(),
+                    missing,
+                }
+            })
+            .collect();
+        ConfigReport::new(routes)
+    }
+
+    /// Calls a route with a fresh trace id. See [`Registry::dispatch_with_trace`].
+    pub fn dispatch(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+    ) -> impl Future<Output = Result<Value, DispatchError>> + Send + 'static {
+        self.dispatch_with_trace(route_id, payload, secrets, TraceId::generate())
+    }
+
+    /// Calls a route: looks it up, resolves its secrets (a missing one fails the call before the
+    /// handler runs), then runs the handler, which unwraps the envelope, deserializes the input,
+    /// and serializes the output.
+    ///
+    /// Lookup and secret resolution happen now; the returned future owns all it needs, so it can
+    /// be spawned on any executor. Handlers that use `tokio` I/O must be awaited inside a
+    /// `tokio` runtime.
+    pub fn dispatch_with_trace(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+        trace_id: TraceId,
+    ) -> impl Future<Output = Result<Value, DispatchError>> + Send + 'static {
+        let prepared = self.prepare(route_id, payload, secrets, trace_id);
+        async move {
+            match prepared {
+                Ok((handler, call)) => handler(call).await,
+                Err(error) => Err(error),
+            }
+        }
+    }
+
+    /// [`Registry::dispatch`] on the current thread, for handlers that need no particular async
+    /// runtime (tests, command-line tools, handlers without I/O).
+    pub fn dispatch_blocking(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+    ) -> Result<Value, DispatchError> {
+        pollster::block_on(self.dispatch(route_id, payload, secrets))
+    }
+
+    fn prepare(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+        trace_id: TraceId,
+    ) -> Result<(HandlerFn, Call), DispatchError> {
+        let Some(&position) = self.index.get(route_id) else {
+            return Err(DispatchError::UnknownRoute {
+                route: route_id.to_owned(),
+                suggestion: crate::suggest::did_you_mean(
+                    route_id,
+                    self.declared.iter().map(|spec| spec.id),
+                ),
+            });
+        };
+        let spec = self.declared[position];
+        let Some(linked) = &self.linked[position] else {
+            return Err(DispatchError::NotImplemented { route: spec.id });
+        };
+        let secrets = resolve_route(spec, secrets).map_err(|problems| {
+            DispatchError::Connector(ConnectorError::Config {
+                route: spec.id,
+                problems,
+            })
+        })?;
+        let call = Call {
+            route: spec,
+            trace_id,
+            secrets,
+            payload,
+        };
+        Ok((linked.handler, call))
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("routes", &self.routes().collect::<Vec<_>>())
+            .field(
+                "missing",
+                &self
+                    .missing()
+                    .iter()
+                    .map(|spec| spec.id)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}

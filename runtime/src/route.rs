@@ -1,0 +1,124 @@
+//! What the registry declares about a route, as plain `'static` data the generated module builds.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use serde::Serialize;
+
+/// One route declared in `connector-registry/services.json`.
+///
+/// Generated code builds these as statics (see [`DeclaredRoute`]); the runtime only reads them.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    /// The route id, unique across the registry (`slack_message`).
+    pub id: &'static str,
+    /// One line saying what the route does.
+    pub summary: &'static str,
+    pub request_type: RequestType,
+    pub service: ServiceSpec,
+    /// Every requirement must be met before the handler runs.
+    pub secrets: &'static [SecretRequirement],
+}
+
+/// The service that owns a route.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// The registry's stable slug (`slack`).
+    pub id: &'static str,
+    /// The connector name (`Slack`).
+    pub name: &'static str,
+    pub auth_type: AuthType,
+    /// The best page to start reading the provider's API docs from.
+    pub docs_url: Option<&'static str>,
+}
+
+/// A requirement met by the first of `any_of` that has a non-blank value.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRequirement {
+    /// What the secret is, for messages (`Slack webhook URL`).
+    pub label: &'static str,
+    /// The names to look up, in order (`SLACK_WEBHOOK_URL`).
+    pub any_of: &'static [&'static str],
+}
+
+/// Whether the caller waits for a route's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestType {
+    /// The caller waits for the output.
+    Sync,
+    /// The call is queued and runs later.
+    Async,
+}
+
+/// How a service authenticates, as the registry records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    Oauth2,
+    ApiKey,
+    Token,
+    Basic,
+    Webhook,
+    None,
+    Mixed,
+    Unknown,
+}
+
+/// A route's spec typed with its marker `R`, the type a handler's context is generic over.
+///
+/// The generated `registry::routes::<id>` statics have this type, so naming a route in
+/// `#[connector(route = …)]` also fixes which secrets the handler may read.
+pub struct DeclaredRoute<R> {
+    spec: RouteSpec,
+    // `fn() -> R` keeps the marker covariant and `Send + Sync` whatever `R` is.
+    marker: PhantomData<fn() -> R>,
+}
+
+impl<R> DeclaredRoute<R> {
+    #[doc(hidden)]
+    pub const fn new(spec: RouteSpec) -> Self {
+        DeclaredRoute {
+            spec,
+            marker: PhantomData,
+        }
+    }
+
+    /// The untyped spec, with the static's own address (the runtime matches routes by address).
+    pub const fn spec(&'static self) -> &'static RouteSpec {
+        &self.spec
+    }
+}
+
+impl<R> Deref for DeclaredRoute<R> {
+    type Target = RouteSpec;
+
+    fn deref(&self) -> &RouteSpec {
+        &self.spec
+    }
+}
+
+impl<R> std::fmt::Debug for DeclaredRoute<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.spec.fmt(f)
+    }
+}
+
+/// Implemented by the generated secret types for the one route that declares them.
+///
+/// `RouteContext<R>::secret` takes any `S: SecretOf<R>`, so reading a secret another route
+/// declares is a compile error.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a secret of route `{R}`",
+    label = "not declared by this handler's route",
+    note = "a handler reads only the secrets its route declares in connector-registry/services.json; \
+            use a secret from the module of the handler's own route, or add the requirement to that route"
+)]
+pub trait SecretOf<R> {
+    /// The requirement's position in the route's `secrets`.
+    #[doc(hidden)]
+    const INDEX: usize;
+}
