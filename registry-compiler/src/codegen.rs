@@ -449,13 +449,12 @@ fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// The whole build step for a crate with connectors, from its `build.rs`:
 ///
 /// ```no_run
-/// // build.rs
-/// fn main() {
-///     workerflow_registry::codegen::build_script("connector-registry/services.json");
-/// }
+/// // The body of `fn main` in build.rs:
+/// workerflow_registry::codegen::build_script("connector-registry/services.json");
 /// ```
 ///
-/// It prints `cargo::rerun-if-changed` for the registry and its schema, validates the registry,
+/// It prints `cargo::rerun-if-changed` for the registry and its directory (where the schema
+/// lives), validates the registry,
 /// and writes the module that `workerflow_runtime::include_registry!()` includes. On an invalid
 /// registry it prints every diagnostic, rustc-style, and exits with status 1, failing the build.
 /// A relative path is taken from the crate's directory.
@@ -472,11 +471,10 @@ fn try_build_script(registry_path: &Path) -> Result<(), String> {
         _ => registry_path.to_owned(),
     };
     println!("cargo::rerun-if-changed={}", path.display());
+    // The directory, not the schema file: a file that does not exist would rerun this script on
+    // every build, and the directory also notices a schema added later.
     if let Some(dir) = path.parent() {
-        println!(
-            "cargo::rerun-if-changed={}",
-            dir.join(crate::SCHEMA_FILE_NAME).display()
-        );
+        println!("cargo::rerun-if-changed={}", dir.display());
     }
     let registry = Registry::load(&path).map_err(|error| match error {
         crate::LoadError::Invalid(invalid) => invalid.report().render(crate::Format::Text, false),

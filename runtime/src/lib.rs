@@ -9,27 +9,38 @@
 //!
 //! It is not an HTTP server or a job queue: it gives those a route table and one call.
 //!
-//! ```ignore
-//! workerflow_runtime::include_registry!();
-//!
-//! use registry::routes::slack_message;
-//! use workerflow_runtime::{ConnectorError, RouteContext, connector};
+//! ```
+//! # #[allow(dead_code)]
+//! # mod registry { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/registry.rs")); }
+//! // A crate with a `build.rs` includes its generated module with:
+//! // workerflow_runtime::include_registry!();
+//! use registry::routes::echo;
+//! use workerflow_runtime::{ConnectorError, MapSecrets, RouteContext, connector};
 //!
 //! #[derive(serde::Deserialize)]
-//! struct Message { text: String }
-//!
-//! #[derive(serde::Serialize)]
-//! struct Posted { ok: bool }
-//!
-//! #[connector(route = slack_message)]
-//! async fn post(ctx: &RouteContext<slack_message::Route>, input: Message) -> Result<Posted, ConnectorError> {
-//!     let url = ctx.secret(slack_message::SLACK_WEBHOOK_URL); // only this route's secrets compile
-//!     # let _ = (url, input);
-//!     Ok(Posted { ok: true })
+//! struct Input {
+//!     text: String,
 //! }
 //!
-//! let registry = registry::linked()?;
-//! let output = registry.dispatch_blocking("slack_message", serde_json::json!({"text": "hi"}), &workerflow_runtime::EnvSecrets)?;
+//! #[derive(serde::Serialize)]
+//! struct Output {
+//!     text: String,
+//! }
+//!
+//! #[connector(route = echo)]
+//! async fn shout(ctx: &RouteContext<echo::Route>, input: Input) -> Result<Output, ConnectorError> {
+//!     let _key = ctx.secret(echo::DEMO_API_KEY); // only `echo`'s secrets compile here
+//!     Ok(Output { text: input.text.to_uppercase() })
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let registry = registry::linked()?;
+//!     let secrets = MapSecrets::new().with("DEMO_API_KEY", "k");
+//!     let payload = serde_json::json!({"body": {"text": "hi"}});
+//!     let output = registry.dispatch_blocking("echo", payload, &secrets)?;
+//!     assert_eq!(output, serde_json::json!({"text": "HI"}));
+//!     Ok(())
+//! }
 //! ```
 
 mod config;

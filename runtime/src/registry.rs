@@ -257,3 +257,72 @@ impl fmt::Debug for Registry {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::private::HandlerFuture;
+    use crate::route::{AuthType, RequestType, ServiceSpec};
+
+    const SERVICE: ServiceSpec = ServiceSpec {
+        id: "demo",
+        name: "Demo",
+        auth_type: AuthType::None,
+        docs_url: None,
+    };
+    static A: RouteSpec = RouteSpec {
+        id: "a",
+        summary: "A.",
+        request_type: RequestType::Sync,
+        service: SERVICE,
+        secrets: &[],
+    };
+    // Same id as `A` but another item: a second registry declaring the same route.
+    static A_AGAIN: RouteSpec = RouteSpec {
+        id: "a",
+        summary: "A elsewhere.",
+        request_type: RequestType::Sync,
+        service: SERVICE,
+        secrets: &[],
+    };
+
+    fn handler(_call: Call) -> HandlerFuture {
+        Box::pin(async { Ok(Value::Null) })
+    }
+
+    fn connector(route: &'static RouteSpec, function: &'static str) -> Connector {
+        Connector {
+            route,
+            function,
+            module_path: "tests",
+            handler,
+        }
+    }
+
+    #[test]
+    fn handlers_of_another_registry_are_ignored() {
+        static DECLARED: &[&RouteSpec] = &[&A];
+        let other = [connector(&A_AGAIN, "elsewhere")];
+        let registry = Registry::from_connectors(DECLARED, &other).expect("no problem");
+        assert_eq!(registry.missing(), [&A]);
+        assert_eq!(registry.routes().count(), 0);
+    }
+
+    #[test]
+    fn a_route_declared_twice_is_refused() {
+        static DECLARED: &[&RouteSpec] = &[&A, &A_AGAIN];
+        let error = Registry::from_connectors(DECLARED, []).expect_err("declared twice");
+        assert_eq!(error.to_string(), "route \"a\" is declared twice");
+    }
+
+    #[test]
+    fn three_handlers_are_all_named() {
+        static DECLARED: &[&RouteSpec] = &[&A];
+        let connectors = [connector(&A, "z"), connector(&A, "x"), connector(&A, "y")];
+        let error = Registry::from_connectors(DECLARED, &connectors).expect_err("duplicates");
+        assert_eq!(
+            error.to_string(),
+            "route \"a\" has 3 handlers: tests::x, tests::y, tests::z; keep one"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    workerflow_registry::codegen::build_script("connector-registry/services.json");
+}
