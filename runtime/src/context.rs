@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::route::{RouteSpec, SecretOf};
-use crate::secrets::{Secret, SecretValue};
+use crate::error::ConnectorError;
+use crate::route::{DeclaredRoute, RouteSpec, SecretOf};
+use crate::secrets::{Secret, SecretSource, SecretValue, resolve_route};
 
 /// The context of one call of a route's handler. `R` is the route's marker type
 /// (`registry::routes::slack_message::Route`): it decides which secrets [`RouteContext::secret`]
@@ -29,6 +30,22 @@ impl<R> RouteContext<R> {
             secrets,
             marker: PhantomData,
         }
+    }
+
+    /// A context for calling a handler directly (in tests, or from code that does its own
+    /// routing): resolves the route's secrets from `secrets` exactly as dispatch does, and fails
+    /// with the same configuration error when one is missing.
+    pub fn resolve(
+        route: &'static DeclaredRoute<R>,
+        trace_id: TraceId,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConnectorError> {
+        let spec = route.spec();
+        let resolved = resolve_route(spec, secrets).map_err(|problems| ConnectorError::Config {
+            route: spec.id,
+            problems,
+        })?;
+        Ok(RouteContext::new(spec, trace_id, resolved))
     }
 
     /// The route being called, as the registry declares it.

@@ -332,7 +332,24 @@ fn nothing_prints_a_secret() {
 
 #[test]
 fn handlers_stay_callable_directly() {
-    // The attribute leaves the function as written; tests can call it with any input type.
-    let _: fn(&RouteContext<echo::Route>, EchoInput) -> Result<EchoOutput, ConnectorError> =
-        echo_handler;
+    // The attribute leaves the function as written: a test builds a context and calls it.
+    let ctx = RouteContext::resolve(&echo, TraceId::new("direct").expect("valid"), &secrets())
+        .expect("configured");
+    let input = EchoInput {
+        text: "direct".into(),
+        tags: Vec::new(),
+    };
+    let output = echo_handler(&ctx, input).map_err(|e| e.to_string());
+    assert_eq!(
+        output.map(|o| (o.text, o.trace_id)),
+        Ok(("DIRECT".into(), "direct".into()))
+    );
+    let missing = RouteContext::resolve(&echo, TraceId::generate(), &MapSecrets::new());
+    assert_eq!(
+        missing.map(|_| ()).map_err(|e| e.to_string()),
+        Err(
+            r#"route "echo": missing Demo API key. Checked: DEMO_API_KEY, DEMO_KEY_FALLBACK"#
+                .into()
+        )
+    );
 }
