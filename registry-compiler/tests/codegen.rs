@@ -56,6 +56,24 @@ fn the_bundled_registry_generates_one_item_per_route() {
     }
 }
 
+/// `runtime/tests/support/registry.rs` is the module `build.rs` would generate from
+/// `runtime/tests/fixtures/services.json`; the runtime's dispatch and UI tests include it (the
+/// runtime does not depend on this crate). Locally a stale file is rewritten and the test fails
+/// once, so the diff can be reviewed; under `CI` it only fails.
+#[test]
+fn the_runtime_test_registry_is_fresh() {
+    let dir = root().join("runtime/tests");
+    let expected = generate(&load(&dir.join("fixtures/services.json")));
+    let path = dir.join("support/registry.rs");
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    if actual != expected {
+        if std::env::var_os("CI").is_none() {
+            std::fs::write(&path, &expected).expect("rewrite runtime/tests/support/registry.rs");
+        }
+        panic!("runtime/tests/support/registry.rs was stale; regenerated unless CI is set");
+    }
+}
+
 #[test]
 fn edge_cases_are_escaped_and_formatted() {
     let registry = load(&root().join("registry-compiler/tests/fixtures/codegen/edge-cases.json"));
