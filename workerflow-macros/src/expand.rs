@@ -2,6 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::args;
@@ -72,7 +73,7 @@ fn registration(handler: &Handler, route: &syn::Ident, registry: &TokenStream) -
         output,
     } = handler;
     let wrapper = format_ident!("__workerflow_handler_{}", name);
-    let function_name = name.to_string();
+    let function_name = name.unraw().to_string();
     let await_call = if *is_async {
         quote!(.await)
     } else {

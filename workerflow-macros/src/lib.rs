@@ -2,8 +2,17 @@
 //!
 //! ```ignore
 //! #[connector(route = slack_message)]
-//! async fn post(ctx: &RouteContext<slack_message::Route>, input: Message) -> Result<Posted, ConnectorError> { … }
+//! async fn post(
+//!     ctx: &RouteContext<slack_message::Route>,
+//!     input: Message,
+//! ) -> Result<Posted, ConnectorError> {
+//!     let webhook = ctx.secret(slack_message::SLACK_WEBHOOK_URL);
+//!     // …
+//! #   todo!()
+//! }
 //! ```
+//!
+//! A compiled version of this example is the crate documentation of `workerflow-runtime`.
 //!
 //! The function is emitted untouched (call it directly in tests). Next to it the attribute emits a
 //! wrapper (unwrap the payload envelope, deserialize the input, call, serialize the output) and an
