@@ -1,6 +1,6 @@
 //! JSON Schema validation with the `jsonschema` crate, mapped back to source positions.
 //!
-//! The validators walk the loader's node tree directly (see [`crate::json_tree`]). Services are
+//! The validators walk the loader's node tree directly (see `json_tree.rs`). Services are
 //! validated one at a time against the service definition, so the work splits across threads.
 
 use jsonschema::Validator;
