@@ -1,15 +1,18 @@
-//! `workerflow-registry`: check the connector registry, explain diagnostic codes.
+//! `workerflow-registry`: check the connector registry, generate its docs, explain diagnostic codes.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use workerflow_registry::generate::{Checked, Loaded};
+use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
+use workerflow_registry::write::{Freshness, Written};
 use workerflow_registry::{
-    Code, Format, LoadError, Report, Schema, find_registry, read_source, schema_for,
+    Code, Format, LoadError, Report, Schema, display_path, find_registry, read_source, schema_for,
 };
 
-/// Exit status for a registry with errors.
+/// Exit status for a registry with errors, or stale docs under `build --check`.
 const EXIT_INVALID: u8 = 1;
 /// Exit status for usage and I/O errors (clap uses 2 as well).
 const EXIT_USAGE: u8 = 2;
@@ -18,10 +21,12 @@ const EXIT_USAGE: u8 = 2;
 #[command(
     name = "workerflow-registry",
     version,
-    about = "Checks the WorkerFlow connector registry (connector-registry/services.json)",
+    about = "Checks the WorkerFlow connector registry (connector-registry/services.json) and generates its docs",
     long_about = "Checks the WorkerFlow connector registry (connector-registry/services.json) against \
                   services.schema.json and the semantic rules, and reports every problem with its \
-                  location, like rustc.\n\nExit status: 0 valid, 1 invalid registry, 2 usage or I/O error."
+                  location, like rustc. Generates docs/SERVICE_API_INDEX.md and .html from it.\n\n\
+                  Exit status: 0 success, 1 invalid registry (or stale docs under `build --check`), \
+                  2 usage or I/O error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +45,27 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FormatArg::Text)]
         format: FormatArg,
         /// When to colour text output [default: auto: on a terminal, unless NO_COLOR is set]
+        #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+        color: ColorArg,
+    },
+    /// Generate docs/SERVICE_API_INDEX.md and docs/SERVICE_API_INDEX.html from the registry
+    ///
+    /// Validates the registry first (nothing is written when it has errors), then writes each
+    /// file only when its bytes change, atomically.
+    Build {
+        /// Write nothing; exit 1 with a diff when a file is stale or missing
+        #[arg(long)]
+        check: bool,
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        #[arg(long, value_name = "PATH")]
+        registry: Option<PathBuf>,
+        /// Output directory [default: docs/ beside the registry's connector-registry/ directory]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Directory whose SERVICE_API_INDEX.md.j2 / SERVICE_API_INDEX.html.j2 replace the built-in templates
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// When to colour diagnostics [default: auto: on a terminal, unless NO_COLOR is set]
         #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
         color: ColorArg,
     },
@@ -72,6 +98,13 @@ fn main() -> ExitCode {
             format,
             color,
         } => check(path, format, color),
+        Command::Build {
+            check,
+            registry,
+            out,
+            templates,
+            color,
+        } => build(check, registry, out, templates, color),
         Command::Explain { code } => explain(code.as_deref()),
     }
 }
@@ -92,7 +125,7 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-fn registry_path(path: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
+fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, ExitCode> {
     match path {
         Some(path) => Ok(path),
         None => {
@@ -100,7 +133,7 @@ fn registry_path(path: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
                 .map_err(|e| usage_error(format!("cannot read the current directory: {e}")))?;
             find_registry(&cwd).ok_or_else(|| {
                 usage_error(format!(
-                    "no connector-registry/services.json in {} or any parent directory\n  = help: pass the registry path: workerflow-registry check PATH",
+                    "no connector-registry/services.json in {} or any parent directory\n  = help: pass the registry path: {how_to_pass}",
                     cwd.display()
                 ))
             })
@@ -109,7 +142,7 @@ fn registry_path(path: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
 }
 
 fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode {
-    let path = match registry_path(path) {
+    let path = match registry_path(path, "workerflow-registry check PATH") {
         Ok(path) => path,
         Err(code) => return code,
     };
@@ -145,6 +178,80 @@ fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode 
         );
     }
     ExitCode::SUCCESS
+}
+
+fn build(
+    check: bool,
+    registry: Option<PathBuf>,
+    out: Option<PathBuf>,
+    templates: Option<PathBuf>,
+    color: ColorArg,
+) -> ExitCode {
+    let path = match registry_path(registry, "workerflow-registry build --registry PATH") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let renderer = match templates {
+        Some(dir) => Renderer::with_overrides(&dir),
+        None => Renderer::embedded(),
+    };
+    let renderer = match renderer {
+        Ok(renderer) => renderer,
+        Err(error) => return usage_error(error),
+    };
+    let loaded = match Loaded::load(&path) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    let out = out.unwrap_or_else(|| loaded.default_docs_dir());
+    if check {
+        return match loaded.check_docs(&renderer, &out) {
+            Ok(pages) => report_check(&pages),
+            Err(error) => usage_error(error),
+        };
+    }
+    match loaded.write_docs(&renderer, &out) {
+        Ok(pages) => {
+            for (path, written) in pages {
+                let what = match written {
+                    Written::Created => "created",
+                    Written::Updated => "updated",
+                    Written::Unchanged => "unchanged",
+                };
+                println!("{what:>9} {}", display_path(&path));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => usage_error(error),
+    }
+}
+
+fn report_check(pages: &[Checked]) -> ExitCode {
+    let mut stale = false;
+    for page in pages {
+        let shown = display_path(&page.path);
+        match &page.freshness {
+            Freshness::Fresh => println!("up to date {shown}"),
+            Freshness::Missing => {
+                stale = true;
+                eprintln!("error: {shown} is missing");
+            }
+            Freshness::Stale { diff } => {
+                stale = true;
+                eprintln!("error: {shown} is stale\n{diff}");
+            }
+        }
+    }
+    if stale {
+        eprintln!("help: regenerate the docs with `{REGENERATE_COMMAND}`");
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn print_report(report: &Report<'_>, format: Format, color: bool) {

@@ -1,0 +1,215 @@
+//! The `build.rs` entry point of the crate that owns the registry: validate it (failing the
+//! build with rustc-style diagnostics), generate the module the crate includes
+//! (`OUT_DIR/workerflow_registry.rs`, see [`codegen`](crate::codegen)), and keep
+//! `docs/SERVICE_API_INDEX.md` and `.html` in step with it. The registry is loaded once for all.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() {
+//!     workerflow_registry::build_script::run();
+//! }
+//! ```
+//!
+//! Docs are written only when their bytes change, atomically, and never when `CI` is set (CI
+//! checks freshness instead), when `WORKERFLOW_NO_DOCS=1`, or when the docs directory cannot be
+//! written: those cases print `cargo::warning` lines and never fail the build. Cargo is told to
+//! re-run the script only when the registry, its schema or the templates change.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::generate::Loaded;
+use crate::render::{self, REGENERATE_COMMAND, Renderer};
+use crate::write::{Freshness, Written};
+use crate::{LoadError, find_registry};
+
+/// Environment variable that turns docs generation off when set to `1`.
+pub const NO_DOCS_VAR: &str = "WORKERFLOW_NO_DOCS";
+
+/// Runs the whole build step for the crate being built: load once, then each output.
+///
+/// Exits the build script with status 1 after printing the diagnostics when the registry is
+/// invalid or missing, or when the generated module cannot be written (the crate cannot compile
+/// without it); a docs problem is at most a warning.
+pub fn run() {
+    let script = BuildScript::from_env();
+    let loaded = script.load_or_exit();
+    script.code_or_exit(&loaded);
+    script.docs(&loaded);
+}
+
+/// Settings of the build step; [`BuildScript::from_env`] reads them from Cargo's environment.
+#[derive(Clone, Debug)]
+pub struct BuildScript {
+    /// The directory the registry is searched from (`CARGO_MANIFEST_DIR`).
+    pub manifest_dir: PathBuf,
+    /// The registry file [default: nearest `connector-registry/services.json` upwards].
+    pub registry: Option<PathBuf>,
+    /// The docs directory [default: `docs/` beside `connector-registry/`].
+    pub docs_dir: Option<PathBuf>,
+    /// A directory of template overrides.
+    pub templates: Option<PathBuf>,
+    /// Why docs must not be written, if they must not.
+    pub no_write: Option<String>,
+    /// Whether docs are skipped entirely (`WORKERFLOW_NO_DOCS=1`).
+    pub skip_docs: bool,
+}
+
+impl BuildScript {
+    pub fn from_env() -> BuildScript {
+        BuildScript::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// Reads settings through `var` (tests pass a fake environment).
+    pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> BuildScript {
+        let manifest_dir = var("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let ci = var("CI").filter(|v| {
+            let v = v.to_string_lossy();
+            !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
+        });
+        BuildScript {
+            manifest_dir,
+            registry: None,
+            docs_dir: None,
+            templates: None,
+            no_write: ci.map(|_| "CI is set".to_owned()),
+            skip_docs: var(NO_DOCS_VAR).is_some_and(|v| v == "1"),
+        }
+    }
+
+    /// Finds, validates and loads the registry, and tells Cargo which files to watch.
+    pub fn load(&self, out: &mut dyn Write) -> Result<Loaded, String> {
+        let path = match &self.registry {
+            Some(path) => path.clone(),
+            None => find_registry(&self.manifest_dir).ok_or_else(|| {
+                format!(
+                    "error: no {} in {} or any parent directory\n  = help: add the registry, or call BuildScript with an explicit registry path",
+                    crate::REGISTRY_PATH,
+                    self.manifest_dir.display()
+                )
+            })?,
+        };
+        let mut watched = vec![path.clone()];
+        // The registry's directory holds the schema; watching the directory rather than the
+        // schema file also notices a schema added later.
+        if let Some(dir) = path.parent().filter(|dir| dir.is_dir()) {
+            watched.push(dir.to_owned());
+        }
+        let templates = self
+            .templates
+            .clone()
+            .unwrap_or_else(render::embedded_templates_dir);
+        // A watched path that does not exist makes Cargo re-run the script on every build.
+        if templates.is_dir() {
+            watched.push(templates);
+        }
+        let mut directives = String::new();
+        for path in &watched {
+            directives.push_str(&format!("cargo::rerun-if-changed={}\n", path.display()));
+        }
+        for var in ["CI", NO_DOCS_VAR] {
+            directives.push_str(&format!("cargo::rerun-if-env-changed={var}\n"));
+        }
+        let _ = out.write_all(directives.as_bytes());
+        Loaded::load(&path).map_err(|error| match error {
+            LoadError::Invalid(invalid) => invalid.report().render(crate::Format::Text, false),
+            other => format!("error: {other}\n"),
+        })
+    }
+
+    /// [`load`](Self::load) on stdout; on failure prints to stderr and exits with status 1.
+    pub fn load_or_exit(&self) -> Loaded {
+        match self.load(&mut std::io::stdout()) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprint!("{message}");
+                eprintln!("error: the connector registry is invalid; the build stops here");
+                std::process::exit(1);
+            }
+        }
+    }
+
+    /// Writes `OUT_DIR/workerflow_registry.rs`; on failure prints why and exits with status 1.
+    pub fn code_or_exit(&self, loaded: &Loaded) {
+        if let Err(error) = crate::codegen::write_to_out_dir(&loaded.registry) {
+            eprintln!("error: cannot write the generated registry module: {error}");
+            std::process::exit(1);
+        }
+    }
+
+    /// Regenerates the docs when needed, printing what happened as Cargo directives on stdout.
+    pub fn docs(&self, loaded: &Loaded) {
+        for line in self.docs_lines(loaded) {
+            println!("cargo::warning={line}");
+        }
+    }
+
+    /// The docs step; returns the warnings to show (one line each). Never fails the build.
+    pub fn docs_lines(&self, loaded: &Loaded) -> Vec<String> {
+        if self.skip_docs {
+            return Vec::new();
+        }
+        let renderer = match &self.templates {
+            Some(dir) => Renderer::with_overrides(dir),
+            None => Renderer::embedded(),
+        };
+        let renderer = match renderer {
+            Ok(renderer) => renderer,
+            Err(error) => return vec![format!("docs not generated: {error}")],
+        };
+        let out_dir = self
+            .docs_dir
+            .clone()
+            .unwrap_or_else(|| loaded.default_docs_dir());
+        if let Some(reason) = &self.no_write {
+            return match loaded.check_docs(&renderer, &out_dir) {
+                Ok(pages) => pages
+                    .into_iter()
+                    .filter(|page| page.freshness != Freshness::Fresh)
+                    .map(|page| {
+                        format!(
+                            "{} is out of date; not rewritten because {reason}; run `{REGENERATE_COMMAND}`",
+                            self.shown(&page.path)
+                        )
+                    })
+                    .collect(),
+                Err(error) => vec![format!("docs not checked: {error}")],
+            };
+        }
+        match loaded.write_docs(&renderer, &out_dir) {
+            Ok(pages) => pages
+                .into_iter()
+                .filter(|(_, written)| *written != Written::Unchanged)
+                .map(|(path, written)| {
+                    let verb = if written == Written::Created {
+                        "created"
+                    } else {
+                        "updated"
+                    };
+                    // Shown once per change, so regenerated docs are not a surprise in `git status`.
+                    format!("{verb} {} from the registry", self.shown(&path))
+                })
+                .collect(),
+            Err(error) => vec![
+                format!("docs not written: {error}"),
+                format!(
+                    "run `{REGENERATE_COMMAND}` where the docs directory is writable, or set {NO_DOCS_VAR}=1"
+                ),
+            ],
+        }
+    }
+}
+
+impl BuildScript {
+    /// A path relative to the crate being built, as people read it in Cargo's output.
+    fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(&self.manifest_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}

@@ -1,0 +1,399 @@
+//! Markdown output: escaping that keeps every registry value inert text (no HTML, no links, no
+//! code spans, no broken table), while leaving ordinary names readable in the raw file; and the
+//! per-service tables and sections, written here for speed (see `html::table_rows`).
+
+use std::fmt::{self, Write as _};
+
+use super::context::link_label;
+use super::{html, write_chunked};
+use crate::model::{DocsRequiresLogin, Registry, Route, Service};
+
+/// Appends `text` escaped for Markdown inline content. `\`, `` ` ``, `[`, `]` and `|` get a
+/// backslash, `<` becomes `&lt;`; line breaks become spaces unless `keep_newlines` (prose).
+pub fn escape_into(out: &mut String, text: &str, keep_newlines: bool) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    // Every character escaped is ASCII, so byte offsets are always char boundaries.
+    for (index, &byte) in bytes.iter().enumerate() {
+        let replacement = match byte {
+            b'\\' => "\\\\",
+            b'`' => "\\`",
+            b'[' => "\\[",
+            b']' => "\\]",
+            b'|' => "\\|",
+            b'<' => "&lt;",
+            // `\r\n` and a lone `\r` both end a line.
+            b'\r' if keep_newlines => {
+                if bytes.get(index + 1) == Some(&b'\n') {
+                    ""
+                } else {
+                    "\n"
+                }
+            }
+            b'\r' | b'\n' if !keep_newlines => " ",
+            _ => continue,
+        };
+        out.push_str(&text[start..index]);
+        out.push_str(replacement);
+        start = index + 1;
+    }
+    out.push_str(&text[start..]);
+}
+
+/// A value on one line (table cells, list items, headings).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text, false);
+    out
+}
+
+/// Multi-line prose: the same escaping, line breaks kept.
+pub fn prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text.trim(), true);
+    out
+}
+
+/// Prefixes every line with `> `, so prose stays one block quote whatever its lines start with.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (index, line) in text.lines().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push('>');
+        if !line.is_empty() {
+            out.push(' ');
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A link to `url` showing `text` (both escaped), or the URL as an inert code span when it is
+/// not `https://`.
+pub fn link(url: &str, text: &str) -> String {
+    let mut out = String::with_capacity(url.len() + text.len() + 8);
+    link_into(&mut out, url, text);
+    out
+}
+
+fn link_into(out: &mut String, url: &str, text: &str) {
+    if html::is_linkable(url) && text == url {
+        // An autolink reads best in the raw file, where agents read it.
+        out.push('<');
+        push_destination(out, url);
+        out.push('>');
+    } else if html::is_linkable(url) {
+        out.push('[');
+        escape_into(out, text, false);
+        out.push_str("](");
+        push_destination(out, url);
+        out.push(')');
+    } else {
+        // Percent-encoding keeps backticks and pipes from ending the code span or the cell.
+        out.push('`');
+        push_destination(out, url);
+        out.push('`');
+    }
+}
+
+/// `| Service | Route | Request type | Secret requirements | Auth | Docs |` rows.
+pub fn route_rows(registry: &Registry, routes: &[(usize, usize)]) -> String {
+    let mut out = String::new();
+    let _ = write_route_rows(&mut out, registry, routes);
+    out
+}
+
+/// [`route_rows`], written to `sink`.
+pub fn write_route_rows(
+    sink: &mut dyn fmt::Write,
+    registry: &Registry,
+    routes: &[(usize, usize)],
+) -> fmt::Result {
+    let pairs = routes.iter().filter_map(|&(s, r)| {
+        let service = registry.services.get(s)?;
+        Some((service, service.routes().get(r)?))
+    });
+    write_chunked(sink, pairs, |out, (service, route)| {
+        out.push_str("| ");
+        service_link(out, service);
+        out.push_str(" | `");
+        escape_into(out, &route.id, false);
+        out.push_str("` | ");
+        out.push_str(route.request_type.as_str());
+        out.push_str(" | ");
+        secrets(out, route, ": ", "");
+        out.push_str(" | ");
+        out.push_str(service.auth_type.as_str());
+        out.push_str(" | ");
+        docs_link(out, service);
+        out.push_str(" |\n");
+    })
+}
+
+/// Rows of the ranked (`with_rank`) or unranked services table.
+pub fn service_rows(registry: &Registry, order: &[usize], with_rank: bool) -> String {
+    let mut out = String::new();
+    let _ = write_service_rows(&mut out, registry, order, with_rank);
+    out
+}
+
+/// [`service_rows`], written to `sink`.
+pub fn write_service_rows(
+    sink: &mut dyn fmt::Write,
+    registry: &Registry,
+    order: &[usize],
+    with_rank: bool,
+) -> fmt::Result {
+    let services = order.iter().filter_map(|&i| registry.services.get(i));
+    write_chunked(sink, services, |out, service| {
+        out.push_str("| ");
+        if with_rank {
+            if let Some(rank) = service.rank {
+                let _ = write!(out, "{rank}");
+            }
+            out.push_str(" | ");
+        }
+        service_link(out, service);
+        out.push_str(" | ");
+        escape_into(
+            out,
+            service.official_vendor_name.as_deref().unwrap_or("unknown"),
+            false,
+        );
+        out.push_str(" | ");
+        out.push_str(service.auth_type.as_str());
+        out.push_str(" | ");
+        out.push_str(service.confidence.as_str());
+        out.push_str(" | ");
+        docs_link(out, service);
+        out.push_str(" |\n");
+    })
+}
+
+/// One section per service: anchor, heading, every non-null link, routes, sources, notes.
+pub fn sections(registry: &Registry, order: &[usize]) -> String {
+    let mut out = String::new();
+    let _ = write_sections(&mut out, registry, order);
+    out
+}
+
+/// [`sections`], written to `sink`.
+pub fn write_sections(
+    sink: &mut dyn fmt::Write,
+    registry: &Registry,
+    order: &[usize],
+) -> fmt::Result {
+    let services = order.iter().filter_map(|&i| registry.services.get(i));
+    write_chunked(sink, services, section)
+}
+
+fn section(out: &mut String, s: &Service) {
+    out.push_str("\n<a id=\"");
+    anchor_into(out, &s.id);
+    out.push_str("\"></a>\n\n### ");
+    escape_into(out, &s.connector_name, false);
+    out.push_str("\n\n- Id: `");
+    escape_into(out, &s.id, false);
+    out.push('`');
+    match s.rank {
+        Some(rank) => {
+            let _ = write!(out, " · rank {rank}");
+        }
+        None => out.push_str(" · unranked"),
+    }
+    out.push_str("\n- Vendor: ");
+    escape_into(
+        out,
+        s.official_vendor_name.as_deref().unwrap_or("unknown"),
+        false,
+    );
+    out.push_str("\n- Auth: ");
+    out.push_str(s.auth_type.as_str());
+    out.push_str(" · confidence: ");
+    out.push_str(s.confidence.as_str());
+    out.push_str(" · docs require login: ");
+    out.push_str(match s.docs_requires_login {
+        DocsRequiresLogin::Yes => "yes",
+        DocsRequiresLogin::No => "no",
+        DocsRequiresLogin::Unknown => "unknown",
+        DocsRequiresLogin::NotStated => "not stated",
+    });
+    for (field, url) in s.links() {
+        out.push_str("\n- ");
+        out.push_str(link_label(field));
+        out.push_str(": ");
+        link_into(out, url, url);
+        if let (Some(score), "bestBaseLink") = (s.best_base_link_score, field) {
+            let _ = write!(out, " (score {score})");
+        }
+    }
+    if let Some(reason) = &s.best_base_link_reason {
+        out.push_str("\n- Why this base link: ");
+        escape_into(out, reason, false);
+    }
+    for route in s.routes() {
+        out.push_str("\n- Route `");
+        escape_into(out, &route.id, false);
+        out.push_str("` (");
+        out.push_str(route.request_type.as_str());
+        out.push_str("): ");
+        escape_into(out, &route.summary, false);
+        out.push_str(" Secrets: ");
+        secrets(out, route, " (", ")");
+    }
+    out.push_str("\n- Sources: ");
+    for (i, url) in s.sources.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        link_into(out, url, url);
+    }
+    if let Some(notes) = &s.notes {
+        out.push_str("\n\n");
+        out.push_str(&quote(&prose(notes)));
+    }
+    out.push('\n');
+}
+
+/// `label: `A` or `B`; label2: …` (`open`/`close` go around each name list).
+fn secrets(out: &mut String, route: &Route, open: &str, close: &str) {
+    if route.secrets.is_empty() {
+        out.push_str("none");
+    }
+    for (i, secret) in route.secrets.iter().enumerate() {
+        if i > 0 {
+            out.push_str("; ");
+        }
+        escape_into(out, &secret.label, false);
+        out.push_str(open);
+        for (j, name) in secret.any_of.iter().enumerate() {
+            if j > 0 {
+                out.push_str(" or ");
+            }
+            out.push('`');
+            escape_into(out, name, false);
+            out.push('`');
+        }
+        out.push_str(close);
+    }
+}
+
+fn service_link(out: &mut String, service: &Service) {
+    out.push('[');
+    escape_into(out, &service.connector_name, false);
+    out.push_str("](#");
+    anchor_into(out, &service.id);
+    out.push(')');
+}
+
+fn docs_link(out: &mut String, service: &Service) {
+    match service.docs_url() {
+        Some(url) => link_into(out, url, url),
+        None => out.push_str("none"),
+    }
+}
+
+/// Percent-encodes everything a link destination or a table cell could trip over (spaces,
+/// parentheses, angle brackets, pipes, backticks, backslashes, non-ASCII).
+fn push_destination(out: &mut String, url: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let keep = |b: u8| b.is_ascii_alphanumeric() || b"-._~:/?#@!$&'*+,;=%[]".contains(&b);
+    let mut start = 0;
+    for (index, byte) in url.bytes().enumerate() {
+        if keep(byte) {
+            continue;
+        }
+        // Only runs of kept (ASCII) bytes are copied; a multi-byte character is encoded byte by
+        // byte, so `start..index` is either empty or on char boundaries.
+        if start < index {
+            out.push_str(&url[start..index]);
+        }
+        out.push('%');
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 15)]));
+        start = index + 1;
+    }
+    out.push_str(&url[start..]);
+}
+
+/// The `id` of an HTML anchor placed before a heading: the service id when it is a slug (the
+/// registry guarantees it), else a slug made from it, so no value reaches the raw HTML.
+pub fn anchor(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    anchor_into(&mut out, id);
+    out
+}
+
+fn anchor_into(out: &mut String, id: &str) {
+    if id.is_empty() {
+        out.push_str("service");
+    }
+    out.extend(id.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        }
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cannot_break_a_table_or_inject_markup() {
+        assert_eq!(escape("a | b"), r"a \| b");
+        assert_eq!(escape("one\ntwo\r\nthree"), "one two  three");
+        assert_eq!(escape("`code` <b>"), r"\`code\` &lt;b>");
+        assert_eq!(
+            escape(r"[x](javascript:alert(1))"),
+            r"\[x\](javascript:alert(1))"
+        );
+        assert_eq!(escape(r"back\|slash"), r"back\\\|slash");
+        assert_eq!(escape("monday.com & Co_"), "monday.com & Co_");
+    }
+
+    #[test]
+    fn prose_keeps_lines() {
+        assert_eq!(prose(" a\r\nb\rc\n<x> "), "a\nb\nc\n&lt;x>");
+    }
+
+    #[test]
+    fn links_are_https_only_and_encoded() {
+        assert_eq!(
+            link("https://api.slack.com/", "api.slack.com/"),
+            "[api.slack.com/](https://api.slack.com/)"
+        );
+        assert_eq!(
+            link("https://x.example/a\"b|(c)`", "t"),
+            "[t](https://x.example/a%22b%7C%28c%29%60)"
+        );
+        assert_eq!(
+            link("https://x.example/a b", "t"),
+            "`https://x.example/a%20b`"
+        );
+        assert_eq!(
+            link("javascript:alert(1)|`", "t"),
+            "`javascript:alert%281%29%7C%60`"
+        );
+        assert_eq!(link("http://x.example", "t"), "`http://x.example`");
+        assert_eq!(
+            link("https://x.example/<a>", "https://x.example/<a>"),
+            "<https://x.example/%3Ca%3E>"
+        );
+        assert_eq!(
+            link("https://x.example/é€/ü", "t"),
+            "[t](https://x.example/%C3%A9%E2%82%AC/%C3%BC)"
+        );
+    }
+
+    #[test]
+    fn anchors_are_slugs() {
+        assert_eq!(anchor("slack"), "slack");
+        assert_eq!(anchor("a\"><b"), "a---b");
+        assert_eq!(anchor(""), "service");
+    }
+}
