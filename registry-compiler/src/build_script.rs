@@ -213,3 +213,155 @@ impl BuildScript {
             .to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::fs;
+
+    use super::*;
+
+    const SMALL: &str = include_str!("../tests/fixtures/render/small.json");
+
+    /// A crate directory holding `connector-registry/services.json` (and the bundled schema).
+    fn crate_dir(name: &str, registry: &str) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("wf-build-script-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("connector-registry")).unwrap();
+        fs::write(root.join("connector-registry/services.json"), registry).unwrap();
+        fs::write(
+            root.join("connector-registry/services.schema.json"),
+            include_str!("../../connector-registry/services.schema.json"),
+        )
+        .unwrap();
+        root
+    }
+
+    fn script(root: &Path, vars: &[(&str, &str)]) -> BuildScript {
+        let mut env: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        env.insert("CARGO_MANIFEST_DIR".into(), root.as_os_str().to_owned());
+        BuildScript::from_vars(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn ci_and_the_opt_out_come_from_the_environment() {
+        let root = Path::new("/nowhere");
+        assert_eq!(script(root, &[]).no_write, None);
+        assert_eq!(
+            script(root, &[("CI", "true")]).no_write.as_deref(),
+            Some("CI is set")
+        );
+        assert_eq!(
+            script(root, &[("CI", "1")]).no_write.as_deref(),
+            Some("CI is set")
+        );
+        assert_eq!(script(root, &[("CI", "false")]).no_write, None);
+        assert_eq!(script(root, &[("CI", "")]).no_write, None);
+        assert!(script(root, &[(NO_DOCS_VAR, "1")]).skip_docs);
+        assert!(!script(root, &[(NO_DOCS_VAR, "0")]).skip_docs);
+        assert_eq!(script(root, &[]).manifest_dir, root);
+    }
+
+    #[test]
+    fn cargo_watches_the_registry_schema_and_templates_only() {
+        let root = crate_dir("watch", SMALL);
+        let mut out = Vec::new();
+        script(&root, &[]).load(&mut out).unwrap();
+        let registry = root.join("connector-registry/services.json");
+        let schema = root.join("connector-registry/services.schema.json");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "cargo::rerun-if-changed={}\ncargo::rerun-if-changed={}\ncargo::rerun-if-changed={}\n\
+                 cargo::rerun-if-env-changed=CI\ncargo::rerun-if-env-changed={NO_DOCS_VAR}\n",
+                registry.display(),
+                schema.display(),
+                render::embedded_templates_dir().display()
+            )
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_invalid_or_missing_registry_is_an_error_with_its_report() {
+        let root = crate_dir("invalid", &SMALL.replace("\"rank\": 3", "\"rank\": 2"));
+        let message = script(&root, &[]).load(&mut Vec::new()).unwrap_err();
+        assert!(message.contains("error[WF"), "{message}");
+        assert!(message.contains("services.json:"), "{message}");
+        fs::remove_dir_all(&root).unwrap();
+
+        let empty =
+            std::env::temp_dir().join(format!("wf-build-script-none-{}", std::process::id()));
+        fs::create_dir_all(&empty).unwrap();
+        let mut settings = script(&empty, &[]);
+        settings.registry = Some(empty.join("missing.json"));
+        let message = settings.load(&mut Vec::new()).unwrap_err();
+        assert!(message.starts_with("error: cannot read"), "{message}");
+        fs::remove_dir_all(empty).unwrap();
+    }
+
+    #[test]
+    fn docs_are_written_once_then_left_alone() {
+        let root = crate_dir("write", SMALL);
+        let settings = script(&root, &[]);
+        let loaded = settings.load(&mut Vec::new()).unwrap();
+        assert_eq!(
+            settings.docs_lines(&loaded),
+            [
+                "created docs/SERVICE_API_INDEX.md from the registry",
+                "created docs/SERVICE_API_INDEX.html from the registry"
+            ]
+        );
+        assert!(
+            settings.docs_lines(&loaded).is_empty(),
+            "no-op when unchanged"
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn ci_only_warns_about_stale_docs() {
+        let root = crate_dir("ci", SMALL);
+        let settings = script(&root, &[("CI", "true")]);
+        let loaded = settings.load(&mut Vec::new()).unwrap();
+        let lines = settings.docs_lines(&loaded);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0],
+            "docs/SERVICE_API_INDEX.md is out of date; not rewritten because CI is set; \
+             run `cargo run -p workerflow-registry -- build`"
+        );
+        assert!(!root.join("docs").exists(), "nothing written under CI");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_opt_out_skips_docs_entirely() {
+        let root = crate_dir("opt-out", SMALL);
+        let settings = script(&root, &[(NO_DOCS_VAR, "1")]);
+        let loaded = settings.load(&mut Vec::new()).unwrap();
+        assert!(settings.docs_lines(&loaded).is_empty());
+        assert!(!root.join("docs").exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_docs_directory_is_a_warning_not_a_failure() {
+        let root = crate_dir("read-only", SMALL);
+        // A file where the directory should be: writing fails for root users too.
+        fs::write(root.join("docs"), "").unwrap();
+        let settings = script(&root, &[]);
+        let loaded = settings.load(&mut Vec::new()).unwrap();
+        let lines = settings.docs_lines(&loaded);
+        assert!(
+            lines[0].starts_with("docs not written: cannot write "),
+            "{lines:?}"
+        );
+        assert!(lines[1].contains("WORKERFLOW_NO_DOCS=1"), "{lines:?}");
+        fs::remove_dir_all(root).unwrap();
+    }
+}

@@ -55,7 +55,7 @@ pub fn check(path: &Path, expected: &str) -> io::Result<Freshness> {
     }
     let bytes = fs::read(path)?;
     let actual = String::from_utf8_lossy(&bytes);
-    let name = path.display().to_string();
+    let name = crate::display_path(path);
     Ok(Freshness::Stale {
         diff: unified_diff(&actual, expected, &name),
     })
@@ -244,7 +244,7 @@ mod tests {
         let Freshness::Stale { diff } = check(&path, "one\n2\nthree\n").unwrap() else {
             panic!("expected a stale file");
         };
-        let name = path.display().to_string();
+        let name = crate::display_path(&path);
         assert_eq!(
             diff,
             format!(

@@ -14,7 +14,8 @@
 //! let text = r#"{"version": 1, "updatedAt": "2026-03-01", "notes": null, "services": []}"#;
 //! let registry = Arc::new(Registry::from_str(text).unwrap());
 //! let source = SourceInfo::of_bytes("connector-registry/services.json", text.as_bytes());
-//! let pages = Renderer::embedded().unwrap().prepare(registry, source);
+//! let renderer = Renderer::embedded().unwrap();
+//! let pages = renderer.prepare(registry, source);
 //! let markdown = pages.render(Page::Markdown).unwrap();
 //! assert!(markdown.contains("Do not edit"));
 //! ```

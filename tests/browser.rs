@@ -1,0 +1,508 @@
+//! The generated HTML page in a real browser: headless Chromium (Debian package `chromium`).
+//!
+//! Chromium's `--dump-dom` prints the DOM after the page's script ran, so each check loads the
+//! page with a URL and reads what a person would see. The page keeps its whole state (search,
+//! filters, sort) in the URL, and every control change goes through that same state: loading
+//! `?q=slack` is exactly what typing "slack" produces, and what a shared link reproduces. So the
+//! URL-driven checks exercise the same code path as typing and clicking, without a DevTools
+//! client in the test.
+//!
+//! On CI (`CI` set) Chromium must be present; elsewhere the test is skipped with a message.
+//! A screenshot is saved to `target/browser/` for people to look at.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use workerflow_registry::Registry;
+use workerflow_registry::generate::Loaded;
+use workerflow_registry::render::{Page, Renderer};
+
+fn chromium() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|path| {
+        std::env::split_paths(&path)
+            .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+            .collect::<Vec<_>>()
+    });
+    std::iter::once(PathBuf::from("/usr/bin/chromium"))
+        .chain(on_path)
+        .find(|path| path.is_file())
+}
+
+fn on_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Records the request line of every connection Chromium makes through its proxy.
+struct RequestLog {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RequestLog {
+    fn start() -> RequestLog {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut line);
+                log.lock().unwrap().push(line.trim_end().to_owned());
+                // Dropping the stream refuses the request: nothing leaves this machine.
+            }
+        });
+        RequestLog { port, requests }
+    }
+}
+
+struct Browser {
+    exe: PathBuf,
+    profile: PathBuf,
+    proxy: RequestLog,
+}
+
+struct Loaded_ {
+    dom: String,
+    log: String,
+}
+
+impl Browser {
+    /// Loads `url` headless and returns the DOM after scripts ran, plus Chromium's log.
+    fn load(&self, url: &str, extra: &[&str]) -> Loaded_ {
+        let output = Command::new(&self.exe)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-default-apps",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=3000",
+                "--window-size=1280,900",
+                "--proxy-bypass-list=<-loopback>",
+            ])
+            .arg(format!("--proxy-server=127.0.0.1:{}", self.proxy.port))
+            .arg(format!("--user-data-dir={}", self.profile.display()))
+            .args(extra)
+            // A screenshot run writes a file; every other run prints the DOM.
+            .args((!extra.iter().any(|a| a.starts_with("--screenshot"))).then_some("--dump-dom"))
+            .arg(url)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run chromium");
+        let log = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "chromium failed ({}):\n{log}",
+            output.status
+        );
+        Loaded_ {
+            dom: String::from_utf8_lossy(&output.stdout).into_owned(),
+            log,
+        }
+    }
+}
+
+/// A `<tr>` of the services table as the browser left it.
+#[derive(Debug)]
+struct Row {
+    id: String,
+    hidden: bool,
+    class: String,
+}
+
+/// Undoes the escaping of text content (`<pre>` in the no-JavaScript wrapper).
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].to_owned())
+}
+
+fn rows(dom: &str) -> Vec<Row> {
+    let body = &dom[dom.find("<tbody>").expect("table body")..];
+    body.match_indices("<tr ")
+        .map(|(at, _)| {
+            let tag = &body[at..at + body[at..].find('>').unwrap()];
+            Row {
+                id: attribute(tag, "id").unwrap_or_default(),
+                hidden: tag.contains(" hidden"),
+                class: attribute(tag, "class").unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn visible(dom: &str) -> Vec<String> {
+    rows(dom)
+        .into_iter()
+        .filter(|row| !row.hidden)
+        .map(|row| row.id)
+        .collect()
+}
+
+fn status(dom: &str) -> String {
+    let start = dom.find("id=\"wf-status\"").expect("status line");
+    let text_start = dom[start..].find('>').unwrap() + start + 1;
+    let end = dom[text_start..].find('<').unwrap() + text_start;
+    dom[text_start..end].to_owned()
+}
+
+/// The `aria-sort` of each sortable column header, in order.
+fn sort_state(dom: &str) -> Vec<(String, String)> {
+    let head = &dom[dom.find("<thead>").unwrap()..dom.find("</thead>").unwrap()];
+    head.match_indices("<th ")
+        .filter_map(|(at, _)| {
+            let tag = &head[at..at + head[at..].find('>').unwrap()];
+            Some((attribute(tag, "data-sort")?, attribute(tag, "aria-sort")?))
+        })
+        .collect()
+}
+
+/// What the page's search looks at for one service, lower-cased: name, id, vendor, auth,
+/// route ids and URLs.
+fn search_key(service: &workerflow_registry::Service) -> String {
+    let mut parts = vec![
+        service.connector_name.clone(),
+        service.id.clone(),
+        service.official_vendor_name.clone().unwrap_or_default(),
+        service.auth_type.as_str().to_owned(),
+    ];
+    parts.extend(service.routes().iter().map(|r| r.id.clone()));
+    parts.extend(service.links().map(|(_, url)| url.to_owned()));
+    parts.extend(service.sources.iter().cloned());
+    parts.join("\n").to_lowercase()
+}
+
+fn hosts(registry: &Registry) -> Vec<String> {
+    let mut hosts: Vec<String> = registry
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.links()
+                .map(|(_, u)| u.to_owned())
+                .chain(s.sources.clone())
+        })
+        .filter_map(|url| {
+            let rest = url.strip_prefix("https://")?;
+            Some(rest.split(['/', '?', '#']).next()?.to_owned())
+        })
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+#[test]
+fn the_page_works_in_a_real_browser() {
+    let Some(exe) = chromium() else {
+        if on_ci() {
+            panic!(
+                "chromium is not installed, and CI is set: .ci/run must install it (apt-get install -y chromium)"
+            );
+        }
+        eprintln!(
+            "SKIPPED the_page_works_in_a_real_browser: no chromium at /usr/bin/chromium or on PATH \
+             (install it with `apt-get install chromium`; on CI this test fails instead)"
+        );
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    let registry = loaded.registry.clone();
+    let total = registry.services.len();
+
+    // Render fresh from the registry (docs freshness is another test's business).
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("browser");
+    std::fs::create_dir_all(&target).unwrap();
+    let renderer = Renderer::embedded().unwrap();
+    let html = renderer
+        .prepare(registry.clone(), loaded.source.clone())
+        .render(Page::Html)
+        .unwrap();
+    let page = target.join("SERVICE_API_INDEX.html");
+    std::fs::write(&page, &html).unwrap();
+    let url = format!("file://{}", page.display());
+
+    let browser = Browser {
+        exe,
+        profile: target.join("profile"),
+        proxy: RequestLog::start(),
+    };
+
+    // Without JavaScript. `--dump-dom` itself needs script, so the page is opened in an iframe
+    // sandboxed without `allow-scripts` (its own script cannot run), and a wrapper page copies
+    // the iframe's DOM out as text.
+    let wrapper = target.join("no-javascript.html");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "<!doctype html><iframe id=\"page\" sandbox=\"allow-same-origin\" src=\"{url}\"></iframe>\
+             <pre id=\"dom\"></pre><script>document.getElementById('page').onload = function () {{\
+             document.getElementById('dom').textContent = this.contentDocument.documentElement.outerHTML; }};</script>"
+        ),
+    )
+    .unwrap();
+    let wrapped = browser.load(
+        &format!("file://{}", wrapper.display()),
+        &["--allow-file-access-from-files"],
+    );
+    let copied = wrapped
+        .dom
+        .find("<pre id=\"dom\">&lt;html")
+        .unwrap_or_else(|| {
+            panic!(
+                "the wrapper did not copy the page:\n{}\n{}",
+                wrapped.dom, wrapped.log
+            )
+        });
+    let plain = unescape(&wrapped.dom[copied..]);
+    assert!(
+        !plain.contains("<button type=\"button\">"),
+        "the page's script did not run"
+    );
+    let all = rows(&plain);
+    assert_eq!(
+        all.len(),
+        total,
+        "every service has a row without JavaScript"
+    );
+    assert!(all.iter().all(|row| !row.hidden));
+    assert_eq!(
+        status(&plain),
+        format!("Showing {total} of {total} services")
+    );
+    assert!(plain.contains("<form id=\"wf-controls\" class=\"controls\" role=\"search\" aria-label=\"Filter services\" hidden=\"\">"));
+
+    // With JavaScript and no state: everything shown, controls revealed, sorted by rank.
+    let start = browser.load(&url, &[]);
+    assert_eq!(visible(&start.dom).len(), total);
+    assert!(start.dom.contains("<form id=\"wf-controls\" class=\"controls\" role=\"search\" aria-label=\"Filter services\">"));
+    assert_eq!(rows(&start.dom)[0].id, "google_sheets");
+    assert_eq!(
+        sort_state(&start.dom)[0],
+        ("rank".into(), "ascending".into())
+    );
+    assert!(start.dom.contains("<th scope=\"col\" data-sort=\"name\" aria-sort=\"none\"><button type=\"button\">Connector</button></th>"));
+
+    // Typing "slack" in the search box (the box writes ?q=slack into the URL).
+    let typed = browser.load(&format!("{url}?q=slack"), &[]);
+    let expected: Vec<&str> = registry
+        .services
+        .iter()
+        .filter(|s| search_key(s).contains("slack"))
+        .map(|s| s.id.as_str())
+        .collect();
+    assert!(expected.contains(&"slack"));
+    assert_eq!(visible(&typed.dom), expected);
+    assert_eq!(
+        status(&typed.dom),
+        format!("Showing {} of {total} services", expected.len())
+    );
+
+    // Two words narrow further; a route id and a URL are searchable too.
+    let route = browser.load(&format!("{url}?q=hubspot_deal"), &[]);
+    assert_eq!(visible(&route.dom), ["hubspot"]);
+    let by_url = browser.load(&format!("{url}?q=api.slack.com"), &[]);
+    assert_eq!(visible(&by_url.dom), ["slack"]);
+
+    // Ticking the "api_key" auth filter and "has runtime routes".
+    let filtered = browser.load(&format!("{url}?auth=api_key&routes=1"), &[]);
+    let expected: Vec<&str> = registry
+        .services
+        .iter()
+        .filter(|s| s.auth_type.as_str() == "api_key" && !s.routes().is_empty())
+        .map(|s| s.id.as_str())
+        .collect();
+    let mut shown = visible(&filtered.dom);
+    shown.sort();
+    let mut expected_sorted: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    expected_sorted.sort();
+    assert_eq!(shown, expected_sorted);
+    assert_eq!(
+        status(&filtered.dom),
+        format!("Showing {} of {total} services", expected.len())
+    );
+    // Each filter's count says how many rows choosing it would show, given the other filters.
+    let api_key_with_routes = expected.len();
+    assert!(filtered.dom.contains(&format!(
+        "data-count-for=\"auth:api_key\">{api_key_with_routes}<"
+    )));
+
+    // Clicking "Connector" twice: sorted by name, descending.
+    let sorted = browser.load(&format!("{url}?sort=name&dir=desc"), &[]);
+    let order: Vec<String> = rows(&sorted.dom).into_iter().map(|r| r.id).collect();
+    let mut names: Vec<(String, String)> = registry
+        .services
+        .iter()
+        .map(|s| (s.connector_name.to_lowercase(), s.id.clone()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        order[0],
+        names.last().unwrap().1,
+        "first row is last by name"
+    );
+    assert_eq!(
+        order.last().unwrap(),
+        &names[0].1,
+        "last row is first by name"
+    );
+    assert_eq!(
+        sort_state(&sorted.dom),
+        [
+            ("rank".into(), "none".into()),
+            ("name".into(), "descending".into()),
+            ("vendor".into(), "none".into()),
+            ("auth".into(), "none".into()),
+            ("confidence".into(), "none".into()),
+        ]
+    );
+
+    // A link to #slack highlights that row, even while a filter would hide it.
+    let anchored = browser.load(&format!("{url}?q=github#slack"), &[]);
+    let slack = rows(&anchored.dom)
+        .into_iter()
+        .find(|r| r.id == "slack")
+        .expect("slack row");
+    assert!(!slack.hidden, "the linked row stays visible");
+    assert!(
+        slack.class.split(' ').any(|c| c == "is-target"),
+        "{slack:?}"
+    );
+    assert_eq!(
+        rows(&anchored.dom)
+            .iter()
+            .filter(|r| r.class.contains("is-target"))
+            .count(),
+        1
+    );
+
+    // The page's own style and script ran under its Content-Security-Policy, and nothing was
+    // refused or thrown.
+    for run in [&start, &typed, &filtered, &sorted, &anchored] {
+        for problem in ["Refused to", "Content Security Policy", "Uncaught"] {
+            assert!(
+                !run.log.contains(problem),
+                "console: {problem}\n{}",
+                run.log
+            );
+        }
+    }
+
+    // Screenshots for people to look at: desktop and phone widths.
+    let shot = target.join("SERVICE_API_INDEX.png");
+    let _ = std::fs::remove_file(&shot);
+    browser.load(
+        &format!("{url}?q=google&confidence=High"),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--hide-scrollbars",
+        ],
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture"
+    );
+    let phone = target.join("SERVICE_API_INDEX-phone.png");
+    browser.load(
+        &url,
+        &[
+            &format!("--screenshot={}", phone.display()),
+            "--window-size=390,844",
+            "--hide-scrollbars",
+        ],
+    );
+    assert!(phone.is_file());
+    eprintln!("screenshots: {} and {}", shot.display(), phone.display());
+
+    // No request left the page: every connection Chromium made went through the logging
+    // proxy, and none was for a host the page names or for a file beside it. (Chromium's own
+    // background requests to its update servers may appear and are not the page's.)
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let requests = browser.proxy.requests.lock().unwrap().clone();
+    for host in hosts(&registry) {
+        for request in &requests {
+            assert!(
+                !request.contains(&host),
+                "the page made a request to {host}: {request}"
+            );
+        }
+    }
+    assert!(
+        !requests.iter().any(|r| r.contains("favicon")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn the_page_cannot_request_anything_by_construction() {
+    // A static check of the same page, which needs no browser: no external resource
+    // references, a CSP that forbids every fetch, and a script with no network API in it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let html = std::fs::read_to_string(root.join("docs/SERVICE_API_INDEX.html")).unwrap();
+    assert!(html.contains(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'sha256-"
+    ));
+    assert!(html.contains("<link rel=\"icon\" href=\"data:,\">"));
+    for attribute in [
+        " src=\"",
+        " srcset=\"",
+        " action=\"",
+        " poster=\"",
+        " data=\"",
+    ] {
+        assert!(!html.contains(attribute), "{attribute} in the page");
+    }
+    // Every href is an outbound link the user may click, an in-page anchor, or the favicon.
+    for (at, _) in html.match_indices(" href=\"") {
+        let value = &html[at + 7..at + 7 + html[at + 7..].find('"').unwrap()];
+        let tag_start = html[..at].rfind('<').unwrap();
+        let tag = &html[tag_start..at];
+        assert!(
+            (tag.starts_with("<a") && (value.starts_with("https://") || value.starts_with('#')))
+                || (tag.starts_with("<link rel=\"icon\"") && value == "data:,"),
+            "{tag} href={value}"
+        );
+    }
+    let style = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
+    assert!(
+        !style.contains("@import") && !style.contains("url("),
+        "CSS loads nothing"
+    );
+    let script = &html[html.rfind("<script>").unwrap()..html.rfind("</script>").unwrap()];
+    for api in [
+        "fetch(",
+        "XMLHttpRequest",
+        "WebSocket",
+        "EventSource",
+        "sendBeacon",
+        "import(",
+        "new Image",
+        "createElement(\"img",
+        "createElement(\"script",
+        "src =",
+        ".src=",
+    ] {
+        assert!(!script.contains(api), "the script uses {api}");
+    }
+}

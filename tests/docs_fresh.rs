@@ -1,0 +1,63 @@
+//! The committed `docs/SERVICE_API_INDEX.md` and `.html` are exactly what the registry produces.
+//!
+//! Like rust-analyzer's sourcegen tests: on a developer machine a stale file is rewritten and
+//! the test fails once, so the diff shows up in `git status`; on CI (`CI` set) it only fails.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use workerflow_registry::generate::Loaded;
+use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
+use workerflow_registry::write::Freshness;
+
+#[test]
+fn committed_docs_match_the_registry() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let registry = root.join(workerflow_registry::REGISTRY_PATH);
+    let loaded = match Loaded::load(&registry) {
+        Ok(loaded) => loaded,
+        Err(workerflow_registry::LoadError::Invalid(invalid)) => {
+            panic!(
+                "{}",
+                invalid
+                    .report()
+                    .render(workerflow_registry::Format::Text, false)
+            )
+        }
+        Err(error) => panic!("{error}"),
+    };
+    let renderer = Renderer::embedded().expect("embedded templates compile");
+    let docs = root.join("docs");
+    let checked = loaded
+        .check_docs(&renderer, &docs)
+        .expect("docs/ is readable");
+
+    let mut message = String::new();
+    for page in &checked {
+        match &page.freshness {
+            Freshness::Fresh => {}
+            Freshness::Missing => {
+                let _ = writeln!(message, "{} is missing", page.path.display());
+            }
+            Freshness::Stale { diff } => {
+                let _ = writeln!(message, "{} is stale:\n{diff}", page.path.display());
+            }
+        }
+    }
+    if message.is_empty() {
+        return;
+    }
+    let on_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if !on_ci {
+        match loaded.write_docs(&renderer, &docs) {
+            Ok(_) => message.push_str("\nThe docs were regenerated: review and commit them.\n"),
+            Err(error) => {
+                let _ = writeln!(message, "\nRegenerating them failed: {error}");
+            }
+        }
+    }
+    panic!(
+        "the committed docs do not match {}:\n\n{message}\nfix: `{REGENERATE_COMMAND}` (then commit docs/)",
+        workerflow_registry::REGISTRY_PATH
+    );
+}
