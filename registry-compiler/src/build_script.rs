@@ -4,10 +4,8 @@
 //! `docs/SERVICE_API_INDEX.md` and `.html` in step with it. The registry is loaded once for all.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     workerflow_registry::build_script::run();
-//! }
+//! // The body of `fn main` in build.rs:
+//! workerflow_registry::build_script::run();
 //! ```
 //!
 //! Docs are written only when their bytes change, atomically, and never when `CI` is set (CI
@@ -267,12 +265,12 @@ mod tests {
     }
 
     #[test]
-    fn cargo_watches_the_registry_schema_and_templates_only() {
+    fn cargo_watches_the_registry_its_directory_and_the_templates_only() {
         let root = crate_dir("watch", SMALL);
         let mut out = Vec::new();
         script(&root, &[]).load(&mut out).unwrap();
         let registry = root.join("connector-registry/services.json");
-        let schema = root.join("connector-registry/services.schema.json");
+        let schema = root.join("connector-registry");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!(

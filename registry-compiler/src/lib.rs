@@ -47,7 +47,7 @@ pub use model::{
 };
 pub use schema::{Schema, SchemaError};
 
-use load::{Document, MAX_REGISTRY_BYTES, NodeKind};
+use load::{Document, MAX_REGISTRY_BYTES, NodeId, NodeKind};
 
 /// The registry path relative to a crate or repository root.
 pub const REGISTRY_PATH: &str = "connector-registry/services.json";
@@ -357,14 +357,13 @@ fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
     let services_node = document
         .get(root, "services")
         .filter(|&s| document.kind(s) == NodeKind::Array);
-    let mut services = Vec::new();
-    for (index, id) in services_node
+    let ids: Vec<NodeId> = services_node
         .into_iter()
         .flat_map(|s| document.children(s))
-        .enumerate()
-    {
+        .collect();
+    let service_at = |index: usize, id: NodeId| -> Result<Service, Box<Diagnostic>> {
         // Straight from the source text: the document is valid JSON without duplicate keys, and
-        // this skips building a `serde_json::Value` per service (a third of the load time).
+        // this skips building a `serde_json::Value` per service.
         let mut service = serde_json::from_str::<Service>(document.text(id)).map_err(|e| {
             mismatch(
                 document.span(id),
@@ -376,8 +375,37 @@ fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
         if service.id.is_empty() {
             service.id = model::derive_id(&service.connector_name).unwrap_or_default();
         }
-        services.push(service);
-    }
+        Ok(service)
+    };
+    // Services are independent: parse them on all cores, in chunks, keeping their order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = ids.len().div_ceil(threads).max(1024);
+    let services = std::thread::scope(|scope| {
+        let parts: Vec<_> = ids
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, ids)| {
+                scope.spawn(move || {
+                    ids.iter()
+                        .enumerate()
+                        .map(|(offset, &id)| service_at(n * chunk + offset, id))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut services = Vec::with_capacity(ids.len());
+        for part in parts {
+            let part = part.join().map_err(|_| {
+                mismatch(
+                    root_span,
+                    "/services".into(),
+                    "internal error while reading the services".into(),
+                )
+            })??;
+            services.extend(part);
+        }
+        Ok::<_, Box<Diagnostic>>(services)
+    })?;
     Ok(Registry {
         version,
         updated_at,

@@ -247,6 +247,7 @@ fn help_is_complete() {
         &["--help"][..],
         &["check", "--help"],
         &["explain", "--help"],
+        &["build", "--help"],
     ] {
         let output = run_in(&fixtures(), args);
         assert_eq!(output.status.code(), Some(0));

@@ -110,7 +110,7 @@ pub fn prose(markdown: &str) -> String {
             Event::End(TagEnd::Link) | Event::End(TagEnd::Image) => open
                 .pop()
                 .unwrap_or(false)
-                .then(|| Event::InlineHtml(CowStr::Borrowed("</a>"))),
+                .then_some(Event::InlineHtml(CowStr::Borrowed("</a>"))),
             other => Some(other),
         });
     let mut out = String::with_capacity(markdown.len() + 16);
