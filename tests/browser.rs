@@ -1,11 +1,9 @@
 //! The generated HTML page in a real browser: headless Chromium (Debian package `chromium`).
 //!
-//! Chromium's `--dump-dom` prints the DOM after the page's script ran, so each check loads the
-//! page with a URL and reads what a person would see. The page keeps its whole state (search,
-//! filters, sort) in the URL, and every control change goes through that same state: loading
-//! `?q=slack` is exactly what typing "slack" produces, and what a shared link reproduces. So the
-//! URL-driven checks exercise the same code path as typing and clicking, without a DevTools
-//! client in the test.
+//! Chromium's `--dump-dom` prints the DOM after the page's script ran. Two kinds of checks:
+//! loading the page with a URL (`?q=slack`, `#slack`: a shared link must reproduce the view),
+//! and a driver page that opens it in an iframe and types, ticks, clicks and goes Back through
+//! DOM events, then reports what the page shows. No DevTools client is needed.
 //!
 //! On CI (`CI` set) Chromium must be present; elsewhere the test is skipped with a message.
 //! A screenshot is saved to `target/browser/` for people to look at.
@@ -208,6 +206,61 @@ fn hosts(registry: &Registry) -> Vec<String> {
     hosts
 }
 
+/// The driver: acts on the page in an iframe step by step, recording after each step the URL
+/// query, the status line, the visible row ids, the first row, and the name column's
+/// `aria-sort`. Waits between steps let the page's debounced handlers run.
+const DRIVER: &str = r##"
+var frame = document.getElementById("page"), results = {}, started = false;
+function snapshot(w, d) {
+  var rows = Array.prototype.slice.call(d.querySelectorAll("#wf-table tbody tr"));
+  return {
+    url: w.location.search,
+    status: d.getElementById("wf-status").textContent,
+    visible: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.id; }),
+    first: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.id; })[0] || null,
+    aria: d.querySelector("th[data-sort=name]").getAttribute("aria-sort"),
+    checked: d.querySelector("input[name=auth][value=api_key]").checked
+  };
+}
+frame.onload = function () {
+  if (started) return;
+  started = true;
+  var w = frame.contentWindow, d = frame.contentDocument;
+  var box = d.getElementById("wf-q");
+  var steps = [
+    function () { box.focus(); box.value = "slack"; box.dispatchEvent(new w.Event("input", { bubbles: true })); },
+    function () { results.typed = snapshot(w, d); box.value = ""; box.dispatchEvent(new w.Event("input", { bubbles: true })); },
+    function () { d.querySelector("input[name=auth][value=api_key]").click(); },
+    function () { results.ticked = snapshot(w, d); var b = d.querySelector("th[data-sort=name] button"); b.click(); b.click(); },
+    function () { results.sorted = snapshot(w, d); w.history.back(); },
+    function () { results.back1 = snapshot(w, d); w.history.back(); },
+    function () { results.back2 = snapshot(w, d); d.getElementById("wf-clear").click(); },
+    function () { results.cleared = snapshot(w, d); document.getElementById("out").textContent = JSON.stringify(results); }
+  ];
+  (function next(i) { if (i < steps.length) { steps[i](); setTimeout(function () { next(i + 1); }, 200); } })(0);
+};
+"##;
+
+fn drive(browser: &Browser, target: &Path, url: &str) -> serde_json::Value {
+    let driver = target.join("driver.html");
+    std::fs::write(
+        &driver,
+        format!(
+            "<!doctype html><iframe id=\"page\" src=\"{url}\" width=\"1280\" height=\"900\"></iframe>\
+             <pre id=\"out\"></pre><script>{DRIVER}</script>"
+        ),
+    )
+    .unwrap();
+    let run = browser.load(
+        &format!("file://{}", driver.display()),
+        &["--allow-file-access-from-files"],
+    );
+    let start = run.dom.find("<pre id=\"out\">").expect("driver page") + "<pre id=\"out\">".len();
+    let end = run.dom[start..].find("</pre>").unwrap() + start;
+    serde_json::from_str(&unescape(&run.dom[start..end]))
+        .unwrap_or_else(|e| panic!("the driver did not finish ({e}):\n{}\n{}", run.dom, run.log))
+}
+
 #[test]
 fn the_page_works_in_a_real_browser() {
     let Some(exe) = chromium() else {
@@ -394,6 +447,68 @@ fn the_page_works_in_a_real_browser() {
             .filter(|r| r.class.contains("is-target"))
             .count(),
         1
+    );
+
+    // Typing, ticking, clicking and Back, as events: a driver page opens the page in a
+    // same-origin iframe and acts on it through the DOM the way a person's input does (set the
+    // box's value and fire `input`; `click()` a checkbox and a header button; `history.back()`),
+    // then reports what the page shows.
+    let driven = drive(&browser, &target, &url);
+    assert_eq!(driven["typed"]["url"], "?q=slack");
+    assert_eq!(
+        driven["typed"]["status"],
+        format!(
+            "Showing {} of {total} services",
+            driven["typed"]["visible"].as_array().unwrap().len()
+        )
+    );
+    assert!(
+        driven["typed"]["visible"]
+            .as_array()
+            .unwrap()
+            .contains(&"slack".into())
+    );
+    let api_key = registry
+        .services
+        .iter()
+        .filter(|s| s.auth_type.as_str() == "api_key")
+        .count();
+    assert_eq!(driven["ticked"]["url"], "?auth=api_key");
+    assert_eq!(
+        driven["ticked"]["visible"].as_array().unwrap().len(),
+        api_key
+    );
+    assert_eq!(
+        driven["ticked"]["status"],
+        format!("Showing {api_key} of {total} services")
+    );
+    assert_eq!(driven["sorted"]["url"], "?auth=api_key&sort=name&dir=desc");
+    assert_eq!(driven["sorted"]["aria"], "descending");
+    let mut api_key_names: Vec<(String, String)> = registry
+        .services
+        .iter()
+        .filter(|s| s.auth_type.as_str() == "api_key")
+        .map(|s| (s.connector_name.to_lowercase(), s.id.clone()))
+        .collect();
+    api_key_names.sort();
+    assert_eq!(
+        driven["sorted"]["first"],
+        api_key_names.last().unwrap().1.as_str()
+    );
+    // Back undoes the second click (ascending), then the first (rank order again).
+    assert_eq!(driven["back1"]["url"], "?auth=api_key&sort=name&dir=asc");
+    assert_eq!(driven["back1"]["aria"], "ascending");
+    assert_eq!(driven["back1"]["first"], api_key_names[0].1.as_str());
+    assert_eq!(driven["back2"]["url"], "?auth=api_key");
+    assert_eq!(driven["back2"]["aria"], "none");
+    assert_eq!(
+        driven["back2"]["checked"], true,
+        "the checkbox follows the URL"
+    );
+    assert_eq!(driven["cleared"]["url"], "");
+    assert_eq!(
+        driven["cleared"]["status"],
+        format!("Showing {total} of {total} services")
     );
 
     // The page's own style and script ran under its Content-Security-Policy, and nothing was
