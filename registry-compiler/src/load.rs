@@ -52,6 +52,24 @@ const VALUE_ESCAPED: u8 = 4;
 struct Key {
     span: Span,
     escaped: bool,
+    /// Length and two bytes of the raw key: most unequal keys differ here, so the duplicate
+    /// check rarely compares whole keys.
+    signature: u32,
+}
+
+impl Key {
+    fn new(source: &[u8], span: Span, escaped: bool) -> Key {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let byte = |i: usize| source.get(i).copied().map_or(0, u32::from);
+        // `start + 1` and `end - 2`: the first and last characters inside the quotes.
+        let signature =
+            ((end - start) as u32) << 16 | byte(start + 1) << 8 | byte(end.saturating_sub(2));
+        Key {
+            span,
+            escaped,
+            signature,
+        }
+    }
 }
 
 impl Node {
@@ -561,10 +579,7 @@ impl<'src> Parser<'src> {
                 return Err(Fatal);
             }
         };
-        let key = Key {
-            span: self.span(start, end),
-            escaped,
-        };
+        let key = Key::new(self.src, self.span(start, end), escaped);
         self.check_duplicate(stack, key);
         let span = key.span;
         self.skip_trivia()?;
@@ -618,7 +633,7 @@ impl<'src> Parser<'src> {
             let found = keys.spans.iter().find(|other| {
                 if !key.escaped && !other.escaped {
                     // Byte slices: no char-boundary checks on this hot path.
-                    raw_bytes(other.span) == raw_bytes(key.span)
+                    other.signature == key.signature && raw_bytes(other.span) == raw_bytes(key.span)
                 } else {
                     decode_string(raw(other.span)) == decode_string(new_raw)
                 }
@@ -673,7 +688,14 @@ impl<'src> Parser<'src> {
         let mut i = start + 1;
         let mut escaped = false;
         loop {
-            // The hot loop: most bytes are plain text.
+            // The hot loop: most bytes are plain text. Skip eight at a time while none of them
+            // needs a look, then find the exact byte one at a time.
+            while let Some(word) = self.src.get(i..i + 8).and_then(|c| c.try_into().ok()) {
+                if needs_a_look(u64::from_le_bytes(word), quote) {
+                    break;
+                }
+                i += 8;
+            }
             while let Some(&b) = self.src.get(i) {
                 if b == quote || b == b'\\' || b < 0x20 {
                     break;
@@ -1044,6 +1066,18 @@ impl<'src> Parser<'src> {
     }
 }
 
+/// Whether any of the eight bytes in `word` is `quote`, a backslash or a control character
+/// (the classic "has zero byte" bit trick; exact as a yes/no answer).
+fn needs_a_look(word: u64, quote: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(quote)))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+}
+
 /// Decodes the inside of a string token (without its quotes). Only called on strings the scanner
 /// accepted, so every escape is well formed.
 pub fn decode_string(raw: &str) -> Cow<'_, str> {
@@ -1271,5 +1305,32 @@ pub fn pointer_segment(segment: &str) -> Cow<'_, str> {
         Cow::Owned(segment.replace('~', "~0").replace('/', "~1"))
     } else {
         Cow::Borrowed(segment)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_a_look;
+
+    #[test]
+    fn word_check_finds_every_special_byte() {
+        let plain = u64::from_le_bytes(*b"https://");
+        assert!(!needs_a_look(plain, b'"'));
+        for special in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+            for position in 0..8 {
+                let mut bytes = *b"abcdefgh";
+                bytes[position] = special;
+                assert!(
+                    needs_a_look(u64::from_le_bytes(bytes), b'"'),
+                    "{special:#x} at {position}"
+                );
+            }
+        }
+        // UTF-8 continuation bytes and spaces are plain text.
+        assert!(!needs_a_look(
+            u64::from_le_bytes(*b"\xc3\xa9 \xe2\x80\x94 a"),
+            b'"'
+        ));
+        assert!(needs_a_look(u64::from_le_bytes(*b"it's ok!"), b'\''));
     }
 }
