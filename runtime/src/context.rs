@@ -9,58 +9,147 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 use crate::error::ConnectorError;
+#[cfg(feature = "http")]
+use crate::http::{HttpClient, HttpFailure, HttpResponse, OutboundRequest, Redactor};
 use crate::route::{DeclaredRoute, RouteSpec, SecretOf};
 use crate::secrets::{Secret, SecretSource, SecretValue, resolve_route};
+use crate::settings::{ResolvedSetting, Setting, resolve_settings};
 
 /// The context of one call of a route's handler. `R` is the route's marker type
 /// (`registry::routes::slack_message::Route`): it decides which secrets [`RouteContext::secret`]
 /// accepts.
 pub struct RouteContext<R> {
-    route: &'static RouteSpec,
-    trace_id: TraceId,
-    secrets: Vec<Secret>,
+    call: CallEnv,
     marker: PhantomData<fn() -> R>,
 }
 
-impl<R> RouteContext<R> {
-    pub(crate) fn new(route: &'static RouteSpec, trace_id: TraceId, secrets: Vec<Secret>) -> Self {
-        RouteContext {
+/// Everything a call has besides its payload: resolved before the handler runs.
+pub(crate) struct CallEnv {
+    pub route: &'static RouteSpec,
+    pub trace_id: TraceId,
+    pub secrets: Vec<Secret>,
+    pub settings: Vec<ResolvedSetting>,
+    #[cfg(feature = "http")]
+    pub http: Option<HttpClient>,
+}
+
+impl CallEnv {
+    /// Resolves the route's secrets, then its settings (CONNECTORS.md 1.1 steps 1 and 2): a
+    /// missing secret fails before any setting is looked at.
+    pub(crate) fn resolve(
+        route: &'static RouteSpec,
+        settings: &[&'static Setting],
+        trace_id: TraceId,
+        source: &dyn SecretSource,
+    ) -> Result<CallEnv, ConnectorError> {
+        let config = |problems| ConnectorError::Config {
+            route: route.id,
+            problems,
+        };
+        let secrets = resolve_route(route, source).map_err(config)?;
+        let settings = resolve_settings(settings, source).map_err(config)?;
+        Ok(CallEnv {
             route,
             trace_id,
             secrets,
+            settings,
+            #[cfg(feature = "http")]
+            http: None,
+        })
+    }
+}
+
+impl<R> RouteContext<R> {
+    pub(crate) fn new(call: CallEnv) -> Self {
+        RouteContext {
+            call,
             marker: PhantomData,
         }
     }
 
     /// A context for calling a handler directly (in tests, or from code that does its own
-    /// routing): resolves the route's secrets from `secrets` exactly as dispatch does, and fails
-    /// with the same configuration error when one is missing.
+    /// routing): resolves the route's secrets and the settings its linked handler declares from
+    /// `secrets` exactly as dispatch does, and fails with the same configuration error. HTTP goes
+    /// through the shared default client unless [`RouteContext::with_http`] sets another.
     pub fn resolve(
         route: &'static DeclaredRoute<R>,
         trace_id: TraceId,
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConnectorError> {
         let spec = route.spec();
-        let resolved = resolve_route(spec, secrets).map_err(|problems| ConnectorError::Config {
-            route: spec.id,
-            problems,
-        })?;
-        Ok(RouteContext::new(spec, trace_id, resolved))
+        let settings = crate::private::linked_settings(spec);
+        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+        let mut call = CallEnv::resolve(spec, settings, trace_id, secrets)?;
+        #[cfg(feature = "reqwest")]
+        {
+            call.http = HttpClient::shared();
+        }
+        Ok(RouteContext::new(call))
+    }
+
+    /// The same context sending its requests through `client` (a test policy, say).
+    #[cfg(feature = "http")]
+    pub fn with_http(mut self, client: HttpClient) -> Self {
+        self.call.http = Some(client);
+        self
     }
 
     /// The route being called, as the registry declares it.
     pub fn route(&self) -> &'static RouteSpec {
-        self.route
+        self.call.route
     }
 
     /// The route id, for error messages (`slack_message`).
     pub fn route_id(&self) -> &'static str {
-        self.route.id
+        self.call.route.id
     }
 
     /// The trace id of this call.
     pub fn trace_id(&self) -> &TraceId {
-        &self.trace_id
+        &self.call.trace_id
+    }
+
+    /// An optional setting the handler's attribute names (`settings = [GITHUB_REPO]`): its
+    /// trimmed value, else its default. Dispatch already checked it (a bad base URL fails the
+    /// call before the handler runs). A setting the attribute does not name reads as unset.
+    pub fn setting(&self, setting: &Setting) -> Option<&str> {
+        self.call
+            .settings
+            .iter()
+            .find(|resolved| resolved.name == setting.name)
+            .and_then(|resolved| resolved.value.as_deref())
+            .or(setting.default)
+    }
+
+    /// Redacts every secret value of this call; add a webhook with [`Redactor::webhook`].
+    #[cfg(feature = "http")]
+    pub fn redactor(&self) -> Redactor {
+        self.call
+            .secrets
+            .iter()
+            .fold(Redactor::new(), |redactor, secret| {
+                redactor.secret(secret.expose())
+            })
+    }
+
+    /// Sends a request under the client's policy (CONNECTORS.md section 2); log records carry
+    /// this call's route and trace id.
+    #[cfg(feature = "http")]
+    pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
+        match &self.call.http {
+            Some(client) => {
+                client
+                    .send(request, self.route_id(), self.trace_id().as_str())
+                    .await
+            }
+            None => Err(HttpFailure::unavailable(request)),
+        }
+    }
+
+    /// The client [`RouteContext::send`] uses, if one is available.
+    #[cfg(feature = "http")]
+    pub fn http(&self) -> Option<&HttpClient> {
+        self.call.http.as_ref()
     }
 
     /// A secret the route declares, already resolved (dispatch fails before the handler runs when
@@ -68,7 +157,10 @@ impl<R> RouteContext<R> {
     pub fn secret<S: SecretOf<R>>(&self, _requirement: S) -> &Secret {
         // Generated `SecretOf` impls index this route's requirements, which dispatch resolved in
         // the same order; only a hand-written impl could miss, and it gets an empty value.
-        self.secrets.get(S::INDEX).unwrap_or_else(|| empty_secret())
+        self.call
+            .secrets
+            .get(S::INDEX)
+            .unwrap_or_else(|| empty_secret())
     }
 }
 
@@ -80,9 +172,10 @@ fn empty_secret() -> &'static Secret {
 impl<R> fmt::Debug for RouteContext<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouteContext")
-            .field("route", &self.route.id)
-            .field("trace_id", &self.trace_id)
-            .field("secrets", &self.secrets)
+            .field("route", &self.call.route.id)
+            .field("trace_id", &self.call.trace_id)
+            .field("secrets", &self.call.secrets)
+            .field("settings", &self.call.settings)
             .finish()
     }
 }

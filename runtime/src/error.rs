@@ -358,4 +358,13 @@ pub enum LinkProblem {
     /// The declared list names the same route id twice.
     #[error("route \"{route}\" is declared twice")]
     DuplicateRoute { route: &'static str },
+    /// A handler declares a setting whose name the registry declares as a secret: settings are
+    /// not a way to read secrets.
+    #[error(
+        "route \"{route}\" declares the setting {setting}, which the registry declares as a secret; read it with ctx.secret"
+    )]
+    SettingIsSecret {
+        route: &'static str,
+        setting: &'static str,
+    },
 }

@@ -7,6 +7,10 @@
 //! [`Registry::check_config`] says which routes could run with the secrets at hand, and
 //! [`Registry::dispatch`] calls one.
 //!
+//! Handlers send their requests with [`RouteContext::send`], through the client of [`http`]
+//! (feature `http`; its default transport, reqwest with rustls, is feature `reqwest`): the retry
+//! policy, timeouts, redaction and error shapes of the connector contract live there once.
+//!
 //! It is not an HTTP server or a job queue: it gives those a route table and one call.
 //!
 //! ```
@@ -46,9 +50,12 @@
 mod config;
 mod context;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod registry;
 mod route;
 mod secrets;
+mod settings;
 mod suggest;
 
 #[doc(hidden)]
@@ -68,6 +75,7 @@ pub use route::{
     AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
 };
 pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource, SecretValue};
+pub use settings::{Setting, SettingKind};
 /// Binds a function to a route declared in the registry; see `workerflow-macros`.
 pub use workerflow_macros::connector;
 

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 pub use inventory;
 
-use crate::context::{RouteContext, TraceId};
+use crate::context::{CallEnv, RouteContext};
 use crate::error::{ConnectorError, DispatchError, InputProblem};
 use crate::route::{DeclaredRoute, RouteSpec};
-use crate::secrets::Secret;
+use crate::settings::Setting;
 
 /// The future a handler wrapper returns. It owns everything it needs, so dispatch can hand it to
 /// any executor.
@@ -25,6 +25,7 @@ pub type HandlerFn = fn(Call) -> HandlerFuture;
 /// One registration, submitted to `inventory` by each `#[connector]` function.
 pub struct Connector {
     pub(crate) route: &'static RouteSpec,
+    pub(crate) settings: &'static [&'static Setting],
     pub(crate) function: &'static str,
     pub(crate) module_path: &'static str,
     pub(crate) handler: HandlerFn,
@@ -33,14 +34,17 @@ pub struct Connector {
 impl Connector {
     /// `C` is the handler's context type as written in its signature; the bound ties it to the
     /// route named in the attribute, so a handler cannot claim another route's secrets.
+    /// `settings` are the optional settings the attribute names.
     pub const fn new<C: HandlerContext>(
         route: &'static DeclaredRoute<C::Route>,
+        settings: &'static [&'static Setting],
         function: &'static str,
         module_path: &'static str,
         handler: HandlerFn,
     ) -> Connector {
         Connector {
             route: route.spec(),
+            settings,
             function,
             module_path,
             handler,
@@ -50,20 +54,27 @@ impl Connector {
 
 inventory::collect!(Connector);
 
-/// A call as the wrapper receives it: secrets already resolved.
+/// The settings the handler linked for `route` declares (none when no handler is linked).
+pub(crate) fn linked_settings(route: &'static RouteSpec) -> &'static [&'static Setting] {
+    inventory::iter::<Connector>
+        .into_iter()
+        .find(|connector| std::ptr::eq(connector.route, route))
+        .map_or(&[], |connector| connector.settings)
+}
+
+/// A call as the wrapper receives it: secrets and settings already resolved.
 pub struct Call {
-    pub(crate) route: &'static RouteSpec,
-    pub(crate) trace_id: TraceId,
-    pub(crate) secrets: Vec<Secret>,
+    pub(crate) env: CallEnv,
     pub(crate) payload: Value,
 }
 
 impl Call {
     /// Splits the call into the handler's context and its payload.
     pub fn into_parts<C: HandlerContext>(self) -> (C, Payload) {
-        let context = C::from_call(self.route, self.trace_id, self.secrets);
+        let route = self.env.route.id;
+        let context = C::from_call(self.env);
         let payload = Payload {
-            route: self.route.id,
+            route,
             value: self.payload,
         };
         (context, payload)
@@ -79,14 +90,16 @@ impl Call {
 pub trait HandlerContext: Sized {
     type Route;
 
-    fn from_call(route: &'static RouteSpec, trace_id: TraceId, secrets: Vec<Secret>) -> Self;
+    #[allow(private_interfaces)]
+    fn from_call(call: CallEnv) -> Self;
 }
 
 impl<R> HandlerContext for RouteContext<R> {
     type Route = R;
 
-    fn from_call(route: &'static RouteSpec, trace_id: TraceId, secrets: Vec<Secret>) -> Self {
-        RouteContext::new(route, trace_id, secrets)
+    #[allow(private_interfaces)]
+    fn from_call(call: CallEnv) -> Self {
+        RouteContext::new(call)
     }
 }
 

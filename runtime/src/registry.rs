@@ -7,11 +7,14 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
-use crate::context::TraceId;
-use crate::error::{ConnectorError, DispatchError, LinkError, LinkProblem};
+use crate::context::{CallEnv, TraceId};
+use crate::error::{DispatchError, LinkError, LinkProblem};
+#[cfg(feature = "http")]
+use crate::http::HttpClient;
 use crate::private::{Call, Connector, HandlerFn};
 use crate::route::RouteSpec;
 use crate::secrets::{SecretSource, resolve_route};
+use crate::settings::Setting;
 
 /// The declared routes of one registry and the handlers linked for them.
 pub struct Registry {
@@ -19,12 +22,16 @@ pub struct Registry {
     /// Parallel to `declared`.
     linked: Vec<Option<LinkedRoute>>,
     index: HashMap<&'static str, usize>,
+    /// The client handlers send through; `None` means the shared default.
+    #[cfg(feature = "http")]
+    http: Option<HttpClient>,
 }
 
 /// A declared route and the function that implements it.
 #[derive(Clone, Copy)]
 pub struct LinkedRoute {
     spec: &'static RouteSpec,
+    settings: &'static [&'static Setting],
     function: &'static str,
     module_path: &'static str,
     handler: HandlerFn,
@@ -33,6 +40,11 @@ pub struct LinkedRoute {
 impl LinkedRoute {
     pub fn spec(&self) -> &'static RouteSpec {
         self.spec
+    }
+
+    /// The optional settings the handler reads, as its attribute names them.
+    pub fn settings(&self) -> &'static [&'static Setting] {
+        self.settings
     }
 
     pub fn id(&self) -> &'static str {
@@ -82,8 +94,17 @@ impl Registry {
                 .iter()
                 .position(|spec| std::ptr::eq(*spec, connector.route));
             if let Some(position) = position {
+                for setting in connector.settings {
+                    if declares_secret(declared, setting.name) {
+                        problems.push(LinkProblem::SettingIsSecret {
+                            route: declared[position].id,
+                            setting: setting.name,
+                        });
+                    }
+                }
                 candidates[position].push(LinkedRoute {
                     spec: declared[position],
+                    settings: connector.settings,
                     function: connector.function,
                     module_path: connector.module_path,
                     handler: connector.handler,
@@ -108,10 +129,20 @@ impl Registry {
                 declared,
                 linked,
                 index,
+                #[cfg(feature = "http")]
+                http: None,
             })
         } else {
             Err(LinkError { problems })
         }
+    }
+
+    /// Sends every handler's HTTP requests through `client` (its policy and transport) instead
+    /// of the shared default client.
+    #[cfg(feature = "http")]
+    pub fn with_http(mut self, client: HttpClient) -> Self {
+        self.http = Some(client);
+        self
     }
 
     /// Every route the registry declares, implemented or not, in registry order.
@@ -173,8 +204,8 @@ impl Registry {
     }
 
     /// Calls a route: looks it up, resolves its secrets (a missing one fails the call before the
-    /// handler runs), then runs the handler, which unwraps the envelope, deserializes the input,
-    /// and serializes the output.
+    /// handler runs) and then its settings (an unusable base URL fails it too), then runs the
+    /// handler, which unwraps the envelope, deserializes the input, and serializes the output.
     ///
     /// Lookup and secret resolution happen now; the returned future owns all it needs, so it can
     /// be spawned on any executor. Handlers that use `tokio` I/O must be awaited inside a
@@ -226,20 +257,27 @@ impl Registry {
         let Some(linked) = &self.linked[position] else {
             return Err(DispatchError::NotImplemented { route: spec.id });
         };
-        let secrets = resolve_route(spec, secrets).map_err(|problems| {
-            DispatchError::Connector(ConnectorError::Config {
-                route: spec.id,
-                problems,
-            })
-        })?;
-        let call = Call {
-            route: spec,
-            trace_id,
-            secrets,
-            payload,
-        };
-        Ok((linked.handler, call))
+        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+        let mut env = CallEnv::resolve(spec, linked.settings, trace_id, secrets)?;
+        #[cfg(feature = "http")]
+        {
+            env.http = self.http.clone();
+            #[cfg(feature = "reqwest")]
+            if env.http.is_none() {
+                env.http = HttpClient::shared();
+            }
+        }
+        Ok((linked.handler, Call { env, payload }))
     }
+}
+
+/// Whether any declared route lists `name` among its secret names.
+fn declares_secret(declared: &[&RouteSpec], name: &str) -> bool {
+    declared.iter().any(|spec| {
+        spec.secrets
+            .iter()
+            .any(|requirement| requirement.any_of.contains(&name))
+    })
 }
 
 impl fmt::Debug for Registry {
@@ -293,6 +331,7 @@ mod tests {
     fn connector(route: &'static RouteSpec, function: &'static str) -> Connector {
         Connector {
             route,
+            settings: &[],
             function,
             module_path: "tests",
             handler,

@@ -1,4 +1,5 @@
-//! The attribute's arguments: `route = <route id>` and optional `registry = <path>`.
+//! The attribute's arguments: `route = <route id>`, optional `registry = <path>` and optional
+//! `settings = [<static>, …]`.
 
 use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use quote::ToTokens;
@@ -7,12 +8,14 @@ use syn::parse::Parser;
 
 use crate::suggest::did_you_mean;
 
-const KEYS: &[&str] = &["route", "registry"];
+const KEYS: &[&str] = &["route", "registry", "settings"];
 
 /// Parsed arguments. Parsing goes on past errors, so one pass reports every problem.
 pub(crate) struct Args {
     pub route: Option<Ident>,
     pub registry: Option<syn::Path>,
+    /// The `Setting` statics the handler reads, as written.
+    pub settings: Vec<syn::Path>,
     pub errors: Vec<syn::Error>,
     /// An error already pointed the user at `route` (`rout = …`, a bare route id).
     route_hinted: bool,
@@ -22,6 +25,7 @@ pub(crate) fn parse(tokens: TokenStream) -> Args {
     let mut args = Args {
         route: None,
         registry: None,
+        settings: Vec::new(),
         errors: Vec::new(),
         route_hinted: false,
     };
@@ -65,7 +69,7 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
     let TokenTree::Ident(key) = first else {
         args.errors.push(syn::Error::new(
             first.span(),
-            "expected `route = <route id>` or `registry = <path>`",
+            "expected `route = <route id>`, `registry = <path>` or `settings = [<static>, …]`",
         ));
         return;
     };
@@ -83,7 +87,7 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
                 args.route_hinted = true;
                 format!("expected `key = value`; to name the route write `route = {key}`")
             }
-            _ => format!("unknown key `{name}`; the keys are `route` and `registry`"),
+            _ => format!("unknown key `{name}`; the keys are `route`, `registry` and `settings`"),
         };
         args.errors.push(syn::Error::new(key.span(), message));
         return;
@@ -97,10 +101,10 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
     }
     seen.push(name.clone());
     if !has_equals {
-        let example = if name == "route" {
-            "route = slack_message"
-        } else {
-            "registry = crate::registry"
+        let example = match name.as_str() {
+            "route" => "route = slack_message",
+            "registry" => "registry = crate::registry",
+            _ => "settings = [GITHUB_REPO]",
         };
         args.errors.push(syn::Error::new(
             key.span(),
@@ -121,6 +125,10 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
             Ok(ident) => args.route = Some(ident),
             Err(error) => args.errors.push(error),
         },
+        "settings" => match settings_list(value) {
+            Ok(paths) => args.settings = paths,
+            Err(error) => args.errors.push(error),
+        },
         _ => match syn::Path::parse_mod_style.parse2(value.clone()) {
             Ok(path) => args.registry = Some(path),
             Err(_) => args.errors.push(syn::Error::new_spanned(
@@ -129,6 +137,32 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
             )),
         },
     }
+}
+
+/// `[A, module::B]`: paths of `Setting` statics, in brackets.
+fn settings_list(value: TokenStream) -> syn::Result<Vec<syn::Path>> {
+    let mut tokens = value.clone().into_iter();
+    let list = match (tokens.next(), tokens.next()) {
+        (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Bracket => {
+            group.stream()
+        }
+        _ => {
+            return Err(syn::Error::new_spanned(
+                value,
+                "expected a list of settings in brackets, as in `settings = [GITHUB_REPO]`",
+            ));
+        }
+    };
+    let parser = syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated;
+    parser
+        .parse2(list.clone())
+        .map(|paths| paths.into_iter().collect())
+        .map_err(|_| {
+            syn::Error::new_spanned(
+                list,
+                "expected paths of `Setting` statics separated by commas, as in `settings = [GITHUB_REPO, GITHUB_BASE_URL]`",
+            )
+        })
 }
 
 /// The route id as an identifier that can name the generated item: keywords become raw
@@ -256,6 +290,25 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_a_bracketed_list_of_paths() {
+        let args = parse(quote!(route = a, settings = [GITHUB_REPO, crate::x::BASE,]));
+        assert!(args.errors.is_empty(), "{:?}", messages(&args));
+        let names: Vec<String> = args
+            .settings
+            .iter()
+            .map(|p| p.to_token_stream().to_string())
+            .collect();
+        assert_eq!(names, ["GITHUB_REPO", "crate :: x :: BASE"]);
+        let args = parse(quote!(route = a, settings = GITHUB_REPO));
+        assert_eq!(
+            messages(&args),
+            ["expected a list of settings in brackets, as in `settings = [GITHUB_REPO]`"]
+        );
+        let args = parse(quote!(route = a, settings = [1]));
+        assert_eq!(messages(&args).len(), 1);
+    }
+
+    #[test]
     fn keyword_route_ids_become_raw() {
         let args = parse(quote!(route = type));
         assert_eq!(args.route.map(|r| r.to_string()).as_deref(), Some("r#type"));
@@ -277,7 +330,7 @@ mod tests {
                 "unknown key `rout`; did you mean `route`?",
                 "expected a module path, as in `registry = crate::registry`",
                 "duplicate key `registry`: give it once",
-                "expected `route = <route id>` or `registry = <path>`",
+                "expected `route = <route id>`, `registry = <path>` or `settings = [<static>, …]`",
                 "expected `key = value`; to name the route write `route = bare`",
             ]
         );

@@ -35,7 +35,7 @@ pub(crate) fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
                 || quote_spanned!(route.span()=> crate::registry),
                 |path| quote!(#path),
             );
-            registration(&handler, &route, &registry)
+            registration(&handler, &route, &registry, &args.settings)
         }
         (Some(Err(signature_errors)), _) => {
             errors.extend(signature_errors);
@@ -64,7 +64,12 @@ fn item_keyword_span(item: &syn::Item) -> Span {
     }
 }
 
-fn registration(handler: &Handler, route: &syn::Ident, registry: &TokenStream) -> TokenStream {
+fn registration(
+    handler: &Handler,
+    route: &syn::Ident,
+    registry: &TokenStream,
+    settings: &[syn::Path],
+) -> TokenStream {
     let Handler {
         name,
         is_async,
@@ -92,6 +97,10 @@ fn registration(handler: &Handler, route: &syn::Ident, registry: &TokenStream) -
         ::workerflow_runtime::__private::Connector::new::<#context>
     };
     let route_item = quote_spanned! {route.span()=> &#registry::routes::#route};
+    // Each setting keeps its own span: a misspelt name is rustc's error at that token.
+    let settings = settings
+        .iter()
+        .map(|path| quote_spanned! {path.span()=> &#path});
     quote! {
         const _: () = {
             fn #wrapper(
@@ -115,6 +124,7 @@ fn registration(handler: &Handler, route: &syn::Ident, registry: &TokenStream) -
             ::workerflow_runtime::__private::inventory::submit! {
                 #connector_new(
                     #route_item,
+                    &[#(#settings),*],
                     #function_name,
                     ::core::module_path!(),
                     #wrapper,
@@ -156,7 +166,7 @@ mod tests {
     #[test]
     fn a_sync_handler_with_a_registry_path_is_called_without_await() {
         let expanded = connector(
-            quote!(route = lead_normalizer, registry = crate::generated),
+            quote!(route = lead_normalizer, registry = crate::generated, settings = [MODEL]),
             quote! {
                 fn normalize(ctx: &RouteContext<Lead>, input: Value) -> Result<Value, ConnectorError> {
                     Ok(input)
@@ -165,6 +175,7 @@ mod tests {
         )
         .to_string();
         assert!(expanded.contains("crate :: generated :: routes :: lead_normalizer"));
+        assert!(expanded.contains("& [& MODEL]"), "{expanded}");
         assert!(!expanded.contains(". await"));
     }
 

@@ -21,8 +21,10 @@
 //! a misspelt route is rustc's own "cannot find value … a static with a similar name exists"
 //! at that token, and hovering it shows the registry's docs.
 //!
-//! Arguments: `route = <route id>` (required) and `registry = <path>` (where the module of
-//! `workerflow_runtime::include_registry!()` lives; default `crate::registry`).
+//! Arguments: `route = <route id>` (required), `registry = <path>` (where the module of
+//! `workerflow_runtime::include_registry!()` lives; default `crate::registry`) and
+//! `settings = [<static>, …]` (the `workerflow_runtime::Setting` statics the handler reads with
+//! `ctx.setting`; dispatch resolves and checks them before the handler runs).
 //!
 //! This crate reads no files: its output depends only on its input tokens. Its own errors (bad
 //! arguments, a signature it cannot wrap) are all reported at once, each at the token at fault,
@@ -38,7 +40,8 @@ use proc_macro::TokenStream;
 
 /// Binds a function to a route declared in `connector-registry/services.json`.
 ///
-/// `#[connector(route = <route id>)]` or `#[connector(route = <route id>, registry = <path>)]` on
+/// `#[connector(route = <route id>)]`, optionally with `registry = <path>` and
+/// `settings = [<static>, …]`, on
 /// `async fn name(ctx: &RouteContext<<registry>::routes::<route id>::Route>, input: Input) ->
 /// Result<Output, ConnectorError>` (a non-async `fn` is accepted too), where `Input:
 /// DeserializeOwned` and `Output: Serialize`.

@@ -1,0 +1,267 @@
+//! The seam between the retry policy and an HTTP stack: one attempt, and a timer.
+//!
+//! [`ReqwestTransport`] (feature `reqwest`, on by default) is the stack used everywhere today;
+//! another one (a WebAssembly host's `fetch`, a test double) implements [`Transport`] and is
+//! passed to [`super::HttpClient::with_transport`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+
+use super::OutboundRequest;
+
+/// A boxed, `Send` future, as [`Transport`] methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Response bodies are read up to this many bytes (CONNECTORS.md 2.7).
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// One HTTP stack. Implementations must not follow redirects, must send the request exactly as
+/// given (method, URL, headers, body), and must never put a URL or header value in a
+/// [`TransportError`].
+pub trait Transport: Send + Sync {
+    /// Sends one attempt and reads the whole response body (keeping at most [`MAX_BODY`] bytes),
+    /// giving up after `timeout`.
+    fn send<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<RawResponse, TransportError>>;
+
+    /// Waits between attempts. The retry loop uses the stack's own timer so that it does not
+    /// tie the client to one async runtime.
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// What one attempt got back.
+#[derive(Clone)]
+pub struct RawResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// At most [`MAX_BODY`] bytes.
+    pub body: Vec<u8>,
+    /// The body was longer than [`MAX_BODY`]; `body` holds its start.
+    pub truncated: bool,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Bodies can echo secrets; only their size is shown.
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .field("truncated", &self.truncated)
+            .finish()
+    }
+}
+
+/// Why an attempt got no response. `reason` is a short fixed text, never a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportError {
+    /// No connection was made, so the request was not sent (refused, DNS, TLS, a timeout while
+    /// connecting): safe to retry even when the request is not idempotent.
+    Connect {
+        reason: &'static str,
+        timed_out: bool,
+    },
+    /// The attempt ran out of time; the request may have been sent.
+    Timeout,
+    /// The connection failed after the request was sent (reset, closed before a complete
+    /// response).
+    Interrupted { reason: &'static str },
+}
+
+#[cfg(feature = "reqwest")]
+pub use reqwest_transport::{ReqwestTransport, ReqwestTransportBuildError};
+
+#[cfg(feature = "reqwest")]
+mod reqwest_transport {
+    use std::error::Error as _;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use super::{BoxFuture, MAX_BODY, RawResponse, Transport, TransportError};
+    use crate::http::OutboundRequest;
+
+    /// [`Transport`] over `reqwest` with rustls: no redirects, `user-agent: workerflow-runtime`,
+    /// connections pooled per client.
+    ///
+    /// It runs on the caller's `tokio` runtime when there is one; otherwise (a call through
+    /// `dispatch_blocking`, another executor) on a small runtime of its own, so no call panics
+    /// for want of a reactor.
+    #[derive(Clone)]
+    pub struct ReqwestTransport {
+        client: reqwest::Client,
+    }
+
+    impl std::fmt::Debug for ReqwestTransport {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("ReqwestTransport")
+        }
+    }
+
+    /// Why the HTTP stack could not be set up (the TLS backend failed to initialise).
+    #[derive(Debug, thiserror::Error)]
+    #[error("the HTTP client could not be initialised")]
+    pub struct ReqwestTransportBuildError;
+
+    impl ReqwestTransport {
+        /// A transport whose connection attempts give up after `connect_timeout`. A timeout
+        /// while connecting is a [`TransportError::Connect`]: the request was not sent.
+        pub fn new(connect_timeout: Duration) -> Result<Self, ReqwestTransportBuildError> {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent("workerflow-runtime")
+                .connect_timeout(connect_timeout)
+                .build()
+                .map_err(|_| ReqwestTransportBuildError)?;
+            Ok(ReqwestTransport { client })
+        }
+    }
+
+    impl Transport for ReqwestTransport {
+        fn send<'a>(
+            &'a self,
+            request: &'a OutboundRequest,
+            timeout: Duration,
+        ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
+            let mut built = reqwest::Request::new(request.method().clone(), request.url().clone());
+            *built.headers_mut() = request.headers().clone();
+            if !request.body_bytes().is_empty() {
+                *built.body_mut() = Some(reqwest::Body::from(request.body_bytes().clone()));
+            }
+            let attempt = attempt(self.client.clone(), built, timeout);
+            Box::pin(on_tokio(attempt, Err(UNAVAILABLE)))
+        }
+
+        fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+            Box::pin(on_tokio(tokio::time::sleep(duration), ()))
+        }
+    }
+
+    const UNAVAILABLE: TransportError = TransportError::Connect {
+        reason: "no async runtime available",
+        timed_out: false,
+    };
+
+    async fn attempt(
+        client: reqwest::Client,
+        request: reqwest::Request,
+        timeout: Duration,
+    ) -> Result<RawResponse, TransportError> {
+        match tokio::time::timeout(timeout, exchange(client, request)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(TransportError::Timeout),
+        }
+    }
+
+    async fn exchange(
+        client: reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<RawResponse, TransportError> {
+        let mut response = client.execute(request).await.map_err(classify)?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_BODY - body.len();
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => return Err(classify(error)),
+            }
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+            truncated,
+        })
+    }
+
+    /// Turns a reqwest error into a fixed reason. The error is stripped of its URL and only its
+    /// kind and causes' kinds are inspected; it is never formatted into a message.
+    fn classify(error: reqwest::Error) -> TransportError {
+        let error = error.without_url();
+        if error.is_connect() {
+            return TransportError::Connect {
+                reason: connect_reason(&error),
+                timed_out: error.is_timeout(),
+            };
+        }
+        if error.is_timeout() {
+            return TransportError::Timeout;
+        }
+        TransportError::Interrupted {
+            reason: "connection closed before response",
+        }
+    }
+
+    fn connect_reason(error: &reqwest::Error) -> &'static str {
+        let mut source = error.source();
+        while let Some(cause) = source {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => return "connection refused",
+                    std::io::ErrorKind::TimedOut => return "connect timed out",
+                    std::io::ErrorKind::ConnectionReset => return "connection reset",
+                    // hyper-rustls reports handshake failures as invalid data.
+                    std::io::ErrorKind::InvalidData => return "tls handshake failed",
+                    _ => {}
+                }
+            }
+            // hyper-util names its resolver failures "dns error"; only that fixed prefix is
+            // looked at, the text itself is never kept.
+            if cause.to_string().starts_with("dns error") {
+                return "dns error";
+            }
+            source = cause.source();
+        }
+        "connection failed"
+    }
+
+    /// Runs `future` on the current tokio runtime, or on the transport's own one when there is
+    /// none; `fallback` when neither can run it.
+    async fn on_tokio<F>(future: F, fallback: F::Output) -> F::Output
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return future.await;
+        }
+        match own_runtime() {
+            Some(handle) => handle.spawn(future).await.unwrap_or(fallback),
+            None => fallback,
+        }
+    }
+
+    /// A one-thread runtime started on first use, for callers outside tokio.
+    fn own_runtime() -> Option<&'static tokio::runtime::Handle> {
+        static HANDLE: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+        HANDLE
+            .get_or_init(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                let handle = runtime.handle().clone();
+                std::thread::Builder::new()
+                    .name("workerflow-http".to_owned())
+                    .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                    .ok()?;
+                Some(handle)
+            })
+            .as_ref()
+    }
+}

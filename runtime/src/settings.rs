@@ -1,0 +1,203 @@
+//! Optional, non-secret configuration a route reads besides its secrets (CONNECTORS.md 1.6, 2.7):
+//! a repository name, a model, a service's base URL.
+//!
+//! Connector code declares each setting as a `static` and names the ones a route reads in its
+//! attribute (`#[connector(route = github_issue_create, settings = [GITHUB_REPO])]`). Dispatch
+//! resolves them from the same [`SecretSource`] as the secrets, after the secrets and before the
+//! handler runs, with the same rule (first non-blank value, trimmed). A handler can only read the
+//! settings its route names, and [`crate::Registry::linked`] refuses a setting whose name the
+//! registry declares as a secret, so a setting is never a way to read another route's secret.
+
+use std::fmt;
+
+use crate::error::ConfigProblem;
+use crate::secrets::{SecretSource, trim};
+
+/// One optional setting: an environment-style name, a label for messages, how its value is
+/// checked, and the value used when it is unset.
+pub struct Setting {
+    /// The name looked up in the secret source (`WORKERFLOW_STRIPE_BASE_URL`).
+    pub name: &'static str,
+    /// What the setting is, for configuration errors (`Stripe base URL`).
+    pub label: &'static str,
+    pub kind: SettingKind,
+    /// The value when the setting is unset or blank.
+    pub default: Option<&'static str>,
+}
+
+/// How a setting's value is checked before the handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingKind {
+    /// Any text.
+    Text,
+    /// An absolute `http`/`https` URL with a host and without query or fragment (CONNECTORS.md
+    /// 2.7); anything else is a configuration error naming the label and the setting.
+    BaseUrl,
+}
+
+impl Setting {
+    /// A free-text setting (`GITHUB_REPO`).
+    pub const fn text(name: &'static str, label: &'static str) -> Self {
+        Setting {
+            name,
+            label,
+            kind: SettingKind::Text,
+            default: None,
+        }
+    }
+
+    /// A service's base URL with its default (`https://api.stripe.com`).
+    pub const fn base_url(name: &'static str, label: &'static str, default: &'static str) -> Self {
+        Setting {
+            name,
+            label,
+            kind: SettingKind::BaseUrl,
+            default: Some(default),
+        }
+    }
+
+    /// The same setting with a default value.
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
+impl fmt::Debug for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Setting")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+/// A setting resolved for one call: the configured value, or `None` when unset.
+#[derive(Clone)]
+pub(crate) struct ResolvedSetting {
+    pub name: &'static str,
+    pub value: Option<String>,
+}
+
+impl fmt::Debug for ResolvedSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Settings are not secrets, but a base URL may carry proxy credentials: names only.
+        f.debug_struct("ResolvedSetting")
+            .field("name", &self.name)
+            .field("set", &self.value.is_some())
+            .finish()
+    }
+}
+
+/// Resolves a route's settings; every unusable value is reported, in declared order.
+pub(crate) fn resolve_settings(
+    settings: &[&'static Setting],
+    source: &dyn SecretSource,
+) -> Result<Vec<ResolvedSetting>, Vec<ConfigProblem>> {
+    let mut resolved = Vec::with_capacity(settings.len());
+    let mut problems = Vec::new();
+    for setting in settings {
+        let value = source
+            .get(setting.name)
+            .map(|value| trim(value.expose()).to_owned())
+            .filter(|value| !value.is_empty());
+        if let Some(value) = &value
+            && let Some(reason) = unusable(setting.kind, value)
+        {
+            problems.push(ConfigProblem::Unusable {
+                label: setting.label.to_owned(),
+                name: setting.name.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+        resolved.push(ResolvedSetting {
+            name: setting.name,
+            value,
+        });
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Why a value cannot be used, if it cannot.
+fn unusable(kind: SettingKind, value: &str) -> Option<&'static str> {
+    match kind {
+        SettingKind::Text => None,
+        SettingKind::BaseUrl => (!is_base_url(value)).then_some("not an absolute http(s) URL"),
+    }
+}
+
+#[cfg(feature = "http")]
+fn is_base_url(value: &str) -> bool {
+    url::Url::parse(value).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|host| !host.is_empty())
+            && url.query().is_none()
+            && url.fragment().is_none()
+    })
+}
+
+/// Without the URL parser, a conservative textual check.
+#[cfg(not(feature = "http"))]
+fn is_base_url(value: &str) -> bool {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest.starts_with('/')
+            && !rest.contains(['?', '#'])
+            && !rest.contains(char::is_whitespace)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MapSecrets;
+
+    static REPO: Setting = Setting::text("GITHUB_REPO", "GitHub repository");
+    static BASE: Setting = Setting::base_url(
+        "WORKERFLOW_STRIPE_BASE_URL",
+        "Stripe base URL",
+        "https://api.stripe.com",
+    );
+
+    #[test]
+    fn values_are_trimmed_and_blank_is_unset() {
+        let source = MapSecrets::new()
+            .with("GITHUB_REPO", "  acme/widgets \n")
+            .with("WORKERFLOW_STRIPE_BASE_URL", "   ");
+        let resolved = resolve_settings(&[&REPO, &BASE], &source).expect("usable");
+        assert_eq!(resolved[0].value.as_deref(), Some("acme/widgets"));
+        assert_eq!(resolved[1].value, None);
+    }
+
+    #[test]
+    fn base_urls_are_checked() {
+        for good in [
+            "http://127.0.0.1:9000/proxy/stripe",
+            "https://api.stripe.com/",
+        ] {
+            let source = MapSecrets::new().with("WORKERFLOW_STRIPE_BASE_URL", good);
+            assert!(resolve_settings(&[&BASE], &source).is_ok(), "{good}");
+        }
+        for bad in [
+            "api.stripe.com",
+            "ftp://x",
+            "https://x/?a=1",
+            "https://x/#f",
+            "http://",
+        ] {
+            let source = MapSecrets::new().with("WORKERFLOW_STRIPE_BASE_URL", bad);
+            let problems = resolve_settings(&[&BASE], &source).expect_err(bad);
+            assert_eq!(
+                problems[0].to_string(),
+                "invalid Stripe base URL (from WORKERFLOW_STRIPE_BASE_URL): not an absolute http(s) URL"
+            );
+        }
+    }
+}

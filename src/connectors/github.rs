@@ -1,0 +1,151 @@
+//! GitHub REST API: `github_issue_create` (CONNECTORS.md 3.4).
+
+use serde_json::{Map, Value, json};
+use workerflow_runtime::http::header::HeaderValue;
+use workerflow_runtime::http::{HttpMethod, OutboundRequest, ProviderDescription, ProviderReply};
+use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
+
+use super::input::{self, Problems};
+use super::outbound::{self, pointer_text};
+use crate::registry::routes::github_issue_create;
+
+/// The repository used when the input names none.
+pub static GITHUB_REPO: Setting = Setting::text("GITHUB_REPO", "GitHub repository");
+pub static GITHUB_BASE_URL: Setting = Setting::base_url(
+    "WORKERFLOW_GITHUB_BASE_URL",
+    "GitHub base URL",
+    "https://api.github.com",
+);
+
+const LABEL: &str = "GitHub issue create failed";
+
+/// Creates an issue in `owner/name` (from the input, else `GITHUB_REPO`).
+#[connector(route = github_issue_create, settings = [GITHUB_REPO, GITHUB_BASE_URL])]
+pub async fn create_github_issue(
+    ctx: &RouteContext<github_issue_create::Route>,
+    input: Value,
+) -> Result<Value, ConnectorError> {
+    let route = ctx.route_id();
+    let auth = outbound::bearer(route, ctx.secret(github_issue_create::GITHUB_TOKEN))?;
+    let input = input::object(route, input)?;
+    let mut problems = Problems::new(route);
+    let title = problems.optional(&input, "title").map_or_else(
+        || format!("WorkerFlow automation issue ({})", ctx.trace_id()),
+        str::to_owned,
+    );
+    let repo = repository(&input, ctx.setting(&GITHUB_REPO), &mut problems);
+    let repo = problems.check(repo)?;
+
+    let mut issue = Map::new();
+    issue.insert("title".into(), Value::String(title));
+    // The body is sent as written (not trimmed), when not empty.
+    if let Some(body) = input
+        .get("body")
+        .and_then(Value::as_str)
+        .filter(|b| !b.is_empty())
+    {
+        issue.insert("body".into(), Value::String(body.to_owned()));
+    }
+    let labels = labels(input.get("labels"));
+    if !labels.is_empty() {
+        issue.insert("labels".into(), Value::from(labels));
+    }
+
+    let url = outbound::api_url(ctx, &GITHUB_BASE_URL, &format!("/repos/{repo}/issues"))?;
+    let request = OutboundRequest::api(HttpMethod::POST, url)
+        .header(workerflow_runtime::http::header::AUTHORIZATION, auth)
+        .header(
+            workerflow_runtime::http::header::ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        )
+        .json(&Value::Object(issue));
+    let created = outbound::call_api(ctx, &request, LABEL, describe).await?;
+    Ok(json!({
+        "ok": true,
+        "route": route,
+        "issueNumber": created.get("number").filter(|n| n.is_number()).cloned().unwrap_or(json!(0)),
+        "issueUrl": outbound::text(&created, "html_url"),
+        "repository": repo,
+    }))
+}
+
+/// The normalized `owner/name`: the input's `repo` when non-blank, else the setting; trimmed and
+/// stripped of leading and trailing `/`, then checked.
+fn repository(
+    input: &Map<String, Value>,
+    setting: Option<&str>,
+    problems: &mut Problems,
+) -> Option<String> {
+    let normalize = |text: &str| input::trim(text).trim_matches('/').to_owned();
+    let repo = input::non_blank(input, "repo")
+        .map(normalize)
+        .filter(|repo| !repo.is_empty())
+        .or_else(|| setting.map(normalize).filter(|repo| !repo.is_empty()));
+    let Some(repo) = repo else {
+        problems.add("repo", "requires \"repo\" (or GITHUB_REPO)");
+        return None;
+    };
+    if is_owner_and_name(&repo) {
+        Some(repo)
+    } else {
+        problems.add("repo", "\"repo\" must be \"owner/name\"");
+        None
+    }
+}
+
+/// Two segments of `[A-Za-z0-9._-]+`, neither `.` nor `..`.
+fn is_owner_and_name(repo: &str) -> bool {
+    let segments: Vec<&str> = repo.split('/').collect();
+    segments.len() == 2
+        && segments.iter().all(|segment| {
+            !segment.is_empty()
+                && !matches!(*segment, "." | "..")
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+}
+
+/// The string items of `labels`, trimmed, empty ones dropped; order and duplicates kept.
+fn labels(value: Option<&Value>) -> Vec<String> {
+    let Some(Value::Array(items)) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .map(input::trim)
+        .filter(|label| !label.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// GitHub gives no error code; its message is `message`.
+fn describe(reply: &ProviderReply<'_>) -> ProviderDescription {
+    ProviderDescription {
+        message: pointer_text(reply.json, "/message").map(str::to_owned),
+        ..ProviderDescription::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_and_name() {
+        assert!(is_owner_and_name("acme/widgets"));
+        assert!(is_owner_and_name("a.b/c-d_e"));
+        for bad in [
+            "acme",
+            "acme/widgets/x",
+            "../x",
+            "acme/..",
+            "a b/c",
+            "a//b",
+            "./x",
+        ] {
+            assert!(!is_owner_and_name(bad), "{bad}");
+        }
+    }
+}

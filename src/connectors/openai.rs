@@ -1,0 +1,118 @@
+//! OpenAI chat completions: `openai_chat` (CONNECTORS.md 3.5).
+
+use serde_json::{Value, json};
+use workerflow_runtime::http::{
+    HttpMethod, OutboundRequest, ProviderDescription, ProviderReply, header,
+};
+use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
+
+use super::input::{self, Problems};
+use super::outbound::{self, pointer_text};
+use crate::registry::routes::openai_chat;
+
+/// The model used when the input names none.
+pub static OPENAI_MODEL: Setting =
+    Setting::text("OPENAI_MODEL", "OpenAI model").with_default("gpt-4o-mini");
+pub static OPENAI_BASE_URL: Setting = Setting::base_url(
+    "WORKERFLOW_OPENAI_BASE_URL",
+    "OpenAI base URL",
+    "https://api.openai.com",
+);
+
+const LABEL: &str = "OpenAI chat completion failed";
+// Fixed by the contract: changing them changes behaviour.
+const DEFAULT_PROMPT: &str = "Say hello from WorkerFlow.";
+const DEFAULT_TEMPERATURE: f64 = 0.2;
+
+/// Runs one chat completion and returns its text.
+#[connector(route = openai_chat, settings = [OPENAI_MODEL, OPENAI_BASE_URL])]
+pub async fn complete_chat(
+    ctx: &RouteContext<openai_chat::Route>,
+    input: Value,
+) -> Result<Value, ConnectorError> {
+    let route = ctx.route_id();
+    let auth = outbound::bearer(route, ctx.secret(openai_chat::OPENAI_API_KEY))?;
+    let input = input::object(route, input)?;
+    let mut problems = Problems::new(route);
+    let prompt = problems
+        .optional(&input, "prompt")
+        .unwrap_or(DEFAULT_PROMPT);
+    problems.finish()?;
+    let model = input::non_blank(&input, "model")
+        .or(ctx.setting(&OPENAI_MODEL))
+        .unwrap_or("gpt-4o-mini");
+    let temperature = input
+        .get("temperature")
+        .filter(|t| t.is_number())
+        .cloned()
+        .unwrap_or(json!(DEFAULT_TEMPERATURE));
+    let mut messages = Vec::with_capacity(2);
+    // The system prompt is sent as written, even a single space.
+    if let Some(system) = input
+        .get("systemPrompt")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    messages.push(json!({"role": "user", "content": prompt}));
+    let body = json!({"model": model, "messages": messages, "temperature": temperature});
+
+    let url = outbound::api_url(ctx, &OPENAI_BASE_URL, "/v1/chat/completions")?;
+    let request = OutboundRequest::api(HttpMethod::POST, url)
+        .header(header::AUTHORIZATION, auth)
+        .json(&body);
+    let completion = outbound::call_api(ctx, &request, LABEL, describe).await?;
+    Ok(json!({
+        "ok": true,
+        "route": route,
+        "model": model,
+        "output": output_text(completion.get("choices")),
+    }))
+}
+
+/// `choices[0].message.content`: a string trimmed; an array's string parts and object parts'
+/// `text` concatenated, then trimmed; anything else `""`.
+fn output_text(choices: Option<&Value>) -> String {
+    match choices.and_then(|c| c.pointer("/0/message/content")) {
+        Some(Value::String(text)) => input::trim(text).to_owned(),
+        Some(Value::Array(parts)) => {
+            let joined: String = parts
+                .iter()
+                .filter_map(|part| match part {
+                    Value::String(text) => Some(text.as_str()),
+                    Value::Object(object) => object.get("text").and_then(Value::as_str),
+                    _ => None,
+                })
+                .collect();
+            input::trim(&joined).to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+/// `error.code`, else `error.type`; the message is `error.message`.
+fn describe(reply: &ProviderReply<'_>) -> ProviderDescription {
+    ProviderDescription {
+        code: outbound::error_code_or_type(reply.json),
+        message: pointer_text(reply.json, "/error/message").map(str::to_owned),
+        ..ProviderDescription::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_shapes() {
+        let choices = |content: Value| json!([{"message": {"content": content}}]);
+        assert_eq!(output_text(Some(&choices(json!("  hi ")))), "hi");
+        assert_eq!(
+            output_text(Some(&choices(json!([{"text": " Hello "}, "World ", 5])))),
+            "Hello World"
+        );
+        assert_eq!(output_text(Some(&choices(json!(5)))), "");
+        assert_eq!(output_text(None), "");
+    }
+}

@@ -1,0 +1,149 @@
+//! What every service file needs to build requests: checked secrets (CONNECTORS.md 1.6), API
+//! URLs from base-URL settings (2.7), form bodies, and the JSON reading of provider answers.
+
+use serde_json::{Map, Value};
+use url::Url;
+use workerflow_runtime::http::header::HeaderValue;
+use workerflow_runtime::http::{OutboundRequest, ProviderDescription, ProviderReply, path_segment};
+use workerflow_runtime::{ConfigProblem, ConnectorError, RouteContext, Secret, Setting};
+
+/// A webhook secret as a URL: absolute `http`/`https` with a host, used exactly as configured.
+pub(crate) fn webhook_url(route: &'static str, secret: &Secret) -> Result<Url, ConnectorError> {
+    Url::parse(secret.expose())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .filter(|url| url.host_str().is_some_and(|host| !host.is_empty()))
+        .ok_or_else(|| {
+            ConnectorError::config(route, secret.unusable("not an absolute http(s) URL"))
+        })
+}
+
+/// `authorization: Bearer <token>`, or the configuration error for a token that cannot be a
+/// header value.
+pub(crate) fn bearer(route: &'static str, secret: &Secret) -> Result<HeaderValue, ConnectorError> {
+    HeaderValue::try_from(format!("Bearer {}", secret.expose()))
+        .map_err(|_| ConnectorError::config(route, secret.unusable("not a valid header value")))
+}
+
+/// `<base URL without trailing '/'><path>`; the base comes from a checked setting.
+pub(crate) fn api_url<R>(
+    ctx: &RouteContext<R>,
+    base: &Setting,
+    path: &str,
+) -> Result<Url, ConnectorError> {
+    let root = ctx.setting(base).unwrap_or_default().trim_end_matches('/');
+    Url::parse(&format!("{root}{path}")).map_err(|_| {
+        ConnectorError::config(
+            ctx.route_id(),
+            ConfigProblem::Unusable {
+                label: base.label.to_owned(),
+                name: base.name.to_owned(),
+                reason: "not an absolute http(s) URL".to_owned(),
+            },
+        )
+    })
+}
+
+/// An id placed in a path: `.` and `..` refused (they would be resolved as relative paths),
+/// everything else encoded as one segment.
+pub(crate) fn id_segment(id: &str) -> Option<String> {
+    (!matches!(id, "." | "..")).then(|| path_segment(id))
+}
+
+/// An id a provider returned, as one path segment; `.` and `..` have their dots encoded so they
+/// stay literal ids instead of relative paths.
+pub(crate) fn found_id_segment(id: &str) -> String {
+    id_segment(id).unwrap_or_else(|| id.replace('.', "%2E"))
+}
+
+/// `application/x-www-form-urlencoded` as the WHATWG URL standard defines it.
+pub(crate) fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        serializer.append_pair(key, value);
+    }
+    serializer.finish()
+}
+
+/// A string read from a provider object, `""` when it is not a string.
+pub(crate) fn text(object: &Map<String, Value>, key: &str) -> String {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A non-empty string read from a provider object.
+pub(crate) fn non_empty<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+}
+
+/// The string at a JSON pointer, when it is a non-empty string.
+pub(crate) fn pointer_text<'a>(json: Option<&'a Value>, pointer: &str) -> Option<&'a str> {
+    json?
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+}
+
+/// `error.code`, else `error.type` (OpenAI and Stripe error bodies).
+pub(crate) fn error_code_or_type(json: Option<&Value>) -> Option<String> {
+    pointer_text(json, "/error/code")
+        .or_else(|| pointer_text(json, "/error/type"))
+        .map(str::to_owned)
+}
+
+/// A trace id where a header needs it: always valid for the runtime's trace ids, but checked so
+/// that a malformed one is invalid input rather than a malformed header (CONNECTORS.md 1.5).
+pub(crate) fn header_text(
+    route: &'static str,
+    field: &str,
+    value: String,
+) -> Result<HeaderValue, ConnectorError> {
+    HeaderValue::try_from(value).map_err(|_| {
+        ConnectorError::invalid_input(
+            route,
+            field,
+            format!("{route}: \"{field}\" cannot be sent in an HTTP header"),
+        )
+    })
+}
+
+/// Posts `{"text": text}` to a webhook (chat and Slack): any 2xx is delivered, its body unread.
+/// On failure the excerpt hides the secrets and the webhook's URL, path and query.
+pub(crate) async fn post_webhook<R>(
+    ctx: &RouteContext<R>,
+    webhook: &Secret,
+    url: &Url,
+    text: String,
+    label: &str,
+    describe: fn(&ProviderReply<'_>) -> ProviderDescription,
+) -> Result<(), ConnectorError> {
+    let request = OutboundRequest::webhook(url.clone()).json(&serde_json::json!({ "text": text }));
+    match ctx.send(&request).await {
+        Ok(_delivered) => Ok(()),
+        Err(failure) => {
+            let redactor = ctx.redactor().webhook(webhook.expose(), url);
+            Err(failure.into_error(ctx.route_id(), label, &redactor, describe))
+        }
+    }
+}
+
+/// Sends an API request and reads the 2xx answer as a JSON object (non-objects read as `{}`);
+/// failures become the route's errors under `label`, described by the service's `describe`.
+pub(crate) async fn call_api<R>(
+    ctx: &RouteContext<R>,
+    request: &OutboundRequest,
+    label: &str,
+    describe: fn(&ProviderReply<'_>) -> ProviderDescription,
+) -> Result<Map<String, Value>, ConnectorError> {
+    let fail = |failure: workerflow_runtime::http::HttpFailure| {
+        failure.into_error(ctx.route_id(), label, &ctx.redactor(), describe)
+    };
+    let response = ctx.send(request).await.map_err(fail)?;
+    response.json_object().map_err(fail)
+}

@@ -1,0 +1,316 @@
+//! `workerflow`: list the baseline routes, check their configuration, call one.
+//!
+//! Secrets and settings come from the process environment. Exit status: 0 success, 1 a route
+//! failed or configuration is missing, 2 a usage error (bad arguments, unreadable or malformed
+//! payload).
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Read, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use workerflow_runtime::{DispatchError, EnvSecrets, Registry, SecretSource, SettingKind};
+
+#[derive(Parser)]
+#[command(
+    name = "workerflow",
+    version,
+    about = "Run the WorkerFlow baseline connectors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the routes with their secret requirements, settings, and whether each is configured
+    /// in this environment.
+    Routes {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report which routes lack configuration; exit 1 when any does.
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one route and print its output as JSON (exit 1 with the error as JSON on failure).
+    Call {
+        /// The route id (`workerflow routes` lists them).
+        route: String,
+        /// The input as JSON text.
+        #[arg(long, conflicts_with = "payload_file")]
+        payload: Option<String>,
+        /// A file holding the input as JSON. Without --payload or --payload-file the input is
+        /// read from standard input.
+        #[arg(long, value_name = "PATH")]
+        payload_file: Option<PathBuf>,
+        /// The trace id to use instead of a generated one (printable ASCII, at most 128).
+        #[arg(long, value_name = "ID")]
+        trace_id: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let registry = match workerflow::registry::linked() {
+        Ok(registry) => registry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Routes { json } => routes(&registry, json),
+        Command::Doctor { json } => doctor(&registry, json),
+        Command::Call {
+            route,
+            payload,
+            payload_file,
+            trace_id,
+        } => call(&registry, &route, payload, payload_file, trace_id),
+    }
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => emit(&format!("{text}\n")),
+        Err(error) => eprintln!("error: cannot print JSON: {error}"),
+    }
+}
+
+fn is_set(source: &dyn SecretSource, name: &str) -> bool {
+    source
+        .get(name)
+        .is_some_and(|value| !value.expose().trim().is_empty())
+}
+
+fn routes(registry: &Registry, json: bool) -> ExitCode {
+    let report = registry.check_config(&EnvSecrets);
+    let mut listed = Vec::new();
+    for (spec, config) in registry.declared().iter().zip(&report.routes) {
+        let linked = registry.get(spec.id);
+        let secrets: Vec<Value> = spec
+            .secrets
+            .iter()
+            .map(|requirement| {
+                let set_by = requirement
+                    .any_of
+                    .iter()
+                    .find(|name| is_set(&EnvSecrets, name));
+                json!({"label": requirement.label, "anyOf": requirement.any_of, "setBy": set_by})
+            })
+            .collect();
+        let settings: Vec<Value> = linked
+            .map(|route| route.settings())
+            .unwrap_or_default()
+            .iter()
+            .map(|setting| {
+                json!({
+                    "name": setting.name,
+                    "label": setting.label,
+                    "kind": match setting.kind {
+                        SettingKind::Text => "text",
+                        SettingKind::BaseUrl => "base_url",
+                    },
+                    "set": is_set(&EnvSecrets, setting.name),
+                    "default": setting.default,
+                })
+            })
+            .collect();
+        listed.push(json!({
+            "route": spec.id,
+            "service": spec.service.name,
+            "requestType": spec.request_type,
+            "summary": spec.summary,
+            "implemented": config.implemented,
+            "configured": config.configured,
+            "secrets": secrets,
+            "settings": settings,
+        }));
+    }
+    if json {
+        print_json(&json!({ "routes": listed }));
+        return ExitCode::SUCCESS;
+    }
+    let mut out = String::new();
+    for route in &listed {
+        let state = match (
+            route["implemented"].as_bool(),
+            route["configured"].as_bool(),
+        ) {
+            (Some(false), _) => "not implemented",
+            (_, Some(true)) => "configured",
+            _ => "not configured",
+        };
+        let _ = writeln!(
+            out,
+            "{} ({}, {}): {state}",
+            text(&route["route"]),
+            text(&route["requestType"]),
+            text(&route["service"])
+        );
+        let _ = writeln!(out, "  {}", text(&route["summary"]));
+        for secret in route["secrets"].as_array().into_iter().flatten() {
+            let names: Vec<&str> = secret["anyOf"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let status = match secret["setBy"].as_str() {
+                Some(name) => format!("set by {name}"),
+                None => "missing".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  secret   {}: {} ({status})",
+                text(&secret["label"]),
+                names.join(", ")
+            );
+        }
+        for setting in route["settings"].as_array().into_iter().flatten() {
+            let status = match (setting["set"].as_bool(), setting["default"].as_str()) {
+                (Some(true), _) => "set".to_owned(),
+                (_, Some(default)) => format!("unset, default {default}"),
+                _ => "unset".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  setting  {}: {} ({status})",
+                text(&setting["label"]),
+                text(&setting["name"])
+            );
+        }
+    }
+    emit(&out);
+    ExitCode::SUCCESS
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+fn doctor(registry: &Registry, json: bool) -> ExitCode {
+    let report = registry.check_config(&EnvSecrets);
+    if json {
+        print_json(&report);
+    } else {
+        let failing = report.problems().count();
+        let total = report.routes.len();
+        let summary = if failing == 0 {
+            format!("ok: all {total} routes are configured")
+        } else {
+            format!("{failing} of {total} routes lack configuration")
+        };
+        emit(&format!("{report}{summary}\n"));
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn call(
+    registry: &Registry,
+    route: &str,
+    payload: Option<String>,
+    payload_file: Option<PathBuf>,
+    trace_id: Option<String>,
+) -> ExitCode {
+    let input = match read_payload(payload, payload_file) {
+        Ok(input) => input,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let trace_id = match trace_id.map(workerflow_runtime::TraceId::new) {
+        None => workerflow_runtime::TraceId::generate(),
+        Some(Ok(trace_id)) => trace_id,
+        Some(Err(error)) => {
+            eprintln!("error: --trace-id: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    // The envelope callers of the public API never see (CONNECTORS.md 1.2): a payload with its
+    // own `body` field is still read as the input.
+    let payload = json!({ "body": input });
+    let result =
+        runtime.block_on(registry.dispatch_with_trace(route, payload, &EnvSecrets, trace_id));
+    match result {
+        Ok(output) => {
+            print_json(&output);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            report_failure(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report_failure(error: &DispatchError) {
+    print_json(error);
+    eprintln!("error: {error}");
+}
+
+/// The input from `--payload`, `--payload-file` or standard input, parsed as JSON.
+fn read_payload(payload: Option<String>, file: Option<PathBuf>) -> Result<Value, String> {
+    let (text, origin) = match (payload, file) {
+        (Some(text), _) => (text, "--payload".to_owned()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            (text, path.display().to_string())
+        }
+        (None, None) => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(
+                    "no payload: pass --payload JSON, --payload-file PATH, or JSON on standard input"
+                        .to_owned(),
+                );
+            }
+            let mut text = String::new();
+            stdin
+                .read_to_string(&mut text)
+                .map_err(|error| format!("cannot read standard input: {error}"))?;
+            (text, "standard input".to_owned())
+        }
+    };
+    serde_json::from_str(&text).map_err(|error| {
+        // serde_json ends its message with " at line L column C"; say it once, our way.
+        let full = error.to_string();
+        let position = format!(" at line {} column {}", error.line(), error.column());
+        let reason = full.strip_suffix(&position).unwrap_or(&full);
+        format!(
+            "{origin} is not valid JSON: {reason} (line {}, column {})",
+            error.line(),
+            error.column()
+        )
+    })
+}
