@@ -37,16 +37,18 @@ pub async fn upsert_contact(
     let id_property = typed_string(&input, "idProperty", &mut problems);
     let id_value = typed_string(&input, "idValue", &mut problems);
     let key = match (id_property, id_value) {
-        (Some(property), Some(value)) => Some((property.to_owned(), value.to_owned())),
-        (None, None) | (Some("email"), None) => None,
-        (Some(_), None) => {
+        // A field of the wrong type is already reported; its pair is not judged.
+        (Err(()), _) | (_, Err(())) => None,
+        (Ok(Some(property)), Ok(Some(value))) => Some((property.to_owned(), value.to_owned())),
+        (Ok(None), Ok(None)) | (Ok(Some("email")), Ok(None)) => None,
+        (Ok(Some(_)), Ok(None)) => {
             problems.add(
                 "idValue",
                 "\"idValue\" is required when \"idProperty\" is given",
             );
             None
         }
-        (None, Some(_)) => {
+        (Ok(None), Ok(Some(_))) => {
             problems.add(
                 "idProperty",
                 "\"idProperty\" is required when \"idValue\" is given",
@@ -110,20 +112,21 @@ pub async fn upsert_deal(
     }))
 }
 
-/// A field that may be absent or blank (both mean "not given") but otherwise must be a string.
+/// A field that may be absent or blank (both mean "not given") but otherwise must be a string;
+/// `Err` when it is not (and the problem is recorded).
 fn typed_string<'a>(
     input: &'a Map<String, Value>,
     field: &str,
     problems: &mut Problems,
-) -> Option<&'a str> {
+) -> Result<Option<&'a str>, ()> {
     if input::is_absent(input, field) {
-        return None;
+        return Ok(None);
     }
     match input::string(input, field) {
-        Some(text) => (!text.is_empty()).then_some(text),
+        Some(text) => Ok((!text.is_empty()).then_some(text)),
         None => {
             problems.add(field, format_args!("\"{field}\" must be a string"));
-            None
+            Err(())
         }
     }
 }

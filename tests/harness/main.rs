@@ -1,0 +1,10 @@
+//! The connector harness (CONNECTORS.md section 4): every route against a real HTTP server on
+//! loopback. One test binary, so the suite links once.
+
+mod common;
+mod github_openai;
+mod notion_hubspot;
+mod retry_timing;
+mod stripe;
+mod support;
+mod webhooks;
