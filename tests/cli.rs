@@ -1,0 +1,274 @@
+//! The `workerflow` binary as users run it: secrets from the environment, JSON on stdout, exit
+//! statuses 0 (ok), 1 (a route failed or configuration is missing), 2 (usage).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Every secret the 12 routes need, with harmless values.
+const ALL_SECRETS: &[(&str, &str)] = &[
+    ("CHAT_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
+    ("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/slack"),
+    ("GITHUB_TOKEN", "ghp_test"),
+    ("OPENAI_API_KEY", "sk-test"),
+    ("STRIPE_API_KEY", "sk_test"),
+    ("NOTION_TOKEN", "ntn_test"),
+    ("HUBSPOT_ACCESS_TOKEN", "pat-test"),
+    ("GOOGLEAI_API_KEY", "g-test"),
+];
+
+/// Runs the binary with exactly `env` as its environment and `stdin` as its input.
+fn workerflow(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workerflow"));
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary runs");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("the binary finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json_stdout(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
+}
+
+#[test]
+fn doctor_without_secrets_lists_every_route_and_fails() {
+    let output = workerflow(&["doctor"], &[], None);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "\
+slack_message: missing Slack webhook URL. Checked: SLACK_WEBHOOK_URL
+notion_database_item_create: missing Notion token. Checked: NOTION_TOKEN
+notion_database_item_get: missing Notion token. Checked: NOTION_TOKEN
+hubspot_contact_upsert: missing HubSpot access token. Checked: HUBSPOT_ACCESS_TOKEN
+hubspot_deal_upsert: missing HubSpot access token. Checked: HUBSPOT_ACCESS_TOKEN
+stripe_payment_intent_create: missing Stripe API key. Checked: STRIPE_API_KEY
+stripe_customer_upsert: missing Stripe API key. Checked: STRIPE_API_KEY
+openai_chat: missing OpenAI API key. Checked: OPENAI_API_KEY
+chat_notify: missing chat webhook URL. Checked: CHAT_WEBHOOK_URL, GCHAT_ALERTS_WEBHOOK_URL, GCHAT_ALERTS_WEBHOOK
+incident_create: missing chat webhook URL. Checked: CHAT_WEBHOOK_URL, GCHAT_ALERTS_WEBHOOK_URL, GCHAT_ALERTS_WEBHOOK
+github_issue_create: missing GitHub token. Checked: GITHUB_TOKEN
+lead_normalizer: missing Google AI key. Checked: GOOGLEAI_API_KEY, LEAD_NORMALIZER_API_KEY
+12 of 12 routes lack configuration
+"
+    );
+    let output = workerflow(&["doctor", "--json"], &[], None);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_stdout(&output);
+    assert_eq!(report["ok"], false);
+    let routes = report["routes"].as_array().expect("routes");
+    assert_eq!(routes.len(), 12);
+    assert!(routes.iter().all(|r| r["implemented"] == true && r["configured"] == false));
+    assert_eq!(
+        routes[8]["missing"],
+        json!([{"kind": "missing", "label": "chat webhook URL", "checked": ["CHAT_WEBHOOK_URL", "GCHAT_ALERTS_WEBHOOK_URL", "GCHAT_ALERTS_WEBHOOK"]}])
+    );
+}
+
+#[test]
+fn doctor_with_every_secret_passes() {
+    let output = workerflow(&["doctor"], ALL_SECRETS, None);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("slack_message: ok\n"), "{text}");
+    assert!(text.ends_with("ok: all 12 routes are configured\n"), "{text}");
+    // The alias alone configures the lead normaliser.
+    let mut env: Vec<(&str, &str)> = ALL_SECRETS.iter().copied().filter(|(n, _)| *n != "GOOGLEAI_API_KEY").collect();
+    env.push(("LEAD_NORMALIZER_API_KEY", "k"));
+    assert_eq!(workerflow(&["doctor"], &env, None).status.code(), Some(0));
+}
+
+#[test]
+fn routes_lists_requirements_settings_and_state() {
+    let env = [("GITHUB_TOKEN", "ghp_test"), ("GITHUB_REPO", "acme/widgets")];
+    let output = workerflow(&["routes", "--json"], &env, None);
+    assert_eq!(output.status.code(), Some(0));
+    let listing = json_stdout(&output);
+    let routes = listing["routes"].as_array().expect("routes");
+    assert_eq!(routes.len(), 12);
+    let github = routes
+        .iter()
+        .find(|r| r["route"] == "github_issue_create")
+        .expect("github");
+    assert_eq!(github["configured"], true);
+    assert_eq!(github["requestType"], "async");
+    assert_eq!(
+        github["secrets"],
+        json!([{"label": "GitHub token", "anyOf": ["GITHUB_TOKEN"], "setBy": "GITHUB_TOKEN"}])
+    );
+    assert_eq!(
+        github["settings"],
+        json!([
+            {"name": "GITHUB_REPO", "label": "GitHub repository", "kind": "text", "set": true, "default": null},
+            {"name": "WORKERFLOW_GITHUB_BASE_URL", "label": "GitHub base URL", "kind": "base_url", "set": false, "default": "https://api.github.com"}
+        ])
+    );
+    // No value ever appears in the listing.
+    assert!(!stdout(&output).contains("ghp_test"));
+    let text = stdout(&workerflow(&["routes"], &env, None));
+    assert!(text.contains(
+        "github_issue_create (async, GitHub): configured\n  Create an issue in a GitHub repository.\n  secret   GitHub token: GITHUB_TOKEN (set by GITHUB_TOKEN)\n  setting  GitHub repository: GITHUB_REPO (set)\n  setting  GitHub base URL: WORKERFLOW_GITHUB_BASE_URL (unset, default https://api.github.com)\n"
+    ), "{text}");
+}
+
+/// A one-shot HTTP server on loopback: answers the first request with 200 and hands back its
+/// request line and body.
+fn one_shot_server() -> (String, mpsc::Receiver<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut reader = BufReader::new(stream);
+        let mut request_line = String::new();
+        let _ = reader.read_line(&mut request_line);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        let mut stream = reader.into_inner();
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        let _ = sender.send((request_line.trim_end().to_owned(), String::from_utf8_lossy(&body).into_owned()));
+    });
+    (format!("http://{address}"), receiver)
+}
+
+#[test]
+fn call_slack_message_delivers_to_the_webhook() {
+    let (base, received) = one_shot_server();
+    let webhook = format!("{base}/services/T/B/X");
+    let output = workerflow(
+        &["call", "slack_message", "--payload", r#"{"text":"hi"}"#],
+        &[("SLACK_WEBHOOK_URL", &webhook)],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let host = base.trim_start_matches("http://");
+    assert_eq!(
+        json_stdout(&output),
+        json!({"ok": true, "route": "slack_message", "delivered": true, "endpointHost": host})
+    );
+    let (request_line, body) = received.recv_timeout(Duration::from_secs(10)).expect("a request");
+    assert_eq!(request_line, "POST /services/T/B/X HTTP/1.1");
+    let body: Value = serde_json::from_str(&body).expect("JSON body");
+    let text = body["text"].as_str().expect("text");
+    let trace = text
+        .strip_prefix("[WorkerFlow:")
+        .and_then(|rest| rest.strip_suffix("] hi"))
+        .expect("prefixed text");
+    assert!(trace.starts_with("wf-") && trace.bytes().all(|b| b.is_ascii_graphic()), "{text}");
+}
+
+#[test]
+fn call_reads_stdin_and_files_and_takes_a_trace_id() {
+    let env = [("GOOGLEAI_API_KEY", "g")];
+    let expected = json!({"ok": true, "route": "lead_normalizer", "normalized": {"fullName": "Ava", "email": "unknown@example.com", "phone": "", "source": "unspecified"}});
+    let output = workerflow(&["call", "lead_normalizer"], &env, Some(r#"{"firstName":"Ava"}"#));
+    assert_eq!(json_stdout(&output), expected);
+    let file = std::env::temp_dir().join(format!("workerflow-cli-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"firstName":"Ava"}"#).expect("write");
+    let path = file.to_string_lossy().into_owned();
+    let output = workerflow(&["call", "lead_normalizer", "--payload-file", &path], &env, None);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(json_stdout(&output), expected);
+    // The payload is wrapped: a `body` field of the caller's is not an envelope.
+    let (base, received) = one_shot_server();
+    let webhook = format!("{base}/hook");
+    let output = workerflow(
+        &["call", "chat_notify", "--trace-id", "run-7", "--payload", r#"{"text":"t","body":"x"}"#],
+        &[("CHAT_WEBHOOK_URL", &webhook)],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (_, body) = received.recv_timeout(Duration::from_secs(10)).expect("a request");
+    assert_eq!(body, r#"{"text":"[WorkerFlow:run-7] t"}"#);
+}
+
+#[test]
+fn call_failures_print_the_error_json() {
+    let output = workerflow(&["call", "slak_message", "--payload", "{}"], &[], None);
+    assert_eq!(output.status.code(), Some(1));
+    let error = json_stdout(&output);
+    assert_eq!(error["class"], "unknown_route");
+    assert_eq!(error["suggestion"], "slack_message");
+    assert_eq!(
+        stderr(&output),
+        "error: unknown route \"slak_message\"; did you mean \"slack_message\"?\n"
+    );
+
+    let output = workerflow(&["call", "slack_message", "--payload", r#"{"text":"hi"}"#], &[], None);
+    assert_eq!(output.status.code(), Some(1));
+    let error = json_stdout(&output);
+    assert_eq!(
+        error,
+        json!({
+            "ok": false, "status": 500, "class": "config", "transient": false,
+            "message": "route \"slack_message\": missing Slack webhook URL. Checked: SLACK_WEBHOOK_URL",
+            "route": "slack_message",
+            "problems": [{"kind": "missing", "label": "Slack webhook URL", "checked": ["SLACK_WEBHOOK_URL"]}]
+        })
+    );
+
+    let output = workerflow(
+        &["call", "slack_message", "--payload", r#"{"text": 5}"#],
+        &[("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/x")],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_stdout(&output)["problems"], json!([{"field": "text", "message": "slack_message: \"text\" must be a string"}]));
+}
+
+#[test]
+fn malformed_payloads_are_usage_errors_with_a_position() {
+    let output = workerflow(&["call", "slack_message", "--payload", "{\"text\":\n  }"], &[], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: --payload is not valid JSON: expected value (line 2, column 3)\n"
+    );
+    assert!(output.stdout.is_empty());
+    let output = workerflow(&["call", "lead_normalizer"], &[], Some("[1,"));
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: standard input is not valid JSON: EOF while parsing a value (line 1, column 3)\n"
+    );
+    let output = workerflow(&["call", "lead_normalizer", "--payload-file", "/nonexistent/x.json"], &[], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with("error: cannot read /nonexistent/x.json: "));
+    let output = workerflow(&["call", "lead_normalizer", "--trace-id", "a\tb", "--payload", "{}"], &[], None);
+    assert_eq!(output.status.code(), Some(2));
+    let output = workerflow(&["frobnicate"], &[], None);
+    assert_eq!(output.status.code(), Some(2));
+}
