@@ -355,6 +355,32 @@ mod tests {
     }
 
     #[test]
+    fn a_setting_named_like_a_secret_is_refused() {
+        use crate::route::SecretRequirement;
+        use crate::settings::Setting;
+        static WITH_SECRET: RouteSpec = RouteSpec {
+            id: "b",
+            summary: "B.",
+            request_type: RequestType::Sync,
+            service: SERVICE,
+            secrets: &[SecretRequirement {
+                label: "B key",
+                any_of: &["B_KEY"],
+            }],
+        };
+        static BACK_DOOR: Setting = Setting::text("B_KEY", "not a setting");
+        static DECLARED: &[&RouteSpec] = &[&A, &WITH_SECRET];
+        static SETTINGS: &[&Setting] = &[&BACK_DOOR];
+        let mut reading = connector(&A, "reads_b_key");
+        reading.settings = SETTINGS;
+        let error = Registry::from_connectors(DECLARED, &[reading]).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "route \"a\" declares the setting B_KEY, which the registry declares as a secret; read it with ctx.secret"
+        );
+    }
+
+    #[test]
     fn three_handlers_are_all_named() {
         static DECLARED: &[&RouteSpec] = &[&A];
         let connectors = [connector(&A, "z"), connector(&A, "x"), connector(&A, "y")];
