@@ -60,7 +60,12 @@ fn main() {
         for _ in 0..CALLS {
             let trace = TraceId::new("bench").expect("trace id");
             let output = registry
-                .dispatch_with_trace("slack_message", json!({"body": {"text": "hi"}}), &secrets, trace)
+                .dispatch_with_trace(
+                    "slack_message",
+                    json!({"body": {"text": "hi"}}),
+                    &secrets,
+                    trace,
+                )
                 .await
                 .expect("delivered");
             assert_eq!(output["delivered"], true);
@@ -87,7 +92,10 @@ fn main() {
     );
     println!("| loop | total | per call | calls/s |");
     println!("| --- | --- | --- | --- |");
-    for (name, total) in [("bare reqwest POST", bare), ("`dispatch(\"slack_message\")`", dispatch)] {
+    for (name, total) in [
+        ("bare reqwest POST", bare),
+        ("`dispatch(\"slack_message\")`", dispatch),
+    ] {
         println!(
             "| {name} | {:.1} ms | {:.1} µs | {:.0} |",
             total.as_secs_f64() * 1e3,
@@ -118,7 +126,10 @@ fn server_address() -> Option<std::net::SocketAddr> {
 
 /// A minimal keep-alive HTTP/1.1 server on its own thread: answers every request `200 ok`.
 fn serve() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
@@ -162,7 +173,9 @@ async fn connection(mut socket: tokio::net::TcpStream) {
         }
         buffer.drain(..head_end + length);
         if socket
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok",
+            )
             .await
             .is_err()
         {

@@ -28,7 +28,11 @@ fn workerflow(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outpu
         .args(args)
         .env_clear()
         .envs(env.iter().copied())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("the binary runs");
@@ -78,7 +82,11 @@ lead_normalizer: missing Google AI key. Checked: GOOGLEAI_API_KEY, LEAD_NORMALIZ
     assert_eq!(report["ok"], false);
     let routes = report["routes"].as_array().expect("routes");
     assert_eq!(routes.len(), 12);
-    assert!(routes.iter().all(|r| r["implemented"] == true && r["configured"] == false));
+    assert!(
+        routes
+            .iter()
+            .all(|r| r["implemented"] == true && r["configured"] == false)
+    );
     assert_eq!(
         routes[8]["missing"],
         json!([{"kind": "missing", "label": "chat webhook URL", "checked": ["CHAT_WEBHOOK_URL", "GCHAT_ALERTS_WEBHOOK_URL", "GCHAT_ALERTS_WEBHOOK"]}])
@@ -91,16 +99,26 @@ fn doctor_with_every_secret_passes() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let text = stdout(&output);
     assert!(text.starts_with("slack_message: ok\n"), "{text}");
-    assert!(text.ends_with("ok: all 12 routes are configured\n"), "{text}");
+    assert!(
+        text.ends_with("ok: all 12 routes are configured\n"),
+        "{text}"
+    );
     // The alias alone configures the lead normaliser.
-    let mut env: Vec<(&str, &str)> = ALL_SECRETS.iter().copied().filter(|(n, _)| *n != "GOOGLEAI_API_KEY").collect();
+    let mut env: Vec<(&str, &str)> = ALL_SECRETS
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "GOOGLEAI_API_KEY")
+        .collect();
     env.push(("LEAD_NORMALIZER_API_KEY", "k"));
     assert_eq!(workerflow(&["doctor"], &env, None).status.code(), Some(0));
 }
 
 #[test]
 fn routes_lists_requirements_settings_and_state() {
-    let env = [("GITHUB_TOKEN", "ghp_test"), ("GITHUB_REPO", "acme/widgets")];
+    let env = [
+        ("GITHUB_TOKEN", "ghp_test"),
+        ("GITHUB_REPO", "acme/widgets"),
+    ];
     let output = workerflow(&["routes", "--json"], &env, None);
     assert_eq!(output.status.code(), Some(0));
     let listing = json_stdout(&output);
@@ -158,8 +176,12 @@ fn one_shot_server() -> (String, mpsc::Receiver<(String, String)>) {
         let mut body = vec![0; length];
         let _ = reader.read_exact(&mut body);
         let mut stream = reader.into_inner();
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        let _ = sender.send((request_line.trim_end().to_owned(), String::from_utf8_lossy(&body).into_owned()));
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        let _ = sender.send((
+            request_line.trim_end().to_owned(),
+            String::from_utf8_lossy(&body).into_owned(),
+        ));
     });
     (format!("http://{address}"), receiver)
 }
@@ -179,7 +201,9 @@ fn call_slack_message_delivers_to_the_webhook() {
         json_stdout(&output),
         json!({"ok": true, "route": "slack_message", "delivered": true, "endpointHost": host})
     );
-    let (request_line, body) = received.recv_timeout(Duration::from_secs(10)).expect("a request");
+    let (request_line, body) = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a request");
     assert_eq!(request_line, "POST /services/T/B/X HTTP/1.1");
     let body: Value = serde_json::from_str(&body).expect("JSON body");
     let text = body["text"].as_str().expect("text");
@@ -187,31 +211,51 @@ fn call_slack_message_delivers_to_the_webhook() {
         .strip_prefix("[WorkerFlow:")
         .and_then(|rest| rest.strip_suffix("] hi"))
         .expect("prefixed text");
-    assert!(trace.starts_with("wf-") && trace.bytes().all(|b| b.is_ascii_graphic()), "{text}");
+    assert!(
+        trace.starts_with("wf-") && trace.bytes().all(|b| b.is_ascii_graphic()),
+        "{text}"
+    );
 }
 
 #[test]
 fn call_reads_stdin_and_files_and_takes_a_trace_id() {
     let env = [("GOOGLEAI_API_KEY", "g")];
     let expected = json!({"ok": true, "route": "lead_normalizer", "normalized": {"fullName": "Ava", "email": "unknown@example.com", "phone": "", "source": "unspecified"}});
-    let output = workerflow(&["call", "lead_normalizer"], &env, Some(r#"{"firstName":"Ava"}"#));
+    let output = workerflow(
+        &["call", "lead_normalizer"],
+        &env,
+        Some(r#"{"firstName":"Ava"}"#),
+    );
     assert_eq!(json_stdout(&output), expected);
     let file = std::env::temp_dir().join(format!("workerflow-cli-{}.json", std::process::id()));
     std::fs::write(&file, r#"{"firstName":"Ava"}"#).expect("write");
     let path = file.to_string_lossy().into_owned();
-    let output = workerflow(&["call", "lead_normalizer", "--payload-file", &path], &env, None);
+    let output = workerflow(
+        &["call", "lead_normalizer", "--payload-file", &path],
+        &env,
+        None,
+    );
     let _ = std::fs::remove_file(&file);
     assert_eq!(json_stdout(&output), expected);
     // The payload is wrapped: a `body` field of the caller's is not an envelope.
     let (base, received) = one_shot_server();
     let webhook = format!("{base}/hook");
     let output = workerflow(
-        &["call", "chat_notify", "--trace-id", "run-7", "--payload", r#"{"text":"t","body":"x"}"#],
+        &[
+            "call",
+            "chat_notify",
+            "--trace-id",
+            "run-7",
+            "--payload",
+            r#"{"text":"t","body":"x"}"#,
+        ],
         &[("CHAT_WEBHOOK_URL", &webhook)],
         None,
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let (_, body) = received.recv_timeout(Duration::from_secs(10)).expect("a request");
+    let (_, body) = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a request");
     assert_eq!(body, r#"{"text":"[WorkerFlow:run-7] t"}"#);
 }
 
@@ -227,7 +271,11 @@ fn call_failures_print_the_error_json() {
         "error: unknown route \"slak_message\"; did you mean \"slack_message\"?\n"
     );
 
-    let output = workerflow(&["call", "slack_message", "--payload", r#"{"text":"hi"}"#], &[], None);
+    let output = workerflow(
+        &["call", "slack_message", "--payload", r#"{"text":"hi"}"#],
+        &[],
+        None,
+    );
     assert_eq!(output.status.code(), Some(1));
     let error = json_stdout(&output);
     assert_eq!(
@@ -246,12 +294,19 @@ fn call_failures_print_the_error_json() {
         None,
     );
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(json_stdout(&output)["problems"], json!([{"field": "text", "message": "slack_message: \"text\" must be a string"}]));
+    assert_eq!(
+        json_stdout(&output)["problems"],
+        json!([{"field": "text", "message": "slack_message: \"text\" must be a string"}])
+    );
 }
 
 #[test]
 fn malformed_payloads_are_usage_errors_with_a_position() {
-    let output = workerflow(&["call", "slack_message", "--payload", "{\"text\":\n  }"], &[], None);
+    let output = workerflow(
+        &["call", "slack_message", "--payload", "{\"text\":\n  }"],
+        &[],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
@@ -264,10 +319,30 @@ fn malformed_payloads_are_usage_errors_with_a_position() {
         stderr(&output),
         "error: standard input is not valid JSON: EOF while parsing a value (line 1, column 3)\n"
     );
-    let output = workerflow(&["call", "lead_normalizer", "--payload-file", "/nonexistent/x.json"], &[], None);
+    let output = workerflow(
+        &[
+            "call",
+            "lead_normalizer",
+            "--payload-file",
+            "/nonexistent/x.json",
+        ],
+        &[],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).starts_with("error: cannot read /nonexistent/x.json: "));
-    let output = workerflow(&["call", "lead_normalizer", "--trace-id", "a\tb", "--payload", "{}"], &[], None);
+    let output = workerflow(
+        &[
+            "call",
+            "lead_normalizer",
+            "--trace-id",
+            "a\tb",
+            "--payload",
+            "{}",
+        ],
+        &[],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     let output = workerflow(&["frobnicate"], &[], None);
     assert_eq!(output.status.code(), Some(2));

@@ -34,7 +34,9 @@ fn dispatch(secrets: &MapSecrets) -> Result<Value, DispatchError> {
 
 #[test]
 fn settings_are_trimmed_defaulted_and_declared() {
-    let secrets = MapSecrets::new().with("DEMO_API_KEY", "k").with("DEMO_OTHER", "x");
+    let secrets = MapSecrets::new()
+        .with("DEMO_API_KEY", "k")
+        .with("DEMO_OTHER", "x");
     assert_eq!(
         dispatch(&secrets).expect("defaults"),
         json!({"mode": "plain", "base": "https://api.example", "other": null})
@@ -80,7 +82,9 @@ fn an_unusable_base_url_fails_before_the_handler_and_after_the_secrets() {
 
 #[test]
 fn direct_calls_resolve_settings_too() {
-    let secrets = MapSecrets::new().with("DEMO_API_KEY", "k").with("DEMO_MODE", "m");
+    let secrets = MapSecrets::new()
+        .with("DEMO_API_KEY", "k")
+        .with("DEMO_MODE", "m");
     let trace = TraceId::new("t-1").expect("trace id");
     let ctx = RouteContext::resolve(&echo, trace, &secrets).expect("resolved");
     assert_eq!(ctx.setting(&MODE), Some("m"));

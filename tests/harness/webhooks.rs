@@ -264,3 +264,23 @@ async fn slack_message_errors_and_retries() {
     assert_eq!(error.code, None);
     assert_eq!(harness.requests().len(), 1);
 }
+
+/// `dispatch_blocking` outside any tokio runtime still sends (the transport brings its own).
+#[tokio::test]
+async fn dispatch_blocking_works_outside_tokio() {
+    let harness = Harness::start().await;
+    harness.on("POST", SLACK_PATH, vec![text_response(200, "ok")]);
+    let secrets = harness.secrets();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let registry = registry(fast_policy());
+        let payload = json!({"body": {"text": "hi"}});
+        let _ = sender.send(registry.dispatch_blocking("slack_message", payload, &secrets));
+    });
+    let result = tokio::task::spawn_blocking(move || receiver.recv())
+        .await
+        .expect("joined")
+        .expect("a result");
+    assert_eq!(result.expect("delivered")["delivered"], true);
+    assert_eq!(harness.requests().len(), 1);
+}

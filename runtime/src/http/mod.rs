@@ -255,7 +255,7 @@ impl HttpClient {
         let deadline = start.checked_add(policy.deadline);
         let mut attempts: u32 = 0;
         loop {
-            attempts += 1;
+            attempts = attempts.saturating_add(1);
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let limit = remaining.map_or(policy.attempt_timeout, |r| policy.attempt_timeout.min(r));
             tracing::debug!(
