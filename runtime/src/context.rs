@@ -78,7 +78,7 @@ impl<R> RouteContext<R> {
     ) -> Result<Self, ConnectorError> {
         let spec = route.spec();
         let settings = crate::private::linked_settings(spec);
-        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+        #[cfg_attr(not(feature = "reqwest"), allow(unused_mut))]
         let mut call = CallEnv::resolve(spec, settings, trace_id, secrets)?;
         #[cfg(feature = "reqwest")]
         {
