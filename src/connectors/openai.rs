@@ -1,13 +1,11 @@
 //! OpenAI chat completions: `openai_chat` (CONNECTORS.md 3.5).
 
 use serde_json::{Value, json};
-use workerflow_runtime::http::{
-    HttpMethod, OutboundRequest, ProviderDescription, ProviderReply, header,
-};
+use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};
 use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
 
 use super::input::{self, Problems};
-use super::outbound::{self, pointer_text};
+use super::outbound;
 use crate::registry::routes::openai_chat;
 
 /// The model used when the input names none.
@@ -62,7 +60,8 @@ pub async fn complete_chat(
     let request = OutboundRequest::api(HttpMethod::POST, url)
         .header(header::AUTHORIZATION, auth)
         .json(&body);
-    let completion = outbound::call_api(ctx, &request, LABEL, describe).await?;
+    let completion =
+        outbound::call_api(ctx, &request, LABEL, outbound::describe_error_object).await?;
     Ok(json!({
         "ok": true,
         "route": route,
@@ -88,15 +87,6 @@ fn output_text(choices: Option<&Value>) -> String {
             input::trim(&joined).to_owned()
         }
         _ => String::new(),
-    }
-}
-
-/// `error.code`, else `error.type`; the message is `error.message`.
-fn describe(reply: &ProviderReply<'_>) -> ProviderDescription {
-    ProviderDescription {
-        code: outbound::error_code_or_type(reply.json),
-        message: pointer_text(reply.json, "/error/message").map(str::to_owned),
-        ..ProviderDescription::default()
     }
 }
 

@@ -90,11 +90,17 @@ pub(crate) fn pointer_text<'a>(json: Option<&'a Value>, pointer: &str) -> Option
         .filter(|text| !text.is_empty())
 }
 
-/// `error.code`, else `error.type` (OpenAI and Stripe error bodies).
-pub(crate) fn error_code_or_type(json: Option<&Value>) -> Option<String> {
-    pointer_text(json, "/error/code")
-        .or_else(|| pointer_text(json, "/error/type"))
-        .map(str::to_owned)
+/// OpenAI and Stripe error bodies: the code is `error.code`, else `error.type`; the message is
+/// `error.message`.
+pub(crate) fn describe_error_object(reply: &ProviderReply<'_>) -> ProviderDescription {
+    let code = pointer_text(reply.json, "/error/code")
+        .or_else(|| pointer_text(reply.json, "/error/type"))
+        .map(str::to_owned);
+    ProviderDescription {
+        code,
+        message: pointer_text(reply.json, "/error/message").map(str::to_owned),
+        ..ProviderDescription::default()
+    }
 }
 
 /// A trace id where a header needs it: always valid for the runtime's trace ids, but checked so

@@ -4,13 +4,11 @@
 use serde_json::{Map, Value, json};
 use url::Url;
 use workerflow_runtime::http::header::HeaderValue;
-use workerflow_runtime::http::{
-    HttpMethod, OutboundRequest, ProviderDescription, ProviderReply, header,
-};
+use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};
 use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
 
 use super::input::{self, Problems};
-use super::outbound::{self, pointer_text};
+use super::outbound;
 use crate::registry::routes::{stripe_customer_upsert, stripe_payment_intent_create};
 
 pub static STRIPE_BASE_URL: Setting = Setting::base_url(
@@ -164,7 +162,7 @@ impl<'a, R> Stripe<'a, R> {
     }
 
     async fn send(&self, request: &OutboundRequest) -> Result<Map<String, Value>, ConnectorError> {
-        outbound::call_api(self.ctx, request, LABEL, describe).await
+        outbound::call_api(self.ctx, request, LABEL, outbound::describe_error_object).await
     }
 }
 
@@ -218,15 +216,6 @@ fn with_metadata(fields: &[(&str, String)], metadata: Option<&Value>) -> String 
             .map(|(key, value)| (*key, value.as_str()))
             .chain(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
     )
-}
-
-/// `error.code`, else `error.type`; the message is `error.message`.
-fn describe(reply: &ProviderReply<'_>) -> ProviderDescription {
-    ProviderDescription {
-        code: outbound::error_code_or_type(reply.json),
-        message: pointer_text(reply.json, "/error/message").map(str::to_owned),
-        ..ProviderDescription::default()
-    }
 }
 
 #[cfg(test)]
