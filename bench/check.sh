@@ -10,8 +10,8 @@ mkdir -p target/bench
 large=target/bench/registry-100000.json
 [ -f "$large" ] || python3 bench/gen_registry.py 100000 "$large"
 echo "## check, $(date -u +%Y-%m-%d), $(nproc) cores, $(ls -l "$large" | awk '{print $5}') bytes"
-hyperfine --warmup 3 --runs 50 -N "$bin check connector-registry/services.json" --export-markdown /dev/stdout | tail -n +2
-hyperfine --warmup 1 --runs 10 -N "$bin check $large" --export-markdown /dev/stdout | tail -n +2
+hyperfine --warmup 3 --runs 50 -N "$bin check connector-registry/services.json" --export-markdown /dev/stdout | sed -n "/^|/p"
+hyperfine --warmup 1 --runs 10 -N "$bin check $large" --export-markdown /dev/stdout | sed -n "/^|/p"
 for file in connector-registry/services.json "$large"; do
   /usr/bin/time -f "peak RSS of check $file: %M KiB" "$bin" check "$file" >/dev/null
 done
