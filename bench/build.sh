@@ -4,12 +4,7 @@
 # scratch and re-running when they are already up to date.
 # Usage: bench/build.sh            (needs hyperfine and GNU time)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q -p workerflow-registry
-bin=target/release/workerflow-registry
-mkdir -p target/bench
-large=target/bench/registry-100000.json
-[ -f "$large" ] || python3 bench/gen_registry.py 100000 "$large"
+source "$(dirname "$0")/setup.sh"
 out=target/bench/docs
 echo "## build, $(date -u +%Y-%m-%d), $(nproc) cores"
 hyperfine --warmup 3 --runs 50 -N --prepare "rm -rf $out/small" \

@@ -3,12 +3,7 @@
 # start) and a generated 100,000-service registry (wall time and peak memory).
 # Usage: bench/check.sh            (needs hyperfine: apt-get install hyperfine; GNU time)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q -p workerflow-registry
-bin=target/release/workerflow-registry
-mkdir -p target/bench
-large=target/bench/registry-100000.json
-[ -f "$large" ] || python3 bench/gen_registry.py 100000 "$large"
+source "$(dirname "$0")/setup.sh"
 echo "## check, $(date -u +%Y-%m-%d), $(nproc) cores, $(ls -l "$large" | awk '{print $5}') bytes"
 hyperfine --warmup 3 --runs 50 -N "$bin check connector-registry/services.json" --export-markdown /dev/stdout | sed -n "/^|/p"
 hyperfine --warmup 1 --runs 10 -N "$bin check $large" --export-markdown /dev/stdout | sed -n "/^|/p"
