@@ -637,13 +637,10 @@ async fn c17_non_json_success_bodies() {
         "/v1/pages/abc-123",
         vec![json_response(200, json!([1, 2]))],
     );
-    let output = call(
-        "notion_database_item_get",
-        json!({"pageId": "abc-123"}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("defaults");
+    let output = harness
+        .dispatch("notion_database_item_get", json!({"pageId": "abc-123"}))
+        .await
+        .expect("defaults");
     assert_eq!(output["pageId"], "");
     assert_eq!(output["propertyCount"], 0);
 }
@@ -682,7 +679,8 @@ async fn c20_logs_are_captured_and_clean() {
         SLACK_PATH,
         vec![text_response(503, "busy"), text_response(200, "ok")],
     );
-    call("slack_message", json!({"text": "hi"}), &harness.secrets())
+    harness
+        .dispatch("slack_message", json!({"text": "hi"}))
         .await
         .expect("delivered");
     let logs = logs();

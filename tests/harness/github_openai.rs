@@ -17,12 +17,7 @@ async fn github_issue_create_request_and_output() {
             json!({"number": 77, "html_url": "https://github.example/i/77"}),
         )],
     );
-    let output = call(
-        "github_issue_create",
-        json!({"title": "T", "body": "  b\n", "labels": [" a ", 3, "", "b"], "repo": " /acme/widgets/ "}),
-        &harness.secrets(),
-    )
-    .await
+    let output = harness.dispatch("github_issue_create", json!({"title": "T", "body": "  b\n", "labels": [" a ", 3, "", "b"], "repo": " /acme/widgets/ "})).await
     .expect("created");
     assert_eq!(
         output.to_string(),
@@ -119,12 +114,9 @@ async fn github_issue_create_500_is_not_retried() {
         vec![json_response(500, json!({"message": "oops"}))],
     );
     let error = provider_error(
-        call(
-            "github_issue_create",
-            json!({"repo": "acme/widgets"}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("github_issue_create", json!({"repo": "acme/widgets"}))
+            .await,
     );
     assert_eq!(
         error.message,
@@ -151,7 +143,8 @@ async fn openai_chat_defaults() {
         COMPLETIONS,
         vec![completion(json!("  Harness completion "))],
     );
-    let output = call("openai_chat", json!({}), &harness.secrets())
+    let output = harness
+        .dispatch("openai_chat", json!({}))
         .await
         .expect("completed");
     assert_eq!(
@@ -216,7 +209,8 @@ async fn openai_chat_outputs_without_choices() {
         COMPLETIONS,
         vec![json_response(200, json!({"model": "x"}))],
     );
-    let output = call("openai_chat", json!({}), &harness.secrets())
+    let output = harness
+        .dispatch("openai_chat", json!({}))
         .await
         .expect("completed");
     assert_eq!(output["output"], "");
@@ -234,7 +228,9 @@ async fn openai_chat_invalid_prompt_and_errors() {
         (json!(3), "openai_chat: \"prompt\" must be a string"),
     ] {
         let problems = input_problems(
-            call("openai_chat", json!({"prompt": prompt}), &harness.secrets()).await,
+            harness
+                .dispatch("openai_chat", json!({"prompt": prompt}))
+                .await,
         );
         assert_eq!(problems, [("prompt".to_owned(), message.to_owned())]);
     }
@@ -246,7 +242,7 @@ async fn openai_chat_invalid_prompt_and_errors() {
             .insert_header("retry-after", "0"),
             json_response(500, json!({"error": {"type": "server_error"}}))],
     );
-    let error = provider_error(call("openai_chat", json!({}), &harness.secrets()).await);
+    let error = provider_error(harness.dispatch("openai_chat", json!({})).await);
     // 429 is retried (the provider did not act), 500 is not (a POST without a key).
     assert_eq!((error.status, error.attempts), (500, 2));
     assert_eq!(error.code.as_deref(), Some("server_error"));
@@ -259,7 +255,7 @@ async fn openai_chat_invalid_prompt_and_errors() {
             json!({"error": {"code": "rate_limit_exceeded", "message": "m"}}),
         )],
     );
-    let error = provider_error(call("openai_chat", json!({}), &harness.secrets()).await);
+    let error = provider_error(harness.dispatch("openai_chat", json!({})).await);
     assert_eq!(error.code.as_deref(), Some("rate_limit_exceeded"));
     assert_eq!(
         error.message,

@@ -20,7 +20,8 @@ async fn notion_create_request_and_output() {
         r#"{{"databaseId":" db1 ","properties":{properties},"children":[{{"object":"block"}}]}}"#
     );
     let input: serde_json::Value = serde_json::from_str(&input).expect("JSON");
-    let output = call("notion_database_item_create", input, &harness.secrets())
+    let output = harness
+        .dispatch("notion_database_item_create", input)
         .await
         .expect("created");
     assert_eq!(
@@ -47,13 +48,13 @@ async fn notion_create_children_only_as_an_array_and_archived_only_when_true() {
         "/v1/pages",
         vec![json_response(200, json!({"archived": "yes"}))],
     );
-    let output = call(
-        "notion_database_item_create",
-        json!({"databaseId": "db1", "properties": {"a": 1}, "children": {"x": 1}}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("created");
+    let output = harness
+        .dispatch(
+            "notion_database_item_create",
+            json!({"databaseId": "db1", "properties": {"a": 1}, "children": {"x": 1}}),
+        )
+        .await
+        .expect("created");
     assert_eq!(output["archived"], false);
     assert_eq!(
         harness.requests()[0].body_text(),
@@ -112,12 +113,9 @@ async fn notion_errors_use_the_coded_shape() {
     );
     let input = json!({"databaseId": "db1", "properties": {"a": 1}});
     let error = provider_error(
-        call(
-            "notion_database_item_create",
-            input.clone(),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("notion_database_item_create", input.clone())
+            .await,
     );
     assert_eq!(
         error.message,
@@ -127,12 +125,9 @@ async fn notion_errors_use_the_coded_shape() {
     let harness = Harness::start().await;
     harness.on("POST", "/v1/pages", vec![text_response(502, "<html>")]);
     let error = provider_error(
-        call(
-            "notion_database_item_create",
-            input.clone(),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("notion_database_item_create", input.clone())
+            .await,
     );
     assert_eq!(
         error.message,
@@ -247,12 +242,7 @@ async fn hubspot_contact_default_search_and_create() {
             CONTACTS,
             vec![json_response(201, json!({"id": "c9"}))],
         );
-    let output = call(
-        "hubspot_contact_upsert",
-        json!({"email": " Ava@Example.com ", "properties": {" firstname ": "Ava", "n": 1, "b": true, "o": {}, "a": [], "z": null, "": "x", "email": "other@x"}}),
-        &harness.secrets(),
-    )
-    .await
+    let output = harness.dispatch("hubspot_contact_upsert", json!({"email": " Ava@Example.com ", "properties": {" firstname ": "Ava", "n": 1, "b": true, "o": {}, "a": [], "z": null, "": "x", "email": "other@x"}})).await
     .expect("created");
     assert_eq!(
         output.to_string(),
@@ -292,13 +282,13 @@ async fn hubspot_contact_custom_key_and_update() {
             "/crm/v3/objects/contacts/c%201",
             vec![json_response(200, json!({}))],
         );
-    let output = call(
-        "hubspot_contact_upsert",
-        json!({"email": "a@b.co", "idProperty": "custom_id", "idValue": " C-9 "}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("updated");
+    let output = harness
+        .dispatch(
+            "hubspot_contact_upsert",
+            json!({"email": "a@b.co", "idProperty": "custom_id", "idValue": " C-9 "}),
+        )
+        .await
+        .expect("updated");
     assert_eq!(
         output.to_string(),
         r#"{"ok":true,"route":"hubspot_contact_upsert","id":"c 1","email":"a@b.co","created":false,"idProperty":"custom_id"}"#
@@ -323,13 +313,13 @@ async fn hubspot_contact_custom_key_and_update() {
             vec![json_response(200, json!({"results": []}))],
         )
         .on("POST", CONTACTS, vec![json_response(201, json!({}))]);
-    let output = call(
-        "hubspot_contact_upsert",
-        json!({"email": "a@b.co", "idProperty": "email"}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("created");
+    let output = harness
+        .dispatch(
+            "hubspot_contact_upsert",
+            json!({"email": "a@b.co", "idProperty": "email"}),
+        )
+        .await
+        .expect("created");
     assert_eq!(output["idProperty"], "email");
     assert_eq!(output["id"], "");
 }
@@ -378,8 +368,11 @@ async fn hubspot_errors_use_category_codes_and_details() {
         CONTACT_SEARCH,
         vec![json_response(400, json!({"status": "error", "message": "Property values were not valid", "category": "VALIDATION_ERROR", "correlationId": "x"}))],
     );
-    let error =
-        provider_error(call("hubspot_contact_upsert", input.clone(), &harness.secrets()).await);
+    let error = provider_error(
+        harness
+            .dispatch("hubspot_contact_upsert", input.clone())
+            .await,
+    );
     assert_eq!(error.status, 400);
     assert_eq!(error.code.as_deref(), Some("hubspot_validation_error"));
     assert_eq!(
@@ -401,15 +394,18 @@ async fn hubspot_errors_use_category_codes_and_details() {
             json!({"message": "gone", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.x"}),
         )],
     );
-    let error =
-        provider_error(call("hubspot_contact_upsert", input.clone(), &harness.secrets()).await);
+    let error = provider_error(
+        harness
+            .dispatch("hubspot_contact_upsert", input.clone())
+            .await,
+    );
     assert_eq!(
         error.code.as_deref(),
         Some("hubspot_object_not_found_crm.x")
     );
     let harness = Harness::start().await;
     harness.on("POST", CONTACT_SEARCH, vec![text_response(500, "oops")]);
-    let error = provider_error(call("hubspot_contact_upsert", input, &harness.secrets()).await);
+    let error = provider_error(harness.dispatch("hubspot_contact_upsert", input).await);
     assert_eq!(error.code.as_deref(), Some("hubspot_error"));
     assert_eq!(
         error.message,
@@ -434,8 +430,11 @@ async fn hubspot_step_retries() {
             ],
         )
         .on("POST", CONTACTS, vec![text_response(500, "")]);
-    let error =
-        provider_error(call("hubspot_contact_upsert", input.clone(), &harness.secrets()).await);
+    let error = provider_error(
+        harness
+            .dispatch("hubspot_contact_upsert", input.clone())
+            .await,
+    );
     assert_eq!((error.status, error.attempts), (500, 1));
     assert_eq!(harness.requests().len(), 3);
     // PATCH 500 three times.
@@ -451,7 +450,7 @@ async fn hubspot_step_retries() {
             "/crm/v3/objects/contacts/c1",
             vec![text_response(500, "")],
         );
-    let error = provider_error(call("hubspot_contact_upsert", input, &harness.secrets()).await);
+    let error = provider_error(harness.dispatch("hubspot_contact_upsert", input).await);
     assert_eq!((error.status, error.attempts), (500, 3));
     let patches = harness
         .requests()
@@ -475,12 +474,7 @@ async fn hubspot_deal_upsert_flow_and_validation() {
             "/crm/v3/objects/deals",
             vec![json_response(201, json!({"id": "deal-1"}))],
         );
-    let output = call(
-        "hubspot_deal_upsert",
-        json!({"idProperty": " workerflow_external_id ", "idValue": "D-1", "properties": {"dealname": "Big", "workerflow_external_id": "old"}}),
-        &harness.secrets(),
-    )
-    .await
+    let output = harness.dispatch("hubspot_deal_upsert", json!({"idProperty": " workerflow_external_id ", "idValue": "D-1", "properties": {"dealname": "Big", "workerflow_external_id": "old"}})).await
     .expect("created");
     assert_eq!(
         output.to_string(),
@@ -507,13 +501,13 @@ async fn hubspot_deal_upsert_flow_and_validation() {
             "/crm/v3/objects/deals/d%202",
             vec![json_response(200, json!({"id": "d2"}))],
         );
-    let output = call(
-        "hubspot_deal_upsert",
-        json!({"idProperty": "k", "idValue": "v"}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("updated");
+    let output = harness
+        .dispatch(
+            "hubspot_deal_upsert",
+            json!({"idProperty": "k", "idValue": "v"}),
+        )
+        .await
+        .expect("updated");
     assert_eq!(
         (output["id"].as_str(), output["created"].as_bool()),
         (Some("d2"), Some(false))
@@ -525,12 +519,12 @@ async fn hubspot_deal_upsert_flow_and_validation() {
 
     let harness = Harness::start().await;
     let error = connector_error(
-        call(
-            "hubspot_deal_upsert",
-            json!({"idProperty": 5, "idValue": ""}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch(
+                "hubspot_deal_upsert",
+                json!({"idProperty": 5, "idValue": ""}),
+            )
+            .await,
     );
     assert_eq!(
         error.to_string(),

@@ -15,12 +15,7 @@ async fn payment_intent_request_and_output() {
         INTENTS,
         vec![json_response(200, json!({"id": "pi_1", "status": "requires_payment_method", "client_secret": "cs", "amount": 13, "currency": "eur"}))],
     );
-    let output = call(
-        "stripe_payment_intent_create",
-        json!({"amount": 12.5, "currency": " EUR ", "customerId": "cus 1", "description": "hello world & co", "metadata": {"k": "v", "a b": "c/d"}}),
-        &harness.secrets(),
-    )
-    .await
+    let output = harness.dispatch("stripe_payment_intent_create", json!({"amount": 12.5, "currency": " EUR ", "customerId": "cus 1", "description": "hello world & co", "metadata": {"k": "v", "a b": "c/d"}})).await
     .expect("created");
     assert_eq!(
         output.to_string(),
@@ -122,12 +117,9 @@ async fn payment_intent_500_is_retried_with_the_same_key() {
     let harness = Harness::start().await;
     harness.on("POST", INTENTS, vec![text_response(500, "oops")]);
     let error = provider_error(
-        call(
-            "stripe_payment_intent_create",
-            json!({"amount": 5}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("stripe_payment_intent_create", json!({"amount": 5}))
+            .await,
     );
     assert_eq!(
         error.message,
@@ -152,12 +144,9 @@ async fn payment_intent_500_is_retried_with_the_same_key() {
         )],
     );
     let error = provider_error(
-        call(
-            "stripe_payment_intent_create",
-            json!({"amount": 5}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("stripe_payment_intent_create", json!({"amount": 5}))
+            .await,
     );
     assert_eq!(error.code.as_deref(), Some("card_error"));
     assert_eq!(error.provider_message.as_deref(), Some("declined"));
@@ -180,13 +169,13 @@ async fn customer_upsert_creates_when_not_found() {
                 json!({"id": "cus_9", "email": "a+b@ex.com"}),
             )],
         );
-    let output = call(
-        "stripe_customer_upsert",
-        json!({"email": " A+B@ex.com ", "name": " Ava ", "phone": "+1 555"}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("created");
+    let output = harness
+        .dispatch(
+            "stripe_customer_upsert",
+            json!({"email": " A+B@ex.com ", "name": " Ava ", "phone": "+1 555"}),
+        )
+        .await
+        .expect("created");
     assert_eq!(
         output.to_string(),
         r#"{"ok":true,"route":"stripe_customer_upsert","customerId":"cus_9","email":"a+b@ex.com","name":"Ava","created":true}"#
@@ -234,13 +223,13 @@ async fn customer_upsert_updates_when_found() {
             "/v1/customers/cus%201%2Fx",
             vec![json_response(200, json!({"name": null}))],
         );
-    let output = call(
-        "stripe_customer_upsert",
-        json!({"email": "a@b.co", "name": " Ava ", "metadata": {"k": 1}}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("updated");
+    let output = harness
+        .dispatch(
+            "stripe_customer_upsert",
+            json!({"email": "a@b.co", "name": " Ava ", "metadata": {"k": 1}}),
+        )
+        .await
+        .expect("updated");
     assert_eq!(
         output.to_string(),
         r#"{"ok":true,"route":"stripe_customer_upsert","customerId":"cus 1/x","email":"a@b.co","name":"Ava","created":false}"#
@@ -327,12 +316,12 @@ async fn customer_upsert_step_failures() {
 async fn customer_upsert_invalid_input() {
     let harness = Harness::start().await;
     let problems = input_problems(
-        call(
-            "stripe_customer_upsert",
-            json!({"email": 5, "idempotencyKey": "\n\u{1}x"}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch(
+                "stripe_customer_upsert",
+                json!({"email": 5, "idempotencyKey": "\n\u{1}x"}),
+            )
+            .await,
     );
     assert_eq!(
         problems,

@@ -133,6 +133,11 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// Calls `route` with this harness's secrets (see [`call`]).
+    pub async fn dispatch(&self, route: &str, input: Value) -> Result<Value, DispatchError> {
+        call(route, input, &self.secrets()).await
+    }
+
     pub async fn start() -> Harness {
         init_logs();
         let server = MockServer::start().await;

@@ -12,13 +12,10 @@ async fn chat_notify_posts_to_the_webhook_with_its_query() {
         CHAT_PATH,
         vec![json_response(200, json!({"name": "m"}))],
     );
-    let output = call(
-        "chat_notify",
-        json!({"text": "  hello "}),
-        &harness.secrets(),
-    )
-    .await
-    .expect("delivered");
+    let output = harness
+        .dispatch("chat_notify", json!({"text": "  hello "}))
+        .await
+        .expect("delivered");
     assert_eq!(
         output.to_string(),
         json!({"ok": true, "route": "chat_notify", "delivered": true, "endpointHost": harness.host()})
@@ -120,7 +117,7 @@ async fn chat_provider_code_is_the_error_status() {
             json!({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}),
         )],
     );
-    let error = provider_error(call("chat_notify", json!({"text": "x"}), &harness.secrets()).await);
+    let error = provider_error(harness.dispatch("chat_notify", json!({"text": "x"})).await);
     assert_eq!(error.code.as_deref(), Some("INVALID_ARGUMENT"));
     assert_eq!(error.provider_message.as_deref(), Some("bad"));
 }
@@ -171,7 +168,7 @@ async fn incident_create_formats_five_lines() {
 async fn incident_create_failures_are_not_retried_on_500() {
     let harness = Harness::start().await;
     harness.on("POST", CHAT_PATH, vec![text_response(500, "")]);
-    let error = provider_error(call("incident_create", json!({}), &harness.secrets()).await);
+    let error = provider_error(harness.dispatch("incident_create", json!({})).await);
     assert_eq!(
         error.message,
         "Incident webhook failed: 500 Internal Server Error"
@@ -183,7 +180,8 @@ async fn incident_create_failures_are_not_retried_on_500() {
 async fn slack_message_posts_the_prefixed_text() {
     let harness = Harness::start().await;
     harness.on("POST", SLACK_PATH, vec![text_response(200, "ok")]);
-    let output = call("slack_message", json!({"text": "hi"}), &harness.secrets())
+    let output = harness
+        .dispatch("slack_message", json!({"text": "hi"}))
         .await
         .expect("delivered");
     assert_eq!(
@@ -201,12 +199,9 @@ async fn slack_message_refuses_a_caller_webhook() {
     let harness = Harness::start().await;
     let evil = format!("{}/evil", harness.url());
     let problems = input_problems(
-        call(
-            "slack_message",
-            json!({"text": "hi", "webhookUrl": evil}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("slack_message", json!({"text": "hi", "webhookUrl": evil}))
+            .await,
     );
     assert_eq!(
         problems,
@@ -217,12 +212,9 @@ async fn slack_message_refuses_a_caller_webhook() {
     );
     // Every problem at once.
     let problems = input_problems(
-        call(
-            "slack_message",
-            json!({"webhookUrl": 1}),
-            &harness.secrets(),
-        )
-        .await,
+        harness
+            .dispatch("slack_message", json!({"webhookUrl": 1}))
+            .await,
     );
     assert_eq!(problems.len(), 2);
     harness.assert_untouched();
@@ -236,8 +228,11 @@ async fn slack_message_errors_and_retries() {
         SLACK_PATH,
         vec![text_response(400, "invalid_payload")],
     );
-    let error =
-        provider_error(call("slack_message", json!({"text": "hi"}), &harness.secrets()).await);
+    let error = provider_error(
+        harness
+            .dispatch("slack_message", json!({"text": "hi"}))
+            .await,
+    );
     assert_eq!(error.code.as_deref(), Some("invalid_payload"));
     assert_eq!(
         error.message,
@@ -249,14 +244,18 @@ async fn slack_message_errors_and_retries() {
         SLACK_PATH,
         vec![text_response(503, ""), text_response(200, "ok")],
     );
-    call("slack_message", json!({"text": "hi"}), &harness.secrets())
+    harness
+        .dispatch("slack_message", json!({"text": "hi"}))
         .await
         .expect("retried after 503");
     assert_eq!(harness.requests().len(), 2);
     let harness = Harness::start().await;
     harness.on("POST", SLACK_PATH, vec![text_response(500, "")]);
-    let error =
-        provider_error(call("slack_message", json!({"text": "hi"}), &harness.secrets()).await);
+    let error = provider_error(
+        harness
+            .dispatch("slack_message", json!({"text": "hi"}))
+            .await,
+    );
     assert_eq!(
         error.message,
         "Slack webhook failed: 500 Internal Server Error"
