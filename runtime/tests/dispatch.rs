@@ -1,7 +1,7 @@
 //! Dispatch, configuration report and linking, through real `#[connector]` handlers written
 //! against the test registry (`tests/fixtures/services.json`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,7 +20,11 @@ use registry::routes::{echo, notify, pair};
 /// A value that must never show up in any output.
 const SENTINEL: &str = "sk_test_SENTINEL_d41d8cd9";
 
-static ECHO_CALLS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Calls of `echo_handler` on this thread. Per thread because the test harness runs tests
+    /// in parallel and `dispatch_blocking` runs the handler on the calling thread.
+    static ECHO_CALLS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[derive(Deserialize)]
 struct EchoInput {
@@ -51,7 +55,7 @@ fn echo_handler(
     ctx: &RouteContext<echo::Route>,
     input: EchoInput,
 ) -> Result<EchoOutput, ConnectorError> {
-    ECHO_CALLS.fetch_add(1, Ordering::SeqCst);
+    ECHO_CALLS.set(ECHO_CALLS.get() + 1);
     let key = ctx.secret(echo::DEMO_API_KEY);
     if input.text == "fail" {
         return Err(ConnectorError::invalid_input(
@@ -202,15 +206,11 @@ fn async_handlers_are_awaited() {
 
 #[test]
 fn missing_secrets_fail_before_the_handler_runs() {
-    let before = ECHO_CALLS.load(Ordering::SeqCst);
+    let before = ECHO_CALLS.get();
     let blank = MapSecrets::new().with("DEMO_API_KEY", " \t ");
     // Invalid input too: the configuration error wins (CONNECTORS.md 1.1).
     let error = dispatch("echo", json!({"body": 5}), &blank).expect_err("no key");
-    assert_eq!(
-        ECHO_CALLS.load(Ordering::SeqCst),
-        before,
-        "the handler must not run"
-    );
+    assert_eq!(ECHO_CALLS.get(), before, "the handler must not run");
     assert_eq!(error.status(), 500);
     assert_eq!(
         error.to_string(),
