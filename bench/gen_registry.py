@@ -3,12 +3,18 @@
 unique names, ids, ranks and URLs, every tenth one with a runtime route.
 
 Usage: bench/gen_registry.py N OUT.json [--errors K]
-With --errors K, K problems are injected: half a schema can express, half only our rules can."""
+With --errors K, K problems are injected, one per service: of every ten, eight a JSON Schema can
+express and two only our rules can (so 50 errors are 40 + 10). `injected_services(n, k)` gives the
+indices of the services that carry them."""
 import json, sys, copy
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
 upstream = json.loads((root / "registry-compiler/tests/fixtures/upstream/workerflow-services.v1.json").read_text())
+
+def injected_services(n, errors):
+    step = max(1, n // max(errors, 1))
+    return [(e * step) % n for e in range(errors)]
 
 def generate(n, errors=0):
     services = []
@@ -27,9 +33,8 @@ def generate(n, errors=0):
                 "secrets": [{"label": "API key", "anyOf": [f"SERVICE_{i}_API_KEY"]}]}]}
         services.append(s)
     # Spread the injected errors evenly; each kind is one the tools are compared on.
-    step = max(1, n // max(errors, 1))
-    for e in range(errors):
-        s = services[(e * step) % n]
+    for e, index in enumerate(injected_services(n, errors)):
+        s = services[index]
         kind = e % 10
         if kind == 0: s["authType"] = "oauth"                      # schema: enum
         elif kind == 1: s["confidence"] = "high"                   # schema: enum
