@@ -220,7 +220,8 @@ impl Registry {
         let prepared = self.prepare(route_id, payload, secrets, trace_id);
         async move {
             match prepared {
-                Ok((handler, call)) => handler(call).await,
+                Ok((HandlerFn::Sync(handler), call)) => handler(call),
+                Ok((HandlerFn::Async(handler), call)) => handler(call).await,
                 Err(error) => Err(error),
             }
         }
@@ -334,7 +335,7 @@ mod tests {
             settings: &[],
             function,
             module_path: "tests",
-            handler,
+            handler: HandlerFn::Async(handler),
         }
     }
 

@@ -79,11 +79,6 @@ fn registration(
     } = handler;
     let wrapper = format_ident!("__workerflow_handler_{}", name);
     let function_name = name.unraw().to_string();
-    let await_call = if *is_async {
-        quote!(.await)
-    } else {
-        TokenStream::new()
-    };
     // Spans put type errors at the user's tokens: a non-Deserialize input at the input type, a
     // non-Serialize output at the return type.
     let deserialize = quote_spanned! {input.span()=>
@@ -101,25 +96,53 @@ fn registration(
     let settings = settings
         .iter()
         .map(|path| quote_spanned! {path.span()=> &#path});
+    let call = quote! {
+        let (context, payload) =
+            ::workerflow_runtime::__private::Call::into_parts::<#context>(call);
+        let route = payload.route();
+        let input: #input = match #deserialize {
+            ::core::result::Result::Ok(input) => input,
+            ::core::result::Result::Err(error) => {
+                return ::core::result::Result::Err(error);
+            }
+        };
+    };
+    // A sync handler gets a plain function; only async handlers pay for a boxed future type.
+    let (wrapper_fn, handler_fn) = if *is_async {
+        (
+            quote! {
+                fn #wrapper(
+                    call: ::workerflow_runtime::__private::Call,
+                ) -> ::workerflow_runtime::__private::HandlerFuture {
+                    ::std::boxed::Box::pin(async move {
+                        #call
+                        let output = #name(&context, input).await;
+                        #serialize
+                    })
+                }
+            },
+            quote!(::workerflow_runtime::__private::HandlerFn::Async(#wrapper)),
+        )
+    } else {
+        (
+            quote! {
+                fn #wrapper(
+                    call: ::workerflow_runtime::__private::Call,
+                ) -> ::core::result::Result<
+                    ::workerflow_runtime::__private::Value,
+                    ::workerflow_runtime::DispatchError,
+                > {
+                    #call
+                    let output = #name(&context, input);
+                    #serialize
+                }
+            },
+            quote!(::workerflow_runtime::__private::HandlerFn::Sync(#wrapper)),
+        )
+    };
     quote! {
         const _: () = {
-            fn #wrapper(
-                call: ::workerflow_runtime::__private::Call,
-            ) -> ::workerflow_runtime::__private::HandlerFuture {
-                ::std::boxed::Box::pin(async move {
-                    let (context, payload) =
-                        ::workerflow_runtime::__private::Call::into_parts::<#context>(call);
-                    let route = payload.route();
-                    let input: #input = match #deserialize {
-                        ::core::result::Result::Ok(input) => input,
-                        ::core::result::Result::Err(error) => {
-                            return ::core::result::Result::Err(error);
-                        }
-                    };
-                    let output = #name(&context, input) #await_call;
-                    #serialize
-                })
-            }
+            #wrapper_fn
 
             ::workerflow_runtime::__private::inventory::submit! {
                 #connector_new(
@@ -127,7 +150,7 @@ fn registration(
                     &[#(#settings),*],
                     #function_name,
                     ::core::module_path!(),
-                    #wrapper,
+                    #handler_fn,
                 )
             }
         };
@@ -165,18 +188,25 @@ mod tests {
 
     #[test]
     fn a_sync_handler_with_a_registry_path_is_called_without_await() {
-        let expanded = connector(
-            quote!(route = lead_normalizer, registry = crate::generated, settings = [MODEL]),
+        let tokens = connector(
+            quote!(
+                route = lead_normalizer,
+                registry = crate::generated,
+                settings = [MODEL]
+            ),
             quote! {
                 fn normalize(ctx: &RouteContext<Lead>, input: Value) -> Result<Value, ConnectorError> {
                     Ok(input)
                 }
             },
-        )
-        .to_string();
+        );
+        let expanded = tokens.to_string();
         assert!(expanded.contains("crate :: generated :: routes :: lead_normalizer"));
         assert!(expanded.contains("& [& MODEL]"), "{expanded}");
         assert!(!expanded.contains(". await"));
+        // A plain function: no future, no box.
+        assert!(!expanded.contains("Box :: pin"));
+        insta::assert_snapshot!(pretty(tokens));
     }
 
     #[test]
