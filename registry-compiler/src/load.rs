@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::diagnostics::{Code, Diagnostic, Span};
 
@@ -87,6 +88,10 @@ pub type NodeId = u32;
 pub struct Document<'src> {
     pub source: &'src str,
     pub nodes: Vec<Node>,
+    /// Element lists of large arrays, built on first indexed access ([`Document::element`]).
+    /// Each problem is located by indexing into `services`; walking 100,000 siblings per
+    /// lookup (cache misses all the way) cost seconds on a large registry with 50 problems.
+    element_lists: Mutex<HashMap<NodeId, Arc<[NodeId]>>>,
 }
 
 /// The outcome of scanning: the document (complete only when no error was found) and the
@@ -140,6 +145,7 @@ pub fn scan(source: &str) -> Scan<'_> {
         document: Document {
             source,
             nodes: parser.nodes,
+            element_lists: Mutex::default(),
         },
         diagnostics: parser.diagnostics,
     }
@@ -1146,6 +1152,24 @@ impl<'src> Document<'src> {
     }
 
     /// The direct children of an array or object, in source order.
+    /// The `index`-th child of a container (`children(id).nth(index)`), in constant time for
+    /// large indices.
+    pub fn element(&self, id: NodeId, index: usize) -> Option<NodeId> {
+        // Short walks are cheaper than the lock and the list.
+        const WALK: usize = 32;
+        if index < WALK {
+            return self.children(id).nth(index);
+        }
+        let list = self
+            .element_lists
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id)
+            .or_insert_with(|| self.children(id).collect())
+            .clone();
+        list.get(index).copied()
+    }
+
     pub fn children(&self, id: NodeId) -> Children<'_, 'src> {
         let node = &self.nodes[id as usize];
         let container = matches!(node.kind, NodeKind::Array | NodeKind::Object);
@@ -1265,7 +1289,7 @@ impl<'src> Document<'src> {
                 NodeKind::Object => self.get(id, &segment)?,
                 NodeKind::Array => {
                     let index: usize = segment.parse().ok()?;
-                    self.children(id).nth(index)?
+                    self.element(id, index)?
                 }
                 _ => return None,
             };
@@ -1310,7 +1334,27 @@ pub fn pointer_segment(segment: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::needs_a_look;
+    use super::{needs_a_look, scan};
+
+    #[test]
+    fn indexed_elements_match_the_walk() {
+        let items: Vec<String> = (0..200).map(|i| format!("[{i}]")).collect();
+        let text = format!("{{\"a\": [{}]}}", items.join(", "));
+        let document = scan(&text).document;
+        let root = document.root().expect("root");
+        let array = document.get(root, "a").expect("a");
+        for index in [0, 31, 32, 33, 150, 199, 200, 5000] {
+            assert_eq!(
+                document.element(array, index),
+                document.children(array).nth(index),
+                "index {index}"
+            );
+        }
+        assert_eq!(
+            document.resolve("/a/150/0").map(|id| document.text(id)),
+            Some("150")
+        );
+    }
 
     #[test]
     fn word_check_finds_every_special_byte() {

@@ -414,7 +414,7 @@ pub fn service_place(document: &Document<'_>, index: usize) -> String {
     let name = document
         .root()
         .and_then(|root| document.get(root, "services"))
-        .and_then(|services| document.children(services).nth(index))
+        .and_then(|services| document.element(services, index))
         .and_then(|service| document.get(service, "connectorName"))
         .and_then(|name| document.str(name))
         .map(|name| name.trim().to_owned())
