@@ -2,8 +2,9 @@
 """Generates two crates with N connectors for the #[connector] compile-time benchmark:
 
   with/     N `#[connector]` functions (the macro writes wrapper and registration)
-  without/  the same N plain functions plus the dispatch a user would write by hand instead:
-            `serde_json::from_value` of the input, the call, `serde_json::to_value` of the output
+  without/  the same N plain functions plus the registration a user would write by hand instead:
+            per route a wrapper (`serde_json::from_value` of the input, the call,
+            `serde_json::to_value` of the output) and a table of route ids and wrappers
 
 Both share one registry of N routes, the same build.rs and the same dependencies, so the
 difference is the macro's expansion. Usage: bench/macro_compile.py N OUT_DIR"""
@@ -55,21 +56,32 @@ pub fn handler_{i}(key: &str, input: Input) -> Result<Output, String> {{
     Ok(Output {{ ok: true, length: input.text.len() + {i} }})
 }}
 ''')
-without.append('''
-/// The dispatch a user writes without the macro: one arm per route.
-pub fn dispatch(route: &str, key: &str, payload: Value) -> Result<Value, String> {
-    match route {
-''')
+# The registration a user writes without the macro: a wrapper per route (deserialize, call,
+# serialize) and a table of them.
 for i in range(n):
-    without.append(f'''        "route_{i}" => {{
-            let input: Input = serde_json::from_value(payload).map_err(|e| e.to_string())?;
-            serde_json::to_value(handler_{i}(key, input)?).map_err(|e| e.to_string())
-        }}
+    without.append(f'''
+fn call_{i}(key: &str, payload: Value) -> Result<Value, String> {{
+    let input: Input = serde_json::from_value(payload).map_err(|e| e.to_string())?;
+    serde_json::to_value(handler_{i}(key, input)?).map_err(|e| e.to_string())
+}}
 ''')
-without.append('''        _ => Err(format!("unknown route {route}")),
-    }
+without.append("""
+/// Route id and wrapper of every handler.
+pub static ROUTES: &[(&str, fn(&str, Value) -> Result<Value, String>)] = &[
+""")
+for i in range(n):
+    without.append(f'    ("route_{i}", call_{i}),\n')
+without.append("""];
+
+/// Calls the handler of `route`.
+pub fn dispatch(route: &str, key: &str, payload: Value) -> Result<Value, String> {
+    let (_, call) = ROUTES
+        .iter()
+        .find(|(id, _)| *id == route)
+        .ok_or_else(|| format!("unknown route {route}"))?;
+    call(key, payload)
 }
-''')
+""")
 for name, source in [("with", with_macro), ("without", without)]:
     crate = out / name
     (crate / "src").mkdir(parents=True, exist_ok=True)

@@ -18,19 +18,23 @@ use crate::settings::{ResolvedSetting, Setting, resolve_settings};
 /// The context of one call of a route's handler. `R` is the route's marker type
 /// (`registry::routes::slack_message::Route`): it decides which secrets [`RouteContext::secret`]
 /// accepts.
+// `repr(transparent)`: a `&CallEnv` is a valid `&RouteContext<R>` (see `from_env`), which lets
+// generated wrappers lend the context instead of owning one per route type.
+#[repr(transparent)]
 pub struct RouteContext<R> {
     call: CallEnv,
     marker: PhantomData<fn() -> R>,
 }
 
-/// Everything a call has besides its payload: resolved before the handler runs.
-pub(crate) struct CallEnv {
-    pub route: &'static RouteSpec,
-    pub trace_id: TraceId,
-    pub secrets: Vec<Secret>,
-    pub settings: Vec<ResolvedSetting>,
+/// Everything a call has besides its payload: resolved before the handler runs. Public only
+/// for generated code (`__private`), with no public fields or methods.
+pub struct CallEnv {
+    pub(crate) route: &'static RouteSpec,
+    pub(crate) trace_id: TraceId,
+    pub(crate) secrets: Vec<Secret>,
+    pub(crate) settings: Vec<ResolvedSetting>,
     #[cfg(feature = "http")]
-    pub http: Option<HttpClient>,
+    pub(crate) http: Option<HttpClient>,
 }
 
 impl CallEnv {
@@ -155,12 +159,26 @@ impl<R> RouteContext<R> {
     /// A secret the route declares, already resolved (dispatch fails before the handler runs when
     /// one is missing). Only the route's own secret types compile here.
     pub fn secret<S: SecretOf<R>>(&self, _requirement: S) -> &Secret {
-        // Generated `SecretOf` impls index this route's requirements, which dispatch resolved in
-        // the same order; only a hand-written impl could miss, and it gets an empty value.
-        self.call
-            .secrets
-            .get(S::INDEX)
-            .unwrap_or_else(|| empty_secret())
+        // The generic part is this one call: every route and secret type instantiates it, so
+        // the work lives in a function compiled once.
+        secret_at(&self.call, S::INDEX)
+    }
+
+    /// The context of a call, borrowed from its environment.
+    pub(crate) fn from_env(env: &CallEnv) -> &Self {
+        // SAFETY: `RouteContext<R>` is `repr(transparent)` over `CallEnv` (its other field is a
+        // zero-sized `PhantomData`), so both references have the same layout and validity, and
+        // the lifetime is carried over unchanged.
+        unsafe { &*std::ptr::from_ref(env).cast::<RouteContext<R>>() }
+    }
+}
+
+/// Generated `SecretOf` impls index the route's requirements, which dispatch resolved in the
+/// same order; only a hand-written impl could miss, and it gets an empty value.
+fn secret_at(call: &CallEnv, index: usize) -> &Secret {
+    match call.secrets.get(index) {
+        Some(secret) => secret,
+        None => empty_secret(),
     }
 }
 

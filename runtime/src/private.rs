@@ -10,7 +10,8 @@ pub use serde_json::Value;
 
 pub use inventory;
 
-use crate::context::{CallEnv, RouteContext};
+pub use crate::context::CallEnv;
+use crate::context::RouteContext;
 use crate::error::{ConnectorError, DispatchError, InputProblem};
 use crate::route::{DeclaredRoute, RouteSpec};
 use crate::settings::Setting;
@@ -74,15 +75,15 @@ pub struct Call {
 }
 
 impl Call {
-    /// Splits the call into the handler's context and its payload.
-    pub fn into_parts<C: HandlerContext>(self) -> (C, Payload) {
-        let route = self.env.route.id;
-        let context = C::from_call(self.env);
+    /// Splits the call into its environment (lend it to the handler with
+    /// [`HandlerContext::from_env`]) and its payload. Not generic: wrappers of every route share
+    /// it.
+    pub fn into_parts(self) -> (CallEnv, Payload) {
         let payload = Payload {
-            route,
+            route: self.env.route.id,
             value: self.payload,
         };
-        (context, payload)
+        (self.env, payload)
     }
 }
 
@@ -95,16 +96,15 @@ impl Call {
 pub trait HandlerContext: Sized {
     type Route;
 
-    #[allow(private_interfaces)]
-    fn from_call(call: CallEnv) -> Self;
+    /// The handler's context, borrowed from the call's environment.
+    fn from_env(env: &CallEnv) -> &Self;
 }
 
 impl<R> HandlerContext for RouteContext<R> {
     type Route = R;
 
-    #[allow(private_interfaces)]
-    fn from_call(call: CallEnv) -> Self {
-        RouteContext::new(call)
+    fn from_env(env: &CallEnv) -> &Self {
+        RouteContext::from_env(env)
     }
 }
 

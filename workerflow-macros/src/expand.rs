@@ -96,9 +96,14 @@ fn registration(
     let settings = settings
         .iter()
         .map(|path| quote_spanned! {path.span()=> &#path});
+    // The context is lent from the call's environment: no context value (nor its drop glue)
+    // per route type. A first parameter that is not a route context is reported at that type.
+    let from_env = quote_spanned! {context.span()=>
+        <#context as ::workerflow_runtime::__private::HandlerContext>::from_env(&env)
+    };
     let call = quote! {
-        let (context, payload) =
-            ::workerflow_runtime::__private::Call::into_parts::<#context>(call);
+        let (env, payload) = ::workerflow_runtime::__private::Call::into_parts(call);
+        let context = #from_env;
         let route = payload.route();
         let input: #input = match #deserialize {
             ::core::result::Result::Ok(input) => input,
@@ -116,7 +121,7 @@ fn registration(
                 ) -> ::workerflow_runtime::__private::HandlerFuture {
                     ::std::boxed::Box::pin(async move {
                         #call
-                        let output = #name(&context, input).await;
+                        let output = #name(context, input).await;
                         #serialize
                     })
                 }
@@ -133,7 +138,7 @@ fn registration(
                     ::workerflow_runtime::DispatchError,
                 > {
                     #call
-                    let output = #name(&context, input);
+                    let output = #name(context, input);
                     #serialize
                 }
             },
