@@ -97,7 +97,8 @@ fuzz_target!(|input: Input| {
     for name in &SETTINGS[..5] {
         secrets = secrets.with(*name, BASE);
     }
-    let mut echoed = payload.to_string();
+    // What the caller typed: the route id and the payload, which errors may echo back.
+    let mut echoed = format!("{route}\n{payload}");
     if let Some((n, value)) = &input.setting {
         secrets = secrets.with(SETTINGS[usize::from(*n) % SETTINGS.len()], value.as_str());
         echoed.push_str(value);
