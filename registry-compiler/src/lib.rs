@@ -182,6 +182,17 @@ pub fn read_source(path: &Path) -> Result<SourceFile, LoadError> {
     if bytes.len() as u64 > MAX_REGISTRY_BYTES {
         return Err(too_large(display, bytes.len() as u64));
     }
+    decode_source(path, display, bytes)
+}
+
+/// The registry text of `bytes` read from `path` (shown as `display`): UTF-8 checked, with a
+/// located diagnostic when it is not. Split from [`read_source`] so the fuzz targets take the
+/// same path without touching the disk.
+pub fn decode_source(
+    path: &Path,
+    display: String,
+    bytes: Vec<u8>,
+) -> Result<SourceFile, LoadError> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile {
             path: path.to_owned(),

@@ -1,6 +1,7 @@
 //! Writing generated files: only when their bytes change (so mtimes and cargo fingerprints stay
-//! still), atomically (a temp file in the same directory, synced, then renamed over the target,
-//! so a reader never sees half a file), and a check mode that writes nothing and shows a diff.
+//! still), atomically (a temp file in the same directory, then renamed over the target, so a
+//! reader or a killed build never leaves half a file), and a check mode that writes nothing and
+//! shows a diff.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
@@ -95,9 +96,19 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         _ => Path::new("."),
     };
     fs::create_dir_all(dir)?;
-    let temp = dir.join(temp_name(path));
+    let name = target_name(path);
+    remove_stale_temps(dir, &name);
+    let temp = dir.join(temp_name(&name));
     let result = (|| {
-        let mut file = File::options().write(true).create_new(true).open(&temp)?;
+        let mut file = match File::options().write(true).create_new(true).open(&temp) {
+            // Our pid and counter are unique among running processes, so this file is what a
+            // killed writer that had our pid left behind.
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&temp)?;
+                File::options().write(true).create_new(true).open(&temp)?
+            }
+            other => other?,
+        };
         file.write_all(contents)?;
         drop(file);
         fs::rename(&temp, path)
@@ -109,18 +120,56 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     result
 }
 
+fn target_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Removes the temp files of `name` that a writer killed mid-write (SIGKILL, power loss) left
+/// in `dir`, when their process is gone. They are never read, so leaving one is harmless; this
+/// only keeps `docs/` tidy. Best effort: where `/proc` does not list processes, nothing is
+/// removed. (A writer in another PID namespace sharing the directory would look gone.)
+fn remove_stale_temps(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str().and_then(|f| temp_pid(f, name)) else {
+            continue;
+        };
+        if pid != own && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The writer's pid, when `file_name` is a temp name of `name` (`.<name>.<pid>.<n>.tmp`).
+fn temp_pid(file_name: &str, name: &str) -> Option<u32> {
+    let rest = file_name
+        .strip_prefix('.')?
+        .strip_prefix(name)?
+        .strip_prefix('.')?
+        .strip_suffix(".tmp")?;
+    let (pid, counter) = rest.split_once('.')?;
+    counter.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
 /// A hidden name in the target's directory, unique within this process and across processes.
-fn temp_name(path: &Path) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let name = path
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy());
+fn temp_name(name: &str) -> String {
     format!(
         ".{name}.{}.{}.tmp",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A unified diff from `old` to `new`, cut after [`MAX_DIFF_LINES`] lines.
 pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
@@ -223,6 +272,58 @@ mod tests {
         assert!(write_if_changed(&path, b"data").is_err());
         assert_eq!(entries(&dir), ["taken"]);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A pid no process has: Linux pids stay below 2^22.
+    const DEAD_PID: u32 = 4_194_304 + 17;
+
+    #[test]
+    fn temp_files_of_dead_writers_are_removed_and_others_kept() {
+        let dir = temp_dir("stale");
+        let path = dir.join("INDEX.md");
+        let stale = format!(".INDEX.md.{DEAD_PID}.3.tmp");
+        // Our parent runs, so its temp file may be a write in progress.
+        let live = format!(".INDEX.md.{}.0.tmp", std::os::unix::process::parent_id());
+        let unrelated = ".INDEX.md.notes.tmp";
+        for name in [&stale, &live, unrelated] {
+            fs::write(dir.join(name), "partial").unwrap();
+        }
+        write_if_changed(&path, b"new\n").unwrap();
+        let mut expected = vec![live.clone(), unrelated.to_owned(), "INDEX.md".to_owned()];
+        if !Path::new("/proc/self").exists() {
+            expected.push(stale.clone()); // no /proc: nothing is removed
+        }
+        expected.sort();
+        assert_eq!(entries(&dir), expected);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_temp_file_left_under_our_own_pid_does_not_block_the_write() {
+        let dir = temp_dir("own-pid");
+        let path = dir.join("out.md");
+        // What a killed writer with our (since reused) pid would have left, for the next
+        // counter values this process will use.
+        let next = TEMP_COUNTER.load(Ordering::Relaxed);
+        for n in next..next + 16 {
+            fs::write(
+                dir.join(format!(".out.md.{}.{n}.tmp", std::process::id())),
+                "x",
+            )
+            .unwrap();
+        }
+        assert_eq!(write_if_changed(&path, b"data").unwrap(), Written::Created);
+        assert_eq!(fs::read(&path).unwrap(), b"data");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        assert_eq!(temp_pid(".a.md.12.0.tmp", "a.md"), Some(12));
+        assert_eq!(temp_pid(".a.md.12.tmp", "a.md"), None);
+        assert_eq!(temp_pid(".a.md.x.0.tmp", "a.md"), None);
+        assert_eq!(temp_pid(".b.md.12.0.tmp", "a.md"), None);
+        assert_eq!(temp_pid("a.md.12.0.tmp", "a.md"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use http::HeaderValue;
 
 /// The positive delay a `Retry-After` value asks for, or `None` when the value is invalid, zero,
 /// or a date that is not in the future. `1.9`, `2abc` and `-1` are invalid.
-pub(crate) fn retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
+pub fn retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
     let text = value
         .to_str()
         .ok()?
