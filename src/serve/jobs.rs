@@ -180,7 +180,7 @@ async fn run(job: Job) -> bool {
         Ok(Ok(_output)) => {
             tracing::info!(
                 target: "workerflow::serve",
-                route,
+                route = %route,
                 trace_id = %trace_id,
                 status = 200,
                 duration_ms,
@@ -191,7 +191,7 @@ async fn run(job: Job) -> bool {
         Ok(Err(error)) => {
             tracing::warn!(
                 target: "workerflow::serve",
-                route,
+                route = %route,
                 trace_id = %trace_id,
                 status = error.status(),
                 code = error.class(),
@@ -204,7 +204,7 @@ async fn run(job: Job) -> bool {
         Err(_join_error) => {
             tracing::error!(
                 target: "workerflow::serve",
-                route,
+                route = %route,
                 trace_id = %trace_id,
                 duration_ms,
                 "job failed: the handler panicked"

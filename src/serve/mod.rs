@@ -181,7 +181,7 @@ where
         for job in &abandoned {
             tracing::warn!(
                 target: "workerflow::serve",
-                route = job.route,
+                route = %job.route,
                 trace_id = %job.trace_id,
                 "job left undone: still queued at the drain deadline"
             );
