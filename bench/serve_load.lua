@@ -4,6 +4,15 @@
 
 local threads = {}
 
+-- wrk's main thread sleeps for the whole -d duration even after every thread has stopped, so
+-- its summary duration is useless here: each thread notes wall-clock times itself.
+local function now()
+  local pipe = io.popen("date +%s.%N")
+  local value = tonumber(pipe:read("*l"))
+  pipe:close()
+  return value
+end
+
 function setup(thread)
   table.insert(threads, thread)
 end
@@ -24,6 +33,8 @@ function init(args)
   end
   responses = 0
   unexpected = 0
+  started = now()
+  finished = started
   status_503 = 0
 end
 
@@ -33,19 +44,24 @@ function response(status, headers, body)
     unexpected = unexpected + 1
     if status == 503 then status_503 = status_503 + 1 end
   end
-  if responses >= limit then
+  if responses == limit then
+    finished = now()
     wrk.thread:stop()
   end
 end
 
 function done(summary, latency, requests)
   local total, bad, busy = 0, 0, 0
+  local first, last = nil, nil
   for _, thread in ipairs(threads) do
+    local started, finished = thread:get("started"), thread:get("finished")
+    if first == nil or started < first then first = started end
+    if last == nil or finished > last then last = finished end
     total = total + thread:get("responses")
     bad = bad + thread:get("unexpected")
     busy = busy + thread:get("status_503")
   end
-  local seconds = summary.duration / 1e6
+  local seconds = last - first
   io.write(string.format("responses %d in %.3f s: %.0f req/s\n", total, seconds, total / seconds))
   io.write(string.format("unexpected statuses %d (503: %d); socket errors connect %d read %d write %d timeout %d\n",
     bad, busy, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))

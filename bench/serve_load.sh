@@ -7,7 +7,8 @@
 #   bench/serve_load.sh [REQUESTS] [CONNECTIONS]
 #
 # Environment: WORKERFLOW_LOG (server log level, default info; the log goes to a file),
-# SERVE_ARGS (extra `workerflow serve` arguments).
+# SERVE_ARGS (extra `workerflow serve` arguments; default: a queue that holds a whole run and 64
+# workers, so no call meets the 503 of a full queue), WRK_MAX_SECONDS (cap per run, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ per_thread=$((requests / wrk_threads))
 server_port=18787
 mock_port=18788
 token="bench-token-$$-$RANDOM"
+serve_args=${SERVE_ARGS:---queue-capacity 32768 --workers 64}
 work=$(mktemp -d)
 trap 'kill $server_pid $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -31,7 +33,7 @@ mock_pid=$!
 env -i PATH="$PATH" WORKERFLOW_API_TOKEN="$token" GOOGLEAI_API_KEY=bench-google-key \
   SLACK_WEBHOOK_URL="http://127.0.0.1:$mock_port/services/T000/B000/bench" \
   WORKERFLOW_LOG="${WORKERFLOW_LOG:-info}" \
-  "$bin" serve --addr "127.0.0.1:$server_port" ${SERVE_ARGS:-} 2>"$work/server.log" &
+  "$bin" serve --addr "127.0.0.1:$server_port" $serve_args 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$server_port/health" >/dev/null && curl -sf "http://127.0.0.1:$mock_port/count" >/dev/null && break
@@ -39,11 +41,11 @@ for _ in $(seq 100); do
 done
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
-echo "server: $bin serve ${SERVE_ARGS:-} (log level ${WORKERFLOW_LOG:-info}, to a file)"
+echo "server: $bin serve $serve_args (log level ${WORKERFLOW_LOG:-info}, to a file)"
 
 run() {
   local route=$1 count=$2
-  wrk -t"$wrk_threads" -c"$connections" -d120s --timeout 10s -s bench/serve_load.lua \
+  wrk -t"$wrk_threads" -c"$connections" -d"${WRK_MAX_SECONDS:-20}s" --timeout 10s -s bench/serve_load.lua \
     "http://127.0.0.1:$server_port" -- "$route" "$count" "$token" | sed -n '/^responses/,$p'
 }
 

@@ -38,7 +38,10 @@ fn main() -> std::io::Result<()> {
             .fallback(post(deliver))
             .with_state(deliveries);
         let listener = tokio::net::TcpListener::bind(&addr).await?;
-        eprintln!("mock upstream listening on http://{}", listener.local_addr()?);
+        eprintln!(
+            "mock upstream listening on http://{}",
+            listener.local_addr()?
+        );
         axum::serve(listener, app).await
     })
 }
