@@ -18,8 +18,10 @@
 //! ```
 //!
 //! The `workerflow` binary (`src/main.rs`) lists the routes, reports missing configuration and
-//! calls a route from the command line.
+//! calls a route from the command line; `workerflow serve` runs [`serve::serve`], the HTTP front
+//! door.
 
 workerflow_runtime::include_registry!();
 
 pub mod connectors;
+pub mod serve;

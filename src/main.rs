@@ -8,9 +8,12 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal, Read, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
+use workerflow::serve::ServeConfig;
 use workerflow_runtime::{DispatchError, EnvSecrets, Registry, SecretSource, SettingKind};
 
 #[derive(Parser)]
@@ -54,6 +57,38 @@ enum Command {
         #[arg(long, value_name = "ID")]
         trace_id: Option<String>,
     },
+    /// Serve the routes over HTTP until SIGINT or SIGTERM (see README: "Serving over HTTP").
+    ///
+    /// Requires WORKERFLOW_API_TOKEN (the bearer token callers send) unless --no-auth is given
+    /// on a loopback address. Exit status: 0 after a clean drain, 1 when accepted async jobs
+    /// were left undone at the drain deadline (or the listener failed), 2 on a usage error.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    addr: std::net::SocketAddr,
+    /// Serve without authentication; allowed only on a loopback address.
+    #[arg(long)]
+    no_auth: bool,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ServeConfig::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+    /// How many async jobs may wait in the queue before calls get 503.
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_QUEUE_CAPACITY)]
+    queue_capacity: usize,
+    /// How many async jobs run at once.
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_WORKERS,
+          value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    workers: usize,
+    /// How long shutdown waits for in-flight requests and queued jobs: `30s`, `500ms`, `2`.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    drain_timeout: Duration,
+    /// Threads of the async runtime (default: the number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    threads: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +109,143 @@ fn main() -> ExitCode {
             payload_file,
             trace_id,
         } => call(&registry, &route, payload, payload_file, trace_id),
+        Command::Serve(args) => serve(registry, args),
+    }
+}
+
+/// `30s`, `500ms` or a plain number of seconds (`2`, `0.5`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|value| Duration::try_from_secs_f64(value * scale).ok())
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 500ms or 2"))
+}
+
+/// `WORKERFLOW_LOG`: `error`, `warn`, `info` (default), `debug`, `trace` or `off`.
+fn init_logging() {
+    let level = match std::env::var("WORKERFLOW_LOG")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
+        Some("off") => tracing_subscriber::filter::LevelFilter::OFF,
+        Some("error") => tracing_subscriber::filter::LevelFilter::ERROR,
+        Some("warn") => tracing_subscriber::filter::LevelFilter::WARN,
+        Some("debug") => tracing_subscriber::filter::LevelFilter::DEBUG,
+        Some("trace") => tracing_subscriber::filter::LevelFilter::TRACE,
+        _ => tracing_subscriber::filter::LevelFilter::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .init();
+}
+
+fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
+    let token = EnvSecrets
+        .get("WORKERFLOW_API_TOKEN")
+        .map(|value| value.expose().trim().to_owned())
+        .filter(|value| !value.is_empty())
+        .map(workerflow_runtime::SecretValue::new);
+    let token = match (token, args.no_auth) {
+        (_, true) if !args.addr.ip().is_loopback() => {
+            eprintln!(
+                "error: --no-auth is allowed only on a loopback address (got {}); set WORKERFLOW_API_TOKEN instead",
+                args.addr
+            );
+            return ExitCode::from(2);
+        }
+        (_, true) => None,
+        (Some(token), false) => Some(token),
+        (None, false) => {
+            eprintln!(
+                "error: WORKERFLOW_API_TOKEN is not set; set it to the bearer token callers must send, \
+                 or pass --no-auth to serve without authentication on a loopback address"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = ServeConfig {
+        token,
+        body_limit: args.body_limit,
+        queue_capacity: args.queue_capacity,
+        workers: args.workers,
+        drain_timeout: args.drain_timeout,
+    };
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        let local = listener.local_addr()?;
+        tracing::info!(
+            target: "workerflow::serve",
+            auth = config.token.is_some(),
+            workers = config.workers,
+            queue_capacity = config.queue_capacity,
+            "listening on http://{local}"
+        );
+        let secrets: std::sync::Arc<dyn SecretSource> = std::sync::Arc::new(EnvSecrets);
+        workerflow::serve::serve(listener, registry, secrets, config, shutdown_signal()).await
+    });
+    // Jobs still running at the deadline are cancelled here, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(report) if report.undone == 0 => ExitCode::SUCCESS,
+        Ok(report) => {
+            eprintln!(
+                "error: {} accepted async jobs were left undone at the drain deadline",
+                report.undone
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: cannot serve on {}: {error}", args.addr);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
 }
 

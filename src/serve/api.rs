@@ -1,0 +1,393 @@
+//! The endpoints, the JSON error shape, and the middleware every request passes through.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use workerflow_runtime::{
+    ConfigProblem, ConnectorError, DispatchError, RequestType, RouteSpec, SecretSource,
+    SettingKind, TraceId,
+};
+
+use super::AppState;
+use super::auth::is_authorized;
+use super::jobs::{Job, Refused};
+
+/// The response header that carries the trace id of every request.
+pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// Route ids come from callers; long ones are cut in error bodies (as the runtime does).
+const MAX_ECHOED_ROUTE: usize = 80;
+
+/// An error answer: `{ok: false, error: {code, message, route, traceId}}` with `status`.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    route: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            route: None,
+        }
+    }
+
+    fn route(mut self, route: &str) -> Self {
+        self.route = Some(route.chars().take(MAX_ECHOED_ROUTE).collect());
+        self
+    }
+
+    /// A runtime failure, with the runtime's status mapping (CONNECTORS.md 1.7).
+    fn dispatch(error: &DispatchError, route: &str) -> Self {
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, error.class(), error.to_string()).route(route)
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid bearer token",
+        )
+    }
+
+    pub(crate) fn respond(self, trace_id: &TraceId) -> Response {
+        let body = json!({
+            "ok": false,
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "route": self.route,
+                "traceId": trace_id,
+            },
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Every request: a fresh trace id (in the `x-trace-id` response header and in error bodies),
+/// the bearer check for `/api/*` and `/health/config`, and one log line. The line carries the
+/// method, path (no query), status, duration and trace id; never a body or a header value.
+pub(crate) async fn front_door(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let trace_id = TraceId::generate();
+    let method = request.method().clone();
+    let path = request.uri().path();
+    let path: String = path.chars().take(160).collect();
+    let guarded = path == "/api" || path.starts_with("/api/") || path == "/health/config";
+    let authorized = match &state.token {
+        Some(token) if guarded => is_authorized(request.headers(), token),
+        _ => true,
+    };
+    let mut response = if authorized {
+        request.extensions_mut().insert(trace_id.clone());
+        next.run(request).await
+    } else {
+        ApiError::unauthorized().respond(&trace_id)
+    };
+    if let Ok(value) = HeaderValue::from_str(trace_id.as_str()) {
+        response.headers_mut().insert(TRACE_HEADER, value);
+    }
+    tracing::info!(
+        target: "workerflow::serve",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        trace_id = %trace_id,
+        "request"
+    );
+    response
+}
+
+/// The trace id the middleware attached (a fresh one if a handler ever runs without it).
+fn trace_of(request_trace: Option<axum::Extension<TraceId>>) -> TraceId {
+    request_trace.map_or_else(TraceId::generate, |axum::Extension(trace)| trace)
+}
+
+/// `GET /health`: liveness, no authentication.
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+/// `GET /health/config`: per declared route, implemented and configured, or the unmet
+/// requirements with their labels and names. Never a value.
+pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let report = state.registry.check_config(&*state.secrets);
+    Json(serde_json::to_value(&report).unwrap_or(Value::Null))
+}
+
+/// `GET /api/routes`: the linked routes, their secret requirements and settings (names only).
+pub(crate) async fn list_routes(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let routes: Vec<Value> = state
+        .registry
+        .routes()
+        .map(|linked| {
+            let spec = linked.spec();
+            let settings: Vec<Value> = linked
+                .settings()
+                .iter()
+                .map(|setting| {
+                    json!({
+                        "name": setting.name,
+                        "label": setting.label,
+                        "kind": match setting.kind {
+                            SettingKind::Text => "text",
+                            SettingKind::BaseUrl => "base_url",
+                        },
+                        "default": setting.default,
+                    })
+                })
+                .collect();
+            json!({
+                "route": spec.id,
+                "service": spec.service.id,
+                "requestType": spec.request_type,
+                "summary": spec.summary,
+                "secrets": spec.secrets,
+                "settings": settings,
+            })
+        })
+        .collect();
+    Json(json!({ "ok": true, "routes": routes }))
+}
+
+/// `POST /api/{route}`: checks the route, the content type, the body size and the JSON, then
+/// runs a sync route and answers with its output, or queues an async one and answers 202.
+pub(crate) async fn call_route(
+    State(state): State<Arc<AppState>>,
+    trace: Option<axum::Extension<TraceId>>,
+    route: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let trace_id = trace_of(trace);
+    match call(&state, &trace_id, route, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.respond(&trace_id),
+    }
+}
+
+async fn call(
+    state: &AppState,
+    trace_id: &TraceId,
+    route: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(route) = route.map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_route",
+            "the route id in the path is not valid UTF-8",
+        )
+    })?;
+    let Some(linked) = state.registry.get(&route) else {
+        // Unknown or unimplemented: the runtime builds the error (with its did-you-mean)
+        // without running anything.
+        let outcome = state
+            .registry
+            .dispatch_with_trace(&route, Value::Null, &*state.secrets, trace_id.clone())
+            .await;
+        let error = match outcome {
+            Err(error) => error,
+            Ok(_) => DispatchError::UnknownRoute {
+                route: route.clone(),
+                suggestion: None,
+            },
+        };
+        return Err(ApiError::dispatch(&error, &route));
+    };
+    let spec = linked.spec();
+    if !is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected content-type: application/json",
+        )
+        .route(spec.id));
+    }
+    let body = body.map_err(|rejection| body_error(&rejection, state.body_limit).route(spec.id))?;
+    let input: Value =
+        serde_json::from_slice(&body).map_err(|error| malformed_json(&error).route(spec.id))?;
+    // The envelope of CONNECTORS.md 1.2: callers of this API never see it, so a field named
+    // `body` in their JSON is input.
+    let payload = json!({ "body": input });
+    match spec.request_type {
+        RequestType::Sync => {
+            let output = state
+                .registry
+                .dispatch_with_trace(spec.id, payload, &*state.secrets, trace_id.clone())
+                .await
+                .map_err(|error| ApiError::dispatch(&error, spec.id))?;
+            Ok(Json(output).into_response())
+        }
+        RequestType::Async => enqueue(state, spec, payload, trace_id),
+    }
+}
+
+/// Queues an async call. A route without its secrets is refused now (500, as a sync route
+/// would be) rather than accepted and failed later.
+fn enqueue(
+    state: &AppState,
+    spec: &'static RouteSpec,
+    payload: Value,
+    trace_id: &TraceId,
+) -> Result<Response, ApiError> {
+    let missing = missing_secrets(spec, &*state.secrets);
+    if !missing.is_empty() {
+        let error = DispatchError::Connector(ConnectorError::Config {
+            route: spec.id,
+            problems: missing,
+        });
+        return Err(ApiError::dispatch(&error, spec.id));
+    }
+    let run =
+        state
+            .registry
+            .dispatch_with_trace(spec.id, payload, &*state.secrets, trace_id.clone());
+    let job = Job {
+        route: spec.id,
+        trace_id: trace_id.clone(),
+        run: Box::pin(run),
+    };
+    match state.jobs.push(job) {
+        Ok(()) => {
+            let body = json!({
+                "ok": true,
+                "route": spec.id,
+                "traceId": trace_id,
+                "status": "queued",
+            });
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+        }
+        Err(Refused::Full) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            format!(
+                "the async job queue is full ({} jobs waiting); retry later",
+                state.jobs.capacity()
+            ),
+        )
+        .route(spec.id)),
+        Err(Refused::ShuttingDown) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down and accepts no new jobs",
+        )
+        .route(spec.id)),
+    }
+}
+
+/// The unmet secret requirements of a route, by the rule of CONNECTORS.md 1.6 (a name counts
+/// when its trimmed value is non-blank).
+fn missing_secrets(spec: &RouteSpec, secrets: &dyn SecretSource) -> Vec<ConfigProblem> {
+    spec.secrets
+        .iter()
+        .filter(|requirement| {
+            !requirement.any_of.iter().any(|name| {
+                secrets.get(name).is_some_and(|value| {
+                    !value
+                        .expose()
+                        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                        .is_empty()
+                })
+            })
+        })
+        .map(ConfigProblem::missing)
+        .collect()
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn body_error(rejection: &BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable_body",
+            "the request body could not be read",
+        )
+    }
+}
+
+/// `request body is not valid JSON: <reason> (line L, column C)`.
+fn malformed_json(error: &serde_json::Error) -> ApiError {
+    // serde_json ends its message with " at line L column C"; say it once, our way.
+    let full = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    let reason = full.strip_suffix(&position).unwrap_or(&full);
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        format!(
+            "request body is not valid JSON: {reason} (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
+    )
+}
+
+/// Any path the server does not serve.
+pub(crate) async fn not_found(trace: Option<axum::Extension<TraceId>>) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see GET /api/routes",
+    )
+    .respond(&trace_of(trace))
+}
+
+/// A served path with another method.
+pub(crate) async fn method_not_allowed(
+    method: Method,
+    trace: Option<axum::Extension<TraceId>>,
+) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("method {method} is not allowed on this endpoint"),
+    )
+    .respond(&trace_of(trace))
+}

@@ -1,0 +1,234 @@
+//! `workerflow serve`: the HTTP front door to the linked routes.
+//!
+//! [`serve`] takes a bound listener, the registry, a secret source, a [`ServeConfig`] and a
+//! shutdown future, so tests run it on loopback exactly as the binary does. Endpoints:
+//!
+//! - `POST /api/{route}`: a JSON body (1 MiB by default). A sync route answers 200 with its
+//!   output; an async route answers 202 once the call is in the bounded job queue (503 with
+//!   `Retry-After` when the queue is full).
+//! - `GET /api/routes`: the linked routes and their requirements (names, never values).
+//! - `GET /health/config`: the configuration report.
+//! - `GET /health`: liveness, without authentication.
+//!
+//! Everything but `/health` needs `Authorization: Bearer <token>` unless authentication is off.
+//! Every response carries `x-trace-id`; errors are `{ok: false, error: {code, message, route,
+//! traceId}}` with the runtime's statuses.
+//!
+//! On shutdown the server stops accepting, lets in-flight requests finish, and drains the queue
+//! until the drain deadline; [`ServeReport::undone`] counts the accepted jobs it could not run.
+
+mod api;
+mod auth;
+mod jobs;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::time::{Instant, timeout_at};
+use workerflow_runtime::{Registry, SecretSource, SecretValue};
+
+pub use api::TRACE_HEADER;
+pub use jobs::JobCounts;
+
+use jobs::JobQueue;
+
+/// How the server runs. `Default` gives the documented defaults with authentication off; the
+/// binary always sets `token` unless `--no-auth` on a loopback address.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// The bearer token every `/api/*` and `/health/config` request must carry; `None` turns
+    /// authentication off.
+    pub token: Option<SecretValue>,
+    /// The largest request body accepted, in bytes (larger: 413).
+    pub body_limit: usize,
+    /// How many async jobs may wait in the queue (more: 503).
+    pub queue_capacity: usize,
+    /// How many async jobs run at once.
+    pub workers: usize,
+    /// How long shutdown waits for in-flight requests and queued jobs, from the signal on.
+    pub drain_timeout: Duration,
+}
+
+impl ServeConfig {
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+    pub const DEFAULT_WORKERS: usize = 16;
+    pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            token: None,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
+            workers: Self::DEFAULT_WORKERS,
+            drain_timeout: Self::DEFAULT_DRAIN_TIMEOUT,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `SecretValue` prints `[REDACTED]`; the token never appears.
+        f.debug_struct("ServeConfig")
+            .field("token", &self.token)
+            .field("body_limit", &self.body_limit)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("workers", &self.workers)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish()
+    }
+}
+
+/// What happened to the async jobs by the time [`serve`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServeReport {
+    pub jobs: JobCounts,
+    /// Accepted jobs not finished at the drain deadline (queued or still running); each was
+    /// logged with its route and trace id.
+    pub undone: usize,
+    /// Whether requests were still in flight at the drain deadline (no longer waited for).
+    pub requests_cut: bool,
+}
+
+/// State shared by the handlers.
+pub(crate) struct AppState {
+    registry: Registry,
+    secrets: Arc<dyn SecretSource>,
+    token: Option<SecretValue>,
+    body_limit: usize,
+    jobs: Arc<JobQueue>,
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains (see the module docs).
+///
+/// Returns the report once every job is done or the drain deadline has passed; an error only
+/// when the listener fails.
+pub async fn serve<F>(
+    listener: TcpListener,
+    registry: Registry,
+    secrets: Arc<dyn SecretSource>,
+    config: ServeConfig,
+    shutdown: F,
+) -> std::io::Result<ServeReport>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let queue = Arc::new(JobQueue::new(config.queue_capacity));
+    let mut workers = jobs::start_workers(&queue, config.workers);
+    let state = Arc::new(AppState {
+        registry,
+        secrets,
+        token: config.token.clone(),
+        body_limit: config.body_limit,
+        jobs: Arc::clone(&queue),
+    });
+    let app = router(state);
+
+    let signalled = Arc::new(Notify::new());
+    let on_signal = Arc::clone(&signalled);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        on_signal.notify_one();
+    });
+    let mut server = tokio::spawn(server.into_future());
+
+    // The drain deadline counts from the signal; a server that stopped on its own (a listener
+    // error) still drains what it accepted.
+    let mut served: Option<std::io::Result<()>> = tokio::select! {
+        joined = &mut server => Some(joined.unwrap_or(Ok(()))),
+        () = signalled.notified() => None,
+    };
+    let deadline = Instant::now() + config.drain_timeout;
+    tracing::info!(
+        target: "workerflow::serve",
+        drain_timeout_ms = u64::try_from(config.drain_timeout.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: no new connections; finishing in-flight requests and queued jobs"
+    );
+    let mut requests_cut = false;
+    if served.is_none() {
+        match timeout_at(deadline, &mut server).await {
+            Ok(joined) => served = Some(joined.unwrap_or(Ok(()))),
+            Err(_) => {
+                server.abort();
+                requests_cut = true;
+                tracing::warn!(
+                    target: "workerflow::serve",
+                    "requests still in flight at the drain deadline are no longer waited for"
+                );
+            }
+        }
+    }
+
+    queue.close();
+    let drained = timeout_at(deadline, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    let (abandoned, running, counts) = queue.abandon();
+    workers.abort_all();
+    let undone = if drained {
+        0
+    } else {
+        for job in &abandoned {
+            tracing::warn!(
+                target: "workerflow::serve",
+                route = %job.route,
+                trace_id = %job.trace_id,
+                "job left undone: still queued at the drain deadline"
+            );
+        }
+        abandoned.len() + running
+    };
+    if undone > 0 {
+        tracing::error!(
+            target: "workerflow::serve",
+            undone,
+            queued = abandoned.len(),
+            running,
+            accepted = counts.accepted,
+            succeeded = counts.succeeded,
+            failed = counts.failed,
+            "drain deadline passed: {undone} accepted jobs left undone"
+        );
+    } else {
+        tracing::info!(
+            target: "workerflow::serve",
+            accepted = counts.accepted,
+            succeeded = counts.succeeded,
+            failed = counts.failed,
+            "drained: every accepted job ran, 0 left undone"
+        );
+    }
+    served.unwrap_or(Ok(()))?;
+    Ok(ServeReport {
+        jobs: queue.counts(),
+        undone,
+        requests_cut,
+    })
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.body_limit;
+    Router::new()
+        .route("/health", get(api::health))
+        .route("/health/config", get(api::health_config))
+        .route("/api/routes", get(api::list_routes))
+        .route("/api/{route}", post(api::call_route))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            api::front_door,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,978 @@
+//! `workerflow serve` end to end on loopback: the library function with the connectors pointed
+//! at a wiremock upstream, and the real binary with SIGTERM. Every response (headers and body)
+//! and every log line is checked for the secret sentinel.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+use workerflow::serve::{ServeConfig, ServeReport};
+use workerflow_runtime::MapSecrets;
+use workerflow_runtime::http::{HttpClient, HttpPolicy};
+
+/// Every secret value (and the API token) contains this; nothing users see may.
+const SENTINEL: &str = "SECRET";
+const TOKEN: &str = "api-token-SECRET-0";
+const SLACK_PATH: &str = "/services/SECRETPATH";
+/// Put in request payloads; must never reach a log line.
+const PAYLOAD_MARKER: &str = "payload-marker-7f3a";
+
+// ---------------------------------------------------------------------------------------------
+// Log capture: one subscriber for the whole test binary.
+
+fn captured() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        captured()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+fn logs() -> String {
+    String::from_utf8_lossy(&captured().lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+}
+
+fn assert_logs_clean() {
+    for line in logs().lines() {
+        assert!(
+            !line.contains(SENTINEL),
+            "a secret reached a log line: {line}"
+        );
+        assert!(
+            !line.contains(PAYLOAD_MARKER),
+            "a payload reached a log line: {line}"
+        );
+        assert!(
+            !line.contains("Bearer"),
+            "a token reached a log line: {line}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server on loopback.
+
+fn fast_policy() -> HttpPolicy {
+    HttpPolicy {
+        attempt_timeout: Duration::from_secs(10),
+        deadline: Duration::from_secs(20),
+        max_retries: 2,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        jitter: Duration::ZERO,
+    }
+}
+
+/// Secrets for the routes the tests use, pointing at `upstream`.
+fn secrets(upstream: &MockServer) -> MapSecrets {
+    let base = upstream.uri();
+    MapSecrets::new()
+        .with("GOOGLEAI_API_KEY", "google-SECRET-1")
+        .with(
+            "SLACK_WEBHOOK_URL",
+            format!("{base}{SLACK_PATH}?token=SECRETTOKEN"),
+        )
+        .with("OPENAI_API_KEY", "sk-openai-SECRET-2")
+        .with("NOTION_TOKEN", "ntn_SECRET_3")
+        .with("WORKERFLOW_NOTION_BASE_URL", base.clone())
+        .with("WORKERFLOW_OPENAI_BASE_URL", base)
+}
+
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<std::io::Result<ServeReport>>,
+}
+
+async fn start(config: ServeConfig, secrets: MapSecrets) -> Server {
+    init_logs();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let registry = workerflow::registry::linked()
+        .expect("linked")
+        .with_http(HttpClient::new(fast_policy()).expect("client"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(workerflow::serve::serve(
+        listener,
+        registry,
+        Arc::new(secrets),
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Server {
+        base,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        handle,
+    }
+}
+
+fn config() -> ServeConfig {
+    ServeConfig {
+        token: Some(TOKEN.into()),
+        ..ServeConfig::default()
+    }
+}
+
+/// A response as the tests look at it, already checked for the sentinel.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn trace_id(&self) -> String {
+        let trace = self
+            .header("x-trace-id")
+            .expect("every response has x-trace-id");
+        assert!(trace.starts_with("wf-"), "{trace}");
+        trace.to_owned()
+    }
+
+    /// The error body every failure has.
+    fn assert_error(&self, status: u16, code: &str, message: &str, route: Option<&str>) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.body,
+            json!({
+                "ok": false,
+                "error": {"code": code, "message": message, "route": route, "traceId": self.trace_id()},
+            })
+        );
+    }
+}
+
+impl Server {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(SENTINEL), "a secret reached a body: {text}");
+        for (name, value) in &headers {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            assert!(
+                !value.contains(SENTINEL),
+                "a secret reached {name}: {value}"
+            );
+        }
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::String(text.into_owned()));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn post(&self, route: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/api/{route}", self.base))
+            .bearer_auth(TOKEN)
+    }
+
+    async fn call(&self, route: &str, input: Value) -> Answer {
+        self.send(
+            self.post(route)
+                .header("content-type", "application/json")
+                .body(input.to_string()),
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    /// Signals shutdown and waits for the report.
+    async fn shutdown(mut self) -> ServeReport {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let report = self.handle.await.expect("serve task").expect("serve");
+        assert_logs_clean();
+        report
+    }
+}
+
+async fn slack_upstream(delay: Duration) -> MockServer {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("ok")
+                .set_delay(delay),
+        )
+        .mount(&upstream)
+        .await;
+    upstream
+}
+
+/// Waits until the upstream has received `count` requests (or fails after 10 s).
+async fn wait_for_requests(upstream: &MockServer, count: usize) -> Vec<wiremock::Request> {
+    let started = Instant::now();
+    loop {
+        let received = upstream.received_requests().await.unwrap_or_default();
+        if received.len() >= count {
+            return received;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the upstream got {} of {count} requests",
+            received.len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The endpoints.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_needs_no_token() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    let answer = server.get("/health", None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"ok": true}));
+    answer.trace_id();
+    assert_eq!(server.shutdown().await.undone, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_the_right_bearer_token_are_401() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    let input = json!({"firstName": "Ava"}).to_string();
+    let post = || {
+        server
+            .client
+            .post(format!("{}/api/lead_normalizer", server.base))
+            .header("content-type", "application/json")
+            .body(input.clone())
+    };
+    let refused = [
+        post(),
+        post().bearer_auth("api-token-SECRET-"),
+        post().bearer_auth("api-token-SECRET-00"),
+        post().bearer_auth("API-TOKEN-SECRET-0"),
+        post().header("authorization", format!("Basic {TOKEN}")),
+        post().header("authorization", TOKEN),
+        // An unknown route is still 401 first: nothing is revealed without the token.
+        server
+            .client
+            .post(format!("{}/api/no_such_route", server.base))
+            .header("content-type", "application/json")
+            .body("{}"),
+        server.client.get(format!("{}/api/routes", server.base)),
+        server
+            .client
+            .get(format!("{}/health/config", server.base))
+            .bearer_auth("wrong"),
+    ];
+    for request in refused {
+        let answer = server.send(request).await;
+        answer.assert_error(401, "unauthorized", "missing or invalid bearer token", None);
+        assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
+    }
+    // The scheme is case-insensitive; the token is not.
+    let accepted = post().header("authorization", format!("bearer {TOKEN}"));
+    assert_eq!(server.send(accepted).await.status, 200);
+    assert_eq!(server.get("/api/routes", Some(TOKEN)).await.status, 200);
+    assert_eq!(server.get("/health/config", Some(TOKEN)).await.status, 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_route_answers_200_with_its_output() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    let input = json!({
+        "firstName": "Ava", "lastName": "Ng", "email": " AVA@Example.COM ",
+        "phone": "(555) 111-2222", "notes": PAYLOAD_MARKER,
+    });
+    let answer = server.call("lead_normalizer", input).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(
+        answer.body,
+        json!({
+            "ok": true,
+            "route": "lead_normalizer",
+            "normalized": {
+                "fullName": "Ava Ng", "email": "ava@example.com",
+                "phone": "5551112222", "source": "unspecified",
+            },
+        })
+    );
+    // One log line for the request: method, path, status, duration and trace id.
+    let trace = answer.trace_id();
+    let line = logs()
+        .lines()
+        .find(|line| line.contains(&trace))
+        .map(str::to_owned)
+        .expect("a log line for the request");
+    assert!(
+        line.contains("request method=POST path=/api/lead_normalizer status=200 duration_us="),
+        "{line}"
+    );
+    // A field named `body` is input, not an envelope.
+    let answer = server
+        .call(
+            "lead_normalizer",
+            json!({"body": {"fullName": "X"}, "fullName": "Bo"}),
+        )
+        .await;
+    assert_eq!(answer.body["normalized"]["fullName"], "Bo");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_is_400_with_line_and_column() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    let request = server
+        .post("lead_normalizer")
+        .header("content-type", "application/json")
+        .body("{\n  \"firstName\": \"Ava\",\n  \"email\": nope\n}");
+    server.send(request).await.assert_error(
+        400,
+        "malformed_json",
+        "request body is not valid JSON: expected ident (line 3, column 13)",
+        Some("lead_normalizer"),
+    );
+    let empty = server
+        .post("lead_normalizer")
+        .header("content-type", "application/json");
+    server.send(empty).await.assert_error(
+        400,
+        "malformed_json",
+        "request body is not valid JSON: EOF while parsing a value (line 1, column 0)",
+        Some("lead_normalizer"),
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_declared_json_is_415() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    for content_type in [Some("text/plain"), Some("application/jsonx"), None] {
+        let mut request = server.post("lead_normalizer").body("{}");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        server.send(request).await.assert_error(
+            415,
+            "unsupported_media_type",
+            "expected content-type: application/json",
+            Some("lead_normalizer"),
+        );
+    }
+    let with_charset = server
+        .post("lead_normalizer")
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body("{}");
+    assert_eq!(server.send(with_charset).await.status, 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_413() {
+    let upstream = MockServer::start().await;
+    let config = ServeConfig {
+        body_limit: 1024,
+        ..config()
+    };
+    let server = start(config, secrets(&upstream)).await;
+    let at_limit = json!({"notes": "x".repeat(1024 - 12)}).to_string();
+    assert_eq!(at_limit.len(), 1024);
+    let answer = server
+        .send(
+            server
+                .post("lead_normalizer")
+                .header("content-type", "application/json")
+                .body(at_limit),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let over = json!({"notes": "x".repeat(1024 - 11)}).to_string();
+    server
+        .send(
+            server
+                .post("lead_normalizer")
+                .header("content-type", "application/json")
+                .body(over),
+        )
+        .await
+        .assert_error(
+            413,
+            "payload_too_large",
+            "request body exceeds the limit of 1024 bytes",
+            Some("lead_normalizer"),
+        );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_paths_are_404_and_wrong_methods_405() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    server.call("slak_message", json!({})).await.assert_error(
+        404,
+        "unknown_route",
+        "unknown route \"slak_message\"; did you mean \"slack_message\"?",
+        Some("slak_message"),
+    );
+    server.call("zzz", json!({})).await.assert_error(
+        404,
+        "unknown_route",
+        "unknown route \"zzz\"",
+        Some("zzz"),
+    );
+    server.get("/nowhere", None).await.assert_error(
+        404,
+        "not_found",
+        "no such endpoint; see GET /api/routes",
+        None,
+    );
+    server
+        .get("/api/lead_normalizer", Some(TOKEN))
+        .await
+        .assert_error(
+            405,
+            "method_not_allowed",
+            "method GET is not allowed on this endpoint",
+            None,
+        );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_errors_keep_the_runtime_statuses() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/pages/missing"))
+        .respond_with(ResponseTemplate::new(404).set_body_raw(
+            json!({"object": "error", "code": "object_not_found", "message": "Could not find page"})
+                .to_string(),
+            "application/json",
+        ))
+        .mount(&upstream)
+        .await;
+    let mut secrets = secrets(&upstream);
+    // Nothing listens on port 9 of loopback (discard): connection refused.
+    secrets.insert("WORKERFLOW_OPENAI_BASE_URL", "http://127.0.0.1:9");
+    let server = start(config(), secrets).await;
+
+    server
+        .call("openai_chat", json!({"prompt": 5}))
+        .await
+        .assert_error(
+            400,
+            "invalid_input",
+            "openai_chat: \"prompt\" must be a string",
+            Some("openai_chat"),
+        );
+    server
+        .call("stripe_customer_upsert", json!({"email": "a@example.com"}))
+        .await
+        .assert_error(
+            500,
+            "config",
+            "route \"stripe_customer_upsert\": missing Stripe API key. Checked: STRIPE_API_KEY",
+            Some("stripe_customer_upsert"),
+        );
+    server
+        .call("notion_database_item_get", json!({"pageId": "missing"}))
+        .await
+        .assert_error(
+            404,
+            "provider",
+            "Notion request failed: 404 object_not_found Could not find page",
+            Some("notion_database_item_get"),
+        );
+    server
+        .call("openai_chat", json!({"prompt": "hi"}))
+        .await
+        .assert_error(
+            502,
+            "gateway",
+            "OpenAI chat completion failed: connection failed (127.0.0.1:9): connection refused",
+            Some("openai_chat"),
+        );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_config_name_requirements_never_values() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    let routes = server.get("/api/routes", Some(TOKEN)).await;
+    assert_eq!(routes.status, 200);
+    assert_eq!(routes.body["ok"], true);
+    let listed = routes.body["routes"].as_array().expect("routes");
+    assert_eq!(listed.len(), 12);
+    let slack = listed
+        .iter()
+        .find(|route| route["route"] == "slack_message")
+        .expect("slack_message");
+    assert_eq!(
+        slack,
+        &json!({
+            "route": "slack_message",
+            "service": "slack",
+            "requestType": "async",
+            "summary": "Post one line of text to a Slack incoming webhook.",
+            "secrets": [{"label": "Slack webhook URL", "anyOf": ["SLACK_WEBHOOK_URL"]}],
+            "settings": [],
+        })
+    );
+
+    let config = server.get("/health/config", Some(TOKEN)).await;
+    assert_eq!(config.status, 200);
+    assert_eq!(config.body["ok"], false);
+    let report = config.body["routes"].as_array().expect("routes");
+    assert_eq!(report.len(), 12);
+    let entry = |id: &str| {
+        report
+            .iter()
+            .find(|route| route["route"] == id)
+            .cloned()
+            .expect("route in report")
+    };
+    assert_eq!(
+        entry("slack_message"),
+        json!({"route": "slack_message", "service": "slack", "implemented": true,
+               "configured": true, "missing": []})
+    );
+    assert_eq!(
+        entry("stripe_customer_upsert"),
+        json!({"route": "stripe_customer_upsert", "service": "stripe", "implemented": true,
+               "configured": false,
+               "missing": [{"kind": "missing", "label": "Stripe API key", "checked": ["STRIPE_API_KEY"]}]})
+    );
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Async routes and the job queue.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_route_is_queued_202_and_its_request_arrives() {
+    let upstream = slack_upstream(Duration::ZERO).await;
+    let server = start(config(), secrets(&upstream)).await;
+    let answer = server
+        .call(
+            "slack_message",
+            json!({"text": format!(" deploy {PAYLOAD_MARKER} ")}),
+        )
+        .await;
+    let trace = answer.trace_id();
+    assert_eq!(answer.status, 202);
+    assert_eq!(
+        answer.body,
+        json!({"ok": true, "route": "slack_message", "traceId": trace, "status": "queued"})
+    );
+    let received = wait_for_requests(&upstream, 1).await;
+    assert_eq!(received[0].url.query(), Some("token=SECRETTOKEN"));
+    assert_eq!(
+        String::from_utf8_lossy(&received[0].body),
+        json!({"text": format!("[WorkerFlow:{trace}] deploy {PAYLOAD_MARKER}")}).to_string()
+    );
+    let report = server.shutdown().await;
+    assert_eq!(report.undone, 0);
+    assert_eq!(report.jobs.accepted, 1);
+    assert_eq!(report.jobs.succeeded, 1);
+    assert!(
+        logs()
+            .lines()
+            .any(|line| line.contains("job done") && line.contains(&trace)),
+        "a log line for the job"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_route_without_its_secret_is_500_and_not_queued() {
+    let upstream = slack_upstream(Duration::ZERO).await;
+    let mut secrets = secrets(&upstream);
+    secrets.remove("SLACK_WEBHOOK_URL");
+    secrets.insert("SLACK_WEBHOOK_URL", " \u{feff} ");
+    let server = start(config(), secrets).await;
+    server
+        .call("slack_message", json!({"text": "hi"}))
+        .await
+        .assert_error(
+            500,
+            "config",
+            "route \"slack_message\": missing Slack webhook URL. Checked: SLACK_WEBHOOK_URL",
+            Some("slack_message"),
+        );
+    let report = server.shutdown().await;
+    assert_eq!(report.jobs.accepted, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_503_with_retry_after_and_accepted_jobs_still_run() {
+    let upstream = slack_upstream(Duration::from_millis(400)).await;
+    let config = ServeConfig {
+        workers: 1,
+        queue_capacity: 1,
+        ..config()
+    };
+    let server = start(config, secrets(&upstream)).await;
+    assert_eq!(
+        server
+            .call("slack_message", json!({"text": "a"}))
+            .await
+            .status,
+        202
+    );
+    // The one worker has taken the first job: the queue is empty again.
+    wait_for_requests(&upstream, 1).await;
+    assert_eq!(
+        server
+            .call("slack_message", json!({"text": "b"}))
+            .await
+            .status,
+        202
+    );
+    let refused = server.call("slack_message", json!({"text": "c"})).await;
+    refused.assert_error(
+        503,
+        "queue_full",
+        "the async job queue is full (1 jobs waiting); retry later",
+        Some("slack_message"),
+    );
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let report = server.shutdown().await;
+    assert_eq!(report.undone, 0);
+    assert_eq!(report.jobs.accepted, 2);
+    assert_eq!(report.jobs.succeeded, 2);
+    let texts: Vec<String> = upstream
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[0].ends_with("] a\"}") && texts[1].ends_with("] b\"}"),
+        "{texts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_every_queued_job() {
+    let upstream = slack_upstream(Duration::from_millis(50)).await;
+    let config = ServeConfig {
+        workers: 1,
+        ..config()
+    };
+    let server = start(config, secrets(&upstream)).await;
+    for n in 0..5 {
+        let answer = server
+            .call("slack_message", json!({"text": format!("job {n}")}))
+            .await;
+        assert_eq!(answer.status, 202);
+    }
+    let report = server.shutdown().await;
+    assert_eq!(report.undone, 0);
+    assert!(!report.requests_cut);
+    assert_eq!(report.jobs.accepted, 5);
+    assert_eq!(report.jobs.succeeded, 5);
+    assert_eq!(
+        upstream.received_requests().await.unwrap_or_default().len(),
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_left_at_the_drain_deadline_are_counted_and_logged() {
+    let upstream = slack_upstream(Duration::from_secs(5)).await;
+    let config = ServeConfig {
+        workers: 1,
+        drain_timeout: Duration::from_millis(300),
+        ..config()
+    };
+    let server = start(config, secrets(&upstream)).await;
+    let mut traces = Vec::new();
+    for n in 0..3 {
+        let answer = server
+            .call("slack_message", json!({"text": format!("job {n}")}))
+            .await;
+        assert_eq!(answer.status, 202);
+        traces.push(answer.trace_id());
+    }
+    wait_for_requests(&upstream, 1).await;
+    let started = Instant::now();
+    let report = server.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.undone, 3);
+    assert_eq!(report.jobs.accepted, 3);
+    assert_eq!(report.jobs.succeeded + report.jobs.failed, 0);
+    let logs = logs();
+    for trace in &traces[1..] {
+        assert!(
+            logs.lines().any(|line| line.contains("job left undone")
+                && line.contains("route=slack_message")
+                && line.contains(trace.as_str())),
+            "no undone line for {trace}: {}",
+            logs.lines()
+                .filter(|l| l.contains("undone"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    assert!(logs.contains("drain deadline passed: 3 accepted jobs left undone"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary.
+
+/// Runs `workerflow serve` with exactly `env`; stderr lines arrive on the returned channel.
+fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+        .arg("serve")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, received)
+}
+
+/// Reads stderr until the `listening on http://…` line; returns the base URL and the lines.
+fn wait_listening(lines: &std::sync::mpsc::Receiver<String>) -> (String, Vec<String>) {
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening line; stderr so far: {seen:#?}"));
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        seen.push(line);
+        if let Some(base) = base {
+            return (base, seen);
+        }
+    }
+}
+
+/// Sends SIGTERM and collects the exit code and all of stderr.
+fn terminate(
+    mut child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    mut seen: Vec<String>,
+) -> (Option<i32>, String) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = child.wait().expect("the binary exits");
+    seen.extend(lines.iter());
+    let stderr = seen.join("\n");
+    assert!(
+        !stderr.contains(SENTINEL),
+        "a secret reached the log: {stderr}"
+    );
+    assert!(
+        !stderr.contains(PAYLOAD_MARKER),
+        "a payload reached the log: {stderr}"
+    );
+    (exit.code(), stderr)
+}
+
+#[test]
+fn the_binary_refuses_to_start_without_a_token() {
+    let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env_clear()
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: WORKERFLOW_API_TOKEN is not set; set it to the bearer token callers must send, \
+         or pass --no-auth to serve without authentication on a loopback address\n"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+        .args(["serve", "--addr", "0.0.0.0:0", "--no-auth"])
+        .env_clear()
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: --no-auth is allowed only on a loopback address (got 0.0.0.0:0); set WORKERFLOW_API_TOKEN instead\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_drains_its_queue_on_sigterm_and_exits_0() {
+    let upstream = slack_upstream(Duration::from_millis(200)).await;
+    let webhook = format!("{}{SLACK_PATH}?token=SECRETTOKEN", upstream.uri());
+    let (child, lines) = spawn_binary(
+        &["--addr", "127.0.0.1:0", "--workers", "1"],
+        &[
+            ("WORKERFLOW_API_TOKEN", TOKEN),
+            ("SLACK_WEBHOOK_URL", &webhook),
+        ],
+    );
+    let (base, seen) = tokio::task::spawn_blocking(move || {
+        let (base, seen) = wait_listening(&lines);
+        (base, (seen, lines))
+    })
+    .await
+    .expect("listening");
+    let (seen, lines) = seen;
+    let client = reqwest::Client::new();
+    for n in 0..3 {
+        let response = client
+            .post(format!("{base}/api/slack_message"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(json!({"text": format!("{PAYLOAD_MARKER} {n}")}).to_string())
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    let (code, stderr) = tokio::task::spawn_blocking(move || terminate(child, lines, seen))
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "drained: every accepted job ran, 0 left undone accepted=3 succeeded=3 failed=0"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        upstream.received_requests().await.unwrap_or_default().len(),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_1_when_the_drain_deadline_leaves_jobs_undone() {
+    let upstream = slack_upstream(Duration::from_secs(10)).await;
+    let webhook = format!("{}{SLACK_PATH}?token=SECRETTOKEN", upstream.uri());
+    let (child, lines) = spawn_binary(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--drain-timeout",
+            "300ms",
+        ],
+        &[
+            ("WORKERFLOW_API_TOKEN", TOKEN),
+            ("SLACK_WEBHOOK_URL", &webhook),
+        ],
+    );
+    let (base, (seen, lines)) = tokio::task::spawn_blocking(move || {
+        let (base, seen) = wait_listening(&lines);
+        (base, (seen, lines))
+    })
+    .await
+    .expect("listening");
+    let client = reqwest::Client::new();
+    for n in 0..2 {
+        let response = client
+            .post(format!("{base}/api/slack_message"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(json!({"text": format!("job {n}")}).to_string())
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    wait_for_requests(&upstream, 1).await;
+    let started = Instant::now();
+    let (code, stderr) = tokio::task::spawn_blocking(move || terminate(child, lines, seen))
+        .await
+        .expect("terminated");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("drain deadline passed: 2 accepted jobs left undone"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("error: 2 accepted async jobs were left undone at the drain deadline"),
+        "{stderr}"
+    );
+}
