@@ -22,6 +22,7 @@
 //! ```
 
 pub mod build_script;
+pub mod canonical;
 pub mod codegen;
 pub mod codes;
 pub mod diagnostics;

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use workerflow_registry::canonical::{FormatError, format_registry};
 use workerflow_registry::generate::{Checked, Loaded};
 use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
-use workerflow_registry::write::{Freshness, Written};
+use workerflow_registry::write::{Freshness, Written, unified_diff, write_if_changed};
 use workerflow_registry::{
     Code, Format, LoadError, Report, Schema, display_path, find_registry, read_source, schema_for,
 };
@@ -69,6 +70,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
         color: ColorArg,
     },
+    /// Rewrite the registry in its canonical form
+    ///
+    /// Keys in schema order, 2-space indent, services sorted by rank (unranked last, then by
+    /// name), text trimmed, empty optional text `null`, `sources` deduplicated and completed
+    /// with the service's URLs, `officialApiDocsUrl` and `bestBaseLink` filled from each other.
+    /// An invalid registry is never rewritten; the file is written only when its bytes change.
+    Fmt {
+        /// Write nothing; print a diff and exit 1 when the file is not canonical
+        #[arg(long)]
+        check: bool,
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        path: Option<PathBuf>,
+        /// When to colour diagnostics [default: auto: on a terminal, unless NO_COLOR is set]
+        #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+        color: ColorArg,
+    },
     /// Explain a diagnostic code (for example WF301), or list every code
     Explain {
         /// The code to explain; omit it to list all codes
@@ -105,6 +122,7 @@ fn main() -> ExitCode {
             templates,
             color,
         } => build(check, registry, out, templates, color),
+        Command::Fmt { check, path, color } => fmt(check, path, color),
         Command::Explain { code } => explain(code.as_deref()),
     }
 }
@@ -230,6 +248,59 @@ fn build(
             ExitCode::SUCCESS
         }
         Err(error) => usage_error(error),
+    }
+}
+
+fn fmt(check: bool, path: Option<PathBuf>, color: ColorArg) -> ExitCode {
+    let path = match registry_path(path, "workerflow-registry fmt PATH") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
+    let (schema, file) = match loaded {
+        Ok(pair) => pair,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    let canonical = match format_registry(&file.text, &schema, &file.display) {
+        Ok(text) => text,
+        Err(FormatError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            eprintln!("note: {} was not rewritten", file.display);
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(FormatError::WouldBeInvalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            eprintln!(
+                "note: the canonical form of {} would not be valid (text fields are trimmed); fix the fields above, it was not rewritten",
+                file.display
+            );
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if check {
+        if canonical == file.text {
+            println!("ok: {} is canonical", file.display);
+            return ExitCode::SUCCESS;
+        }
+        let diff = unified_diff(&file.text, &canonical, &file.display);
+        eprintln!("error: {} is not in canonical form\n{diff}", file.display);
+        eprintln!("help: run `workerflow-registry fmt` to rewrite it");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    match write_if_changed(&path, canonical.as_bytes()) {
+        Ok(Written::Unchanged) => {
+            println!("unchanged {}", file.display);
+            ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            println!("formatted {}", file.display);
+            ExitCode::SUCCESS
+        }
+        Err(error) => usage_error(format!("cannot write {}: {error}", file.display)),
     }
 }
 
