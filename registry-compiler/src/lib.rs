@@ -23,6 +23,8 @@
 
 pub mod build_script;
 pub mod canonical;
+#[cfg(feature = "cli")]
+pub mod check_urls;
 pub mod codegen;
 pub mod codes;
 pub mod diagnostics;
