@@ -34,6 +34,8 @@ pub mod load;
 pub mod model;
 pub mod render;
 pub mod rules;
+#[cfg(feature = "cli")]
+pub mod scaffold;
 pub mod schema;
 mod suggest;
 pub mod write;

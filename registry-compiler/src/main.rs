@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use workerflow_registry::canonical::{FormatError, format_registry};
-use workerflow_registry::check_urls;
 use workerflow_registry::generate::{Checked, Loaded};
 use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
 use workerflow_registry::write::{Freshness, Written, unified_diff, write_if_changed};
 use workerflow_registry::{
-    Code, Format, LoadError, Registry, Report, Schema, display_path, find_registry, read_source,
-    schema_for,
+    AuthType, Code, Format, LoadError, Registry, Report, RequestType, Schema, display_path,
+    find_registry, read_source, schema_for,
 };
+use workerflow_registry::{check_urls, scaffold};
 
 /// Exit status for a registry with errors, or stale docs under `build --check`.
 const EXIT_INVALID: u8 = 1;
@@ -117,6 +117,45 @@ enum Command {
         #[arg(long)]
         loopback_http: bool,
     },
+    /// Declare a route (and its service when new) and scaffold its connector and test
+    ///
+    /// Adds the route with its secret requirement to the registry (in canonical form; a new
+    /// service gets `null` for everything not given), writes src/connectors/<service_id>.rs with
+    /// a #[connector] handler that POSTs the JSON payload to the service's base URL setting with
+    /// the secret as a bearer token, and tests/connector_<service_id>.rs, which runs it against a
+    /// loopback server. Paths are relative to the crate that holds connector-registry/.
+    New {
+        /// The service's connector name, for example "Acme CRM" (matched ignoring case)
+        #[arg(long, value_name = "NAME")]
+        service: String,
+        /// The route id, for example acme_contact_upsert
+        #[arg(long = "route", value_name = "ROUTE_ID")]
+        route: String,
+        /// The service's auth type (for a new service; `unknown` when omitted)
+        #[arg(long, value_enum, value_name = "TYPE")]
+        auth: Option<AuthArg>,
+        /// A secret name the route needs; repeat for alternatives tried in order
+        #[arg(long = "secret", value_name = "NAME")]
+        secrets: Vec<String>,
+        /// The official API docs URL (for a new service)
+        #[arg(long, value_name = "URL")]
+        docs: Option<String>,
+        /// Whether callers wait for the output (sync) or the call is queued (async)
+        #[arg(long, value_enum, default_value_t = RequestTypeArg::Sync)]
+        request_type: RequestTypeArg,
+        /// The route's one-line summary [default: "POST a JSON payload to the <service> API."]
+        #[arg(long, value_name = "TEXT")]
+        summary: Option<String>,
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        #[arg(long, value_name = "PATH")]
+        registry: Option<PathBuf>,
+        /// Show the registry diff and the files, write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace the connector and test files when they exist
+        #[arg(long)]
+        force: bool,
+    },
     /// Explain a diagnostic code (for example WF301), or list every code
     Explain {
         /// The code to explain; omit it to list all codes
@@ -129,6 +168,40 @@ enum FormatArg {
     Text,
     Json,
     Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuthArg {
+    Oauth2,
+    #[value(name = "api_key")]
+    ApiKey,
+    Token,
+    Basic,
+    Webhook,
+    None,
+    Mixed,
+    Unknown,
+}
+
+impl AuthArg {
+    fn auth_type(self) -> AuthType {
+        match self {
+            AuthArg::Oauth2 => AuthType::Oauth2,
+            AuthArg::ApiKey => AuthType::ApiKey,
+            AuthArg::Token => AuthType::Token,
+            AuthArg::Basic => AuthType::Basic,
+            AuthArg::Webhook => AuthType::Webhook,
+            AuthArg::None => AuthType::None,
+            AuthArg::Mixed => AuthType::Mixed,
+            AuthArg::Unknown => AuthType::Unknown,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RequestTypeArg {
+    Sync,
+    Async,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -189,6 +262,32 @@ fn main() -> ExitCode {
                 loopback_http,
             };
             run_check_urls(path, &options, format)
+        }
+        Command::New {
+            service,
+            route,
+            auth,
+            secrets,
+            docs,
+            request_type,
+            summary,
+            registry,
+            dry_run,
+            force,
+        } => {
+            let request = scaffold::Request {
+                service,
+                route,
+                auth: auth.map(AuthArg::auth_type),
+                secrets,
+                docs,
+                request_type: match request_type {
+                    RequestTypeArg::Sync => RequestType::Sync,
+                    RequestTypeArg::Async => RequestType::Async,
+                },
+                summary,
+            };
+            new(&request, registry, dry_run, force)
         }
         Command::Explain { code } => explain(code.as_deref()),
     }
@@ -520,6 +619,104 @@ impl ProgressBar {
     fn finish(&self) {
         // Clear the line so the report starts on a clean one.
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+}
+
+fn new(
+    request: &scaffold::Request,
+    registry: Option<PathBuf>,
+    dry_run: bool,
+    force: bool,
+) -> ExitCode {
+    let path = match registry_path(registry, "workerflow-registry new --registry PATH …") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
+    let (schema, file) = match loaded {
+        Ok(pair) => pair,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    // The crate is the directory that holds connector-registry/.
+    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let crate_root = absolute
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let plan = match scaffold::plan(request, &path, &file.text, &schema, &crate_root, force) {
+        Ok(plan) => plan,
+        Err(scaffold::Refusal::Usage(message)) => return usage_error(message),
+        Err(scaffold::Refusal::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
+            eprintln!("note: nothing was written");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let registry_display = display_path(&plan.registry_path);
+    if dry_run {
+        print!(
+            "{}",
+            unified_diff(
+                &plan.registry_before,
+                &plan.registry_after,
+                &registry_display
+            )
+        );
+        for file in &plan.files {
+            let verb = if file.exists { "replace" } else { "create" };
+            println!("\n--- would {verb} {} ---", display_path(&file.path));
+            print!("{}", file.contents);
+        }
+        println!("\n(dry run: nothing was written)");
+        return ExitCode::SUCCESS;
+    }
+    for file in &plan.files {
+        match write_if_changed(&file.path, file.contents.as_bytes()) {
+            Ok(written) => println!("{:>9} {}", written_word(written), display_path(&file.path)),
+            Err(error) => {
+                return usage_error(format!(
+                    "cannot write {}: {error}",
+                    display_path(&file.path)
+                ));
+            }
+        }
+    }
+    match write_if_changed(&plan.registry_path, plan.registry_after.as_bytes()) {
+        Ok(written) => println!("{:>9} {registry_display}", written_word(written)),
+        Err(error) => return usage_error(format!("cannot write {registry_display}: {error}")),
+    }
+    let connector = format!("src/connectors/{}.rs", plan.service_id);
+    println!("\nNext steps:");
+    println!(
+        "  1. cargo test --test {}    # the scaffold passes as generated",
+        plan.test_name
+    );
+    println!(
+        "  2. replace the request in {connector} with the service's real API call, and extend the test"
+    );
+    if plan.service_is_new {
+        println!(
+            "  3. fill in what is known about `{}` in {registry_display} (docs URLs, sources, vendor), then `workerflow-registry fmt` and `workerflow-registry check`",
+            request.service.trim()
+        );
+    } else {
+        println!("  3. `workerflow-registry check` after any further edit of {registry_display}");
+    }
+    println!(
+        "  4. cargo build regenerates docs/SERVICE_API_INDEX.md and .html; commit them with the registry and the code"
+    );
+    ExitCode::SUCCESS
+}
+
+fn written_word(written: Written) -> &'static str {
+    match written {
+        Written::Created => "created",
+        Written::Updated => "updated",
+        Written::Unchanged => "unchanged",
     }
 }
 
