@@ -227,12 +227,12 @@ pub fn plan(
     let names = Names::new(display_name, &service_id, &request.route, &request.secrets);
     files.push(PlannedFile {
         exists: connector_path.exists(),
-        contents: connector_source(&names, request.request_type),
+        contents: rustfmt(connector_source(&names, request.request_type)),
         path: connector_path,
     });
     files.push(PlannedFile {
         exists: test_path.exists(),
-        contents: test_source(&names, &crate_name),
+        contents: rustfmt(test_source(&names, &crate_name)),
         path: test_path,
     });
     files.extend(module_edits(crate_root, &service_id)?);
@@ -245,6 +245,31 @@ pub fn plan(
         service_is_new: existing.is_none(),
         test_name,
     })
+}
+
+/// The generated source as rustfmt lays it out (line breaks depend on the names), so the new
+/// files pass `cargo fmt --check`; unchanged when rustfmt is not installed or fails.
+fn rustfmt(source: String) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return source;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(source.as_bytes());
+    }
+    match child.wait_with_output() {
+        Ok(output) if output.status.success() && !output.stdout.is_empty() => {
+            String::from_utf8(output.stdout).unwrap_or(source)
+        }
+        _ => source,
+    }
 }
 
 /// `compile` returned no registry only with errors, handled above.
