@@ -117,14 +117,13 @@ pub fn plan(
 
     let display = crate::display_path(registry_path);
     let compiled = compile(registry_text, schema);
-    if compiled.registry.is_none() {
+    let Some(registry) = compiled.registry else {
         return Err(Refusal::Invalid(Invalid {
             path: display,
             source: registry_text.to_owned(),
             diagnostics: compiled.diagnostics,
         }));
-    }
-    let registry = compiled.registry.unwrap_or_else(|| unreachable_registry());
+    };
     if let Some(owner) = registry.services.iter().find(|s| {
         s.runtime
             .iter()
@@ -269,17 +268,6 @@ fn rustfmt(source: String) -> String {
             String::from_utf8(output.stdout).unwrap_or(source)
         }
         _ => source,
-    }
-}
-
-/// `compile` returned no registry only with errors, handled above.
-#[cold]
-fn unreachable_registry() -> crate::Registry {
-    crate::Registry {
-        version: 1,
-        updated_at: String::new(),
-        notes: None,
-        services: Vec::new(),
     }
 }
 
