@@ -181,21 +181,29 @@ struct Reply {
 
 impl Checker {
     async fn check(&self, url: &str) -> Outcome {
-        let Ok(_overall) = Arc::clone(&self.overall).acquire_owned().await else {
-            return failed(None, "the check was cancelled");
-        };
         let mut current = match Url::parse(url) {
             Ok(url) => url,
             Err(error) => return failed(None, format!("not a valid URL: {error}")),
         };
+        // The host's permit first, then an overall one: a URL never holds an overall slot while
+        // it queues behind its host, so the slots go to URLs whose host is free (URLs arrive
+        // sorted, that is grouped by host).
+        let mut first_host = Some(self.host_permit(&current).await);
+        let Ok(_overall) = Arc::clone(&self.overall).acquire_owned().await else {
+            return failed(None, "the check was cancelled");
+        };
         let mut visited = vec![current.clone()];
         loop {
-            let reply = {
-                let _host = self.host_permit(&current).await;
-                match self.request(&current).await {
-                    Ok(reply) => reply,
-                    Err(reason) => return failed(None, reason),
-                }
+            let host = match first_host.take() {
+                Some(permit) => permit,
+                None => self.host_permit(&current).await,
+            };
+            let result = self.request(&current).await;
+            // Released between hops: a redirect may lead to another host.
+            drop(host);
+            let reply = match result {
+                Ok(reply) => reply,
+                Err(reason) => return failed(None, reason),
             };
             let status = reply.status;
             if status.is_redirection()

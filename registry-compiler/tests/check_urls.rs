@@ -44,10 +44,7 @@ impl Server {
                     Arc::clone(&busy_seen),
                 );
                 std::thread::spawn(move || {
-                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                    max.fetch_max(now, Ordering::SeqCst);
-                    let _ = answer(stream, &log, &busy_seen);
-                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let _ = answer(stream, &log, &busy_seen, &in_flight, &max);
                 });
             }
         });
@@ -59,10 +56,14 @@ impl Server {
     }
 }
 
+/// Requests in flight are counted from the end of the request to just before the answer is
+/// written: the client cannot start its next request earlier, so the count never overstates.
 fn answer(
     stream: TcpStream,
     log: &Mutex<Vec<String>>,
     busy_seen: &AtomicUsize,
+    in_flight: &AtomicUsize,
+    max_in_flight: &AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -79,6 +80,8 @@ fn answer(
     log.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(format!("{method} {path}"));
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    max_in_flight.fetch_max(now, Ordering::SeqCst);
     let head = method == "HEAD";
     let (status, extra): (&str, String) = match path.as_str() {
         "/ok" => ("200 OK", String::new()),
@@ -119,6 +122,7 @@ fn answer(
         }
         _ => ("404 Not Found", String::new()),
     };
+    in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut stream = stream;
     write!(
         stream,
