@@ -63,6 +63,18 @@ enum Command {
     /// on a loopback address. Exit status: 0 after a clean drain, 1 when accepted async jobs
     /// were left undone at the drain deadline (or the listener failed), 2 on a usage error.
     Serve(ServeArgs),
+    /// Run `workerflow-registry` (check, fmt, build, new, check-urls, explain): the entry point
+    /// of the pre-commit hooks, which install this package's binaries.
+    #[command(disable_help_flag = true)]
+    Registry {
+        /// The `workerflow-registry` arguments, for example `check` or `fmt --check`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -93,6 +105,10 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Registry { args } = cli.command {
+        let program = std::ffi::OsString::from("workerflow-registry");
+        return workerflow_registry::cli::run(std::iter::once(program).chain(args));
+    }
     let registry = match workerflow::registry::linked() {
         Ok(registry) => registry,
         Err(error) => {
@@ -109,6 +125,7 @@ fn main() -> ExitCode {
             payload_file,
             trace_id,
         } => call(&registry, &route, payload, payload_file, trace_id),
+        Command::Registry { .. } => ExitCode::SUCCESS, // handled above
         Command::Serve(args) => serve(registry, args),
     }
 }

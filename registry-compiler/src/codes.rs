@@ -133,7 +133,7 @@ codes! {
         fix: "Use a full https URL such as https://api.example.com/docs.";
     EmptySources = "WF306", "service has no sources",
         why: "Every fact in the registry must be traceable to a page.",
-        fix: "Add at least one source URL (usually the API docs page).";
+        fix: "Add at least one source URL (usually the API docs page). It is an error for a ranked service and a warning for one outside the ranked set (`rank: null`), which `workerflow-registry new` may add before its docs are known.";
     InvalidDate = "WF307", "`updatedAt` is not a real date",
         why: "The date is shown in the docs and compared by tools; 2026-02-30 is not a date.",
         fix: "Use a real calendar date, YYYY-MM-DD.";

@@ -22,6 +22,11 @@
 //! ```
 
 pub mod build_script;
+pub mod canonical;
+#[cfg(feature = "cli")]
+pub mod check_urls;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod codegen;
 pub mod codes;
 pub mod diagnostics;
@@ -31,6 +36,8 @@ pub mod load;
 pub mod model;
 pub mod render;
 pub mod rules;
+#[cfg(feature = "cli")]
+pub mod scaffold;
 pub mod schema;
 mod suggest;
 pub mod write;

@@ -216,8 +216,19 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
                 );
             }
             if count == 0 {
+                // A runtime-only service (no rank) may be declared before its docs are known,
+                // as `workerflow-registry new` does without `--docs`: nothing is guessed, and
+                // the gap stays visible as a warning. A ranked service must cite its sources.
+                let ranked = fields
+                    .rank
+                    .is_some_and(|rank| document.kind(rank) != NodeKind::Null);
+                let diagnostic = if ranked {
+                    Diagnostic::error
+                } else {
+                    Diagnostic::warning
+                };
                 out.push(
-                    Diagnostic::error(
+                    diagnostic(
                         Code::EmptySources,
                         format!("{}`sources` is empty", service_place(document, index)),
                         document.span(sources),

@@ -143,7 +143,9 @@ fn json_format_is_stable() {
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stderr.is_empty());
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
-    assert_eq!(report["errors"], 7);
+    // WF306 on the unranked service is a warning.
+    assert_eq!(report["errors"], 6);
+    assert_eq!(report["warnings"], 1);
     insta::assert_snapshot!("check_json__combo_schema_and_rules", text(&output.stdout));
 }
 

@@ -1,0 +1,788 @@
+//! The `workerflow-registry` command line: check, format and explain the registry, generate its
+//! docs, scaffold connectors, check its URLs. The `workerflow-registry` binary and `workerflow
+//! registry …` (what the pre-commit hooks run) both call [`run`]; it prints and picks exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::canonical::{FormatError, format_registry};
+use crate::generate::{Checked, Loaded};
+use crate::render::{REGENERATE_COMMAND, Renderer};
+use crate::write::{Freshness, Written, unified_diff, write_if_changed};
+use crate::{
+    AuthType, Code, Format, LoadError, Registry, Report, RequestType, Schema, display_path,
+    find_registry, read_source, schema_for,
+};
+use crate::{check_urls, scaffold};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status for a registry with errors, or stale docs under `build --check`.
+const EXIT_INVALID: u8 = 1;
+/// Exit status for usage and I/O errors (clap uses 2 as well).
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "workerflow-registry",
+    version,
+    about = "Checks the WorkerFlow connector registry (connector-registry/services.json) and generates its docs",
+    long_about = "Checks the WorkerFlow connector registry (connector-registry/services.json) against \
+                  services.schema.json and the semantic rules, and reports every problem with its \
+                  location, like rustc. Generates docs/SERVICE_API_INDEX.md and .html from it.\n\n\
+                  Exit status: 0 success, 1 invalid registry (or stale docs under `build --check`), \
+                  2 usage or I/O error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a registry and report every problem
+    ///
+    /// Prints `ok: N services, M runtime routes` when the registry is valid.
+    Check {
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        path: Option<PathBuf>,
+        /// Output format: rustc-style text (stderr), JSON (stdout) or GitHub Actions annotations (stdout)
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+        /// When to colour text output [default: auto: on a terminal, unless NO_COLOR is set]
+        #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+        color: ColorArg,
+    },
+    /// Generate docs/SERVICE_API_INDEX.md and docs/SERVICE_API_INDEX.html from the registry
+    ///
+    /// Validates the registry first (nothing is written when it has errors), then writes each
+    /// file only when its bytes change, atomically.
+    Build {
+        /// Write nothing; exit 1 with a diff when a file is stale or missing
+        #[arg(long)]
+        check: bool,
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        #[arg(long, value_name = "PATH")]
+        registry: Option<PathBuf>,
+        /// Output directory [default: docs/ beside the registry's connector-registry/ directory]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Directory whose SERVICE_API_INDEX.md.j2 / SERVICE_API_INDEX.html.j2 replace the built-in templates
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// When to colour diagnostics [default: auto: on a terminal, unless NO_COLOR is set]
+        #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+        color: ColorArg,
+    },
+    /// Rewrite the registry in its canonical form
+    ///
+    /// Keys in schema order, 2-space indent, services sorted by rank (unranked last, then by
+    /// name), text trimmed, empty optional text `null`, `sources` deduplicated and completed
+    /// with the service's URLs, `officialApiDocsUrl` and `bestBaseLink` filled from each other.
+    /// An invalid registry is never rewritten; the file is written only when its bytes change.
+    Fmt {
+        /// Write nothing; print a diff and exit 1 when the file is not canonical
+        #[arg(long)]
+        check: bool,
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        path: Option<PathBuf>,
+        /// When to colour diagnostics [default: auto: on a terminal, unless NO_COLOR is set]
+        #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+        color: ColorArg,
+    },
+    /// Check that every URL in the registry is reachable (needs the network)
+    ///
+    /// Each distinct URL gets a HEAD request (GET when HEAD is refused); redirects are followed
+    /// up to 5; 2xx, 3xx, 401 and 403 count as reachable (docs behind a login); 429 and 503 are
+    /// retried after their Retry-After within --retry-budget. At most --concurrency URLs at a
+    /// time, and 2 requests at a time per host. Exit status 1 when any URL fails.
+    CheckUrls {
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        path: Option<PathBuf>,
+        /// URLs checked at a time
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: u16,
+        /// Seconds one request may take, up to its response headers
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
+        timeout: f64,
+        /// Longest total wait per URL that Retry-After may ask for, in seconds
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = non_negative_secs)]
+        retry_budget: f64,
+        /// Report format: text (failures, on stdout) or JSON (every URL, on stdout)
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Send https URLs whose host is a loopback address (127.0.0.0/8, ::1, localhost) as
+        /// plain http. For tests and benchmarks against local servers; other hosts are never
+        /// downgraded
+        #[arg(long)]
+        loopback_http: bool,
+    },
+    /// Declare a route (and its service when new) and scaffold its connector and test
+    ///
+    /// Adds the route with its secret requirement to the registry (in canonical form; a new
+    /// service gets `null` for everything not given), writes src/connectors/<service_id>.rs with
+    /// a #[connector] handler that POSTs the JSON payload to the service's base URL setting with
+    /// the secret as a bearer token, and tests/connector_<service_id>.rs, which runs it against a
+    /// loopback server. Paths are relative to the crate that holds connector-registry/.
+    New {
+        /// The service's connector name, for example "Acme CRM" (matched ignoring case)
+        #[arg(long, value_name = "NAME")]
+        service: String,
+        /// The route id, for example acme_contact_upsert
+        #[arg(long = "route", value_name = "ROUTE_ID")]
+        route: String,
+        /// The service's auth type (for a new service; `unknown` when omitted)
+        #[arg(long, value_enum, value_name = "TYPE")]
+        auth: Option<AuthArg>,
+        /// A secret name the route needs; repeat for alternatives tried in order
+        #[arg(long = "secret", value_name = "NAME")]
+        secrets: Vec<String>,
+        /// The official API docs URL (for a new service)
+        #[arg(long, value_name = "URL")]
+        docs: Option<String>,
+        /// Whether callers wait for the output (sync) or the call is queued (async)
+        #[arg(long, value_enum, default_value_t = RequestTypeArg::Sync)]
+        request_type: RequestTypeArg,
+        /// The route's one-line summary [default: "POST a JSON payload to the <service> API."]
+        #[arg(long, value_name = "TEXT")]
+        summary: Option<String>,
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        #[arg(long, value_name = "PATH")]
+        registry: Option<PathBuf>,
+        /// Show the registry diff and the files, write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace the connector and test files when they exist
+        #[arg(long)]
+        force: bool,
+    },
+    /// Explain a diagnostic code (for example WF301), or list every code
+    Explain {
+        /// The code to explain; omit it to list all codes
+        code: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuthArg {
+    Oauth2,
+    #[value(name = "api_key")]
+    ApiKey,
+    Token,
+    Basic,
+    Webhook,
+    None,
+    Mixed,
+    Unknown,
+}
+
+impl AuthArg {
+    fn auth_type(self) -> AuthType {
+        match self {
+            AuthArg::Oauth2 => AuthType::Oauth2,
+            AuthArg::ApiKey => AuthType::ApiKey,
+            AuthArg::Token => AuthType::Token,
+            AuthArg::Basic => AuthType::Basic,
+            AuthArg::Webhook => AuthType::Webhook,
+            AuthArg::None => AuthType::None,
+            AuthArg::Mixed => AuthType::Mixed,
+            AuthArg::Unknown => AuthType::Unknown,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RequestTypeArg {
+    Sync,
+    Async,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+}
+
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
+        _ => Err("expected a number of seconds above 0 and at most 3600".to_owned()),
+    }
+}
+
+fn non_negative_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if (0.0..=3600.0).contains(&secs) => Ok(secs),
+        _ => Err("expected a number of seconds from 0 to 3600".to_owned()),
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Runs the command line on `args` (the first one is the program name).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    match cli.command {
+        Command::Check {
+            path,
+            format,
+            color,
+        } => check(path, format, color),
+        Command::Build {
+            check,
+            registry,
+            out,
+            templates,
+            color,
+        } => build(check, registry, out, templates, color),
+        Command::Fmt { check, path, color } => fmt(check, path, color),
+        Command::CheckUrls {
+            path,
+            concurrency,
+            timeout,
+            retry_budget,
+            format,
+            loopback_http,
+        } => {
+            let options = check_urls::Options {
+                concurrency: usize::from(concurrency),
+                timeout: Duration::from_secs_f64(timeout),
+                retry_budget: Duration::from_secs_f64(retry_budget),
+                loopback_http,
+            };
+            run_check_urls(path, &options, format)
+        }
+        Command::New {
+            service,
+            route,
+            auth,
+            secrets,
+            docs,
+            request_type,
+            summary,
+            registry,
+            dry_run,
+            force,
+        } => {
+            let request = scaffold::Request {
+                service,
+                route,
+                auth: auth.map(AuthArg::auth_type),
+                secrets,
+                docs,
+                request_type: match request_type {
+                    RequestTypeArg::Sync => RequestType::Sync,
+                    RequestTypeArg::Async => RequestType::Async,
+                },
+                summary,
+            };
+            new(&request, registry, dry_run, force)
+        }
+        Command::Explain { code } => explain(code.as_deref()),
+    }
+}
+
+fn use_color(choice: ColorArg) -> bool {
+    match choice {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, ExitCode> {
+    match path {
+        Some(path) => Ok(path),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| usage_error(format!("cannot read the current directory: {e}")))?;
+            find_registry(&cwd).ok_or_else(|| {
+                usage_error(format!(
+                    "no connector-registry/services.json in {} or any parent directory\n  = help: pass the registry path: {how_to_pass}",
+                    cwd.display()
+                ))
+            })
+        }
+    }
+}
+
+fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode {
+    let path = match registry_path(path, "workerflow-registry check PATH") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let format = match format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Github => Format::Github,
+    };
+    let color = format == Format::Text && use_color(color);
+    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
+    let (schema, file): (Schema, _) = match loaded {
+        Ok(pair) => pair,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), format, color);
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    let checked = crate::check(&file.text, &schema);
+    let report = Report {
+        path: &file.display,
+        source: &file.text,
+        diagnostics: &checked.diagnostics,
+    };
+    print_report(&report, format, color);
+    if !checked.is_valid() {
+        return ExitCode::from(EXIT_INVALID);
+    }
+    if format != Format::Json {
+        println!(
+            "ok: {} services, {} runtime routes",
+            checked.service_count, checked.route_count
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn build(
+    check: bool,
+    registry: Option<PathBuf>,
+    out: Option<PathBuf>,
+    templates: Option<PathBuf>,
+    color: ColorArg,
+) -> ExitCode {
+    let path = match registry_path(registry, "workerflow-registry build --registry PATH") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let renderer = match templates {
+        Some(dir) => Renderer::with_overrides(&dir),
+        None => Renderer::embedded(),
+    };
+    let renderer = match renderer {
+        Ok(renderer) => renderer,
+        Err(error) => return usage_error(error),
+    };
+    let loaded = match Loaded::load(&path) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    // The process exits right after: freeing a 100,000-service model string by string would
+    // only add time (about a tenth of `build`), so it is left to the OS.
+    let loaded = std::mem::ManuallyDrop::new(loaded);
+    let out = out.unwrap_or_else(|| loaded.default_docs_dir());
+    if check {
+        return match loaded.check_docs(&renderer, &out) {
+            Ok(pages) => report_check(&pages),
+            Err(error) => usage_error(error),
+        };
+    }
+    match loaded.write_docs(&renderer, &out) {
+        Ok(pages) => {
+            for (path, written) in pages {
+                let what = match written {
+                    Written::Created => "created",
+                    Written::Updated => "updated",
+                    Written::Unchanged => "unchanged",
+                };
+                println!("{what:>9} {}", display_path(&path));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => usage_error(error),
+    }
+}
+
+fn fmt(check: bool, path: Option<PathBuf>, color: ColorArg) -> ExitCode {
+    let path = match registry_path(path, "workerflow-registry fmt PATH") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
+    let (schema, file) = match loaded {
+        Ok(pair) => pair,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    let canonical = match format_registry(&file.text, &schema, &file.display) {
+        Ok(text) => text,
+        Err(FormatError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            eprintln!("note: {} was not rewritten", file.display);
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(FormatError::WouldBeInvalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(color));
+            eprintln!(
+                "note: the canonical form of {} would not be valid (text fields are trimmed); fix the fields above, it was not rewritten",
+                file.display
+            );
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if check {
+        if canonical == file.text {
+            println!("ok: {} is canonical", file.display);
+            return ExitCode::SUCCESS;
+        }
+        let diff = unified_diff(&file.text, &canonical, &file.display);
+        eprintln!("error: {} is not in canonical form\n{diff}", file.display);
+        eprintln!("help: run `workerflow-registry fmt` to rewrite it");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    match write_if_changed(&path, canonical.as_bytes()) {
+        Ok(Written::Unchanged) => {
+            println!("unchanged {}", file.display);
+            ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            println!("formatted {}", file.display);
+            ExitCode::SUCCESS
+        }
+        Err(error) => usage_error(format!("cannot write {}: {error}", file.display)),
+    }
+}
+
+fn run_check_urls(
+    path: Option<PathBuf>,
+    options: &check_urls::Options,
+    format: ReportFormat,
+) -> ExitCode {
+    let path = match registry_path(path, "workerflow-registry check-urls PATH") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let registry = match Registry::load(&path) {
+        Ok(registry) => registry,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    let urls = check_urls::collect(&registry);
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| Arc::new(ProgressBar::new("checking URLs")));
+    let on_progress = {
+        let bar = bar.clone();
+        move |done, total| {
+            if let Some(bar) = &bar {
+                bar.update(done, total);
+            }
+        }
+    };
+    let checked = match check_urls::run(urls, options, on_progress) {
+        Ok(checked) => checked,
+        Err(error) => return usage_error(error),
+    };
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let failing: Vec<&check_urls::Checked> = checked
+        .iter()
+        .filter(|c| !c.outcome.is_reachable())
+        .collect();
+    let out = match format {
+        ReportFormat::Json => urls_json(&path, &checked),
+        ReportFormat::Text => urls_text(&checked, &failing),
+    };
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if failing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    }
+}
+
+fn urls_text(checked: &[check_urls::Checked], failing: &[&check_urls::Checked]) -> String {
+    let mut out = String::new();
+    for failure in failing {
+        if let check_urls::Outcome::Failed { reason, .. } = &failure.outcome {
+            out.push_str(&format!("error: {}: {reason}\n", failure.url.url));
+            out.push_str(&format!(
+                "  = used by: {}\n",
+                failure.url.services.join(", ")
+            ));
+        }
+    }
+    if !failing.is_empty() {
+        out.push('\n');
+    }
+    let reachable = checked.len() - failing.len();
+    if failing.is_empty() {
+        out.push_str(&format!("ok: {reachable} URLs reachable\n"));
+    } else {
+        out.push_str(&format!(
+            "{} of {} URLs failing ({reachable} reachable)\n",
+            failing.len(),
+            checked.len()
+        ));
+    }
+    out
+}
+
+fn urls_json(path: &std::path::Path, checked: &[check_urls::Checked]) -> String {
+    let urls: Vec<serde_json::Value> = checked
+        .iter()
+        .map(|c| match &c.outcome {
+            check_urls::Outcome::Reachable {
+                status,
+                via_get,
+                redirects,
+            } => serde_json::json!({
+                "url": c.url.url,
+                "services": c.url.services,
+                "ok": true,
+                "status": status,
+                "method": if *via_get { "GET" } else { "HEAD" },
+                "redirects": redirects,
+                "error": null,
+            }),
+            check_urls::Outcome::Failed { status, reason } => serde_json::json!({
+                "url": c.url.url,
+                "services": c.url.services,
+                "ok": false,
+                "status": status,
+                "method": null,
+                "redirects": null,
+                "error": reason,
+            }),
+        })
+        .collect();
+    let failing = checked.iter().filter(|c| !c.outcome.is_reachable()).count();
+    let report = serde_json::json!({
+        "file": display_path(path),
+        "checked": checked.len(),
+        "reachable": checked.len() - failing,
+        "failing": failing,
+        "urls": urls,
+    });
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// A one-line progress bar on stderr, redrawn at most every 100 ms; only used on a terminal.
+struct ProgressBar {
+    what: &'static str,
+    last: Mutex<Option<Instant>>,
+}
+
+impl ProgressBar {
+    fn new(what: &'static str) -> Self {
+        ProgressBar {
+            what,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn update(&self, done: usize, total: usize) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if done < total && last.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        const WIDTH: usize = 30;
+        let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+        let bar: String = "=".repeat(filled) + &" ".repeat(WIDTH - filled);
+        let _ = write!(std::io::stderr(), "\r{} [{bar}] {done}/{total}", self.what);
+    }
+
+    fn finish(&self) {
+        // Clear the line so the report starts on a clean one.
+        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+}
+
+fn new(
+    request: &scaffold::Request,
+    registry: Option<PathBuf>,
+    dry_run: bool,
+    force: bool,
+) -> ExitCode {
+    let path = match registry_path(registry, "workerflow-registry new --registry PATH …") {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
+    let (schema, file) = match loaded {
+        Ok(pair) => pair,
+        Err(LoadError::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(error) => return usage_error(error),
+    };
+    // The crate is the directory that holds connector-registry/.
+    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let crate_root = absolute
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let plan = match scaffold::plan(request, &path, &file.text, &schema, &crate_root, force) {
+        Ok(plan) => plan,
+        Err(scaffold::Refusal::Usage(message)) => return usage_error(message),
+        Err(scaffold::Refusal::Invalid(invalid)) => {
+            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
+            eprintln!("note: nothing was written");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let registry_display = display_path(&plan.registry_path);
+    if dry_run {
+        print!(
+            "{}",
+            unified_diff(
+                &plan.registry_before,
+                &plan.registry_after,
+                &registry_display
+            )
+        );
+        for file in &plan.files {
+            let verb = if file.exists { "replace" } else { "create" };
+            println!("\n--- would {verb} {} ---", display_path(&file.path));
+            print!("{}", file.contents);
+        }
+        println!("\n(dry run: nothing was written)");
+        return ExitCode::SUCCESS;
+    }
+    for file in &plan.files {
+        match write_if_changed(&file.path, file.contents.as_bytes()) {
+            Ok(written) => println!("{:>9} {}", written_word(written), display_path(&file.path)),
+            Err(error) => {
+                return usage_error(format!(
+                    "cannot write {}: {error}",
+                    display_path(&file.path)
+                ));
+            }
+        }
+    }
+    match write_if_changed(&plan.registry_path, plan.registry_after.as_bytes()) {
+        Ok(written) => println!("{:>9} {registry_display}", written_word(written)),
+        Err(error) => return usage_error(format!("cannot write {registry_display}: {error}")),
+    }
+    let connector = format!("src/connectors/{}.rs", plan.service_id);
+    println!("\nNext steps:");
+    println!(
+        "  1. cargo test --test {}    # the scaffold passes as generated",
+        plan.test_name
+    );
+    println!(
+        "  2. replace the request in {connector} with the service's real API call, and extend the test"
+    );
+    if plan.service_is_new {
+        println!(
+            "  3. fill in what is known about `{}` in {registry_display} (docs URLs, sources, vendor), then `workerflow-registry fmt` and `workerflow-registry check`",
+            request.service.trim()
+        );
+    } else {
+        println!("  3. `workerflow-registry check` after any further edit of {registry_display}");
+    }
+    println!(
+        "  4. cargo build regenerates docs/SERVICE_API_INDEX.md and .html; commit them with the registry and the code"
+    );
+    ExitCode::SUCCESS
+}
+
+fn written_word(written: Written) -> &'static str {
+    match written {
+        Written::Created => "created",
+        Written::Updated => "updated",
+        Written::Unchanged => "unchanged",
+    }
+}
+
+fn report_check(pages: &[Checked]) -> ExitCode {
+    let mut stale = false;
+    for page in pages {
+        let shown = display_path(&page.path);
+        match &page.freshness {
+            Freshness::Fresh => println!("up to date {shown}"),
+            Freshness::Missing => {
+                stale = true;
+                eprintln!("error: {shown} is missing");
+            }
+            Freshness::Stale { diff } => {
+                stale = true;
+                eprintln!("error: {shown} is stale\n{diff}");
+            }
+        }
+    }
+    if stale {
+        eprintln!("help: regenerate the docs with `{REGENERATE_COMMAND}`");
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_report(report: &Report<'_>, format: Format, color: bool) {
+    if report.diagnostics.is_empty() && format != Format::Json {
+        return;
+    }
+    let text = report.render(format, color);
+    let result = match format {
+        Format::Text => std::io::stderr().write_all(text.as_bytes()),
+        Format::Json | Format::Github => std::io::stdout().write_all(text.as_bytes()),
+    };
+    // A closed pipe is not worth a panic.
+    let _ = result;
+}
+
+fn explain(code: Option<&str>) -> ExitCode {
+    match code {
+        None => {
+            for code in Code::ALL {
+                println!("{}  {}", code.as_str(), code.title());
+            }
+            println!(
+                "\nRun `workerflow-registry explain WF301` for the rule, why it exists and how to fix it."
+            );
+            ExitCode::SUCCESS
+        }
+        Some(text) => match Code::parse(text) {
+            Some(code) => {
+                print!("{}", code.explain());
+                ExitCode::SUCCESS
+            }
+            None => usage_error(format!(
+                "unknown diagnostic code `{text}`\n  = help: run `workerflow-registry explain` to list every code"
+            )),
+        },
+    }
+}

@@ -1,0 +1,727 @@
+//! `workerflow-registry new`: declare a route (and its service when it is new) in the registry
+//! and write a connector that works as generated, with a test against a loopback server.
+//!
+//! What is not known is never guessed: a new service gets `null` for every unknown field, `rank`
+//! `null` and confidence `Low`; the connector's base URL is a setting without a default.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::canonical::{self, FormatError, SERVICE_KEYS};
+use crate::model::derive_id;
+use crate::{AuthType, Invalid, Schema, compile};
+
+/// What the user asked for.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub service: String,
+    pub route: String,
+    pub auth: Option<AuthType>,
+    /// Alternative names of the route's one secret requirement, in lookup order.
+    pub secrets: Vec<String>,
+    pub docs: Option<String>,
+    pub request_type: crate::RequestType,
+    pub summary: Option<String>,
+}
+
+/// The edits `new` would make.
+#[derive(Debug)]
+pub struct Plan {
+    pub registry_path: PathBuf,
+    pub registry_before: String,
+    pub registry_after: String,
+    /// Files to write, with their contents (the connector, its test, the module list).
+    pub files: Vec<PlannedFile>,
+    pub service_id: String,
+    pub service_is_new: bool,
+    pub test_name: String,
+}
+
+#[derive(Debug)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub contents: String,
+    /// Whether the file exists now (and would be replaced or edited).
+    pub exists: bool,
+}
+
+/// Why `new` refuses.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The request itself is wrong (a bad id or name, an existing route or file).
+    Usage(String),
+    /// The registry is invalid, or would be after the edit.
+    Invalid(Invalid),
+}
+
+fn usage(message: impl Into<String>) -> Refusal {
+    Refusal::Usage(message.into())
+}
+
+pub fn is_route_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+pub fn is_secret_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Works out every edit without writing anything. `crate_root` holds `Cargo.toml`, `src/` and
+/// `tests/`; `force` allows replacing the connector and test files.
+pub fn plan(
+    request: &Request,
+    registry_path: &Path,
+    registry_text: &str,
+    schema: &Schema,
+    crate_root: &Path,
+    force: bool,
+) -> Result<Plan, Refusal> {
+    let service_name = request.service.trim();
+    if service_name.is_empty() {
+        return Err(usage("the service name is empty"));
+    }
+    if !is_route_id(&request.route) {
+        return Err(usage(format!(
+            "invalid route id `{}`\n  = help: a route id is lower-case letters, digits and `_`, starting with a letter, for example `{}`",
+            request.route,
+            derive_id(&request.route).unwrap_or_else(|| "acme_contact_upsert".into())
+        )));
+    }
+    let mut seen = Vec::new();
+    for name in &request.secrets {
+        if !is_secret_name(name) {
+            return Err(usage(format!(
+                "invalid secret name `{name}`\n  = help: a secret name is upper-case letters, digits and `_`, starting with a letter, for example `{}`",
+                name.to_ascii_uppercase().replace(['-', ' ', '.'], "_")
+            )));
+        }
+        if seen.contains(&name) {
+            return Err(usage(format!("secret `{name}` is given twice")));
+        }
+        seen.push(name);
+    }
+    if let Some(docs) = &request.docs
+        && !docs.starts_with("https://")
+    {
+        return Err(usage(format!(
+            "--docs must be an https:// URL, found `{docs}`"
+        )));
+    }
+
+    let display = crate::display_path(registry_path);
+    let compiled = compile(registry_text, schema);
+    let Some(registry) = compiled.registry else {
+        return Err(Refusal::Invalid(Invalid {
+            path: display,
+            source: registry_text.to_owned(),
+            diagnostics: compiled.diagnostics,
+        }));
+    };
+    if let Some(owner) = registry.services.iter().find(|s| {
+        s.runtime
+            .iter()
+            .flat_map(|r| &r.routes)
+            .any(|r| r.id == request.route)
+    }) {
+        return Err(usage(format!(
+            "route `{}` already exists (service `{}`)\n  = help: pick another route id, or edit the existing route in {display}",
+            request.route, owner.connector_name
+        )));
+    }
+    let wanted_id = derive_id(service_name);
+    let existing = registry.services.iter().position(|s| {
+        s.connector_name.eq_ignore_ascii_case(service_name) || Some(&s.id) == wanted_id.as_ref()
+    });
+    let service_id = match existing {
+        Some(index) => registry.services[index].id.clone(),
+        None => wanted_id.clone().ok_or_else(|| {
+            usage(format!(
+                "no id can be derived from the service name `{service_name}`\n  = help: use a name with a letter first, such as `Acme CRM`"
+            ))
+        })?,
+    };
+
+    // Edit the JSON value, so unknown keys and every other service stay as they are.
+    let mut value: Value = serde_json::from_str(registry_text.trim_start_matches('\u{feff}'))
+        .map_err(|e| usage(format!("cannot read {display}: {e}")))?;
+    let services = value
+        .get_mut("services")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| usage(format!("{display} has no `services` list")))?;
+    let service_index = match existing.and_then(|_| {
+        services.iter().position(|s| {
+            let name = s
+                .get("connectorName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let id = s
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| derive_id(name));
+            name.eq_ignore_ascii_case(service_name) || id.as_deref() == Some(&service_id)
+        })
+    }) {
+        Some(index) => index,
+        None => {
+            services.push(new_service(service_name, request));
+            services.len() - 1
+        }
+    };
+    let label = secret_label(
+        registry
+            .services
+            .get(existing.unwrap_or(usize::MAX))
+            .map_or(&*request.service, |s| &s.connector_name),
+        request
+            .auth
+            .or(existing.map(|i| registry.services[i].auth_type)),
+    );
+    let route = route_value(request, service_name, &label);
+    let service = services[service_index]
+        .as_object_mut()
+        .ok_or_else(|| usage("the service is not an object"))?;
+    let runtime = service
+        .entry("runtime")
+        .or_insert_with(|| json!({ "routes": [] }));
+    if !runtime.is_object() {
+        *runtime = json!({ "routes": [] });
+    }
+    let routes = runtime
+        .as_object_mut()
+        .map(|r| r.entry("routes").or_insert_with(|| json!([])))
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| usage("the service's `runtime.routes` is not a list"))?;
+    routes.push(route);
+
+    let after = canonical::to_text(&canonical::canonical_value(value));
+    let after = match canonical::validate_canonical(after, schema, &display) {
+        Ok(text) => text,
+        Err(FormatError::Invalid(invalid) | FormatError::WouldBeInvalid(invalid)) => {
+            return Err(Refusal::Invalid(invalid));
+        }
+    };
+
+    let display_name = existing.map_or(service_name, |i| &registry.services[i].connector_name);
+    let crate_name = crate_name(crate_root)?;
+    let connector_path = crate_root.join(format!("src/connectors/{service_id}.rs"));
+    let test_name = format!("connector_{service_id}");
+    let test_path = crate_root.join(format!("tests/{test_name}.rs"));
+    let mut files = Vec::new();
+    for path in [&connector_path, &test_path] {
+        if path.exists() && !force {
+            return Err(usage(format!(
+                "{} exists\n  = help: pass --force to replace it, or add the handler to it by hand",
+                crate::display_path(path)
+            )));
+        }
+    }
+    let names = Names::new(display_name, &service_id, &request.route, &request.secrets);
+    files.push(PlannedFile {
+        exists: connector_path.exists(),
+        contents: rustfmt(connector_source(&names, request.request_type)),
+        path: connector_path,
+    });
+    files.push(PlannedFile {
+        exists: test_path.exists(),
+        contents: rustfmt(test_source(&names, &crate_name)),
+        path: test_path,
+    });
+    files.extend(module_edits(crate_root, &service_id)?);
+    Ok(Plan {
+        registry_path: registry_path.to_owned(),
+        registry_before: registry_text.to_owned(),
+        registry_after: after,
+        files,
+        service_id,
+        service_is_new: existing.is_none(),
+        test_name,
+    })
+}
+
+/// The generated source as rustfmt lays it out (line breaks depend on the names), so the new
+/// files pass `cargo fmt --check`; unchanged when rustfmt is not installed or fails.
+fn rustfmt(source: String) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return source;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(source.as_bytes());
+    }
+    match child.wait_with_output() {
+        Ok(output) if output.status.success() && !output.stdout.is_empty() => {
+            String::from_utf8(output.stdout).unwrap_or(source)
+        }
+        _ => source,
+    }
+}
+
+/// A new service: every field the schema lists, unknown ones `null`.
+fn new_service(name: &str, request: &Request) -> Value {
+    let mut service = Map::new();
+    for key in SERVICE_KEYS {
+        service.insert((*key).to_owned(), Value::Null);
+    }
+    service.remove("id");
+    service.remove("runtime");
+    service.insert("connectorName".into(), json!(name));
+    service.insert(
+        "authType".into(),
+        json!(request.auth.unwrap_or(AuthType::Unknown).as_str()),
+    );
+    // Nothing about the service has been researched yet.
+    service.insert("confidence".into(), json!("Low"));
+    service.insert("officialApiDocsUrl".into(), json!(request.docs));
+    // `fmt` completes the list with the docs URL; without one it stays empty (a warning).
+    service.insert("sources".into(), json!([]));
+    Value::Object(service)
+}
+
+fn secret_label(service: &str, auth: Option<AuthType>) -> String {
+    let what = match auth {
+        Some(AuthType::ApiKey) => "API key",
+        Some(AuthType::Oauth2 | AuthType::Token) => "access token",
+        Some(AuthType::Basic) => "credentials",
+        Some(AuthType::Webhook) => "webhook secret",
+        _ => "secret",
+    };
+    format!("{service} {what}")
+}
+
+fn route_value(request: &Request, service: &str, label: &str) -> Value {
+    let summary = request
+        .summary
+        .clone()
+        .unwrap_or_else(|| format!("POST a JSON payload to the {service} API."));
+    let secrets = if request.secrets.is_empty() {
+        json!([])
+    } else {
+        json!([{ "label": label, "anyOf": request.secrets }])
+    };
+    json!({
+        "id": request.route,
+        "summary": summary,
+        "requestType": request.request_type.as_str(),
+        "secrets": secrets,
+    })
+}
+
+/// The package name from `Cargo.toml`, as a Rust identifier.
+fn crate_name(crate_root: &Path) -> Result<String, Refusal> {
+    let manifest = crate_root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| {
+        usage(format!(
+            "cannot read {}: {e}\n  = help: `new` writes into the crate whose connector-registry/ holds the registry",
+            crate::display_path(&manifest)
+        ))
+    })?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package
+            && let Some(rest) = line.strip_prefix("name")
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+        {
+            let name = value.trim().trim_matches('"');
+            return Ok(name.replace('-', "_"));
+        }
+    }
+    Err(usage(format!(
+        "{} has no [package] name",
+        crate::display_path(&manifest)
+    )))
+}
+
+/// `mod <id>;` added to `src/connectors/mod.rs` (created, and declared in `src/lib.rs`, when
+/// the crate has no connectors module yet).
+fn module_edits(crate_root: &Path, service_id: &str) -> Result<Vec<PlannedFile>, Refusal> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| usage(format!("cannot read {}: {e}", crate::display_path(path))))
+    };
+    let modules = crate_root.join("src/connectors/mod.rs");
+    let declaration = format!("mod {service_id};");
+    if modules.exists() {
+        let text = read(&modules)?;
+        if text.lines().any(|l| {
+            let l = l.trim();
+            l == declaration || l == format!("pub {declaration}")
+        }) {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![PlannedFile {
+            contents: insert_module(&text, &declaration),
+            path: modules,
+            exists: true,
+        }]);
+    }
+    let lib = crate_root.join("src/lib.rs");
+    let lib_text = read(&lib)?;
+    let mut files = vec![PlannedFile {
+        path: modules,
+        contents: format!(
+            "//! The crate's connectors, one file per service (`workerflow-registry new` adds them).\n\n{declaration}\n"
+        ),
+        exists: false,
+    }];
+    if !lib_text
+        .lines()
+        .any(|l| l.trim().trim_start_matches("pub ") == "mod connectors;")
+    {
+        let mut text = lib_text;
+        if !text.ends_with('\n') && !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str("\npub mod connectors;\n");
+        files.push(PlannedFile {
+            path: lib,
+            contents: text,
+            exists: true,
+        });
+    }
+    Ok(files)
+}
+
+/// Inserts `declaration` among the `mod x;` lines in name order (as rustfmt sorts them), or
+/// after the leading comments when there are none.
+fn insert_module(text: &str, declaration: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let is_mod = |l: &str| l.starts_with("mod ") && l.ends_with(';');
+    let position = match lines.iter().position(|l| is_mod(l)) {
+        Some(first) => {
+            let mut at = first;
+            while at < lines.len() && is_mod(lines[at]) && lines[at] < declaration {
+                at += 1;
+            }
+            at
+        }
+        None => lines
+            .iter()
+            .position(|l| !l.starts_with("//") && !l.trim().is_empty())
+            .unwrap_or(lines.len()),
+    };
+    let mut out: Vec<&str> = lines[..position].to_vec();
+    out.push(declaration);
+    out.extend_from_slice(&lines[position..]);
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+/// The identifiers and texts the templates use.
+struct Names {
+    service: String,
+    route: String,
+    handler: String,
+    setting: String,
+    setting_env: String,
+    /// The first secret name (the item `ctx.secret` takes), when the route has a secret.
+    secret: Option<String>,
+}
+
+impl Names {
+    fn new(service: &str, service_id: &str, route: &str, secrets: &[String]) -> Names {
+        let upper = service_id.to_ascii_uppercase();
+        Names {
+            service: service.to_owned(),
+            route: route.to_owned(),
+            handler: format!("{route}_handler"),
+            setting: format!("{upper}_BASE_URL"),
+            setting_env: format!("WORKERFLOW_{upper}_BASE_URL"),
+            secret: secrets.first().cloned(),
+        }
+    }
+}
+
+/// Escapes text for a Rust string literal.
+fn literal(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn connector_source(names: &Names, request_type: crate::RequestType) -> String {
+    let Names {
+        service,
+        route,
+        handler,
+        setting,
+        setting_env,
+        secret,
+    } = names;
+    let kind = match request_type {
+        crate::RequestType::Sync => "sync",
+        crate::RequestType::Async => "async",
+    };
+    let doc_service = service.replace('`', "'");
+    let (auth_read, auth_header) = match secret {
+        Some(secret) => (
+            format!(
+                "    let token = ctx.secret({route}::{secret});\n    \
+                 let auth = HeaderValue::try_from(format!(\"Bearer {{}}\", token.expose()))\n        \
+                 .map_err(|_| ConnectorError::config(route, token.unusable(\"not a valid header value\")))?;\n"
+            ),
+            "        .header(header::AUTHORIZATION, auth)\n",
+        ),
+        None => (String::new(), ""),
+    };
+    let header_import = if secret.is_some() {
+        "use workerflow_runtime::http::header::{self, HeaderValue};\n"
+    } else {
+        ""
+    };
+    let source = format!(
+        r#"//! {doc_service}: the `{route}` route ({kind}), scaffolded by `workerflow-registry new`.
+//!
+//! As generated it POSTs the payload as JSON to the base URL set in
+//! `{setting_env}`{bearer_doc}, through the runtime's HTTP
+//! client (timeouts, retries, redaction), and returns the service's JSON answer. Replace the
+//! request with the service's real API call.
+
+use serde_json::{{Value, json}};
+{header_import}use workerflow_runtime::http::{{HttpMethod, HttpUrl, OutboundRequest, ProviderDescription}};
+use workerflow_runtime::{{ConfigProblem, ConnectorError, RouteContext, Setting, SettingKind, connector}};
+
+use crate::registry::routes::{route};
+
+/// Where the {doc_service} API lives. No default: the address is not known yet.
+pub static {setting}: Setting = Setting {{
+    name: {setting_env_lit},
+    label: {label_lit},
+    kind: SettingKind::BaseUrl,
+    default: None,
+}};
+
+const FAILED: &str = {failed_lit};
+
+/// Sends the payload to {doc_service}.
+#[connector(route = {route}, settings = [{setting}])]
+pub async fn {handler}(
+    ctx: &RouteContext<{route}::Route>,
+    input: Value,
+) -> Result<Value, ConnectorError> {{
+    let route = ctx.route_id();
+{auth_read}    let base = ctx.setting(&{setting}).ok_or_else(|| {{
+        ConnectorError::config(
+            route,
+            ConfigProblem::Missing {{
+                label: {setting}.label.to_owned(),
+                checked: vec![{setting}.name.to_owned()],
+            }},
+        )
+    }})?;
+    // Dispatch has checked that the setting is an absolute http(s) URL.
+    let url = HttpUrl::parse(base).map_err(|_| {{
+        ConnectorError::config(
+            route,
+            ConfigProblem::Unusable {{
+                label: {setting}.label.to_owned(),
+                name: {setting}.name.to_owned(),
+                reason: "not an absolute http(s) URL".to_owned(),
+            }},
+        )
+    }})?;
+    let request = OutboundRequest::api(HttpMethod::POST, url)
+{auth_header}        .json(&input);
+    let response = ctx.send(&request).await.map_err(|failure| {{
+        failure.into_error(route, FAILED, &ctx.redactor(), |_| ProviderDescription::default())
+    }})?;
+    let answer = response
+        .json_object()
+        .map_err(|failure| failure.into_error(route, FAILED, &ctx.redactor(), |_| ProviderDescription::default()))?;
+    Ok(json!({{
+        "ok": true,
+        "route": route,
+        "status": response.status.as_u16(),
+        "response": answer,
+    }}))
+}}
+"#,
+        bearer_doc = if secret.is_some() {
+            " with the route's secret as a bearer token"
+        } else {
+            ""
+        },
+        setting_env_lit = literal(setting_env),
+        label_lit = literal(&format!("{service} base URL")),
+        failed_lit = literal(&format!("{service} request failed")),
+    );
+    source
+}
+
+fn test_source(names: &Names, crate_name: &str) -> String {
+    let Names {
+        service,
+        route,
+        setting_env,
+        secret,
+        ..
+    } = names;
+    let doc_service = service.replace('`', "'");
+    let secret_line = match secret {
+        Some(secret) => format!("        .with({}, \"test-token\")\n", literal(secret)),
+        None => String::new(),
+    };
+    let auth_assert = if secret.is_some() {
+        "    assert!(\n        \
+         received.headers.contains(&\"authorization: bearer test-token\".to_owned()),\n        \
+         \"{:?}\",\n        received.headers\n    );\n"
+    } else {
+        ""
+    };
+    let missing_test = match secret {
+        Some(secret) => format!(
+            r#"
+#[test]
+fn {route}_without_its_secret_is_a_configuration_error() {{
+    let linked = registry::linked().expect("every declared route has a handler");
+    let secrets = MapSecrets::new().with({setting_env_lit}, "http://127.0.0.1:9");
+    let error = linked
+        .dispatch_blocking({route_lit}, json!({{}}), &secrets)
+        .expect_err("no secret");
+    assert_eq!(error.status(), 500);
+    assert!(error.to_string().contains({secret_lit}), "{{error}}");
+}}
+"#,
+            setting_env_lit = literal(setting_env),
+            route_lit = literal(route),
+            secret_lit = literal(secret),
+        ),
+        None => String::new(),
+    };
+    format!(
+        r##"//! `{route}` ({doc_service}) against a server on loopback, as scaffolded by
+//! `workerflow-registry new`. Extend it as the connector grows.
+
+use std::io::{{BufRead, BufReader, Read, Write}};
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+
+use serde_json::json;
+use workerflow_runtime::MapSecrets;
+use {crate_name}::registry;
+
+/// What the server received.
+struct Received {{
+    request_line: String,
+    headers: Vec<String>,
+    body: String,
+}}
+
+/// Answers one request with `{{"id": "created-1"}}`; returns its base URL and what it received.
+fn serve_once() -> (String, JoinHandle<Received>) {{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let base = format!("http://{{}}/api", listener.local_addr().expect("address"));
+    let server = std::thread::spawn(move || {{
+        let (stream, _) = listener.accept().expect("a request");
+        let mut reader = BufReader::new(stream.try_clone().expect("stream"));
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).expect("request line");
+        let mut headers = Vec::new();
+        let mut length = 0;
+        loop {{
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("header");
+            let line = line.trim_end().to_owned();
+            if line.is_empty() {{
+                break;
+            }}
+            // Lower-cased: header names are case-insensitive.
+            let line = line.to_ascii_lowercase();
+            if let Some(value) = line.strip_prefix("content-length:") {{
+                length = value.trim().parse().expect("length");
+            }}
+            headers.push(line);
+        }}
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        let answer = r#"{{"id":"created-1"}}"#;
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {{}}\r\nconnection: close\r\n\r\n{{answer}}",
+            answer.len()
+        )
+        .expect("answer");
+        Received {{
+            request_line: request_line.trim_end().to_owned(),
+            headers,
+            body: String::from_utf8(body).expect("UTF-8 body"),
+        }}
+    }});
+    (base, server)
+}}
+
+#[test]
+fn {route}_posts_the_payload_as_json() {{
+    let (base, server) = serve_once();
+    let secrets = MapSecrets::new()
+{secret_line}        .with({setting_env_lit}, base);
+    let linked = registry::linked().expect("every declared route has a handler");
+    let output = linked
+        .dispatch_blocking({route_lit}, json!({{"name": "Ada", "email": "ada@example.com"}}), &secrets)
+        .expect("dispatched");
+    assert_eq!(
+        output,
+        json!({{"ok": true, "route": {route_lit}, "status": 200, "response": {{"id": "created-1"}}}})
+    );
+    let received = server.join().expect("the server thread");
+    assert_eq!(received.request_line, "POST /api HTTP/1.1");
+    assert!(
+        received.headers.contains(&"content-type: application/json".to_owned()),
+        "{{:?}}",
+        received.headers
+    );
+{auth_assert}    assert_eq!(received.body, r#"{{"name":"Ada","email":"ada@example.com"}}"#);
+}}
+{missing_test}"##,
+        setting_env_lit = literal(setting_env),
+        route_lit = literal(route),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_are_inserted_in_name_order() {
+        let text = "//! Connectors.\n\nmod alpha;\nmod gamma;\n\npub use alpha::a;\n";
+        assert_eq!(
+            insert_module(text, "mod beta;"),
+            "//! Connectors.\n\nmod alpha;\nmod beta;\nmod gamma;\n\npub use alpha::a;\n"
+        );
+        assert_eq!(
+            insert_module(text, "mod zeta;"),
+            "//! Connectors.\n\nmod alpha;\nmod gamma;\nmod zeta;\n\npub use alpha::a;\n"
+        );
+        assert_eq!(
+            insert_module("//! Empty.\n", "mod acme;"),
+            "//! Empty.\nmod acme;\n"
+        );
+    }
+
+    #[test]
+    fn ids_and_secret_names() {
+        assert!(is_route_id("acme_contact_upsert"));
+        assert!(!is_route_id("Acme-contact"));
+        assert!(!is_route_id("1acme"));
+        assert!(is_secret_name("ACME_API_KEY"));
+        assert!(!is_secret_name("acme_key"));
+    }
+}

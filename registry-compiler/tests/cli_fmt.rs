@@ -1,0 +1,128 @@
+//! `workerflow-registry fmt` as users run it: the canonical form, `--check`, and that an invalid
+//! registry is never rewritten.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh directory holding a copy of `fixture` as `services.json`.
+fn scratch(name: &str, fixture: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wf-fmt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::copy(fixtures().join(fixture), dir.join("services.json")).expect("copy");
+    dir
+}
+
+#[test]
+fn the_bundled_registry_is_canonical() {
+    let output = run_in(&workspace_root(), &["fmt", "--check"]);
+    assert_eq!(text(&output.stderr), "");
+    assert_eq!(
+        text(&output.stdout),
+        "ok: connector-registry/services.json is canonical\n"
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn the_upstream_dataset_is_already_canonical() {
+    let output = run_in(
+        &fixtures(),
+        &["fmt", "--check", "upstream/workerflow-services.v1.json"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn fmt_rewrites_into_canonical_form_once() {
+    let dir = scratch("rewrite", "fmt/messy.json");
+    let output = run_in(&dir, &["fmt", "services.json"]);
+    assert_eq!(text(&output.stdout), "formatted services.json\n");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let formatted = std::fs::read_to_string(dir.join("services.json")).expect("read");
+    insta::assert_snapshot!("fmt__messy_canonical", formatted);
+
+    let modified = std::fs::metadata(dir.join("services.json"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let again = run_in(&dir, &["fmt", "services.json"]);
+    assert_eq!(text(&again.stdout), "unchanged services.json\n");
+    let after = std::fs::metadata(dir.join("services.json"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(modified, after, "an unchanged file is not rewritten");
+
+    let check = run_in(&dir, &["fmt", "--check", "services.json"]);
+    assert_eq!(check.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_shows_a_diff_and_writes_nothing() {
+    let dir = scratch("check", "fmt/messy.json");
+    let before = std::fs::read(dir.join("services.json")).expect("read");
+    let output = run_in(&dir, &["fmt", "--check", "services.json"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stdout), "");
+    insta::assert_snapshot!("fmt__check_diff", text(&output.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("services.json")).expect("read"),
+        before
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_invalid_registry_is_never_rewritten() {
+    let dir = scratch("invalid", "invalid/rule_duplicate_rank.json");
+    let before = std::fs::read(dir.join("services.json")).expect("read");
+    for args in [
+        &["fmt", "services.json"][..],
+        &["fmt", "--check", "services.json"],
+    ] {
+        let output = run_in(&dir, args);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert!(stderr.starts_with("error[WF303]"), "{stderr}");
+        assert!(
+            stderr.ends_with("note: services.json was not rewritten\n"),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(dir.join("services.json")).expect("read"),
+            before
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_file_is_a_usage_error() {
+    let output = run_in(&fixtures(), &["fmt", "nope.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "error: cannot read nope.json: No such file or directory (os error 2)\n"
+    );
+}
