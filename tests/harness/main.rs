@@ -5,6 +5,7 @@ mod common;
 mod github_openai;
 mod notion_hubspot;
 mod retry_timing;
+mod sentinel;
 mod stripe;
 mod support;
 mod webhooks;
