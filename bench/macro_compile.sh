@@ -11,7 +11,7 @@ python3 bench/macro_compile.py "$n" "$dir"
 export CARGO_TARGET_DIR="$PWD/$dir/target" CARGO_INCREMENTAL=0
 for crate in with without; do cargo build -q --manifest-path "$dir/$crate/Cargo.toml"; done
 echo "## #[connector] compile time, $n handlers, $(date -u +%Y-%m-%d), $(nproc) cores"
-hyperfine --warmup 1 --runs 5 \
+hyperfine --runs 3 \
   --prepare "touch $dir/with/src/lib.rs" -n "with #[connector]" "cargo build -q --manifest-path $dir/with/Cargo.toml" \
   --prepare "touch $dir/without/src/lib.rs" -n "without (hand-written dispatch)" "cargo build -q --manifest-path $dir/without/Cargo.toml" \
   --export-markdown /dev/stdout | tail -n +2
