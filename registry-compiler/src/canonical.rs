@@ -41,16 +41,7 @@ pub const ROUTE_KEYS: &[&str] = &["id", "summary", "requestType", "secrets"];
 pub const SECRET_KEYS: &[&str] = &["label", "anyOf"];
 
 /// The URL fields of a service, in schema order; each non-null one belongs in `sources`.
-pub const URL_FIELDS: &[&str] = &[
-    "officialApiDocsUrl",
-    "bestBaseLink",
-    "authDocsUrl",
-    "webhookDocsUrl",
-    "rateLimitDocsUrl",
-    "openapiUrl",
-    "officialSdkUrl",
-    "changelogUrl",
-];
+pub use crate::rules::URL_FIELDS;
 
 /// Service text fields that may be `null`: an empty string there means "unknown".
 const NULLABLE_SERVICE_TEXT: &[&str] = &[
@@ -225,7 +216,7 @@ fn complete_sources(service: &mut Map<String, Value>) {
         }
     }
     for field in URL_FIELDS {
-        if let Some(Value::String(url)) = service.get(*field)
+        if let Some(Value::String(url)) = service.get(field)
             && !seen.iter().any(|s| s == url)
         {
             seen.push(url.clone());
