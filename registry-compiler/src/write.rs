@@ -30,8 +30,14 @@ pub enum Freshness {
 /// Lines of diff shown before the rest is summarised.
 const MAX_DIFF_LINES: usize = 60;
 
-/// Writes `contents` to `path` unless the file already holds exactly these bytes.
+/// Writes `contents` to `path` unless the file already holds exactly these bytes. Either way,
+/// temp files that killed writers left beside `path` are removed.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<Written> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        // A killed build may have left a temp file while the page on disk already holds what
+        // this build makes (it was killed building the other version).
+        remove_stale_temps(dir, &target_name(path));
+    }
     let existed = match same_contents(path, contents) {
         Ok(true) => return Ok(Written::Unchanged),
         Ok(false) => true,
@@ -90,15 +96,13 @@ fn same_contents(path: &Path, contents: &[u8]) -> io::Result<bool> {
 /// No fsync: the files are regenerated from the registry at any time (and `--check` tells when
 /// they are stale), while syncing a 100,000-service index costs more than building it (~0.6 s
 /// for 200 MB here). Durability against power loss is not worth that on every `cargo build`.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
     fs::create_dir_all(dir)?;
-    let name = target_name(path);
-    remove_stale_temps(dir, &name);
-    let temp = dir.join(temp_name(&name));
+    let temp = dir.join(temp_name(&target_name(path)));
     let result = (|| {
         let mut file = match File::options().write(true).create_new(true).open(&temp) {
             // Our pid and counter are unique among running processes, so this file is what a
@@ -292,6 +296,25 @@ mod tests {
         let mut expected = vec![live.clone(), unrelated.to_owned(), "INDEX.md".to_owned()];
         if !Path::new("/proc/self").exists() {
             expected.push(stale.clone()); // no /proc: nothing is removed
+        }
+        expected.sort();
+        assert_eq!(entries(&dir), expected);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_when_the_page_is_unchanged() {
+        let dir = temp_dir("stale-unchanged");
+        let path = dir.join("INDEX.md");
+        fs::write(&path, "same\n").unwrap();
+        fs::write(dir.join(format!(".INDEX.md.{DEAD_PID}.0.tmp")), "partial").unwrap();
+        assert_eq!(
+            write_if_changed(&path, b"same\n").unwrap(),
+            Written::Unchanged
+        );
+        let mut expected = vec!["INDEX.md".to_owned()];
+        if !Path::new("/proc/self").exists() {
+            expected.push(format!(".INDEX.md.{DEAD_PID}.0.tmp"));
         }
         expected.sort();
         assert_eq!(entries(&dir), expected);

@@ -7,7 +7,8 @@
 //! directory; their pages are first built into reference directories. Half of the kills come
 //! at a random delay over a whole build, half right after the build's temp file appears (the
 //! test polls for a file named with the child's pid), so that many land in the middle of a
-//! write. Delays come from a seeded RNG: set `WF_CRASH_SEED` to replay a run. The registry has
+//! write; if none has after those, more kills follow the temp file at once until one does.
+//! Delays come from a seeded RNG: set `WF_CRASH_SEED` to replay a run. The registry has
 //! 1,000 services (~0.7 and ~1.4 MB pages) so that 30 kills of a debug build stay within about 30 s
 //! on a busy 2-core machine; `WF_CRASH_SERVICES` and `WF_CRASH_KILLS` make the run larger.
 
@@ -178,7 +179,8 @@ impl Setup {
     }
 }
 
-/// Waits until `child` has a temp file in `docs` (or has exited, or 30 s passed).
+/// Waits until `child` has a temp file in `docs` (or has exited, or 30 s passed). Polls
+/// without sleeping: on a fast machine a page's temp file lives for well under a millisecond.
 fn wait_for_temp_file(child: &mut Child, docs: &Path) {
     let marker = format!(".{}.", child.id());
     let start = Instant::now();
@@ -193,7 +195,52 @@ fn wait_for_temp_file(child: &mut Child, docs: &Path) {
         if found || child.try_wait().ok().flatten().is_some() {
             return;
         }
-        std::thread::sleep(Duration::from_micros(100));
+        std::thread::yield_now();
+    }
+}
+
+/// When a round's kill comes.
+#[derive(Clone, Copy, Debug)]
+enum KillAt {
+    /// This long after the build started.
+    Delay(Duration),
+    /// This long after the build's first temp file appeared.
+    AfterTempFile(Duration),
+}
+
+/// How a killed build ended.
+struct Round {
+    finished: bool,
+    killed_mid_write: bool,
+}
+
+impl Setup {
+    /// Starts a build of `registry` into the docs directory, SIGKILLs it at `kill_at`, then
+    /// checks that both pages are whole (the old or the new version).
+    fn kill_round(&self, registry: &Path, kill_at: KillAt, context: &str) -> Round {
+        let mut child = build(registry, &self.docs).spawn().unwrap();
+        match kill_at {
+            KillAt::Delay(delay) => std::thread::sleep(delay),
+            KillAt::AfterTempFile(delay) => {
+                wait_for_temp_file(&mut child, &self.docs);
+                std::thread::sleep(delay);
+            }
+        }
+        let _ = child.kill(); // SIGKILL; a child that already finished just gets reaped
+        let status = child.wait().unwrap();
+        if !status.success() {
+            assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&status),
+                Some(9),
+                "{context}: {status}"
+            );
+        }
+        self.assert_whole(context);
+        let pid = format!(".{}.", child.id());
+        Round {
+            finished: status.success(),
+            killed_mid_write: self.temp_files().iter().any(|t| t.contains(&pid)),
+        }
     }
 }
 
@@ -212,44 +259,49 @@ fn killed_builds_leave_old_or_new_pages_and_no_lasting_temp_files() {
 
     let mut killed_mid_write = 0;
     let mut finished = 0;
+    let mut rounds = 0;
+    let mut count = |round: Round, killed_mid_write: &mut u32| {
+        *killed_mid_write += u32::from(round.killed_mid_write);
+        finished += u32::from(round.finished);
+    };
     for round in 0..kills {
         let registry = &setup.registries[usize::from(round % 2 == 0)];
-        let mut child = build(registry, &setup.docs).spawn().unwrap();
-        let targeted = rng.below(2) == 0;
-        if targeted {
-            wait_for_temp_file(&mut child, &setup.docs);
-            std::thread::sleep(Duration::from_micros(rng.below(3_000)));
+        let kill_at = if rng.below(2) == 0 {
+            KillAt::AfterTempFile(Duration::from_micros(rng.below(1_000)))
         } else {
-            let millis = rng.below(full.as_millis() as u64 * 6 / 5);
-            std::thread::sleep(Duration::from_millis(millis));
-        }
-        let _ = child.kill(); // SIGKILL; a child that already finished just gets reaped
-        let status = child.wait().unwrap();
-        if status.success() {
-            finished += 1;
-        } else {
-            assert_eq!(
-                std::os::unix::process::ExitStatusExt::signal(&status),
-                Some(9),
-                "round {round} (seed {seed:#x}): {status}"
-            );
-        }
-        let context = format!("round {round} (seed {seed:#x}, targeted: {targeted})");
-        setup.assert_whole(&context);
-        let temps = setup.temp_files();
-        let pid = format!(".{}.", child.id());
-        if temps.iter().any(|t| t.contains(&pid)) {
-            killed_mid_write += 1;
-        }
+            KillAt::Delay(Duration::from_millis(
+                rng.below(full.as_millis() as u64 * 6 / 5),
+            ))
+        };
+        let context = format!("round {round} (seed {seed:#x}, {kill_at:?})");
+        count(
+            setup.kill_round(registry, kill_at, &context),
+            &mut killed_mid_write,
+        );
+        rounds += 1;
+    }
+    // A write can be over before the kill lands (the window is a fraction of a millisecond on
+    // a fast machine), so when none landed mid-write yet, keep killing right as the temp file
+    // appears until one does: the test must exercise a torn write, not just hope for one.
+    let mut extra = 0;
+    while killed_mid_write == 0 && extra < 300 {
+        let registry = &setup.registries[extra % 2];
+        let context = format!("extra round {extra} (immediately after the temp file appears)");
+        let kill_at = KillAt::AfterTempFile(Duration::ZERO);
+        count(
+            setup.kill_round(registry, kill_at, &context),
+            &mut killed_mid_write,
+        );
+        extra += 1;
+        rounds += 1;
     }
     eprintln!(
-        "{kills} builds of {services} services (seed {seed:#x}, a whole build {full:?}): \
+        "{rounds} builds of {services} services (seed {seed:#x}, a whole build {full:?}): \
          {killed_mid_write} killed mid-write, {finished} finished before the kill"
     );
-    // Targeted kills land within ~3 ms of a multi-megabyte write starting.
     assert!(
         killed_mid_write > 0,
-        "no kill landed in the middle of a write"
+        "no kill landed in the middle of a write in {rounds} rounds"
     );
 
     // The next build replaces the pages and removes every temp file the killed ones left.
