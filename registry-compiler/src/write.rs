@@ -1,11 +1,12 @@
 //! Writing generated files: only when their bytes change (so mtimes and cargo fingerprints stay
 //! still), atomically (a temp file in the same directory, then renamed over the target, so a
-//! reader or a killed build never leaves half a file), and a check mode that writes nothing and
-//! shows a diff.
+//! reader or a killed build never leaves half a file), streamed as they are rendered (a 100 MB
+//! page is compared and written in chunks, never held whole), and a check mode that writes
+//! nothing and shows a diff.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
-use std::path::Path;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// What [`write_if_changed`] did.
@@ -33,23 +34,9 @@ const MAX_DIFF_LINES: usize = 60;
 /// Writes `contents` to `path` unless the file already holds exactly these bytes. Either way,
 /// temp files that killed writers left beside `path` are removed.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<Written> {
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        // A killed build may have left a temp file while the page on disk already holds what
-        // this build makes (it was killed building the other version).
-        remove_stale_temps(dir, &target_name(path));
-    }
-    let existed = match same_contents(path, contents) {
-        Ok(true) => return Ok(Written::Unchanged),
-        Ok(false) => true,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => false,
-        Err(error) => return Err(error),
-    };
-    write_atomically(path, contents)?;
-    Ok(if existed {
-        Written::Updated
-    } else {
-        Written::Created
-    })
+    let mut writer = FileWriter::new(path)?;
+    writer.write_all(contents)?;
+    writer.finish()
 }
 
 /// Compares `path` with `expected` without writing anything.
@@ -90,20 +77,154 @@ fn same_contents(path: &Path, contents: &[u8]) -> io::Result<bool> {
     }
 }
 
-/// Replaces `path` with `contents`: write a temp file beside it, then rename it over, so readers
-/// and a killed build see the old or the new file, never a torn one.
+/// Bytes compared or written at a time: large enough that a 100 MB page takes few system
+/// calls, small enough to stay in cache between rendering and writing.
+const CHUNK: usize = 1 << 16;
+
+/// Writes a generated file as it is produced, without holding it in memory, with the
+/// guarantees of [`write_if_changed`]: while the output matches the file on disk nothing is
+/// written; at the first difference a temp file beside the target gets the matching prefix
+/// (copied from the old file, in the kernel) and then the rest, and [`FileWriter::finish`]
+/// renames it over the target, so readers and a killed build see the old or the new file,
+/// never a torn one. Dropped unfinished (an error while producing), it removes its temp file
+/// and leaves the target as it was.
 ///
 /// No fsync: the files are regenerated from the registry at any time (and `--check` tells when
 /// they are stale), while syncing a 100,000-service index costs more than building it (~0.6 s
 /// for 200 MB here). Durability against power loss is not worth that on every `cargo build`.
-fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)?;
-    let temp = dir.join(temp_name(&target_name(path)));
-    let result = (|| {
+#[derive(Debug)]
+pub struct FileWriter {
+    path: PathBuf,
+    /// The file on disk and its length, while everything so far matches its start. Writers
+    /// never modify a file in place (they rename over it), so this handle keeps reading the
+    /// version it opened even when another build replaces the target meanwhile.
+    old: Option<(File, u64)>,
+    existed: bool,
+    /// Bytes that matched the old file and are not in the temp file.
+    matched: u64,
+    /// Output not yet compared or written, up to [`CHUNK`].
+    pending: Vec<u8>,
+    /// Where the old file's bytes are read for comparing.
+    scratch: Vec<u8>,
+    temp: Option<(PathBuf, File)>,
+    /// The first I/O error, kept because callers between the producer and this writer (a
+    /// template engine) may only pass on that writing failed.
+    error: Option<(io::ErrorKind, String)>,
+}
+
+impl FileWriter {
+    /// Opens the file at `path` for comparing, and removes temp files that killed writers left
+    /// beside it (also when this build turns out to change nothing: it may have been killed
+    /// while writing the other version).
+    pub fn new(path: &Path) -> io::Result<FileWriter> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            remove_stale_temps(dir, &target_name(path));
+        }
+        let old = match File::open(path) {
+            Ok(file) => {
+                let len = file.metadata()?.len();
+                Some((file, len))
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        Ok(FileWriter {
+            path: path.to_owned(),
+            existed: old.is_some(),
+            old,
+            matched: 0,
+            pending: Vec::with_capacity(CHUNK),
+            scratch: Vec::new(),
+            temp: None,
+            error: None,
+        })
+    }
+
+    /// The first I/O error this writer met, if any: what a producer that could only report
+    /// "writing failed" (a template engine) ran into.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error
+            .take()
+            .map(|(kind, message)| io::Error::new(kind, message))
+    }
+
+    /// Compares or writes the rest and puts the new file in place when it differs.
+    pub fn finish(mut self) -> io::Result<Written> {
+        self.flush_pending()?;
+        if self.temp.is_none() {
+            if matches!(self.old, Some((_, len)) if len == self.matched) {
+                return Ok(Written::Unchanged); // every byte matched and there are no more
+            }
+            self.diverge()?; // the old file is longer, or missing
+        }
+        let (temp, file) = self
+            .temp
+            .take()
+            .ok_or_else(|| io::Error::other("no temp file to rename"))?;
+        drop(file);
+        if let Err(error) = fs::rename(&temp, &self.path) {
+            let _ = fs::remove_file(&temp);
+            return Err(error);
+        }
+        Ok(if self.existed {
+            Written::Updated
+        } else {
+            Written::Created
+        })
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let result = self.process(&pending);
+        pending.clear();
+        self.pending = pending;
+        if let Err(error) = &result {
+            self.error
+                .get_or_insert_with(|| (error.kind(), error.to_string()));
+        }
+        result
+    }
+
+    /// Compares `bytes` with the old file's next bytes while they match, else writes them to
+    /// the temp file.
+    fn process(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.temp.is_none() && !self.matches_old(bytes)? {
+            self.diverge()?;
+        }
+        match &mut self.temp {
+            Some((_, file)) => file.write_all(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the old file continues with `bytes`; reading past its end is a mismatch.
+    fn matches_old(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        let Some((file, len)) = &mut self.old else {
+            return Ok(false);
+        };
+        if self.matched + bytes.len() as u64 > *len {
+            return Ok(false);
+        }
+        self.scratch.resize(bytes.len(), 0);
+        file.read_exact(&mut self.scratch)?;
+        if self.scratch != bytes {
+            return Ok(false);
+        }
+        self.matched += bytes.len() as u64;
+        Ok(true)
+    }
+
+    /// Starts the temp file with the prefix that matched the old file.
+    fn diverge(&mut self) -> io::Result<()> {
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        fs::create_dir_all(dir)?;
+        let temp = dir.join(temp_name(&target_name(&self.path)));
         let mut file = match File::options().write(true).create_new(true).open(&temp) {
             // Our pid and counter are unique among running processes, so this file is what a
             // killed writer that had our pid left behind.
@@ -113,15 +234,50 @@ fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
             }
             other => other?,
         };
-        file.write_all(contents)?;
-        drop(file);
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        // Leave no stray temp file behind when the write or rename failed.
-        let _ = fs::remove_file(&temp);
+        let copied = match self.old.take() {
+            Some((mut old, _)) => old
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| io::copy(&mut old.take(self.matched), &mut file)),
+            None => Ok(0),
+        };
+        // From here on, drop removes the temp file, also when the copy failed.
+        self.temp = Some((temp, file));
+        if copied? != self.matched {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} shrank while being read",
+                    crate::display_path(&self.path)
+                ),
+            ));
+        }
+        Ok(())
     }
-    result
+}
+
+impl Write for FileWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= CHUNK {
+            self.flush_pending()?;
+        }
+        Ok(bytes.len())
+    }
+
+    /// Output is compared and written in whole chunks; [`FileWriter::finish`] writes the rest.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        // Unfinished: leave the target as it was and no stray temp file.
+        if let Some((temp, file)) = self.temp.take() {
+            drop(file);
+            let _ = fs::remove_file(temp);
+        }
+    }
 }
 
 fn target_name(path: &Path) -> String {
@@ -263,6 +419,59 @@ mod tests {
         assert_eq!(write_if_changed(&path, b"nEw\n").unwrap(), Written::Updated);
         assert_eq!(fs::read_to_string(&path).unwrap(), "nEw\n");
         assert_eq!(entries(&dir), ["out.html"], "no temp file left behind");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A page of several chunks whose line `n` says `n` and `tag`.
+    fn page(lines: usize, tag: impl Fn(usize) -> &'static str) -> Vec<u8> {
+        (0..lines)
+            .flat_map(|n| format!("line {n:06} {}\n", tag(n)).into_bytes())
+            .collect()
+    }
+
+    /// Writes `bytes` through a [`FileWriter`] in uneven pieces, as a template engine does.
+    fn stream(path: &Path, bytes: &[u8]) -> io::Result<Written> {
+        let mut writer = FileWriter::new(path)?;
+        for piece in bytes.chunks(1000) {
+            writer.write_all(piece)?;
+        }
+        writer.finish()
+    }
+
+    #[test]
+    fn streamed_pages_are_compared_chunk_by_chunk_and_replaced_whole() {
+        let dir = temp_dir("stream");
+        let path = dir.join("sub").join("INDEX.html");
+        let old = page(20_000, |_| "old"); // ~330 KB: several chunks
+        assert_eq!(stream(&path, &old).unwrap(), Written::Created);
+        assert_eq!(stream(&path, &old).unwrap(), Written::Unchanged);
+        // Differs only after the first chunks: the matching prefix is copied from the old file.
+        let late = page(20_000, |n| if n < 15_000 { "old" } else { "new" });
+        assert_eq!(stream(&path, &late).unwrap(), Written::Updated);
+        assert_eq!(fs::read(&path).unwrap(), late);
+        // A prefix of the file on disk: shorter output still replaces it.
+        let prefix = &late[..CHUNK * 2 + 10];
+        assert_eq!(stream(&path, prefix).unwrap(), Written::Updated);
+        assert_eq!(fs::read(&path).unwrap(), prefix);
+        // Longer than the file on disk.
+        assert_eq!(stream(&path, &late).unwrap(), Written::Updated);
+        assert_eq!(fs::read(&path).unwrap(), late);
+        assert_eq!(entries(path.parent().unwrap()), ["INDEX.html"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unfinished_stream_leaves_the_old_file_and_no_temp_file() {
+        let dir = temp_dir("unfinished");
+        let path = dir.join("INDEX.md");
+        let old = page(10_000, |_| "old");
+        fs::write(&path, &old).unwrap();
+        let mut writer = FileWriter::new(&path).unwrap();
+        writer.write_all(&page(10_000, |_| "new")).unwrap();
+        assert_eq!(entries(&dir).len(), 2, "the temp file is being written");
+        drop(writer); // the producer failed
+        assert_eq!(fs::read(&path).unwrap(), old);
+        assert_eq!(entries(&dir), ["INDEX.md"]);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -25,6 +25,7 @@ pub mod html;
 pub mod markdown;
 
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -109,6 +110,8 @@ pub enum RenderError {
     NoTemplates { dir: String },
     #[error("template {name}: {detail}")]
     Template { name: &'static str, detail: String },
+    #[error("cannot write the page: {0}")]
+    Output(std::io::Error),
 }
 
 impl RenderError {
@@ -237,26 +240,30 @@ impl Prepared<'_> {
         self.catalog.registry()
     }
 
+    /// Renders `page` into a string.
     pub fn render(&self, page: Page) -> Result<String, RenderError> {
+        // Sized up front: growing a 100 MB page by doubling costs more than rendering it.
+        let mut out = Vec::with_capacity(self.estimated_len(page));
+        self.render_to(page, &mut out)?;
+        // Templates write UTF-8 only; a lossy conversion keeps this path panic-free regardless.
+        Ok(String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
+    /// Renders `page` into `out` as it goes (a 100 MB page is never held in memory), ending it
+    /// with exactly one newline whatever the template's last line looks like.
+    pub fn render_to(&self, page: Page, out: impl Write) -> Result<(), RenderError> {
         let template = self
             .renderer
             .env
             .get_template(page.template_name())
             .map_err(|e| RenderError::template(page, &e))?;
         let context = self.catalog.context(&self.source, REGENERATE_COMMAND);
-        // Sized up front: growing a 100 MB page by doubling costs more than rendering it.
-        let mut out = Vec::with_capacity(self.estimated_len(page));
+        let mut out = OneTrailingNewline::new(out);
         template
             .render_captured_to(context, &mut out)
             .map_err(|e| RenderError::template(page, &e))?;
-        // Templates write UTF-8 only; a lossy conversion keeps this path panic-free regardless.
-        let mut out = String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        // One trailing newline, whatever the template's last line looks like.
-        let trimmed = out.trim_end().len();
-        out.truncate(trimmed);
-        out.push('\n');
-        Ok(out)
+        out.finish().map_err(RenderError::Output)
     }
 
     /// A generous guess of a page's size: per-service bytes seen on real registries, plus the
@@ -267,6 +274,48 @@ impl Prepared<'_> {
             Page::Html => 1400,
         };
         64 * 1024 + self.registry().services.len() * per_service
+    }
+}
+
+/// Passes output on except trailing ASCII whitespace, which it holds back until more text
+/// follows; [`OneTrailingNewline::finish`] then ends the output with one `\n`.
+struct OneTrailingNewline<W> {
+    inner: W,
+    held: Vec<u8>,
+}
+
+impl<W: Write> OneTrailingNewline<W> {
+    fn new(inner: W) -> Self {
+        OneTrailingNewline {
+            inner,
+            held: Vec::new(),
+        }
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.inner.write_all(b"\n")?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Write for OneTrailingNewline<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match bytes.iter().rposition(|b| !b.is_ascii_whitespace()) {
+            None => self.held.extend_from_slice(bytes),
+            Some(last) => {
+                if !self.held.is_empty() {
+                    self.inner.write_all(&self.held)?;
+                    self.held.clear();
+                }
+                self.inner.write_all(&bytes[..=last])?;
+                self.held.extend_from_slice(&bytes[last + 1..]);
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
