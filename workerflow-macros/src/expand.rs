@@ -13,21 +13,26 @@ use crate::signature::{self, Handler};
 pub(crate) fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = args::parse(args);
     let mut errors = args.errors;
-    let function = match syn::parse2::<syn::Item>(item.clone()) {
-        Ok(syn::Item::Fn(function)) => Some(function),
-        Ok(other) => {
-            errors.push(syn::Error::new(
-                item_keyword_span(&other),
-                "#[connector] goes on a function: `async fn name(ctx: &RouteContext<…>, input: Input) -> Result<Output, ConnectorError>`",
-            ));
-            None
-        }
-        // Not an item at all: rustc reports the syntax error on the tokens we pass through.
-        Err(_) => None,
+    // Only the signature matters: a light parse leaves the body (most of a handler's tokens)
+    // unparsed; anything else gets syn's full item parse, for the error.
+    let signature = match syn::parse2::<FnSignature>(item.clone()) {
+        Ok(FnSignature(signature)) => Some(signature),
+        Err(_) => match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Fn(function)) => Some(function.sig),
+            Ok(other) => {
+                errors.push(syn::Error::new(
+                    item_keyword_span(&other),
+                    "#[connector] goes on a function: `async fn name(ctx: &RouteContext<…>, input: Input) -> Result<Output, ConnectorError>`",
+                ));
+                None
+            }
+            // Not an item at all: rustc reports the syntax error on the tokens we pass through.
+            Err(_) => None,
+        },
     };
-    let handler = function
+    let handler = signature
         .as_ref()
-        .map(|f| signature::check(f, args.route.as_ref()));
+        .map(|signature| signature::check(signature, args.route.as_ref()));
     let generated = match (handler, args.route) {
         (Some(Ok(handler)), Some(route)) if errors.is_empty() => {
             // The default path takes the route's span, so errors about the route item point at it.
@@ -48,6 +53,22 @@ pub(crate) fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
         #item
         #(#errors)*
         #generated
+    }
+}
+
+/// A function item read as its signature, its body taken as one unparsed token group.
+struct FnSignature(syn::Signature);
+
+impl syn::parse::Parse for FnSignature {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        let signature: syn::Signature = input.parse()?;
+        let body: proc_macro2::Group = input.parse()?;
+        if body.delimiter() != proc_macro2::Delimiter::Brace {
+            return Err(syn::Error::new(body.span(), "expected a function body"));
+        }
+        Ok(FnSignature(signature))
     }
 }
 
@@ -252,5 +273,18 @@ mod tests {
         let garbage = quote!(fn fn { 1 + });
         let expanded = connector(quote!(route = x), garbage.clone()).to_string();
         assert_eq!(expanded, garbage.to_string());
+    }
+
+    #[test]
+    fn the_body_is_passed_through_unparsed() {
+        // Its syntax errors are rustc's, on the re-emitted tokens; the registration is made.
+        let handler = quote!(
+            fn h(ctx: &RouteContext<x::Route>, input: In) -> Result<Out, ConnectorError> {
+                let = ;
+            }
+        );
+        let expanded = connector(quote!(route = x), handler.clone()).to_string();
+        assert!(expanded.starts_with(&handler.to_string()));
+        assert!(expanded.contains("fn __workerflow_handler_h"));
     }
 }

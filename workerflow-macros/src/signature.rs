@@ -3,7 +3,7 @@
 use proc_macro2::Ident;
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, Type};
+use syn::{FnArg, ReturnType, Signature, Type};
 
 /// What the wrapper needs from a valid handler signature.
 pub(crate) struct Handler {
@@ -17,8 +17,10 @@ pub(crate) struct Handler {
 }
 
 /// Checks the signature and reports every problem found, each at the token at fault.
-pub(crate) fn check(function: &ItemFn, route: Option<&Ident>) -> Result<Handler, Vec<syn::Error>> {
-    let signature = &function.sig;
+pub(crate) fn check(
+    signature: &Signature,
+    route: Option<&Ident>,
+) -> Result<Handler, Vec<syn::Error>> {
     let mut errors = Vec::new();
     let expected = expected_signature(&signature.ident, route);
 
