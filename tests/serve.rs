@@ -2,9 +2,9 @@
 //! at a wiremock upstream, and the real binary with SIGTERM. Every response (headers and body)
 //! and every log line is checked for the secret sentinel.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -16,52 +16,16 @@ use workerflow::serve::{ServeConfig, ServeReport};
 use workerflow_runtime::MapSecrets;
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
 
+#[path = "common/log_capture.rs"]
+mod log_capture;
+use log_capture::{init_logs, logs};
+
 /// Every secret value (and the API token) contains this; nothing users see may.
 const SENTINEL: &str = "SECRET";
 const TOKEN: &str = "api-token-SECRET-0";
 const SLACK_PATH: &str = "/services/SECRETPATH";
 /// Put in request payloads; must never reach a log line.
 const PAYLOAD_MARKER: &str = "payload-marker-7f3a";
-
-// ---------------------------------------------------------------------------------------------
-// Log capture: one subscriber for the whole test binary.
-
-fn captured() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        captured()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(|| Capture)
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-    });
-}
-
-fn logs() -> String {
-    String::from_utf8_lossy(&captured().lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-}
 
 fn assert_logs_clean() {
     for line in logs().lines() {

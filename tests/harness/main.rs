@@ -3,6 +3,8 @@
 
 mod common;
 mod github_openai;
+#[path = "../common/log_capture.rs"]
+mod log_capture;
 mod notion_hubspot;
 mod retry_timing;
 mod sentinel;

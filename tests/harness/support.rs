@@ -3,14 +3,15 @@
 //! secret ever reaches an error or a log record.
 
 use std::collections::VecDeque;
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
 use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, Registry, TraceId};
+
+pub use crate::log_capture::{init_logs, logs};
 
 /// Every secret value and webhook part used by the suite contains this; nothing users see may.
 pub const SENTINEL: &str = "SECRET";
@@ -319,42 +320,6 @@ pub fn assert_no_secret(error: &DispatchError) {
 fn has_bearer_token(text: &str) -> bool {
     text.match_indices("Bearer ")
         .any(|(at, _)| !text[at + "Bearer ".len()..].starts_with("[REDACTED]"))
-}
-
-/// Log records of the whole test binary, captured at DEBUG from every crate.
-fn captured() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        lock(captured()).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_logs() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(|| Capture)
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-    });
-}
-
-/// The captured log text so far.
-pub fn logs() -> String {
-    String::from_utf8_lossy(&lock(captured())).into_owned()
 }
 
 /// C20 for logs: no record so far contains a secret.
