@@ -100,7 +100,7 @@ pub struct FileWriter {
     /// version it opened even when another build replaces the target meanwhile.
     old: Option<(File, u64)>,
     existed: bool,
-    /// Bytes that matched the old file and are not in the temp file.
+    /// How many bytes matched the old file (copied into the temp file at the first difference).
     matched: u64,
     /// Output not yet compared or written, up to [`CHUNK`].
     pending: Vec<u8>,
@@ -175,9 +175,15 @@ impl FileWriter {
 
     fn flush_pending(&mut self) -> io::Result<()> {
         let mut pending = std::mem::take(&mut self.pending);
-        let result = self.process(&pending);
+        let result = self.process_recorded(&pending);
         pending.clear();
         self.pending = pending;
+        result
+    }
+
+    /// [`FileWriter::process`], keeping the first error for [`FileWriter::take_error`].
+    fn process_recorded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let result = self.process(bytes);
         if let Err(error) = &result {
             self.error
                 .get_or_insert_with(|| (error.kind(), error.to_string()));
@@ -257,9 +263,18 @@ impl FileWriter {
 
 impl Write for FileWriter {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= CHUNK {
-            self.flush_pending()?;
+        if self.pending.is_empty() && bytes.len() >= CHUNK {
+            // A large write (a whole file at once) goes through a chunk at a time, uncopied.
+            let whole = bytes.len() - bytes.len() % CHUNK;
+            for chunk in bytes[..whole].chunks(CHUNK) {
+                self.process_recorded(chunk)?;
+            }
+            self.pending.extend_from_slice(&bytes[whole..]);
+        } else {
+            self.pending.extend_from_slice(bytes);
+            if self.pending.len() >= CHUNK {
+                self.flush_pending()?;
+            }
         }
         Ok(bytes.len())
     }
@@ -457,6 +472,20 @@ mod tests {
         assert_eq!(stream(&path, &late).unwrap(), Written::Updated);
         assert_eq!(fs::read(&path).unwrap(), late);
         assert_eq!(entries(path.parent().unwrap()), ["INDEX.html"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn whole_files_written_at_once_are_compared_and_replaced() {
+        let dir = temp_dir("whole");
+        let path = dir.join("services.json");
+        let old = page(30_000, |_| "old"); // ~500 KB: several chunks and a partial one
+        assert_eq!(write_if_changed(&path, &old).unwrap(), Written::Created);
+        assert_eq!(write_if_changed(&path, &old).unwrap(), Written::Unchanged);
+        let new = page(30_000, |n| if n == 29_999 { "new" } else { "old" });
+        assert_eq!(write_if_changed(&path, &new).unwrap(), Written::Updated);
+        assert_eq!(fs::read(&path).unwrap(), new);
+        assert_eq!(entries(&dir), ["services.json"]);
         fs::remove_dir_all(dir).unwrap();
     }
 
