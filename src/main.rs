@@ -14,7 +14,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use workerflow::serve::ServeConfig;
-use workerflow_runtime::{DispatchError, EnvSecrets, Registry, SecretSource, SettingKind};
+use workerflow_runtime::{DispatchError, EnvSecrets, Registry, SecretSource};
 
 #[derive(Parser)]
 #[command(
@@ -310,10 +310,7 @@ fn routes(registry: &Registry, json: bool) -> ExitCode {
                 json!({
                     "name": setting.name,
                     "label": setting.label,
-                    "kind": match setting.kind {
-                        SettingKind::Text => "text",
-                        SettingKind::BaseUrl => "base_url",
-                    },
+                    "kind": setting.kind.as_str(),
                     "set": is_set(&EnvSecrets, setting.name),
                     "default": setting.default,
                 })

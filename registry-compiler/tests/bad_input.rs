@@ -13,6 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{run_in, text};
+
 const SMALL: &str = include_str!("fixtures/render/small.json");
 const CHILD: &str = "WF_TEST_BUILD_SCRIPT_CHILD";
 const DOCS: [&str; 2] = ["SERVICE_API_INDEX.md", "SERVICE_API_INDEX.html"];
@@ -46,16 +49,6 @@ fn crate_dir(name: &str, registry: &[u8]) -> PathBuf {
     root
 }
 
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .expect("the binary runs")
-}
-
 /// The `build.rs` entry point for the crate at `dir`, as Cargo runs a build script (outside CI,
 /// docs enabled).
 fn build_script(dir: &Path) -> Output {
@@ -76,10 +69,6 @@ fn build_script(dir: &Path) -> Output {
         .env_remove("WORKERFLOW_NO_DOCS")
         .output()
         .expect("the test binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The `cargo::` lines a build script printed (libtest prints its own lines around them).
@@ -149,13 +138,13 @@ fn every_invalid_fixture_fails_all_three_entry_points_and_keeps_the_docs() {
     for (name, bytes) in fixtures {
         let root = crate_dir(&format!("fixture-{name}"), &bytes);
 
-        let check = cli(&root, &["check"]);
+        let check = run_in(&root, &["check"]);
         let report = text(&check.stderr);
         assert_eq!(check.status.code(), Some(1), "{name}: check\n{report}");
         assert!(has_location(&report), "{name}: no location in\n{report}");
         assert_docs_untouched(&root, &format!("{name}: check"));
 
-        let build = cli(&root, &["build"]);
+        let build = run_in(&root, &["build"]);
         assert_eq!(build.status.code(), Some(1), "{name}: build");
         assert_eq!(text(&build.stderr), report, "{name}: build");
         assert!(
@@ -220,10 +209,10 @@ fn a_200_mib_registry_is_refused_by_size_with_little_memory() {
         "\n",
         "error: 1 problem in connector-registry/services.json\n",
     );
-    let check = cli(&root, &["check"]);
+    let check = run_in(&root, &["check"]);
     assert_eq!(check.status.code(), Some(1));
     assert_eq!(text(&check.stderr), expected);
-    let build = cli(&root, &["build"]);
+    let build = run_in(&root, &["build"]);
     assert_eq!(build.status.code(), Some(1));
     assert_eq!(text(&build.stderr), expected);
     let script = build_script(&root);
@@ -252,7 +241,7 @@ fn a_registry_nested_100_000_levels_is_refused_at_the_limit() {
     );
     let tail = "  = help: a registry needs about six levels; flatten the data\n\n\
                 error: 1 problem in connector-registry/services.json\n";
-    let check = cli(&root, &["check"]);
+    let check = run_in(&root, &["check"]);
     let report = text(&check.stderr);
     assert_eq!(check.status.code(), Some(1), "{report}");
     assert!(
@@ -268,7 +257,7 @@ fn a_registry_nested_100_000_levels_is_refused_at_the_limit() {
     // The snippet quotes the one long line once; nothing grows with the depth beyond that.
     assert!(report.len() < 3 * registry.len(), "{} bytes", report.len());
 
-    let build = cli(&root, &["build"]);
+    let build = run_in(&root, &["build"]);
     assert_eq!(build.status.code(), Some(1));
     assert_eq!(text(&build.stderr), report);
     let script = build_script(&root);
@@ -283,7 +272,7 @@ fn a_registry_nested_100_000_levels_is_refused_at_the_limit() {
         "}".repeat(depth)
     );
     fs::write(root.join("connector-registry/services.json"), &objects).unwrap();
-    let check = cli(&root, &["check"]);
+    let check = run_in(&root, &["check"]);
     assert_eq!(check.status.code(), Some(1));
     let column = prefix.chars().count() + 127 * r#"{"a": "#.len() + 1;
     assert!(
@@ -320,7 +309,7 @@ fn an_unwritable_docs_directory_is_a_cli_error_and_a_build_script_warning() {
     let root = crate_dir("read-only", SMALL.as_bytes());
     fs::write(root.join("blocked"), "a regular file\n").unwrap();
 
-    let under_file = cli(&root, &["build", "--out", "blocked/docs"]);
+    let under_file = run_in(&root, &["build", "--out", "blocked/docs"]);
     assert_eq!(under_file.status.code(), Some(2));
     assert_eq!(
         text(&under_file.stderr),
@@ -331,7 +320,7 @@ fn an_unwritable_docs_directory_is_a_cli_error_and_a_build_script_warning() {
     // `docs` itself a regular file, for the CLI and for build.rs.
     fs::remove_dir_all(root.join("docs")).unwrap();
     fs::write(root.join("docs"), "not a directory\n").unwrap();
-    let file_cli = cli(&root, &["build"]);
+    let file_cli = run_in(&root, &["build"]);
     assert_eq!(file_cli.status.code(), Some(2));
     assert_eq!(
         text(&file_cli.stderr),
@@ -354,7 +343,7 @@ fn an_unwritable_docs_directory_is_a_cli_error_and_a_build_script_warning() {
         fs::remove_file(root.join("docs")).unwrap();
         let fresh = crate_dir("read-only-chmod", SMALL.as_bytes());
         fs::set_permissions(fresh.join("docs"), fs::Permissions::from_mode(0o555)).unwrap();
-        let denied = cli(&fresh, &["build"]);
+        let denied = run_in(&fresh, &["build"]);
         assert_eq!(denied.status.code(), Some(2));
         assert_eq!(
             text(&denied.stderr),

@@ -1,30 +1,7 @@
 //! The `workerflow-registry` binary as users run it: exit codes, output formats, every fixture.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs the binary in `dir` with colour off, as a user in that directory would.
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{fixtures, run_in, text, workspace_root};
 
 fn invalid_fixture_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(fixtures().join("invalid"))

@@ -2,8 +2,10 @@
 //! its exit statuses.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+
+mod common;
+use common::{run_in, text};
 
 const SMALL: &str = include_str!("fixtures/render/small.json");
 
@@ -16,23 +18,10 @@ fn checkout(name: &str, registry: &str) -> PathBuf {
     root
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
     let root = checkout("default", SMALL);
-    let first = run(&root, &["build"]);
+    let first = run_in(&root, &["build"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!(
         text(&first.stdout),
@@ -47,7 +36,7 @@ fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
         .unwrap()
         .modified()
         .unwrap();
-    let second = run(&root, &["build"]);
+    let second = run_in(&root, &["build"]);
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(
         text(&second.stdout),
@@ -64,7 +53,7 @@ fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
 #[test]
 fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
     let root = checkout("check", SMALL);
-    let missing = run(&root, &["build", "--check"]);
+    let missing = run_in(&root, &["build", "--check"]);
     assert_eq!(missing.status.code(), Some(1));
     let stderr = text(&missing.stderr);
     assert!(
@@ -78,8 +67,8 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
     );
     assert!(!root.join("docs").exists(), "--check writes nothing");
 
-    assert_eq!(run(&root, &["build"]).status.code(), Some(0));
-    let fresh = run(&root, &["build", "--check"]);
+    assert_eq!(run_in(&root, &["build"]).status.code(), Some(0));
+    let fresh = run_in(&root, &["build", "--check"]);
     assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh.stderr));
     assert_eq!(
         text(&fresh.stdout),
@@ -93,7 +82,7 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
     )
     .unwrap();
     let before = fs::read(root.join("docs/SERVICE_API_INDEX.md")).unwrap();
-    let stale = run(&root, &["build", "--check"]);
+    let stale = run_in(&root, &["build", "--check"]);
     assert_eq!(stale.status.code(), Some(1));
     let stderr = text(&stale.stderr);
     assert!(
@@ -130,7 +119,7 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
 #[test]
 fn an_invalid_registry_fails_with_diagnostics_and_writes_nothing() {
     let root = checkout("invalid", &SMALL.replace("\"rank\": 3", "\"rank\": 2"));
-    let out = run(&root, &["build"]);
+    let out = run_in(&root, &["build"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -154,7 +143,7 @@ fn explicit_paths_and_template_overrides() {
         "{{ counts.services }} services, hash {{ registry.sha256[:12] }}\n",
     )
     .unwrap();
-    let out = run(
+    let out = run_in(
         &root,
         &[
             "build",
@@ -177,14 +166,14 @@ fn explicit_paths_and_template_overrides() {
 fn usage_and_io_errors_exit_2() {
     let root = checkout("usage", SMALL);
     fs::create_dir_all(root.join("empty")).unwrap();
-    let no_templates = run(&root, &["build", "--templates", "empty"]);
+    let no_templates = run_in(&root, &["build", "--templates", "empty"]);
     assert_eq!(no_templates.status.code(), Some(2));
     assert!(text(&no_templates.stderr).contains("nothing to override"));
 
     let broken = root.join("broken");
     fs::create_dir_all(&broken).unwrap();
     fs::write(broken.join("SERVICE_API_INDEX.html.j2"), "{% for %}").unwrap();
-    let syntax = run(&root, &["build", "--templates", "broken"]);
+    let syntax = run_in(&root, &["build", "--templates", "broken"]);
     assert_eq!(syntax.status.code(), Some(2));
     assert!(
         text(&syntax.stderr).contains("error: template SERVICE_API_INDEX.html.j2: "),
@@ -192,18 +181,18 @@ fn usage_and_io_errors_exit_2() {
         text(&syntax.stderr)
     );
 
-    let missing = run(&root, &["build", "--registry", "nope.json"]);
+    let missing = run_in(&root, &["build", "--registry", "nope.json"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("cannot read nope.json"));
 
     // The output directory is a file: the write fails, nothing panics.
     fs::write(root.join("blocked"), "").unwrap();
-    let blocked = run(&root, &["build", "--out", "blocked"]);
+    let blocked = run_in(&root, &["build", "--out", "blocked"]);
     assert_eq!(blocked.status.code(), Some(2));
     assert!(text(&blocked.stderr).starts_with("error: cannot write blocked/SERVICE_API_INDEX.md"));
 
     let elsewhere = std::env::temp_dir();
-    let none = run(&elsewhere, &["build", "--check"]);
+    let none = run_in(&elsewhere, &["build", "--check"]);
     if !elsewhere.join("connector-registry/services.json").exists() {
         assert_eq!(none.status.code(), Some(2));
         assert!(text(&none.stderr).contains("workerflow-registry build --registry PATH"));

@@ -7,15 +7,11 @@
 //! Needs `pre-commit` (`pip install pre-commit`) and git. When they are missing the test is
 //! skipped with a message, except on CI (`CI` set), where it fails: `.ci/run` installs them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_owned()
-}
+mod common;
+use common::workspace_root;
 
 fn on_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")

@@ -35,6 +35,16 @@ pub enum SettingKind {
     BaseUrl,
 }
 
+impl SettingKind {
+    /// The kind's name in JSON output (`workerflow config`, `GET /api/routes`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Text => "text",
+            SettingKind::BaseUrl => "base_url",
+        }
+    }
+}
+
 impl Setting {
     /// A free-text setting (`GITHUB_REPO`).
     pub const fn text(name: &'static str, label: &'static str) -> Self {

@@ -13,8 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use workerflow_runtime::{
-    ConfigProblem, ConnectorError, DispatchError, RequestType, RouteSpec, SecretSource,
-    SettingKind, TraceId,
+    ConfigProblem, ConnectorError, DispatchError, RequestType, RouteSpec, SecretSource, TraceId,
 };
 
 use super::AppState;
@@ -160,10 +159,7 @@ pub(crate) async fn list_routes(State(state): State<Arc<AppState>>) -> Json<Valu
                     json!({
                         "name": setting.name,
                         "label": setting.label,
-                        "kind": match setting.kind {
-                            SettingKind::Text => "text",
-                            SettingKind::BaseUrl => "base_url",
-                        },
+                        "kind": setting.kind.as_str(),
                         "default": setting.default,
                     })
                 })
