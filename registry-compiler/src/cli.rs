@@ -135,7 +135,7 @@ enum Command {
         route: String,
         /// The service's auth type (for a new service; `unknown` when omitted)
         #[arg(long, value_enum, value_name = "TYPE")]
-        auth: Option<AuthArg>,
+        auth: Option<AuthType>,
         /// A secret name the route needs; repeat for alternatives tried in order
         #[arg(long = "secret", value_name = "NAME")]
         secrets: Vec<String>,
@@ -143,8 +143,8 @@ enum Command {
         #[arg(long, value_name = "URL")]
         docs: Option<String>,
         /// Whether callers wait for the output (sync) or the call is queued (async)
-        #[arg(long, value_enum, default_value_t = RequestTypeArg::Sync)]
-        request_type: RequestTypeArg,
+        #[arg(long, value_enum, default_value_t = RequestType::Sync)]
+        request_type: RequestType,
         /// The route's one-line summary [default: "POST a JSON payload to the <service> API."]
         #[arg(long, value_name = "TEXT")]
         summary: Option<String>,
@@ -170,40 +170,6 @@ enum FormatArg {
     Text,
     Json,
     Github,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum AuthArg {
-    Oauth2,
-    #[value(name = "api_key")]
-    ApiKey,
-    Token,
-    Basic,
-    Webhook,
-    None,
-    Mixed,
-    Unknown,
-}
-
-impl AuthArg {
-    fn auth_type(self) -> AuthType {
-        match self {
-            AuthArg::Oauth2 => AuthType::Oauth2,
-            AuthArg::ApiKey => AuthType::ApiKey,
-            AuthArg::Token => AuthType::Token,
-            AuthArg::Basic => AuthType::Basic,
-            AuthArg::Webhook => AuthType::Webhook,
-            AuthArg::None => AuthType::None,
-            AuthArg::Mixed => AuthType::Mixed,
-            AuthArg::Unknown => AuthType::Unknown,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RequestTypeArg {
-    Sync,
-    Async,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -285,13 +251,10 @@ where
             let request = scaffold::Request {
                 service,
                 route,
-                auth: auth.map(AuthArg::auth_type),
+                auth,
                 secrets,
                 docs,
-                request_type: match request_type {
-                    RequestTypeArg::Sync => RequestType::Sync,
-                    RequestTypeArg::Async => RequestType::Async,
-                },
+                request_type,
                 summary,
             };
             new(&request, registry, dry_run, force)
