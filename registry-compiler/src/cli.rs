@@ -3,7 +3,7 @@
 //! registry …` (what the pre-commit hooks run) both call [`run`]; it prints and picks exit codes.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,8 +13,8 @@ use crate::generate::{Checked, Loaded};
 use crate::render::{REGENERATE_COMMAND, Renderer};
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
 use crate::{
-    AuthType, Code, Format, LoadError, Registry, Report, RequestType, Schema, display_path,
-    find_registry, read_source, schema_for,
+    AuthType, Code, Format, LoadError, Registry, Report, RequestType, Schema, SourceFile,
+    display_path, find_registry, read_source, schema_for,
 };
 use crate::{check_urls, scaffold};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -306,14 +306,9 @@ fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode 
         FormatArg::Github => Format::Github,
     };
     let color = format == Format::Text && use_color(color);
-    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
-    let (schema, file): (Schema, _) = match loaded {
+    let (schema, file) = match read_with_schema(&path, format, color) {
         Ok(pair) => pair,
-        Err(LoadError::Invalid(invalid)) => {
-            print_report(&invalid.report(), format, color);
-            return ExitCode::from(EXIT_INVALID);
-        }
-        Err(error) => return usage_error(error),
+        Err(code) => return code,
     };
     let checked = crate::check(&file.text, &schema);
     let report = Report {
@@ -387,19 +382,32 @@ fn build(
     }
 }
 
+/// The schema for the registry at `path` and the registry's text, or the exit code after
+/// reporting why not: a file that is no usable text (too large, not UTF-8) as diagnostics, any
+/// other failure as a usage error.
+fn read_with_schema(
+    path: &Path,
+    format: Format,
+    color: bool,
+) -> Result<(Schema, SourceFile), ExitCode> {
+    let loaded = schema_for(path).and_then(|schema| read_source(path).map(|file| (schema, file)));
+    loaded.map_err(|error| match error {
+        LoadError::Invalid(invalid) => {
+            print_report(&invalid.report(), format, color);
+            ExitCode::from(EXIT_INVALID)
+        }
+        error => usage_error(error),
+    })
+}
+
 fn fmt(check: bool, path: Option<PathBuf>, color: ColorArg) -> ExitCode {
     let path = match registry_path(path, "workerflow-registry fmt PATH") {
         Ok(path) => path,
         Err(code) => return code,
     };
-    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
-    let (schema, file) = match loaded {
+    let (schema, file) = match read_with_schema(&path, Format::Text, use_color(color)) {
         Ok(pair) => pair,
-        Err(LoadError::Invalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(color));
-            return ExitCode::from(EXIT_INVALID);
-        }
-        Err(error) => return usage_error(error),
+        Err(code) => return code,
     };
     let canonical = match format_registry(&file.text, &schema, &file.display) {
         Ok(text) => text,
@@ -602,14 +610,9 @@ fn new(
         Ok(path) => path,
         Err(code) => return code,
     };
-    let loaded = schema_for(&path).and_then(|schema| read_source(&path).map(|file| (schema, file)));
-    let (schema, file) = match loaded {
+    let (schema, file) = match read_with_schema(&path, Format::Text, use_color(ColorArg::Auto)) {
         Ok(pair) => pair,
-        Err(LoadError::Invalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
-            return ExitCode::from(EXIT_INVALID);
-        }
-        Err(error) => return usage_error(error),
+        Err(code) => return code,
     };
     // The crate is the directory that holds connector-registry/.
     let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
