@@ -257,13 +257,7 @@ fn killed_builds_leave_old_or_new_pages_and_no_lasting_temp_files() {
     build_to_end(&setup.registries[1], &setup.root.join("timing"));
     let full = start.elapsed();
 
-    let mut killed_mid_write = 0;
-    let mut finished = 0;
-    let mut rounds = 0;
-    let mut count = |round: Round, killed_mid_write: &mut u32| {
-        *killed_mid_write += u32::from(round.killed_mid_write);
-        finished += u32::from(round.finished);
-    };
+    let mut outcomes = Vec::new();
     for round in 0..kills {
         let registry = &setup.registries[usize::from(round % 2 == 0)];
         let kill_at = if rng.below(2) == 0 {
@@ -274,27 +268,23 @@ fn killed_builds_leave_old_or_new_pages_and_no_lasting_temp_files() {
             ))
         };
         let context = format!("round {round} (seed {seed:#x}, {kill_at:?})");
-        count(
-            setup.kill_round(registry, kill_at, &context),
-            &mut killed_mid_write,
-        );
-        rounds += 1;
+        outcomes.push(setup.kill_round(registry, kill_at, &context));
     }
     // A write can be over before the kill lands (the window is a fraction of a millisecond on
     // a fast machine), so when none landed mid-write yet, keep killing right as the temp file
     // appears until one does: the test must exercise a torn write, not just hope for one.
-    let mut extra = 0;
-    while killed_mid_write == 0 && extra < 300 {
+    for extra in 0..300 {
+        if outcomes.iter().any(|o| o.killed_mid_write) {
+            break;
+        }
         let registry = &setup.registries[extra % 2];
         let context = format!("extra round {extra} (immediately after the temp file appears)");
         let kill_at = KillAt::AfterTempFile(Duration::ZERO);
-        count(
-            setup.kill_round(registry, kill_at, &context),
-            &mut killed_mid_write,
-        );
-        extra += 1;
-        rounds += 1;
+        outcomes.push(setup.kill_round(registry, kill_at, &context));
     }
+    let rounds = outcomes.len();
+    let killed_mid_write = outcomes.iter().filter(|o| o.killed_mid_write).count();
+    let finished = outcomes.iter().filter(|o| o.finished).count();
     eprintln!(
         "{rounds} builds of {services} services (seed {seed:#x}, a whole build {full:?}): \
          {killed_mid_write} killed mid-write, {finished} finished before the kill"
