@@ -150,18 +150,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// `WORKERFLOW_LOG`: `error`, `warn`, `info` (default), `debug`, `trace` or `off`.
 fn init_logging() {
-    let level = match std::env::var("WORKERFLOW_LOG")
+    use tracing_subscriber::filter::LevelFilter;
+    let level = std::env::var("WORKERFLOW_LOG")
         .ok()
-        .as_deref()
-        .map(str::trim)
-    {
-        Some("off") => tracing_subscriber::filter::LevelFilter::OFF,
-        Some("error") => tracing_subscriber::filter::LevelFilter::ERROR,
-        Some("warn") => tracing_subscriber::filter::LevelFilter::WARN,
-        Some("debug") => tracing_subscriber::filter::LevelFilter::DEBUG,
-        Some("trace") => tracing_subscriber::filter::LevelFilter::TRACE,
-        _ => tracing_subscriber::filter::LevelFilter::INFO,
-    };
+        .and_then(|value| value.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
