@@ -70,7 +70,12 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
         .current_dir(dir)
-        .env("PRE_COMMIT_HOME", dir.join(".pre-commit-home"))
+        // pre-commit's cache (environments, `db.db`) lives under the target directory, never in
+        // the directory it runs in: `validate-manifest` runs in the repository itself.
+        .env(
+            "PRE_COMMIT_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("pre-commit-home"),
+        )
         .env("NO_COLOR", "1")
         .env("GIT_AUTHOR_NAME", "Test")
         .env("GIT_AUTHOR_EMAIL", "test@example.com")
@@ -98,6 +103,10 @@ fn the_manifest_is_valid() {
         &["validate-manifest", ".pre-commit-hooks.yaml"],
     );
     assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        !workspace_root().join(".pre-commit-home").exists(),
+        "pre-commit left its cache in the repository"
+    );
     let ids: Vec<String> = manifest_hooks().into_iter().map(|(id, _)| id).collect();
     assert_eq!(
         ids,
