@@ -29,7 +29,73 @@ fn no_tool_cache_is_committed() {
     assert!(cached.is_empty(), "committed tool caches: {cached:?}");
     let ignore = std::fs::read_to_string(workspace_root().join(".gitignore")).expect("read");
     assert!(
-        ignore.lines().any(|line| line.trim() == "/.pre-commit-home/"),
+        ignore
+            .lines()
+            .any(|line| line.trim() == "/.pre-commit-home/"),
         ".gitignore must ignore /.pre-commit-home/"
+    );
+}
+
+/// Users have the repository, nothing beside it: no file may cite a path outside it.
+#[test]
+fn no_file_cites_a_path_outside_the_repository() {
+    // Spelt in two pieces so this file does not match itself.
+    let outside = concat!("..", "/shared");
+    let root = workspace_root();
+    let mut citing = Vec::new();
+    for path in tracked_files() {
+        let Ok(text) = std::fs::read_to_string(root.join(&path)) else {
+            continue; // binary files
+        };
+        for (number, line) in text.lines().enumerate() {
+            if line.contains(outside) {
+                citing.push(format!("{path}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        citing.is_empty(),
+        "paths outside the repository:\n{}",
+        citing.join("\n")
+    );
+}
+
+/// Every relative link of every committed Markdown file names a file or directory that exists.
+#[test]
+fn every_relative_markdown_link_resolves() {
+    use pulldown_cmark::{Event, Parser, Tag};
+    let root = workspace_root();
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for path in tracked_files()
+        .into_iter()
+        .filter(|path| path.ends_with(".md"))
+    {
+        let text = std::fs::read_to_string(root.join(&path)).expect("read");
+        let dir = root.join(&path).parent().expect("a parent").to_owned();
+        for event in Parser::new(&text) {
+            let (Event::Start(Tag::Link { dest_url, .. })
+            | Event::Start(Tag::Image { dest_url, .. })) = event
+            else {
+                continue;
+            };
+            let target = dest_url.split('#').next().unwrap_or_default();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            if !dir.join(target).exists() {
+                broken.push(format!("{path}: {dest_url}"));
+            }
+        }
+    }
+    assert!(
+        checked > 10,
+        "only {checked} relative links found: is the scan right?"
+    );
+    assert!(
+        broken.is_empty(),
+        "links to nothing:\n{}",
+        broken.join("\n")
     );
 }
