@@ -23,5 +23,6 @@
 
 workerflow_runtime::include_registry!();
 
+pub mod check_urls;
 pub mod connectors;
 pub mod serve;

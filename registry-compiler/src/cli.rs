@@ -1,22 +1,21 @@
 //! The `workerflow-registry` command line: check, format and explain the registry, generate its
-//! docs, scaffold connectors, check its URLs. The `workerflow-registry` binary and `workerflow
-//! registry …` (what the pre-commit hooks run) both call [`run`]; it prints and picks exit codes.
+//! docs, scaffold connectors. The `workerflow-registry` binary (also what the pre-commit hooks
+//! run) calls [`run`]; it prints and picks exit codes. It has no network code: `check-urls` is
+//! `workerflow check-urls`, beside the runtime's HTTP stack.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use crate::canonical::{FormatError, format_registry};
 use crate::generate::{Checked, Loaded};
 use crate::render::{REGENERATE_COMMAND, Renderer};
+use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
 use crate::{
-    AuthType, Code, Format, LoadError, Registry, Report, RequestType, Schema, SourceFile,
-    display_path, find_registry, read_source, schema_for,
+    AuthType, Code, Format, LoadError, Report, RequestType, Schema, SourceFile, display_path,
+    find_registry, read_source, schema_for,
 };
-use crate::{check_urls, scaffold};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit status for a registry with errors, or stale docs under `build --check`.
@@ -92,33 +91,6 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
         color: ColorArg,
     },
-    /// Check that every URL in the registry is reachable (needs the network)
-    ///
-    /// Each distinct URL gets a HEAD request (GET when HEAD is refused); redirects are followed
-    /// up to 5; 2xx, 3xx, 401 and 403 count as reachable (docs behind a login); 429 and 503 are
-    /// retried after their Retry-After within --retry-budget. At most --concurrency URLs at a
-    /// time, and 2 requests at a time per host. Exit status 1 when any URL fails.
-    CheckUrls {
-        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
-        path: Option<PathBuf>,
-        /// URLs checked at a time
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
-        concurrency: u16,
-        /// Seconds one request may take, up to its response headers
-        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
-        timeout: f64,
-        /// Longest total wait per URL that Retry-After may ask for, in seconds
-        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = non_negative_secs)]
-        retry_budget: f64,
-        /// Report format: text (failures, on stdout) or JSON (every URL, on stdout)
-        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-        format: ReportFormat,
-        /// Send https URLs whose host is a loopback address (127.0.0.0/8, ::1, localhost) as
-        /// plain http. For tests and benchmarks against local servers; other hosts are never
-        /// downgraded
-        #[arg(long)]
-        loopback_http: bool,
-    },
     /// Declare a route (and its service when new) and scaffold its connector and test
     ///
     /// Adds the route with its secret requirement to the registry (in canonical form; a new
@@ -172,26 +144,6 @@ enum FormatArg {
     Github,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ReportFormat {
-    Text,
-    Json,
-}
-
-fn positive_secs(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
-        _ => Err("expected a number of seconds above 0 and at most 3600".to_owned()),
-    }
-}
-
-fn non_negative_secs(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if (0.0..=3600.0).contains(&secs) => Ok(secs),
-        _ => Err("expected a number of seconds from 0 to 3600".to_owned()),
-    }
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum ColorArg {
     Auto,
@@ -220,22 +172,6 @@ where
             color,
         } => build(check, registry, out, templates, color),
         Command::Fmt { check, path, color } => fmt(check, path, color),
-        Command::CheckUrls {
-            path,
-            concurrency,
-            timeout,
-            retry_budget,
-            format,
-            loopback_http,
-        } => {
-            let options = check_urls::Options {
-                concurrency: usize::from(concurrency),
-                timeout: Duration::from_secs_f64(timeout),
-                retry_budget: Duration::from_secs_f64(retry_budget),
-                loopback_http,
-            };
-            run_check_urls(path, &options, format)
-        }
         Command::New {
             service,
             route,
@@ -445,158 +381,6 @@ fn fmt(check: bool, path: Option<PathBuf>, color: ColorArg) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => usage_error(format!("cannot write {}: {error}", file.display)),
-    }
-}
-
-fn run_check_urls(
-    path: Option<PathBuf>,
-    options: &check_urls::Options,
-    format: ReportFormat,
-) -> ExitCode {
-    let path = match registry_path(path, "workerflow-registry check-urls PATH") {
-        Ok(path) => path,
-        Err(code) => return code,
-    };
-    let registry = match Registry::load(&path) {
-        Ok(registry) => registry,
-        Err(LoadError::Invalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
-            return ExitCode::from(EXIT_INVALID);
-        }
-        Err(error) => return usage_error(error),
-    };
-    let urls = check_urls::collect(&registry);
-    let bar = std::io::stderr()
-        .is_terminal()
-        .then(|| Arc::new(ProgressBar::new("checking URLs")));
-    let on_progress = {
-        let bar = bar.clone();
-        move |done, total| {
-            if let Some(bar) = &bar {
-                bar.update(done, total);
-            }
-        }
-    };
-    let checked = match check_urls::run(urls, options, on_progress) {
-        Ok(checked) => checked,
-        Err(error) => return usage_error(error),
-    };
-    if let Some(bar) = bar {
-        bar.finish();
-    }
-    let failing: Vec<&check_urls::Checked> = checked
-        .iter()
-        .filter(|c| !c.outcome.is_reachable())
-        .collect();
-    let out = match format {
-        ReportFormat::Json => urls_json(&path, &checked),
-        ReportFormat::Text => urls_text(&checked, &failing),
-    };
-    let _ = std::io::stdout().write_all(out.as_bytes());
-    if failing.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INVALID)
-    }
-}
-
-fn urls_text(checked: &[check_urls::Checked], failing: &[&check_urls::Checked]) -> String {
-    let mut out = String::new();
-    for failure in failing {
-        if let check_urls::Outcome::Failed { reason, .. } = &failure.outcome {
-            out.push_str(&format!("error: {}: {reason}\n", failure.url.url));
-            out.push_str(&format!(
-                "  = used by: {}\n",
-                failure.url.services.join(", ")
-            ));
-        }
-    }
-    if !failing.is_empty() {
-        out.push('\n');
-    }
-    let reachable = checked.len() - failing.len();
-    if failing.is_empty() {
-        out.push_str(&format!("ok: {reachable} URLs reachable\n"));
-    } else {
-        out.push_str(&format!(
-            "{} of {} URLs failing ({reachable} reachable)\n",
-            failing.len(),
-            checked.len()
-        ));
-    }
-    out
-}
-
-fn urls_json(path: &std::path::Path, checked: &[check_urls::Checked]) -> String {
-    let urls: Vec<serde_json::Value> = checked
-        .iter()
-        .map(|c| match &c.outcome {
-            check_urls::Outcome::Reachable {
-                status,
-                via_get,
-                redirects,
-            } => serde_json::json!({
-                "url": c.url.url,
-                "services": c.url.services,
-                "ok": true,
-                "status": status,
-                "method": if *via_get { "GET" } else { "HEAD" },
-                "redirects": redirects,
-                "error": null,
-            }),
-            check_urls::Outcome::Failed { status, reason } => serde_json::json!({
-                "url": c.url.url,
-                "services": c.url.services,
-                "ok": false,
-                "status": status,
-                "method": null,
-                "redirects": null,
-                "error": reason,
-            }),
-        })
-        .collect();
-    let failing = checked.iter().filter(|c| !c.outcome.is_reachable()).count();
-    let report = serde_json::json!({
-        "file": display_path(path),
-        "checked": checked.len(),
-        "reachable": checked.len() - failing,
-        "failing": failing,
-        "urls": urls,
-    });
-    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-/// A one-line progress bar on stderr, redrawn at most every 100 ms; only used on a terminal.
-struct ProgressBar {
-    what: &'static str,
-    last: Mutex<Option<Instant>>,
-}
-
-impl ProgressBar {
-    fn new(what: &'static str) -> Self {
-        ProgressBar {
-            what,
-            last: Mutex::new(None),
-        }
-    }
-
-    fn update(&self, done: usize, total: usize) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if done < total && last.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
-            return;
-        }
-        *last = Some(Instant::now());
-        const WIDTH: usize = 30;
-        let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-        let bar: String = "=".repeat(filled) + &" ".repeat(WIDTH - filled);
-        let _ = write!(std::io::stderr(), "\r{} [{bar}] {done}/{total}", self.what);
-    }
-
-    fn finish(&self) {
-        // Clear the line so the report starts on a clean one.
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }
 }
 

@@ -24,8 +24,6 @@
 pub mod build_script;
 pub mod canonical;
 #[cfg(feature = "cli")]
-pub mod check_urls;
-#[cfg(feature = "cli")]
 pub mod cli;
 pub mod codegen;
 pub mod codes;

@@ -37,12 +37,8 @@ pub use transport::{ReqwestTransport, ReqwestTransportBuildError};
 pub use http::{Method as HttpMethod, StatusCode as HttpStatus, header};
 pub use url::Url as HttpUrl;
 
-/// Internals exposed only to the fuzz targets in `fuzz/` (feature `fuzzing`); not an API.
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing {
-    pub use super::retry_after::retry_after;
-}
+/// The one `Retry-After` rule (policy 2.4), also used by `workerflow check-urls`.
+pub use retry_after::retry_after;
 
 /// One request, sent byte for byte the same on every attempt.
 #[derive(Clone)]

@@ -1,4 +1,4 @@
-//! `workerflow-registry check-urls` against loopback servers that answer each case: HEAD
+//! `workerflow check-urls` against loopback servers that answer each case: HEAD
 //! refused, login walls, redirects (a loop, too many), Retry-After within and over budget, a
 //! server slower than the timeout, a closed port, and the per-host limit of 2.
 
@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-mod common;
-use common::text;
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
 
 /// A tiny HTTP/1.1 server on loopback; one thread per connection, one request per connection.
 struct Server {
@@ -169,7 +170,7 @@ fn registry(dir_name: &str, services: Vec<serde_json::Value>) -> PathBuf {
 }
 
 fn run(path: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
+    Command::new(env!("CARGO_BIN_EXE_workerflow"))
         .arg("check-urls")
         .arg(path)
         .args(["--loopback-http"])
@@ -309,7 +310,7 @@ fn an_invalid_registry_is_reported_not_checked() {
 
 #[test]
 fn bad_options_are_usage_errors() {
-    let output = Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
+    let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
         .args(["check-urls", "--timeout", "0"])
         .output()
         .expect("runs");

@@ -1,22 +1,24 @@
-//! `workerflow-registry check-urls`: is every URL the registry names still reachable?
+//! `workerflow check-urls`: is every URL the registry names still reachable?
 //!
 //! Each distinct URL gets a HEAD request (a GET when HEAD is refused), redirects are followed by
 //! hand (at most [`MAX_REDIRECTS`], loops named), and `Retry-After` on 429/503 is honoured
 //! within a budget. At most `concurrency` URLs are in flight overall and [`PER_HOST`] requests
 //! at a time per host (host and port), so a vendor's docs site is never hammered.
 //!
-//! This module needs the network, so it is behind the `cli` feature and never runs in `build.rs`.
+//! It needs the network, so it lives here, beside the runtime's HTTP stack, and never in the
+//! registry crate: the registry CLI and `build.rs` compile no HTTP, TLS or async crate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{LOCATION, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode, Url};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::Registry;
+use workerflow_registry::Registry;
+use workerflow_runtime::http::retry_after;
 
 /// Redirects followed before a URL counts as failing.
 pub const MAX_REDIRECTS: usize = 5;
@@ -80,21 +82,10 @@ pub struct Checked {
 pub fn collect(registry: &Registry) -> Vec<UrlUse> {
     let mut uses: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for service in &registry.services {
-        let fields = [
-            &service.official_api_docs_url,
-            &service.best_base_link,
-            &service.auth_docs_url,
-            &service.webhook_docs_url,
-            &service.rate_limit_docs_url,
-            &service.openapi_url,
-            &service.official_sdk_url,
-            &service.changelog_url,
-        ];
-        let urls = fields
-            .into_iter()
-            .flatten()
-            .chain(service.sources.iter())
-            .map(String::as_str);
+        let urls = service
+            .links()
+            .map(|(_, url)| url)
+            .chain(service.sources.iter().map(String::as_str));
         for url in urls {
             let names = uses.entry(url).or_default();
             if names.last() != Some(&service.connector_name.as_str()) {
@@ -126,10 +117,7 @@ pub fn run(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(options.timeout)
         .connect_timeout(options.timeout)
-        .user_agent(concat!(
-            "workerflow-registry-check-urls/",
-            env!("CARGO_PKG_VERSION")
-        ))
+        .user_agent(concat!("workerflow-check-urls/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {}", root_cause(&e)))?;
     let checker = Arc::new(Checker {
@@ -302,7 +290,10 @@ impl Checker {
             if matches!(
                 status,
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-            ) && let Some(wait) = retry_after(response.headers())
+            ) && let Some(wait) = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|value| retry_after(value, SystemTime::now()))
             {
                 if retries < MAX_RETRIES && waited + wait <= self.options.retry_budget {
                     drop(response);
@@ -380,19 +371,6 @@ fn is_loopback(url: &Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
-}
-
 /// `404 Not Found`.
 fn describe(status: StatusCode) -> String {
     match status.canonical_reason() {
@@ -422,20 +400,6 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(RETRY_AFTER, "3".parse().expect("value"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("value"),
-        );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        headers.insert(RETRY_AFTER, "soon".parse().expect("value"));
-        assert_eq!(retry_after(&headers), None);
-    }
 
     #[test]
     fn only_loopback_hosts_are_downgraded() {
