@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 port=${BENCH_PORT:-18431}
-cargo build --release -q -p workerflow-registry
-bin=target/release/workerflow-registry
+cargo build --release -q -p workerflow
+bin=target/release/workerflow
 mkdir -p target/bench
 registry=target/bench/check-urls-1000.json
 python3 bench/check_urls.py registry 1000 50 "$port" "$registry"

@@ -1,6 +1,7 @@
-//! `build.rs` runs the registry compiler on every `cargo build`, so what it compiles is paid by
-//! every user's clean build. It must never pull an HTTP or TLS stack (those belong to the `cli`
-//! feature's `check-urls` and to the runtime).
+//! `build.rs` runs the registry compiler on every `cargo build`, and the registry CLI is the
+//! newcomer's first command and what the pre-commit hooks install: what they compile is paid by
+//! every clean build. Neither may pull an HTTP, TLS or async stack (those belong to the runtime
+//! and to `workerflow check-urls`).
 
 use std::process::Command;
 
@@ -16,10 +17,13 @@ const FORBIDDEN: &[&str] = &[
     "openssl",
     "native-tls",
     "tokio",
+    "mio",
+    "futures-util",
+    "async-trait",
 ];
 
-#[test]
-fn the_build_script_dependency_tree_has_no_network_stack() {
+/// The crates `workerflow-registry` compiles with `features` (normal dependencies).
+fn dependency_tree(features: &[&str]) -> (Vec<String>, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -28,14 +32,11 @@ fn the_build_script_dependency_tree_has_no_network_stack() {
             "--locked",
             "-p",
             "workerflow-registry",
-            "--no-default-features",
             "-e",
             "normal",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
         ])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .args(features)
         .output()
         .expect("cargo runs");
     assert!(
@@ -44,17 +45,36 @@ fn the_build_script_dependency_tree_has_no_network_stack() {
         String::from_utf8_lossy(&output.stderr)
     );
     let tree = String::from_utf8(output.stdout).expect("UTF-8");
-    let crates: Vec<&str> = tree
+    let crates = tree
         .lines()
         .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
         .collect();
-    assert!(crates.contains(&"jsonschema"), "unexpected tree:\n{tree}");
+    (crates, tree)
+}
+
+fn assert_no_network_stack(features: &[&str], who: &str, expected: &str) {
+    let (crates, tree) = dependency_tree(features);
+    assert!(
+        crates.iter().any(|c| c == expected),
+        "unexpected tree:\n{tree}"
+    );
     let found: Vec<&&str> = FORBIDDEN
         .iter()
-        .filter(|name| crates.contains(name))
+        .filter(|name| crates.iter().any(|c| c == *name))
         .collect();
     assert!(
         found.is_empty(),
-        "build.rs would compile {found:?}; keep them behind the `cli` feature:\n{tree}"
+        "{who} would compile {found:?}; network code belongs to the runtime and `workerflow check-urls`:\n{tree}"
     );
+}
+
+#[test]
+fn the_build_script_dependency_tree_has_no_network_stack() {
+    assert_no_network_stack(&["--no-default-features"], "build.rs", "jsonschema");
+}
+
+#[test]
+fn the_registry_cli_dependency_tree_has_no_network_or_async_stack() {
+    assert_no_network_stack(&[], "the registry CLI (and the pre-commit hooks)", "clap");
 }

@@ -49,21 +49,35 @@ fn require_tools() -> bool {
     }
 }
 
-/// The `files:` pattern of each hook in the manifest, in order: the local configuration below
-/// must match exactly the files the published hooks match.
-fn manifest_hooks() -> Vec<(String, String)> {
+/// The hooks of the manifest, each as its `key: value` lines in order (the manifest is a flat
+/// YAML list of maps, so no YAML parser is needed).
+fn manifest_hooks() -> Vec<Vec<(String, String)>> {
     let manifest =
         std::fs::read_to_string(workspace_root().join(".pre-commit-hooks.yaml")).expect("read");
-    let mut hooks = Vec::new();
-    let mut id = None;
+    let mut hooks: Vec<Vec<(String, String)>> = Vec::new();
     for line in manifest.lines() {
-        if let Some(value) = line.strip_prefix("- id: ") {
-            id = Some(value.trim().to_owned());
-        } else if let Some(value) = line.trim().strip_prefix("files: ") {
-            hooks.push((id.take().expect("an id before files"), value.to_owned()));
-        }
+        let entry = if let Some(first) = line.strip_prefix("- ") {
+            hooks.push(Vec::new());
+            first
+        } else if let Some(more) = line.strip_prefix("  ") {
+            more
+        } else {
+            continue;
+        };
+        let (key, value) = entry.split_once(": ").expect("key: value");
+        hooks
+            .last_mut()
+            .expect("a hook")
+            .push((key.to_owned(), value.to_owned()));
     }
     hooks
+}
+
+fn field<'a>(hook: &'a [(String, String)], key: &str) -> &'a str {
+    hook.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("hook without {key}: {hook:?}"))
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
@@ -107,7 +121,8 @@ fn the_manifest_is_valid() {
         !workspace_root().join(".pre-commit-home").exists(),
         "pre-commit left its cache in the repository"
     );
-    let ids: Vec<String> = manifest_hooks().into_iter().map(|(id, _)| id).collect();
+    let hooks = manifest_hooks();
+    let ids: Vec<&str> = hooks.iter().map(|hook| field(hook, "id")).collect();
     assert_eq!(
         ids,
         [
@@ -115,6 +130,21 @@ fn the_manifest_is_valid() {
             "workerflow-registry-fmt",
             "workerflow-registry-docs"
         ]
+    );
+    // Every hook runs the lean CLI through the script, which `cargo install`s the registry
+    // crate alone (the root package would compile the server and the connectors too).
+    for hook in &hooks {
+        assert_eq!(field(hook, "language"), "script", "{hook:?}");
+        assert!(
+            field(hook, "entry").starts_with("hooks/workerflow-registry "),
+            "{hook:?}"
+        );
+    }
+    let script =
+        std::fs::read_to_string(workspace_root().join("hooks/workerflow-registry")).expect("read");
+    assert!(
+        script.contains("--path \"$here/registry-compiler\""),
+        "the hook script must install the registry crate: {script}"
     );
 }
 
@@ -128,14 +158,30 @@ fn a_bad_registry_is_refused_and_a_good_one_committed() {
     std::fs::create_dir_all(dir.join("connector-registry")).expect("mkdir");
     assert!(git(&dir, &["init", "-q", "-b", "main"]).status.success());
 
-    // The same hooks as the manifest, with the already built binary as the entry.
+    // The manifest's hooks as they are, run as local hooks: their script comes along, with this
+    // test's binary where the script installs the CLI on first use (installing it is measured
+    // in bench/first_run.sh, not here).
     let binary = env!("CARGO_BIN_EXE_workerflow-registry");
-    let commands = ["check", "fmt --check", "build --check"];
+    std::fs::create_dir_all(dir.join("hooks")).expect("mkdir");
+    std::fs::copy(
+        workspace_root().join("hooks/workerflow-registry"),
+        dir.join("hooks/workerflow-registry"),
+    )
+    .expect("copy the hook script");
+    std::fs::create_dir_all(dir.join("target/pre-commit/bin")).expect("mkdir");
+    std::fs::copy(
+        binary,
+        dir.join("target/pre-commit/bin/workerflow-registry"),
+    )
+    .expect("copy");
+    std::fs::write(dir.join(".gitignore"), "/target/\n/hooks/\n").expect("gitignore");
     let mut config = String::from("repos:\n  - repo: local\n    hooks:\n");
-    for ((id, files), command) in manifest_hooks().iter().zip(commands) {
-        config.push_str(&format!(
-            "      - id: {id}\n        name: {id}\n        entry: {binary} {command} --color never\n        language: system\n        files: {files}\n        pass_filenames: false\n"
-        ));
+    for hook in manifest_hooks() {
+        let mut key_prefix = "      - ";
+        for (key, value) in hook {
+            config.push_str(&format!("{key_prefix}{key}: {value}\n"));
+            key_prefix = "        ";
+        }
     }
     std::fs::write(dir.join(".pre-commit-config.yaml"), config).expect("config");
     let installed = run(&dir, "pre-commit", &["install"]);
@@ -153,11 +199,12 @@ fn a_bad_registry_is_refused_and_a_good_one_committed() {
     let good = git(&dir, &["commit", "-q", "-m", "good registry"]);
     let good_text = text(&good);
     assert!(good.status.success(), "{good_text}");
-    for id in ["check", "fmt", "docs"] {
+    for hook in manifest_hooks() {
+        let name = field(&hook, "name");
         let line = good_text
             .lines()
-            .find(|l| l.starts_with(&format!("workerflow-registry-{id}")))
-            .unwrap_or_else(|| panic!("hook {id} ran: {good_text}"));
+            .find(|l| l.starts_with(&format!("{name}...")))
+            .unwrap_or_else(|| panic!("hook {name} ran: {good_text}"));
         assert!(line.ends_with("Passed"), "{good_text}");
     }
 
@@ -180,7 +227,7 @@ fn a_bad_registry_is_refused_and_a_good_one_committed() {
     assert!(
         bad_text
             .lines()
-            .any(|l| l.starts_with("workerflow-registry-check") && l.ends_with("Failed")),
+            .any(|l| l.starts_with("workerflow-registry check...") && l.ends_with("Failed")),
         "{bad_text}"
     );
     let log = git(&dir, &["log", "--format=%s"]);
