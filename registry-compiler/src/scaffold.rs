@@ -378,10 +378,10 @@ fn stage(
         std::fs::create_dir(d)?;
         created_dirs.push(d.to_owned());
     }
-    let name = target
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
-    let temp = dir.join(format!(".{name}.new-{}.tmp", std::process::id()));
+    // The temp names of write.rs, so the next `new` or build removes those of a killed run.
+    let name = crate::write::target_name(target);
+    crate::write::remove_stale_temps(dir, &name);
+    let temp = dir.join(crate::write::temp_name(&name));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
