@@ -369,7 +369,8 @@ fn needs_escape(c: char) -> bool {
 /// Free text for one line of a comment (`//!`, `///`): Markdown-escaped, with line breaks,
 /// other control characters and bidirectional overrides turned into spaces (a newline would end
 /// the comment and make the rest code; rustc rejects a bare CR and denies bidi codepoints in
-/// comments), and runs of spaces collapsed.
+/// comments), and runs of spaces collapsed. For `new`'s templates.
+#[cfg(feature = "cli")]
 pub(crate) fn comment_line(text: &str) -> String {
     let spaced: String = escape_markdown(text)
         .chars()
