@@ -431,20 +431,29 @@ fn new(
         println!("\n(dry run: nothing was written)");
         return ExitCode::SUCCESS;
     }
-    for file in &plan.files {
-        match write_if_changed(&file.path, file.contents.as_bytes()) {
-            Ok(written) => println!("{:>9} {}", written_word(written), display_path(&file.path)),
-            Err(error) => {
-                return usage_error(format!(
-                    "cannot write {}: {error}",
-                    display_path(&file.path)
-                ));
+    match scaffold::apply(&plan) {
+        Ok(done) => {
+            for (path, written) in done {
+                println!("{:>9} {}", written_word(written), display_path(&path));
             }
         }
-    }
-    match write_if_changed(&plan.registry_path, plan.registry_after.as_bytes()) {
-        Ok(written) => println!("{:>9} {registry_display}", written_word(written)),
-        Err(error) => return usage_error(format!("cannot write {registry_display}: {error}")),
+        Err(failed) => {
+            let mut message = format!(
+                "cannot write {}: {}",
+                display_path(&failed.path),
+                failed.error
+            );
+            if failed.not_undone.is_empty() {
+                message.push_str("\n  = note: nothing was written (every change was undone)");
+            }
+            for (path, error) in &failed.not_undone {
+                message.push_str(&format!(
+                    "\n  = note: could not undo the change to {}: {error}",
+                    display_path(path)
+                ));
+            }
+            return usage_error(message);
+        }
     }
     let connector = format!("src/connectors/{}.rs", plan.service_id);
     println!("\nNext steps:");

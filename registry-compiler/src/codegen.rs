@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 use crate::model::{AuthType, Registry, RequestType, Route, Service};
 
 /// The generated file's name in `OUT_DIR`.
@@ -299,18 +300,11 @@ fn secret_type_names(route: &Route) -> Vec<String> {
 }
 
 /// The identifier for a route id: raw for keywords; `None` for the few no identifier can spell.
-fn route_ident(id: &str) -> Option<String> {
-    const PATH_KEYWORDS: &[&str] = &["self", "super", "crate"];
-    const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern",
-        "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-        "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "type", "unsafe",
-        "use", "where", "while", "abstract", "become", "box", "do", "final", "macro", "override",
-        "priv", "try", "typeof", "unsized", "virtual", "yield",
-    ];
+/// The keyword table is the one `#[connector]` uses (`workerflow-macros/src/keywords.rs`).
+pub(crate) fn route_ident(id: &str) -> Option<String> {
     if PATH_KEYWORDS.contains(&id) {
         None
-    } else if KEYWORDS.contains(&id) {
+    } else if RAW_KEYWORDS.contains(&id) {
         Some(format!("r#{id}"))
     } else {
         Some(id.to_owned())
@@ -348,7 +342,7 @@ fn names(any_of: &[String]) -> String {
 
 /// A Rust string literal. Control and bidirectional-override characters are escaped (rustc
 /// rejects a bare CR and lints against bidi codepoints); other text stays readable.
-fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -370,6 +364,25 @@ fn literal(text: &str) -> String {
 
 fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Free text for one line of a comment (`//!`, `///`): Markdown-escaped, with line breaks,
+/// other control characters and bidirectional overrides turned into spaces (a newline would end
+/// the comment and make the rest code; rustc rejects a bare CR and denies bidi codepoints in
+/// comments), and runs of spaces collapsed. For `new`'s templates.
+#[cfg(feature = "cli")]
+pub(crate) fn comment_line(text: &str) -> String {
+    let spaced: String = escape_markdown(text)
+        .chars()
+        .map(|c| {
+            if needs_escape(c) || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Doc-comment lines for free text (Markdown-escaped), one per line of `text`.
@@ -396,7 +409,7 @@ fn doc_raw(out: &mut String, indent: usize, markdown: &str) {
 
 /// Registry text shown in docs: Markdown and HTML characters are escaped so rustdoc renders the
 /// text as written (and never sees a link or a tag in it).
-fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(

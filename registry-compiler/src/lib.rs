@@ -30,6 +30,9 @@ pub mod codes;
 pub mod diagnostics;
 pub mod generate;
 mod json_tree;
+// Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
+#[path = "../../workerflow-macros/src/keywords.rs"]
+mod keywords;
 pub mod load;
 pub mod model;
 pub mod render;

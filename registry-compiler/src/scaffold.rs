@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::canonical::{self, FormatError, SERVICE_KEYS};
+use crate::codegen::{comment_line, literal, route_ident};
+use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 use crate::model::derive_id;
+use crate::write::Written;
 use crate::{AuthType, Invalid, Schema, compile};
 
 /// What the user asked for.
@@ -55,6 +58,11 @@ pub enum Refusal {
     Invalid(Invalid),
 }
 
+/// The first line of every file `new` writes from scratch. `new --force` replaces a connector or
+/// test file only when it starts with this line, so a file `new` did not create is never
+/// overwritten.
+pub const MARKER: &str = "// Written by `workerflow-registry new`: while this line comes first, `new --force` may replace the file.";
+
 fn usage(message: impl Into<String>) -> Refusal {
     Refusal::Usage(message.into())
 }
@@ -92,6 +100,12 @@ pub fn plan(
             "invalid route id `{}`\n  = help: a route id is lower-case letters, digits and `_`, starting with a letter, for example `{}`",
             request.route,
             derive_id(&request.route).unwrap_or_else(|| "acme_contact_upsert".into())
+        )));
+    }
+    if route_ident(&request.route).is_none() {
+        return Err(usage(format!(
+            "route id `{0}` is a Rust keyword that no identifier can spell, so no code can name the route\n  = help: pick another route id, for example `{0}_route`",
+            request.route
         )));
     }
     let mut seen = Vec::new();
@@ -147,6 +161,12 @@ pub fn plan(
             ))
         })?,
     };
+
+    if PATH_KEYWORDS.contains(&service_id.as_str()) || RAW_KEYWORDS.contains(&service_id.as_str()) {
+        return Err(usage(format!(
+            "the service id `{service_id}` is a Rust keyword, so it cannot name the connector module (`mod {service_id};`)\n  = help: use a service name whose id is not a keyword, such as `{service_name} API`, or give the service another `id` in {display}"
+        )));
+    }
 
     // Edit the JSON value, so unknown keys and every other service stay as they are.
     let mut value: Value = serde_json::from_str(registry_text.trim_start_matches('\u{feff}'))
@@ -215,12 +235,21 @@ pub fn plan(
     let test_name = format!("connector_{service_id}");
     let test_path = crate_root.join(format!("tests/{test_name}.rs"));
     let mut files = Vec::new();
+    let module_dir = crate_root.join(format!("src/connectors/{service_id}"));
+    if module_dir.symlink_metadata().is_ok() {
+        return Err(not_ours(&module_dir));
+    }
     for path in [&connector_path, &test_path] {
-        if path.exists() && !force {
-            return Err(usage(format!(
-                "{} exists\n  = help: pass --force to replace it, or add the handler to it by hand",
-                crate::display_path(path)
-            )));
+        match scaffolded(path) {
+            None => {}
+            Some(false) => return Err(not_ours(path)),
+            Some(true) if force => {}
+            Some(true) => {
+                return Err(usage(format!(
+                    "{} exists\n  = help: pass --force to replace it, or add the handler to it by hand",
+                    crate::display_path(path)
+                )));
+            }
         }
     }
     let names = Names::new(display_name, &service_id, &request.route, &request.secrets);
@@ -244,6 +273,163 @@ pub fn plan(
         service_is_new: existing.is_none(),
         test_name,
     })
+}
+
+/// Why [`apply`] wrote nothing.
+#[derive(Debug)]
+pub struct ApplyError {
+    pub path: PathBuf,
+    pub error: std::io::Error,
+    /// What could not be put back, when undoing failed too.
+    pub not_undone: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// One file of the plan on its way to disk.
+struct Staged<'a> {
+    target: &'a Path,
+    /// The bytes the target held, to put back when a later step fails.
+    before: Option<Vec<u8>>,
+    temp: Option<PathBuf>,
+    renamed: bool,
+}
+
+/// Writes every file of the plan and the registry, or none: each goes to a temp file in its
+/// target's directory first, and only when all are written are they renamed into place. On any
+/// failure the temp files are removed, the renamed files get their old bytes back (or are
+/// removed), and the directories created for them are removed. Returns what happened to each
+/// path, files first and the registry last.
+pub fn apply(plan: &Plan) -> Result<Vec<(PathBuf, Written)>, ApplyError> {
+    let mut targets = plan
+        .files
+        .iter()
+        .map(|f| (f.path.as_path(), f.contents.as_bytes()))
+        .chain([(plan.registry_path.as_path(), plan.registry_after.as_bytes())]);
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut created_dirs: Vec<PathBuf> = Vec::new();
+    let result = targets.try_for_each(|(target, contents)| {
+        let before = match std::fs::read(target) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err((target.to_owned(), error)),
+        };
+        let mut file = Staged {
+            target,
+            before,
+            temp: None,
+            renamed: false,
+        };
+        if file.before.as_deref() != Some(contents) {
+            let temp = stage(target, contents, &mut created_dirs);
+            match temp {
+                Ok(temp) => file.temp = Some(temp),
+                Err(error) => {
+                    staged.push(file);
+                    return Err((target.to_owned(), error));
+                }
+            }
+        }
+        staged.push(file);
+        Ok(())
+    });
+    let result = result.and_then(|()| {
+        staged.iter_mut().try_for_each(|file| {
+            let Some(temp) = &file.temp else {
+                return Ok(());
+            };
+            std::fs::rename(temp, file.target).map_err(|e| (file.target.to_owned(), e))?;
+            file.renamed = true;
+            Ok(())
+        })
+    });
+    match result {
+        Ok(()) => Ok(staged
+            .iter()
+            .map(|file| {
+                let written = match (&file.before, &file.temp) {
+                    (_, None) => Written::Unchanged,
+                    (None, Some(_)) => Written::Created,
+                    (Some(_), Some(_)) => Written::Updated,
+                };
+                (file.target.to_owned(), written)
+            })
+            .collect()),
+        Err((path, error)) => Err(ApplyError {
+            path,
+            error,
+            not_undone: undo(&staged, &created_dirs),
+        }),
+    }
+}
+
+/// Writes `contents` to a new temp file beside `target`, creating the missing directories
+/// (noted in `created_dirs`, outermost first).
+fn stage(
+    target: &Path,
+    contents: &[u8],
+    created_dirs: &mut Vec<PathBuf>,
+) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && d.symlink_metadata().is_err())
+        .collect();
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(d)?;
+        created_dirs.push(d.to_owned());
+    }
+    // The temp names of write.rs, so the next `new` or build removes those of a killed run.
+    let name = crate::write::target_name(target);
+    crate::write::remove_stale_temps(dir, &name);
+    let temp = dir.join(crate::write::temp_name(&name));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)?;
+    if let Err(error) = file.write_all(contents) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error);
+    }
+    Ok(temp)
+}
+
+/// Puts everything [`apply`] touched back as it was; returns what could not be.
+fn undo(staged: &[Staged], created_dirs: &[PathBuf]) -> Vec<(PathBuf, std::io::Error)> {
+    let mut failed = Vec::new();
+    for file in staged.iter().rev() {
+        if file.renamed {
+            let undone = match &file.before {
+                Some(bytes) => std::fs::write(file.target, bytes),
+                None => std::fs::remove_file(file.target),
+            };
+            if let Err(error) = undone {
+                failed.push((file.target.to_owned(), error));
+            }
+        } else if let Some(temp) = &file.temp {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+    for dir in created_dirs.iter().rev() {
+        if let Err(error) = std::fs::remove_dir(dir) {
+            failed.push((dir.clone(), error));
+        }
+    }
+    failed
+}
+
+/// `None` when nothing is at `path`; else whether it is a file `new` wrote (it starts with
+/// [`MARKER`]).
+fn scaffolded(path: &Path) -> Option<bool> {
+    path.symlink_metadata().ok()?;
+    let text = std::fs::read_to_string(path).ok();
+    Some(text.is_some_and(|t| t.lines().next() == Some(MARKER)))
+}
+
+fn not_ours(path: &Path) -> Refusal {
+    usage(format!(
+        "{} exists and was not written by `workerflow-registry new`\n  = help: `new` never replaces what it did not create, even with --force: pick another service name, or add the handler to the existing module by hand",
+        crate::display_path(path)
+    ))
 }
 
 /// The generated source as rustfmt lays it out (line breaks depend on the names), so the new
@@ -321,32 +507,41 @@ fn route_value(request: &Request, service: &str, label: &str) -> Value {
     })
 }
 
-/// The package name from `Cargo.toml`, as a Rust identifier.
+/// The name the crate's tests `use` it by: `[lib] name`, else `[package] name` with `-` as `_`.
 fn crate_name(crate_root: &Path) -> Result<String, Refusal> {
     let manifest = crate_root.join("Cargo.toml");
+    let shown = crate::display_path(&manifest);
     let text = std::fs::read_to_string(&manifest).map_err(|e| {
         usage(format!(
-            "cannot read {}: {e}\n  = help: `new` writes into the crate whose connector-registry/ holds the registry",
-            crate::display_path(&manifest)
+            "cannot read {shown}: {e}\n  = help: `new` writes into the crate whose connector-registry/ holds the registry"
         ))
     })?;
-    let mut in_package = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package
-            && let Some(rest) = line.strip_prefix("name")
-            && let Some(value) = rest.trim_start().strip_prefix('=')
-        {
-            let name = value.trim().trim_matches('"');
-            return Ok(name.replace('-', "_"));
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        usage(format!("cannot read {shown}: {}", e.to_string().trim_end()))
+    })?;
+    let field = |section: &str| table.get(section).and_then(|t| t.get("name"));
+    let name = match (field("lib"), field("package")) {
+        (Some(toml::Value::String(name)), _) => name.clone(),
+        (None, Some(toml::Value::String(name))) => name.replace('-', "_"),
+        (None, Some(toml::Value::Table(_))) => {
+            return Err(usage(format!(
+                "{shown}: `package.name` is inherited, which Cargo does not allow\n  = help: write the name, as in `name = \"my-connectors\"`"
+            )));
         }
+        (None, None) => return Err(usage(format!("{shown} has no [package] name"))),
+        _ => return Err(usage(format!("{shown}: the crate name is not a string"))),
+    };
+    let is_ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name != "_"
+        && !PATH_KEYWORDS.contains(&name.as_str())
+        && !RAW_KEYWORDS.contains(&name.as_str());
+    if !is_ident {
+        return Err(usage(format!(
+            "{shown}: the crate name `{name}` is not a Rust identifier, so the generated test cannot `use` it"
+        )));
     }
-    Err(usage(format!(
-        "{} has no [package] name",
-        crate::display_path(&manifest)
-    )))
+    Ok(name)
 }
 
 /// `mod <id>;` added to `src/connectors/mod.rs` (created, and declared in `src/lib.rs`, when
@@ -427,8 +622,13 @@ fn insert_module(text: &str, declaration: &str) -> String {
 
 /// The identifiers and texts the templates use.
 struct Names {
+    /// The service's name, for one line of a comment.
+    service_doc: String,
+    /// The service's name, for string literals (escaped where it lands).
     service: String,
     route: String,
+    /// The route id as an identifier (`r#type` for a keyword).
+    route_ident: String,
     handler: String,
     setting: String,
     setting_env: String,
@@ -440,8 +640,10 @@ impl Names {
     fn new(service: &str, service_id: &str, route: &str, secrets: &[String]) -> Names {
         let upper = service_id.to_ascii_uppercase();
         Names {
+            service_doc: comment_line(service),
             service: service.to_owned(),
             route: route.to_owned(),
+            route_ident: route_ident(route).unwrap_or_else(|| route.to_owned()),
             handler: format!("{route}_handler"),
             setting: format!("{upper}_BASE_URL"),
             setting_env: format!("WORKERFLOW_{upper}_BASE_URL"),
@@ -450,15 +652,12 @@ impl Names {
     }
 }
 
-/// Escapes text for a Rust string literal.
-fn literal(text: &str) -> String {
-    format!("{text:?}")
-}
-
 fn connector_source(names: &Names, request_type: crate::RequestType) -> String {
     let Names {
+        service_doc: doc_service,
         service,
         route,
+        route_ident: ident,
         handler,
         setting,
         setting_env,
@@ -468,11 +667,10 @@ fn connector_source(names: &Names, request_type: crate::RequestType) -> String {
         crate::RequestType::Sync => "sync",
         crate::RequestType::Async => "async",
     };
-    let doc_service = service.replace('`', "'");
     let (auth_read, auth_header) = match secret {
         Some(secret) => (
             format!(
-                "    let token = ctx.secret({route}::{secret});\n    \
+                "    let token = ctx.secret({ident}::{secret});\n    \
                  let auth = HeaderValue::try_from(format!(\"Bearer {{}}\", token.expose()))\n        \
                  .map_err(|_| ConnectorError::config(route, token.unusable(\"not a valid header value\")))?;\n"
             ),
@@ -486,7 +684,8 @@ fn connector_source(names: &Names, request_type: crate::RequestType) -> String {
         ""
     };
     let source = format!(
-        r#"//! {doc_service}: the `{route}` route ({kind}), scaffolded by `workerflow-registry new`.
+        r#"{MARKER}
+//! {doc_service}: the `{route}` route ({kind}), scaffolded by `workerflow-registry new`.
 //!
 //! As generated it POSTs the payload as JSON to the base URL set in
 //! `{setting_env}`{bearer_doc}, through the runtime's HTTP
@@ -497,7 +696,7 @@ use serde_json::{{Value, json}};
 {header_import}use workerflow_runtime::http::{{HttpMethod, HttpUrl, OutboundRequest, ProviderDescription}};
 use workerflow_runtime::{{ConfigProblem, ConnectorError, RouteContext, Setting, SettingKind, connector}};
 
-use crate::registry::routes::{route};
+use crate::registry::routes::{ident};
 
 /// Where the {doc_service} API lives. No default: the address is not known yet.
 pub static {setting}: Setting = Setting {{
@@ -510,9 +709,9 @@ pub static {setting}: Setting = Setting {{
 const FAILED: &str = {failed_lit};
 
 /// Sends the payload to {doc_service}.
-#[connector(route = {route}, settings = [{setting}])]
+#[connector(route = {ident}, settings = [{setting}])]
 pub async fn {handler}(
-    ctx: &RouteContext<{route}::Route>,
+    ctx: &RouteContext<{ident}::Route>,
     input: Value,
 ) -> Result<Value, ConnectorError> {{
     let route = ctx.route_id();
@@ -566,13 +765,12 @@ pub async fn {handler}(
 
 fn test_source(names: &Names, crate_name: &str) -> String {
     let Names {
-        service,
+        service_doc: doc_service,
         route,
         setting_env,
         secret,
         ..
     } = names;
-    let doc_service = service.replace('`', "'");
     let secret_line = match secret {
         Some(secret) => format!("        .with({}, \"test-token\")\n", literal(secret)),
         None => String::new(),
@@ -605,7 +803,8 @@ fn {route}_without_its_secret_is_a_configuration_error() {{
         None => String::new(),
     };
     format!(
-        r##"//! `{route}` ({doc_service}) against a server on loopback, as scaffolded by
+        r##"{MARKER}
+//! `{route}` ({doc_service}) against a server on loopback, as scaffolded by
 //! `workerflow-registry new`. Extend it as the connector grows.
 
 use std::io::{{BufRead, BufReader, Read, Write}};
@@ -714,6 +913,73 @@ mod tests {
             insert_module("//! Empty.\n", "mod acme;"),
             "//! Empty.\nmod acme;\n"
         );
+    }
+
+    /// A rename that fails after others succeeded: the renamed files get their old bytes back,
+    /// new files and created directories go, and no temp file stays.
+    #[test]
+    fn a_failed_rename_undoes_the_renamed_files() {
+        let dir = std::env::temp_dir().join(format!("wf-apply-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("blocker/inside")).expect("mkdir");
+        std::fs::write(dir.join("old.txt"), "old\n").expect("write");
+        let file = |path: &str, contents: &str| PlannedFile {
+            path: dir.join(path),
+            contents: contents.to_owned(),
+            exists: false,
+        };
+        let plan = Plan {
+            registry_path: dir.join("registry.json"),
+            registry_before: String::new(),
+            registry_after: "{}\n".into(),
+            // Renamed in this order: a new file (and its directory), an edited one, then a
+            // non-empty directory, which fails; the registry is never reached.
+            files: vec![
+                file("made/new.txt", "made\n"),
+                file("old.txt", "changed\n"),
+                file("blocker", "x\n"),
+            ],
+            service_id: "x".into(),
+            service_is_new: false,
+            test_name: "x".into(),
+        };
+        let before: Vec<_> = walk(&dir);
+        let failed = apply(&plan).expect_err("the rename over a directory fails");
+        assert_eq!(failed.path, dir.join("blocker"));
+        assert!(failed.not_undone.is_empty(), "{:?}", failed.not_undone);
+        assert_eq!(walk(&dir), before);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("old.txt")).expect("read"),
+            "old\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn walk(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                out.push((path.clone(), None));
+                out.extend(walk(&path));
+            } else {
+                out.push((path.clone(), std::fs::read(&path).ok()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn path_keywords_are_refused_and_the_others_are_raw() {
+        // The table is the macro crate's file, so `new`, codegen and `#[connector]` agree.
+        for keyword in crate::keywords::RAW_KEYWORDS {
+            assert_eq!(route_ident(keyword), Some(format!("r#{keyword}")));
+        }
+        for keyword in crate::keywords::PATH_KEYWORDS {
+            assert_eq!(route_ident(keyword), None);
+        }
+        assert_eq!(route_ident("union").as_deref(), Some("union"));
     }
 
     #[test]

@@ -295,7 +295,7 @@ impl Drop for FileWriter {
     }
 }
 
-fn target_name(path: &Path) -> String {
+pub(crate) fn target_name(path: &Path) -> String {
     path.file_name()
         .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned())
 }
@@ -304,7 +304,7 @@ fn target_name(path: &Path) -> String {
 /// in `dir`, when their process is gone. They are never read, so leaving one is harmless; this
 /// only keeps `docs/` tidy. Best effort: where `/proc` does not list processes, nothing is
 /// removed. (A writer in another PID namespace sharing the directory would look gone.)
-fn remove_stale_temps(dir: &Path, name: &str) {
+pub(crate) fn remove_stale_temps(dir: &Path, name: &str) {
     if !Path::new("/proc/self").exists() {
         return;
     }
@@ -336,7 +336,7 @@ fn temp_pid(file_name: &str, name: &str) -> Option<u32> {
 }
 
 /// A hidden name in the target's directory, unique within this process and across processes.
-fn temp_name(name: &str) -> String {
+pub(crate) fn temp_name(name: &str) -> String {
     format!(
         ".{name}.{}.{}.tmp",
         std::process::id(),

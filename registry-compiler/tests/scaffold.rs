@@ -211,3 +211,307 @@ fn an_invalid_registry_is_reported_and_left_alone() {
     assert_eq!(std::fs::read_to_string(&path).expect("read"), broken);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every path under `dir` with its bytes (directories with none), sorted.
+fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                stack.push(entry.expect("entry").path());
+            }
+            out.push((path, None));
+        } else {
+            out.push((path.clone(), Some(std::fs::read(&path).expect("read"))));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The text between `--- would create <name> ---` and the next section of a dry run.
+fn shown_file<'a>(dry_run: &'a str, name: &str) -> &'a str {
+    let header = format!("--- would create {name} ---\n");
+    let start = dry_run.find(&header).expect("the file is shown") + header.len();
+    let rest = &dry_run[start..];
+    let end = rest
+        .find("\n--- would ")
+        .or_else(|| rest.find("\n(dry run"))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Parses `source` as a Rust file and returns the names of its top-level functions.
+fn top_level_fns(source: &str, what: &str) -> Vec<String> {
+    let file =
+        syn::parse_file(source).unwrap_or_else(|e| panic!("{what} does not parse: {e}\n{source}"));
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Fn(f) => Some(f.sig.ident.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A service name and summary that try to end the comments and strings they land in.
+const EVIL_SERVICE: &str = "Evil\r\n}\nfn injected() {}\n/* */ ` [x] \u{202e}\u{2028}";
+const EVIL_SUMMARY: &str = "Sum\n*/ }\nfn injected_summary() {}\r\n\"";
+
+#[test]
+fn text_from_the_user_never_becomes_code() {
+    let dir = scratch_crate("inject");
+    let args = [
+        "new",
+        "--service",
+        EVIL_SERVICE,
+        "--route",
+        "evil_send",
+        "--secret",
+        "EVIL_KEY",
+        "--summary",
+        EVIL_SUMMARY,
+    ];
+    let dry = run_in(&dir, &[&args[..], &["--dry-run"]].concat());
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    let shown = text(&dry.stdout);
+    let output = run_in(&dir, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    let connector = read(dir.join("src/connectors/evil_fn_injected_x.rs"));
+    let test = read(dir.join("tests/connector_evil_fn_injected_x.rs"));
+    let modules = read(dir.join("src/connectors/mod.rs"));
+    assert_eq!(
+        shown_file(&shown, "src/connectors/evil_fn_injected_x.rs"),
+        connector
+    );
+    assert_eq!(
+        shown_file(&shown, "tests/connector_evil_fn_injected_x.rs"),
+        test
+    );
+    assert_eq!(
+        top_level_fns(&connector, "the connector"),
+        ["evil_send_handler"]
+    );
+    assert_eq!(
+        top_level_fns(&test, "the test"),
+        [
+            "serve_once",
+            "evil_send_posts_the_payload_as_json",
+            "evil_send_without_its_secret_is_a_configuration_error"
+        ]
+    );
+    assert!(top_level_fns(&modules, "mod.rs").is_empty());
+    // The name is in the comments, on one line, escaped for Markdown.
+    assert!(
+        connector
+            .contains("//! Evil } fn injected() {} /\\* \\*/ \\` \\[x\\]: the `evil_send` route"),
+        "{connector}"
+    );
+
+    // The module the build generates from the edited registry parses too, with no code from
+    // the summary or the name.
+    let registry =
+        workerflow_registry::Registry::load(dir.join("connector-registry/services.json"))
+            .expect("the edited registry is valid");
+    let generated = workerflow_registry::codegen::generate(&registry);
+    let file = syn::parse_file(&generated).unwrap_or_else(|e| panic!("{e}\n{generated}"));
+    let mut names = Vec::new();
+    for item in &file.items {
+        if let syn::Item::Mod(module) = item
+            && let Some((_, items)) = &module.content
+        {
+            names.extend(items.iter().filter_map(|i| match i {
+                syn::Item::Static(s) => Some(s.ident.to_string()),
+                syn::Item::Mod(m) => Some(format!("mod {}", m.ident)),
+                syn::Item::Use(_) => None,
+                _ => Some("unexpected item".to_owned()),
+            }));
+        } else if let syn::Item::Fn(f) = item {
+            names.push(format!("fn {}", f.sig.ident));
+        }
+    }
+    assert!(names.contains(&"evil_send".to_owned()), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("injected")), "{names:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn keywords_and_modules_new_did_not_write_are_refused() {
+    let dir = scratch_crate("keywords");
+    let before = tree(&dir);
+    for (service, id) in [
+        ("Type", "type"),
+        ("Mod", "mod"),
+        ("self", "self"),
+        ("Crate", "crate"),
+    ] {
+        let refused = run_in(&dir, &["new", "--service", service, "--route", "x_send"]);
+        assert_eq!(refused.status.code(), Some(2), "{service}");
+        assert_eq!(
+            text(&refused.stderr),
+            format!(
+                "error: the service id `{id}` is a Rust keyword, so it cannot name the connector module (`mod {id};`)\n  = help: use a service name whose id is not a keyword, such as `{service} API`, or give the service another `id` in connector-registry/services.json\n"
+            )
+        );
+    }
+    for route in ["self", "super", "crate"] {
+        let refused = run_in(&dir, &["new", "--service", "Acme", "--route", route]);
+        assert_eq!(refused.status.code(), Some(2), "{route}");
+        assert_eq!(
+            text(&refused.stderr),
+            format!(
+                "error: route id `{route}` is a Rust keyword that no identifier can spell, so no code can name the route\n  = help: pick another route id, for example `{route}_route`\n"
+            )
+        );
+    }
+    assert_eq!(tree(&dir), before, "a refusal writes nothing");
+
+    // A keyword that a raw identifier can spell is a fine route id.
+    let typed = run_in(
+        &dir,
+        &[
+            "new",
+            "--service",
+            "Acme",
+            "--route",
+            "type",
+            "--secret",
+            "ACME_KEY",
+        ],
+    );
+    assert_eq!(typed.status.code(), Some(0), "{}", text(&typed.stderr));
+    let connector = read(dir.join("src/connectors/acme.rs"));
+    assert_eq!(top_level_fns(&connector, "the connector"), ["type_handler"]);
+    assert!(connector.contains("#[connector(route = r#type, settings = [ACME_BASE_URL])]"));
+    assert!(connector.contains("ctx.secret(r#type::ACME_KEY)"));
+
+    // A module the crate wrote itself is never replaced, not even with --force.
+    let input = dir.join("src/connectors/input.rs");
+    std::fs::write(&input, "//! Hand-written.\npub fn keep() {}\n").expect("write");
+    let test = dir.join("tests/connector_outbound.rs");
+    std::fs::create_dir_all(dir.join("tests")).expect("mkdir");
+    std::fs::write(&test, "// Hand-written test.\n").expect("write");
+    let before = tree(&dir);
+    for (service, path) in [
+        ("Input", "src/connectors/input.rs"),
+        ("Outbound", "tests/connector_outbound.rs"),
+    ] {
+        let refused = run_in(
+            &dir,
+            &["new", "--service", service, "--route", "y_send", "--force"],
+        );
+        assert_eq!(refused.status.code(), Some(2), "{service}");
+        assert_eq!(
+            text(&refused.stderr),
+            format!(
+                "error: {path} exists and was not written by `workerflow-registry new`\n  = help: `new` never replaces what it did not create, even with --force: pick another service name, or add the handler to the existing module by hand\n"
+            )
+        );
+    }
+    assert_eq!(tree(&dir), before, "a refusal writes nothing");
+    // A file `new` wrote (its first line is the marker) is replaced with --force.
+    let again = run_in(
+        &dir,
+        &[
+            "new",
+            "--service",
+            "Acme",
+            "--route",
+            "acme_more",
+            "--force",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(read(dir.join("src/connectors/acme.rs")).contains("route = acme_more"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_write_leaves_everything_as_it_was() {
+    let dir = scratch_crate("atomic");
+    // `tests` is a file, so the test cannot be written (chmod would not stop root).
+    std::fs::write(dir.join("tests"), "not a directory\n").expect("write");
+    let before = tree(&dir);
+    let failed = run_in(&dir, ACME);
+    assert_eq!(failed.status.code(), Some(2));
+    let stderr = text(&failed.stderr);
+    assert!(
+        stderr.starts_with("error: cannot write tests/connector_acme_crm.rs: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("\n  = note: nothing was written (every change was undone)\n"),
+        "{stderr}"
+    );
+    assert_eq!(
+        tree(&dir),
+        before,
+        "no file, directory or temp file is left behind"
+    );
+
+    std::fs::remove_file(dir.join("tests")).expect("remove");
+    let rerun = run_in(&dir, ACME);
+    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun.stderr));
+    assert!(dir.join("tests/connector_acme_crm.rs").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_crate_name_is_read_as_toml() {
+    let dir = scratch_crate("manifest");
+    let manifest = dir.join("Cargo.toml");
+    let original = read(manifest.clone());
+    let dry_run = |edited: &str| {
+        std::fs::write(&manifest, edited).expect("write");
+        run_in(&dir, &[ACME, &["--dry-run"]].concat())
+    };
+    for (what, from, to, name) in [
+        (
+            "a trailing comment",
+            "name = \"scaffold-fixture\"",
+            "name = \"scaffold-fixture\" # the fixture",
+            "scaffold_fixture",
+        ),
+        (
+            "single quotes",
+            "name = \"scaffold-fixture\"",
+            "name = 'scaffold-fixture'",
+            "scaffold_fixture",
+        ),
+        (
+            "a [lib] name and inherited fields",
+            "edition = \"2024\"",
+            "edition = \"2024\"\nlicense.workspace = true\n\n[lib]\nname = 'fixture_lib' # renamed",
+            "fixture_lib",
+        ),
+    ] {
+        assert!(original.contains(from));
+        let output = dry_run(&original.replacen(from, to, 1));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{what}: {}",
+            text(&output.stderr)
+        );
+        let test = shown_file(&text(&output.stdout), "tests/connector_acme_crm.rs").to_owned();
+        assert!(
+            test.contains(&format!("\nuse {name}::registry;\n")),
+            "{what}: {test}"
+        );
+    }
+    let inherited =
+        dry_run(&original.replacen("name = \"scaffold-fixture\"", "name.workspace = true", 1));
+    assert_eq!(inherited.status.code(), Some(2));
+    assert_eq!(
+        text(&inherited.stderr),
+        "error: Cargo.toml: `package.name` is inherited, which Cargo does not allow\n  = help: write the name, as in `name = \"my-connectors\"`\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

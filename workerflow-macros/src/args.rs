@@ -6,6 +6,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::Parser;
 
+use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 use crate::suggest::did_you_mean;
 
 const KEYS: &[&str] = &["route", "registry", "settings"];
@@ -176,12 +177,12 @@ fn route_ident(value: TokenStream) -> syn::Result<Ident> {
     match single {
         Some(TokenTree::Ident(ident)) => {
             let name = ident.unraw().to_string();
-            if matches!(name.as_str(), "self" | "super" | "crate" | "Self" | "_") {
+            if name == "_" || PATH_KEYWORDS.contains(&name.as_str()) {
                 Err(syn::Error::new(
                     ident.span(),
                     format!("`{name}` cannot be a route id"),
                 ))
-            } else if is_keyword(&name) {
+            } else if RAW_KEYWORDS.contains(&name.as_str()) {
                 Ok(Ident::new_raw(&name, ident.span()))
             } else {
                 Ok(ident)
@@ -208,60 +209,6 @@ fn route_ident(value: TokenStream) -> syn::Result<Ident> {
             "expected one route id, as in `route = slack_message`",
         )),
     }
-}
-
-/// Strict and reserved keywords of Rust 2024 that a raw identifier can spell.
-fn is_keyword(name: &str) -> bool {
-    matches!(
-        name,
-        "as" | "async"
-            | "await"
-            | "break"
-            | "const"
-            | "continue"
-            | "dyn"
-            | "else"
-            | "enum"
-            | "extern"
-            | "false"
-            | "fn"
-            | "for"
-            | "gen"
-            | "if"
-            | "impl"
-            | "in"
-            | "let"
-            | "loop"
-            | "match"
-            | "mod"
-            | "move"
-            | "mut"
-            | "pub"
-            | "ref"
-            | "return"
-            | "static"
-            | "struct"
-            | "trait"
-            | "true"
-            | "type"
-            | "unsafe"
-            | "use"
-            | "where"
-            | "while"
-            | "abstract"
-            | "become"
-            | "box"
-            | "do"
-            | "final"
-            | "macro"
-            | "override"
-            | "priv"
-            | "try"
-            | "typeof"
-            | "unsized"
-            | "virtual"
-            | "yield"
-    )
 }
 
 #[cfg(test)]
@@ -319,6 +266,39 @@ mod tests {
         );
         let args = parse(quote!(route = self));
         assert_eq!(messages(&args), ["`self` cannot be a route id"]);
+    }
+
+    /// The shared table is what the Rust grammar says (syn's keyword list): a keyword is no
+    /// plain identifier, and only the path keywords cannot be raw.
+    #[test]
+    fn the_keyword_table_matches_the_grammar() {
+        // `gen` is reserved from edition 2024 on; syn parses every edition, so it lets it pass.
+        for name in PATH_KEYWORDS
+            .iter()
+            .chain(RAW_KEYWORDS)
+            .filter(|n| **n != "gen")
+        {
+            assert!(
+                syn::parse_str::<Ident>(name).is_err(),
+                "{name} is an identifier"
+            );
+        }
+        for name in RAW_KEYWORDS {
+            assert!(
+                syn::parse_str::<Ident>(&format!("r#{name}")).is_ok(),
+                "r#{name}"
+            );
+        }
+        for name in PATH_KEYWORDS {
+            assert!(
+                syn::parse_str::<Ident>(&format!("r#{name}")).is_err(),
+                "r#{name}"
+            );
+        }
+        // Weak keywords are identifiers, so they are rightly absent.
+        for name in ["union", "macro_rules", "raw", "safe", "auto"] {
+            assert!(syn::parse_str::<Ident>(name).is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@
 
 mod args;
 mod expand;
+mod keywords;
 mod signature;
 mod suggest;
 
