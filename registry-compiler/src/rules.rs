@@ -80,7 +80,14 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
         if let Some(node) = fields.vendor
             && let Some(vendor) = document.str(node)
         {
-            check_name(document, node, &vendor, index, "officialVendorName", &mut out);
+            check_name(
+                document,
+                node,
+                &vendor,
+                index,
+                "officialVendorName",
+                &mut out,
+            );
         }
 
         let mut name_is_duplicate = false;

@@ -341,7 +341,9 @@ impl Schema {
             ))
             .with_help("fill in the value, or remove the entry"),
             ValidationErrorKind::MaxLength { limit } => {
-                let length = node.and_then(|id| document.str(id)).map_or(0, |s| s.chars().count());
+                let length = node
+                    .and_then(|id| document.str(id))
+                    .map_or(0, |s| s.chars().count());
                 // The opening quote only: the whole value would be a huge snippet.
                 Diagnostic::error(
                     Code::SchemaMaxLength,
@@ -349,7 +351,9 @@ impl Schema {
                     Span::new(span.start, span.start.saturating_add(1).min(span.end)),
                 )
                 .with_label(format!("longer than {limit} characters"))
-                .with_help("shorten it; put long text on a page of its own and list it in `sources`")
+                .with_help(
+                    "shorten it; put long text on a page of its own and list it in `sources`",
+                )
             }
             ValidationErrorKind::MinItems { limit } => Diagnostic::error(
                 Code::SchemaLength,

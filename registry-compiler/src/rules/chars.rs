@@ -102,7 +102,11 @@ const NAMES: &[(char, &str, Option<char>)] = &[
     ('\u{03C1}', "GREEK SMALL LETTER RHO", Some('p')),
     ('\u{03C5}', "GREEK SMALL LETTER UPSILON", Some('u')),
     ('\u{0405}', "CYRILLIC CAPITAL LETTER DZE", Some('S')),
-    ('\u{0406}', "CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I", Some('I')),
+    (
+        '\u{0406}',
+        "CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I",
+        Some('I'),
+    ),
     ('\u{0408}', "CYRILLIC CAPITAL LETTER JE", Some('J')),
     ('\u{0410}', "CYRILLIC CAPITAL LETTER A", Some('A')),
     ('\u{0412}', "CYRILLIC CAPITAL LETTER VE", Some('B')),
@@ -124,7 +128,11 @@ const NAMES: &[(char, &str, Option<char>)] = &[
     ('\u{0443}', "CYRILLIC SMALL LETTER U", Some('y')),
     ('\u{0445}', "CYRILLIC SMALL LETTER HA", Some('x')),
     ('\u{0455}', "CYRILLIC SMALL LETTER DZE", Some('s')),
-    ('\u{0456}', "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I", Some('i')),
+    (
+        '\u{0456}',
+        "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I",
+        Some('i'),
+    ),
     ('\u{0458}', "CYRILLIC SMALL LETTER JE", Some('j')),
     ('\u{04CF}', "CYRILLIC SMALL LETTER PALOCHKA", Some('l')),
     ('\u{0501}', "CYRILLIC SMALL LETTER KOMI DE", Some('d')),
@@ -173,7 +181,12 @@ pub fn latin_lookalike(c: char) -> Option<char> {
 /// Scripts that are written together (UTS #39, "highly restrictive"): a name may mix the scripts
 /// of one of these sets.
 const WRITTEN_TOGETHER: &[&[Script]] = &[
-    &[Script::Latin, Script::Han, Script::Hiragana, Script::Katakana],
+    &[
+        Script::Latin,
+        Script::Han,
+        Script::Hiragana,
+        Script::Katakana,
+    ],
     &[Script::Latin, Script::Han, Script::Bopomofo],
     &[Script::Latin, Script::Han, Script::Hangul],
 ];
@@ -341,8 +354,14 @@ mod tests {
             Some(("Latin", vec!['\u{430}']))
         );
         assert_eq!(mixed_scripts("Slack (Salesforce) 2"), None);
-        assert_eq!(mixed_scripts("\u{44F}\u{43D}\u{434}\u{435}\u{43A}\u{441}"), None);
-        assert_eq!(mixed_scripts("LINE \u{30E4}\u{30D5}\u{30FC} \u{682A}\u{5F0F}"), None);
+        assert_eq!(
+            mixed_scripts("\u{44F}\u{43D}\u{434}\u{435}\u{43A}\u{441}"),
+            None
+        );
+        assert_eq!(
+            mixed_scripts("LINE \u{30E4}\u{30D5}\u{30FC} \u{682A}\u{5F0F}"),
+            None
+        );
         assert_eq!(
             mixed_scripts("\u{44F}\u{43D}\u{434}\u{435}x"),
             Some(("Cyrillic", vec!['x']))
@@ -351,7 +370,9 @@ mod tests {
 
     #[test]
     fn invisible_characters_are_recognised() {
-        for c in ['\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{3164}'] {
+        for c in [
+            '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{3164}',
+        ] {
             assert!(is_invisible(c), "{c:?}");
         }
         for c in ['a', ' ', '\u{202E}', '\u{430}'] {
