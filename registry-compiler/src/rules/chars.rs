@@ -256,6 +256,10 @@ pub fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
 /// is decoded, so a 100 MB string costs no memory.
 pub fn first_forbidden(raw: &str) -> Option<(std::ops::Range<usize>, char, &'static str)> {
     let bytes = raw.as_bytes();
+    // The common case in one tight (vectorised) pass.
+    if !bytes.iter().any(|&b| b == b'\\' || b >= 0x80) {
+        return None;
+    }
     let mut i = 0;
     while i < bytes.len() {
         let (c, len) = match bytes[i] {
