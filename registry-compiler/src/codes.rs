@@ -113,6 +113,9 @@ codes! {
     SchemaConst = "WF208", "unsupported registry version",
         why: "This compiler reads version 1 of the registry format.",
         fix: "Set `version` to 1.";
+    SchemaMaxLength = "WF209", "text too long",
+        why: "Every text field has a cap (names 100 characters, vendor names 200, summaries 200, secret labels 100, URLs 2048, notes and reasons 4096): the registry is a catalogue, not a document store, and a huge value would cost gigabytes of memory when the pages are built.",
+        fix: "Shorten the value. Put long explanations on a page of their own and link it from `sources`.";
     SchemaOther = "WF299", "other schema violation",
         why: "The value breaks a constraint of services.schema.json.",
         fix: "Change the value so that it matches the schema.";
@@ -146,6 +149,21 @@ codes! {
     DuplicateSecretLabel = "WF310", "two secret requirements of a route share a label",
         why: "Labels name missing configuration in error messages; two alike make the message ambiguous.",
         fix: "Give each requirement its own label, or merge them.";
+    BlankText = "WF311", "name, summary or label is only whitespace",
+        why: "`connectorName`, route summaries and secret labels are shown in the docs and in messages; a value of spaces passes a length check but names nothing, and `fmt` would trim it to an empty string.",
+        fix: "Write the name, summary or label.";
+    ForbiddenCharacter = "WF312", "text contains a control or bidirectional control character",
+        why: "Control characters such as NUL are written raw into both pages, and bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C) reorder how text is displayed, so the docs would show something other than the registry says (the \"Trojan Source\" trick). Tab, line feed and carriage return are allowed.",
+        fix: "Remove the character; write text left to right and let the reader's software handle the direction.";
+    InvisibleCharacter = "WF313", "name contains an invisible character (warning)",
+        why: "Zero-width and other format characters make a name look like another one (`Sla\\u200bck` shows as \"Slack\") while comparing unequal, so a second entry for a service slips past the duplicate check.",
+        fix: "Remove the invisible character from the name.";
+    MixedScript = "WF314", "name mixes scripts (warning)",
+        why: "A name that mixes scripts, such as Latin with one Cyrillic letter (`Sl\\u0430ck`), looks like another name but is not equal to it. Combinations that belong together (Latin with Han, Hiragana and Katakana, with Han and Bopomofo, or with Han and Hangul) are accepted, as in Unicode's \"highly restrictive\" profile (UTS #39), which rustc's confusable lints follow too.",
+        fix: "Write the name in one script; replace the letters named in the warning.";
+    RankedWithoutLink = "WF315", "ranked service without an https link",
+        why: "Every ranked service is in the research set because its API docs were found; with `officialApiDocsUrl` and `bestBaseLink` both null the docs have nothing to link to. Unranked runtime-only services (`rank: null`) may be declared before their docs are known.",
+        fix: "Set `officialApiDocsUrl` (or `bestBaseLink`; `fmt` fills the other one from it), or set `rank` to null.";
 }
 
 impl fmt::Display for Code {

@@ -236,6 +236,14 @@ impl Registry {
 /// joined by `_` (`ChatGPT (OpenAI)` → `chatgpt_openai`). `None` when the result would not start
 /// with a letter.
 pub fn derive_id(connector_name: &str) -> Option<String> {
+    let id = id_stem(connector_name);
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        .then_some(id)
+}
+
+/// The ASCII letters and digits of `connector_name`, lower-cased, runs joined by `_`: the id
+/// [`derive_id`] returns when it starts with a letter.
+pub fn id_stem(connector_name: &str) -> String {
     let mut id = String::with_capacity(connector_name.len());
     let mut pending_separator = false;
     for c in connector_name.chars() {
@@ -249,8 +257,7 @@ pub fn derive_id(connector_name: &str) -> Option<String> {
             pending_separator = true;
         }
     }
-    id.starts_with(|c: char| c.is_ascii_lowercase())
-        .then_some(id)
+    id
 }
 
 #[cfg(test)]

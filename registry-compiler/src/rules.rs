@@ -10,8 +10,10 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::load::{Document, NodeId, NodeKind};
-use crate::model::derive_id;
+use crate::model::{derive_id, id_stem};
 use crate::schema::service_place;
+
+mod chars;
 
 /// The URL fields of a service (besides `sources`).
 pub const URL_FIELDS: [&str; 8] = [
@@ -34,6 +36,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
     if document.kind(root) != NodeKind::Object {
         return out;
     }
+    check_text(document, &mut out);
     if let Some(date) = document.get(root, "updatedAt") {
         check_date(document, date, &mut out);
     }
@@ -62,6 +65,30 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
         let fields = ServiceFields::read(document, service);
         let name_node = fields.connector_name;
         let name = name_node.and_then(|n| document.str(n));
+
+        let name_is_blank = match (name_node, &name) {
+            (Some(node), Some(name)) => {
+                check_blank(document, node, name, index, "connectorName", &mut out)
+            }
+            _ => false,
+        };
+        if let (Some(node), Some(name)) = (name_node, &name)
+            && !name_is_blank
+        {
+            check_name(document, node, name, index, "connectorName", &mut out);
+        }
+        if let Some(node) = fields.vendor
+            && let Some(vendor) = document.str(node)
+        {
+            check_name(
+                document,
+                node,
+                &vendor,
+                index,
+                "officialVendorName",
+                &mut out,
+            );
+        }
 
         let mut name_is_duplicate = false;
         if let (Some(node), Some(name)) = (name_node, &name) {
@@ -101,7 +128,13 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
             (None, Some(node), Some(name)) => match derive_id(name) {
                 Some(id) => Some((Cow::Owned(id), document.span(node), "connectorName", true)),
                 None => {
-                    if !name.trim().is_empty() {
+                    if !name_is_blank && !name.is_empty() {
+                        let stem = id_stem(name);
+                        let why = if stem.is_empty() {
+                            "no ASCII letters or digits to build an id from".to_owned()
+                        } else {
+                            format!("the id derived from it, `{stem}`, would start with a digit")
+                        };
                         out.push(
                             Diagnostic::error(
                                 Code::UnderivableId,
@@ -112,7 +145,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
                                 ),
                                 document.span(node),
                             )
-                            .with_label("no letters to build an id from")
+                            .with_label(why)
                             .with_pointer(format!("/services/{index}/connectorName"))
                             .with_help("add an explicit `\"id\"`, such as \"acme_crm\""),
                         );
@@ -189,6 +222,32 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
             );
         }
 
+        // A runtime-only service (no rank) may be declared before its docs are known, as
+        // `workerflow-registry new` does without `--docs`; a ranked one was found through them.
+        let ranked = fields
+            .rank
+            .is_some_and(|rank| document.kind(rank) != NodeKind::Null);
+        if ranked
+            && let [Some(docs), Some(best), ..] = fields.urls
+            && document.kind(docs) == NodeKind::Null
+            && document.kind(best) == NodeKind::Null
+        {
+            out.push(
+                Diagnostic::error(
+                    Code::RankedWithoutLink,
+                    format!(
+                        "{}a ranked service needs an https link, but `officialApiDocsUrl` and `bestBaseLink` are both null",
+                        service_place(document, index)
+                    ),
+                    document.span(docs),
+                )
+                .with_label("no link to the API docs")
+                .with_secondary(document.span(best), "null as well")
+                .with_pointer(format!("/services/{index}/officialApiDocsUrl"))
+                .with_help("set `officialApiDocsUrl` (`fmt` copies it to `bestBaseLink`), or use `rank: null` for a runtime-only service"),
+            );
+        }
+
         for (field, node) in URL_FIELDS.iter().zip(fields.urls) {
             if let Some(node) = node {
                 check_url(
@@ -216,12 +275,8 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
                 );
             }
             if count == 0 {
-                // A runtime-only service (no rank) may be declared before its docs are known,
-                // as `workerflow-registry new` does without `--docs`: nothing is guessed, and
-                // the gap stays visible as a warning. A ranked service must cite its sources.
-                let ranked = fields
-                    .rank
-                    .is_some_and(|rank| document.kind(rank) != NodeKind::Null);
+                // Unranked: nothing is guessed, and the gap stays visible as a warning. A
+                // ranked service must cite its sources.
                 let diagnostic = if ranked {
                     Diagnostic::error
                 } else {
@@ -254,6 +309,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
 #[derive(Default)]
 struct ServiceFields {
     connector_name: Option<NodeId>,
+    vendor: Option<NodeId>,
     id: Option<NodeId>,
     rank: Option<NodeId>,
     sources: Option<NodeId>,
@@ -268,6 +324,7 @@ impl ServiceFields {
         for (key, child) in document.members(service) {
             let slot = match key.as_ref() {
                 "connectorName" => &mut fields.connector_name,
+                "officialVendorName" => &mut fields.vendor,
                 "id" => &mut fields.id,
                 "rank" => &mut fields.rank,
                 "sources" => &mut fields.sources,
@@ -368,6 +425,18 @@ fn check_routes<'src>(
             continue;
         }
         let route_pointer = format!("{pointer}/runtime/routes/{r}");
+        if let Some(node) = document.get(route, "summary")
+            && let Some(summary) = document.str(node)
+        {
+            check_blank(
+                document,
+                node,
+                &summary,
+                index,
+                &format!("runtime/routes/{r}/summary"),
+                out,
+            );
+        }
         if let Some(id_node) = document.get(route, "id")
             && let Some(id) = document.str(id_node)
         {
@@ -407,6 +476,14 @@ fn check_routes<'src>(
             if let Some(label_node) = document.get(requirement, "label")
                 && let Some(label) = document.str(label_node)
             {
+                check_blank(
+                    document,
+                    label_node,
+                    &label,
+                    index,
+                    &format!("runtime/routes/{r}/secrets/{s}/label"),
+                    out,
+                );
                 let span = document.span(label_node);
                 let shown = label.to_string();
                 first_or_duplicate(
@@ -472,6 +549,228 @@ fn check_routes<'src>(
             }
         }
     }
+}
+
+/// WF311: a name, summary or label with nothing visible in it (an empty one is the schema's
+/// WF207). `field` is the member's path inside the service. Returns whether it is blank.
+fn check_blank(
+    document: &Document<'_>,
+    node: NodeId,
+    text: &str,
+    index: usize,
+    field: &str,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let blank = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_whitespace() || chars::is_invisible(c));
+    if blank {
+        let name = field.rsplit('/').next().unwrap_or(field);
+        out.push(
+            Diagnostic::error(
+                Code::BlankText,
+                format!(
+                    "{}`{name}` is blank: it holds only whitespace or invisible characters",
+                    service_place(document, index)
+                ),
+                document.span(node),
+            )
+            .with_label("nothing visible here")
+            .with_pointer(format!("/services/{index}/{field}"))
+            .with_help(format!("write the {}", noun(name))),
+        );
+    }
+    blank
+}
+
+fn noun(field: &str) -> &'static str {
+    match field {
+        "connectorName" => "connector name, such as \"Acme CRM\"",
+        "summary" => "route's summary: one line saying what it does",
+        "label" => "secret's label, such as \"Acme API key\"",
+        _ => "value",
+    }
+}
+
+/// WF313 and WF314: a name (`connectorName`, `officialVendorName`) that looks like another one.
+fn check_name(
+    document: &Document<'_>,
+    node: NodeId,
+    name: &str,
+    index: usize,
+    field: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let place = || service_place(document, index);
+    let pointer = || format!("/services/{index}/{field}");
+    let mut invisible: Vec<char> = Vec::new();
+    for c in name.chars().filter(|&c| chars::is_invisible(c)) {
+        if !invisible.contains(&c) {
+            invisible.push(c);
+        }
+    }
+    if !invisible.is_empty() {
+        let named: Vec<String> = invisible.iter().map(|&c| chars::describe(c)).collect();
+        let visible: String = name.chars().filter(|&c| !chars::is_invisible(c)).collect();
+        out.push(
+            Diagnostic::warning(
+                Code::InvisibleCharacter,
+                format!(
+                    "{}`{field}` contains {} that shows as nothing: {}",
+                    place(),
+                    if invisible.len() == 1 {
+                        "a character"
+                    } else {
+                        "characters"
+                    },
+                    named.join(", ")
+                ),
+                document.span(node),
+            )
+            .with_label(format!("displayed as {visible:?}"))
+            .with_pointer(pointer())
+            .with_help(format!(
+                "remove {}: {visible:?}",
+                if invisible.len() == 1 { "it" } else { "them" }
+            )),
+        );
+    }
+    if let Some((main, outside)) = chars::mixed_scripts(name) {
+        let named: Vec<String> = outside.iter().map(|&c| chars::describe(c)).collect();
+        let mut d = Diagnostic::warning(
+            Code::MixedScript,
+            format!(
+                "{}`{field}` mixes scripts: {main} with {}",
+                place(),
+                named.join(", ")
+            ),
+            document.span(node),
+        )
+        .with_label(format!("not all {main}"))
+        .with_pointer(pointer());
+        // When every stray letter has a Latin look-alike, the name that was meant is plain.
+        let meant: Option<String> = (main == "Latin")
+            .then(|| {
+                name.chars()
+                    .map(|c| {
+                        if outside.contains(&c) {
+                            chars::latin_lookalike(c)
+                        } else {
+                            Some(c)
+                        }
+                    })
+                    .collect()
+            })
+            .flatten();
+        d = match meant {
+            Some(meant) => d.with_help(format!(
+                "write it in one script; with Latin letters only it reads {meant:?}"
+            )),
+            None => d.with_help("write it in one script, retyping the letters named above"),
+        };
+        out.push(d);
+    }
+}
+
+/// WF312: control and bidirectional control characters in any string of the registry. Walks
+/// the nodes in document order, keeping the path of the current node, so a pointer is only
+/// built for a string that has a problem.
+fn check_text(document: &Document<'_>, out: &mut Vec<Diagnostic>) {
+    /// An open container: its id, where its subtree ends, how many children were seen, and
+    /// its own position in its parent.
+    struct Open {
+        id: NodeId,
+        end: u32,
+        seen: usize,
+        position: usize,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    for (id, node) in document.nodes.iter().enumerate() {
+        let id = id as NodeId;
+        while open.last().is_some_and(|o| o.end <= id) {
+            open.pop();
+        }
+        let position = match open.last_mut() {
+            Some(parent) => {
+                parent.seen += 1;
+                parent.seen - 1
+            }
+            None => 0,
+        };
+        match node.kind {
+            NodeKind::Array | NodeKind::Object => open.push(Open {
+                id,
+                end: node.subtree_end,
+                seen: 0,
+                position,
+            }),
+            NodeKind::String => {
+                let raw = inner(document, node.span);
+                let Some((range, c, why)) = chars::first_forbidden(raw) else {
+                    continue;
+                };
+                // Segments of the path: each open container but the root, then this string.
+                let mut segments: Vec<String> = Vec::with_capacity(open.len());
+                let path = open
+                    .iter()
+                    .skip(1)
+                    .map(|o| (o.id, o.position))
+                    .chain([(id, position)]);
+                let parents = open.iter().map(|o| o.id);
+                for ((node_id, position), parent) in path.zip(parents) {
+                    segments.push(if document.kind(parent) == NodeKind::Array {
+                        position.to_string()
+                    } else {
+                        document
+                            .key(node_id)
+                            .map(|k| crate::load::pointer_segment(&k).into_owned())
+                            .unwrap_or_default()
+                    });
+                }
+                let pointer: String = segments.iter().flat_map(|s| ["/", s]).collect();
+                let place = match segments.as_slice() {
+                    [services, index, ..] if services == "services" => index
+                        .parse::<usize>()
+                        .map(|index| service_place(document, index))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let field = match segments.as_slice() {
+                    [.., list, last] if last.bytes().all(|b| b.is_ascii_digit()) => {
+                        format!("{list}[{last}]")
+                    }
+                    [.., last] => last.clone(),
+                    [] => "the text".to_owned(),
+                };
+                let start = node.span.start + 1 + range.start as u32;
+                let span = Span::new(start, node.span.start + 1 + range.end as u32);
+                let help = if why == "a bidirectional control" {
+                    "remove it: bidirectional controls make the pages show text in another order than the registry holds it"
+                } else {
+                    "remove it; only tab, line feed and carriage return are allowed in text"
+                };
+                out.push(
+                    Diagnostic::error(
+                        Code::ForbiddenCharacter,
+                        format!("{place}`{field}` contains {}, {why}", chars::describe(c)),
+                        span,
+                    )
+                    .with_label(why)
+                    .with_pointer(pointer)
+                    .with_help(help),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The raw text between a string token's quotes.
+fn inner<'src>(document: &Document<'src>, span: Span) -> &'src str {
+    let start = span.start as usize + 1;
+    let end = (span.end as usize).saturating_sub(1).max(start);
+    document.source.get(start..end).unwrap_or_default()
 }
 
 fn check_date(document: &Document<'_>, node: NodeId, out: &mut Vec<Diagnostic>) {

@@ -299,14 +299,21 @@ struct Staged<'a> {
 /// removed), and the directories created for them are removed. Returns what happened to each
 /// path, files first and the registry last.
 pub fn apply(plan: &Plan) -> Result<Vec<(PathBuf, Written)>, ApplyError> {
-    let mut targets = plan
+    // Through symbolic links to the files they name, as `fmt` and `build` write.
+    let resolved: Vec<(PathBuf, &[u8])> = plan
         .files
         .iter()
         .map(|f| (f.path.as_path(), f.contents.as_bytes()))
-        .chain([(plan.registry_path.as_path(), plan.registry_after.as_bytes())]);
+        .chain([(plan.registry_path.as_path(), plan.registry_after.as_bytes())])
+        .map(|(path, contents)| {
+            let target = crate::write::final_target(path).unwrap_or_else(|_| path.to_owned());
+            (target, contents)
+        })
+        .collect();
     let mut staged: Vec<Staged> = Vec::new();
     let mut created_dirs: Vec<PathBuf> = Vec::new();
-    let result = targets.try_for_each(|(target, contents)| {
+    let result = resolved.iter().try_for_each(|(target, contents)| {
+        let (target, contents) = (target.as_path(), *contents);
         let before = match std::fs::read(target) {
             Ok(bytes) => Some(bytes),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
@@ -386,7 +393,12 @@ fn stage(
         .write(true)
         .create_new(true)
         .open(&temp)?;
-    if let Err(error) = file.write_all(contents) {
+    // A rewritten file keeps its mode.
+    let kept_mode = match std::fs::metadata(target) {
+        Ok(metadata) => file.set_permissions(metadata.permissions()),
+        Err(_) => Ok(()),
+    };
+    if let Err(error) = kept_mode.and_then(|()| file.write_all(contents)) {
         let _ = std::fs::remove_file(&temp);
         return Err(error);
     }
@@ -952,6 +964,45 @@ mod tests {
             std::fs::read_to_string(dir.join("old.txt")).expect("read"),
             "old\n"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Like `fmt` and `build`, `new` writes a symlinked registry through the link and keeps the
+    /// mode of every file it rewrites.
+    #[test]
+    fn apply_writes_through_symlinks_and_keeps_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("wf-apply-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("real.json"), "{ }\n").expect("write");
+        std::fs::set_permissions(
+            dir.join("real.json"),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .expect("chmod");
+        std::os::unix::fs::symlink("real.json", dir.join("registry.json")).expect("link");
+        let plan = Plan {
+            registry_path: dir.join("registry.json"),
+            registry_before: "{ }\n".into(),
+            registry_after: "{}\n".into(),
+            files: Vec::new(),
+            service_id: "x".into(),
+            service_is_new: false,
+            test_name: "x".into(),
+        };
+        apply(&plan).expect("applied");
+        let link = std::fs::symlink_metadata(dir.join("registry.json")).expect("stat");
+        assert!(link.file_type().is_symlink(), "the link was replaced");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("real.json")).expect("read"),
+            "{}\n"
+        );
+        let mode = std::fs::metadata(dir.join("real.json"))
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

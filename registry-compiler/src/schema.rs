@@ -174,7 +174,12 @@ impl Schema {
     ) {
         for error in validator.iter_errors(TreeNode::new(document, node)) {
             let pointer = format!("{prefix}{}", error.instance_path().as_str());
-            let instance = error.instance();
+            // A too-long string is never copied out of the document: it may be 100 MB.
+            let null = Value::Null;
+            let instance = match error.kind() {
+                ValidationErrorKind::MaxLength { .. } => &null,
+                _ => error.instance().as_ref(),
+            };
             self.describe(document, &pointer, error.kind(), instance, out);
         }
     }
@@ -335,6 +340,21 @@ impl Schema {
                 if *limit == 1 { "" } else { "s" }
             ))
             .with_help("fill in the value, or remove the entry"),
+            ValidationErrorKind::MaxLength { limit } => {
+                let length = node
+                    .and_then(|id| document.str(id))
+                    .map_or(0, |s| s.chars().count());
+                // The opening quote only: the whole value would be a huge snippet.
+                Diagnostic::error(
+                    Code::SchemaMaxLength,
+                    format!("{place}{field} is {length} characters long; the limit is {limit}"),
+                    Span::new(span.start, span.start.saturating_add(1).min(span.end)),
+                )
+                .with_label(format!("longer than {limit} characters"))
+                .with_help(
+                    "shorten it; put long text on a page of its own and list it in `sources`",
+                )
+            }
             ValidationErrorKind::MinItems { limit } => Diagnostic::error(
                 Code::SchemaLength,
                 format!(

@@ -98,7 +98,8 @@ pub struct FileWriter {
     /// The file on disk and its length, while everything so far matches its start. Writers
     /// never modify a file in place (they rename over it), so this handle keeps reading the
     /// version it opened even when another build replaces the target meanwhile.
-    old: Option<(File, u64)>,
+    /// Its permissions go to the new file: a read-only page stays read-only.
+    old: Option<(File, u64, fs::Permissions)>,
     existed: bool,
     /// How many bytes matched the old file (copied into the temp file at the first difference).
     matched: u64,
@@ -117,13 +118,16 @@ impl FileWriter {
     /// beside it (also when this build turns out to change nothing: it may have been killed
     /// while writing the other version).
     pub fn new(path: &Path) -> io::Result<FileWriter> {
+        // A symlinked target is written through the link (the link stays a link), with the
+        // temp file beside the file it points to, so the rename stays within one directory.
+        let path = &final_target(path)?;
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             remove_stale_temps(dir, &target_name(path));
         }
         let old = match File::open(path) {
             Ok(file) => {
-                let len = file.metadata()?.len();
-                Some((file, len))
+                let metadata = file.metadata()?;
+                Some((file, metadata.len(), metadata.permissions()))
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
@@ -152,7 +156,7 @@ impl FileWriter {
     pub fn finish(mut self) -> io::Result<Written> {
         self.flush_pending()?;
         if self.temp.is_none() {
-            if matches!(self.old, Some((_, len)) if len == self.matched) {
+            if matches!(self.old, Some((_, len, _)) if len == self.matched) {
                 return Ok(Written::Unchanged); // every byte matched and there are no more
             }
             self.diverge()?; // the old file is longer, or missing
@@ -208,7 +212,7 @@ impl FileWriter {
 
     /// Whether the old file continues with `bytes`; reading past its end is a mismatch.
     fn matches_old(&mut self, bytes: &[u8]) -> io::Result<bool> {
-        let Some((file, len)) = &mut self.old else {
+        let Some((file, len, _)) = &mut self.old else {
             return Ok(false);
         };
         if self.matched + bytes.len() as u64 > *len {
@@ -241,8 +245,9 @@ impl FileWriter {
             other => other?,
         };
         let copied = match self.old.take() {
-            Some((mut old, _)) => old
-                .seek(SeekFrom::Start(0))
+            Some((mut old, _, permissions)) => file
+                .set_permissions(permissions)
+                .and_then(|()| old.seek(SeekFrom::Start(0)))
                 .and_then(|_| io::copy(&mut old.take(self.matched), &mut file)),
             None => Ok(0),
         };
@@ -293,6 +298,33 @@ impl Drop for FileWriter {
             let _ = fs::remove_file(temp);
         }
     }
+}
+
+/// The file `path` names once every symbolic link is followed (`path` itself when it is no
+/// link); a dangling link resolves to the missing file it points to, which is then created.
+pub(crate) fn final_target(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_owned();
+    // Linux gives up after 40 links too (ELOOP).
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let link = fs::read_link(&current)?;
+                // A relative link is relative to the directory holding it; an absolute one
+                // replaces the path.
+                current = match current.parent() {
+                    Some(dir) => dir.join(link),
+                    None => link,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        crate::display_path(path)
+    )))
 }
 
 pub(crate) fn target_name(path: &Path) -> String {

@@ -57,6 +57,28 @@ fn every_invalid_fixture_is_reported_with_its_location() {
     }
 }
 
+/// Fixtures with warnings only (invisible and mixed-script names): exit 0, the registry is
+/// usable, and the exact warnings are locked in a snapshot.
+#[test]
+fn every_warning_fixture_passes_with_its_warnings() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("warning"))
+        .expect("fixtures/warning exists")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    for name in names {
+        let relative = format!("warning/{name}.json");
+        let output = run_in(&fixtures(), &["check", &relative]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{name}: {stderr}");
+        assert!(stderr.contains("warning[WF31"), "{name}: {stderr}");
+        insta::assert_snapshot!(format!("check__warning_{name}"), stderr);
+    }
+}
+
 #[test]
 fn bundled_registry_is_valid() {
     let output = run_in(&workspace_root(), &["check"]);

@@ -199,3 +199,109 @@ fn usage_and_io_errors_exit_2() {
     }
     fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let root = checkout("mode", SMALL);
+    fs::create_dir_all(root.join("docs")).unwrap();
+    fs::create_dir_all(root.join("shared")).unwrap();
+    let markdown = root.join("docs/SERVICE_API_INDEX.md");
+    fs::write(&markdown, "# stale\n").unwrap();
+    fs::set_permissions(&markdown, fs::Permissions::from_mode(0o444)).unwrap();
+    // The HTML page is a link into another directory.
+    let target = root.join("shared/index.html");
+    fs::write(&target, "stale\n").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+    symlink(
+        "../shared/index.html",
+        root.join("docs/SERVICE_API_INDEX.html"),
+    )
+    .unwrap();
+
+    let output = run_in(&root, &["build"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "  updated docs/SERVICE_API_INDEX.md\n  updated docs/SERVICE_API_INDEX.html\n"
+    );
+    let mode = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&markdown), 0o444, "a read-only page stays read-only");
+    assert!(fs::read_to_string(&markdown).unwrap().contains("Acme Mail"));
+    let link = root.join("docs/SERVICE_API_INDEX.html");
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        fs::read_to_string(&target)
+            .unwrap()
+            .contains("<tr id=\"acme_mail\"")
+    );
+    assert_eq!(mode(&target), 0o640);
+    // No temp file was left in either directory.
+    for dir in ["docs", "shared"] {
+        let names: Vec<_> = fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            if dir == "docs" { 2 } else { 1 },
+            "{dir}: {names:?}"
+        );
+    }
+    fs::remove_dir_all(root).unwrap();
+}
+
+/// A 100 MB `notes` string is refused by its cap (WF209) before any page is rendered, and the
+/// whole run stays within a few times the file's size.
+#[test]
+fn a_huge_text_field_fails_cleanly_with_bounded_memory() {
+    let notes = "x".repeat(100_000_000);
+    let registry = SMALL.replacen("\"notes\": null", &format!("\"notes\": \"{notes}\""), 1);
+    assert_ne!(
+        registry.len(),
+        SMALL.len(),
+        "the fixture has a null note to replace"
+    );
+    let root = checkout("huge-notes", &registry);
+    drop(registry);
+    let time = std::path::Path::new("/usr/bin/time");
+    let output = if time.exists() {
+        std::process::Command::new(time)
+            .arg("-v")
+            .arg(env!("CARGO_BIN_EXE_workerflow-registry"))
+            .arg("build")
+            .current_dir(&root)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    } else {
+        run_in(&root, &["build"])
+    };
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        &stderr[..stderr.len().min(2000)]
+    );
+    assert!(
+        stderr.starts_with("error[WF209]: ")
+            && stderr.contains("is 100000000 characters long; the limit is 4096"),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
+    assert!(!root.join("docs").exists(), "no page was written");
+    if let Some(line) = stderr
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))
+    {
+        let kib: u64 = line.rsplit(' ').next().unwrap().trim().parse().unwrap();
+        assert!(kib < 600 * 1024, "max RSS {kib} KiB");
+    }
+    fs::remove_dir_all(root).unwrap();
+}

@@ -107,3 +107,36 @@ fn a_missing_file_is_a_usage_error() {
         "error: cannot read nope.json: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn fmt_writes_through_a_symlink_and_keeps_the_mode() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let dir = scratch("symlink", "fmt/messy.json");
+    std::fs::create_dir_all(dir.join("data")).expect("dir");
+    std::fs::rename(dir.join("services.json"), dir.join("data/real.json")).expect("move");
+    std::fs::set_permissions(
+        dir.join("data/real.json"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    symlink("data/real.json", dir.join("services.json")).expect("symlink");
+
+    let output = run_in(&dir, &["fmt", "services.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "formatted services.json\n");
+    let link = std::fs::symlink_metadata(dir.join("services.json")).expect("link");
+    assert!(link.file_type().is_symlink(), "the link is still a link");
+    let check = run_in(&dir, &["fmt", "--check", "data/real.json"]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "the target is formatted: {}",
+        text(&check.stderr)
+    );
+    let mode = std::fs::metadata(dir.join("data/real.json"))
+        .expect("target")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
