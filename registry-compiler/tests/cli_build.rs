@@ -205,16 +205,16 @@ fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
     use std::os::unix::fs::{PermissionsExt, symlink};
     let root = checkout("mode", SMALL);
     fs::create_dir_all(root.join("docs")).unwrap();
-    fs::create_dir_all(root.join("shared")).unwrap();
+    fs::create_dir_all(root.join("pages")).unwrap();
     let markdown = root.join("docs/SERVICE_API_INDEX.md");
     fs::write(&markdown, "# stale\n").unwrap();
     fs::set_permissions(&markdown, fs::Permissions::from_mode(0o444)).unwrap();
     // The HTML page is a link into another directory.
-    let target = root.join("shared/index.html");
+    let target = root.join("pages/index.html");
     fs::write(&target, "stale\n").unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
     symlink(
-        "../shared/index.html",
+        "../pages/index.html",
         root.join("docs/SERVICE_API_INDEX.html"),
     )
     .unwrap();
@@ -242,7 +242,7 @@ fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
     );
     assert_eq!(mode(&target), 0o640);
     // No temp file was left in either directory.
-    for dir in ["docs", "shared"] {
+    for dir in ["docs", "pages"] {
         let names: Vec<_> = fs::read_dir(root.join(dir))
             .unwrap()
             .map(|e| e.unwrap().file_name())
