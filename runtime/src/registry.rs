@@ -375,7 +375,9 @@ fn check_input(handler: HandlerFn, call: &Call) -> Result<(), DispatchError> {
         HandlerFn::Sync(handler) => Poll::Ready(handler(check)),
         HandlerFn::Async(handler) => {
             let mut future = handler(check);
-            future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
         }
     }));
     match outcome {
