@@ -1415,3 +1415,78 @@ async fn http2_is_not_served() {
         .assert_error(400, "bad_request");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_binary_neither_spins_nor_dies_and_health_comes_back() {
+    // 64 descriptors and a cap above that: accept fails with EMFILE while the idle sockets
+    // are open; the server must wait, not spin or exit, and answer once they time out.
+    let command = format!(
+        "ulimit -n 64 && exec \"$0\" serve --addr 127.0.0.1:0 --max-connections 1000 \
+         --keep-alive-timeout 300ms --header-timeout 300ms"
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &command, env!("CARGO_BIN_EXE_workerflow")])
+        .env_clear()
+        .env("WORKERFLOW_API_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (base, (seen, received)) = tokio::task::spawn_blocking(move || {
+        let (base, seen) = wait_listening(&received);
+        (base, (seen, received))
+    })
+    .await
+    .expect("listening");
+    let addr = addr_of(&base);
+    let mut idle = Vec::new();
+    for _ in 0..150 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&addr).await {
+            idle.push(stream);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "the server exited"
+    );
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let health = loop {
+        let answer = client
+            .get(format!("{base}/health"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        match answer {
+            Ok(response) => break response.status().as_u16(),
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("/health never came back: {error}"),
+        }
+    };
+    assert_eq!(health, 200);
+    drop(idle);
+    let (code, stderr) = tokio::task::spawn_blocking(move || terminate(child, received, seen))
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+    let retries = stderr
+        .lines()
+        .filter(|line| line.contains("cannot accept a connection"))
+        .count();
+    assert!(retries > 0, "EMFILE was never hit: {stderr}");
+    // At most one retry per 100 ms over the few seconds of the test: no busy loop.
+    assert!(retries < 200, "{retries} accept retries: the loop spins");
+}

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
 use crate::context::{CallEnv, TraceId};
-use crate::error::{DispatchError, LinkError, LinkProblem};
+use crate::error::{ConnectorError, DispatchError, LinkError, LinkProblem};
 #[cfg(feature = "http")]
 use crate::http::HttpClient;
 use crate::private::{Call, Connector, HandlerFn};
@@ -380,8 +380,14 @@ fn check_input(handler: HandlerFn, call: &Call) -> Result<(), DispatchError> {
                 .poll(&mut Context::from_waker(Waker::noop()))
         }
     }));
+    // Only a refusal of the input or the configuration is certain: any other error without a
+    // request sent is left to the real run, which reports it the same way.
     match outcome {
-        Ok(Poll::Ready(Err(error))) if !reached.load(Ordering::Relaxed) => Err(error),
+        Ok(Poll::Ready(Err(
+            error @ DispatchError::Connector(
+                ConnectorError::InvalidInput { .. } | ConnectorError::Config { .. },
+            ),
+        ))) if !reached.load(Ordering::Relaxed) => Err(error),
         _ => Ok(()),
     }
 }
