@@ -1303,14 +1303,27 @@ async fn async_calls_certain_to_fail_are_400_before_anything_is_queued_or_sent()
 
 #[test]
 fn the_binary_refuses_weak_configuration() {
+    // A server that starts instead of refusing is killed after 10 s and fails the test.
     let run = |args: &[&str], token: &str| {
-        let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
             .env_clear()
             .env("WORKERFLOW_API_TOKEN", token)
-            .output()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("runs");
+        let started = Instant::now();
+        while child.try_wait().expect("status").is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("output");
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
