@@ -18,7 +18,7 @@ wrk_threads=2
 per_thread=$((requests / wrk_threads))
 server_port=18787
 mock_port=18788
-token="bench-token-$$-$RANDOM"
+token="bench-token-$$-$RANDOM-$RANDOM"  # at least 16 characters: serve refuses shorter
 serve_args=${SERVE_ARGS:---queue-capacity 32768 --workers 64}
 work=$(mktemp -d)
 trap 'kill $server_pid $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT

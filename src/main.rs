@@ -85,8 +85,9 @@ struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ServeConfig::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
-    /// How many async jobs may wait in the queue before calls get 503.
-    #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_QUEUE_CAPACITY)]
+    /// How many async jobs may wait in the queue before calls get 503 (at least 1).
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_QUEUE_CAPACITY,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     queue_capacity: usize,
     /// How many async jobs run at once.
     #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_WORKERS,
@@ -95,6 +96,25 @@ struct ServeArgs {
     /// How long shutdown waits for in-flight requests and queued jobs: `30s`, `500ms`, `2`.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// How long a connection may take to send a request's headers; also how long it may wait
+    /// for its next request.
+    #[arg(long, value_name = "DURATION", env = "WORKERFLOW_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// How long a request body may take to arrive in total (longer: 408).
+    #[arg(long, value_name = "DURATION", env = "WORKERFLOW_BODY_TIMEOUT", default_value = "30s",
+          value_parser = parse_timeout)]
+    body_timeout: Duration,
+    /// How long a connection with no request in progress stays open without a byte.
+    #[arg(long, value_name = "DURATION", env = "WORKERFLOW_KEEP_ALIVE_TIMEOUT", default_value = "5s",
+          value_parser = parse_timeout)]
+    keep_alive_timeout: Duration,
+    /// How many connections may be open at once (beyond: 503 and closed); keep it below the
+    /// open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", env = "WORKERFLOW_MAX_CONNECTIONS",
+          default_value_t = ServeConfig::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: usize,
     /// Threads of the async runtime (default: the number of CPUs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     threads: Option<usize>,
@@ -145,6 +165,36 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 500ms or 2"))
 }
 
+/// A duration above zero (a zero timeout would close every connection at once).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        duration if duration.is_zero() => Err(format!("{text:?} must be more than zero")),
+        duration => Ok(duration),
+    }
+}
+
+/// The shortest API token accepted: a guessable token is no authentication.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// `WORKERFLOW_API_TOKEN`, trimmed (whitespace and byte-order marks): `Ok(None)` when unset,
+/// an error when set but blank or too short.
+fn api_token() -> Result<Option<workerflow_runtime::SecretValue>, String> {
+    let Some(value) = EnvSecrets.get("WORKERFLOW_API_TOKEN") else {
+        return Ok(None);
+    };
+    let token = value
+        .expose()
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let hint = "generate one with `openssl rand -hex 32`";
+    match token.chars().count() {
+        0 => Err(format!("WORKERFLOW_API_TOKEN is blank; {hint}")),
+        n if n < MIN_TOKEN_CHARS => Err(format!(
+            "WORKERFLOW_API_TOKEN is {n} characters long; use at least {MIN_TOKEN_CHARS} ({hint})"
+        )),
+        _ => Ok(Some(workerflow_runtime::SecretValue::new(token))),
+    }
+}
+
 /// `WORKERFLOW_LOG`: `error`, `warn`, `info` (default), `debug`, `trace` or `off`.
 fn init_logging() {
     use tracing_subscriber::filter::LevelFilter;
@@ -159,11 +209,13 @@ fn init_logging() {
 }
 
 fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
-    let token = EnvSecrets
-        .get("WORKERFLOW_API_TOKEN")
-        .map(|value| value.expose().trim().to_owned())
-        .filter(|value| !value.is_empty())
-        .map(workerflow_runtime::SecretValue::new);
+    let token = match api_token() {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let token = match (token, args.no_auth) {
         (_, true) if !args.addr.ip().is_loopback() => {
             eprintln!(
@@ -200,6 +252,10 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
         queue_capacity: args.queue_capacity,
         workers: args.workers,
         drain_timeout: args.drain_timeout,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        keep_alive_timeout: args.keep_alive_timeout,
+        max_connections: args.max_connections,
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -209,6 +265,7 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
             auth = config.token.is_some(),
             workers = config.workers,
             queue_capacity = config.queue_capacity,
+            max_connections = config.max_connections,
             "listening on http://{local}"
         );
         let secrets: std::sync::Arc<dyn SecretSource> = std::sync::Arc::new(EnvSecrets);

@@ -727,9 +727,17 @@ async fn jobs_left_at_the_drain_deadline_are_counted_and_logged() {
     assert_eq!(report.jobs.accepted, 3);
     assert_eq!(report.jobs.succeeded + report.jobs.failed, 0);
     let logs = logs();
-    for trace in &traces[1..] {
+    // The first job was running at the deadline, the others were still queued: every one is
+    // named with its route and trace id.
+    for (n, trace) in traces.iter().enumerate() {
+        let state = if n == 0 {
+            "still running"
+        } else {
+            "still queued"
+        };
         assert!(
             logs.lines().any(|line| line.contains("job left undone")
+                && line.contains(state)
                 && line.contains("route=slack_message")
                 && line.contains(trace.as_str())),
             "no undone line for {trace}: {}",
@@ -939,4 +947,557 @@ async fn the_binary_exits_1_when_the_drain_deadline_leaves_jobs_undone() {
         stderr.ends_with("error: 2 accepted async jobs were left undone at the drain deadline"),
         "{stderr}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening (issue 11): timeouts, the connection cap, shutdown with open connections, input
+// checks before queueing, answers written below the router, HTTP/1 only.
+
+/// An answer read off a raw socket.
+struct RawAnswer {
+    status: u16,
+    head: String,
+    body: Value,
+}
+
+impl RawAnswer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    /// The documented error body, with the `x-trace-id` header's id.
+    fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}\n{}", self.head, self.body);
+        let trace = self.header("x-trace-id").expect("x-trace-id");
+        assert!(trace.starts_with("wf-"), "{trace}");
+        assert_eq!(self.body["ok"], json!(false), "{}", self.body);
+        assert_eq!(self.body["error"]["code"], json!(code), "{}", self.body);
+        assert_eq!(self.body["error"]["traceId"], json!(trace), "{}", self.body);
+        assert!(self.body["error"]["message"].is_string(), "{}", self.body);
+    }
+}
+
+fn addr_of(base: &str) -> String {
+    base.trim_start_matches("http://").to_owned()
+}
+
+/// Writes `request` on a fresh connection and reads until the server closes it (5 s at most).
+async fn raw_bytes(base: &str, request: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr_of(base))
+        .await
+        .expect("connect");
+    // The server may answer (and close) before it has read everything; that is fine.
+    let _ = stream.write_all(request).await;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    bytes
+}
+
+/// [`raw_bytes`], parsed as an HTTP/1.1 answer.
+async fn raw(base: &str, request: &[u8]) -> RawAnswer {
+    let bytes = raw_bytes(base, request).await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(
+        !text.contains(SENTINEL),
+        "a secret reached an answer: {text}"
+    );
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP/1.1 answer: {text:?}"));
+    RawAnswer {
+        status,
+        head: head.to_owned(),
+        body: serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    }
+}
+
+/// How long until the server closes `stream` (reads until EOF or an error), at most 10 s.
+async fn time_to_close(stream: &mut tokio::net::TcpStream) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut chunk = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    started.elapsed()
+}
+
+fn tight_config() -> ServeConfig {
+    ServeConfig {
+        header_timeout: Duration::from_millis(600),
+        body_timeout: Duration::from_millis(600),
+        keep_alive_timeout: Duration::from_millis(400),
+        ..config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_connections_are_closed_within_their_limits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = MockServer::start().await;
+    let server = start(tight_config(), secrets(&upstream)).await;
+    let addr = addr_of(&server.base);
+    let limit = Duration::from_millis(1500);
+
+    // A socket that never sends a byte: the keep-alive timeout.
+    let mut idle = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let idle_closed = tokio::spawn(async move { time_to_close(&mut idle).await });
+
+    // A header trickling in one byte every 100 ms: the header timeout, whatever the trickle.
+    let trickle = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let (mut trickle_read, mut trickle_write) = trickle.into_split();
+    tokio::spawn(async move {
+        for byte in b"GET /health HTTP/1.1\r\nx-a: ".iter().cycle().take(200) {
+            if trickle_write.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let trickle_closed = tokio::spawn(async move {
+        let started = Instant::now();
+        let mut chunk = [0u8; 256];
+        while let Ok(n) = trickle_read.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+
+    // An authenticated body trickling in: 408 with the documented body, then closed.
+    let mut slow_body = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow_body
+        .write_all(
+            format!(
+                "POST /api/lead_normalizer HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\n\
+                 content-type: application/json\r\ncontent-length: 1000\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let (mut body_read, mut body_write) = slow_body.into_split();
+    tokio::spawn(async move {
+        for _ in 0..200 {
+            if body_write.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), body_read.read_to_end(&mut answer)).await;
+    let body_elapsed = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert!(answer.contains("x-trace-id: wf-"), "{answer}");
+    assert!(body_elapsed < limit, "slow body held for {body_elapsed:?}");
+
+    // A keep-alive connection that went quiet after one request.
+    let mut kept = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    kept.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut first = [0u8; 512];
+    let n = kept.read(&mut first).await.expect("read");
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+    let kept_elapsed = time_to_close(&mut kept).await;
+    assert!(
+        kept_elapsed < limit,
+        "idle keep-alive held for {kept_elapsed:?}"
+    );
+
+    let idle_elapsed = idle_closed.await.expect("idle");
+    assert!(
+        idle_elapsed < limit,
+        "idle socket held for {idle_elapsed:?}"
+    );
+    let trickle_elapsed = trickle_closed.await.expect("trickle");
+    assert!(
+        trickle_elapsed < limit,
+        "trickled header held for {trickle_elapsed:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_connection_cap_new_connections_get_503_and_health_comes_back() {
+    let upstream = MockServer::start().await;
+    let config = ServeConfig {
+        max_connections: 3,
+        ..tight_config()
+    };
+    let server = start(config, secrets(&upstream)).await;
+    let addr = addr_of(&server.base);
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refused = raw(&server.base, b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    refused.assert_error(503, "too_many_connections");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(
+        refused.body["error"]["message"],
+        json!("the server has 3 connections open; retry later")
+    );
+    // Once the idle sockets time out, /health answers again.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let health = server.get("/health", None).await;
+    assert_eq!(health.status, 200);
+    drop(idle);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_and_half_sent_connections_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let upstream = MockServer::start().await;
+    // The default timeouts (10 s header, 5 s keep-alive) and drain (30 s): none may be waited for.
+    let server = start(config(), secrets(&upstream)).await;
+    let addr = addr_of(&server.base);
+    let _idle = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let mut half = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    half.write_all(b"POST /api/lead_norm").await.expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let report = server.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    assert!(!report.requests_cut);
+    assert!(time_to_close(&mut half).await < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_at_once_on_sigterm_with_idle_and_half_sent_connections() {
+    use std::io::Write as _;
+    let (child, lines) = spawn_binary(
+        &["--addr", "127.0.0.1:0"],
+        &[("WORKERFLOW_API_TOKEN", TOKEN)],
+    );
+    let (base, (seen, lines)) = tokio::task::spawn_blocking(move || {
+        let (base, seen) = wait_listening(&lines);
+        (base, (seen, lines))
+    })
+    .await
+    .expect("listening");
+    let addr = addr_of(&base);
+    let _idle = std::net::TcpStream::connect(&addr).expect("connect");
+    let mut half = std::net::TcpStream::connect(&addr).expect("connect");
+    half.write_all(b"GET /hea").expect("write");
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let (code, stderr) = tokio::task::spawn_blocking(move || terminate(child, lines, seen))
+        .await
+        .expect("terminated");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "exit took {:?}: {stderr}",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Secrets for `github_issue_create`, pointed at `upstream`.
+fn github_secrets(upstream: &MockServer) -> MapSecrets {
+    secrets(upstream)
+        .with("GITHUB_TOKEN", "ghp_SECRET_4")
+        .with("WORKERFLOW_GITHUB_BASE_URL", upstream.uri())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_calls_certain_to_fail_are_400_before_anything_is_queued_or_sent() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&upstream)
+        .await;
+    let server = start(config(), github_secrets(&upstream)).await;
+    let registry = workerflow::registry::linked().expect("linked");
+    let cases = [
+        (
+            "slack_message",
+            json!({"text": "hi", "webhookUrl": "https://example.com/hook"}),
+        ),
+        (
+            "github_issue_create",
+            json!({"repo": "a/b/../../c", "title": "t"}),
+        ),
+    ];
+    for (route, input) in cases {
+        // The error a sync call (dispatch) gets for the same input.
+        let expected = registry
+            .dispatch(
+                route,
+                json!({"body": input.clone()}),
+                &github_secrets(&upstream),
+            )
+            .await
+            .expect_err("the input is refused");
+        assert_eq!(expected.status(), 400, "{expected}");
+        server.call(route, input).await.assert_error(
+            400,
+            "invalid_input",
+            &expected.to_string(),
+            Some(route),
+        );
+    }
+    // A valid call still goes through.
+    let accepted = server
+        .call("github_issue_create", json!({"repo": "a/b", "title": "t"}))
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let report = server.shutdown().await;
+    assert_eq!(report.jobs.accepted, 1);
+    let received = upstream.received_requests().await.unwrap_or_default();
+    assert_eq!(received.len(), 1, "only the valid call was sent");
+    assert_eq!(received[0].url.path(), "/repos/a/b/issues");
+}
+
+#[test]
+fn the_binary_refuses_weak_configuration() {
+    // A server that starts instead of refusing is killed after 10 s and fails the test.
+    let run = |args: &[&str], token: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_clear()
+            .env("WORKERFLOW_API_TOKEN", token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let started = Instant::now();
+        while child.try_wait().expect("status").is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("output");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(&[], " \u{feff} "),
+        (
+            Some(2),
+            "error: WORKERFLOW_API_TOKEN is blank; generate one with `openssl rand -hex 32`\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        run(&[], "short-token"),
+        (
+            Some(2),
+            "error: WORKERFLOW_API_TOKEN is 11 characters long; use at least 16 \
+             (generate one with `openssl rand -hex 32`)\n"
+                .to_owned()
+        )
+    );
+    let (code, stderr) = run(&["--queue-capacity", "0"], TOKEN);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: invalid value '0' for '--queue-capacity <N>'"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&["--header-timeout", "0s"], TOKEN);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("must be more than zero"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_below_the_router_have_the_documented_body() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    // A request line hyper cannot parse.
+    raw(&server.base, b"BAD REQUEST LINE\r\n\r\n")
+        .await
+        .assert_error(400, "bad_request");
+    // A URI over hyper's limit (64 KiB), and a long one under it (the router's 404).
+    let long = format!("GET /{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    raw(&server.base, long.as_bytes())
+        .await
+        .assert_error(414, "uri_too_long");
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    raw(&server.base, long.as_bytes())
+        .await
+        .assert_error(404, "not_found");
+    // Too many headers, and headers too large.
+    let many: String = (0..200).map(|n| format!("x-h{n}: v\r\n")).collect();
+    let request = format!("GET /health HTTP/1.1\r\nhost: x\r\n{many}\r\n");
+    raw(&server.base, request.as_bytes())
+        .await
+        .assert_error(431, "header_fields_too_large");
+    let request = format!(
+        "GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "v".repeat(500_000)
+    );
+    raw(&server.base, request.as_bytes())
+        .await
+        .assert_error(431, "header_fields_too_large");
+    // A 5,000-character method: 405, the method cut in the message.
+    let request = format!(
+        "{} /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        "M".repeat(5_000)
+    );
+    let answer = raw(&server.base, request.as_bytes()).await;
+    answer.assert_error(405, "method_not_allowed");
+    assert_eq!(
+        answer.body["error"]["message"],
+        json!(format!(
+            "method {}… is not allowed on this endpoint",
+            "M".repeat(20)
+        ))
+    );
+    assert!(
+        !logs().contains(&"M".repeat(21)),
+        "the method is cut in the log"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_not_served() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    // An h2c prior-knowledge preface followed by an empty SETTINGS frame.
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    // Before: an HTTP/2 SETTINGS frame came back. Now hyper's HTTP/1 connection recognises the
+    // preface and closes without a byte (an HTTP/2 client could not read an HTTP/1 answer).
+    let answer = raw_bytes(&server.base, &preface).await;
+    assert_eq!(answer, b"", "{answer:?}");
+    // An HTTP/1.1 request line naming HTTP/2 is an HTTP/1 request hyper refuses.
+    raw(&server.base, b"GET /health HTTP/2.0\r\nhost: x\r\n\r\n")
+        .await
+        .assert_error(400, "bad_request");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_binary_neither_spins_nor_dies_and_health_comes_back() {
+    // 64 descriptors and a cap above that: accept fails with EMFILE while the idle sockets
+    // are open; the server must wait, not spin or exit, and answer once they time out.
+    let command = "ulimit -n 64 && exec \"$0\" serve --addr 127.0.0.1:0 --max-connections 1000 \
+         --keep-alive-timeout 300ms --header-timeout 300ms";
+    let mut child = Command::new("sh")
+        .args(["-c", command, env!("CARGO_BIN_EXE_workerflow")])
+        .env_clear()
+        .env("WORKERFLOW_API_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (base, (seen, received)) = tokio::task::spawn_blocking(move || {
+        let (base, seen) = wait_listening(&received);
+        (base, (seen, received))
+    })
+    .await
+    .expect("listening");
+    let addr = addr_of(&base);
+    let mut idle = Vec::new();
+    for _ in 0..150 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&addr).await {
+            idle.push(stream);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "the server exited"
+    );
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let health = loop {
+        let answer = client
+            .get(format!("{base}/health"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        match answer {
+            Ok(response) => break response.status().as_u16(),
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("/health never came back: {error}"),
+        }
+    };
+    assert_eq!(health, 200);
+    drop(idle);
+    let (code, stderr) = tokio::task::spawn_blocking(move || terminate(child, received, seen))
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+    let retries = stderr
+        .lines()
+        .filter(|line| line.contains("cannot accept a connection"))
+        .count();
+    assert!(retries > 0, "EMFILE was never hit: {stderr}");
+    // At most one retry per 100 ms over the few seconds of the test: no busy loop.
+    assert!(retries < 200, "{retries} accept retries: the loop spins");
 }

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
@@ -35,6 +35,10 @@ pub struct CallEnv {
     pub(crate) settings: Vec<ResolvedSetting>,
     #[cfg(feature = "http")]
     pub(crate) http: Option<HttpClient>,
+    /// Set in an input check ([`crate::Registry::prepare`]): `send` sends nothing, records that
+    /// it was reached, and stops the run.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) check: Option<Arc<AtomicBool>>,
 }
 
 impl CallEnv {
@@ -59,7 +63,22 @@ impl CallEnv {
             settings,
             #[cfg(feature = "http")]
             http: None,
+            check: None,
         })
+    }
+
+    /// A copy for the input check: the same secrets and settings, no HTTP client, and `reached`
+    /// raised by the first `send`, which returns at once.
+    pub(crate) fn for_check(&self, reached: &Arc<AtomicBool>) -> CallEnv {
+        CallEnv {
+            route: self.route,
+            trace_id: self.trace_id.clone(),
+            secrets: self.secrets.clone(),
+            settings: self.settings.clone(),
+            #[cfg(feature = "http")]
+            http: None,
+            check: Some(Arc::clone(reached)),
+        }
     }
 }
 
@@ -140,6 +159,11 @@ impl<R> RouteContext<R> {
     /// this call's route and trace id.
     #[cfg(feature = "http")]
     pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
+        if let Some(reached) = &self.call.check {
+            // An input check: the input passed once a request is built; nothing is sent.
+            reached.store(true, Ordering::Relaxed);
+            return Err(HttpFailure::checked(request));
+        }
         match &self.call.http {
             Some(client) => {
                 client
@@ -150,7 +174,8 @@ impl<R> RouteContext<R> {
         }
     }
 
-    /// The client [`RouteContext::send`] uses, if one is available.
+    /// The client [`RouteContext::send`] uses, if one is available (never during an input
+    /// check, so no request can bypass it).
     #[cfg(feature = "http")]
     pub fn http(&self) -> Option<&HttpClient> {
         self.call.http.as_ref()

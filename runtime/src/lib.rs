@@ -70,7 +70,7 @@ pub use error::{
     ConfigProblem, ConnectorError, DispatchError, GatewayError, GatewayKind, InputProblem,
     LinkError, LinkProblem, ProviderError,
 };
-pub use registry::{LinkedRoute, Registry};
+pub use registry::{LinkedRoute, PreparedCall, Registry};
 pub use route::{
     AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
 };

@@ -2,13 +2,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 
 use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
 use crate::context::{CallEnv, TraceId};
-use crate::error::{DispatchError, LinkError, LinkProblem};
+use crate::error::{ConnectorError, DispatchError, LinkError, LinkProblem};
 #[cfg(feature = "http")]
 use crate::http::HttpClient;
 use crate::private::{Call, Connector, HandlerFn};
@@ -217,7 +221,7 @@ impl Registry {
         secrets: &dyn SecretSource,
         trace_id: TraceId,
     ) -> impl Future<Output = Result<Value, DispatchError>> + Send + 'static {
-        let prepared = self.prepare(route_id, payload, secrets, trace_id);
+        let prepared = self.resolve_call(route_id, payload, secrets, trace_id);
         async move {
             match prepared {
                 Ok((HandlerFn::Sync(handler), call)) => handler(call),
@@ -238,13 +242,9 @@ impl Registry {
         pollster::block_on(self.dispatch(route_id, payload, secrets))
     }
 
-    fn prepare(
-        &self,
-        route_id: &str,
-        payload: Value,
-        secrets: &dyn SecretSource,
-        trace_id: TraceId,
-    ) -> Result<(HandlerFn, Call), DispatchError> {
+    /// The implemented route with this id, or the error a call of it gets: unknown (with a
+    /// "did you mean") or not implemented. Runs nothing.
+    pub fn lookup(&self, route_id: &str) -> Result<&LinkedRoute, DispatchError> {
         let Some(&position) = self.index.get(route_id) else {
             return Err(DispatchError::UnknownRoute {
                 route: route_id.to_owned(),
@@ -254,10 +254,60 @@ impl Registry {
                 ),
             });
         };
-        let spec = self.declared[position];
-        let Some(linked) = &self.linked[position] else {
-            return Err(DispatchError::NotImplemented { route: spec.id });
-        };
+        match &self.linked[position] {
+            Some(linked) => Ok(linked),
+            None => Err(DispatchError::NotImplemented {
+                route: self.declared[position].id,
+            }),
+        }
+    }
+
+    /// Prepares a call with a fresh trace id. See [`Registry::prepare_with_trace`].
+    pub fn prepare(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+    ) -> Result<PreparedCall, DispatchError> {
+        self.prepare_with_trace(route_id, payload, secrets, TraceId::generate())
+    }
+
+    /// Prepares a call eagerly: looks the route up, resolves its secrets and settings, and runs
+    /// the route's input checks, all before anything is queued or sent. Every error is the one
+    /// [`Registry::dispatch_with_trace`] would give.
+    ///
+    /// The input check runs the handler once in check mode: [`RouteContext::send`] (the only
+    /// way a handler sends HTTP) sends nothing, notes that it was reached and fails, and the
+    /// context has no client. A handler that fails before reaching `send` rejected its input;
+    /// one that reaches `send` (whatever it makes of the failure), returns, or waits on
+    /// something else passed. Awaiting the [`PreparedCall`] runs the real call.
+    ///
+    /// [`RouteContext::send`]: crate::RouteContext::send
+    pub fn prepare_with_trace(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+        trace_id: TraceId,
+    ) -> Result<PreparedCall, DispatchError> {
+        let (handler, call) = self.resolve_call(route_id, payload, secrets, trace_id)?;
+        check_input(handler, &call)?;
+        Ok(PreparedCall {
+            route: call.env.route.id,
+            handler,
+            call,
+        })
+    }
+
+    fn resolve_call(
+        &self,
+        route_id: &str,
+        payload: Value,
+        secrets: &dyn SecretSource,
+        trace_id: TraceId,
+    ) -> Result<(HandlerFn, Call), DispatchError> {
+        let linked = self.lookup(route_id)?;
+        let spec = linked.spec;
         #[cfg_attr(not(feature = "http"), allow(unused_mut))]
         let mut env = CallEnv::resolve(spec, linked.settings, trace_id, secrets)?;
         #[cfg(feature = "http")]
@@ -269,6 +319,76 @@ impl Registry {
             }
         }
         Ok((linked.handler, Call { env, payload }))
+    }
+}
+
+/// A call whose route, secrets, settings and input have been checked; `.await` it (or
+/// [`IntoFuture::into_future`] it to queue the unpolled call) to run it.
+pub struct PreparedCall {
+    route: &'static str,
+    handler: HandlerFn,
+    call: Call,
+}
+
+impl PreparedCall {
+    /// The id of the route this call runs.
+    pub fn route(&self) -> &'static str {
+        self.route
+    }
+}
+
+impl fmt::Debug for PreparedCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedCall")
+            .field("route", &self.route)
+            .field("trace_id", &self.call.env.trace_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntoFuture for PreparedCall {
+    type Output = Result<Value, DispatchError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'static>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match self.handler {
+            HandlerFn::Sync(handler) => {
+                let call = self.call;
+                Box::pin(async move { handler(call) })
+            }
+            HandlerFn::Async(handler) => handler(self.call),
+        }
+    }
+}
+
+/// Runs `handler` on a copy of `call` in check mode (see [`Registry::prepare_with_trace`]).
+/// The copy's future is polled once, with a waker that does nothing: the checks come before the
+/// first `send`, which is ready at once in check mode, so one poll reaches it.
+fn check_input(handler: HandlerFn, call: &Call) -> Result<(), DispatchError> {
+    let reached = Arc::new(AtomicBool::new(false));
+    let check = Call {
+        env: call.env.for_check(&reached),
+        payload: call.payload.clone(),
+    };
+    // A panicking handler is left to the real run, which reports it as it always has.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match handler {
+        HandlerFn::Sync(handler) => Poll::Ready(handler(check)),
+        HandlerFn::Async(handler) => {
+            let mut future = handler(check);
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+        }
+    }));
+    // Only a refusal of the input or the configuration is certain: any other error without a
+    // request sent is left to the real run, which reports it the same way.
+    match outcome {
+        Ok(Poll::Ready(Err(
+            error @ DispatchError::Connector(
+                ConnectorError::InvalidInput { .. } | ConnectorError::Config { .. },
+            ),
+        ))) if !reached.load(Ordering::Relaxed) => Err(error),
+        _ => Ok(()),
     }
 }
 

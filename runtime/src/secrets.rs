@@ -173,6 +173,7 @@ impl SecretSource for LayeredSecrets {
 }
 
 /// A resolved requirement: its value and the name that supplied it.
+#[derive(Clone)]
 pub struct Secret {
     label: &'static str,
     name: &'static str,

@@ -6,15 +6,13 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::header::{CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use workerflow_runtime::{
-    ConfigProblem, ConnectorError, DispatchError, RequestType, RouteSpec, SecretSource, TraceId,
-};
+use workerflow_runtime::{DispatchError, PreparedCall, RequestType, RouteSpec, TraceId};
 
 use super::AppState;
 use super::auth::is_authorized;
@@ -25,6 +23,55 @@ pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
 
 /// Route ids come from callers; long ones are cut in error bodies (as the runtime does).
 const MAX_ECHOED_ROUTE: usize = 80;
+/// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
+const MAX_ECHOED_METHOD: usize = 20;
+
+/// `text` cut to `max` characters, with `…` when something was cut.
+fn cut(text: &str, max: usize) -> String {
+    let mut shown: String = text.chars().take(max).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// The error body every failure has: `{ok: false, error: {code, message, route, traceId}}`.
+fn error_body(code: &str, message: &str, route: Option<&str>, trace_id: &TraceId) -> Value {
+    json!({
+        "ok": false,
+        "error": {
+            "code": code,
+            "message": message,
+            "route": route,
+            "traceId": trace_id,
+        },
+    })
+}
+
+/// A complete HTTP/1.1 error answer as bytes, for the answers written below the router (a
+/// request hyper could not parse, a connection over the cap): the documented body,
+/// `x-trace-id`, `connection: close`, and `Retry-After: 1` on 503.
+pub(crate) fn raw_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    trace_id: &TraceId,
+) -> Vec<u8> {
+    let body = error_body(code, message, None, trace_id).to_string();
+    let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "retry-after: 1\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         {TRACE_HEADER}: {trace_id}\r\n{retry}connection: close\r\n\r\n{body}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("Error"),
+        body.len(),
+    )
+    .into_bytes()
+}
 
 /// An error answer: `{ok: false, error: {code, message, route, traceId}}` with `status`.
 pub(crate) struct ApiError {
@@ -65,15 +112,7 @@ impl ApiError {
     }
 
     pub(crate) fn respond(self, trace_id: &TraceId) -> Response {
-        let body = json!({
-            "ok": false,
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "route": self.route,
-                "traceId": trace_id,
-            },
-        });
+        let body = error_body(self.code, &self.message, self.route.as_deref(), trace_id);
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         match self.status {
@@ -82,6 +121,10 @@ impl ApiError {
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // The rest of a body that came too slowly is not waited for.
+            StatusCode::REQUEST_TIMEOUT => {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }
@@ -99,7 +142,7 @@ pub(crate) async fn front_door(
 ) -> Response {
     let started = Instant::now();
     let trace_id = TraceId::generate();
-    let method = request.method().clone();
+    let method = cut(request.method().as_str(), MAX_ECHOED_METHOD);
     let path = request.uri().path();
     let path: String = path.chars().take(160).collect();
     let guarded = path == "/api" || path.starts_with("/api/") || path == "/health/config";
@@ -177,17 +220,18 @@ pub(crate) async fn list_routes(State(state): State<Arc<AppState>>) -> Json<Valu
     Json(json!({ "ok": true, "routes": routes }))
 }
 
-/// `POST /api/{route}`: checks the route, the content type, the body size and the JSON, then
+/// `POST /api/{route}`: checks the route, the content type, the body (size, time to arrive)
+/// and the JSON, then prepares the call (secrets, settings, the route's input checks), then
 /// runs a sync route and answers with its output, or queues an async one and answers 202.
 pub(crate) async fn call_route(
     State(state): State<Arc<AppState>>,
     trace: Option<axum::Extension<TraceId>>,
     route: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let trace_id = trace_of(trace);
-    match call(&state, &trace_id, route, &headers, body).await {
+    match call(&state, &trace_id, route, &headers, request).await {
         Ok(response) => response,
         Err(error) => error.respond(&trace_id),
     }
@@ -198,7 +242,7 @@ async fn call(
     trace_id: &TraceId,
     route: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let Path(route) = route.map_err(|_| {
         ApiError::new(
@@ -207,22 +251,11 @@ async fn call(
             "the route id in the path is not valid UTF-8",
         )
     })?;
-    let Some(linked) = state.registry.get(&route) else {
-        // Unknown or unimplemented: the runtime builds the error (with its did-you-mean)
-        // without running anything.
-        let outcome = state
-            .registry
-            .dispatch_with_trace(&route, Value::Null, &*state.secrets, trace_id.clone())
-            .await;
-        let error = match outcome {
-            Err(error) => error,
-            Ok(_) => DispatchError::UnknownRoute {
-                route: route.clone(),
-                suggestion: None,
-            },
-        };
-        return Err(ApiError::dispatch(&error, &route));
-    };
+    // Unknown or unimplemented: the runtime's error (with its did-you-mean), nothing run.
+    let linked = state
+        .registry
+        .lookup(&route)
+        .map_err(|error| ApiError::dispatch(&error, &route))?;
     let spec = linked.spec();
     if !is_json(headers) {
         return Err(ApiError::new(
@@ -232,49 +265,54 @@ async fn call(
         )
         .route(spec.id));
     }
-    let body = body.map_err(|rejection| body_error(&rejection, state.body_limit).route(spec.id))?;
+    // A total deadline for the body: a trickle of bytes cannot hold the connection.
+    let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_elapsed| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} ms",
+                    state.body_timeout.as_millis()
+                ),
+            )
+            .route(spec.id)
+        })?
+        .map_err(|rejection| body_error(&rejection, state.body_limit).route(spec.id))?;
     let input: Value =
         serde_json::from_slice(&body).map_err(|error| malformed_json(&error).route(spec.id))?;
     // The envelope of CONNECTORS.md 1.2: callers of this API never see it, so a field named
     // `body` in their JSON is input.
     let payload = json!({ "body": input });
+    // Secrets, settings and the route's input checks, before anything runs or is queued: an
+    // async call that is certain to fail gets the same error a sync call would.
+    let prepared = state
+        .registry
+        .prepare_with_trace(spec.id, payload, &*state.secrets, trace_id.clone())
+        .map_err(|error| ApiError::dispatch(&error, spec.id))?;
     match spec.request_type {
         RequestType::Sync => {
-            let output = state
-                .registry
-                .dispatch_with_trace(spec.id, payload, &*state.secrets, trace_id.clone())
+            let output = prepared
                 .await
                 .map_err(|error| ApiError::dispatch(&error, spec.id))?;
             Ok(Json(output).into_response())
         }
-        RequestType::Async => enqueue(state, spec, payload, trace_id),
+        RequestType::Async => enqueue(state, spec, prepared, trace_id),
     }
 }
 
-/// Queues an async call. A route without its secrets is refused now (500, as a sync route
-/// would be) rather than accepted and failed later.
+/// Queues a prepared async call (its secrets resolved and its input checked; nothing sent).
 fn enqueue(
     state: &AppState,
     spec: &'static RouteSpec,
-    payload: Value,
+    prepared: PreparedCall,
     trace_id: &TraceId,
 ) -> Result<Response, ApiError> {
-    let missing = missing_secrets(spec, &*state.secrets);
-    if !missing.is_empty() {
-        let error = DispatchError::Connector(ConnectorError::Config {
-            route: spec.id,
-            problems: missing,
-        });
-        return Err(ApiError::dispatch(&error, spec.id));
-    }
-    let run =
-        state
-            .registry
-            .dispatch_with_trace(spec.id, payload, &*state.secrets, trace_id.clone());
     let job = Job {
         route: spec.id,
         trace_id: trace_id.clone(),
-        run: Box::pin(run),
+        run: std::future::IntoFuture::into_future(prepared),
     };
     match state.jobs.push(job) {
         Ok(()) => {
@@ -302,25 +340,6 @@ fn enqueue(
         )
         .route(spec.id)),
     }
-}
-
-/// The unmet secret requirements of a route, by the rule of CONNECTORS.md 1.6 (a name counts
-/// when its trimmed value is non-blank).
-fn missing_secrets(spec: &RouteSpec, secrets: &dyn SecretSource) -> Vec<ConfigProblem> {
-    spec.secrets
-        .iter()
-        .filter(|requirement| {
-            !requirement.any_of.iter().any(|name| {
-                secrets.get(name).is_some_and(|value| {
-                    !value
-                        .expose()
-                        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-                        .is_empty()
-                })
-            })
-        })
-        .map(ConfigProblem::missing)
-        .collect()
 }
 
 /// `application/json`, with or without parameters (`; charset=utf-8`).
@@ -383,7 +402,10 @@ pub(crate) async fn method_not_allowed(
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("method {method} is not allowed on this endpoint"),
+        format!(
+            "method {} is not allowed on this endpoint",
+            cut(method.as_str(), MAX_ECHOED_METHOD)
+        ),
     )
     .respond(&trace_of(trace))
 }

@@ -4,7 +4,7 @@
 //! and every accepted job is either run or counted and logged as undone at shutdown: nothing is
 //! dropped silently.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -51,7 +51,9 @@ pub(crate) struct JobQueue {
 
 struct QueueState {
     waiting: VecDeque<Job>,
-    running: usize,
+    /// The jobs a worker is running, by ticket: named in the report if the deadline cuts them.
+    running: HashMap<u64, (&'static str, TraceId)>,
+    next_ticket: u64,
     closed: bool,
     counts: JobCounts,
 }
@@ -61,7 +63,8 @@ impl JobQueue {
         JobQueue {
             state: Mutex::new(QueueState {
                 waiting: VecDeque::new(),
-                running: 0,
+                running: HashMap::new(),
+                next_ticket: 0,
                 closed: false,
                 counts: JobCounts::default(),
             }),
@@ -97,8 +100,9 @@ impl JobQueue {
         Ok(())
     }
 
-    /// The next job, or `None` once the queue is closed and empty.
-    async fn next(&self) -> Option<Job> {
+    /// The next job and its ticket (for [`JobQueue::finish`]), or `None` once the queue is
+    /// closed and empty.
+    async fn next(&self) -> Option<(u64, Job)> {
         loop {
             // Registered before looking, so a push between the look and the wait is not missed.
             let notified = self.available.notified();
@@ -107,8 +111,12 @@ impl JobQueue {
             {
                 let mut state = self.lock();
                 if let Some(job) = state.waiting.pop_front() {
-                    state.running += 1;
-                    return Some(job);
+                    let ticket = state.next_ticket;
+                    state.next_ticket += 1;
+                    state
+                        .running
+                        .insert(ticket, (job.route, job.trace_id.clone()));
+                    return Some((ticket, job));
                 }
                 if state.closed {
                     return None;
@@ -118,9 +126,9 @@ impl JobQueue {
         }
     }
 
-    fn finish(&self, succeeded: bool) {
+    fn finish(&self, ticket: u64, succeeded: bool) {
         let mut state = self.lock();
-        state.running = state.running.saturating_sub(1);
+        state.running.remove(&ticket);
         if succeeded {
             state.counts.succeeded += 1;
         } else {
@@ -134,13 +142,17 @@ impl JobQueue {
         self.available.notify_waiters();
     }
 
-    /// At the drain deadline: the queued jobs (taken out, so none starts later) and the number
-    /// still running, with the counts so far.
-    pub fn abandon(&self) -> (Vec<Job>, usize, JobCounts) {
+    /// At the drain deadline: the queued jobs (taken out, so none starts later) and the route
+    /// and trace id of each job still running (in the order they started), with the counts so
+    /// far.
+    pub fn abandon(&self) -> (Vec<Job>, Vec<(&'static str, TraceId)>, JobCounts) {
         let mut state = self.lock();
         state.closed = true;
         let waiting: Vec<Job> = state.waiting.drain(..).collect();
-        (waiting, state.running, state.counts)
+        let mut running: Vec<(u64, (&'static str, TraceId))> = state.running.drain().collect();
+        running.sort_by_key(|(ticket, _)| *ticket);
+        let running = running.into_iter().map(|(_, job)| job).collect();
+        (waiting, running, state.counts)
     }
 
     pub fn counts(&self) -> JobCounts {
@@ -154,9 +166,9 @@ pub(crate) fn start_workers(queue: &Arc<JobQueue>, workers: usize) -> JoinSet<()
     for _ in 0..workers.max(1) {
         let queue = Arc::clone(queue);
         set.spawn(async move {
-            while let Some(job) = queue.next().await {
+            while let Some((ticket, job)) = queue.next().await {
                 let succeeded = run(job).await;
-                queue.finish(succeeded);
+                queue.finish(ticket, succeeded);
             }
         });
     }

@@ -14,14 +14,19 @@
 //! Every response carries `x-trace-id`; errors are `{ok: false, error: {code, message, route,
 //! traceId}}` with the runtime's statuses.
 //!
-//! On shutdown the server stops accepting, lets in-flight requests finish, and drains the queue
-//! until the drain deadline; [`ServeReport::undone`] counts the accepted jobs it could not run.
+//! Connections are HTTP/1 only (hyper's `http1` connection, driven here), with a header-read
+//! timeout, a body-read timeout, an idle keep-alive timeout and a cap on open connections.
+//!
+//! On shutdown the server stops accepting, closes idle and half-read connections at once, lets
+//! in-flight requests finish, and drains the queue until the drain deadline;
+//! [`ServeReport::undone`] counts the accepted jobs it could not run.
 
 mod api;
 mod auth;
+mod conn;
 mod jobs;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +34,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 use workerflow_runtime::{Registry, SecretSource, SecretValue};
 
@@ -53,6 +57,15 @@ pub struct ServeConfig {
     pub workers: usize,
     /// How long shutdown waits for in-flight requests and queued jobs, from the signal on.
     pub drain_timeout: Duration,
+    /// How long a connection may take to send a request's headers (hyper's header-read
+    /// timeout, which also runs while a connection waits for its next request).
+    pub header_timeout: Duration,
+    /// How long a request body may take to arrive, in total (longer: 408, connection closed).
+    pub body_timeout: Duration,
+    /// How long a connection with no request in progress stays open without a byte.
+    pub keep_alive_timeout: Duration,
+    /// How many connections may be open at once; beyond, a new one is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 impl ServeConfig {
@@ -60,6 +73,11 @@ impl ServeConfig {
     pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
     pub const DEFAULT_WORKERS: usize = 16;
     pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Below the usual open-file limit of 1024, so accepting never runs out of descriptors.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 }
 
 impl Default for ServeConfig {
@@ -70,6 +88,10 @@ impl Default for ServeConfig {
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             workers: Self::DEFAULT_WORKERS,
             drain_timeout: Self::DEFAULT_DRAIN_TIMEOUT,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            keep_alive_timeout: Self::DEFAULT_KEEP_ALIVE_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -83,6 +105,10 @@ impl std::fmt::Debug for ServeConfig {
             .field("queue_capacity", &self.queue_capacity)
             .field("workers", &self.workers)
             .field("drain_timeout", &self.drain_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("keep_alive_timeout", &self.keep_alive_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -104,13 +130,15 @@ pub(crate) struct AppState {
     secrets: Arc<dyn SecretSource>,
     token: Option<SecretValue>,
     body_limit: usize,
+    body_timeout: Duration,
     jobs: Arc<JobQueue>,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then drains (see the module docs).
 ///
-/// Returns the report once every job is done or the drain deadline has passed; an error only
-/// when the listener fails.
+/// Returns the report once every job is done or the drain deadline has passed. Accept errors
+/// (a connection reset before it was accepted, no file descriptors left) are logged and the
+/// server goes on, so the result is always `Ok` today.
 pub async fn serve<F>(
     listener: TcpListener,
     registry: Registry,
@@ -128,43 +156,56 @@ where
         secrets,
         token: config.token.clone(),
         body_limit: config.body_limit,
+        body_timeout: config.body_timeout,
         jobs: Arc::clone(&queue),
     });
     let app = router(state);
+    let mut connections = conn::Connections::new(
+        app,
+        conn::Limits {
+            header_timeout: config.header_timeout,
+            keep_alive_timeout: config.keep_alive_timeout,
+            max_connections: config.max_connections,
+        },
+    );
 
-    let signalled = Arc::new(Notify::new());
-    let on_signal = Arc::clone(&signalled);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        on_signal.notify_one();
-    });
-    let mut server = tokio::spawn(server.into_future());
-
-    // The drain deadline counts from the signal; a server that stopped on its own (a listener
-    // error) still drains what it accepted.
-    let mut served: Option<std::io::Result<()>> = tokio::select! {
-        joined = &mut server => Some(joined.unwrap_or(Ok(()))),
-        () = signalled.notified() => None,
-    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => connections.accept(stream),
+                Err(error) if conn::is_connection_error(&error) => {}
+                Err(error) => {
+                    // Out of file descriptors (EMFILE) or memory: the listener is fine, so wait
+                    // a little for connections to close instead of spinning or stopping.
+                    tracing::warn!(
+                        target: "workerflow::serve",
+                        error = %error,
+                        "cannot accept a connection; retrying in 100 ms"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = connections.reap() => {}
+        }
+    }
+    drop(listener);
     let deadline = Instant::now() + config.drain_timeout;
     tracing::info!(
         target: "workerflow::serve",
         drain_timeout_ms = u64::try_from(config.drain_timeout.as_millis()).unwrap_or(u64::MAX),
         "shutting down: no new connections; finishing in-flight requests and queued jobs"
     );
+    connections.close();
     let mut requests_cut = false;
-    if served.is_none() {
-        match timeout_at(deadline, &mut server).await {
-            Ok(joined) => served = Some(joined.unwrap_or(Ok(()))),
-            Err(_) => {
-                server.abort();
-                requests_cut = true;
-                tracing::warn!(
-                    target: "workerflow::serve",
-                    "requests still in flight at the drain deadline are no longer waited for"
-                );
-            }
-        }
+    if timeout_at(deadline, connections.closed()).await.is_err() {
+        connections.abort();
+        requests_cut = true;
+        tracing::warn!(
+            target: "workerflow::serve",
+            "requests still in flight at the drain deadline are no longer waited for"
+        );
     }
 
     queue.close();
@@ -178,6 +219,14 @@ where
     let undone = if drained {
         0
     } else {
+        for (route, trace_id) in &running {
+            tracing::warn!(
+                target: "workerflow::serve",
+                route = %route,
+                trace_id = %trace_id,
+                "job left undone: still running at the drain deadline"
+            );
+        }
         for job in &abandoned {
             tracing::warn!(
                 target: "workerflow::serve",
@@ -186,14 +235,14 @@ where
                 "job left undone: still queued at the drain deadline"
             );
         }
-        abandoned.len() + running
+        abandoned.len() + running.len()
     };
     if undone > 0 {
         tracing::error!(
             target: "workerflow::serve",
             undone,
             queued = abandoned.len(),
-            running,
+            running = running.len(),
             accepted = counts.accepted,
             succeeded = counts.succeeded,
             failed = counts.failed,
@@ -208,7 +257,6 @@ where
             "drained: every accepted job ran, 0 left undone"
         );
     }
-    served.unwrap_or(Ok(()))?;
     Ok(ServeReport {
         jobs: queue.counts(),
         undone,

@@ -514,6 +514,18 @@ impl HttpFailure {
         }
     }
 
+    /// What `send` returns in an input check: nothing was sent (the check ignores the error the
+    /// handler makes of it, since reaching `send` means the input passed).
+    pub(crate) fn checked(request: &OutboundRequest) -> Self {
+        HttpFailure {
+            host: request.host(),
+            attempts: 0,
+            kind: FailureKind::Connect {
+                reason: "not sent: input check only",
+            },
+        }
+    }
+
     /// The provider's status, when the failure is a non-2xx answer.
     pub fn status(&self) -> Option<StatusCode> {
         match &self.kind {
