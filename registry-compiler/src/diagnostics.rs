@@ -105,7 +105,9 @@ pub struct LineIndex {
 impl LineIndex {
     /// 0-based line of `offset`.
     fn line_of(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&start| start as usize <= offset) - 1
+        self.starts
+            .partition_point(|&start| start as usize <= offset)
+            - 1
     }
 
     /// Byte range of line `line` without its terminator.
@@ -368,9 +370,9 @@ fn to_codespan(d: &Diagnostic, range: impl Fn(Span) -> std::ops::Range<usize>) -
             Label::primary((), range(d.span)).with_message(text(d.label.as_deref().unwrap_or(""))),
         );
         labels.extend(
-            d.secondary
-                .iter()
-                .map(|(span, message)| Label::secondary((), range(*span)).with_message(text(message))),
+            d.secondary.iter().map(|(span, message)| {
+                Label::secondary((), range(*span)).with_message(text(message))
+            }),
         );
     }
     let mut notes = Vec::new();
@@ -451,7 +453,10 @@ struct SnippetLine {
 
 impl SnippetLine {
     fn to_snippet(&self, real: usize) -> usize {
-        let at = self.anchors.partition_point(|&(r, _)| r <= real).saturating_sub(1);
+        let at = self
+            .anchors
+            .partition_point(|&(r, _)| r <= real)
+            .saturating_sub(1);
         let Some(&(r, s)) = self.anchors.get(at) else {
             return self.range.start;
         };
@@ -464,7 +469,10 @@ impl SnippetLine {
     }
 
     fn to_real(&self, snippet: usize) -> usize {
-        let at = self.anchors.partition_point(|&(_, s)| s <= snippet).saturating_sub(1);
+        let at = self
+            .anchors
+            .partition_point(|&(_, s)| s <= snippet)
+            .saturating_sub(1);
         let Some(&(r, s)) = self.anchors.get(at) else {
             return self.real_start;
         };
@@ -615,14 +623,22 @@ impl<'a> codespan_reporting::files::Files<'a> for Snippet<'a> {
         Ok(&self.text)
     }
 
-    fn line_index(&'a self, (): (), byte: usize) -> Result<usize, codespan_reporting::files::Error> {
+    fn line_index(
+        &'a self,
+        (): (),
+        byte: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
         Ok(self
             .lines
             .partition_point(|line| line.range.start <= byte)
             .saturating_sub(1))
     }
 
-    fn line_number(&'a self, (): (), line: usize) -> Result<usize, codespan_reporting::files::Error> {
+    fn line_number(
+        &'a self,
+        (): (),
+        line: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
         Ok(self.first + line + 1)
     }
 
@@ -635,7 +651,9 @@ impl<'a> codespan_reporting::files::Files<'a> for Snippet<'a> {
         let Some(shown) = self.lines.get(line) else {
             return Ok(1);
         };
-        let real = self.source.floor_char_boundary(shown.to_real(byte).min(self.source.len()));
+        let real = self
+            .source
+            .floor_char_boundary(shown.to_real(byte).min(self.source.len()));
         let start = shown.real_start.min(real);
         Ok(self.source[start..real].chars().count() + 1)
     }
@@ -645,12 +663,11 @@ impl<'a> codespan_reporting::files::Files<'a> for Snippet<'a> {
         (): (),
         line: usize,
     ) -> Result<std::ops::Range<usize>, codespan_reporting::files::Error> {
-        self.lines
-            .get(line)
-            .map(|l| l.range.clone())
-            .ok_or(codespan_reporting::files::Error::LineTooLarge {
+        self.lines.get(line).map(|l| l.range.clone()).ok_or(
+            codespan_reporting::files::Error::LineTooLarge {
                 given: line,
                 max: self.lines.len().saturating_sub(1),
-            })
+            },
+        )
     }
 }

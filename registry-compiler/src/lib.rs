@@ -32,10 +32,10 @@ pub mod codes;
 pub mod diagnostics;
 pub mod generate;
 mod json_tree;
-mod numbers;
-mod parallel;
 pub mod load;
 pub mod model;
+mod numbers;
+mod parallel;
 pub mod render;
 pub mod rules;
 #[cfg(feature = "cli")]
@@ -344,9 +344,8 @@ pub fn compile(source: &str, schema: &Schema) -> Compiled {
     // The model is built while the validators run, on the core they leave idle for part of
     // the time (a third of the wall time of a 100,000-service build), and dropped when the
     // registry turns out invalid.
-    let (document, mut diagnostics, model) = check_document(source, schema, |document| {
-        build_model(document, schema)
-    });
+    let (document, mut diagnostics, model) =
+        check_document(source, schema, |document| build_model(document, schema));
     let registry = match (document, model) {
         (Some(_), Some(model)) if !diagnostics.iter().any(Diagnostic::is_error) => match model {
             Ok(registry) => Some(registry),
@@ -396,7 +395,9 @@ fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box
     let field_span = |name: &str| {
         document
             .get(root, name)
-            .map_or(Span::new(root_start, root_start + 1), |id| document.span(id))
+            .map_or(Span::new(root_start, root_start + 1), |id| {
+                document.span(id)
+            })
     };
     let field = |name: &str| document.get(root, name).map(|id| document.to_value(id));
     let version = field("version").and_then(|v| v.as_u64()).ok_or_else(|| {
@@ -473,7 +474,12 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
 }
 
 /// The innermost value under `top` whose span holds `offset`, with its JSON pointer.
-fn node_at(document: &Document<'_>, top: NodeId, offset: usize, pointer: String) -> (NodeId, String) {
+fn node_at(
+    document: &Document<'_>,
+    top: NodeId,
+    offset: usize,
+    pointer: String,
+) -> (NodeId, String) {
     let mut node = top;
     let mut pointer = pointer;
     let holds = |id: NodeId| {

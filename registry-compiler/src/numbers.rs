@@ -53,7 +53,14 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         for field in [&RANK, &SCORE] {
             if let Some(node) = document.get(service, field.name) {
                 let pointer = format!("/services/{index}");
-                check_number(document, node, field, &pointer, service_place(document, index), &mut out);
+                check_number(
+                    document,
+                    node,
+                    field,
+                    &pointer,
+                    service_place(document, index),
+                    &mut out,
+                );
             }
         }
     }
@@ -97,7 +104,9 @@ fn check_number(
                 )
                 .with_label("too large")
                 .with_pointer(pointer)
-                .with_help("ranks number the research set from 1; use null for a service outside it"),
+                .with_help(
+                    "ranks number the research set from 1; use null for a service outside it",
+                ),
             );
             return;
         }

@@ -160,7 +160,9 @@ impl Schema {
         });
         let found = match found {
             Ok(found) => found,
-            Err(panicked) => vec![vec![panicked.diagnostic("the schema validation of the services")]],
+            Err(panicked) => vec![vec![
+                panicked.diagnostic("the schema validation of the services"),
+            ]],
         };
         diagnostics.extend(found.into_iter().flatten());
         diagnostics
