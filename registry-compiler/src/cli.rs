@@ -254,7 +254,7 @@ fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode 
     };
     print_report(&report, format, color);
     if !checked.is_valid() {
-        return ExitCode::from(EXIT_INVALID);
+        return invalid_exit(&checked.diagnostics);
     }
     if format != Format::Json {
         println!(
@@ -288,7 +288,7 @@ fn build(
         Ok(loaded) => loaded,
         Err(LoadError::Invalid(invalid)) => {
             print_report(&invalid.report(), Format::Text, use_color(color));
-            return ExitCode::from(EXIT_INVALID);
+            return invalid_exit(&invalid.diagnostics);
         }
         Err(error) => return usage_error(error),
     };
@@ -350,7 +350,7 @@ fn fmt(check: bool, path: Option<PathBuf>, color: ColorArg) -> ExitCode {
         Err(FormatError::Invalid(invalid)) => {
             print_report(&invalid.report(), Format::Text, use_color(color));
             eprintln!("note: {} was not rewritten", file.display);
-            return ExitCode::from(EXIT_INVALID);
+            return invalid_exit(&invalid.diagnostics);
         }
         Err(FormatError::WouldBeInvalid(invalid)) => {
             print_report(&invalid.report(), Format::Text, use_color(color));
@@ -510,6 +510,16 @@ fn report_check(pages: &[Checked]) -> ExitCode {
     }
 }
 
+/// Exit 1 for an invalid registry, 2 when the compiler itself failed (the registry was not
+/// fully checked).
+fn invalid_exit(diagnostics: &[crate::Diagnostic]) -> ExitCode {
+    if diagnostics.iter().any(|d| d.code == Code::Internal) {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    }
+}
+
 fn print_report(report: &Report<'_>, format: Format, color: bool) {
     if report.diagnostics.is_empty() && format != Format::Json {
         return;
@@ -540,7 +550,8 @@ fn explain(code: Option<&str>) -> ExitCode {
                 ExitCode::SUCCESS
             }
             None => usage_error(format!(
-                "unknown diagnostic code `{text}`\n  = help: run `workerflow-registry explain` to list every code"
+                "unknown diagnostic code `{}`\n  = help: run `workerflow-registry explain` to list every code",
+                crate::diagnostics::escape_controls(text)
             )),
         },
     }

@@ -1,7 +1,7 @@
 //! The catalogue of diagnostic codes: one stable code per rule, with the text `explain` prints.
 //!
 //! WF1xx: the file is not valid JSON. WF2xx: the JSON does not match services.schema.json.
-//! WF3xx: rules a schema cannot express. Codes are never reused or renumbered.
+//! WF3xx: rules a schema cannot express. WF9xx: internal errors of the compiler. Codes are never reused or renumbered.
 
 use std::fmt;
 
@@ -164,6 +164,12 @@ codes! {
     RankedWithoutLink = "WF315", "ranked service without an https link",
         why: "Every ranked service is in the research set because its API docs were found; with `officialApiDocsUrl` and `bestBaseLink` both null the docs have nothing to link to. Unranked runtime-only services (`rank: null`) may be declared before their docs are known.",
         fix: "Set `officialApiDocsUrl` (or `bestBaseLink`; `fmt` fills the other one from it), or set `rank` to null.";
+    IntegerForm = "WF316", "whole number written with a fraction or exponent, or too large",
+        why: "JSON Schema counts `1.0`, `1e0` and `-0` as integers, but most JSON readers (serde, the generated code) do not; and a rank above 4294967295 does not fit the model. `check` rejects what `build` and `fmt` could not read, so both give one verdict.",
+        fix: "Write the number as plain digits, such as `1` for `1.0` or `0` for `-0`; keep ranks at most 4294967295.";
+    Internal = "WF901", "internal error",
+        why: "A part of the compiler failed (a panic in a validation thread, or a value the model cannot hold after every check passed). The registry was not fully checked, so it is never reported as valid; the CLI exits with status 2.",
+        fix: "This is a bug in workerflow-registry: report it with the registry that triggers it.";
 }
 
 impl fmt::Display for Code {

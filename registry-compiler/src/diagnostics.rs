@@ -7,7 +7,6 @@
 use std::fmt::Write as _;
 
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
-use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Chars, Config};
 use serde::Serialize;
 
@@ -104,6 +103,28 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// 0-based line of `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts
+            .partition_point(|&start| start as usize <= offset)
+            - 1
+    }
+
+    /// Byte range of line `line` without its terminator.
+    fn content(&self, source: &str, line: usize) -> (usize, usize) {
+        let start = self.starts[line] as usize;
+        let end = self
+            .starts
+            .get(line + 1)
+            .map_or(source.len(), |&next| next as usize);
+        let text = &source.as_bytes()[start..end];
+        let trimmed = text.strip_suffix(b"\n").unwrap_or(text);
+        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+        (start, start + trimmed.len())
+    }
+}
+
+impl LineIndex {
     pub fn new(source: &str) -> LineIndex {
         let mut starts = vec![0];
         starts.extend(memchr_newlines(source.as_bytes()));
@@ -123,11 +144,12 @@ impl LineIndex {
     }
 }
 
+/// Starts of every line after the first: after `\n`, `\r\n` or a lone `\r` (old Mac files).
 fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
     bytes
         .iter()
         .enumerate()
-        .filter(|(_, b)| **b == b'\n')
+        .filter(|&(i, b)| *b == b'\n' || (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
         .map(|(i, _)| i as u32 + 1)
 }
 
@@ -206,14 +228,16 @@ impl Report<'_> {
 
     /// rustc-style text: each diagnostic with its snippet, then a summary line.
     pub fn render_text(&self, color: bool) -> String {
-        let file = SimpleFile::new(self.path, self.source);
+        let index = LineIndex::new(self.source);
         let config = Config {
             chars: Chars::ascii(),
             ..Config::default()
         };
         let mut out = String::new();
         for diagnostic in self.diagnostics {
-            let cs = to_codespan(diagnostic);
+            // Each diagnostic gets a small file of the lines it shows, long lines cut to a
+            // window around the labels: a minified registry is one line of megabytes.
+            let (file, cs) = Snippet::build(self.path, self.source, &index, &config, diagnostic);
             if color {
                 let mut buffer = term::termcolor::Buffer::ansi();
                 if term::emit_to_write_style(&mut buffer, &config, &file, &cs).is_ok() {
@@ -329,22 +353,28 @@ impl Report<'_> {
                 "::{level} file={},line={line},col={column},endLine={end_line},endColumn={end_column},title={}::{}",
                 escape_property(self.path),
                 escape_property(&format!("{} {}", d.code, d.code.title())),
-                escape_data(&message)
+                escape_data(&escape_controls(&message))
             );
         }
         out
     }
 }
 
-fn to_codespan(d: &Diagnostic) -> CsDiagnostic<()> {
-    let range = |span: Span| span.start as usize..span.end as usize;
-    let mut labels =
-        vec![Label::primary((), range(d.span)).with_message(d.label.clone().unwrap_or_default())];
-    labels.extend(
-        d.secondary
-            .iter()
-            .map(|(span, message)| Label::secondary((), range(*span)).with_message(message)),
-    );
+fn to_codespan(d: &Diagnostic, range: impl Fn(Span) -> std::ops::Range<usize>) -> CsDiagnostic<()> {
+    let text = |t: &str| escape_controls(t).into_owned();
+    // An internal error without a place has no snippet: `1:1` would be a made-up position.
+    let placeless = d.code == Code::Internal && d.span == Span::default() && d.label.is_none();
+    let mut labels = Vec::new();
+    if !placeless {
+        labels.push(
+            Label::primary((), range(d.span)).with_message(text(d.label.as_deref().unwrap_or(""))),
+        );
+        labels.extend(
+            d.secondary.iter().map(|(span, message)| {
+                Label::secondary((), range(*span)).with_message(text(message))
+            }),
+        );
+    }
     let mut notes = Vec::new();
     if let Some(pointer) = &d.pointer {
         notes.push(format!(
@@ -357,14 +387,14 @@ fn to_codespan(d: &Diagnostic) -> CsDiagnostic<()> {
         ));
     }
     if let Some(help) = &d.help {
-        notes.push(format!("help: {help}"));
+        notes.push(format!("help: {}", text(help)));
     }
     let cs = match d.severity {
         Severity::Error => CsDiagnostic::error(),
         Severity::Warning => CsDiagnostic::warning(),
     };
     cs.with_code(d.code.as_str())
-        .with_message(&d.message)
+        .with_message(text(&d.message))
         .with_labels(labels)
         .with_notes(notes)
 }
@@ -378,4 +408,266 @@ fn escape_data(text: &str) -> String {
 
 fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Lines longer than this (in bytes) are shown as windows around the labels.
+const LONG_LINE: usize = 200;
+/// Bytes shown on each side of a label's start and end in a long line.
+const WINDOW: usize = 60;
+const ELLIPSIS: &str = "…";
+
+/// Whether `c` is shown escaped: it would move the cursor, recolour the terminal or reorder the
+/// text (C0 controls but tab and line feed, DEL, C1, bidirectional controls, line separators).
+fn is_hidden_control(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+        | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with control characters written as `\u{1b}`, as rustc shows them. Tab and line feed
+/// stay.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_hidden_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_hidden_control(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// One shown line of a [`Snippet`]: its range in the snippet text (terminator included), the
+/// real line start, and anchors (real offset, snippet offset) where the two stop moving together
+/// (cuts and escapes), sorted.
+struct SnippetLine {
+    range: std::ops::Range<usize>,
+    real_start: usize,
+    anchors: Vec<(usize, usize)>,
+}
+
+impl SnippetLine {
+    fn to_snippet(&self, real: usize) -> usize {
+        let at = self
+            .anchors
+            .partition_point(|&(r, _)| r <= real)
+            .saturating_sub(1);
+        let Some(&(r, s)) = self.anchors.get(at) else {
+            return self.range.start;
+        };
+        let mapped = s + real.saturating_sub(r);
+        let limit = self
+            .anchors
+            .get(at + 1)
+            .map_or(self.range.end.saturating_sub(1), |&(_, next)| next);
+        mapped.min(limit.max(s))
+    }
+
+    fn to_real(&self, snippet: usize) -> usize {
+        let at = self
+            .anchors
+            .partition_point(|&(_, s)| s <= snippet)
+            .saturating_sub(1);
+        let Some(&(r, s)) = self.anchors.get(at) else {
+            return self.real_start;
+        };
+        let mapped = r + snippet.saturating_sub(s);
+        self.anchors
+            .get(at + 1)
+            .map_or(mapped, |&(next, _)| mapped.min(next.max(r)))
+    }
+}
+
+/// The lines one diagnostic shows, as a small codespan file that reports the real line and
+/// column numbers.
+struct Snippet<'a> {
+    name: &'a str,
+    source: &'a str,
+    text: String,
+    /// Real index of `lines[0]`.
+    first: usize,
+    lines: Vec<SnippetLine>,
+}
+
+impl<'a> Snippet<'a> {
+    fn build(
+        name: &'a str,
+        source: &'a str,
+        index: &LineIndex,
+        config: &Config,
+        d: &Diagnostic,
+    ) -> (Snippet<'a>, CsDiagnostic<()>) {
+        let clamp = |offset: u32| source.floor_char_boundary((offset as usize).min(source.len()));
+        let spans: Vec<(usize, usize)> = std::iter::once(d.span)
+            .chain(d.secondary.iter().map(|(span, _)| *span))
+            .map(|span| (clamp(span.start), clamp(span.end)))
+            .collect();
+        // The lines codespan renders: label starts and ends, the context of multi-line labels,
+        // and single lines between two shown ones.
+        let mut shown = std::collections::BTreeSet::new();
+        for &(start, end) in &spans {
+            let (s, e) = (index.line_of(start), index.line_of(end));
+            shown.insert(s);
+            shown.insert(e);
+            if e > s {
+                shown.extend(s + 1..=(s + config.start_context_lines).min(e));
+                shown.extend(e.saturating_sub(config.end_context_lines).max(s)..e);
+            }
+        }
+        let gaps: Vec<usize> = shown
+            .iter()
+            .filter(|&&i| shown.contains(&(i + 2)) && !shown.contains(&(i + 1)))
+            .map(|&i| i + 1)
+            .collect();
+        shown.extend(gaps);
+        let first = shown.first().copied().unwrap_or(0);
+        let last = shown.last().copied().unwrap_or(0);
+        let mut text = String::new();
+        let mut lines = Vec::with_capacity(last - first + 1);
+        for line in first..=last {
+            let (real_start, real_end) = index.content(source, line);
+            let start = text.len();
+            let mut anchors = Vec::new();
+            if shown.contains(&line) {
+                let points: Vec<usize> = spans
+                    .iter()
+                    .flat_map(|&(s, e)| [s, e])
+                    .filter(|&p| real_start <= p && p <= real_end)
+                    .collect();
+                let windows = windows(source, real_start, real_end, &points);
+                for (n, &(from, to)) in windows.iter().enumerate() {
+                    if from > real_start || n > 0 {
+                        text.push_str(ELLIPSIS);
+                    }
+                    anchors.push((from, text.len()));
+                    for (i, c) in source[from..to].char_indices() {
+                        if is_hidden_control(c) {
+                            let at = from + i;
+                            anchors.push((at, text.len()));
+                            let _ = write!(text, "\\u{{{:x}}}", c as u32);
+                            anchors.push((at + c.len_utf8(), text.len()));
+                        } else {
+                            text.push(c);
+                        }
+                    }
+                    anchors.push((to, text.len()));
+                }
+                if windows.last().is_some_and(|&(_, to)| to < real_end) {
+                    text.push_str(ELLIPSIS);
+                }
+            }
+            text.push('\n');
+            lines.push(SnippetLine {
+                range: start..text.len(),
+                real_start,
+                anchors,
+            });
+        }
+        let snippet = Snippet {
+            name,
+            source,
+            text,
+            first,
+            lines,
+        };
+        let cs = to_codespan(d, |span| {
+            let map = |offset: u32| {
+                let real = clamp(offset);
+                let line = index.line_of(real);
+                snippet
+                    .lines
+                    .get(line.wrapping_sub(first))
+                    .map_or(0, |l| l.to_snippet(real))
+            };
+            map(span.start)..map(span.end)
+        });
+        (snippet, cs)
+    }
+}
+
+/// The byte ranges of line `start..end` to show: all of it when short, else windows around
+/// `points`, merged when they overlap.
+fn windows(source: &str, start: usize, end: usize, points: &[usize]) -> Vec<(usize, usize)> {
+    if end - start <= LONG_LINE {
+        return vec![(start, end)];
+    }
+    let mut points = points.to_vec();
+    points.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for p in points {
+        let from = source.floor_char_boundary(p.saturating_sub(WINDOW).max(start));
+        let to = source.ceil_char_boundary((p + WINDOW).min(end));
+        match out.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => out.push((from, to)),
+        }
+    }
+    out
+}
+
+impl<'a> codespan_reporting::files::Files<'a> for Snippet<'a> {
+    type FileId = ();
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, (): ()) -> Result<&'a str, codespan_reporting::files::Error> {
+        Ok(self.name)
+    }
+
+    fn source(&'a self, (): ()) -> Result<&'a str, codespan_reporting::files::Error> {
+        Ok(&self.text)
+    }
+
+    fn line_index(
+        &'a self,
+        (): (),
+        byte: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        Ok(self
+            .lines
+            .partition_point(|line| line.range.start <= byte)
+            .saturating_sub(1))
+    }
+
+    fn line_number(
+        &'a self,
+        (): (),
+        line: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        Ok(self.first + line + 1)
+    }
+
+    fn column_number(
+        &'a self,
+        (): (),
+        line: usize,
+        byte: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        let Some(shown) = self.lines.get(line) else {
+            return Ok(1);
+        };
+        let real = self
+            .source
+            .floor_char_boundary(shown.to_real(byte).min(self.source.len()));
+        let start = shown.real_start.min(real);
+        Ok(self.source[start..real].chars().count() + 1)
+    }
+
+    fn line_range(
+        &'a self,
+        (): (),
+        line: usize,
+    ) -> Result<std::ops::Range<usize>, codespan_reporting::files::Error> {
+        self.lines.get(line).map(|l| l.range.clone()).ok_or(
+            codespan_reporting::files::Error::LineTooLarge {
+                given: line,
+                max: self.lines.len().saturating_sub(1),
+            },
+        )
+    }
 }

@@ -35,6 +35,8 @@ mod json_tree;
 mod keywords;
 pub mod load;
 pub mod model;
+mod numbers;
+mod parallel;
 pub mod render;
 pub mod rules;
 #[cfg(feature = "cli")]
@@ -305,16 +307,27 @@ fn check_document<'src, T: Send>(
         sort(&mut diagnostics);
         return (None, diagnostics, None);
     }
-    let (schema_found, rules_found, also) = std::thread::scope(|scope| {
-        let rules = scope.spawn(|| rules::check(&document));
-        let also = scope.spawn(|| alongside(&document));
-        let schema_found = schema.validate(&document);
-        (
-            schema_found,
-            rules.join().unwrap_or_default(),
-            also.join().ok(),
-        )
-    });
+    // The rules on one thread, `alongside` on another, the schema here; a panic in any of them
+    // is an internal error, never a pass.
+    let (side, schema_found) = parallel::join(
+        || {
+            parallel::join(
+                || {
+                    parallel::fault_point("rules");
+                    let mut found = rules::check(&document);
+                    found.extend(numbers::check(&document));
+                    found
+                },
+                || alongside(&document),
+            )
+        },
+        || schema.validate(&document),
+    );
+    let (rules_found, also) = match side {
+        Ok((Ok(found), also)) => (found, Some(also)),
+        Ok((Err(panicked), _)) => (vec![panicked.diagnostic("the rule checks")], None),
+        Err(panicked) => (vec![panicked.diagnostic("building the model")], None),
+    };
     diagnostics.extend(schema_found);
     diagnostics.extend(rules_found);
     sort(&mut diagnostics);
@@ -332,7 +345,8 @@ pub fn compile(source: &str, schema: &Schema) -> Compiled {
     // The model is built while the validators run, on the core they leave idle for part of
     // the time (a third of the wall time of a 100,000-service build), and dropped when the
     // registry turns out invalid.
-    let (document, mut diagnostics, model) = check_document(source, schema, build_model);
+    let (document, mut diagnostics, model) =
+        check_document(source, schema, |document| build_model(document, schema));
     let registry = match (document, model) {
         (Some(_), Some(model)) if !diagnostics.iter().any(Diagnostic::is_error) => match model {
             Ok(registry) => Some(registry),
@@ -351,23 +365,45 @@ pub fn compile(source: &str, schema: &Schema) -> Compiled {
 
 /// Builds the model from a document that passed validation. A schema looser than the bundled
 /// one can still let through what the model cannot hold: that is reported, never a panic.
-fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
+fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box<Diagnostic>> {
     let mismatch = |span: Span, pointer: String, error: String| {
-        Box::new(
-            Diagnostic::error(Code::SchemaOther, format!("value does not fit the registry model: {error}"), span)
-                .with_label("here")
-                .with_pointer(pointer)
-                .with_help("the schema beside the registry accepts what the compiler cannot read; keep it in step with the bundled schema"),
-        )
+        let diagnostic = if schema.is_bundled() {
+            // Every check passed, yet the model cannot hold the value: a bug of this crate.
+            Diagnostic::error(
+                Code::Internal,
+                format!("internal error: value passed every check but does not fit the registry model: {error}"),
+                span,
+            )
+            .with_help("this is a bug in workerflow-registry; please report it with the registry that triggers it")
+        } else {
+            Diagnostic::error(
+                Code::SchemaOther,
+                format!("value does not fit the registry model: {error}"),
+                span,
+            )
+            .with_help(format!(
+                "the schema {} accepts what the compiler cannot read; keep it in step with the bundled schema",
+                schema.origin()
+            ))
+        };
+        Box::new(diagnostic.with_label("here").with_pointer(pointer))
     };
     let root = document
         .root()
         .ok_or_else(|| mismatch(Span::default(), String::new(), "empty document".to_owned()))?;
-    let root_span = document.span(root);
+    // The field's value when present, else the root's opening brace.
+    let root_start = document.span(root).start;
+    let field_span = |name: &str| {
+        document
+            .get(root, name)
+            .map_or(Span::new(root_start, root_start + 1), |id| {
+                document.span(id)
+            })
+    };
     let field = |name: &str| document.get(root, name).map(|id| document.to_value(id));
     let version = field("version").and_then(|v| v.as_u64()).ok_or_else(|| {
         mismatch(
-            root_span,
+            field_span("version"),
             "/version".into(),
             "`version` must be an integer".into(),
         )
@@ -376,7 +412,7 @@ fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
         .and_then(|v| v.as_str().map(str::to_owned))
         .ok_or_else(|| {
             mismatch(
-                root_span,
+                field_span("updatedAt"),
                 "/updatedAt".into(),
                 "`updatedAt` must be a string".into(),
             )
@@ -393,11 +429,18 @@ fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
         // Straight from the source text: the document is valid JSON without duplicate keys, and
         // this skips building a `serde_json::Value` per service.
         let mut service = serde_json::from_str::<Service>(document.text(id)).map_err(|e| {
-            mismatch(
-                document.span(id),
-                format!("/services/{index}"),
-                e.to_string(),
-            )
+            // serde_json counts lines and columns inside the service's text: find the value
+            // there so the diagnostic points at it, not at "line 2 column 34".
+            let text = document.text(id);
+            let base = document.span(id).start as usize;
+            let offset = offset_of(text, e.line(), e.column()).map(|at| base + at);
+            let (node, pointer) = offset
+                .map(|at| node_at(document, id, at, format!("/services/{index}")))
+                .unwrap_or_else(|| (id, format!("/services/{index}")));
+            let message = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+            mismatch(document.span(node), pointer, message)
         })?;
         service.id_is_explicit = !service.id.is_empty();
         if service.id.is_empty() {
@@ -405,41 +448,54 @@ fn build_model(document: &Document<'_>) -> Result<Registry, Box<Diagnostic>> {
         }
         Ok(service)
     };
-    // Services are independent: parse them on all cores, in chunks, keeping their order.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let chunk = ids.len().div_ceil(threads).max(1024);
-    let services = std::thread::scope(|scope| {
-        let parts: Vec<_> = ids
-            .chunks(chunk)
-            .enumerate()
-            .map(|(n, ids)| {
-                scope.spawn(move || {
-                    ids.iter()
-                        .enumerate()
-                        .map(|(offset, &id)| service_at(n * chunk + offset, id))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut services = Vec::with_capacity(ids.len());
-        for part in parts {
-            let part = part.join().map_err(|_| {
-                mismatch(
-                    root_span,
-                    "/services".into(),
-                    "internal error while reading the services".into(),
-                )
-            })??;
-            services.extend(part);
-        }
-        Ok::<_, Box<Diagnostic>>(services)
-    })?;
+    // Services are independent: parse them on all cores, keeping their order.
+    let services = parallel::map(&ids, 1024, |index, &id| {
+        parallel::fault_point("model");
+        service_at(index, id)
+    })
+    .map_err(|panicked| Box::new(panicked.diagnostic("building the model")))?
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(Registry {
         version,
         updated_at,
         notes,
         services,
     })
+}
+
+/// The byte offset of serde_json's 1-based `line` and `column` (the last byte read) in `text`.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let start = if line <= 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    Some((start + column.saturating_sub(1)).min(text.len()))
+}
+
+/// The innermost value under `top` whose span holds `offset`, with its JSON pointer.
+fn node_at(
+    document: &Document<'_>,
+    top: NodeId,
+    offset: usize,
+    pointer: String,
+) -> (NodeId, String) {
+    let mut node = top;
+    let mut pointer = pointer;
+    let holds = |id: NodeId| {
+        let span = document.span(id);
+        (span.start as usize) <= offset && offset < span.end as usize
+    };
+    while let Some((index, child)) = document.children(node).enumerate().find(|&(_, c)| holds(c)) {
+        let segment = match document.key(child) {
+            Some(key) => load::pointer_segment(&key).into_owned(),
+            None => index.to_string(),
+        };
+        pointer = format!("{pointer}/{segment}");
+        node = child;
+    }
+    (node, pointer)
 }
 
 /// The nearest `connector-registry/services.json` from `start` upwards.

@@ -15,6 +15,8 @@ use crate::suggest::did_you_mean;
 /// The bundled schema, used when the registry has no `services.schema.json` beside it.
 pub const BUNDLED_SCHEMA: &str = include_str!("../../connector-registry/services.schema.json");
 
+const BUNDLED_ORIGIN: &str = "(bundled)";
+
 /// A compiled schema, ready to validate many registries.
 pub struct Schema {
     /// The schema document, for looking up property names and descriptions.
@@ -23,6 +25,8 @@ pub struct Schema {
     root: Validator<DocumentJson>,
     /// The schema of one service, when the schema has a `services.items` definition.
     service: Option<Validator<DocumentJson>>,
+    /// Where the schema came from: `(bundled)` or its path.
+    origin: String,
 }
 
 /// Why a schema could not be used.
@@ -36,7 +40,7 @@ pub struct SchemaError {
 impl Schema {
     /// Compiles the bundled schema.
     pub fn bundled() -> Result<Schema, SchemaError> {
-        Schema::from_str(BUNDLED_SCHEMA, "(bundled)")
+        Schema::from_str(BUNDLED_SCHEMA, BUNDLED_ORIGIN)
     }
 
     /// Compiles a schema from its JSON text; `origin` names it in errors.
@@ -74,7 +78,18 @@ impl Schema {
             document,
             root,
             service,
+            origin: origin.to_owned(),
         })
+    }
+
+    /// Where the schema came from: `(bundled)` or the path it was read from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Whether this is the schema compiled into the crate.
+    pub fn is_bundled(&self) -> bool {
+        self.origin == BUNDLED_ORIGIN
     }
 
     /// The property names the schema allows on the object at `pointer`, in schema order.
@@ -133,33 +148,22 @@ impl Schema {
             return diagnostics;
         };
         let service_ids: Vec<NodeId> = document.children(services).collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
         // Small registries are not worth a thread.
-        let chunk = service_ids.len().div_ceil(threads).max(1024);
-        let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = service_ids
-                .chunks(chunk)
-                .enumerate()
-                .map(|(n, ids)| {
-                    scope.spawn(move || {
-                        let mut out = Vec::new();
-                        for (offset, &id) in ids.iter().enumerate() {
-                            if !service_validator.is_valid(TreeNode::new(document, id)) {
-                                let prefix = format!("/services/{}", n * chunk + offset);
-                                self.collect(document, service_validator, id, &prefix, &mut out);
-                            }
-                        }
-                        out
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
+        let found = crate::parallel::map(&service_ids, 1024, |index, &id| {
+            crate::parallel::fault_point("schema");
+            let mut out = Vec::new();
+            if !service_validator.is_valid(TreeNode::new(document, id)) {
+                let prefix = format!("/services/{index}");
+                self.collect(document, service_validator, id, &prefix, &mut out);
+            }
+            out
         });
+        let found = match found {
+            Ok(found) => found,
+            Err(panicked) => vec![vec![
+                panicked.diagnostic("the schema validation of the services"),
+            ]],
+        };
         diagnostics.extend(found.into_iter().flatten());
         diagnostics
     }

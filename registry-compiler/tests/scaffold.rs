@@ -260,9 +260,37 @@ fn top_level_fns(source: &str, what: &str) -> Vec<String> {
         .collect()
 }
 
-/// A service name and summary that try to end the comments and strings they land in.
-const EVIL_SERVICE: &str = "Evil\r\n}\nfn injected() {}\n/* */ ` [x] \u{202e}\u{2028}";
+/// A service name and summary that try to end the comments and strings they land in. (A bidi
+/// control such as U+202E is refused by the registry's rules, WF312, before anything is written:
+/// see `a_bidi_control_in_the_service_name_is_refused`.)
+const EVIL_SERVICE: &str = "Evil\r\n}\nfn injected() {}\n/* */ ` [x] \u{2028}";
 const EVIL_SUMMARY: &str = "Sum\n*/ }\nfn injected_summary() {}\r\n\"";
+
+#[test]
+fn a_bidi_control_in_the_service_name_is_refused() {
+    let dir = scratch_crate("bidi");
+    let before = read(dir.join("connector-registry/services.json"));
+    let output = run_in(
+        &dir,
+        &[
+            "new",
+            "--service",
+            "Evil\u{202e}kcals",
+            "--route",
+            "evil_send",
+            "--secret",
+            "EVIL_KEY",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("error[WF312]"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(read(dir.join("connector-registry/services.json")), before);
+    assert!(!dir.join("src/connectors/evil_kcals.rs").exists());
+}
 
 #[test]
 fn text_from_the_user_never_becomes_code() {

@@ -1,0 +1,127 @@
+//! WF316: the whole numbers the model reads (`version`, `rank`, `bestBaseLinkScore`) are written
+//! as plain digits and fit the model. JSON Schema's `integer` also admits `1.0`, `1e0`, `-0` and
+//! `2^64`, which serde cannot read into `u32`/`u8`; rejecting them here keeps one verdict for
+//! `check`, `build` and `fmt`.
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::load::{Document, NodeId, NodeKind};
+use crate::schema::service_place;
+
+/// A field and the range within which the form is checked: values outside it are the schema's
+/// to report (a range or `const` error), except above `model_max`, which no schema can allow.
+struct Field {
+    name: &'static str,
+    min: f64,
+    schema_max: f64,
+    model_max: Option<u64>,
+}
+
+const VERSION: Field = Field {
+    name: "version",
+    min: 1.0,
+    schema_max: 1.0,
+    model_max: None,
+};
+const RANK: Field = Field {
+    name: "rank",
+    min: 1.0,
+    schema_max: f64::INFINITY,
+    model_max: Some(u32::MAX as u64),
+};
+const SCORE: Field = Field {
+    name: "bestBaseLinkScore",
+    min: 0.0,
+    schema_max: 100.0,
+    model_max: None,
+};
+
+pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(root) = document.root() else {
+        return out;
+    };
+    if let Some(node) = document.get(root, VERSION.name) {
+        check_number(document, node, &VERSION, "", String::new(), &mut out);
+    }
+    let Some(services) = document
+        .get(root, "services")
+        .filter(|&s| document.kind(s) == NodeKind::Array)
+    else {
+        return out;
+    };
+    for (index, service) in document.children(services).enumerate() {
+        for field in [&RANK, &SCORE] {
+            if let Some(node) = document.get(service, field.name) {
+                let pointer = format!("/services/{index}");
+                check_number(
+                    document,
+                    node,
+                    field,
+                    &pointer,
+                    service_place(document, index),
+                    &mut out,
+                );
+            }
+        }
+    }
+    out
+}
+
+fn check_number(
+    document: &Document<'_>,
+    node: NodeId,
+    field: &Field,
+    parent: &str,
+    place: String,
+    out: &mut Vec<Diagnostic>,
+) {
+    if document.kind(node) != NodeKind::Number {
+        return;
+    }
+    let text = document.text(node);
+    let plain = !text.contains(['.', 'e', 'E']) && text != "-0";
+    let Ok(value) = text.parse::<f64>() else {
+        return;
+    };
+    // Fractions and values below the minimum are the schema's (WF201, WF206).
+    if value.fract() != 0.0 || value < field.min {
+        return;
+    }
+    let pointer = format!("{parent}/{}", field.name);
+    let name = field.name;
+    if let Some(max) = field.model_max {
+        let too_large = if plain {
+            text.parse::<u64>().map_or(true, |n| n > max)
+        } else {
+            value > max as f64
+        };
+        if too_large {
+            out.push(
+                Diagnostic::error(
+                    Code::IntegerForm,
+                    format!("{place}`{name}` must be at most {max}, found `{text}`"),
+                    document.span(node),
+                )
+                .with_label("too large")
+                .with_pointer(pointer)
+                .with_help(
+                    "ranks number the research set from 1; use null for a service outside it",
+                ),
+            );
+            return;
+        }
+    }
+    if plain || value > field.schema_max {
+        return;
+    }
+    out.push(
+        Diagnostic::error(
+            Code::IntegerForm,
+            format!("{place}`{name}` must be written as plain digits, found `{text}`"),
+            document.span(node),
+        )
+        .with_label("not plain digits")
+        .with_pointer(pointer)
+        .with_help(format!("write `{}`", value.abs() as u64)),
+    );
+}

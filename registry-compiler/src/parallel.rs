@@ -1,0 +1,109 @@
+//! The one place work is split across threads. A worker that panics is reported as
+//! [`Panicked`], never dropped: a lost chunk of validation would let an invalid registry pass.
+
+use std::thread;
+
+use crate::diagnostics::{Code, Diagnostic, Span};
+
+/// A worker thread panicked; its results are lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panicked;
+
+impl Panicked {
+    /// The internal-error diagnostic reporting that `what` did not finish.
+    pub fn diagnostic(self, what: &str) -> Diagnostic {
+        Diagnostic::error(
+            Code::Internal,
+            format!("internal error: {what} stopped with a panic, so the registry was not fully checked"),
+            Span::default(),
+        )
+        .with_help("this is a bug in workerflow-registry; please report it with the registry that triggers it")
+    }
+}
+
+/// `f(index, item)` for every item, in order, on up to eight threads. Small inputs (under
+/// `min_chunk` items per thread) are not worth a thread and run here.
+pub fn map<T: Sync, R: Send>(
+    items: &[T],
+    min_chunk: usize,
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Result<Vec<R>, Panicked> {
+    let threads = thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = items.len().div_ceil(threads).max(min_chunk).max(1);
+    let f = &f;
+    thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(offset, item)| f(n * chunk + offset, item))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        let mut panicked = false;
+        // Join every handle, even after a panic, so no thread outlives the scope unjoined.
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(_) => panicked = true,
+            }
+        }
+        if panicked { Err(Panicked) } else { Ok(out) }
+    })
+}
+
+/// Runs `side` on another thread while `main` runs on this one.
+pub fn join<A: Send, B>(
+    side: impl FnOnce() -> A + Send,
+    main: impl FnOnce() -> B,
+) -> (Result<A, Panicked>, B) {
+    thread::scope(|scope| {
+        let handle = scope.spawn(side);
+        let b = main();
+        (handle.join().map_err(|_| Panicked), b)
+    })
+}
+
+/// Panics when the debug-build fault hook `WORKERFLOW_REGISTRY_PANIC_IN` names `site`, so tests
+/// can check that a panicking worker fails the run through the real binary. Absent from release
+/// builds.
+pub fn fault_point(site: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("WORKERFLOW_REGISTRY_PANIC_IN").is_some_and(|value| value == site) {
+        panic!("injected panic in {site}");
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = site;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Panicked, join, map};
+
+    #[test]
+    fn results_keep_their_order() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let doubled = map(&items, 16, |index, &item| {
+            assert_eq!(index, item);
+            item * 2
+        });
+        assert_eq!(doubled, Ok(items.iter().map(|i| i * 2).collect()));
+    }
+
+    #[test]
+    fn a_panicking_worker_is_reported() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let result = map(&items, 16, |_, &item| {
+            assert!(item != 9_999, "worker fails on the last item");
+            item
+        });
+        assert_eq!(result, Err(Panicked));
+        let (side, main) = join(|| panic!("side fails"), || 7);
+        assert_eq!((side, main), (Err(Panicked), 7));
+    }
+}
