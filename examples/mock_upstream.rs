@@ -5,7 +5,7 @@
 //! `cargo run --release --example mock_upstream -- 127.0.0.1:9900`
 //!
 //! It runs on one thread so that it takes as little as possible of the machine from the server
-//! under test. (`lead_normalizer` makes no outbound request, CONNECTORS.md 3.12, so only the
+//! under test. (`lead_normalizer` makes no outbound request, docs/ROUTES.md 3.12, so only the
 //! Slack webhook needs a stand-in.)
 
 use std::sync::Arc;

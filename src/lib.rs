@@ -3,7 +3,7 @@
 //!
 //! `build.rs` validates `connector-registry/services.json` and generates [`registry`], one typed
 //! item per declared route. [`connectors`] holds one handler per route (the behaviour is
-//! `CONNECTORS.md`, the shared contract); [`registry::linked`] collects them:
+//! `docs/ROUTES.md`, the route contract); [`registry::linked`] collects them:
 //!
 //! ```no_run
 //! use workerflow_runtime::EnvSecrets;

@@ -489,7 +489,7 @@ fn call(
             return ExitCode::from(2);
         }
     };
-    // The envelope callers of the public API never see (CONNECTORS.md 1.2): a payload with its
+    // The envelope callers of the public API never see (docs/ROUTES.md 1.2): a payload with its
     // own `body` field is still read as the input.
     let payload = json!({ "body": input });
     let result =

@@ -996,7 +996,9 @@ async fn raw_bytes(base: &str, request: &[u8]) -> Vec<u8> {
     let _ = stream.write_all(request).await;
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 8192];
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
+    // Generous: on a loaded machine an answer can take seconds; a server that never answers is
+    // still caught (the header timeout would close without the documented body).
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match stream.read(&mut chunk).await {
                 Ok(0) | Err(_) => break,

@@ -99,3 +99,58 @@ fn every_relative_markdown_link_resolves() {
         broken.join("\n")
     );
 }
+
+/// Every Markdown file that prose names (`docs/ROUTES.md 1.7`, `POLICY.md`) is committed too:
+/// citing a page users do not have leads them nowhere. Prose: Markdown files, and comment lines
+/// elsewhere (string literals in tests name scratch files).
+#[test]
+fn every_markdown_file_named_is_committed() {
+    let root = workspace_root();
+    let tracked = tracked_files();
+    let pages: std::collections::BTreeSet<&str> = tracked
+        .iter()
+        .filter(|path| path.ends_with(".md"))
+        .map(|path| path.rsplit('/').next().unwrap_or(path))
+        .collect();
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/');
+    let mut unknown = Vec::new();
+    for path in &tracked {
+        let Ok(text) = std::fs::read_to_string(root.join(path)) else {
+            continue;
+        };
+        let text = if path.ends_with(".md") {
+            text
+        } else {
+            text.lines()
+                .filter(|line| {
+                    let line = line.trim_start();
+                    line.starts_with("//") || line.starts_with('#')
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let bytes = text.as_bytes();
+        for (at, _) in text.match_indices(".md") {
+            let end = at + 3;
+            if bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric()) {
+                continue; // `.mdx`, `.md5`
+            }
+            let start = bytes[..at]
+                .iter()
+                .rposition(|&b| !is_name_byte(b))
+                .map_or(0, |p| p + 1);
+            let name = &text[start..end];
+            let file = name.rsplit('/').next().unwrap_or(name);
+            if file.len() > 3 && !pages.contains(file) {
+                unknown.push(format!("{path}: {name}"));
+            }
+        }
+    }
+    unknown.sort();
+    unknown.dedup();
+    assert!(
+        unknown.is_empty(),
+        "names of pages that are not in the repository:\n{}",
+        unknown.join("\n")
+    );
+}

@@ -42,7 +42,7 @@ pub struct CallEnv {
 }
 
 impl CallEnv {
-    /// Resolves the route's secrets, then its settings (CONNECTORS.md 1.1 steps 1 and 2): a
+    /// Resolves the route's secrets, then its settings (docs/ROUTES.md 1.1 steps 1 and 2): a
     /// missing secret fails before any setting is looked at.
     pub(crate) fn resolve(
         route: &'static RouteSpec,
@@ -155,7 +155,7 @@ impl<R> RouteContext<R> {
             })
     }
 
-    /// Sends a request under the client's policy (CONNECTORS.md section 2); log records carry
+    /// Sends a request under the client's policy (runtime/src/http/POLICY.md section 2); log records carry
     /// this call's route and trace id.
     #[cfg(feature = "http")]
     pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
@@ -223,7 +223,7 @@ impl<R> fmt::Debug for RouteContext<R> {
     }
 }
 
-/// A call's trace id: a non-empty string of printable ASCII (CONNECTORS.md 1.5).
+/// A call's trace id: a non-empty string of printable ASCII (docs/ROUTES.md 1.5).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct TraceId(String);

@@ -1,7 +1,7 @@
-//! The error classes of CONNECTORS.md 1.7, and what dispatch and linking can fail with.
+//! The error classes of docs/ROUTES.md 1.7, and what dispatch and linking can fail with.
 //!
 //! No error here holds a secret value: configuration errors name labels and variable names,
-//! provider excerpts are redacted by whoever builds them (CONNECTORS.md 1.8), and every type's
+//! provider excerpts are redacted by whoever builds them (docs/ROUTES.md 1.8), and every type's
 //! `Debug` prints only those fields.
 
 use std::fmt;
@@ -11,7 +11,7 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::route::SecretRequirement;
 
-/// What a handler fails with: one of the four classes of CONNECTORS.md 1.7.
+/// What a handler fails with: one of the four classes of docs/ROUTES.md 1.7.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ConnectorError {
     /// The input is unusable (status 400). `problems` is never empty.
@@ -48,7 +48,7 @@ impl fmt::Display for InputProblem {
     }
 }
 
-/// One configuration problem (CONNECTORS.md 1.6). `Display` omits the `route "<id>": ` prefix,
+/// One configuration problem (docs/ROUTES.md 1.6). `Display` omits the `route "<id>": ` prefix,
 /// which [`ConnectorError`] adds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -91,7 +91,7 @@ impl fmt::Display for ConfigProblem {
     }
 }
 
-/// A non-2xx provider answer (CONNECTORS.md 1.7, 1.8).
+/// A non-2xx provider answer (docs/ROUTES.md 1.7, 1.8).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderError {
@@ -107,11 +107,11 @@ pub struct ProviderError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
     pub attempts: u32,
-    /// The full message, in the route's shape (CONNECTORS.md 1.8).
+    /// The full message, in the route's shape (docs/ROUTES.md 1.8).
     pub message: String,
 }
 
-/// A failure without a usable provider answer (CONNECTORS.md 1.7, 1.8).
+/// A failure without a usable provider answer (docs/ROUTES.md 1.7, 1.8).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayError {
@@ -176,7 +176,7 @@ impl ConnectorError {
         }
     }
 
-    /// The HTTP-like status of CONNECTORS.md 1.7.
+    /// The HTTP-like status of docs/ROUTES.md 1.7.
     pub fn status(&self) -> u16 {
         match self {
             ConnectorError::InvalidInput { .. } => 400,
@@ -186,7 +186,7 @@ impl ConnectorError {
         }
     }
 
-    /// Whether a later redelivery could succeed (CONNECTORS.md 1.7, 2.2).
+    /// Whether a later redelivery could succeed (docs/ROUTES.md 1.7, 2.2).
     pub fn is_transient(&self) -> bool {
         match self {
             ConnectorError::InvalidInput { .. } | ConnectorError::Config { .. } => false,
@@ -221,7 +221,7 @@ fn join<T: fmt::Display>(problems: &[T]) -> String {
         .join("; ")
 }
 
-/// One `route "<id>": …` line per problem, joined with `"; "` (CONNECTORS.md 1.6, 1.7).
+/// One `route "<id>": …` line per problem, joined with `"; "` (docs/ROUTES.md 1.6, 1.7).
 fn config_message(route: &str, problems: &[ConfigProblem]) -> String {
     problems
         .iter()

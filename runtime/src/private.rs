@@ -120,7 +120,7 @@ impl Payload {
         self.route
     }
 
-    /// Unwraps the envelope (CONNECTORS.md 1.2) and deserializes the input; a failure is an
+    /// Unwraps the envelope (docs/ROUTES.md 1.2) and deserializes the input; a failure is an
     /// invalid-input error naming the field path.
     pub fn deserialize<T: DeserializeOwned>(self) -> Result<T, DispatchError> {
         deserialize_input(self.route, unwrap_envelope(self.value)).map_err(DispatchError::from)

@@ -225,7 +225,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Trims as CONNECTORS.md 1.3 says: Unicode whitespace and U+FEFF at both ends.
+/// Trims as docs/ROUTES.md 1.3 says: Unicode whitespace and U+FEFF at both ends.
 pub(crate) fn trim(value: &str) -> &str {
     value.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }

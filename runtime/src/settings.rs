@@ -1,4 +1,4 @@
-//! Optional, non-secret configuration a route reads besides its secrets (CONNECTORS.md 1.6, 2.7):
+//! Optional, non-secret configuration a route reads besides its secrets (docs/ROUTES.md 1.6, 2.7):
 //! a repository name, a model, a service's base URL.
 //!
 //! Connector code declares each setting as a `static` and names the ones a route reads in its
@@ -30,7 +30,7 @@ pub struct Setting {
 pub enum SettingKind {
     /// Any text.
     Text,
-    /// An absolute `http`/`https` URL with a host and without query or fragment (CONNECTORS.md
+    /// An absolute `http`/`https` URL with a host and without query or fragment (docs/ROUTES.md
     /// 2.7); anything else is a configuration error naming the label and the setting.
     BaseUrl,
 }

@@ -208,7 +208,7 @@ fn async_handlers_are_awaited() {
 fn missing_secrets_fail_before_the_handler_runs() {
     let before = ECHO_CALLS.get();
     let blank = MapSecrets::new().with("DEMO_API_KEY", " \t ");
-    // Invalid input too: the configuration error wins (CONNECTORS.md 1.1).
+    // Invalid input too: the configuration error wins (docs/ROUTES.md 1.1).
     let error = dispatch("echo", json!({"body": 5}), &blank).expect_err("no key");
     assert_eq!(ECHO_CALLS.get(), before, "the handler must not run");
     assert_eq!(error.status(), 500);

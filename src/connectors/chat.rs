@@ -1,5 +1,5 @@
 //! Chat incoming webhook (Google Chat compatible): `chat_notify` and `incident_create`
-//! (CONNECTORS.md 3.1, 3.2). The webhook URL is the secret; both routes post `{"text": …}`.
+//! (docs/ROUTES.md 3.1, 3.2). The webhook URL is the secret; both routes post `{"text": …}`.
 
 use serde_json::{Value, json};
 use workerflow_runtime::http::{ProviderDescription, ProviderReply, endpoint_host};

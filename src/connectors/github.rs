@@ -1,4 +1,4 @@
-//! GitHub REST API: `github_issue_create` (CONNECTORS.md 3.4).
+//! GitHub REST API: `github_issue_create` (docs/ROUTES.md 3.4).
 
 use serde_json::{Map, Value, json};
 use workerflow_runtime::http::header::HeaderValue;

@@ -1,4 +1,4 @@
-//! HubSpot CRM API: `hubspot_contact_upsert` and `hubspot_deal_upsert` (CONNECTORS.md 3.10,
+//! HubSpot CRM API: `hubspot_contact_upsert` and `hubspot_deal_upsert` (docs/ROUTES.md 3.10,
 //! 3.11). Both search on one property, then PATCH the object found or POST a new one.
 
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! Reading input fields as CONNECTORS.md 1.2 and 1.3 say, collecting every problem.
+//! Reading input fields as docs/ROUTES.md 1.2 and 1.3 say, collecting every problem.
 
 use serde_json::{Map, Value};
 use workerflow_runtime::{ConnectorError, InputProblem};
@@ -9,7 +9,7 @@ pub(crate) fn trim(text: &str) -> &str {
 }
 
 /// The input object: the unwrapped payload when it is an object, else the route's error on
-/// field `body` (CONNECTORS.md 1.2).
+/// field `body` (docs/ROUTES.md 1.2).
 pub(crate) fn object(
     route: &'static str,
     input: Value,
@@ -124,7 +124,7 @@ impl Problems {
     }
 }
 
-/// Scalar metadata (CONNECTORS.md 1.3): string, number and boolean entries as text, trimmed,
+/// Scalar metadata (docs/ROUTES.md 1.3): string, number and boolean entries as text, trimmed,
 /// in input order; entries with an empty key or value dropped. A non-object yields none.
 pub(crate) fn scalar_metadata(value: Option<&Value>) -> Vec<(String, String)> {
     let Some(Value::Object(entries)) = value else {

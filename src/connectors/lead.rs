@@ -1,4 +1,4 @@
-//! `lead_normalizer` (CONNECTORS.md 3.12): a deterministic transform with no outbound request.
+//! `lead_normalizer` (docs/ROUTES.md 3.12): a deterministic transform with no outbound request.
 //! It still declares the Google AI key so configurations and health reports keep their shape;
 //! the key is never read.
 

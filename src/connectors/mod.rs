@@ -1,4 +1,4 @@
-//! The twelve baseline routes, one file per service (CONNECTORS.md section 3).
+//! The twelve baseline routes, one file per service (docs/ROUTES.md section 3).
 //!
 //! Each handler takes the unwrapped payload as a `serde_json::Value` and does its work in the
 //! contract's order: its secrets are resolved and its settings checked before it runs; it checks
@@ -17,7 +17,7 @@ mod outbound;
 mod slack;
 mod stripe;
 
-/// The optional settings the routes read (CONNECTORS.md 1.6, 2.7), for listings such as
+/// The optional settings the routes read (docs/ROUTES.md 1.6, 2.7), for listings such as
 /// `workerflow routes`.
 pub mod settings {
     pub use super::github::{GITHUB_BASE_URL, GITHUB_REPO};

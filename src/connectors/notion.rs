@@ -1,4 +1,4 @@
-//! Notion API: `notion_database_item_create` and `notion_database_item_get` (CONNECTORS.md 3.8,
+//! Notion API: `notion_database_item_create` and `notion_database_item_get` (docs/ROUTES.md 3.8,
 //! 3.9). Errors use Notion's own `code` and `message`.
 
 use serde_json::{Map, Value, json};

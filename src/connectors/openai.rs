@@ -1,4 +1,4 @@
-//! OpenAI chat completions: `openai_chat` (CONNECTORS.md 3.5).
+//! OpenAI chat completions: `openai_chat` (docs/ROUTES.md 3.5).
 
 use serde_json::{Value, json};
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};

@@ -1,4 +1,4 @@
-//! What every service file needs to build requests: checked secrets (CONNECTORS.md 1.6), API
+//! What every service file needs to build requests: checked secrets (docs/ROUTES.md 1.6), API
 //! URLs from base-URL settings (2.7), form bodies, and the JSON reading of provider answers.
 
 use serde_json::{Map, Value};
@@ -104,7 +104,7 @@ pub(crate) fn describe_error_object(reply: &ProviderReply<'_>) -> ProviderDescri
 }
 
 /// A trace id where a header needs it: always valid for the runtime's trace ids, but checked so
-/// that a malformed one is invalid input rather than a malformed header (CONNECTORS.md 1.5).
+/// that a malformed one is invalid input rather than a malformed header (docs/ROUTES.md 1.5).
 pub(crate) fn header_text(
     route: &'static str,
     field: &str,

@@ -1,4 +1,4 @@
-//! Slack incoming webhook: `slack_message` (CONNECTORS.md 3.3). The destination comes only from
+//! Slack incoming webhook: `slack_message` (docs/ROUTES.md 3.3). The destination comes only from
 //! `SLACK_WEBHOOK_URL`; a caller-supplied `webhookUrl` is refused, not ignored.
 
 use serde_json::{Value, json};

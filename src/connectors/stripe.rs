@@ -1,4 +1,4 @@
-//! Stripe API: `stripe_payment_intent_create` and `stripe_customer_upsert` (CONNECTORS.md 3.6,
+//! Stripe API: `stripe_payment_intent_create` and `stripe_customer_upsert` (docs/ROUTES.md 3.6,
 //! 3.7). Requests are form-encoded; creates carry an idempotency key, so they are retried.
 
 use serde_json::{Map, Value, json};
@@ -102,7 +102,7 @@ pub async fn upsert_customer(
 
     let (customer, created) = match &existing {
         Some(id) => {
-            // An update carries no key, so it is not retried after a 500 (CONNECTORS.md 2.3).
+            // An update carries no key, so it is not retried after a 500 (runtime/src/http/POLICY.md 2.3).
             let segment = outbound::found_id_segment(id);
             let update = stripe
                 .request(HttpMethod::POST, &format!("/v1/customers/{segment}"))?

@@ -96,7 +96,7 @@ impl ApiError {
         self
     }
 
-    /// A runtime failure, with the runtime's status mapping (CONNECTORS.md 1.7).
+    /// A runtime failure, with the runtime's status mapping (docs/ROUTES.md 1.7).
     fn dispatch(error: &DispatchError, route: &str) -> Self {
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -282,7 +282,7 @@ async fn call(
         .map_err(|rejection| body_error(&rejection, state.body_limit).route(spec.id))?;
     let input: Value =
         serde_json::from_slice(&body).map_err(|error| malformed_json(&error).route(spec.id))?;
-    // The envelope of CONNECTORS.md 1.2: callers of this API never see it, so a field named
+    // The envelope of docs/ROUTES.md 1.2: callers of this API never see it, so a field named
     // `body` in their JSON is input.
     let payload = json!({ "body": input });
     // Secrets, settings and the route's input checks, before anything runs or is queued: an

@@ -1,4 +1,4 @@
-//! CONNECTORS.md 4.1: the checks every route that makes requests goes through.
+//! docs/ROUTES.md 4.1: the checks every route that makes requests goes through.
 
 use std::time::Duration;
 
@@ -284,7 +284,7 @@ async fn c3_tokens_are_trimmed() {
 }
 
 /// A token that cannot be a header value, and a webhook that is not a URL, are configuration
-/// errors before any request (CONNECTORS.md 1.6), reported before invalid input.
+/// errors before any request (docs/ROUTES.md 1.6), reported before invalid input.
 #[tokio::test]
 async fn unusable_secrets_and_base_urls_are_configuration_errors() {
     let harness = Harness::start().await;

@@ -1,4 +1,4 @@
-//! CONNECTORS.md 4.3: github_issue_create and openai_chat.
+//! docs/ROUTES.md 4.3: github_issue_create and openai_chat.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! The connector harness (CONNECTORS.md section 4): every route against a real HTTP server on
+//! The connector harness (docs/ROUTES.md section 4): every route against a real HTTP server on
 //! loopback. One test binary, so the suite links once.
 
 mod common;

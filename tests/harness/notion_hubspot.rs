@@ -1,4 +1,4 @@
-//! CONNECTORS.md 4.3: the Notion and HubSpot routes.
+//! docs/ROUTES.md 4.3: the Notion and HubSpot routes.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! CONNECTORS.md 4.2: retry timing on openai_chat, with real waits. The six scenarios run
+//! docs/ROUTES.md 4.2: retry timing on openai_chat, with real waits. The six scenarios run
 //! concurrently, each against its own server, so the test takes about as long as the slowest.
 
 use std::time::{Duration, SystemTime};

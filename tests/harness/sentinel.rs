@@ -205,7 +205,7 @@ async fn the_sentinel_reaches_no_error_log_debug_output_or_response() {
         }
     }
     // Every path fails but lead_normalizer's: it makes no request, and by contract
-    // (CONNECTORS.md 1.2, 3.12) it reads any input, a non-object as an empty lead.
+    // (docs/ROUTES.md 1.2, 3.12) it reads any input, a non-object as an empty lead.
     let lead = |path: &str| format!("lead_normalizer, {path}");
     assert_eq!(
         succeeded,

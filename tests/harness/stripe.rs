@@ -1,4 +1,4 @@
-//! CONNECTORS.md 4.3: stripe_payment_intent_create and stripe_customer_upsert.
+//! docs/ROUTES.md 4.3: stripe_payment_intent_create and stripe_customer_upsert.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! The loopback harness of CONNECTORS.md section 4: a wiremock server that records every request
+//! The loopback harness of docs/ROUTES.md section 4: a wiremock server that records every request
 //! and answers from per-path scripts, secrets pointing at it, fast policies, and the checks that no
 //! secret ever reaches an error or a log record.
 

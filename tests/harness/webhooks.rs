@@ -1,4 +1,4 @@
-//! CONNECTORS.md 4.3: chat_notify, incident_create, slack_message.
+//! docs/ROUTES.md 4.3: chat_notify, incident_create, slack_message.
 
 use serde_json::json;
 

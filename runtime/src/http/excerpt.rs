@@ -1,4 +1,4 @@
-//! Redaction of provider bodies before they reach an error (CONNECTORS.md 1.8, 2.6).
+//! Redaction of provider bodies before they reach an error (docs/ROUTES.md 1.8, 2.6).
 
 use std::fmt;
 
@@ -87,7 +87,7 @@ impl Redactor {
         }
     }
 
-    /// The body excerpt of CONNECTORS.md 1.8: decoded (invalid UTF-8 replaced), trimmed,
+    /// The body excerpt of docs/ROUTES.md 1.8: decoded (invalid UTF-8 replaced), trimmed,
     /// redacted, then cut to at most 2048 bytes at a character boundary, without a marker.
     pub fn excerpt(&self, body: &[u8]) -> String {
         let decoded = String::from_utf8_lossy(body);

@@ -1,4 +1,4 @@
-//! The outbound HTTP client every connector uses (CONNECTORS.md section 2).
+//! The outbound HTTP client every connector uses, and the policy it enforces (below).
 //!
 //! [`HttpClient::send`] runs one logical request under an [`HttpPolicy`]: a timeout per attempt
 //! and a total deadline, retries only where they are safe (idempotent requests, or outcomes where
@@ -10,6 +10,8 @@
 //!
 //! The HTTP stack sits behind [`Transport`]; [`ReqwestTransport`] (rustls, no OpenSSL) is the
 //! default.
+//!
+#![doc = include_str!("POLICY.md")]
 
 mod excerpt;
 mod policy;
@@ -127,7 +129,7 @@ impl OutboundRequest {
         &self.body
     }
 
-    /// GET, PUT, PATCH and DELETE, and a POST with an `idempotency-key` header (CONNECTORS.md
+    /// GET, PUT, PATCH and DELETE, and a POST with an `idempotency-key` header (docs/ROUTES.md
     /// 2.3). Decided from the method and that header only.
     pub fn is_idempotent(&self) -> bool {
         match self.method {
@@ -175,7 +177,7 @@ pub fn endpoint_host(url: &Url) -> String {
     }
 }
 
-/// An id encoded as one URL path segment (CONNECTORS.md 2.7): every byte except ASCII letters,
+/// An id encoded as one URL path segment (POLICY.md 2.7): every byte except ASCII letters,
 /// digits and `-_.!~*'()` becomes `%XX`, so `cus 1/x` is `cus%201%2Fx`.
 pub fn path_segment(id: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -240,7 +242,7 @@ impl HttpClient {
         &self.inner.policy
     }
 
-    /// Sends one logical request under the policy (CONNECTORS.md 2.1–2.5) and returns the 2xx
+    /// Sends one logical request under the policy (POLICY.md 2.1–2.5) and returns the 2xx
     /// response or the last outcome as an [`HttpFailure`]. `route` and `trace_id` only label log
     /// records.
     pub async fn send(
@@ -344,7 +346,7 @@ fn log_outcome(
     }
 }
 
-/// The last outcome as the route sees it (CONNECTORS.md 2.5).
+/// The last outcome as the route sees it (POLICY.md 2.5).
 fn finish(
     outcome: Result<RawResponse, TransportError>,
     host: String,
@@ -397,7 +399,7 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// The body as a JSON object: valid JSON that is not an object reads as an empty object;
-    /// anything else (including an empty body) is an invalid response (CONNECTORS.md 2.7).
+    /// anything else (including an empty body) is an invalid response (POLICY.md 2.7).
     pub fn json_object(&self) -> Result<Map<String, Value>, HttpFailure> {
         match serde_json::from_slice::<Value>(&self.body) {
             Ok(Value::Object(object)) => Ok(object),
@@ -480,7 +482,7 @@ pub struct ProviderReply<'a> {
     pub excerpt: &'a str,
 }
 
-/// What a route makes of a provider's error answer (CONNECTORS.md 1.7, 1.8).
+/// What a route makes of a provider's error answer (docs/ROUTES.md 1.7, 1.8).
 #[derive(Clone, Debug, Default)]
 pub struct ProviderDescription {
     /// The provider's error code (`invalid_payload`, `rate_limit_exceeded`).
@@ -494,7 +496,7 @@ pub struct ProviderDescription {
     pub shape: MessageShape,
 }
 
-/// The two message shapes of CONNECTORS.md 1.8.
+/// The two message shapes of docs/ROUTES.md 1.8.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MessageShape {
     #[default]

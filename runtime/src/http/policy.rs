@@ -1,11 +1,11 @@
-//! The retry policy of CONNECTORS.md 2.1–2.4: timeouts, which outcomes are retried, and how long
+//! The retry policy of POLICY.md 2.1–2.4: timeouts, which outcomes are retried, and how long
 //! to wait between attempts.
 
 use std::time::Duration;
 
 use http::StatusCode;
 
-/// The six settings of CONNECTORS.md 2.1. `Default` is the production policy; tests use small
+/// The six settings of POLICY.md 2.1. `Default` is the production policy; tests use small
 /// values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpPolicy {
@@ -67,13 +67,13 @@ impl HttpPolicy {
     }
 }
 
-/// 408, 425, 429, 500, 502, 503, 504 (CONNECTORS.md 2.2).
+/// 408, 425, 429, 500, 502, 503, 504 (POLICY.md 2.2).
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 425 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// Whether a non-2xx answer is retried. A request that is not idempotent is retried only when
-/// the provider cannot have acted on it (CONNECTORS.md 2.3).
+/// the provider cannot have acted on it (POLICY.md 2.3).
 pub(crate) fn retries_status(status: StatusCode, idempotent: bool) -> bool {
     if idempotent {
         is_retryable_status(status)

@@ -1,4 +1,4 @@
-//! `Retry-After` (CONNECTORS.md 2.4): whole seconds or an HTTP date, nothing else.
+//! `Retry-After` (POLICY.md 2.4): whole seconds or an HTTP date, nothing else.
 
 use std::time::{Duration, SystemTime};
 

@@ -15,7 +15,7 @@ use super::OutboundRequest;
 /// A boxed, `Send` future, as [`Transport`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Response bodies are read up to this many bytes (CONNECTORS.md 2.7).
+/// Response bodies are read up to this many bytes (POLICY.md 2.7).
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// One HTTP stack. Implementations must not follow redirects, must send the request exactly as
