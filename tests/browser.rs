@@ -29,9 +29,7 @@ fn chromium() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-fn on_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
+use workerflow_registry::build_script::on_ci;
 
 /// Records the request line of every connection Chromium makes through its proxy.
 struct RequestLog {

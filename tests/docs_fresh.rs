@@ -47,8 +47,7 @@ fn committed_docs_match_the_registry() {
     if message.is_empty() {
         return;
     }
-    let on_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
-    if !on_ci {
+    if !workerflow_registry::build_script::on_ci() {
         match loaded.write_docs(&renderer, &docs) {
             Ok(_) => message.push_str("\nThe docs were regenerated: review and commit them.\n"),
             Err(error) => {

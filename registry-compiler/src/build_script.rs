@@ -54,6 +54,18 @@ pub struct BuildScript {
     pub skip_docs: bool,
 }
 
+/// Whether this process runs under CI: `CI` set to anything but empty, `0` or `false` (any
+/// case). The one rule for `build.rs` (docs are never written under CI) and for the tests that
+/// fail instead of skipping there.
+pub fn on_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| is_ci_value(&v))
+}
+
+fn is_ci_value(value: &std::ffi::OsStr) -> bool {
+    let value = value.to_string_lossy();
+    !value.is_empty() && value != "0" && !value.eq_ignore_ascii_case("false")
+}
+
 impl BuildScript {
     pub fn from_env() -> BuildScript {
         BuildScript::from_vars(|name| std::env::var_os(name))
@@ -65,10 +77,7 @@ impl BuildScript {
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
-        let ci = var("CI").filter(|v| {
-            let v = v.to_string_lossy();
-            !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
-        });
+        let ci = var("CI").filter(|v| is_ci_value(v));
         BuildScript {
             manifest_dir,
             registry: None,

@@ -13,9 +13,7 @@ use std::process::{Command, Output};
 mod common;
 use common::workspace_root;
 
-fn on_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
+use workerflow_registry::build_script::on_ci;
 
 fn text(output: &Output) -> String {
     format!(
