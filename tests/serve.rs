@@ -1385,6 +1385,15 @@ async fn answers_below_the_router_have_the_documented_body() {
     raw(&server.base, request.as_bytes())
         .await
         .assert_error(431, "header_fields_too_large");
+    // Under hyper's buffer limit but over the router's 64 KiB: the same answer, however the
+    // bytes arrive (hyper alone let a 500 KB head through when it was read in one go).
+    let request = format!(
+        "GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "v".repeat(100_000)
+    );
+    raw(&server.base, request.as_bytes())
+        .await
+        .assert_error(431, "header_fields_too_large");
     let request = format!(
         "GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
         "v".repeat(500_000)

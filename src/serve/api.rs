@@ -26,6 +26,10 @@ const MAX_ECHOED_ROUTE: usize = 80;
 /// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
 const MAX_ECHOED_METHOD: usize = 20;
 
+/// The largest request head (header names and values) accepted. hyper's own limit depends on
+/// how the bytes arrive (a head read in one go may pass it), so the router enforces this one.
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// `text` cut to `max` characters, with `…` when something was cut.
 fn cut(text: &str, max: usize) -> String {
     let mut shown: String = text.chars().take(max).collect();
@@ -150,7 +154,21 @@ pub(crate) async fn front_door(
         Some(token) if guarded => is_authorized(request.headers(), token),
         _ => true,
     };
-    let mut response = if authorized {
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    let mut response = if header_bytes > MAX_HEADER_BYTES {
+        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        let (code, message) = super::conn::parser_refusal(status);
+        let mut response = ApiError::new(status, code, message).respond(&trace_id);
+        // As after hyper's own refusals: the connection is not kept for another such request.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+    } else if authorized {
         request.extensions_mut().insert(trace_id.clone());
         next.run(request).await
     } else {

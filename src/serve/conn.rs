@@ -387,8 +387,9 @@ impl Wire {
     }
 }
 
-/// The code and message of an answer hyper gave to a request it could not parse.
-fn parser_refusal(status: StatusCode) -> (&'static str, &'static str) {
+/// The code and message of an answer hyper gave to a request it could not parse (and of the
+/// router's own header-size refusal, so both read the same).
+pub(crate) fn parser_refusal(status: StatusCode) -> (&'static str, &'static str) {
     match status {
         StatusCode::URI_TOO_LONG => ("uri_too_long", "the request target is too long"),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
