@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use workerflow::check_urls;
-use workerflow_registry::{Format, LoadError, Registry, display_path, find_registry};
+use workerflow_registry::{Format, LoadError, Registry, display_path, locate_registry};
 
 #[derive(clap::Args)]
 pub struct CheckUrlsArgs {
@@ -71,19 +71,7 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn registry_path(path: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
-    match path {
-        Some(path) => Ok(path),
-        None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| usage_error(format!("cannot read the current directory: {e}")))?;
-            find_registry(&cwd).ok_or_else(|| {
-                usage_error(format!(
-                    "no connector-registry/services.json in {} or any parent directory\n  = help: pass the registry path: workerflow check-urls PATH",
-                    cwd.display()
-                ))
-            })
-        }
-    }
+    locate_registry(path, "workerflow check-urls PATH").map_err(usage_error)
 }
 
 fn check_urls(

@@ -216,19 +216,7 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, ExitCode> {
-    match path {
-        Some(path) => Ok(path),
-        None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| usage_error(format!("cannot read the current directory: {e}")))?;
-            find_registry(&cwd).ok_or_else(|| {
-                usage_error(format!(
-                    "no connector-registry/services.json in {} or any parent directory\n  = help: pass the registry path: {how_to_pass}",
-                    cwd.display()
-                ))
-            })
-        }
-    }
+    crate::locate_registry(path, how_to_pass).map_err(usage_error)
 }
 
 fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode {

@@ -505,3 +505,20 @@ pub fn find_registry(start: &Path) -> Option<PathBuf> {
         .map(|dir| dir.join(REGISTRY_PATH))
         .find(|candidate| candidate.is_file())
 }
+
+/// The registry a command works on: `given`, else the nearest one from the current directory
+/// upwards; the error (for a command line) says where it looked and, with `how_to_pass` (for
+/// example `workerflow-registry check PATH`), how to name one.
+pub fn locate_registry(given: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, String> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| format!("cannot read the current directory: {e}"))?;
+    find_registry(&cwd).ok_or_else(|| {
+        format!(
+            "no {REGISTRY_PATH} in {} or any parent directory\n  = help: pass the registry path: {how_to_pass}",
+            cwd.display()
+        )
+    })
+}
