@@ -14,7 +14,7 @@ use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
 use crate::{
     AuthType, Code, Format, LoadError, Report, RequestType, Schema, SourceFile, display_path,
-    find_registry, read_source, schema_for,
+    read_source, schema_for,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 

@@ -513,8 +513,8 @@ pub fn locate_registry(given: Option<PathBuf>, how_to_pass: &str) -> Result<Path
     if let Some(path) = given {
         return Ok(path);
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     find_registry(&cwd).ok_or_else(|| {
         format!(
             "no {REGISTRY_PATH} in {} or any parent directory\n  = help: pass the registry path: {how_to_pass}",
