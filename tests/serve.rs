@@ -753,10 +753,12 @@ async fn jobs_left_at_the_drain_deadline_are_counted_and_logged() {
 // ---------------------------------------------------------------------------------------------
 // The binary.
 
-/// Runs `workerflow serve` with exactly `env`; stderr lines arrive on the returned channel.
+/// Runs `workerflow serve --jobs memory` with exactly `env`; stderr lines arrive on the
+/// returned channel. These tests are about the in-memory queue; `tests/jobs.rs` covers the
+/// durable store.
 fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
-        .arg("serve")
+        .args(["serve", "--jobs", "memory"])
         .args(args)
         .env_clear()
         .envs(env.iter().copied())
