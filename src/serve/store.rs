@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -189,7 +189,7 @@ pub fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> 
         // (SIGKILL, OOM kill); only a power loss can cost the last commits.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(
-            "BEGIN;
+            "BEGIN IMMEDIATE;
              CREATE TABLE IF NOT EXISTS workerflow_schema (version INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS jobs (
                  id INTEGER PRIMARY KEY,
@@ -368,7 +368,9 @@ fn writer(mut connection: Connection, ops: mpsc::Receiver<Op>, mut depth: usize,
             }
         }
         let mut done: Vec<Done> = Vec::with_capacity(batch.len());
-        let committed = match connection.transaction() {
+        // IMMEDIATE: take the write lock up front, so a `workerflow jobs` writing meanwhile
+        // makes this wait (busy timeout) instead of failing on a stale snapshot.
+        let committed = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(transaction) => {
                 for op in batch {
                     done.push(apply(&transaction, op, &mut depth, capacity));
