@@ -84,10 +84,20 @@ enum Command {
 struct StoreArgs {
     /// The job store: `sqlite` (default: a database in --data-dir) or `memory` (accepted jobs
     /// are lost on a crash or restart).
-    #[arg(long = "jobs", value_name = "URL", env = "WORKERFLOW_JOBS", default_value = "sqlite")]
+    #[arg(
+        long = "jobs",
+        value_name = "URL",
+        env = "WORKERFLOW_JOBS",
+        default_value = "sqlite"
+    )]
     jobs: String,
     /// The directory of the SQLite job store (created on first start).
-    #[arg(long, value_name = "DIR", env = "WORKERFLOW_DATA_DIR", default_value = "./.workerflow")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "WORKERFLOW_DATA_DIR",
+        default_value = "./.workerflow"
+    )]
     data_dir: PathBuf,
 }
 

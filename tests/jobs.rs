@@ -64,9 +64,11 @@ fn serve(data_dir: &Path, args: &[&str], webhook: &str) -> Serve {
     });
     let mut seen = Vec::new();
     loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no listening line; stderr so far: {seen:#?}"));
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no listening line; stderr so far: {seen:#?}");
+        };
         let base = line
             .split("listening on ")
             .nth(1)
@@ -95,7 +97,10 @@ impl Serve {
         let exit = self.child.wait().expect("exits");
         self.seen.extend(self.lines.iter());
         let stderr = self.seen.join("\n");
-        assert!(!stderr.contains("SECRET"), "a secret reached the log: {stderr}");
+        assert!(
+            !stderr.contains("SECRET"),
+            "a secret reached the log: {stderr}"
+        );
         (exit.code(), stderr)
     }
 
@@ -452,7 +457,12 @@ async fn sigterm_leaves_unfinished_jobs_in_the_store_and_the_next_start_runs_the
         traces.push(body["traceId"].as_str().expect("trace").to_owned());
     }
     let started = Instant::now();
-    while slow.received_requests().await.unwrap_or_default().is_empty() {
+    while slow
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
         assert!(started.elapsed() < Duration::from_secs(10), "nothing sent");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -589,6 +599,9 @@ fn a_bad_store_is_a_clear_error_at_start_and_nothing_is_overwritten() {
     let (code, stderr) = refused(&["--jobs", "postgres://user:SECRET@127.0.0.1:1/db"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(!stderr.contains("SECRET"), "{stderr}");
-    assert!(stderr.contains("not supported by this build yet"), "{stderr}");
+    assert!(
+        stderr.contains("not supported by this build yet"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

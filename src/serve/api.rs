@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use workerflow_runtime::{DispatchError, PreparedCall, RequestType, RouteSpec, TraceId};
 
-use super::store::EnqueueError;
-use super::{AppState, Jobs};
 use super::auth::is_authorized;
 use super::jobs::{Job, Refused};
+use super::store::EnqueueError;
+use super::{AppState, Jobs};
 
 /// The response header that carries the trace id of every request.
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");

@@ -121,13 +121,7 @@ fn classify(error: &DispatchError, attempts: u32, policy: RetryPolicy) -> Outcom
     }
 }
 
-async fn run(
-    state: &AppState,
-    store: &SqliteStore,
-    owner: &str,
-    policy: RetryPolicy,
-    job: Leased,
-) {
+async fn run(state: &AppState, store: &SqliteStore, owner: &str, policy: RetryPolicy, job: Leased) {
     let started = Instant::now();
     let Leased {
         trace_id,
@@ -141,32 +135,34 @@ async fn run(
             message: "the stored trace id is not valid".into(),
         },
         // The same trace id on every attempt, so the idempotency keys derived from it are too.
-        Ok(trace) => match state
-            .registry
-            .prepare_with_trace(&route, payload, &*state.secrets, trace)
-        {
-            Err(error) => classify(&error, attempts, policy),
-            Ok(prepared) => {
-                let mut task = AbortOnDrop(tokio::spawn(std::future::IntoFuture::into_future(
-                    prepared,
-                )));
-                let mut renew = tokio::time::interval((policy.lease / 3).max(Duration::from_millis(50)));
-                renew.tick().await;
-                loop {
-                    tokio::select! {
-                        joined = &mut task.0 => break match joined {
-                            Ok(Ok(output)) => Outcome::Succeeded(output),
-                            Ok(Err(error)) => classify(&error, attempts, policy),
-                            Err(_) => Outcome::Failed {
-                                class: "internal".into(),
-                                message: "the handler panicked".into(),
+        Ok(trace) => {
+            match state
+                .registry
+                .prepare_with_trace(&route, payload, &*state.secrets, trace)
+            {
+                Err(error) => classify(&error, attempts, policy),
+                Ok(prepared) => {
+                    let mut task =
+                        AbortOnDrop(tokio::spawn(std::future::IntoFuture::into_future(prepared)));
+                    let mut renew =
+                        tokio::time::interval((policy.lease / 3).max(Duration::from_millis(50)));
+                    renew.tick().await;
+                    loop {
+                        tokio::select! {
+                            joined = &mut task.0 => break match joined {
+                                Ok(Ok(output)) => Outcome::Succeeded(output),
+                                Ok(Err(error)) => classify(&error, attempts, policy),
+                                Err(_) => Outcome::Failed {
+                                    class: "internal".into(),
+                                    message: "the handler panicked".into(),
+                                },
                             },
-                        },
-                        _ = renew.tick() => store.renew(&trace_id, owner, policy.lease),
+                            _ = renew.tick() => store.renew(&trace_id, owner, policy.lease),
+                        }
                     }
                 }
             }
-        },
+        }
     };
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (state_name, class) = match &outcome {

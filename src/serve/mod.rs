@@ -414,7 +414,6 @@ async fn drain_memory(
     }
 }
 
-
 fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.body_limit;
     Router::new()

@@ -62,9 +62,15 @@ pub(crate) enum Outcome {
         delay: Duration,
     },
     /// Permanent: never retried.
-    Failed { class: String, message: String },
+    Failed {
+        class: String,
+        message: String,
+    },
     /// Transient, but the attempts are used up.
-    Dead { class: String, message: String },
+    Dead {
+        class: String,
+        message: String,
+    },
 }
 
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -128,7 +134,9 @@ impl std::fmt::Debug for SqliteStore {
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -640,7 +648,10 @@ pub fn list(connection: &Connection, state: Option<&str>) -> rusqlite::Result<Ve
 
 /// Queues a `dead` or `failed` job again with fresh attempts; `Ok(None)` when there is no such
 /// job, `Ok(Some(state))` with its state when it is not dead or failed.
-pub fn retry(connection: &Connection, trace_id: &str) -> rusqlite::Result<Result<(), Option<String>>> {
+pub fn retry(
+    connection: &Connection,
+    trace_id: &str,
+) -> rusqlite::Result<Result<(), Option<String>>> {
     let state: Option<String> = connection
         .query_row(
             "SELECT state FROM jobs WHERE trace_id = ?1",
