@@ -40,6 +40,8 @@ impl Default for RetryPolicy {
 pub(crate) struct Control {
     pub closing: AtomicBool,
     pub wake: Notify,
+    /// Woken once by `close`, for the tasks that sleep long (the retention purge).
+    pub stopped: Notify,
     pub owner: String,
 }
 
@@ -48,6 +50,7 @@ impl Control {
         Control {
             closing: AtomicBool::new(false),
             wake: Notify::new(),
+            stopped: Notify::new(),
             owner: format!("{}-{}", std::process::id(), TraceId::generate()),
         }
     }
@@ -55,6 +58,7 @@ impl Control {
     pub fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         self.wake.notify_waiters();
+        self.stopped.notify_waiters();
     }
 }
 

@@ -230,12 +230,18 @@ where
                 (Arc::clone(store), Arc::clone(control), config.retention);
             // Retention: finished jobs older than it are deleted, checked every minute.
             workers.spawn(async move {
-                while !control.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                loop {
+                    // Registered before the check, so a `close` meanwhile is not missed.
+                    let stopped = control.stopped.notified();
+                    tokio::pin!(stopped);
+                    stopped.as_mut().enable();
+                    if control.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
                     if let Err(error) = store.purge(retention).await {
                         tracing::warn!(target: "workerflow::serve", error = %error, "cannot purge old jobs");
                     }
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(60), control.wake.notified()).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(60), stopped).await;
                 }
             });
             workers

@@ -442,6 +442,53 @@ fn after_commit<T: Send + 'static>(
     })
 }
 
+/// Takes one job for `owner`: first one whose lease expired (its worker died), then the
+/// queued job due first. Two index lookups (`state, next_run_at`), never a scan of the table.
+fn lease_one(
+    connection: &Connection,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> rusqlite::Result<Option<Leased>> {
+    let expired: Option<i64> = connection
+        .prepare_cached("SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?1 LIMIT 1")?
+        .query_row(params![now], |row| row.get(0))
+        .optional()?;
+    let id = match expired {
+        Some(id) => Some(id),
+        None => connection
+            .prepare_cached(
+                "SELECT id FROM jobs WHERE state = 'queued' AND next_run_at <= ?1
+                 ORDER BY next_run_at LIMIT 1",
+            )?
+            .query_row(params![now], |row| row.get(0))
+            .optional()?,
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    connection
+        .prepare_cached(
+            "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2,
+                 attempts = attempts + 1, updated_at = ?3
+             WHERE id = ?4
+             RETURNING trace_id, route, payload, attempts",
+        )?
+        .query_row(params![owner, until, now, id], |row| {
+            let payload: String = row.get(2)?;
+            let attempts: i64 = row.get(3)?;
+            Ok(Leased {
+                trace_id: row.get(0)?,
+                route: row.get(1)?,
+                // Written by `enqueue` from a `Value`; a damaged row runs with null input and
+                // fails the route's input checks, with the job kept.
+                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            })
+        })
+        .optional()
+}
+
 fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) -> Done {
     let now = now_ms();
     let store_error = |error: rusqlite::Error| StoreError(error.to_string());
@@ -456,11 +503,11 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
                 Err(EnqueueError::Full(capacity))
             } else {
                 connection
-                    .execute(
+                    .prepare_cached(
                         "INSERT INTO jobs (trace_id, route, payload, state, next_run_at, created_at, updated_at)
                          VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?4)",
-                        params![trace_id, route, payload, now],
                     )
+                    .and_then(|mut insert| insert.execute(params![trace_id, route, payload, now]))
                     .map(|_| *depth += 1)
                     .map_err(|error| EnqueueError::Unavailable(error.to_string()))
             };
@@ -476,37 +523,8 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
             lease,
             reply,
         } => {
-            let result = connection
-                .query_row(
-                    "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2,
-                         attempts = attempts + 1, updated_at = ?3
-                     WHERE id = (SELECT id FROM jobs
-                                 WHERE (state = 'queued' AND next_run_at <= ?3)
-                                    OR (state = 'running' AND lease_until < ?3)
-                                 ORDER BY next_run_at, id LIMIT 1)
-                     RETURNING trace_id, route, payload, attempts",
-                    params![owner, now.saturating_add(millis(lease)), now],
-                    |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, String>(2)?,
-                            row.get::<_, i64>(3)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(store_error)
-                .map(|found| {
-                    found.map(|(trace_id, route, payload, attempts)| Leased {
-                        trace_id,
-                        route,
-                        // Written by `enqueue` from a `Value`; a damaged row runs with null
-                        // input and fails the route's input checks, with the job kept.
-                        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                    })
-                });
+            let result = lease_one(connection, &owner, now, now.saturating_add(millis(lease)))
+                .map_err(store_error);
             after_commit(reply, result)
         }
         Op::Renew {
