@@ -605,3 +605,80 @@ fn a_bad_store_is_a_clear_error_at_start_and_nothing_is_overwritten() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_503_never_202_and_jobs_flow_again_once_there_is_room() {
+    // A small tmpfs as the data directory, filled up while the server runs.
+    let dir = scratch("full-disk");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    /// Unmounts and removes the directory however the test ends.
+    struct Mounted(PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _mounted = Mounted(dir.clone());
+    let upstream = slack_upstream(Duration::ZERO).await;
+    let hook = webhook(&upstream);
+    let server = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || serve(&dir, &[], &hook))
+            .await
+            .expect("started")
+    };
+    let client = reqwest::Client::new();
+    let (status, body) = post(&client, &server.base, "before").await;
+    assert_eq!(status, 202, "{body}");
+
+    // Fill the disk to the last byte.
+    let filler = dir.join("filler");
+    {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let block = vec![0u8; 4096];
+        while file.write_all(&block).and_then(|()| file.flush()).is_ok() {}
+        let _ = file.write_all(&[0]);
+        let _ = file.sync_all();
+    }
+    let mut refused = 0;
+    for n in 0..20 {
+        let (status, body) = post(
+            &client,
+            &server.base,
+            &format!("while full {n} {}", "x".repeat(2000)),
+        )
+        .await;
+        assert_ne!(status, 202, "a job was accepted on a full disk: {body}");
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+        assert_eq!(body["retryAfter"], "1", "{body}");
+        refused += 1;
+    }
+    assert_eq!(refused, 20);
+
+    // Room again: accepted and delivered without a restart.
+    std::fs::remove_file(&filler).expect("remove filler");
+    let (status, body) = post(&client, &server.base, "after").await;
+    assert_eq!(status, 202, "{body}");
+    let trace = body["traceId"].as_str().expect("trace").to_owned();
+    wait_state(&client, &server.base, &trace, "succeeded").await;
+    let (code, stderr) = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("job not accepted: the job store cannot take it"),
+        "{stderr}"
+    );
+}
