@@ -227,6 +227,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
     };
     let client = reqwest::Client::new();
     let mut calls = tokio::task::JoinSet::new();
+    let mut accepted = Vec::new();
     for n in 0..JOBS {
         let (client, base) = (client.clone(), server.base.clone());
         calls.spawn(async move {
@@ -235,11 +236,17 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
             (text, status, body)
         });
         if calls.len() >= 32 {
-            let _ = calls.join_next().await;
+            accepted.push(calls.join_next().await.expect("a call").expect("joined"));
         }
     }
-    while calls.join_next().await.is_some() {}
-    // Every call of the loop was answered 202; the traces are checked through the store below.
+    while let Some(call) = calls.join_next().await {
+        accepted.push(call.expect("joined"));
+    }
+    let mut trace_of = HashMap::new();
+    for (text, status, body) in accepted {
+        assert_eq!(status, 202, "{body}");
+        trace_of.insert(text, body["traceId"].as_str().expect("trace").to_owned());
+    }
     tokio::task::spawn_blocking(move || server.kill())
         .await
         .expect("killed");
@@ -275,6 +282,16 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
             counts.get(&format!("job {n}")).copied().unwrap_or(0) >= 1,
             "job {n} was accepted but never delivered"
         );
+    }
+    // Every delivery, first attempt or after the restart, carries the trace id of its 202.
+    for request in upstream.received_requests().await.unwrap_or_default() {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let sent = body["text"].as_str().unwrap_or("");
+        let (prefix, text) = sent
+            .split_once("] ")
+            .expect("a [WorkerFlow:<trace>] prefix");
+        let trace = &trace_of[text];
+        assert_eq!(prefix, format!("[WorkerFlow:{trace}"), "{sent}");
     }
     let duplicates: usize = counts.values().map(|count| count - 1).sum();
     assert!(
