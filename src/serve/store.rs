@@ -499,6 +499,11 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
             payload,
             reply,
         } => {
+            if *depth >= capacity {
+                // The count may be stale (`workerflow jobs purge` or `retry` meanwhile): look
+                // before refusing.
+                *depth = count_open(connection).unwrap_or(*depth);
+            }
             let result = if *depth >= capacity {
                 Err(EnqueueError::Full(capacity))
             } else {
