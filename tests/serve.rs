@@ -1435,7 +1435,7 @@ async fn http2_is_not_served() {
 async fn out_of_file_descriptors_the_binary_neither_spins_nor_dies_and_health_comes_back() {
     // 64 descriptors and a cap above that: accept fails with EMFILE while the idle sockets
     // are open; the server must wait, not spin or exit, and answer once they time out.
-    let command = "ulimit -n 64 && exec \"$0\" serve --addr 127.0.0.1:0 --max-connections 1000 \
+    let command = "ulimit -n 64 && exec \"$0\" serve --jobs memory --addr 127.0.0.1:0 --max-connections 1000 \
          --keep-alive-timeout 300ms --header-timeout 300ms";
     let mut child = Command::new("sh")
         .args(["-c", command, env!("CARGO_BIN_EXE_workerflow")])
