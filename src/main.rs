@@ -72,6 +72,64 @@ enum Command {
     /// retried after their Retry-After within --retry-budget. At most --concurrency URLs at a
     /// time, and 2 requests at a time per host. Exit status 1 when any URL fails.
     CheckUrls(check_urls_command::CheckUrlsArgs),
+    /// Look at and act on the durable job store (see README: "Durable async jobs").
+    ///
+    /// Works on the store `serve` uses (--jobs / WORKERFLOW_JOBS, --data-dir /
+    /// WORKERFLOW_DATA_DIR), also while it runs. Exit status: 1 when the job is not found or
+    /// cannot be retried, 2 when the store cannot be opened.
+    Jobs(JobsArgs),
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The job store: `sqlite` (default: a database in --data-dir) or `memory` (accepted jobs
+    /// are lost on a crash or restart).
+    #[arg(
+        long = "jobs",
+        value_name = "URL",
+        env = "WORKERFLOW_JOBS",
+        default_value = "sqlite"
+    )]
+    jobs: String,
+    /// The directory of the SQLite job store (created on first start).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "WORKERFLOW_DATA_DIR",
+        default_value = "./.workerflow"
+    )]
+    data_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct JobsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    action: JobsAction,
+}
+
+#[derive(Subcommand)]
+enum JobsAction {
+    /// List the jobs, oldest first, as JSON lines.
+    List {
+        /// Only jobs in this state.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(workerflow::serve::store::STATES))]
+        state: Option<String>,
+    },
+    /// Show one job (state, attempts, timestamps, error, output) as JSON.
+    Show {
+        /// The job's trace id (the `traceId` of the 202 answer).
+        id: String,
+    },
+    /// Queue a dead or failed job again, with fresh attempts and the same trace id.
+    Retry { id: String },
+    /// Delete finished jobs (succeeded, failed, dead) older than the given age.
+    Purge {
+        /// `7d`, `12h`, `30m`, `90s`.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: Duration,
+    },
 }
 
 #[derive(clap::Args)]
@@ -115,6 +173,22 @@ struct ServeArgs {
           default_value_t = ServeConfig::DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     max_connections: usize,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Attempts per job in all; a transient failure on the last one makes the job `dead`.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    job_attempts: u32,
+    /// The wait before a job's second attempt, doubled for each next one (at most 5 minutes).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    job_backoff: Duration,
+    /// How long a worker's lease on a job lasts unless renewed; after a crash, another worker
+    /// takes the job once it expires.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    job_lease: Duration,
+    /// How long finished jobs are kept before they are purged: `7d`, `12h`.
+    #[arg(long, value_name = "AGE", default_value = "7d", value_parser = parse_age)]
+    job_retention: Duration,
     /// Threads of the async runtime (default: the number of CPUs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     threads: Option<usize>,
@@ -122,10 +196,12 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::CheckUrls(args) = cli.command {
+    let cli = match cli.command {
         // The registry's links, not its routes: no linked handlers needed.
-        return check_urls_command::run(args);
-    }
+        Command::CheckUrls(args) => return check_urls_command::run(args),
+        Command::Jobs(args) => return jobs_command(&args),
+        command => Cli { command },
+    };
     let registry = match workerflow::registry::linked() {
         Ok(registry) => registry,
         Err(error) => {
@@ -142,7 +218,7 @@ fn main() -> ExitCode {
             payload_file,
             trace_id,
         } => call(&registry, &route, payload, payload_file, trace_id),
-        Command::CheckUrls(_) => ExitCode::SUCCESS, // handled above
+        Command::CheckUrls(_) | Command::Jobs(_) => ExitCode::SUCCESS, // handled above
         Command::Serve(args) => serve(registry, args),
     }
 }
@@ -163,6 +239,114 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|value| Duration::try_from_secs_f64(value * scale).ok())
         .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 500ms or 2"))
+}
+
+/// An age: `7d`, `12h`, `30m`, or any duration `parse_duration` takes.
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let scaled = [("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)]
+        .iter()
+        .find_map(|(suffix, scale)| {
+            let number = trimmed.strip_suffix(suffix)?;
+            // `500ms` ends with `s`, not `m`: only a bare number before the suffix counts.
+            let value = number.trim().parse::<f64>().ok()?;
+            Duration::try_from_secs_f64(value * scale).ok()
+        });
+    match scaled {
+        Some(duration) => Ok(duration),
+        None => parse_duration(trimmed)
+            .map_err(|_| format!("{trimmed:?} is not an age such as 7d, 12h, 30m or 90s")),
+    }
+}
+
+/// Where `--jobs` points.
+enum StoreChoice {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
+    match args.jobs.trim() {
+        "memory" => Ok(StoreChoice::Memory),
+        "sqlite" | "" => Ok(StoreChoice::Sqlite(args.data_dir.clone())),
+        other if other.starts_with("sqlite://") => Ok(StoreChoice::Sqlite(PathBuf::from(
+            other.trim_start_matches("sqlite://"),
+        ))),
+        other if other.starts_with("postgres://") || other.starts_with("postgresql://") => Err(
+            "--jobs postgres://… is not supported by this build yet; use `sqlite` or `memory`"
+                .to_owned(),
+        ),
+        // Never echo the value: a URL may carry a password.
+        _ => Err("--jobs must be `sqlite`, `sqlite://DIR` or `memory`".to_owned()),
+    }
+}
+
+/// `workerflow jobs …`: opens the SQLite store directly (WAL lets it read and write while
+/// `serve` runs).
+fn jobs_command(args: &JobsArgs) -> ExitCode {
+    let dir = match store_choice(&args.store) {
+        Ok(StoreChoice::Sqlite(dir)) => dir,
+        Ok(StoreChoice::Memory) => {
+            eprintln!(
+                "error: the memory job store lives inside the `serve` process; there is nothing to look at"
+            );
+            return ExitCode::from(2);
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let connection = match workerflow::serve::store::open_connection(&dir) {
+        Ok((_, connection)) => connection,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    use workerflow::serve::store;
+    let result = match &args.action {
+        JobsAction::List { state } => store::list(&connection, state.as_deref()).map(|jobs| {
+            let mut out = String::new();
+            for job in jobs {
+                let _ = writeln!(out, "{job}");
+            }
+            print!("{out}");
+            ExitCode::SUCCESS
+        }),
+        JobsAction::Show { id } => store::show(&connection, id).map(|job| match job {
+            Some(job) => {
+                println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: no job with trace id {id:?}");
+                ExitCode::FAILURE
+            }
+        }),
+        JobsAction::Retry { id } => store::retry(&connection, id).map(|done| match done {
+            Ok(()) => {
+                println!("queued {id} again");
+                ExitCode::SUCCESS
+            }
+            Err(None) => {
+                eprintln!("error: no job with trace id {id:?}");
+                ExitCode::FAILURE
+            }
+            Err(Some(state)) => {
+                eprintln!("error: job {id:?} is {state}; only dead or failed jobs can be retried");
+                ExitCode::FAILURE
+            }
+        }),
+        JobsAction::Purge { older_than } => store::purge(&connection, *older_than).map(|count| {
+            println!("purged {count} finished jobs");
+            ExitCode::SUCCESS
+        }),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: the job store in {}: {error}", dir.display());
+        ExitCode::FAILURE
+    })
 }
 
 /// A duration above zero (a zero timeout would close every connection at once).
@@ -234,6 +418,22 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let jobs = match store_choice(&args.store) {
+        Ok(StoreChoice::Memory) => workerflow::serve::JobBackend::Memory,
+        Ok(StoreChoice::Sqlite(dir)) => {
+            match workerflow::serve::SqliteStore::open(&dir, args.queue_capacity) {
+                Ok(store) => workerflow::serve::JobBackend::Sqlite(std::sync::Arc::new(store)),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.threads {
@@ -256,6 +456,14 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
         body_timeout: args.body_timeout,
         keep_alive_timeout: args.keep_alive_timeout,
         max_connections: args.max_connections,
+        jobs,
+        retry: workerflow::serve::RetryPolicy {
+            max_attempts: args.job_attempts,
+            backoff: args.job_backoff,
+            lease: args.job_lease,
+            ..workerflow::serve::RetryPolicy::default()
+        },
+        retention: args.job_retention,
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -265,6 +473,7 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
             auth = config.token.is_some(),
             workers = config.workers,
             queue_capacity = config.queue_capacity,
+            jobs = config.jobs.name(),
             max_connections = config.max_connections,
             "listening on http://{local}"
         );

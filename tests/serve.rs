@@ -753,10 +753,12 @@ async fn jobs_left_at_the_drain_deadline_are_counted_and_logged() {
 // ---------------------------------------------------------------------------------------------
 // The binary.
 
-/// Runs `workerflow serve` with exactly `env`; stderr lines arrive on the returned channel.
+/// Runs `workerflow serve --jobs memory` with exactly `env`; stderr lines arrive on the
+/// returned channel. These tests are about the in-memory queue; `tests/jobs.rs` covers the
+/// durable store.
 fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
-        .arg("serve")
+        .args(["serve", "--jobs", "memory"])
         .args(args)
         .env_clear()
         .envs(env.iter().copied())
@@ -1444,7 +1446,7 @@ async fn http2_is_not_served() {
 async fn out_of_file_descriptors_the_binary_neither_spins_nor_dies_and_health_comes_back() {
     // 64 descriptors and a cap above that: accept fails with EMFILE while the idle sockets
     // are open; the server must wait, not spin or exit, and answer once they time out.
-    let command = "ulimit -n 64 && exec \"$0\" serve --addr 127.0.0.1:0 --max-connections 1000 \
+    let command = "ulimit -n 64 && exec \"$0\" serve --jobs memory --addr 127.0.0.1:0 --max-connections 1000 \
          --keep-alive-timeout 300ms --header-timeout 300ms";
     let mut child = Command::new("sh")
         .args(["-c", command, env!("CARGO_BIN_EXE_workerflow")])

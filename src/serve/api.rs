@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use workerflow_runtime::{DispatchError, PreparedCall, RequestType, RouteSpec, TraceId};
 
-use super::AppState;
 use super::auth::is_authorized;
 use super::jobs::{Job, Refused};
+use super::store::EnqueueError;
+use super::{AppState, Jobs};
 
 /// The response header that carries the trace id of every request.
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -203,7 +204,24 @@ pub(crate) async fn health() -> Json<Value> {
 /// requirements with their labels and names. Never a value.
 pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Value> {
     let report = state.registry.check_config(&*state.secrets);
-    Json(serde_json::to_value(&report).unwrap_or(Value::Null))
+    let mut body = serde_json::to_value(&report).unwrap_or(Value::Null);
+    let jobs = match &state.jobs {
+        Jobs::Memory(queue) => json!({
+            "store": "memory",
+            "depth": queue.depth(),
+            "capacity": queue.capacity(),
+        }),
+        Jobs::Sqlite { store, .. } => json!({
+            "store": "sqlite",
+            "path": store.path().display().to_string(),
+            "depth": store.depth().await.ok(),
+            "capacity": store.capacity(),
+        }),
+    };
+    if let Value::Object(fields) = &mut body {
+        fields.insert("jobs".into(), jobs);
+    }
+    Json(body)
 }
 
 /// `GET /api/routes`: the linked routes, their secret requirements and settings (names only).
@@ -303,6 +321,10 @@ async fn call(
     // The envelope of docs/ROUTES.md 1.2: callers of this API never see it, so a field named
     // `body` in their JSON is input.
     let payload = json!({ "body": input });
+    let stored = match (&state.jobs, spec.request_type) {
+        (Jobs::Sqlite { .. }, RequestType::Async) => payload.clone(),
+        _ => Value::Null,
+    };
     // Secrets, settings and the route's input checks, before anything runs or is queued: an
     // async call that is certain to fail gets the same error a sync call would.
     let prepared = state
@@ -316,47 +338,122 @@ async fn call(
                 .map_err(|error| ApiError::dispatch(&error, spec.id))?;
             Ok(Json(output).into_response())
         }
-        RequestType::Async => enqueue(state, spec, prepared, trace_id),
+        RequestType::Async => enqueue(state, spec, prepared, trace_id, stored).await,
     }
 }
 
+fn accepted(spec: &RouteSpec, trace_id: &TraceId) -> Response {
+    let body = json!({
+        "ok": true,
+        "route": spec.id,
+        "traceId": trace_id,
+        "status": "queued",
+    });
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+fn queue_full(spec: &RouteSpec, capacity: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue_full",
+        format!("the async job queue is full ({capacity} jobs waiting); retry later"),
+    )
+    .route(spec.id)
+}
+
 /// Queues a prepared async call (its secrets resolved and its input checked; nothing sent).
-fn enqueue(
+/// With a durable store only the route, the payload and the trace id are stored, and 202 is
+/// answered once they are committed.
+async fn enqueue(
     state: &AppState,
     spec: &'static RouteSpec,
     prepared: PreparedCall,
     trace_id: &TraceId,
+    payload: Value,
 ) -> Result<Response, ApiError> {
+    let queue = match &state.jobs {
+        Jobs::Memory(queue) => queue,
+        Jobs::Sqlite { store, control } => {
+            // Unpolled: nothing of it has run. The worker prepares the call again.
+            drop(prepared);
+            if control.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(shutting_down(spec));
+            }
+            return match store.enqueue(trace_id.as_str(), spec.id, &payload).await {
+                Ok(()) => {
+                    control.wake.notify_one();
+                    Ok(accepted(spec, trace_id))
+                }
+                Err(EnqueueError::Full(capacity)) => Err(queue_full(spec, capacity)),
+                Err(EnqueueError::Unavailable(reason)) => {
+                    // The reason names the database problem, never the payload.
+                    tracing::error!(
+                        target: "workerflow::serve",
+                        route = %spec.id,
+                        trace_id = %trace_id,
+                        error = %reason,
+                        "job not accepted: the job store cannot take it"
+                    );
+                    Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the job store cannot take the job now; retry later",
+                    )
+                    .route(spec.id))
+                }
+            };
+        }
+    };
     let job = Job {
         route: spec.id,
         trace_id: trace_id.clone(),
         run: std::future::IntoFuture::into_future(prepared),
     };
-    match state.jobs.push(job) {
-        Ok(()) => {
-            let body = json!({
-                "ok": true,
-                "route": spec.id,
-                "traceId": trace_id,
-                "status": "queued",
-            });
-            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
-        }
-        Err(Refused::Full) => Err(ApiError::new(
+    match queue.push(job) {
+        Ok(()) => Ok(accepted(spec, trace_id)),
+        Err(Refused::Full) => Err(queue_full(spec, queue.capacity())),
+        Err(Refused::ShuttingDown) => Err(shutting_down(spec)),
+    }
+}
+
+fn shutting_down(spec: &RouteSpec) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "shutting_down",
+        "the server is shutting down and accepts no new jobs",
+    )
+    .route(spec.id)
+}
+
+/// `GET /api/jobs/{traceId}`: a job's state, attempts, timestamps, error and output (never its
+/// payload). The memory queue keeps no record: 404 there.
+pub(crate) async fn get_job(
+    State(state): State<Arc<AppState>>,
+    trace: Option<axum::Extension<TraceId>>,
+    trace_id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let request_trace = trace_of(trace);
+    let not_found = |message: &str| {
+        ApiError::new(StatusCode::NOT_FOUND, "job_not_found", message).respond(&request_trace)
+    };
+    let Ok(Path(trace_id)) = trace_id else {
+        return not_found("the trace id in the path is not valid UTF-8");
+    };
+    let Jobs::Sqlite { store, .. } = &state.jobs else {
+        return not_found("the memory job store keeps no job records; run with --jobs sqlite");
+    };
+    match store.get(&trace_id).await {
+        Ok(Some(job)) => Json(json!({ "ok": true, "job": job })).into_response(),
+        Ok(None) => not_found(&format!(
+            "no job with trace id {}",
+            cut(&trace_id, MAX_ECHOED_ROUTE)
+        )),
+        Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "queue_full",
-            format!(
-                "the async job queue is full ({} jobs waiting); retry later",
-                state.jobs.capacity()
-            ),
+            "store_unavailable",
+            "the job store cannot be read now; retry later",
         )
-        .route(spec.id)),
-        Err(Refused::ShuttingDown) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down and accepts no new jobs",
-        )
-        .route(spec.id)),
+        .respond(&request_trace),
     }
 }
 

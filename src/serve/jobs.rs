@@ -77,6 +77,12 @@ impl JobQueue {
         self.capacity
     }
 
+    /// Jobs waiting or running.
+    pub fn depth(&self) -> usize {
+        let state = self.lock();
+        state.waiting.len() + state.running.len()
+    }
+
     fn lock(&self) -> MutexGuard<'_, QueueState> {
         // No code panics while holding the lock; if one ever did, the counts are still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

@@ -24,7 +24,9 @@
 mod api;
 mod auth;
 mod conn;
+mod durable;
 mod jobs;
+pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,7 +40,9 @@ use tokio::time::{Instant, timeout_at};
 use workerflow_runtime::{Registry, SecretSource, SecretValue};
 
 pub use api::TRACE_HEADER;
+pub use durable::RetryPolicy;
 pub use jobs::JobCounts;
+pub use store::{SqliteStore, StoreError};
 
 use jobs::JobQueue;
 
@@ -66,6 +70,39 @@ pub struct ServeConfig {
     pub keep_alive_timeout: Duration,
     /// How many connections may be open at once; beyond, a new one is answered 503 and closed.
     pub max_connections: usize,
+    /// Where accepted async jobs are kept.
+    pub jobs: JobBackend,
+    /// Attempts, backoff and lease of the durable store's workers.
+    pub retry: RetryPolicy,
+    /// How long finished jobs stay in the durable store before they are purged.
+    pub retention: Duration,
+}
+
+/// The job store behind the async queue (`--jobs`).
+#[derive(Clone, Debug)]
+pub enum JobBackend {
+    /// The in-memory queue: accepted jobs are lost on a crash.
+    Memory,
+    /// The embedded SQLite database of a data directory.
+    Sqlite(Arc<SqliteStore>),
+}
+
+impl JobBackend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobBackend::Memory => "memory",
+            JobBackend::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// The handlers' view of the job store.
+pub(crate) enum Jobs {
+    Memory(Arc<JobQueue>),
+    Sqlite {
+        store: Arc<SqliteStore>,
+        control: Arc<durable::Control>,
+    },
 }
 
 impl ServeConfig {
@@ -78,6 +115,7 @@ impl ServeConfig {
     pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
     /// Below the usual open-file limit of 1024, so accepting never runs out of descriptors.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 }
 
 impl Default for ServeConfig {
@@ -92,6 +130,9 @@ impl Default for ServeConfig {
             body_timeout: Self::DEFAULT_BODY_TIMEOUT,
             keep_alive_timeout: Self::DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            jobs: JobBackend::Memory,
+            retry: RetryPolicy::default(),
+            retention: Self::DEFAULT_RETENTION,
         }
     }
 }
@@ -109,6 +150,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("body_timeout", &self.body_timeout)
             .field("keep_alive_timeout", &self.keep_alive_timeout)
             .field("max_connections", &self.max_connections)
+            .field("jobs", &self.jobs)
+            .field("retry", &self.retry)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -122,6 +166,9 @@ pub struct ServeReport {
     pub undone: usize,
     /// Whether requests were still in flight at the drain deadline (no longer waited for).
     pub requests_cut: bool,
+    /// With a durable store: accepted jobs still queued or running at the end, kept in the
+    /// store for the next start (or another instance). Not lost, so not `undone`.
+    pub left_in_store: usize,
 }
 
 /// State shared by the handlers.
@@ -131,7 +178,7 @@ pub(crate) struct AppState {
     token: Option<SecretValue>,
     body_limit: usize,
     body_timeout: Duration,
-    jobs: Arc<JobQueue>,
+    jobs: Jobs,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then drains (see the module docs).
@@ -149,16 +196,58 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let queue = Arc::new(JobQueue::new(config.queue_capacity));
-    let mut workers = jobs::start_workers(&queue, config.workers);
+    let (jobs, queue, control) = match &config.jobs {
+        JobBackend::Memory => {
+            let queue = Arc::new(JobQueue::new(config.queue_capacity));
+            (Jobs::Memory(Arc::clone(&queue)), Some(queue), None)
+        }
+        JobBackend::Sqlite(store) => {
+            let control = Arc::new(durable::Control::new());
+            (
+                Jobs::Sqlite {
+                    store: Arc::clone(store),
+                    control: Arc::clone(&control),
+                },
+                None,
+                Some((Arc::clone(store), control)),
+            )
+        }
+    };
     let state = Arc::new(AppState {
         registry,
         secrets,
         token: config.token.clone(),
         body_limit: config.body_limit,
         body_timeout: config.body_timeout,
-        jobs: Arc::clone(&queue),
+        jobs,
     });
+    let workers = match (&queue, &control) {
+        (Some(queue), _) => jobs::start_workers(queue, config.workers),
+        (None, Some((store, control))) => {
+            let mut workers =
+                durable::start_workers(&state, store, control, config.retry, config.workers);
+            let (store, control, retention) =
+                (Arc::clone(store), Arc::clone(control), config.retention);
+            // Retention: finished jobs older than it are deleted, checked every minute.
+            workers.spawn(async move {
+                loop {
+                    // Registered before the check, so a `close` meanwhile is not missed.
+                    let stopped = control.stopped.notified();
+                    tokio::pin!(stopped);
+                    stopped.as_mut().enable();
+                    if control.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Err(error) = store.purge(retention).await {
+                        tracing::warn!(target: "workerflow::serve", error = %error, "cannot purge old jobs");
+                    }
+                    let _ = tokio::time::timeout(Duration::from_secs(60), stopped).await;
+                }
+            });
+            workers
+        }
+        (None, None) => tokio::task::JoinSet::new(),
+    };
     let app = router(state);
     let mut connections = conn::Connections::new(
         app,
@@ -208,6 +297,72 @@ where
         );
     }
 
+    match (queue, control) {
+        (Some(queue), _) => Ok(drain_memory(&queue, workers, deadline, requests_cut).await),
+        (None, Some((store, control))) => {
+            Ok(drain_durable(&store, &control, workers, deadline, requests_cut).await)
+        }
+        (None, None) => Ok(ServeReport {
+            jobs: JobCounts::default(),
+            undone: 0,
+            requests_cut,
+            left_in_store: 0,
+        }),
+    }
+}
+
+/// Durable store: stop leasing, let running jobs finish until the deadline, give the leases of
+/// those still running back to the store; whatever is left waits for the next start.
+async fn drain_durable(
+    store: &SqliteStore,
+    control: &durable::Control,
+    mut workers: tokio::task::JoinSet<()>,
+    deadline: Instant,
+    requests_cut: bool,
+) -> ServeReport {
+    control.close();
+    let drained = timeout_at(deadline, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    workers.abort_all();
+    while workers.join_next().await.is_some() {}
+    if !drained {
+        match store.release(&control.owner).await {
+            Ok(released) => tracing::warn!(
+                target: "workerflow::serve",
+                released,
+                "drain deadline passed: {released} running jobs stopped and given back to the store"
+            ),
+            Err(error) => tracing::error!(
+                target: "workerflow::serve",
+                error = %error,
+                "cannot give running jobs back to the store; they run again when their leases expire"
+            ),
+        }
+    }
+    let left_in_store = store.depth().await.unwrap_or(0);
+    tracing::info!(
+        target: "workerflow::serve",
+        left_in_store,
+        store = %store.path().display(),
+        "stopped: {left_in_store} accepted jobs are kept in the store for the next start"
+    );
+    ServeReport {
+        jobs: JobCounts::default(),
+        undone: 0,
+        requests_cut,
+        left_in_store,
+    }
+}
+
+async fn drain_memory(
+    queue: &JobQueue,
+    mut workers: tokio::task::JoinSet<()>,
+    deadline: Instant,
+    requests_cut: bool,
+) -> ServeReport {
     queue.close();
     let drained = timeout_at(deadline, async {
         while workers.join_next().await.is_some() {}
@@ -257,11 +412,12 @@ where
             "drained: every accepted job ran, 0 left undone"
         );
     }
-    Ok(ServeReport {
+    ServeReport {
         jobs: queue.counts(),
         undone,
         requests_cut,
-    })
+        left_in_store: 0,
+    }
 }
 
 fn router(state: Arc<AppState>) -> Router {
@@ -270,6 +426,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(api::health))
         .route("/health/config", get(api::health_config))
         .route("/api/routes", get(api::list_routes))
+        .route("/api/jobs/{trace_id}", get(api::get_job))
         .route("/api/{route}", post(api::call_route))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -1,0 +1,706 @@
+//! The durable job store: an embedded SQLite database (WAL) behind the async queue.
+//!
+//! One writer thread owns the connection and applies every operation (enqueue, lease, renew,
+//! finish, read) in batches: whatever is waiting when it wakes goes into one transaction, and
+//! each caller is answered only after that transaction is committed. So `202` always means
+//! "on disk", and a burst of calls costs one `fsync`, not one each (group commit).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The database file inside the data directory.
+pub const FILE_NAME: &str = "jobs.sqlite3";
+/// Bumped with every change to the tables; a newer file is refused, an older one migrated.
+const SCHEMA_VERSION: i64 = 1;
+/// The most operations committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// The job states, as stored and as `GET /api/jobs/<traceId>` shows them.
+pub const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "dead"];
+
+/// Why the store could not be opened or used; the message names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Why a job was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnqueueError {
+    /// As many jobs as the capacity are queued or running.
+    Full(usize),
+    /// The database refused the write (disk full, file gone, …).
+    Unavailable(String),
+}
+
+/// One leased job, as a worker runs it.
+pub(crate) struct Leased {
+    pub trace_id: String,
+    pub route: String,
+    pub payload: Value,
+    pub attempts: u32,
+}
+
+/// How an attempt ended.
+pub(crate) enum Outcome {
+    Succeeded(Value),
+    /// Transient: queued again after `delay`.
+    Retry {
+        class: String,
+        message: String,
+        delay: Duration,
+    },
+    /// Permanent: never retried.
+    Failed {
+        class: String,
+        message: String,
+    },
+    /// Transient, but the attempts are used up.
+    Dead {
+        class: String,
+        message: String,
+    },
+}
+
+type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+enum Op {
+    Enqueue {
+        trace_id: String,
+        route: String,
+        payload: String,
+        reply: oneshot::Sender<Result<(), EnqueueError>>,
+    },
+    Lease {
+        owner: String,
+        lease: Duration,
+        reply: oneshot::Sender<Result<Option<Leased>, StoreError>>,
+    },
+    Renew {
+        trace_id: String,
+        owner: String,
+        lease: Duration,
+    },
+    Finish {
+        trace_id: String,
+        owner: String,
+        outcome: Outcome,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Release {
+        owner: String,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    Get {
+        trace_id: String,
+        reply: oneshot::Sender<Result<Option<Value>, StoreError>>,
+    },
+    Depth {
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    Purge {
+        older_than: Duration,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+}
+
+/// The SQLite store of one data directory, shared by the handlers and the workers.
+pub struct SqliteStore {
+    path: PathBuf,
+    capacity: usize,
+    ops: mpsc::Sender<Op>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Opens (or creates) the store in `dir`: creates the directory, refuses a file that is not a
+/// SQLite database or belongs to something else (nothing written to it), turns WAL on and
+/// creates or migrates the tables.
+pub fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|error| {
+        StoreError(format!(
+            "cannot create the data directory {}: {error}",
+            dir.display()
+        ))
+    })?;
+    let path = dir.join(FILE_NAME);
+    let shown = path.display().to_string();
+    let connection = Connection::open(&path)
+        .map_err(|error| StoreError(format!("cannot open the job store {shown}: {error}")))?;
+    // Read before anything is written, so a foreign or corrupt file is left as it was.
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|error| {
+            StoreError(format!(
+                "{shown} is not a WorkerFlow job store ({error}); move it away or pass another --data-dir"
+            ))
+        })?;
+    let ours = tables.iter().any(|name| name == "workerflow_schema");
+    if !tables.is_empty() && !ours {
+        return Err(StoreError(format!(
+            "{shown} is a SQLite database of something else (tables: {}); move it away or pass another --data-dir",
+            tables.join(", ")
+        )));
+    }
+    if ours {
+        let version: Option<i64> = connection
+            .query_row("SELECT MAX(version) FROM workerflow_schema", [], |row| {
+                row.get(0)
+            })
+            .map_err(|error| StoreError(format!("cannot read the schema of {shown}: {error}")))?;
+        if version.unwrap_or(0) > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "{shown} has schema version {} but this workerflow knows up to {SCHEMA_VERSION}; upgrade workerflow",
+                version.unwrap_or(0)
+            )));
+        }
+    }
+    let setup = || -> rusqlite::Result<()> {
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // With WAL, NORMAL still never loses a committed transaction on a process crash
+        // (SIGKILL, OOM kill); only a power loss can cost the last commits.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS workerflow_schema (version INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS jobs (
+                 id INTEGER PRIMARY KEY,
+                 trace_id TEXT NOT NULL UNIQUE,
+                 route TEXT NOT NULL,
+                 payload TEXT NOT NULL,
+                 state TEXT NOT NULL,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 lease_owner TEXT,
+                 lease_until INTEGER,
+                 next_run_at INTEGER NOT NULL,
+                 created_at INTEGER NOT NULL,
+                 updated_at INTEGER NOT NULL,
+                 finished_at INTEGER,
+                 error_class TEXT,
+                 error_message TEXT,
+                 output TEXT
+             );
+             CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, next_run_at);
+             INSERT INTO workerflow_schema (version)
+                 SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM workerflow_schema);
+             COMMIT;",
+        )
+    };
+    setup().map_err(|error| StoreError(format!("cannot set up the job store {shown}: {error}")))?;
+    Ok((path, connection))
+}
+
+impl SqliteStore {
+    /// Opens the store in `dir` and starts its writer thread.
+    pub fn open(dir: &Path, capacity: usize) -> Result<SqliteStore, StoreError> {
+        let (path, connection) = open_connection(dir)?;
+        let depth = count_open(&connection)
+            .map_err(|error| StoreError(format!("cannot read {}: {error}", path.display())))?;
+        let (ops, received) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("workerflow-jobs".into())
+            .spawn(move || writer(connection, received, depth, capacity))
+            .map_err(|error| StoreError(format!("cannot start the job store thread: {error}")))?;
+        Ok(SqliteStore {
+            path,
+            capacity,
+            ops,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn send(&self, op: Op) -> bool {
+        self.ops.send(op).is_ok()
+    }
+
+    pub(crate) async fn enqueue(
+        &self,
+        trace_id: &str,
+        route: &str,
+        payload: &Value,
+    ) -> Result<(), EnqueueError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.send(Op::Enqueue {
+            trace_id: trace_id.to_owned(),
+            route: route.to_owned(),
+            payload: payload.to_string(),
+            reply,
+        });
+        if !sent {
+            return Err(EnqueueError::Unavailable("the job store is closed".into()));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(EnqueueError::Unavailable(
+                "the job store stopped before committing".into(),
+            ))
+        })
+    }
+
+    async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        if !self.send(op(reply)) {
+            return Err(StoreError("the job store is closed".into()));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError("the job store stopped".into())))
+    }
+
+    pub(crate) async fn lease(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Leased>, StoreError> {
+        self.ask(|reply| Op::Lease {
+            owner: owner.to_owned(),
+            lease,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) fn renew(&self, trace_id: &str, owner: &str, lease: Duration) {
+        self.send(Op::Renew {
+            trace_id: trace_id.to_owned(),
+            owner: owner.to_owned(),
+            lease,
+        });
+    }
+
+    /// Records the attempt's outcome; `false` when the lease was lost meanwhile.
+    pub(crate) async fn finish(
+        &self,
+        trace_id: &str,
+        owner: &str,
+        outcome: Outcome,
+    ) -> Result<bool, StoreError> {
+        self.ask(|reply| Op::Finish {
+            trace_id: trace_id.to_owned(),
+            owner: owner.to_owned(),
+            outcome,
+            reply,
+        })
+        .await
+    }
+
+    /// Gives the jobs `owner` still holds back to the queue (at the drain deadline).
+    pub(crate) async fn release(&self, owner: &str) -> Result<usize, StoreError> {
+        self.ask(|reply| Op::Release {
+            owner: owner.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn get(&self, trace_id: &str) -> Result<Option<Value>, StoreError> {
+        self.ask(|reply| Op::Get {
+            trace_id: trace_id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Jobs queued or running.
+    pub(crate) async fn depth(&self) -> Result<usize, StoreError> {
+        self.ask(|reply| Op::Depth { reply }).await
+    }
+
+    pub(crate) async fn purge(&self, older_than: Duration) -> Result<usize, StoreError> {
+        self.ask(|reply| Op::Purge { older_than, reply }).await
+    }
+}
+
+fn count_open(connection: &Connection) -> rusqlite::Result<usize> {
+    let count: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+/// The writer thread: takes what is waiting, applies it in one transaction, commits, answers.
+fn writer(mut connection: Connection, ops: mpsc::Receiver<Op>, mut depth: usize, capacity: usize) {
+    while let Ok(first) = ops.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match ops.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut done: Vec<Done> = Vec::with_capacity(batch.len());
+        // IMMEDIATE: take the write lock up front, so a `workerflow jobs` writing meanwhile
+        // makes this wait (busy timeout) instead of failing on a stale snapshot.
+        let committed = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(transaction) => {
+                for op in batch {
+                    done.push(apply(&transaction, op, &mut depth, capacity));
+                }
+                transaction.commit().map_err(|error| error.to_string())
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for op in batch {
+                    done.push(refuse(op, &message));
+                }
+                Err(message)
+            }
+        };
+        if committed.is_err() {
+            // What the batch counted did not happen.
+            depth = count_open(&connection).unwrap_or(depth);
+        }
+        for answer in done {
+            answer(committed.clone());
+        }
+    }
+}
+
+/// Answers `op` with `message` without touching the database.
+fn refuse(op: Op, message: &str) -> Done {
+    let message = message.to_owned();
+    Box::new(move |_| {
+        let error = StoreError(message.clone());
+        match op {
+            Op::Enqueue { reply, .. } => {
+                let _ = reply.send(Err(EnqueueError::Unavailable(message)));
+            }
+            Op::Lease { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Op::Finish { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Op::Release { reply, .. } | Op::Depth { reply } | Op::Purge { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Op::Get { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Op::Renew { .. } => {}
+        }
+    })
+}
+
+/// Sends `result` once the commit is known: an `Ok` becomes the commit's error if it failed.
+fn after_commit<T: Send + 'static>(
+    reply: oneshot::Sender<Result<T, StoreError>>,
+    result: Result<T, StoreError>,
+) -> Done {
+    Box::new(move |committed| {
+        let _ = reply.send(match committed {
+            Ok(()) => result,
+            Err(message) => Err(StoreError(message)),
+        });
+    })
+}
+
+/// Takes one job for `owner`: first one whose lease expired (its worker died), then the
+/// queued job due first. Two index lookups (`state, next_run_at`), never a scan of the table.
+fn lease_one(
+    connection: &Connection,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> rusqlite::Result<Option<Leased>> {
+    let expired: Option<i64> = connection
+        .prepare_cached("SELECT id FROM jobs WHERE state = 'running' AND lease_until < ?1 LIMIT 1")?
+        .query_row(params![now], |row| row.get(0))
+        .optional()?;
+    let id = match expired {
+        Some(id) => Some(id),
+        None => connection
+            .prepare_cached(
+                "SELECT id FROM jobs WHERE state = 'queued' AND next_run_at <= ?1
+                 ORDER BY next_run_at LIMIT 1",
+            )?
+            .query_row(params![now], |row| row.get(0))
+            .optional()?,
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    connection
+        .prepare_cached(
+            "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2,
+                 attempts = attempts + 1, updated_at = ?3
+             WHERE id = ?4
+             RETURNING trace_id, route, payload, attempts",
+        )?
+        .query_row(params![owner, until, now, id], |row| {
+            let payload: String = row.get(2)?;
+            let attempts: i64 = row.get(3)?;
+            Ok(Leased {
+                trace_id: row.get(0)?,
+                route: row.get(1)?,
+                // Written by `enqueue` from a `Value`; a damaged row runs with null input and
+                // fails the route's input checks, with the job kept.
+                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            })
+        })
+        .optional()
+}
+
+fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) -> Done {
+    let now = now_ms();
+    let store_error = |error: rusqlite::Error| StoreError(error.to_string());
+    match op {
+        Op::Enqueue {
+            trace_id,
+            route,
+            payload,
+            reply,
+        } => {
+            if *depth >= capacity {
+                // The count may be stale (`workerflow jobs purge` or `retry` meanwhile): look
+                // before refusing.
+                *depth = count_open(connection).unwrap_or(*depth);
+            }
+            let result = if *depth >= capacity {
+                Err(EnqueueError::Full(capacity))
+            } else {
+                connection
+                    .prepare_cached(
+                        "INSERT INTO jobs (trace_id, route, payload, state, next_run_at, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?4)",
+                    )
+                    .and_then(|mut insert| insert.execute(params![trace_id, route, payload, now]))
+                    .map(|_| *depth += 1)
+                    .map_err(|error| EnqueueError::Unavailable(error.to_string()))
+            };
+            Box::new(move |committed| {
+                let _ = reply.send(match committed {
+                    Ok(()) => result,
+                    Err(message) => Err(EnqueueError::Unavailable(message)),
+                });
+            })
+        }
+        Op::Lease {
+            owner,
+            lease,
+            reply,
+        } => {
+            let result = lease_one(connection, &owner, now, now.saturating_add(millis(lease)))
+                .map_err(store_error);
+            after_commit(reply, result)
+        }
+        Op::Renew {
+            trace_id,
+            owner,
+            lease,
+        } => {
+            let _ = connection.execute(
+                "UPDATE jobs SET lease_until = ?1 WHERE trace_id = ?2 AND lease_owner = ?3 AND state = 'running'",
+                params![now.saturating_add(millis(lease)), trace_id, owner],
+            );
+            Box::new(|_| {})
+        }
+        Op::Finish {
+            trace_id,
+            owner,
+            outcome,
+            reply,
+        } => {
+            let (state, output, class, message, next_run_at) = match outcome {
+                Outcome::Succeeded(output) => {
+                    ("succeeded", Some(output.to_string()), None, None, now)
+                }
+                Outcome::Retry {
+                    class,
+                    message,
+                    delay,
+                } => (
+                    "queued",
+                    None,
+                    Some(class),
+                    Some(message),
+                    now.saturating_add(millis(delay)),
+                ),
+                Outcome::Failed { class, message } => {
+                    ("failed", None, Some(class), Some(message), now)
+                }
+                Outcome::Dead { class, message } => ("dead", None, Some(class), Some(message), now),
+            };
+            let finished = (state != "queued").then_some(now);
+            let result = connection
+                .execute(
+                    "UPDATE jobs SET state = ?1, output = ?2, error_class = ?3, error_message = ?4,
+                         next_run_at = ?5, finished_at = ?6, updated_at = ?7,
+                         lease_owner = NULL, lease_until = NULL
+                     WHERE trace_id = ?8 AND lease_owner = ?9 AND state = 'running'",
+                    params![
+                        state,
+                        output,
+                        class,
+                        message,
+                        next_run_at,
+                        finished,
+                        now,
+                        trace_id,
+                        owner
+                    ],
+                )
+                .map(|changed| {
+                    if changed > 0 && finished.is_some() {
+                        *depth = depth.saturating_sub(1);
+                    }
+                    changed > 0
+                })
+                .map_err(store_error);
+            after_commit(reply, result)
+        }
+        Op::Release { owner, reply } => {
+            let result = connection
+                .execute(
+                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL,
+                         attempts = MAX(attempts - 1, 0), updated_at = ?1
+                     WHERE lease_owner = ?2 AND state = 'running'",
+                    params![now, owner],
+                )
+                .map_err(store_error);
+            after_commit(reply, result)
+        }
+        Op::Get { trace_id, reply } => {
+            let result = show(connection, &trace_id).map_err(store_error);
+            after_commit(reply, result)
+        }
+        Op::Depth { reply } => {
+            let result = count_open(connection).map_err(store_error);
+            if let Ok(count) = result {
+                *depth = count;
+            }
+            after_commit(reply, result)
+        }
+        Op::Purge { older_than, reply } => {
+            let result = purge(connection, older_than).map_err(store_error);
+            after_commit(reply, result)
+        }
+    }
+}
+
+const COLUMNS: &str = "trace_id, route, state, attempts, created_at, updated_at, finished_at, \
+                       next_run_at, error_class, error_message, output";
+
+fn job_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+    let output: Option<String> = row.get(10)?;
+    let class: Option<String> = row.get(8)?;
+    let message: Option<String> = row.get(9)?;
+    let error = class.map(|class| json!({ "class": class, "message": message }));
+    Ok(json!({
+        "traceId": row.get::<_, String>(0)?,
+        "route": row.get::<_, String>(1)?,
+        "state": row.get::<_, String>(2)?,
+        "attempts": row.get::<_, i64>(3)?,
+        "createdAtMs": row.get::<_, i64>(4)?,
+        "updatedAtMs": row.get::<_, i64>(5)?,
+        "finishedAtMs": row.get::<_, Option<i64>>(6)?,
+        "nextRunAtMs": row.get::<_, i64>(7)?,
+        "error": error,
+        "output": output.and_then(|text| serde_json::from_str::<Value>(&text).ok()),
+    }))
+}
+
+/// One job by trace id, as JSON (never its payload).
+pub fn show(connection: &Connection, trace_id: &str) -> rusqlite::Result<Option<Value>> {
+    connection
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE trace_id = ?1"),
+            params![trace_id],
+            job_json,
+        )
+        .optional()
+}
+
+/// The jobs, oldest first, optionally in one state.
+pub fn list(connection: &Connection, state: Option<&str>) -> rusqlite::Result<Vec<Value>> {
+    let mut statement = connection.prepare(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY id"
+    ))?;
+    statement
+        .query_map(params![state], job_json)?
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// Queues a `dead` or `failed` job again with fresh attempts; `Ok(None)` when there is no such
+/// job, `Ok(Some(state))` with its state when it is not dead or failed.
+pub fn retry(
+    connection: &Connection,
+    trace_id: &str,
+) -> rusqlite::Result<Result<(), Option<String>>> {
+    let state: Option<String> = connection
+        .query_row(
+            "SELECT state FROM jobs WHERE trace_id = ?1",
+            params![trace_id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match state.as_deref() {
+        Some("dead" | "failed") => {
+            let now = now_ms();
+            connection.execute(
+                "UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?1, updated_at = ?1,
+                     finished_at = NULL
+                 WHERE trace_id = ?2 AND state IN ('dead', 'failed')",
+                params![now, trace_id],
+            )?;
+            Ok(Ok(()))
+        }
+        other => Ok(Err(other.map(str::to_owned))),
+    }
+}
+
+/// Deletes the finished jobs (succeeded, failed, dead) that finished more than `older_than` ago.
+pub fn purge(connection: &Connection, older_than: Duration) -> rusqlite::Result<usize> {
+    connection.execute(
+        "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'dead') AND finished_at < ?1",
+        params![now_ms().saturating_sub(millis(older_than))],
+    )
+}
