@@ -35,6 +35,7 @@ mod json_tree;
 mod keywords;
 pub mod load;
 pub mod model;
+pub mod openapi;
 pub mod render;
 pub mod rules;
 #[cfg(feature = "cli")]

@@ -368,3 +368,13 @@ fn override_templates_get_values_never_source() {
     assert!(error.contains("nothing to override"), "{error}");
     std::fs::remove_dir_all(&empty).unwrap();
 }
+
+const CONTRACT: &str = include_str!("fixtures/render/contract.json");
+
+/// The OpenAPI document of a registry with one full contract and two routes without one.
+#[test]
+fn openapi_document_for_a_small_registry() {
+    let registry = Registry::from_str(CONTRACT).expect("the fixture is a valid registry");
+    let text = workerflow_registry::openapi::render(&registry);
+    insta::assert_snapshot!("openapi_contract", text);
+}
