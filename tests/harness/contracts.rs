@@ -241,3 +241,23 @@ async fn a_tightened_schema_fails_the_checks() {
         "{problems}"
     );
 }
+
+/// The generated module carries the same contract as the registry (issue 13.2).
+#[tokio::test]
+async fn generated_constants_hold_the_contract() {
+    use workerflow::registry::routes;
+    let parse = |text: &str| serde_json::from_str::<Value>(text).ok();
+    let slack = &contracts()["slack_message"].route;
+    assert_eq!(parse(routes::slack_message::INPUT_SCHEMA), slack.input);
+    assert_eq!(parse(routes::slack_message::OUTPUT_SCHEMA), slack.output);
+    assert_eq!(
+        parse(routes::slack_message::EXAMPLES),
+        serde_json::to_value(&slack.examples).ok()
+    );
+    assert_eq!(
+        parse(routes::slack_message::ERRORS),
+        serde_json::to_value(&slack.errors).ok()
+    );
+    let lead = &contracts()["lead_normalizer"].route;
+    assert_eq!(parse(routes::lead_normalizer::INPUT_SCHEMA), lead.input);
+}
