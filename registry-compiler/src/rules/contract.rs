@@ -1,4 +1,4 @@
-//! The rules of a route's contract (WF316 to WF320): its schemas compile as JSON Schema draft
+//! The rules of a route's contract (WF317 to WF321): its schemas compile as JSON Schema draft
 //! 2020-12 with no remote `$ref`, its examples agree with them, its `docsUrl` is https and its
 //! `hosts` are bare host names. Types are the schema's business and are skipped here.
 
@@ -19,7 +19,7 @@ pub(super) struct Compiled<'src> {
 }
 
 /// Refuses every document outside the schema: the registry is checked without network
-/// access, and `$ref`s to other files are reported before compiling (WF317).
+/// access, and `$ref`s to other files are reported before compiling (WF318).
 struct NoRemote;
 
 impl Retrieve for NoRemote {
@@ -291,7 +291,7 @@ pub fn status_matches(key: &str, status: u64) -> bool {
             .all(|(k, c)| k == c || k == b'X')
 }
 
-/// Compiles the schema at `node` (WF316, WF317); true when it compiled.
+/// Compiles the schema at `node` (WF317, WF318); true when it compiled.
 fn compile<'src>(
     document: &Document<'src>,
     node: NodeId,
@@ -397,7 +397,7 @@ fn remote_refs(document: &Document<'_>, node: NodeId) -> Vec<(NodeId, String)> {
     found
 }
 
-/// WF318 for each way `node` breaks `validator`, at most three per value.
+/// WF319 for each way `node` breaks `validator`, at most three per value.
 #[allow(clippy::too_many_arguments)]
 fn mismatches(
     document: &Document<'_>,
