@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates a large registry for benchmarks: N services cycled from the upstream top-100 with
-unique names, ids, ranks and URLs, every tenth one with a runtime route.
+unique names, ids, ranks and URLs, every tenth one with a runtime route and its contract.
 
 Usage: bench/gen_registry.py N OUT.json [--errors K]
 With --errors K, K problems are injected, one per service: of every ten, eight a JSON Schema can
@@ -16,6 +16,26 @@ def injected_services(n, errors):
     step = max(1, n // max(errors, 1))
     return [(e * step) % n for e in range(errors)]
 
+def contract(i):
+    """A route contract (issue 13): the schemas are alike on every route, as routes of one
+    kind share them; hosts and examples differ."""
+    return {
+        "hosts": [f"api{i}.example.com"],
+        "input": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "minLength": 1, "description": "What to create."},
+            "amount": {"type": "number", "exclusiveMinimum": 0}}},
+        "output": {"type": "object", "required": ["ok", "id"], "additionalProperties": False, "properties": {
+            "ok": {"const": True}, "route": {"type": "string"}, "id": {"type": "string"}}},
+        "errors": [
+            {"class": "invalid_input", "status": ["400"], "description": "The input is not usable."},
+            {"class": "provider", "status": ["4XX", "5XX"], "description": "The provider refused."}],
+        "examples": [
+            {"name": "create", "input": {"name": f"item {i}"},
+             "output": {"ok": True, "route": f"route_{i}", "id": f"id_{i}"}},
+            {"name": "no name", "input": {},
+             "error": {"class": "invalid_input", "status": 400, "message": f'route_{i}: "name" must be a string'}}],
+    }
+
 def generate(n, errors=0):
     services = []
     for i in range(n):
@@ -30,7 +50,9 @@ def generate(n, errors=0):
         if i % 10 == 0:
             s["runtime"] = {"routes": [{
                 "id": f"route_{i}", "summary": "Generated route.", "requestType": "sync",
-                "secrets": [{"label": "API key", "anyOf": [f"SERVICE_{i}_API_KEY"]}]}]}
+                "auth": "api_key", "docsUrl": f"{base}/v{i}/create",
+                "secrets": [{"label": "API key", "anyOf": [f"SERVICE_{i}_API_KEY"]}],
+                **contract(i)}]}
         services.append(s)
     # Spread the injected errors evenly; each kind is one the tools are compared on.
     for e, index in enumerate(injected_services(n, errors)):

@@ -1,4 +1,5 @@
-//! The committed `docs/SERVICE_API_INDEX.md` and `.html` are exactly what the registry produces.
+//! The committed `docs/SERVICE_API_INDEX.md`, `.html` and `openapi.json` are exactly what the
+//! registry produces.
 //!
 //! Like rust-analyzer's sourcegen tests: on a developer machine a stale file is rewritten and
 //! the test fails once, so the diff shows up in `git status`; on CI (`CI` set) it only fails.
@@ -32,6 +33,12 @@ fn committed_docs_match_the_registry() {
         .check_docs(&renderer, &docs)
         .expect("docs/ is readable");
 
+    assert!(
+        checked
+            .iter()
+            .any(|page| page.path.ends_with("openapi.json")),
+        "docs/openapi.json is checked with the pages"
+    );
     let mut message = String::new();
     for page in &checked {
         match &page.freshness {

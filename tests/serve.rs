@@ -1514,3 +1514,35 @@ async fn out_of_file_descriptors_the_binary_neither_spins_nor_dies_and_health_co
     // At most one retry per 100 ms over the few seconds of the test: no busy loop.
     assert!(retries < 200, "{retries} accept retries: the loop spins");
 }
+
+/// `GET /openapi.json` answers the bytes of the committed `docs/openapi.json`, behind the
+/// bearer check like the rest of the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_json_is_the_committed_document() {
+    let upstream = MockServer::start().await;
+    let server = start(config(), secrets(&upstream)).await;
+    assert_eq!(server.get("/openapi.json", None).await.status, 401);
+    let response = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let bytes = response.bytes().await.expect("body");
+    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+        .expect("docs/openapi.json exists");
+    assert!(
+        bytes == committed,
+        "GET /openapi.json differs from docs/openapi.json"
+    );
+    assert_eq!(server.shutdown().await.undone, 0);
+}

@@ -37,7 +37,23 @@ pub const SERVICE_KEYS: &[&str] = &[
     "runtime",
 ];
 pub const RUNTIME_KEYS: &[&str] = &["routes"];
-pub const ROUTE_KEYS: &[&str] = &["id", "summary", "requestType", "secrets"];
+pub const ROUTE_KEYS: &[&str] = &[
+    "id",
+    "summary",
+    "requestType",
+    "auth",
+    "docsUrl",
+    "secrets",
+    "hosts",
+    "input",
+    "output",
+    "errors",
+    "examples",
+];
+pub const ROUTE_ERROR_KEYS: &[&str] = &["class", "status", "description", "body"];
+pub const EXAMPLE_KEYS: &[&str] = &["name", "input", "provider", "output", "error"];
+pub const PROVIDER_ANSWER_KEYS: &[&str] = &["status", "body"];
+pub const EXAMPLE_ERROR_KEYS: &[&str] = &["class", "status", "message"];
 pub const SECRET_KEYS: &[&str] = &["label", "anyOf"];
 
 /// The URL fields of a service, in schema order; each non-null one belongs in `sources`.
@@ -252,7 +268,32 @@ fn canonical_route(route: Value) -> Value {
             }
         }
     }
+    // Contract objects get the schema's key order; the JSON Schemas and example values inside
+    // them keep the author's.
+    order_each(&mut route, "errors", ROUTE_ERROR_KEYS);
+    if let Some(Value::Array(examples)) = route.get_mut("examples") {
+        for example in examples.iter_mut() {
+            if let Value::Object(fields) = example {
+                order_each(fields, "provider", PROVIDER_ANSWER_KEYS);
+                if let Some(Value::Object(error)) = fields.get_mut("error") {
+                    *error = ordered(std::mem::take(error), EXAMPLE_ERROR_KEYS);
+                }
+                *fields = ordered(std::mem::take(fields), EXAMPLE_KEYS);
+            }
+        }
+    }
     Value::Object(ordered(route, ROUTE_KEYS))
+}
+
+/// Orders the keys of every object in the array `object[key]`.
+fn order_each(object: &mut Map<String, Value>, key: &str, order: &[&str]) {
+    if let Some(Value::Array(items)) = object.get_mut(key) {
+        for item in items.iter_mut() {
+            if let Value::Object(fields) = item {
+                *fields = ordered(std::mem::take(fields), order);
+            }
+        }
+    }
 }
 
 fn trim_in_place(text: &mut String) {
@@ -306,6 +347,22 @@ mod tests {
         assert_eq!(
             property_names(&schema, "/$defs/secretRequirement/properties"),
             SECRET_KEYS
+        );
+        assert_eq!(
+            property_names(&schema, "/$defs/routeError/properties"),
+            ROUTE_ERROR_KEYS
+        );
+        assert_eq!(
+            property_names(&schema, "/$defs/routeExample/properties"),
+            EXAMPLE_KEYS
+        );
+        assert_eq!(
+            property_names(&schema, "/$defs/providerAnswer/properties"),
+            PROVIDER_ANSWER_KEYS
+        );
+        assert_eq!(
+            property_names(&schema, "/$defs/exampleError/properties"),
+            EXAMPLE_ERROR_KEYS
         );
     }
 

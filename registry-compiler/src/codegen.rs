@@ -200,6 +200,7 @@ fn route_items(out: &mut String, service: &Service, route: &Route, ident: &str) 
         ),
     );
     out.push_str("        pub enum Route {}\n");
+    contract_constants(out, route);
     for (index, (requirement, type_name)) in route
         .secrets
         .iter()
@@ -234,6 +235,68 @@ fn route_items(out: &mut String, service: &Service, route: &Route, ident: &str) 
         out.push_str("        }\n");
     }
     out.push_str("    }\n");
+}
+
+/// The route's contract as JSON text, so tests and tools read what the registry says.
+fn contract_constants(out: &mut String, route: &Route) {
+    let pretty = |value: Option<&serde_json::Value>| {
+        value
+            .and_then(|v| serde_json::to_string_pretty(v).ok())
+            .unwrap_or_default()
+    };
+    let examples = route
+        .examples
+        .as_ref()
+        .and_then(|e| serde_json::to_string_pretty(e).ok())
+        .unwrap_or_else(|| "[]".to_owned());
+    let errors = route
+        .errors
+        .as_ref()
+        .and_then(|e| serde_json::to_string_pretty(e).ok())
+        .unwrap_or_else(|| "[]".to_owned());
+    for (name, what, text) in [
+        (
+            "INPUT_SCHEMA",
+            "JSON Schema of the unwrapped input; empty when no contract declares one.",
+            pretty(route.input.as_ref()),
+        ),
+        (
+            "OUTPUT_SCHEMA",
+            "JSON Schema of the success output; empty when no contract declares one.",
+            pretty(route.output.as_ref()),
+        ),
+        (
+            "ERRORS",
+            "The contract's error classes as a JSON array (`[]` when none are declared).",
+            errors,
+        ),
+        (
+            "EXAMPLES",
+            "The contract's examples as a JSON array (`[]` when none are declared).",
+            examples,
+        ),
+    ] {
+        out.push('\n');
+        doc_raw(out, 8, what);
+        let _ = writeln!(
+            out,
+            "        pub const {name}: &str = {};",
+            multiline_literal(&text)
+        );
+    }
+}
+
+/// A string literal that keeps the line breaks of `text` as real ones (rustfmt never touches
+/// string contents, so long JSON stays readable and the module stays rustfmt-clean).
+fn multiline_literal(text: &str) -> String {
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|line| {
+            let quoted = literal(line);
+            quoted[1..quoted.len() - 1].to_owned()
+        })
+        .collect();
+    format!("\"{}\"", lines.join("\n"))
 }
 
 fn secrets_field(out: &mut String, pad: &str, route: &Route) {

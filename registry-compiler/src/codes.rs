@@ -167,6 +167,21 @@ codes! {
     IntegerForm = "WF316", "whole number written with a fraction or exponent, or too large",
         why: "JSON Schema counts `1.0`, `1e0` and `-0` as integers, but most JSON readers (serde, the generated code) do not; and a rank above 4294967295 does not fit the model. `check` rejects what `build` and `fmt` could not read, so both give one verdict.",
         fix: "Write the number as plain digits, such as `1` for `1.0` or `0` for `-0`; keep ranks at most 4294967295.";
+    InvalidContractSchema = "WF317", "route contract schema is not a valid JSON Schema",
+        why: "A route's `input`, `output` and error `body` are JSON Schemas (draft 2020-12): the docs, `docs/openapi.json` and the tests that check the handlers all read them, so a schema that does not compile would describe nothing and check nothing.",
+        fix: "Correct the schema at the location shown (a misspelled type, a `minLength` that is not a number, a `$ref` to a `$defs` entry that does not exist).";
+    RemoteSchemaRef = "WF318", "route contract schema refers to a remote document",
+        why: "The registry is checked without network access, ever, and the generated docs must not depend on a page elsewhere; a `$ref` outside the schema could not be resolved, or would change meaning when that page changes.",
+        fix: "Copy the referenced definition into the schema's `$defs` and refer to it as `#/$defs/<name>`.";
+    ExampleMismatch = "WF319", "route example contradicts its contract",
+        why: "Examples are shown in the docs and run against the handler by the tests; one whose input or output breaks the route's schemas, or whose error class the route does not declare, documents a call that cannot happen.",
+        fix: "Change the example or the schema so that they agree; declare the error class in `errors` when the example yields it.";
+    InvalidDocsUrl = "WF320", "route `docsUrl` is not a well-formed https URL",
+        why: "`docsUrl` becomes a link in both pages and in `docs/openapi.json`; only an https URL with a host is a safe link to the provider's page.",
+        fix: "Use the full https URL of the provider's page for the operation, such as https://docs.stripe.com/api/payment_intents/create.";
+    InvalidHost = "WF321", "route `hosts` entry is not a bare host name",
+        why: "`hosts` lists where the route may connect by default; a URL, a path, a port or a wildcard there is not a host and would mislead anyone writing an egress policy from it.",
+        fix: "Write the host alone, such as `api.stripe.com` (no scheme, port, path or `*`).";
     Internal = "WF901", "internal error",
         why: "A part of the compiler failed (a panic in a validation thread, or a value the model cannot hold after every check passed). The registry was not fully checked, so it is never reported as valid; the CLI exits with status 2.",
         fix: "This is a bug in workerflow-registry: report it with the registry that triggers it.";

@@ -36,7 +36,8 @@ pub enum GenerateError {
 /// One page's outcome in `--check` mode.
 #[derive(Debug)]
 pub struct Checked {
-    pub page: Page,
+    /// The page, or `None` for `openapi.json`.
+    pub page: Option<Page>,
     pub path: PathBuf,
     pub freshness: Freshness,
 }
@@ -80,13 +81,13 @@ impl Loaded {
         default_docs_dir(&self.registry_path)
     }
 
-    /// Renders each page and writes it when its bytes changed, streaming it into place.
+    /// Renders each page, then `openapi.json`, and writes each when its bytes changed.
     pub fn write_docs(
         &self,
         renderer: &Renderer,
         out_dir: &Path,
     ) -> Result<Vec<(PathBuf, Written)>, GenerateError> {
-        self.each_page(renderer, out_dir, |prepared, page, path| {
+        let mut written = self.each_page(renderer, out_dir, |prepared, page, path| {
             let write_error = |error| GenerateError::Write {
                 path: crate::display_path(path),
                 error,
@@ -99,10 +100,21 @@ impl Loaded {
                     .take_error()
                     .map_or(GenerateError::Render(error), write_error)),
             }
-        })
+        })?;
+        let path = out_dir.join(crate::openapi::FILE_NAME);
+        let text = crate::openapi::render(&self.registry);
+        let outcome = write::write_if_changed(&path, text.as_bytes()).map_err(|error| {
+            GenerateError::Write {
+                path: crate::display_path(&path),
+                error,
+            }
+        })?;
+        written.push((path, outcome));
+        Ok(written)
     }
 
-    /// Compares each page on disk with what the registry produces; writes nothing.
+    /// Compares each page and `openapi.json` on disk with what the registry produces; writes
+    /// nothing.
     pub fn check_docs(
         &self,
         renderer: &Renderer,
@@ -115,15 +127,27 @@ impl Loaded {
                 error,
             })
         })?;
-        Ok(Page::ALL
+        let mut checked: Vec<Checked> = Page::ALL
             .into_iter()
             .zip(pages)
             .map(|(page, (path, freshness))| Checked {
-                page,
+                page: Some(page),
                 path,
                 freshness,
             })
-            .collect())
+            .collect();
+        let path = out_dir.join(crate::openapi::FILE_NAME);
+        let text = crate::openapi::render(&self.registry);
+        let freshness = write::check(&path, &text).map_err(|error| GenerateError::Read {
+            path: crate::display_path(&path),
+            error,
+        })?;
+        checked.push(Checked {
+            page: None,
+            path,
+            freshness,
+        });
+        Ok(checked)
     }
 
     /// Handles each page on its own thread (they share only the read-only registry) and

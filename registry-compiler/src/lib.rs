@@ -37,6 +37,7 @@ pub mod load;
 pub mod model;
 mod numbers;
 mod parallel;
+pub mod openapi;
 pub mod render;
 pub mod rules;
 #[cfg(feature = "cli")]

@@ -61,7 +61,107 @@ pub struct Route {
     pub id: String,
     pub summary: String,
     pub request_type: RequestType,
+    /// Contract: the scheme this route authenticates with (never `mixed` or `unknown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthType>,
+    /// Contract: the provider's page for the operation this route calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_url: Option<String>,
     pub secrets: Vec<SecretRequirement>,
+    /// Contract: the outbound hosts reached by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// Contract: JSON Schema of the unwrapped input object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+    /// Contract: JSON Schema of the success output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// Contract: the error classes the route answers with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<RouteError>>,
+    /// Contract: named calls with their outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples: Option<Vec<Example>>,
+}
+
+impl Route {
+    /// Whether the route declares any part of a contract.
+    pub fn has_contract(&self) -> bool {
+        self.auth.is_some()
+            || self.docs_url.is_some()
+            || self.hosts.is_some()
+            || self.input.is_some()
+            || self.output.is_some()
+            || self.errors.is_some()
+            || self.examples.is_some()
+    }
+}
+
+/// The error classes of ROUTES.md 1.7, as serialized in error bodies (`error.code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    InvalidInput,
+    Config,
+    Provider,
+    Gateway,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::InvalidInput => "invalid_input",
+            ErrorClass::Config => "config",
+            ErrorClass::Provider => "provider",
+            ErrorClass::Gateway => "gateway",
+        }
+    }
+}
+
+/// One error class of a route's contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteError {
+    pub class: ErrorClass,
+    /// OpenAPI response keys: `400`, `4XX`.
+    pub status: Vec<String>,
+    pub description: String,
+    /// JSON Schema of the body, when it is not the standard error body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
+/// A named call of a route's contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Example {
+    pub name: String,
+    pub input: serde_json::Value,
+    /// The provider's answers, in the order the route sends its requests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider: Vec<ProviderAnswer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ExampleError>,
+}
+
+/// One provider answer in an example.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderAnswer {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// The error an example yields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleError {
+    pub class: ErrorClass,
+    pub status: u16,
+    pub message: String,
 }
 
 /// A requirement met when any one of `any_of` is set to a non-blank value (checked in order).

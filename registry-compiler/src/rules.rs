@@ -14,6 +14,7 @@ use crate::model::{derive_id, id_stem};
 use crate::schema::service_place;
 
 mod chars;
+mod contract;
 
 /// The URL fields of a service (besides `sources`).
 pub const URL_FIELDS: [&str; 8] = [
@@ -57,6 +58,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
     let mut ranks: HashMap<u64, (usize, Span)> =
         HashMap::with_capacity_and_hasher(count, Default::default());
     let mut routes: HashMap<Cow<'src, str>, (usize, Span)> = HashMap::default();
+    let mut contracts = contract::Compiled::default();
 
     for (index, service) in document.children(services).enumerate() {
         if document.kind(service) != NodeKind::Object {
@@ -299,7 +301,14 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
 
         if let Some(runtime) = fields.runtime {
             let pointer = format!("/services/{index}");
-            check_routes(document, runtime, index, &pointer, &mut routes, &mut out);
+            check_routes(
+                document,
+                runtime,
+                index,
+                &pointer,
+                (&mut routes, &mut contracts),
+                &mut out,
+            );
         }
     }
     out
@@ -411,7 +420,10 @@ fn check_routes<'src>(
     runtime: NodeId,
     index: usize,
     pointer: &str,
-    routes_seen: &mut HashMap<Cow<'src, str>, (usize, Span)>,
+    (routes_seen, contracts): (
+        &mut HashMap<Cow<'src, str>, (usize, Span)>,
+        &mut contract::Compiled<'src>,
+    ),
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(routes) = document
@@ -425,6 +437,16 @@ fn check_routes<'src>(
             continue;
         }
         let route_pointer = format!("{pointer}/runtime/routes/{r}");
+        contract::check(
+            document,
+            route,
+            &contract::RoutePlace {
+                index,
+                pointer: &route_pointer,
+            },
+            contracts,
+            out,
+        );
         if let Some(node) = document.get(route, "summary")
             && let Some(summary) = document.str(node)
         {

@@ -25,12 +25,15 @@ fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!(
         text(&first.stdout),
-        "  created docs/SERVICE_API_INDEX.md\n  created docs/SERVICE_API_INDEX.html\n"
+        "  created docs/SERVICE_API_INDEX.md\n  created docs/SERVICE_API_INDEX.html\n  created docs/openapi.json\n"
     );
     let markdown = fs::read_to_string(root.join("docs/SERVICE_API_INDEX.md")).unwrap();
     assert!(markdown.contains("| 2 | [Acme Mail](#acme_mail) | Acme Corp |"));
     let html = fs::read_to_string(root.join("docs/SERVICE_API_INDEX.html")).unwrap();
     assert!(html.contains("<tr id=\"acme_mail\""));
+    let openapi: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(root.join("docs/openapi.json")).unwrap()).unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
 
     let modified = fs::metadata(root.join("docs/SERVICE_API_INDEX.html"))
         .unwrap()
@@ -40,7 +43,7 @@ fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(
         text(&second.stdout),
-        "unchanged docs/SERVICE_API_INDEX.md\nunchanged docs/SERVICE_API_INDEX.html\n"
+        "unchanged docs/SERVICE_API_INDEX.md\nunchanged docs/SERVICE_API_INDEX.html\nunchanged docs/openapi.json\n"
     );
     let after = fs::metadata(root.join("docs/SERVICE_API_INDEX.html"))
         .unwrap()
@@ -61,6 +64,10 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
         "{stderr}"
     );
     assert!(
+        stderr.contains("error: docs/openapi.json is missing"),
+        "{stderr}"
+    );
+    assert!(
         stderr
             .contains("help: regenerate the docs with `cargo run -p workerflow-registry -- build`"),
         "{stderr}"
@@ -72,7 +79,7 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
     assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh.stderr));
     assert_eq!(
         text(&fresh.stdout),
-        "up to date docs/SERVICE_API_INDEX.md\nup to date docs/SERVICE_API_INDEX.html\n"
+        "up to date docs/SERVICE_API_INDEX.md\nup to date docs/SERVICE_API_INDEX.html\nup to date docs/openapi.json\n"
     );
 
     // Someone renames a service in the registry but does not regenerate.
@@ -223,7 +230,7 @@ fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout),
-        "  updated docs/SERVICE_API_INDEX.md\n  updated docs/SERVICE_API_INDEX.html\n"
+        "  updated docs/SERVICE_API_INDEX.md\n  updated docs/SERVICE_API_INDEX.html\n  created docs/openapi.json\n"
     );
     let mode = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode(&markdown), 0o444, "a read-only page stays read-only");
@@ -249,7 +256,7 @@ fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
             .collect();
         assert_eq!(
             names.len(),
-            if dir == "docs" { 2 } else { 1 },
+            if dir == "docs" { 3 } else { 1 },
             "{dir}: {names:?}"
         );
     }

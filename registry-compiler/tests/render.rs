@@ -164,7 +164,8 @@ const ALLOWED_TAGS: &[&str] = &[
     "html", "head", "meta", "title", "link", "style", "body", "a", "header", "h1", "p", "code",
     "div", "main", "form", "label", "input", "fieldset", "legend", "span", "button", "table",
     "caption", "thead", "tr", "th", "tbody", "td", "details", "summary", "dl", "dt", "dd", "br",
-    "footer", "script", "em", "strong", "del",
+    "footer", "script", "em", "strong", "del", // The route sections (issue 13.2).
+    "h2", "h3", "h4", "section", "ul", "li", "pre",
 ];
 
 #[test]
@@ -367,4 +368,35 @@ fn override_templates_get_values_never_source() {
     let error = Renderer::with_overrides(&empty).unwrap_err().to_string();
     assert!(error.contains("nothing to override"), "{error}");
     std::fs::remove_dir_all(&empty).unwrap();
+}
+
+const CONTRACT: &str = include_str!("fixtures/render/contract.json");
+
+/// The OpenAPI document of a registry with one full contract and two routes without one.
+#[test]
+fn openapi_document_for_a_small_registry() {
+    let registry = Registry::from_str(CONTRACT).expect("the fixture is a valid registry");
+    let text = workerflow_registry::openapi::render(&registry);
+    insta::assert_snapshot!("openapi_contract", text);
+}
+
+/// A route section with a full contract, and one without, in both pages.
+#[test]
+fn route_sections_for_a_small_registry() {
+    let registry = Registry::from_str(CONTRACT).expect("the fixture is a valid registry");
+    let markdown = render(registry.clone(), CONTRACT, Page::Markdown);
+    let start = markdown
+        .find("## Route contracts")
+        .expect("a route contracts section");
+    let end = markdown.find("## Summary").expect("a summary");
+    insta::assert_snapshot!("route_sections_markdown", &markdown[start..end]);
+    assert!(markdown.contains(
+        "| `slack_message` | async | Slack webhook URL: `SLACK_WEBHOOK_URL` | webhook |"
+    ));
+    let html = render(registry, CONTRACT, Page::Html);
+    let start = html
+        .find("<h2 id=\"route-contracts\">")
+        .expect("a route contracts section");
+    let end = html.find("</main>").expect("the end of main");
+    insta::assert_snapshot!("route_sections_html", &html[start..end]);
 }

@@ -150,7 +150,10 @@ pub(crate) async fn front_door(
     let method = cut(request.method().as_str(), MAX_ECHOED_METHOD);
     let path = request.uri().path();
     let path: String = path.chars().take(160).collect();
-    let guarded = path == "/api" || path.starts_with("/api/") || path == "/health/config";
+    let guarded = path == "/api"
+        || path.starts_with("/api/")
+        || path == "/health/config"
+        || path == "/openapi.json";
     let authorized = match &state.token {
         Some(token) if guarded => is_authorized(request.headers(), token),
         _ => true,
@@ -193,6 +196,16 @@ pub(crate) async fn front_door(
 /// The trace id the middleware attached (a fresh one if a handler ever runs without it).
 fn trace_of(request_trace: Option<axum::Extension<TraceId>>) -> TraceId {
     request_trace.map_or_else(TraceId::generate, |axum::Extension(trace)| trace)
+}
+
+/// `GET /openapi.json`: the committed `docs/openapi.json`, byte for byte (`docs_fresh` keeps it
+/// equal to what the registry generates).
+pub(crate) async fn openapi() -> Response {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        include_str!("../../docs/openapi.json"),
+    )
+        .into_response()
 }
 
 /// `GET /health`: liveness, no authentication.

@@ -9,6 +9,7 @@
 //! - `GET /api/routes`: the linked routes and their requirements (names, never values).
 //! - `GET /health/config`: the configuration report.
 //! - `GET /health`: liveness, without authentication.
+//! - `GET /openapi.json`: the OpenAPI 3.1 document of this API (`docs/openapi.json`).
 //!
 //! Everything but `/health` needs `Authorization: Bearer <token>` unless authentication is off.
 //! Every response carries `x-trace-id`; errors are `{ok: false, error: {code, message, route,
@@ -427,6 +428,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health/config", get(api::health_config))
         .route("/api/routes", get(api::list_routes))
         .route("/api/jobs/{trace_id}", get(api::get_job))
+        .route("/openapi.json", get(api::openapi))
         .route("/api/{route}", post(api::call_route))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

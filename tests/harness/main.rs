@@ -2,6 +2,7 @@
 //! loopback. One test binary, so the suite links once.
 
 mod common;
+mod contracts;
 mod github_openai;
 #[path = "../common/log_capture.rs"]
 mod log_capture;

@@ -68,6 +68,9 @@ impl Recorded {
     }
 }
 
+/// The method and path of the catch-all script.
+const ANY: &str = "*";
+
 /// Answers one method and path with `responses` in order, repeating the last.
 struct Script {
     method: String,
@@ -103,9 +106,14 @@ impl Respond for Router {
             at: Instant::now(),
         };
         let mut scripts = lock(&self.0.scripts);
-        let response = scripts
-            .iter_mut()
-            .find(|s| s.method == recorded.method && s.path == recorded.path)
+        // An exact script first, then the catch-all of `on_any`.
+        let exact = scripts
+            .iter()
+            .position(|s| s.method == recorded.method && s.path == recorded.path);
+        let any = scripts.iter().position(|s| s.method == ANY);
+        let response = exact
+            .or(any)
+            .and_then(|n| scripts.get_mut(n))
             .and_then(|script| {
                 if script.responses.len() > 1 {
                     script.responses.pop_front()
@@ -158,6 +166,12 @@ impl Harness {
             responses: responses.into(),
         });
         self
+    }
+
+    /// Answers every request no other script matches with `responses` in order, repeating
+    /// the last.
+    pub fn on_any(&self, responses: Vec<ResponseTemplate>) -> &Self {
+        self.on(ANY, ANY, responses)
     }
 
     /// `http://127.0.0.1:<port>`
@@ -260,6 +274,9 @@ pub async fn call_with(
         assert_no_secret(error);
     }
     assert_logs_clean();
+    if let Err(problems) = crate::contracts::agreement(route, &input, &result) {
+        panic!("{route}: the call disagrees with the route's contract:\n{problems}");
+    }
     result
 }
 

@@ -125,7 +125,9 @@ pub fn write_route_rows(
         out.push_str(" | ");
         secrets(out, route, ": ", "");
         out.push_str(" | ");
-        out.push_str(service.auth_type.as_str());
+        // The route's own scheme when its contract declares one (Stripe's routes use an API
+        // key, though the service's scheme is OAuth 2).
+        out.push_str(route.auth.unwrap_or(service.auth_type).as_str());
         out.push_str(" | ");
         docs_link(out, service);
         out.push_str(" |\n");

@@ -21,6 +21,7 @@
 //! ```
 
 mod context;
+mod contract;
 pub mod html;
 pub mod markdown;
 
@@ -210,6 +211,14 @@ impl Renderer {
             })?;
             Ok::<_, Error>(Value::from_object(Rows::MarkdownRoutes(routes)))
         });
+        env.add_filter("md_route_sections", |list: Value| {
+            route_list(&list, "md_route_sections")
+                .map(|r| Value::from_object(Rows::MarkdownRouteSections(r)))
+        });
+        env.add_filter("html_route_sections", |list: Value| {
+            route_list(&list, "html_route_sections")
+                .map(|r| Value::from_object(Rows::HtmlRouteSections(r)))
+        });
         for (page, source) in sources {
             env.add_template_owned(page.template_name(), source)
                 .map_err(|e| RenderError::template(page, &e))?;
@@ -368,6 +377,8 @@ enum Rows {
     MarkdownServices(Arc<ServiceList>, bool),
     MarkdownSections(Arc<ServiceList>),
     MarkdownRoutes(Arc<RouteList>),
+    MarkdownRouteSections(Arc<RouteList>),
+    HtmlRouteSections(Arc<RouteList>),
 }
 
 impl Object for Rows {
@@ -385,8 +396,19 @@ impl Object for Rows {
             }
             Rows::MarkdownSections(l) => markdown::write_sections(f, l.registry(), l.order()),
             Rows::MarkdownRoutes(r) => markdown::write_route_rows(f, r.registry(), r.routes()),
+            Rows::MarkdownRouteSections(r) => contract::write_markdown(f, r.registry(), r.routes()),
+            Rows::HtmlRouteSections(r) => contract::write_html(f, r.registry(), r.routes()),
         }
     }
+}
+
+fn route_list(list: &Value, filter: &str) -> Result<Arc<RouteList>, Error> {
+    list.downcast_object::<RouteList>().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{filter} takes `routes`"),
+        )
+    })
 }
 
 /// Writes items through a reused buffer, flushed to `sink` in chunks: the row writers push

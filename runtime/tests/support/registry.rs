@@ -52,6 +52,18 @@ pub mod routes {
         /// Marker of route `echo`: its handlers take `&RouteContext<echo::Route>`.
         pub enum Route {}
 
+        /// JSON Schema of the unwrapped input; empty when no contract declares one.
+        pub const INPUT_SCHEMA: &str = "";
+
+        /// JSON Schema of the success output; empty when no contract declares one.
+        pub const OUTPUT_SCHEMA: &str = "";
+
+        /// The contract's error classes as a JSON array (`[]` when none are declared).
+        pub const ERRORS: &str = "[]";
+
+        /// The contract's examples as a JSON array (`[]` when none are declared).
+        pub const EXAMPLES: &str = "[]";
+
         /// Demo API key: the first set of `DEMO_API_KEY`, `DEMO_KEY_FALLBACK`.
         ///
         /// A handler of this route reads it with `ctx.secret(echo::DEMO_API_KEY)`.
@@ -93,6 +105,18 @@ pub mod routes {
     pub mod notify {
         /// Marker of route `notify`: its handlers take `&RouteContext<notify::Route>`.
         pub enum Route {}
+
+        /// JSON Schema of the unwrapped input; empty when no contract declares one.
+        pub const INPUT_SCHEMA: &str = "";
+
+        /// JSON Schema of the success output; empty when no contract declares one.
+        pub const OUTPUT_SCHEMA: &str = "";
+
+        /// The contract's error classes as a JSON array (`[]` when none are declared).
+        pub const ERRORS: &str = "[]";
+
+        /// The contract's examples as a JSON array (`[]` when none are declared).
+        pub const EXAMPLES: &str = "[]";
 
         /// demo webhook URL: `DEMO_WEBHOOK_URL`.
         ///
@@ -143,6 +167,18 @@ pub mod routes {
         /// Marker of route `pair`: its handlers take `&RouteContext<pair::Route>`.
         pub enum Route {}
 
+        /// JSON Schema of the unwrapped input; empty when no contract declares one.
+        pub const INPUT_SCHEMA: &str = "";
+
+        /// JSON Schema of the success output; empty when no contract declares one.
+        pub const OUTPUT_SCHEMA: &str = "";
+
+        /// The contract's error classes as a JSON array (`[]` when none are declared).
+        pub const ERRORS: &str = "[]";
+
+        /// The contract's examples as a JSON array (`[]` when none are declared).
+        pub const EXAMPLES: &str = "[]";
+
         /// Demo API key: `DEMO_API_KEY`.
         ///
         /// A handler of this route reads it with `ctx.secret(pair::DEMO_API_KEY)`.
@@ -191,5 +227,17 @@ pub mod routes {
     pub mod unimplemented {
         /// Marker of route `unimplemented`: its handlers take `&RouteContext<unimplemented::Route>`.
         pub enum Route {}
+
+        /// JSON Schema of the unwrapped input; empty when no contract declares one.
+        pub const INPUT_SCHEMA: &str = "";
+
+        /// JSON Schema of the success output; empty when no contract declares one.
+        pub const OUTPUT_SCHEMA: &str = "";
+
+        /// The contract's error classes as a JSON array (`[]` when none are declared).
+        pub const ERRORS: &str = "[]";
+
+        /// The contract's examples as a JSON array (`[]` when none are declared).
+        pub const EXAMPLES: &str = "[]";
     }
 }

@@ -1,0 +1,268 @@
+//! `docs/openapi.json`: an OpenAPI 3.1 document of the `workerflow serve` API, generated from
+//! the routes and their contracts. `serve` answers `GET /openapi.json` with the same bytes.
+
+use serde_json::{Map, Value, json};
+
+use crate::model::{Registry, RequestType, Route};
+
+/// The file name beside the two pages.
+pub const FILE_NAME: &str = "openapi.json";
+
+/// The document as canonical text: 2-space indent, LF, one final newline.
+pub fn render(registry: &Registry) -> String {
+    let mut text = serde_json::to_string_pretty(&document(registry)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The standard error body of every failure.
+fn error_body() -> Value {
+    json!({
+        "type": "object",
+        "required": ["ok", "error"],
+        "properties": {
+            "ok": {"const": false},
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "traceId"],
+                "properties": {
+                    "code": {"type": "string", "description": "The error class, such as `invalid_input`, `config`, `provider`, `gateway`, `unauthorized`."},
+                    "message": {"type": "string"},
+                    "route": {"type": "string", "description": "The route, when the request named one."},
+                    "traceId": {"type": "string"}
+                }
+            }
+        }
+    })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+/// A contract schema placed in `components/schemas`. One with its own `$defs` gets an `$id`,
+/// so its `#/$defs/...` references resolve inside it, not against this document.
+fn component(schema: &Value, id: &str) -> Value {
+    match schema {
+        Value::Object(object) if object.contains_key("$defs") && !object.contains_key("$id") => {
+            let mut object = object.clone();
+            object.insert(
+                "$id".to_owned(),
+                Value::String(format!("urn:workerflow:{id}")),
+            );
+            Value::Object(object)
+        }
+        other => other.clone(),
+    }
+}
+
+fn operation(route: &Route, service: &str, schemas: &mut Map<String, Value>) -> Value {
+    let input_name = format!("{}_input", route.id);
+    let output_name = format!("{}_output", route.id);
+    let input = route.input.as_ref().map_or_else(
+        || json!({"description": "No contract declared: any JSON value."}),
+        |schema| {
+            schemas.insert(input_name.clone(), component(schema, &input_name));
+            json!({"$ref": format!("#/components/schemas/{input_name}")})
+        },
+    );
+    let mut responses = Map::new();
+    match route.request_type {
+        RequestType::Sync => {
+            let output = route.output.as_ref().map_or_else(
+                || json!({"description": "No contract declared.", "type": "object"}),
+                |schema| {
+                    schemas.insert(output_name.clone(), component(schema, &output_name));
+                    json!({"$ref": format!("#/components/schemas/{output_name}")})
+                },
+            );
+            responses.insert(
+                "200".to_owned(),
+                json!({"description": "The route's output.", "content": {"application/json": {"schema": output}}}),
+            );
+        }
+        RequestType::Async => {
+            responses.insert(
+                "202".to_owned(),
+                json!({"description": "Queued: the input passed the route's checks; the output is recorded with the run.",
+                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Queued"}}}}),
+            );
+        }
+    }
+    for error in route.errors.as_deref().unwrap_or_default() {
+        for status in &error.status {
+            let description = format!("`{}`: {}", error.class.as_str(), error.description);
+            let entry = responses
+                .entry(status.clone())
+                .or_insert_with(|| error_response(""));
+            if let Some(Value::String(text)) = entry.get_mut("description") {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(&description);
+            }
+            if let Some(body) = &error.body
+                && let Some(content) = entry.pointer_mut("/content/application~1json")
+            {
+                content["schema"] = body.clone();
+            }
+        }
+    }
+    let mut request_examples = Map::new();
+    for (n, example) in route
+        .examples
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let key = format!("example{}", n + 1);
+        request_examples.insert(
+            key.clone(),
+            json!({"summary": example.name, "value": example.input}),
+        );
+        let (status, value) = match (&example.output, &example.error) {
+            (Some(output), _) if route.request_type == RequestType::Sync => {
+                ("200".to_owned(), output.clone())
+            }
+            (Some(_), _) => (
+                "202".to_owned(),
+                json!({"ok": true, "route": route.id, "traceId": "<trace id>", "status": "queued"}),
+            ),
+            (None, Some(error)) => (
+                error.status.to_string(),
+                json!({"ok": false, "error": {"code": error.class.as_str(), "message": error.message,
+                    "route": route.id, "traceId": "<trace id>"}}),
+            ),
+            (None, None) => continue,
+        };
+        // The status key the example's answer falls under (`502` or `5XX`).
+        let slot = responses
+            .keys()
+            .find(|k| **k == status)
+            .cloned()
+            .or_else(|| {
+                responses
+                    .keys()
+                    .find(|k| {
+                        k.ends_with("XX") && k.as_bytes().first() == status.as_bytes().first()
+                    })
+                    .cloned()
+            });
+        if let Some(content) = slot
+            .and_then(|slot| responses.get_mut(&slot))
+            .and_then(|r| r.pointer_mut("/content/application~1json"))
+            && let Value::Object(content) = content
+        {
+            let examples = content
+                .entry("examples")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(examples) = examples {
+                examples.insert(key, json!({"summary": example.name, "value": value}));
+            }
+        }
+    }
+    // Answered by the server itself for every route.
+    for (status, description) in [
+        ("401", "Missing or wrong bearer token."),
+        ("404", "No such route."),
+        ("413", "The body is larger than the limit."),
+        ("415", "The content type is not `application/json`."),
+        ("503", "The server is shutting down or the queue is full."),
+    ] {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    }
+    if !responses.contains_key("400") {
+        responses.insert("400".to_owned(), error_response("The body is not JSON."));
+    }
+    let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut description = format!("Request type: {}.", route.request_type.as_str());
+    if let Some(auth) = route.auth {
+        description.push_str(&format!(" Provider auth: {}.", auth.as_str()));
+    }
+    if !route.has_contract() {
+        description.push_str(" No contract declared.");
+    }
+    let mut op = json!({
+        "operationId": route.id,
+        "summary": route.summary,
+        "description": description,
+        "tags": [service],
+        "requestBody": {"required": true, "content": {"application/json": request_content(input, request_examples)}},
+        "responses": Value::Object(sorted.into_iter().collect()),
+    });
+    if let Some(url) = &route.docs_url {
+        op["externalDocs"] = json!({"description": "The provider's API", "url": url});
+    }
+    op
+}
+
+fn request_content(schema: Value, examples: Map<String, Value>) -> Value {
+    let mut content = json!({ "schema": schema });
+    if !examples.is_empty() {
+        content["examples"] = Value::Object(examples);
+    }
+    content
+}
+
+/// The OpenAPI 3.1 document.
+pub fn document(registry: &Registry) -> Value {
+    let mut schemas = Map::new();
+    schemas.insert("Error".to_owned(), error_body());
+    schemas.insert(
+        "Queued".to_owned(),
+        json!({"type": "object", "required": ["ok", "route", "traceId", "status"], "properties": {
+            "ok": {"const": true}, "route": {"type": "string"}, "traceId": {"type": "string"}, "status": {"const": "queued"}}}),
+    );
+    let mut paths = Map::new();
+    paths.insert(
+        "/health".to_owned(),
+        json!({"get": {"operationId": "health", "summary": "Liveness.", "security": [],
+            "responses": {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ok"], "properties": {"ok": {"const": true}}}}}}}}}),
+    );
+    paths.insert(
+        "/health/config".to_owned(),
+        json!({"get": {"operationId": "health_config", "summary": "Per route: implemented and configured, or the unmet requirements (names only, never values).",
+            "responses": {"200": {"description": "The configuration report.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "401": error_response("Missing or wrong bearer token.")}}}),
+    );
+    paths.insert(
+        "/api/routes".to_owned(),
+        json!({"get": {"operationId": "list_routes", "summary": "The linked routes with their secret requirements and settings (names only).",
+            "responses": {"200": {"description": "The routes.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ok", "routes"], "properties": {"ok": {"const": true}, "routes": {"type": "array", "items": {"type": "object"}}}}}}},
+                          "401": error_response("Missing or wrong bearer token.")}}}),
+    );
+    paths.insert(
+        "/openapi.json".to_owned(),
+        json!({"get": {"operationId": "openapi", "summary": "This document.",
+            "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "401": error_response("Missing or wrong bearer token.")}}}),
+    );
+    for (service, route) in registry.routes() {
+        let op = operation(route, &service.connector_name, &mut schemas);
+        paths.insert(format!("/api/{}", route.id), json!({ "post": op }));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "WorkerFlow serve API",
+            "version": registry.updated_at,
+            "description": "The HTTP API of `workerflow serve`, generated from connector-registry/services.json by `workerflow-registry build`. Every request except `GET /health` carries `authorization: Bearer <token>`. A route's request body is its input; the server wraps it as `{\"body\": <input>}` for the handler."
+        },
+        "security": [{"bearer": []}],
+        "paths": Value::Object(paths),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": Value::Object(schemas),
+        }
+    })
+}

@@ -1,0 +1,344 @@
+//! The route sections of both pages: what each route does, its auth, docs link, secrets, the
+//! input and output fields of its contract, its errors and its examples as the HTTP API sees
+//! them. Written in Rust like the rows; only routes have contracts, so this is never per service.
+
+use std::fmt::{self, Write as _};
+
+use serde_json::Value;
+
+use super::{html, markdown};
+use crate::model::{Example, Registry, RequestType, Route, Service};
+
+/// A field of an object schema: name, type, required, description.
+struct Field {
+    name: String,
+    kind: String,
+    required: bool,
+    description: String,
+}
+
+/// The fields of an object schema's `properties`, in schema order.
+fn fields(schema: Option<&Value>) -> Option<Vec<Field>> {
+    let schema = schema?;
+    let properties = schema.get("properties")?.as_object()?;
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    Some(
+        properties
+            .iter()
+            .map(|(name, property)| Field {
+                name: name.clone(),
+                kind: kind(property),
+                required: required.contains(&name.as_str()),
+                description: property
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect(),
+    )
+}
+
+/// `string`, `string or null`, `true` for a `const`, `any` without a type.
+fn kind(property: &Value) -> String {
+    if let Some(constant) = property.get("const") {
+        return constant.to_string();
+    }
+    match property.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "any".to_owned(),
+    }
+}
+
+/// The answer the HTTP API gives for an example: status and body.
+fn answer(route: &Route, example: &Example) -> Option<(u16, Value)> {
+    match (&example.output, &example.error) {
+        (Some(output), _) => Some(match route.request_type {
+            RequestType::Sync => (200, output.clone()),
+            RequestType::Async => (
+                202,
+                serde_json::json!({"ok": true, "route": route.id, "traceId": "<trace id>", "status": "queued"}),
+            ),
+        }),
+        (None, Some(error)) => Some((
+            error.status,
+            serde_json::json!({"ok": false, "error": {"code": error.class.as_str(),
+                "message": error.message, "route": route.id, "traceId": "<trace id>"}}),
+        )),
+        (None, None) => None,
+    }
+}
+
+fn pairs<'a>(registry: &'a Registry, routes: &[(usize, usize)]) -> Vec<(&'a Service, &'a Route)> {
+    routes
+        .iter()
+        .filter_map(|&(s, r)| {
+            let service = registry.services.get(s)?;
+            Some((service, service.routes().get(r)?))
+        })
+        .collect()
+}
+
+/// A Markdown code fence longer than any backtick run in `text`, so the text cannot close it.
+fn fence(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// The Markdown route sections.
+pub fn write_markdown(
+    sink: &mut dyn fmt::Write,
+    registry: &Registry,
+    routes: &[(usize, usize)],
+) -> fmt::Result {
+    let esc = |out: &mut String, text: &str| markdown::escape_into(out, text, false);
+    for (service, route) in pairs(registry, routes) {
+        let mut out = String::new();
+        out.push_str("\n### Route `");
+        esc(&mut out, &route.id);
+        out.push_str("`\n\n");
+        esc(&mut out, &route.summary);
+        out.push_str("\n\n");
+        out.push_str("- Service: ");
+        esc(&mut out, &service.connector_name);
+        let _ = write!(out, "\n- Request type: {}", route.request_type.as_str());
+        let auth = route.auth.unwrap_or(service.auth_type);
+        let _ = write!(out, "\n- Auth: {}", auth.as_str());
+        out.push_str("\n- Provider docs: ");
+        match &route.docs_url {
+            Some(url) => out.push_str(&markdown::link(url, url)),
+            None => out.push_str("none declared"),
+        }
+        out.push_str("\n- Secrets: ");
+        for (i, secret) in route.secrets.iter().enumerate() {
+            if i > 0 {
+                out.push_str("; ");
+            }
+            esc(&mut out, &secret.label);
+            out.push_str(": ");
+            let names: Vec<String> = secret.any_of.iter().map(|n| format!("`{n}`")).collect();
+            out.push_str(&names.join(" or "));
+        }
+        if route.secrets.is_empty() {
+            out.push_str("none");
+        }
+        if let Some(hosts) = &route.hosts {
+            out.push_str("\n- Outbound hosts: ");
+            if hosts.is_empty() {
+                out.push_str("none");
+            }
+            let hosts: Vec<String> = hosts.iter().map(|h| format!("`{h}`")).collect();
+            out.push_str(&hosts.join(", "));
+        }
+        out.push_str("\n\n");
+        if !route.has_contract() {
+            out.push_str("No contract declared.\n");
+            sink.write_str(&out)?;
+            continue;
+        }
+        for (title, schema) in [("Input", &route.input), ("Output", &route.output)] {
+            let _ = write!(out, "{title} fields:\n\n");
+            match fields(schema.as_ref()) {
+                Some(list) if !list.is_empty() => {
+                    out.push_str(
+                        "| Field | Type | Required | Description |\n| --- | --- | --- | --- |\n",
+                    );
+                    for field in list {
+                        out.push_str("| `");
+                        esc(&mut out, &field.name);
+                        out.push_str("` | ");
+                        esc(&mut out, &field.kind);
+                        out.push_str(if field.required {
+                            " | yes | "
+                        } else {
+                            " | no | "
+                        });
+                        esc(&mut out, &field.description);
+                        out.push_str(" |\n");
+                    }
+                }
+                Some(_) | None if schema.is_some() => {
+                    out.push_str("Any JSON value (see the schema in `docs/openapi.json`).\n")
+                }
+                _ => out.push_str("No contract declared.\n"),
+            }
+            out.push('\n');
+        }
+        if let Some(errors) = &route.errors {
+            out.push_str("Errors (body `{\"ok\": false, \"error\": {\"code\", \"message\", \"route\", \"traceId\"}}`):\n\n| Class | Status | When |\n| --- | --- | --- |\n");
+            for error in errors {
+                let _ = write!(
+                    out,
+                    "| `{}` | {} | ",
+                    error.class.as_str(),
+                    error.status.join(", ")
+                );
+                esc(&mut out, &error.description);
+                out.push_str(" |\n");
+            }
+            out.push('\n');
+        }
+        for example in route.examples.as_deref().unwrap_or_default() {
+            out.push_str("Example: ");
+            esc(&mut out, &example.name);
+            out.push_str("\n\n");
+            let request = format!(
+                "POST /api/{}\n{}",
+                route.id,
+                serde_json::to_string(&example.input).unwrap_or_default()
+            );
+            let response = answer(route, example).map(|(status, body)| {
+                format!(
+                    "{status}\n{}",
+                    serde_json::to_string(&body).unwrap_or_default()
+                )
+            });
+            for text in [Some(request), response].into_iter().flatten() {
+                let fence = fence(&text);
+                let _ = write!(out, "{fence}http\n{text}\n{fence}\n\n");
+            }
+        }
+        sink.write_str(&out)?;
+    }
+    Ok(())
+}
+
+/// The HTML route sections.
+pub fn write_html(
+    sink: &mut dyn fmt::Write,
+    registry: &Registry,
+    routes: &[(usize, usize)],
+) -> fmt::Result {
+    let esc = html::escape;
+    for (service, route) in pairs(registry, routes) {
+        let mut out = String::new();
+        let id = markdown::anchor(&route.id);
+        let _ = write!(
+            out,
+            "<section class=\"route\" id=\"route-{id}\">\n<h3>Route <code>{}</code></h3>\n<p>{}</p>\n<ul>\n",
+            esc(&route.id),
+            esc(&route.summary)
+        );
+        let auth = route.auth.unwrap_or(service.auth_type);
+        let _ = write!(
+            out,
+            "<li>Service: {}</li>\n<li>Request type: {}</li>\n<li>Auth: {}</li>\n<li>Provider docs: {}</li>\n",
+            esc(&service.connector_name),
+            route.request_type.as_str(),
+            auth.as_str(),
+            route
+                .docs_url
+                .as_deref()
+                .map_or_else(|| "none declared".to_owned(), |url| html::link(url, url))
+        );
+        let secrets: Vec<String> = route
+            .secrets
+            .iter()
+            .map(|s| {
+                let names: Vec<String> = s
+                    .any_of
+                    .iter()
+                    .map(|n| format!("<code>{}</code>", esc(n)))
+                    .collect();
+                format!("{}: {}", esc(&s.label), names.join(" or "))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<li>Secrets: {}</li>",
+            if secrets.is_empty() {
+                "none".to_owned()
+            } else {
+                secrets.join("; ")
+            }
+        );
+        if let Some(hosts) = &route.hosts {
+            let hosts: Vec<String> = hosts
+                .iter()
+                .map(|h| format!("<code>{}</code>", esc(h)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<li>Outbound hosts: {}</li>",
+                if hosts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    hosts.join(", ")
+                }
+            );
+        }
+        out.push_str("</ul>\n");
+        if !route.has_contract() {
+            out.push_str("<p>No contract declared.</p>\n</section>\n");
+            sink.write_str(&out)?;
+            continue;
+        }
+        for (title, schema) in [("Input", &route.input), ("Output", &route.output)] {
+            let _ = writeln!(out, "<h4>{title} fields</h4>");
+            match fields(schema.as_ref()) {
+                Some(list) if !list.is_empty() => {
+                    out.push_str("<table>\n<thead><tr><th scope=\"col\">Field</th><th scope=\"col\">Type</th><th scope=\"col\">Required</th><th scope=\"col\">Description</th></tr></thead>\n<tbody>\n");
+                    for field in list {
+                        let _ = writeln!(
+                            out,
+                            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            esc(&field.name),
+                            esc(&field.kind),
+                            if field.required { "yes" } else { "no" },
+                            esc(&field.description)
+                        );
+                    }
+                    out.push_str("</tbody>\n</table>\n");
+                }
+                _ if schema.is_some() => out.push_str("<p>Any JSON value.</p>\n"),
+                _ => out.push_str("<p>No contract declared.</p>\n"),
+            }
+        }
+        if let Some(errors) = &route.errors {
+            out.push_str("<h4>Errors</h4>\n<table>\n<thead><tr><th scope=\"col\">Class</th><th scope=\"col\">Status</th><th scope=\"col\">When</th></tr></thead>\n<tbody>\n");
+            for error in errors {
+                let _ = writeln!(
+                    out,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    error.class.as_str(),
+                    esc(&error.status.join(", ")),
+                    esc(&error.description)
+                );
+            }
+            out.push_str("</tbody>\n</table>\n");
+        }
+        for example in route.examples.as_deref().unwrap_or_default() {
+            let _ = writeln!(out, "<h4>Example: {}</h4>", esc(&example.name));
+            let _ = writeln!(
+                out,
+                "<pre><code>POST /api/{}\n{}</code></pre>",
+                esc(&route.id),
+                esc(&serde_json::to_string(&example.input).unwrap_or_default())
+            );
+            if let Some((status, body)) = answer(route, example) {
+                let _ = writeln!(
+                    out,
+                    "<pre><code>{status}\n{}</code></pre>",
+                    esc(&serde_json::to_string(&body).unwrap_or_default())
+                );
+            }
+        }
+        out.push_str("</section>\n");
+        sink.write_str(&out)?;
+    }
+    Ok(())
+}
