@@ -36,8 +36,8 @@ mod keywords;
 pub mod load;
 pub mod model;
 mod numbers;
-mod parallel;
 pub mod openapi;
+mod parallel;
 pub mod render;
 pub mod rules;
 #[cfg(feature = "cli")]
