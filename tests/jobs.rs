@@ -112,6 +112,19 @@ impl Serve {
 }
 
 /// `POST /api/slack_message` with `text`; the status and the trace id.
+/// [`serve`] from async code: it blocks until the server says it listens.
+async fn start(data_dir: &Path, args: &[&str], webhook: &str) -> Serve {
+    let data_dir = data_dir.to_owned();
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let webhook = webhook.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        serve(&data_dir, &args, &webhook)
+    })
+    .await
+    .expect("started")
+}
+
 async fn post(client: &reqwest::Client, base: &str, text: &str) -> (u16, Value) {
     let response = client
         .post(format!("{base}/api/slack_message"))
@@ -218,13 +231,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
     let upstream = slack_upstream(Duration::from_millis(40)).await;
     let hook = webhook(&upstream);
     let args = ["--workers", "8", "--job-lease", "1s"];
-    let server = {
-        let dir = dir.clone();
-        let hook = hook.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &args, &hook).await;
     let client = reqwest::Client::new();
     let mut calls = tokio::task::JoinSet::new();
     let mut accepted = Vec::new();
@@ -256,12 +263,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
         "every job was delivered before the kill ({at_kill}); the test proves nothing"
     );
 
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("restarted")
-    };
+    let server = start(&dir, &args, &hook).await;
     let started = Instant::now();
     loop {
         let (code, out, err) = jobs_cli(&dir, &["list", "--state", "succeeded"]);
@@ -310,12 +312,7 @@ async fn a_trace_id_keeps_its_state_attempts_and_output() {
     let dir = scratch("get");
     let upstream = slack_upstream(Duration::ZERO).await;
     let hook = webhook(&upstream);
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &[], &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &[], &hook).await;
     let client = reqwest::Client::new();
     let (status, body) = post(&client, &server.base, "hello").await;
     assert_eq!(status, 202, "{body}");
@@ -389,12 +386,7 @@ async fn transient_failures_are_retried_then_dead_and_jobs_retry_runs_it_again()
         .await;
     let args = ["--job-attempts", "2", "--job-backoff", "100ms"];
     let hook = webhook(&upstream);
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &args, &hook).await;
     let client = reqwest::Client::new();
     let (status, body) = post(&client, &server.base, "flaky").await;
     assert_eq!(status, 202, "{body}");
@@ -417,13 +409,7 @@ async fn transient_failures_are_retried_then_dead_and_jobs_retry_runs_it_again()
         .mount(&down)
         .await;
     let hook = webhook(&down);
-    let server = {
-        let dir = dir.clone();
-        let hook = hook.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &args, &hook).await;
     let (status, body) = post(&client, &server.base, "never").await;
     assert_eq!(status, 202, "{body}");
     let trace = body["traceId"].as_str().expect("trace").to_owned();
@@ -460,12 +446,7 @@ async fn sigterm_leaves_unfinished_jobs_in_the_store_and_the_next_start_runs_the
     let slow = slack_upstream(Duration::from_secs(10)).await;
     let args = ["--workers", "1", "--drain-timeout", "300ms"];
     let hook = webhook(&slow);
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &args, &hook).await;
     let client = reqwest::Client::new();
     let mut traces = Vec::new();
     for n in 0..3 {
@@ -497,12 +478,7 @@ async fn sigterm_leaves_unfinished_jobs_in_the_store_and_the_next_start_runs_the
     // The next start runs them, with the secret as it is now (it was never stored).
     let fast = slack_upstream(Duration::ZERO).await;
     let hook = webhook(&fast);
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("restarted")
-    };
+    let server = start(&dir, &args, &hook).await;
     for trace in &traces {
         wait_state(&client, &server.base, trace, "succeeded").await;
     }
@@ -530,12 +506,7 @@ async fn over_capacity_is_503_with_retry_after_never_202() {
         "100ms",
     ];
     let hook = webhook(&slow);
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &args, &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &args, &hook).await;
     let client = reqwest::Client::new();
     for n in 0..2 {
         let (status, body) = post(&client, &server.base, &format!("fits {n}")).await;
@@ -648,12 +619,7 @@ async fn a_full_disk_is_503_never_202_and_jobs_flow_again_once_there_is_room() {
     let _mounted = Mounted(dir.clone());
     let upstream = slack_upstream(Duration::ZERO).await;
     let hook = webhook(&upstream);
-    let server = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || serve(&dir, &[], &hook))
-            .await
-            .expect("started")
-    };
+    let server = start(&dir, &[], &hook).await;
     let client = reqwest::Client::new();
     let (status, body) = post(&client, &server.base, "before").await;
     assert_eq!(status, 202, "{body}");
