@@ -2,7 +2,6 @@
 //! wiremock upstream on loopback, SIGKILL and SIGTERM, and `workerflow jobs`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
@@ -11,6 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[path = "common/child_output.rs"]
+mod child_output;
+use child_output::{stderr_lines, wait_listening};
 
 const TOKEN: &str = "api-token-SECRET-0";
 const SLACK_PATH: &str = "/services/SECRETPATH";
@@ -53,35 +56,18 @@ fn serve(data_dir: &Path, args: &[&str], webhook: &str) -> Serve {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    let stderr = child.stderr.take().expect("stderr");
-    let (send, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) else {
+    let lines = stderr_lines(&mut child);
+    match wait_listening(&lines) {
+        Ok((base, seen)) => Serve {
+            child,
+            lines,
+            base,
+            seen,
+        },
+        Err(seen) => {
             let _ = child.kill();
             let _ = child.wait();
             panic!("no listening line; stderr so far: {seen:#?}");
-        };
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_owned);
-        seen.push(line);
-        if let Some(base) = base {
-            return Serve {
-                child,
-                lines,
-                base,
-                seen,
-            };
         }
     }
 }

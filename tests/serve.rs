@@ -2,7 +2,6 @@
 //! at a wiremock upstream, and the real binary with SIGTERM. Every response (headers and body)
 //! and every log line is checked for the secret sentinel.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +15,11 @@ use workerflow::serve::{ServeConfig, ServeReport};
 use workerflow_runtime::MapSecrets;
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
 
+#[path = "common/child_output.rs"]
+mod child_output;
 #[path = "common/log_capture.rs"]
 mod log_capture;
+use child_output::stderr_lines;
 use log_capture::{init_logs, logs};
 
 /// Every secret value (and the API token) contains this; nothing users see may.
@@ -767,35 +769,14 @@ fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (Child, std::sync::mpsc:
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    let stderr = child.stderr.take().expect("stderr");
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let received = stderr_lines(&mut child);
     (child, received)
 }
 
 /// Reads stderr until the `listening on http://…` line; returns the base URL and the lines.
 fn wait_listening(lines: &std::sync::mpsc::Receiver<String>) -> (String, Vec<String>) {
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no listening line; stderr so far: {seen:#?}"));
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_owned);
-        seen.push(line);
-        if let Some(base) = base {
-            return (base, seen);
-        }
-    }
+    child_output::wait_listening(lines)
+        .unwrap_or_else(|seen| panic!("no listening line; stderr so far: {seen:#?}"))
 }
 
 /// Sends SIGTERM and collects the exit code and all of stderr.
@@ -1457,15 +1438,7 @@ async fn out_of_file_descriptors_the_binary_neither_spins_nor_dies_and_health_co
         .stderr(Stdio::piped())
         .spawn()
         .expect("runs");
-    let stderr = child.stderr.take().expect("stderr");
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let received = stderr_lines(&mut child);
     let (base, (seen, received)) = tokio::task::spawn_blocking(move || {
         let (base, seen) = wait_listening(&received);
         (base, (seen, received))
