@@ -43,6 +43,7 @@ pub mod rules;
 #[cfg(feature = "cli")]
 pub mod scaffold;
 pub mod schema;
+#[path = "../../workerflow-macros/src/suggest.rs"]
 mod suggest;
 pub mod write;
 

@@ -56,6 +56,7 @@ mod registry;
 mod route;
 mod secrets;
 mod settings;
+#[path = "../../workerflow-macros/src/suggest.rs"]
 mod suggest;
 
 #[doc(hidden)]

@@ -78,7 +78,7 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
     let rest: Vec<TokenTree> = tokens.collect();
     let has_equals = matches!(rest.first(), Some(TokenTree::Punct(p)) if p.as_char() == '=');
     if !KEYS.contains(&name.as_str()) {
-        let suggestion = did_you_mean(&name, KEYS);
+        let suggestion = did_you_mean(&name, KEYS.iter().copied());
         let message = match (suggestion, has_equals) {
             (Some(key), true) => {
                 args.route_hinted |= key == "route";
