@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use serde::Serialize;
 
 use crate::error::ConnectorError;
@@ -18,8 +19,10 @@ use crate::settings::{ResolvedSetting, Setting, resolve_settings};
 /// The context of one call of a route's handler. `R` is the route's marker type
 /// (`registry::routes::slack_message::Route`): it decides which secrets [`RouteContext::secret`]
 /// accepts.
-// `repr(transparent)`: a `&CallEnv` is a valid `&RouteContext<R>` (see `from_env`), which lets
-// generated wrappers lend the context instead of owning one per route type.
+// `repr(transparent)` over `CallEnv` (checked by `ref-cast`), so a `&CallEnv` is lent as a
+// `&RouteContext<R>` (`from_env`) instead of building one context per route type. The custom
+// derive keeps the cast private to this crate.
+#[derive(RefCastCustom)]
 #[repr(transparent)]
 pub struct RouteContext<R> {
     call: CallEnv,
@@ -190,12 +193,8 @@ impl<R> RouteContext<R> {
     }
 
     /// The context of a call, borrowed from its environment.
-    pub(crate) fn from_env(env: &CallEnv) -> &Self {
-        // SAFETY: `RouteContext<R>` is `repr(transparent)` over `CallEnv` (its other field is a
-        // zero-sized `PhantomData`), so both references have the same layout and validity, and
-        // the lifetime is carried over unchanged.
-        unsafe { &*std::ptr::from_ref(env).cast::<RouteContext<R>>() }
-    }
+    #[ref_cast_custom]
+    pub(crate) fn from_env(env: &CallEnv) -> &Self;
 }
 
 /// Generated `SecretOf` impls index the route's requirements, which dispatch resolved in the

@@ -87,15 +87,9 @@ pub fn embedded_templates_dir() -> PathBuf {
 impl SourceInfo {
     /// Describes a registry file by its path (as shown in the pages) and the SHA-256 of its bytes.
     pub fn of_bytes(path: impl Into<String>, bytes: &[u8]) -> SourceInfo {
-        let digest = Sha256::digest(bytes);
-        let mut sha256 = String::with_capacity(64);
-        for byte in digest {
-            sha256.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-            sha256.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-        }
         SourceInfo {
             path: path.into(),
-            sha256,
+            sha256: format!("{:x}", Sha256::digest(bytes)),
         }
     }
 }

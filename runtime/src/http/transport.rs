@@ -115,6 +115,7 @@ mod reqwest_transport {
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent("workerflow-runtime")
                 .connect_timeout(connect_timeout)
+                .dns_resolver(std::sync::Arc::new(SystemResolver))
                 .build()
                 .map_err(|_| ReqwestTransportBuildError)?;
             Ok(ReqwestTransport { client })
@@ -220,14 +221,39 @@ mod reqwest_transport {
                     _ => {}
                 }
             }
-            // hyper-util names its resolver failures "dns error"; only that fixed prefix is
-            // looked at, the text itself is never kept.
-            if cause.to_string().starts_with("dns error") {
+            if cause.is::<ResolveFailure>() {
                 return "dns error";
             }
             source = cause.source();
         }
         "connection failed"
+    }
+
+    /// The system resolver (getaddrinfo on a blocking thread, as reqwest's default), with its
+    /// failures in a type of our own so [`connect_reason`] tells them apart by type rather than
+    /// by the wording of hyper-util's messages.
+    struct SystemResolver;
+
+    /// A name that did not resolve. Its text never reaches a message: only the type is looked at.
+    #[derive(Debug, thiserror::Error)]
+    #[error("dns error")]
+    struct ResolveFailure(#[source] std::io::Error);
+
+    impl reqwest::dns::Resolve for SystemResolver {
+        fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let host = name.as_str().to_owned();
+            Box::pin(async move {
+                // Port 0: reqwest puts in the URL's port or the scheme's default.
+                match tokio::net::lookup_host((host.as_str(), 0)).await {
+                    Ok(addrs) => {
+                        let addrs: reqwest::dns::Addrs =
+                            Box::new(addrs.collect::<Vec<_>>().into_iter());
+                        Ok(addrs)
+                    }
+                    Err(error) => Err(ResolveFailure(error).into()),
+                }
+            })
+        }
     }
 
     /// Runs `future` on the current tokio runtime, or on the transport's own one when there is
@@ -263,5 +289,45 @@ mod reqwest_transport {
                 Some(handle)
             })
             .as_ref()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn attempt_to(url: &str) -> Result<RawResponse, TransportError> {
+            let transport = ReqwestTransport::new(Duration::from_secs(5)).expect("transport");
+            let url = url::Url::parse(url).expect("url");
+            let request = OutboundRequest::api(http::Method::GET, url);
+            pollster::block_on(transport.send(&request, Duration::from_secs(10)))
+        }
+
+        #[test]
+        fn unresolvable_names_are_dns_errors() {
+            // `.invalid` never resolves (RFC 6761).
+            assert_eq!(
+                attempt_to("http://no-such-host.invalid/").map(|_| ()),
+                Err(TransportError::Connect {
+                    reason: "dns error",
+                    timed_out: false
+                })
+            );
+        }
+
+        #[test]
+        fn refused_connections_are_named_as_such() {
+            // A port just released by the OS has no listener.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("port")
+                .port();
+            assert_eq!(
+                attempt_to(&format!("http://127.0.0.1:{port}/")).map(|_| ()),
+                Err(TransportError::Connect {
+                    reason: "connection refused",
+                    timed_out: false
+                })
+            );
+        }
     }
 }
