@@ -253,7 +253,9 @@ fn refuse(mut stream: TcpStream, refusing: &Arc<Semaphore>, max_connections: usi
 
 /// The socket as hyper sees it: reads mark activity; writes pass through, except a response
 /// head without `x-trace-id` and a 4xx/5xx status, which only hyper writes (for a request it
-/// could not parse): it is replaced by the documented JSON error answer.
+/// could not parse): it is replaced by the documented JSON error answer. hyper has no hook for
+/// those answers, so the outgoing stream is followed head by head; only heads (and what hyper
+/// writes together with them) are buffered, bodies of known length are written through.
 struct Wire {
     stream: TcpStream,
     activity: Arc<Activity>,
@@ -440,9 +442,23 @@ impl AsyncWrite for Wire {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        // Back-pressure: hold hyper while a previous write is still on its way.
-        if this.out.len() - this.sent >= 64 * 1024 {
-            ready!(this.poll_drain(cx))?;
+        // What was queued before goes first; until it is written, hyper waits (back-pressure).
+        ready!(this.poll_drain(cx))?;
+        // Only response heads are inspected (and so copied); bodies go straight to the socket.
+        let direct = match this.state {
+            Outgoing::Verbatim => buf.len(),
+            Outgoing::Body(left) => usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len())),
+            Outgoing::Head(_) => 0,
+        };
+        if direct > 0 {
+            let written = ready!(Pin::new(&mut this.stream).poll_write(cx, &buf[..direct]))?;
+            if let Outgoing::Body(left) = &mut this.state {
+                *left -= written as u64;
+                if *left == 0 {
+                    this.state = Outgoing::Head(Vec::new());
+                }
+            }
+            return Poll::Ready(Ok(written));
         }
         this.take(buf);
         // Start writing now; hyper flushes (and so finishes the drain) after every write.
