@@ -3,41 +3,48 @@
 mod common;
 use common::{fixtures, run_in, text, workspace_root};
 
-fn invalid_fixture_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("invalid"))
+fn invalid_fixture_count() -> usize {
+    std::fs::read_dir(fixtures().join("invalid"))
         .expect("fixtures/invalid exists")
         .filter_map(|entry| entry.ok())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
-        .map(|name| name.trim_end_matches(".json").to_owned())
-        .collect();
-    names.sort();
-    names
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+        .count()
 }
 
 #[test]
 fn there_are_at_least_forty_invalid_fixtures() {
-    assert!(
-        invalid_fixture_names().len() >= 40,
-        "{:?}",
-        invalid_fixture_names()
-    );
+    assert!(invalid_fixture_count() >= 40, "{}", invalid_fixture_count());
+}
+
+/// `check` of one fixture, as `(exit status, stdout, stderr)`, with its path relative to
+/// `fixtures/` as users would type it.
+fn check_fixture(path: &std::path::Path) -> (Option<i32>, String, String, String) {
+    let relative = path
+        .strip_prefix(fixtures())
+        .expect("a fixture")
+        .to_string_lossy()
+        .replace('\\', "/");
+    let output = run_in(&fixtures(), &["check", &relative]);
+    (
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr),
+        relative,
+    )
 }
 
 /// Every invalid fixture exits 1 (never 101), prints a `file:line:col` location, and its exact
-/// diagnostics are locked in a snapshot.
+/// diagnostics are locked in a snapshot (`snapshots/cli__invalid@<fixture>.json.snap`).
 #[test]
-fn every_invalid_fixture_is_reported_with_its_location() {
-    for name in invalid_fixture_names() {
-        let relative = format!("invalid/{name}.json");
-        let output = run_in(&fixtures(), &["check", &relative]);
-        let stderr = text(&output.stderr);
+fn invalid() {
+    insta::glob!("fixtures/invalid/*.json", |path| {
+        let (status, stdout, stderr, relative) = check_fixture(path);
         assert_eq!(
-            output.status.code(),
+            status,
             Some(1),
-            "{name}: exit status; stderr:\n{stderr}"
+            "{relative}: exit status; stderr:\n{stderr}"
         );
-        assert!(output.stdout.is_empty(), "{name}: nothing on stdout");
+        assert!(stdout.is_empty(), "{relative}: nothing on stdout");
         let location = format!("--> {relative}:");
         let has_location = stderr.lines().any(|line| {
             line.trim_start()
@@ -50,33 +57,23 @@ fn every_invalid_fixture_is_reported_with_its_location() {
         });
         assert!(
             has_location,
-            "{name}: no file:line:col location in\n{stderr}"
+            "{relative}: no file:line:col location in\n{stderr}"
         );
-        assert!(!stderr.contains("panicked"), "{name}: panicked");
-        insta::assert_snapshot!(format!("check__{name}"), stderr);
-    }
+        assert!(!stderr.contains("panicked"), "{relative}: panicked");
+        insta::assert_snapshot!(stderr);
+    });
 }
 
 /// Fixtures with warnings only (invisible and mixed-script names): exit 0, the registry is
 /// usable, and the exact warnings are locked in a snapshot.
 #[test]
-fn every_warning_fixture_passes_with_its_warnings() {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("warning"))
-        .expect("fixtures/warning exists")
-        .filter_map(|entry| entry.ok())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
-        .collect();
-    names.sort();
-    assert_eq!(names.len(), 2, "{names:?}");
-    for name in names {
-        let relative = format!("warning/{name}.json");
-        let output = run_in(&fixtures(), &["check", &relative]);
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(0), "{name}: {stderr}");
-        assert!(stderr.contains("warning[WF31"), "{name}: {stderr}");
-        insta::assert_snapshot!(format!("check__warning_{name}"), stderr);
-    }
+fn warning() {
+    insta::glob!("fixtures/warning/*.json", |path| {
+        let (status, _, stderr, relative) = check_fixture(path);
+        assert_eq!(status, Some(0), "{relative}: {stderr}");
+        assert!(stderr.contains("warning[WF31"), "{relative}: {stderr}");
+        insta::assert_snapshot!(stderr);
+    });
 }
 
 #[test]
@@ -245,19 +242,27 @@ fn explain_lists_every_code() {
     insta::assert_snapshot!("explain__list", text(&output.stdout));
 }
 
+/// `--help` of the binary and of every subcommand it lists, so a new subcommand gets a snapshot
+/// without anyone remembering to add one.
 #[test]
 fn help_is_complete() {
-    for args in [
-        &["--help"][..],
-        &["check", "--help"],
-        &["explain", "--help"],
-        &["build", "--help"],
-    ] {
-        let output = run_in(&fixtures(), args);
-        assert_eq!(output.status.code(), Some(0));
-        insta::assert_snapshot!(
-            format!("help__{}", args.join("_").trim_start_matches("--")),
-            text(&output.stdout)
-        );
+    let top = run_in(&fixtures(), &["--help"]);
+    assert_eq!(top.status.code(), Some(0));
+    let top = text(&top.stdout);
+    insta::assert_snapshot!("help__help", top);
+    let subcommands: Vec<&str> = top
+        .split("Commands:\n")
+        .nth(1)
+        .expect("a Commands section")
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|&name| name != "help")
+        .collect();
+    assert!(subcommands.len() >= 5, "{subcommands:?}");
+    for name in subcommands {
+        let output = run_in(&fixtures(), &[name, "--help"]);
+        assert_eq!(output.status.code(), Some(0), "{name} --help");
+        insta::assert_snapshot!(format!("help__{name}_--help"), text(&output.stdout));
     }
 }
