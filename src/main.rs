@@ -209,6 +209,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES: every command sees the same enabled routes.
+    let registry = match registry.with_enablement(&EnvSecrets) {
+        Ok(registry) => registry,
+        Err(error) => {
+            for problem in &error.problems {
+                eprintln!("error: {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Command::Routes { json } => routes(&registry, json),
         Command::Doctor { json } => doctor(&registry, json),
@@ -577,6 +587,8 @@ fn routes(registry: &Registry, json: bool) -> ExitCode {
             "service": spec.service.name,
             "requestType": spec.request_type,
             "summary": spec.summary,
+            "enabled": config.enabled,
+            "disabledBy": config.disabled_by,
             "implemented": config.implemented,
             "configured": config.configured,
             "secrets": secrets,
@@ -588,14 +600,12 @@ fn routes(registry: &Registry, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut out = String::new();
-    for route in &listed {
-        let state = match (
-            route["implemented"].as_bool(),
-            route["configured"].as_bool(),
-        ) {
-            (Some(false), _) => "not implemented",
-            (_, Some(true)) => "configured",
-            _ => "not configured",
+    for (route, config) in listed.iter().zip(&report.routes) {
+        let state = match (config.disabled_by, config.implemented, config.configured) {
+            (Some(by), _, _) => format!("disabled ({by})"),
+            (None, false, _) => "not implemented".to_owned(),
+            (None, true, true) => "configured".to_owned(),
+            (None, true, false) => "not configured".to_owned(),
         };
         let _ = writeln!(
             out,
@@ -651,11 +661,17 @@ fn doctor(registry: &Registry, json: bool) -> ExitCode {
         print_json(&report);
     } else {
         let failing = report.problems().count();
-        let total = report.routes.len();
-        let summary = if failing == 0 {
-            format!("ok: all {total} routes are configured")
-        } else {
-            format!("{failing} of {total} routes lack configuration")
+        let enabled = report.enabled_count();
+        let disabled = report.routes.len() - enabled;
+        let summary = match (failing, disabled) {
+            (0, 0) => format!("ok: all {enabled} routes are configured"),
+            (_, 0) => format!("{failing} of {enabled} routes lack configuration"),
+            (0, _) => {
+                format!("ok: all {enabled} enabled routes are configured ({disabled} disabled)")
+            }
+            (_, _) => format!(
+                "{failing} of {enabled} enabled routes lack configuration ({disabled} disabled)"
+            ),
         };
         emit(&format!("{report}{summary}\n"));
     }

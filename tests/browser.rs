@@ -239,13 +239,57 @@ frame.onload = function () {
 };
 "##;
 
+/// Opens a link to a route's section (`#route-<id>`) and reports what the reader sees there:
+/// whether the section is the `:target` and scrolled into the viewport, its heading, and for
+/// its input-fields table and its first example whether each is rendered (has a box, not
+/// hidden by style) and inside the viewport or below the heading.
+const ROUTE_DRIVER: &str = r##"
+var frame = document.getElementById("page"), started = false;
+function shown(w, el) {
+  if (!el) return false;
+  var style = w.getComputedStyle(el), box = el.getBoundingClientRect();
+  return el.getClientRects().length > 0 && box.width > 0 && box.height > 0
+    && style.visibility !== "hidden" && style.display !== "none" && !el.closest("[hidden]");
+}
+frame.onload = function () {
+  if (started) return;
+  started = true;
+  setTimeout(function () {
+    var w = frame.contentWindow, d = frame.contentDocument;
+    var section = d.getElementById(w.location.hash.slice(1));
+    var heads = section ? Array.prototype.slice.call(section.querySelectorAll("h4")) : [];
+    var inputHead = heads.filter(function (h) { return h.textContent === "Input fields"; })[0];
+    var table = inputHead && inputHead.nextElementSibling;
+    var example = heads.filter(function (h) { return h.textContent.indexOf("Example: ") === 0; })[0];
+    var request = example && example.nextElementSibling;
+    var top = section ? section.getBoundingClientRect().top : null;
+    document.getElementById("out").textContent = JSON.stringify({
+      target: !!section && section.matches(":target"),
+      inViewport: top !== null && top >= -1 && top < w.innerHeight,
+      heading: section ? section.querySelector("h3").textContent : null,
+      headingShown: !!section && shown(w, section.querySelector("h3")),
+      tableShown: shown(w, table),
+      tableTag: table ? table.tagName : null,
+      fields: table ? Array.prototype.map.call(table.querySelectorAll("tbody tr td:first-child"), function (c) { return c.textContent; }) : [],
+      example: example ? example.textContent : null,
+      exampleShown: shown(w, request),
+      request: request ? request.textContent.split("\n")[0] : null
+    });
+  }, 300);
+};
+"##;
+
 fn drive(browser: &Browser, target: &Path, url: &str) -> serde_json::Value {
+    drive_with(browser, target, url, DRIVER)
+}
+
+fn drive_with(browser: &Browser, target: &Path, url: &str, script: &str) -> serde_json::Value {
     let driver = target.join("driver.html");
     std::fs::write(
         &driver,
         format!(
             "<!doctype html><iframe id=\"page\" src=\"{url}\" width=\"1280\" height=\"900\"></iframe>\
-             <pre id=\"out\"></pre><script>{DRIVER}</script>"
+             <pre id=\"out\"></pre><script>{script}</script>"
         ),
     )
     .unwrap();
@@ -520,6 +564,48 @@ fn the_page_works_in_a_real_browser() {
             );
         }
     }
+
+    // A link to a route's section lands on it: the heading, the input-fields table and the
+    // first example are on screen, as the registry's contract says.
+    let stripe = registry
+        .routes()
+        .find(|(_, route)| route.id == "stripe_customer_upsert")
+        .map(|(_, route)| route)
+        .expect("stripe_customer_upsert is bundled");
+    let fields: Vec<String> = stripe
+        .input
+        .as_ref()
+        .and_then(|schema| schema["properties"].as_object())
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default();
+    assert!(!fields.is_empty(), "the route declares input fields");
+    let first_example = stripe
+        .examples
+        .as_deref()
+        .and_then(<[_]>::first)
+        .map(|example| format!("Example: {}", example.name))
+        .expect("the route declares an example");
+    let section = drive_with(
+        &browser,
+        &target,
+        &format!("{url}#route-stripe_customer_upsert"),
+        ROUTE_DRIVER,
+    );
+    assert_eq!(
+        section,
+        serde_json::json!({
+            "target": true,
+            "inViewport": true,
+            "heading": "Route stripe_customer_upsert",
+            "headingShown": true,
+            "tableShown": true,
+            "tableTag": "TABLE",
+            "fields": fields,
+            "example": first_example,
+            "exampleShown": true,
+            "request": "POST /api/stripe_customer_upsert",
+        })
+    );
 
     // Screenshots for people to look at: desktop and phone widths.
     let shot = target.join("SERVICE_API_INDEX.png");

@@ -181,6 +181,126 @@ fn doctor_with_every_secret_passes() {
     assert_eq!(workerflow(&["doctor"], &env, None).status.code(), Some(0));
 }
 
+/// A deploy that runs three routes passes `doctor` with only their secrets set.
+#[test]
+fn doctor_considers_only_the_enabled_routes() {
+    let env = [
+        (
+            "ENABLED_HTTP_ROUTES",
+            "slack_message,github_issue_create, openai_chat,lead_normalizer",
+        ),
+        ("DISABLED_HTTP_ROUTES", "lead_normalizer"),
+        ("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/slack"),
+        ("GITHUB_TOKEN", "ghp_test"),
+        ("OPENAI_API_KEY", "sk-test"),
+    ];
+    let output = workerflow(&["doctor"], &env, None);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let disabled = BASELINE.len() + contributed_routes().len() - 3;
+    assert_eq!(
+        baseline_lines(&stdout(&output)),
+        format!(
+            "\
+slack_message: ok
+notion_database_item_create: disabled (not in ENABLED_HTTP_ROUTES)
+notion_database_item_get: disabled (not in ENABLED_HTTP_ROUTES)
+hubspot_contact_upsert: disabled (not in ENABLED_HTTP_ROUTES)
+hubspot_deal_upsert: disabled (not in ENABLED_HTTP_ROUTES)
+stripe_payment_intent_create: disabled (not in ENABLED_HTTP_ROUTES)
+stripe_customer_upsert: disabled (not in ENABLED_HTTP_ROUTES)
+openai_chat: ok
+chat_notify: disabled (not in ENABLED_HTTP_ROUTES)
+incident_create: disabled (not in ENABLED_HTTP_ROUTES)
+github_issue_create: ok
+lead_normalizer: disabled (in DISABLED_HTTP_ROUTES)
+ok: all 3 enabled routes are configured ({disabled} disabled)
+"
+        )
+    );
+    // An enabled route's missing secret still fails it.
+    let without_github: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "GITHUB_TOKEN")
+        .collect();
+    let output = workerflow(&["doctor"], &without_github, None);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("github_issue_create: missing GitHub token. Checked: GITHUB_TOKEN\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "1 of 3 enabled routes lack configuration ({disabled} disabled)\n"
+        )),
+        "{text}"
+    );
+
+    let output = workerflow(&["doctor", "--json"], &env, None);
+    assert_eq!(output.status.code(), Some(0));
+    let report = json_stdout(&output);
+    assert_eq!(report["ok"], true);
+    let stripe = report["routes"]
+        .as_array()
+        .and_then(|routes| {
+            routes
+                .iter()
+                .find(|r| r["route"] == "stripe_customer_upsert")
+        })
+        .cloned()
+        .expect("stripe_customer_upsert");
+    assert_eq!(
+        stripe,
+        json!({"route": "stripe_customer_upsert", "service": "stripe", "enabled": false,
+               "disabledBy": "ENABLED_HTTP_ROUTES", "implemented": true, "configured": false,
+               "missing": [{"kind": "missing", "label": "Stripe API key", "checked": ["STRIPE_API_KEY"]}]})
+    );
+
+    // The listing shows it too, and a call of a disabled route is refused before anything runs.
+    let text = stdout(&workerflow(&["routes"], &env, None));
+    assert!(
+        text.contains("lead_normalizer (sync, Google AI): disabled (in DISABLED_HTTP_ROUTES)\n"),
+        "{text}"
+    );
+    let listing = json_stdout(&workerflow(&["routes", "--json"], &env, None));
+    let slack = &listing["routes"][0];
+    assert_eq!(
+        (&slack["route"], &slack["enabled"], &slack["disabledBy"]),
+        (&json!("slack_message"), &json!(true), &Value::Null)
+    );
+    let output = workerflow(&["call", "chat_notify", "--payload", "{}"], &env, None);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        json_stdout(&output),
+        json!({"ok": false, "status": 404, "class": "route_disabled", "transient": false,
+               "message": "route \"chat_notify\" is disabled in this deployment (not in ENABLED_HTTP_ROUTES)",
+               "route": "chat_notify", "disabledBy": "ENABLED_HTTP_ROUTES"})
+    );
+}
+
+#[test]
+fn an_unknown_route_in_the_enablement_settings_is_a_usage_error() {
+    let output = workerflow(
+        &["doctor"],
+        &[
+            ("ENABLED_HTTP_ROUTES", "slack_mesage,stripe"),
+            ("DISABLED_HTTP_ROUTES", " , "),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        "\
+error: ENABLED_HTTP_ROUTES names unknown route \"slack_mesage\"; did you mean \"slack_message\"?
+error: ENABLED_HTTP_ROUTES names unknown route \"stripe\"
+error: DISABLED_HTTP_ROUTES lists no route id; unset it or name routes separated by commas
+"
+    );
+}
+
 #[test]
 fn routes_lists_requirements_settings_and_state() {
     let env = [

@@ -536,6 +536,8 @@ async fn routes_and_config_name_requirements_never_values() {
             "service": "slack",
             "requestType": "async",
             "summary": "Post one line of text to a Slack incoming webhook.",
+            "enabled": true,
+            "disabledBy": null,
             "secrets": [{"label": "Slack webhook URL", "anyOf": ["SLACK_WEBHOOK_URL"]}],
             "settings": [],
         })
@@ -555,13 +557,13 @@ async fn routes_and_config_name_requirements_never_values() {
     };
     assert_eq!(
         entry("slack_message"),
-        json!({"route": "slack_message", "service": "slack", "implemented": true,
-               "configured": true, "missing": []})
+        json!({"route": "slack_message", "service": "slack", "enabled": true, "disabledBy": null,
+               "implemented": true, "configured": true, "missing": []})
     );
     assert_eq!(
         entry("stripe_customer_upsert"),
-        json!({"route": "stripe_customer_upsert", "service": "stripe", "implemented": true,
-               "configured": false,
+        json!({"route": "stripe_customer_upsert", "service": "stripe", "enabled": true,
+               "disabledBy": null, "implemented": true, "configured": false,
                "missing": [{"kind": "missing", "label": "Stripe API key", "checked": ["STRIPE_API_KEY"]}]})
     );
     server.shutdown().await;
@@ -872,6 +874,149 @@ async fn the_binary_drains_its_queue_on_sigterm_and_exits_0() {
     assert_eq!(
         upstream.received_requests().await.unwrap_or_default().len(),
         3
+    );
+}
+
+/// `ENABLED_HTTP_ROUTES` / `DISABLED_HTTP_ROUTES`: the binary serves three of the twelve routes
+/// with only their secrets set; a disabled route is 404 `route_disabled` (not `unknown_route`)
+/// in the usual error body, and the reports say which routes are enabled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_only_the_enabled_routes() {
+    let (child, lines) = spawn_binary(
+        &["--addr", "127.0.0.1:0"],
+        &[
+            ("WORKERFLOW_API_TOKEN", TOKEN),
+            (
+                "ENABLED_HTTP_ROUTES",
+                "slack_message, lead_normalizer,chat_notify,openai_chat",
+            ),
+            ("DISABLED_HTTP_ROUTES", "openai_chat"),
+            ("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/SECRET"),
+            ("GOOGLEAI_API_KEY", "google-SECRET-1"),
+            ("CHAT_WEBHOOK_URL", "http://127.0.0.1:9/chat-SECRET"),
+        ],
+    );
+    let (base, seen) = tokio::task::spawn_blocking(move || {
+        let (base, seen) = wait_listening(&lines);
+        (base, (seen, lines))
+    })
+    .await
+    .expect("listening");
+    let (seen, lines) = seen;
+    // The binary's server, with the request helpers (and their sentinel checks) of the library
+    // tests; it is stopped with SIGTERM below, not with `shutdown`.
+    let server = Server {
+        base,
+        client: reqwest::Client::new(),
+        stop: None,
+        handle: tokio::spawn(std::future::pending()),
+    };
+    server
+        .call("openai_chat", json!({"prompt": "hi"}))
+        .await
+        .assert_error(
+            404,
+            "route_disabled",
+            "route \"openai_chat\" is disabled in this deployment (in DISABLED_HTTP_ROUTES)",
+            Some("openai_chat"),
+        );
+    server
+        .call("stripe_customer_upsert", json!({"email": "a@example.com"}))
+        .await
+        .assert_error(
+            404,
+            "route_disabled",
+            "route \"stripe_customer_upsert\" is disabled in this deployment (not in ENABLED_HTTP_ROUTES)",
+            Some("stripe_customer_upsert"),
+        );
+    // Unknown stays unknown.
+    server.call("slak_message", json!({})).await.assert_error(
+        404,
+        "unknown_route",
+        "unknown route \"slak_message\"; did you mean \"slack_message\"?",
+        Some("slak_message"),
+    );
+    // An enabled route runs (the lead normaliser sends nothing for an empty lead).
+    let answer = server.call("lead_normalizer", json!({})).await;
+    assert_eq!(
+        (answer.status, &answer.body["ok"]),
+        (200, &json!(true)),
+        "{}",
+        answer.body
+    );
+
+    let config = server.get("/health/config", Some(TOKEN)).await;
+    assert_eq!(config.status, 200);
+    assert_eq!(config.body["ok"], true, "{}", config.body);
+    let report = config.body["routes"].as_array().expect("routes");
+    let states: Vec<(String, bool, Value)> = report
+        .iter()
+        .map(|r| {
+            let id = r["route"].as_str().unwrap_or_default().to_owned();
+            (id, r["enabled"] == true, r["disabledBy"].clone())
+        })
+        .collect();
+    let enabled: Vec<&str> = states
+        .iter()
+        .filter(|(_, on, _)| *on)
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    assert_eq!(enabled, ["slack_message", "chat_notify", "lead_normalizer"]);
+    let by = |id: &str| {
+        states
+            .iter()
+            .find(|(route, _, _)| route == id)
+            .map(|(_, _, by)| by.clone())
+            .expect("listed")
+    };
+    assert_eq!(by("openai_chat"), json!("DISABLED_HTTP_ROUTES"));
+    assert_eq!(by("stripe_customer_upsert"), json!("ENABLED_HTTP_ROUTES"));
+    assert_eq!(by("slack_message"), Value::Null);
+    // A disabled route's missing secret is reported but does not fail the check.
+    let stripe = report
+        .iter()
+        .find(|r| r["route"] == "stripe_customer_upsert")
+        .expect("stripe");
+    assert_eq!(
+        stripe,
+        &json!({"route": "stripe_customer_upsert", "service": "stripe", "enabled": false,
+                "disabledBy": "ENABLED_HTTP_ROUTES", "implemented": true, "configured": false,
+                "missing": [{"kind": "missing", "label": "Stripe API key", "checked": ["STRIPE_API_KEY"]}]})
+    );
+
+    let routes = server.get("/api/routes", Some(TOKEN)).await;
+    let listed = routes.body["routes"].as_array().expect("routes");
+    let openai = listed
+        .iter()
+        .find(|r| r["route"] == "openai_chat")
+        .expect("listed");
+    assert_eq!(
+        (&openai["enabled"], &openai["disabledBy"]),
+        (&json!(false), &json!("DISABLED_HTTP_ROUTES"))
+    );
+    let (code, stderr) = tokio::task::spawn_blocking(move || terminate(child, lines, seen))
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// An unknown name in the settings stops the binary before it listens.
+#[test]
+fn the_binary_refuses_an_unknown_route_in_the_enablement_settings() {
+    let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+        .args(["serve", "--jobs", "memory", "--addr", "127.0.0.1:0"])
+        .env_clear()
+        .env("WORKERFLOW_API_TOKEN", TOKEN)
+        .env(
+            "DISABLED_HTTP_ROUTES",
+            "stripe_customer_upsert,githb_issue_create",
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: DISABLED_HTTP_ROUTES names unknown route \"githb_issue_create\"; did you mean \"github_issue_create\"?\n"
     );
 }
 

@@ -81,35 +81,46 @@ impl Loaded {
         default_docs_dir(&self.registry_path)
     }
 
-    /// Renders each page, then `openapi.json`, and writes each when its bytes changed.
+    /// Renders each page and `openapi.json`, and writes each when its bytes changed.
+    /// `openapi.json` is streamed on its own thread while the pages render on theirs.
     pub fn write_docs(
         &self,
         renderer: &Renderer,
         out_dir: &Path,
     ) -> Result<Vec<(PathBuf, Written)>, GenerateError> {
-        let mut written = self.each_page(renderer, out_dir, |prepared, page, path| {
-            let write_error = |error| GenerateError::Write {
-                path: crate::display_path(path),
-                error,
-            };
-            let mut writer = write::FileWriter::new(path).map_err(write_error)?;
-            match prepared.render_to(page, &mut writer) {
-                Ok(()) => writer.finish().map_err(write_error),
-                // A failed write surfaces as a template error; report the write.
-                Err(error) => Err(writer
-                    .take_error()
-                    .map_or(GenerateError::Render(error), write_error)),
-            }
-        })?;
         let path = out_dir.join(crate::openapi::FILE_NAME);
-        let text = crate::openapi::render(&self.registry);
-        let outcome = write::write_if_changed(&path, text.as_bytes()).map_err(|error| {
-            GenerateError::Write {
+        let write_openapi = || -> Result<Written, GenerateError> {
+            let write_error = |error| GenerateError::Write {
                 path: crate::display_path(&path),
                 error,
-            }
-        })?;
-        written.push((path, outcome));
+            };
+            // The same compare-then-write writer as the pages.
+            let mut writer = write::FileWriter::new(&path).map_err(write_error)?;
+            crate::openapi::write_to(&self.registry, &mut writer).map_err(write_error)?;
+            writer.finish().map_err(write_error)
+        };
+        let (pages, openapi) = std::thread::scope(|scope| {
+            let openapi = scope.spawn(write_openapi);
+            let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
+                let write_error = |error| GenerateError::Write {
+                    path: crate::display_path(path),
+                    error,
+                };
+                let mut writer = write::FileWriter::new(path).map_err(write_error)?;
+                match prepared.render_to(page, &mut writer) {
+                    Ok(()) => writer.finish().map_err(write_error),
+                    // A failed write surfaces as a template error; report the write.
+                    Err(error) => Err(writer
+                        .take_error()
+                        .map_or(GenerateError::Render(error), write_error)),
+                }
+            });
+            // A panic there would be a bug; write the document here rather than propagate it.
+            let openapi = openapi.join().unwrap_or_else(|_| write_openapi());
+            (pages, openapi)
+        });
+        let mut written = pages?;
+        written.push((path.clone(), openapi?));
         Ok(written)
     }
 

@@ -1,6 +1,14 @@
 //! `docs/openapi.json`: an OpenAPI 3.1 document of the `workerflow serve` API, generated from
 //! the routes and their contracts. `serve` answers `GET /openapi.json` with the same bytes.
+//!
+//! The document is streamed: `paths` and `components/schemas` serialize one route at a time,
+//! borrowing the contract schemas from the registry, so a 10,000-route registry never builds
+//! (or clones its schemas into) one document tree.
 
+use std::io::{self, Write as _};
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::model::{Registry, RequestType, Route};
@@ -10,9 +18,19 @@ pub const FILE_NAME: &str = "openapi.json";
 
 /// The document as canonical text: 2-space indent, LF, one final newline.
 pub fn render(registry: &Registry) -> String {
-    let mut text = serde_json::to_string_pretty(&document(registry)).unwrap_or_default();
-    text.push('\n');
-    text
+    let mut out = Vec::with_capacity(64 * 1024);
+    // Writing to a Vec cannot fail, and serde_json writes valid UTF-8.
+    let _ = write_to(registry, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`render`]'s bytes, written to `writer` as they are produced.
+pub fn write_to(registry: &Registry, writer: impl io::Write) -> io::Result<()> {
+    // The formatter writes a few bytes at a time; buffer them.
+    let mut writer = io::BufWriter::with_capacity(64 * 1024, writer);
+    serde_json::to_writer_pretty(&mut writer, &Document(registry)).map_err(io::Error::other)?;
+    writer.write_all(b"\n")?;
+    writer.flush()
 }
 
 /// The standard error body of every failure.
@@ -43,41 +61,63 @@ fn error_response(description: &str) -> Value {
     })
 }
 
-/// A contract schema placed in `components/schemas`. One with its own `$defs` gets an `$id`,
-/// so its `#/$defs/...` references resolve inside it, not against this document.
-fn component(schema: &Value, id: &str) -> Value {
-    match schema {
-        Value::Object(object) if object.contains_key("$defs") && !object.contains_key("$id") => {
-            let mut object = object.clone();
-            object.insert(
-                "$id".to_owned(),
-                Value::String(format!("urn:workerflow:{id}")),
-            );
+/// A contract schema placed in `components/schemas`, borrowed. One with its own `$defs` gets
+/// an `$id` (last, where inserting it would put it), so its `#/$defs/...` references resolve
+/// inside it, not against this document.
+struct Component<'a> {
+    schema: &'a Value,
+    name: String,
+}
+
+impl Serialize for Component<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.schema {
             Value::Object(object)
+                if object.contains_key("$defs") && !object.contains_key("$id") =>
+            {
+                let mut map = serializer.serialize_map(Some(object.len() + 1))?;
+                for (key, value) in object {
+                    map.serialize_entry(key, value)?;
+                }
+                map.serialize_entry("$id", &format!("urn:workerflow:{}", self.name))?;
+                map.end()
+            }
+            other => other.serialize(serializer),
         }
-        other => other.clone(),
     }
 }
 
-fn operation(route: &Route, service: &str, schemas: &mut Map<String, Value>) -> Value {
+/// The `components/schemas` entries a route contributes: its input schema, and a sync route's
+/// output schema.
+fn route_components(route: &Route) -> impl Iterator<Item = Component<'_>> {
+    let input = route.input.as_ref().map(|schema| Component {
+        schema,
+        name: format!("{}_input", route.id),
+    });
+    let output = route
+        .output
+        .as_ref()
+        .filter(|_| route.request_type == RequestType::Sync)
+        .map(|schema| Component {
+            schema,
+            name: format!("{}_output", route.id),
+        });
+    input.into_iter().chain(output)
+}
+
+fn operation(route: &Route, service: &str) -> Value {
     let input_name = format!("{}_input", route.id);
     let output_name = format!("{}_output", route.id);
     let input = route.input.as_ref().map_or_else(
         || json!({"description": "No contract declared: any JSON value."}),
-        |schema| {
-            schemas.insert(input_name.clone(), component(schema, &input_name));
-            json!({"$ref": format!("#/components/schemas/{input_name}")})
-        },
+        |_| json!({"$ref": format!("#/components/schemas/{input_name}")}),
     );
     let mut responses = Map::new();
     match route.request_type {
         RequestType::Sync => {
             let output = route.output.as_ref().map_or_else(
                 || json!({"description": "No contract declared.", "type": "object"}),
-                |schema| {
-                    schemas.insert(output_name.clone(), component(schema, &output_name));
-                    json!({"$ref": format!("#/components/schemas/{output_name}")})
-                },
+                |_| json!({"$ref": format!("#/components/schemas/{output_name}")}),
             );
             responses.insert(
                 "200".to_owned(),
@@ -168,7 +208,10 @@ fn operation(route: &Route, service: &str, schemas: &mut Map<String, Value>) -> 
     // Answered by the server itself for every route.
     for (status, description) in [
         ("401", "Missing or wrong bearer token."),
-        ("404", "No such route."),
+        (
+            "404",
+            "No such route (`unknown_route`), or one this deployment does not run (`route_disabled`: ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES).",
+        ),
         ("413", "The body is larger than the limit."),
         ("415", "The content type is not `application/json`."),
         ("503", "The server is shutting down or the queue is full."),
@@ -211,58 +254,103 @@ fn request_content(schema: Value, examples: Map<String, Value>) -> Value {
     content
 }
 
-/// The OpenAPI 3.1 document.
-pub fn document(registry: &Registry) -> Value {
-    let mut schemas = Map::new();
-    schemas.insert("Error".to_owned(), error_body());
-    schemas.insert(
-        "Queued".to_owned(),
-        json!({"type": "object", "required": ["ok", "route", "traceId", "status"], "properties": {
-            "ok": {"const": true}, "route": {"type": "string"}, "traceId": {"type": "string"}, "status": {"const": "queued"}}}),
-    );
-    let mut paths = Map::new();
-    paths.insert(
-        "/health".to_owned(),
-        json!({"get": {"operationId": "health", "summary": "Liveness.", "security": [],
-            "responses": {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["ok"], "properties": {"ok": {"const": true}}}}}}}}}),
-    );
-    paths.insert(
-        "/health/config".to_owned(),
-        json!({"get": {"operationId": "health_config", "summary": "Per route: implemented and configured, or the unmet requirements (names only, never values).",
-            "responses": {"200": {"description": "The configuration report.", "content": {"application/json": {"schema": {"type": "object"}}}},
-                          "401": error_response("Missing or wrong bearer token.")}}}),
-    );
-    paths.insert(
-        "/api/routes".to_owned(),
-        json!({"get": {"operationId": "list_routes", "summary": "The linked routes with their secret requirements and settings (names only).",
-            "responses": {"200": {"description": "The routes.", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["ok", "routes"], "properties": {"ok": {"const": true}, "routes": {"type": "array", "items": {"type": "object"}}}}}}},
-                          "401": error_response("Missing or wrong bearer token.")}}}),
-    );
-    paths.insert(
-        "/openapi.json".to_owned(),
-        json!({"get": {"operationId": "openapi", "summary": "This document.",
-            "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
-                          "401": error_response("Missing or wrong bearer token.")}}}),
-    );
-    for (service, route) in registry.routes() {
-        let op = operation(route, &service.connector_name, &mut schemas);
-        paths.insert(format!("/api/{}", route.id), json!({ "post": op }));
+/// The OpenAPI 3.1 document, serialized as it is walked (see the module docs).
+struct Document<'a>(&'a Registry);
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let registry = self.0;
+        let mut map = serializer.serialize_map(Some(7))?;
+        map.serialize_entry("openapi", "3.1.0")?;
+        map.serialize_entry(
+            "jsonSchemaDialect",
+            "https://json-schema.org/draft/2020-12/schema",
+        )?;
+        map.serialize_entry(
+            "info",
+            &json!({
+                "title": "WorkerFlow serve API",
+                "version": registry.updated_at,
+                "description": "The HTTP API of `workerflow serve`, generated from connector-registry/services.json by `workerflow-registry build`. Every request except `GET /health` carries `authorization: Bearer <token>`. A route's request body is its input; the server wraps it as `{\"body\": <input>}` for the handler."
+            }),
+        )?;
+        map.serialize_entry("security", &json!([{"bearer": []}]))?;
+        map.serialize_entry("paths", &Paths(registry))?;
+        map.serialize_entry("components", &Components(registry))?;
+        map.end()
     }
-    json!({
-        "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "info": {
-            "title": "WorkerFlow serve API",
-            "version": registry.updated_at,
-            "description": "The HTTP API of `workerflow serve`, generated from connector-registry/services.json by `workerflow-registry build`. Every request except `GET /health` carries `authorization: Bearer <token>`. A route's request body is its input; the server wraps it as `{\"body\": <input>}` for the handler."
-        },
-        "security": [{"bearer": []}],
-        "paths": Value::Object(paths),
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": Value::Object(schemas),
+}
+
+/// `paths`: the server's own endpoints, then `POST /api/<route>` per route, built one at a time.
+struct Paths<'a>(&'a Registry);
+
+impl Serialize for Paths<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(
+            "/health",
+            &json!({"get": {"operationId": "health", "summary": "Liveness.", "security": [],
+                "responses": {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["ok"], "properties": {"ok": {"const": true}}}}}}}}}),
+        )?;
+        map.serialize_entry(
+            "/health/config",
+            &json!({"get": {"operationId": "health_config", "summary": "Per route: enabled (ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES), implemented and configured, or the unmet requirements (names only, never values).",
+                "responses": {"200": {"description": "The configuration report.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": error_response("Missing or wrong bearer token.")}}}),
+        )?;
+        map.serialize_entry(
+            "/api/routes",
+            &json!({"get": {"operationId": "list_routes", "summary": "The linked routes with their secret requirements and settings (names only), and whether each is enabled.",
+                "responses": {"200": {"description": "The routes.", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["ok", "routes"], "properties": {"ok": {"const": true}, "routes": {"type": "array", "items": {"type": "object"}}}}}}},
+                              "401": error_response("Missing or wrong bearer token.")}}}),
+        )?;
+        map.serialize_entry(
+            "/openapi.json",
+            &json!({"get": {"operationId": "openapi", "summary": "This document.",
+                "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": error_response("Missing or wrong bearer token.")}}}),
+        )?;
+        for (service, route) in self.0.routes() {
+            let op = operation(route, &service.connector_name);
+            map.serialize_entry(&format!("/api/{}", route.id), &json!({ "post": op }))?;
         }
-    })
+        map.end()
+    }
+}
+
+/// `components`: the bearer scheme and the schemas, the contract ones borrowed.
+struct Components<'a>(&'a Registry);
+
+impl Serialize for Components<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry(
+            "securitySchemes",
+            &json!({"bearer": {"type": "http", "scheme": "bearer"}}),
+        )?;
+        map.serialize_entry("schemas", &Schemas(self.0))?;
+        map.end()
+    }
+}
+
+struct Schemas<'a>(&'a Registry);
+
+impl Serialize for Schemas<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("Error", &error_body())?;
+        map.serialize_entry(
+            "Queued",
+            &json!({"type": "object", "required": ["ok", "route", "traceId", "status"], "properties": {
+                "ok": {"const": true}, "route": {"type": "string"}, "traceId": {"type": "string"}, "status": {"const": "queued"}}}),
+        )?;
+        for (_, route) in self.0.routes() {
+            for component in route_components(route) {
+                map.serialize_entry(&component.name, &component)?;
+            }
+        }
+        map.end()
+    }
 }

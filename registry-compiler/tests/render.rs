@@ -393,7 +393,13 @@ fn route_sections_for_a_small_registry() {
     assert!(markdown.contains(
         "| `slack_message` | async | Slack webhook URL: `SLACK_WEBHOOK_URL` | webhook |"
     ));
+    // The service row and section name the routes' scheme where it differs from the service's.
+    assert!(markdown.contains(
+        "| 1 | [Slack](#slack) | Slack | oauth2 (routes: webhook) | High | <https://api.slack.com/> |\n"
+    ));
+    assert!(markdown.contains("- Auth: oauth2 (routes: webhook) · confidence: High"));
     let html = render(registry, CONTRACT, Page::Html);
+    assert!(html.contains("<td class=\"c-auth\">oauth2 (routes: webhook)</td>"));
     let start = html
         .find("<h2 id=\"route-contracts\">")
         .expect("a route contracts section");

@@ -4,13 +4,14 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::enablement::DisabledBy;
 use crate::error::ConfigProblem;
 
 /// What [`crate::Registry::check_config`] found, like a `/health/config` endpoint. Serializes to
 /// JSON; holds secret names, never values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfigReport {
-    /// Every declared route is implemented and configured.
+    /// Every enabled route is implemented and configured.
     pub ok: bool,
     /// One entry per declared route, in registry order.
     pub routes: Vec<RouteConfig>,
@@ -21,6 +22,12 @@ pub struct ConfigReport {
 pub struct RouteConfig {
     pub route: &'static str,
     pub service: &'static str,
+    /// `ENABLED_HTTP_ROUTES` / `DISABLED_HTTP_ROUTES` leave it enabled (see
+    /// [`crate::Registry::with_enablement`]).
+    pub enabled: bool,
+    /// The setting that disabled it, when it is disabled.
+    #[serde(rename = "disabledBy")]
+    pub disabled_by: Option<DisabledBy>,
     /// A linked `#[connector]` function implements it.
     pub implemented: bool,
     /// Every secret requirement is met.
@@ -31,22 +38,33 @@ pub struct RouteConfig {
 
 impl ConfigReport {
     pub(crate) fn new(routes: Vec<RouteConfig>) -> Self {
-        let ok = routes.iter().all(|r| r.implemented && r.configured);
+        let ok = routes
+            .iter()
+            .all(|r| !r.enabled || (r.implemented && r.configured));
         ConfigReport { ok, routes }
     }
 
-    /// The routes that could not run now (not implemented, or a secret missing).
+    /// The enabled routes that could not run now (not implemented, or a secret missing).
     pub fn problems(&self) -> impl Iterator<Item = &RouteConfig> {
         self.routes
             .iter()
-            .filter(|r| !(r.implemented && r.configured))
+            .filter(|r| r.enabled && !(r.implemented && r.configured))
+    }
+
+    /// How many routes are enabled.
+    pub fn enabled_count(&self) -> usize {
+        self.routes.iter().filter(|r| r.enabled).count()
     }
 }
 
-/// One line per route: `<route>: ok`, or what is wrong with it.
+/// One line per route: `<route>: ok`, what is wrong with it, or `disabled (<why>)`.
 impl fmt::Display for ConfigReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for route in &self.routes {
+            if let Some(by) = route.disabled_by {
+                writeln!(f, "{}: disabled ({by})", route.route)?;
+                continue;
+            }
             let mut parts: Vec<String> = Vec::new();
             if !route.implemented {
                 parts.push("not implemented".to_owned());

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use crate::enablement::DisabledBy;
 use crate::route::SecretRequirement;
 
 /// What a handler fails with: one of the four classes of docs/ROUTES.md 1.7.
@@ -253,6 +254,10 @@ pub enum DispatchError {
         route: String,
         suggestion: Option<&'static str>,
     },
+    /// The route is declared but this deployment does not run it (`ENABLED_HTTP_ROUTES` /
+    /// `DISABLED_HTTP_ROUTES`; status 404).
+    #[error("route \"{route}\" is disabled in this deployment ({by})")]
+    Disabled { route: &'static str, by: DisabledBy },
     /// The route is declared but no `#[connector]` handler for it is linked (status 501).
     #[error("route \"{route}\" is declared in the registry but no #[connector] handler is linked")]
     NotImplemented { route: &'static str },
@@ -281,7 +286,7 @@ fn unknown_route_message(route: &str, suggestion: Option<&str>) -> String {
 impl DispatchError {
     pub fn status(&self) -> u16 {
         match self {
-            DispatchError::UnknownRoute { .. } => 404,
+            DispatchError::UnknownRoute { .. } | DispatchError::Disabled { .. } => 404,
             DispatchError::NotImplemented { .. } => 501,
             DispatchError::Output { .. } => 500,
             DispatchError::Connector(error) => error.status(),
@@ -291,6 +296,7 @@ impl DispatchError {
     pub fn class(&self) -> &'static str {
         match self {
             DispatchError::UnknownRoute { .. } => "unknown_route",
+            DispatchError::Disabled { .. } => "route_disabled",
             DispatchError::NotImplemented { .. } => "not_implemented",
             DispatchError::Output { .. } => "output",
             DispatchError::Connector(error) => error.class(),
@@ -330,6 +336,10 @@ impl Serialize for DispatchError {
                 let shown: String = route.chars().take(MAX_ECHOED_ROUTE).collect();
                 map.serialize_entry("route", &shown)?;
                 map.serialize_entry("suggestion", suggestion)?;
+            }
+            DispatchError::Disabled { route, by } => {
+                map.serialize_entry("route", route)?;
+                map.serialize_entry("disabledBy", by)?;
             }
             DispatchError::NotImplemented { route } | DispatchError::Output { route, .. } => {
                 map.serialize_entry("route", route)?;

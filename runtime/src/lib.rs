@@ -49,6 +49,7 @@
 
 mod config;
 mod context;
+mod enablement;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -67,6 +68,9 @@ mod private;
 
 pub use config::{ConfigReport, RouteConfig};
 pub use context::{InvalidTraceId, RouteContext, TraceId};
+pub use enablement::{
+    DISABLED_ROUTES, DisabledBy, ENABLED_ROUTES, EnablementError, EnablementProblem,
+};
 pub use error::{
     ConfigProblem, ConnectorError, DispatchError, GatewayError, GatewayKind, InputProblem,
     LinkError, LinkProblem, ProviderError,

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
 use crate::context::{CallEnv, TraceId};
+use crate::enablement::{DisabledBy, EnablementError};
 use crate::error::{ConnectorError, DispatchError, LinkError, LinkProblem};
 #[cfg(feature = "http")]
 use crate::http::HttpClient;
@@ -26,6 +27,8 @@ pub struct Registry {
     /// Parallel to `declared`.
     linked: Vec<Option<LinkedRoute>>,
     index: HashMap<&'static str, usize>,
+    /// Parallel to `declared`: `None` for an enabled route, else the setting that disabled it.
+    disabled: Vec<Option<DisabledBy>>,
     /// The client handlers send through; `None` means the shared default.
     #[cfg(feature = "http")]
     http: Option<HttpClient>,
@@ -133,6 +136,7 @@ impl Registry {
                 declared,
                 linked,
                 index,
+                disabled: vec![None; declared.len()],
                 #[cfg(feature = "http")]
                 http: None,
             })
@@ -147,6 +151,23 @@ impl Registry {
     pub fn with_http(mut self, client: HttpClient) -> Self {
         self.http = Some(client);
         self
+    }
+
+    /// Runs only the routes `ENABLED_HTTP_ROUTES` and `DISABLED_HTTP_ROUTES` in `source` leave
+    /// enabled (see [`crate::ENABLED_ROUTES`]; unset, all of them). A disabled route is left out
+    /// of [`Registry::check_config`]'s verdict, and a call of it fails with
+    /// [`DispatchError::Disabled`] (404) before anything is resolved or run.
+    pub fn with_enablement(mut self, source: &dyn SecretSource) -> Result<Self, EnablementError> {
+        self.disabled = crate::enablement::resolve(self.declared, source)?;
+        Ok(self)
+    }
+
+    /// `None` when the declared route `id` is enabled (or not declared), else the setting that
+    /// disabled it.
+    pub fn disabled_by(&self, id: &str) -> Option<DisabledBy> {
+        self.index
+            .get(id)
+            .and_then(|&position| self.disabled[position])
     }
 
     /// Every route the registry declares, implemented or not, in registry order.
@@ -176,18 +197,22 @@ impl Registry {
             .collect()
     }
 
-    /// For every declared route: implemented or not, configured or the missing requirements.
-    /// Reads each requirement's names from `secrets`; no value ends up in the report.
+    /// For every declared route: enabled or not, implemented or not, configured or the missing
+    /// requirements. Only enabled routes count towards [`ConfigReport::ok`]. Reads each
+    /// requirement's names from `secrets`; no value ends up in the report.
     pub fn check_config(&self, secrets: &dyn SecretSource) -> ConfigReport {
         let routes = self
             .declared
             .iter()
             .zip(&self.linked)
-            .map(|(spec, linked)| {
+            .zip(&self.disabled)
+            .map(|((spec, linked), disabled_by)| {
                 let missing = resolve_route(spec, secrets).err().unwrap_or_default();
                 RouteConfig {
                     route: spec.id,
                     service: spec.service.id,
+                    enabled: disabled_by.is_none(),
+                    disabled_by: *disabled_by,
                     implemented: linked.is_some(),
                     configured: missing.is_empty(),
                     missing,
@@ -242,8 +267,8 @@ impl Registry {
         pollster::block_on(self.dispatch(route_id, payload, secrets))
     }
 
-    /// The implemented route with this id, or the error a call of it gets: unknown (with a
-    /// "did you mean") or not implemented. Runs nothing.
+    /// The implemented, enabled route with this id, or the error a call of it gets: unknown
+    /// (with a "did you mean"), disabled, or not implemented. Runs nothing.
     pub fn lookup(&self, route_id: &str) -> Result<&LinkedRoute, DispatchError> {
         let Some(&position) = self.index.get(route_id) else {
             return Err(DispatchError::UnknownRoute {
@@ -254,6 +279,12 @@ impl Registry {
                 ),
             });
         };
+        if let Some(by) = self.disabled[position] {
+            return Err(DispatchError::Disabled {
+                route: self.declared[position].id,
+                by,
+            });
+        }
         match &self.linked[position] {
             Some(linked) => Ok(linked),
             None => Err(DispatchError::NotImplemented {

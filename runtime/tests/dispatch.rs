@@ -6,8 +6,8 @@ use std::cell::Cell;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use workerflow_runtime::{
-    ConfigProblem, ConnectorError, DispatchError, GatewayError, GatewayKind, MapSecrets,
-    ProviderError, RouteContext, SecretSource, TraceId, connector,
+    ConfigProblem, ConnectorError, DisabledBy, DispatchError, GatewayError, GatewayKind,
+    MapSecrets, ProviderError, RouteContext, SecretSource, TraceId, connector,
 };
 
 #[allow(dead_code)]
@@ -312,6 +312,50 @@ fn the_registry_reports_missing_routes_and_configuration() {
         &report.routes[0].missing[0],
         ConfigProblem::Missing { label, .. } if label == "Demo API key"
     ));
+}
+
+#[test]
+fn only_enabled_routes_are_judged_and_called() {
+    let settings = MapSecrets::new()
+        .with("ENABLED_HTTP_ROUTES", "notify, pair,unimplemented")
+        .with("DISABLED_HTTP_ROUTES", "pair,unimplemented");
+    let registry = registry::linked()
+        .expect("linked")
+        .with_enablement(&settings)
+        .expect("known routes");
+    let report = registry.check_config(&MapSecrets::new().with("DEMO_WEBHOOK_URL", SENTINEL));
+    assert!(report.ok, "{report}");
+    assert_eq!(report.enabled_count(), 1);
+    assert_eq!(
+        report.to_string(),
+        "echo: disabled (not in ENABLED_HTTP_ROUTES)\n\
+         notify: ok\n\
+         pair: disabled (in DISABLED_HTTP_ROUTES)\n\
+         unimplemented: disabled (in DISABLED_HTTP_ROUTES)\n"
+    );
+    let error = registry
+        .dispatch_blocking("echo", json!({"body": {"text": "hi"}}), &secrets())
+        .expect_err("disabled");
+    assert_eq!(
+        (error.status(), error.class(), error.to_string()),
+        (
+            404,
+            "route_disabled",
+            "route \"echo\" is disabled in this deployment (not in ENABLED_HTTP_ROUTES)".to_owned()
+        )
+    );
+    assert_eq!(registry.disabled_by("pair"), Some(DisabledBy::Disabled));
+    assert_eq!(registry.disabled_by("notify"), None);
+
+    let unknown = registry::linked()
+        .expect("linked")
+        .with_enablement(&MapSecrets::new().with("DISABLED_HTTP_ROUTES", "ecoh"))
+        .map(|_| ())
+        .expect_err("unknown");
+    assert_eq!(
+        unknown.to_string(),
+        "DISABLED_HTTP_ROUTES names unknown route \"ecoh\"; did you mean \"echo\"?"
+    );
 }
 
 #[test]

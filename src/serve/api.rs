@@ -213,8 +213,9 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "ok": true }))
 }
 
-/// `GET /health/config`: per declared route, implemented and configured, or the unmet
-/// requirements with their labels and names. Never a value.
+/// `GET /health/config`: per declared route, enabled or disabled (and by which setting),
+/// implemented and configured, or the unmet requirements with their labels and names. `ok`
+/// counts enabled routes only. Never a value.
 pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Value> {
     let report = state.registry.check_config(&*state.secrets);
     let mut body = serde_json::to_value(&report).unwrap_or(Value::Null);
@@ -256,11 +257,14 @@ pub(crate) async fn list_routes(State(state): State<Arc<AppState>>) -> Json<Valu
                     })
                 })
                 .collect();
+            let disabled_by = state.registry.disabled_by(spec.id);
             json!({
                 "route": spec.id,
                 "service": spec.service.id,
                 "requestType": spec.request_type,
                 "summary": spec.summary,
+                "enabled": disabled_by.is_none(),
+                "disabledBy": disabled_by,
                 "secrets": spec.secrets,
                 "settings": settings,
             })
@@ -300,7 +304,8 @@ async fn call(
             "the route id in the path is not valid UTF-8",
         )
     })?;
-    // Unknown or unimplemented: the runtime's error (with its did-you-mean), nothing run.
+    // Unknown, disabled or unimplemented: the runtime's error (with its did-you-mean), nothing
+    // run.
     let linked = state
         .registry
         .lookup(&route)

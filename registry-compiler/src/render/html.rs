@@ -224,7 +224,7 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
         None => out.push_str("<td class=\"c-vendor none\">unknown"),
     }
     out.push_str("</td>\n<td class=\"c-auth\">");
-    out.push_str(s.auth_type.as_str());
+    super::auth_with_routes(out, s);
     out.push_str("</td>\n<td class=\"c-confidence conf-");
     out.push_str(match s.confidence {
         Confidence::High => "high\">",

@@ -165,7 +165,7 @@ pub fn write_service_rows(
             false,
         );
         out.push_str(" | ");
-        out.push_str(service.auth_type.as_str());
+        super::auth_with_routes(out, service);
         out.push_str(" | ");
         out.push_str(service.confidence.as_str());
         out.push_str(" | ");
@@ -212,7 +212,7 @@ fn section(out: &mut String, s: &Service) {
         false,
     );
     out.push_str("\n- Auth: ");
-    out.push_str(s.auth_type.as_str());
+    super::auth_with_routes(out, s);
     out.push_str(" · confidence: ");
     out.push_str(s.confidence.as_str());
     out.push_str(" · docs require login: ");

@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 pub use context::SourceInfo;
 use context::{Catalog, RouteList, ServiceList};
 
-use crate::model::Registry;
+use crate::model::{AuthType, Registry, Service};
 
 /// The command that regenerates the pages, as printed in them and in `--check` failures.
 pub const REGENERATE_COMMAND: &str = "cargo run -p workerflow-registry -- build";
@@ -456,4 +456,24 @@ fn prose_filter(state: &State<'_, '_>, text: Value) -> Value {
         AutoEscape::Html => html::prose(text),
         _ => markdown::prose(text),
     })
+}
+
+/// Writes the service's auth scheme, then ` (routes: api_key)` with the schemes its routes'
+/// contracts declare where they differ from it (Stripe: oauth2, its routes an API key), in
+/// first-appearance order.
+pub(crate) fn auth_with_routes(out: &mut String, service: &Service) {
+    out.push_str(service.auth_type.as_str());
+    let mut differing: Vec<AuthType> = Vec::new();
+    for auth in service.routes().iter().filter_map(|route| route.auth) {
+        if auth != service.auth_type && !differing.contains(&auth) {
+            differing.push(auth);
+        }
+    }
+    for (i, auth) in differing.iter().enumerate() {
+        out.push_str(if i == 0 { " (routes: " } else { ", " });
+        out.push_str(auth.as_str());
+    }
+    if !differing.is_empty() {
+        out.push(')');
+    }
 }
