@@ -13,7 +13,8 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use workerflow::serve::ServeConfig;
+use workerflow::serve::store::RetryResult;
+use workerflow::serve::{JobBackend, JobStore, ServeConfig, StoreError, StoreLocation};
 mod check_urls_command;
 
 use workerflow_runtime::{DispatchError, EnvSecrets, Registry, SecretSource};
@@ -82,8 +83,9 @@ enum Command {
 
 #[derive(clap::Args)]
 struct StoreArgs {
-    /// The job store: `sqlite` (default: a database in --data-dir) or `memory` (accepted jobs
-    /// are lost on a crash or restart).
+    /// The job store: `sqlite` (default: a database in --data-dir), `postgres://USER:PASSWORD@HOST:PORT/DB`
+    /// (shared by several `serve` instances) or `memory` (accepted jobs are lost on a crash or
+    /// restart).
     #[arg(
         long = "jobs",
         value_name = "URL",
@@ -272,30 +274,35 @@ fn parse_age(text: &str) -> Result<Duration, String> {
 /// Where `--jobs` points.
 enum StoreChoice {
     Memory,
-    Sqlite(PathBuf),
+    Durable(StoreLocation),
 }
 
 fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
     match args.jobs.trim() {
         "memory" => Ok(StoreChoice::Memory),
-        "sqlite" | "" => Ok(StoreChoice::Sqlite(args.data_dir.clone())),
-        other if other.starts_with("sqlite://") => Ok(StoreChoice::Sqlite(PathBuf::from(
-            other.trim_start_matches("sqlite://"),
+        "sqlite" | "" => Ok(StoreChoice::Durable(StoreLocation::Sqlite(
+            args.data_dir.clone(),
         ))),
-        other if other.starts_with("postgres://") || other.starts_with("postgresql://") => Err(
-            "--jobs postgres://… is not supported by this build yet; use `sqlite` or `memory`"
+        other if other.starts_with("sqlite://") => Ok(StoreChoice::Durable(StoreLocation::Sqlite(
+            PathBuf::from(other.trim_start_matches("sqlite://")),
+        ))),
+        other if other.starts_with("postgres://") || other.starts_with("postgresql://") => other
+            .parse()
+            .map(|url| StoreChoice::Durable(StoreLocation::Postgres(url)))
+            .map_err(|error: StoreError| error.0),
+        // Never echo the value: a URL may carry a password.
+        _ => Err(
+            "--jobs must be `sqlite`, `sqlite://DIR`, `postgres://USER@HOST:PORT/DB` or `memory`"
                 .to_owned(),
         ),
-        // Never echo the value: a URL may carry a password.
-        _ => Err("--jobs must be `sqlite`, `sqlite://DIR` or `memory`".to_owned()),
     }
 }
 
-/// `workerflow jobs …`: opens the SQLite store directly (WAL lets it read and write while
-/// `serve` runs).
+/// `workerflow jobs …`: opens the store `serve` uses, beside it (SQLite's WAL and PostgreSQL
+/// both let it read and write while `serve` runs).
 fn jobs_command(args: &JobsArgs) -> ExitCode {
-    let dir = match store_choice(&args.store) {
-        Ok(StoreChoice::Sqlite(dir)) => dir,
+    let location = match store_choice(&args.store) {
+        Ok(StoreChoice::Durable(location)) => location,
         Ok(StoreChoice::Memory) => {
             eprintln!(
                 "error: the memory job store lives inside the `serve` process; there is nothing to look at"
@@ -307,55 +314,68 @@ fn jobs_command(args: &JobsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let connection = match workerflow::serve::store::open_connection(&dir) {
-        Ok((_, connection)) => connection,
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
         }
     };
-    use workerflow::serve::store;
-    let result = match &args.action {
-        JobsAction::List { state } => store::list(&connection, state.as_deref()).map(|jobs| {
-            let mut out = String::new();
-            for job in jobs {
-                let _ = writeln!(out, "{job}");
+    runtime.block_on(async {
+        let store = match JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY).await {
+            Ok(store) => store,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
             }
-            print!("{out}");
-            ExitCode::SUCCESS
-        }),
-        JobsAction::Show { id } => store::show(&connection, id).map(|job| match job {
-            Some(job) => {
-                println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+        };
+        let result = match &args.action {
+            JobsAction::List { state } => store.list(state.as_deref()).await.map(|jobs| {
+                let mut out = String::new();
+                for job in jobs {
+                    let _ = writeln!(out, "{job}");
+                }
+                print!("{out}");
                 ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("error: no job with trace id {id:?}");
-                ExitCode::FAILURE
-            }
-        }),
-        JobsAction::Retry { id } => store::retry(&connection, id).map(|done| match done {
-            Ok(()) => {
-                println!("queued {id} again");
+            }),
+            JobsAction::Show { id } => store.get(id).await.map(|job| match job {
+                Some(job) => {
+                    println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("error: no job with trace id {id:?}");
+                    ExitCode::FAILURE
+                }
+            }),
+            JobsAction::Retry { id } => store.retry(id).await.map(|done| match done {
+                RetryResult::Queued => {
+                    println!("queued {id} again");
+                    ExitCode::SUCCESS
+                }
+                RetryResult::NotFound => {
+                    eprintln!("error: no job with trace id {id:?}");
+                    ExitCode::FAILURE
+                }
+                RetryResult::NotRetryable(state) => {
+                    eprintln!(
+                        "error: job {id:?} is {state}; only dead or failed jobs can be retried"
+                    );
+                    ExitCode::FAILURE
+                }
+            }),
+            JobsAction::Purge { older_than } => store.purge(*older_than).await.map(|count| {
+                println!("purged {count} finished jobs");
                 ExitCode::SUCCESS
-            }
-            Err(None) => {
-                eprintln!("error: no job with trace id {id:?}");
-                ExitCode::FAILURE
-            }
-            Err(Some(state)) => {
-                eprintln!("error: job {id:?} is {state}; only dead or failed jobs can be retried");
-                ExitCode::FAILURE
-            }
-        }),
-        JobsAction::Purge { older_than } => store::purge(&connection, *older_than).map(|count| {
-            println!("purged {count} finished jobs");
-            ExitCode::SUCCESS
-        }),
-    };
-    result.unwrap_or_else(|error| {
-        eprintln!("error: the job store in {}: {error}", dir.display());
-        ExitCode::FAILURE
+            }),
+        };
+        result.unwrap_or_else(|error| {
+            eprintln!("error: the job store {}: {error}", store.location());
+            ExitCode::FAILURE
+        })
     })
 }
 
@@ -428,17 +448,8 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let jobs = match store_choice(&args.store) {
-        Ok(StoreChoice::Memory) => workerflow::serve::JobBackend::Memory,
-        Ok(StoreChoice::Sqlite(dir)) => {
-            match workerflow::serve::SqliteStore::open(&dir, args.queue_capacity) {
-                Ok(store) => workerflow::serve::JobBackend::Sqlite(std::sync::Arc::new(store)),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
+    let choice = match store_choice(&args.store) {
+        Ok(choice) => choice,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -454,6 +465,18 @@ fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
+        }
+    };
+    let jobs = match choice {
+        StoreChoice::Memory => JobBackend::Memory,
+        StoreChoice::Durable(location) => {
+            match runtime.block_on(JobStore::open(&location, args.queue_capacity)) {
+                Ok(store) => JobBackend::Durable(std::sync::Arc::new(store)),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            }
         }
     };
     let config = ServeConfig {

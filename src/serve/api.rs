@@ -225,9 +225,9 @@ pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Va
             "depth": queue.depth(),
             "capacity": queue.capacity(),
         }),
-        Jobs::Sqlite { store, .. } => json!({
-            "store": "sqlite",
-            "path": store.path().display().to_string(),
+        Jobs::Durable { store, .. } => json!({
+            "store": store.kind(),
+            "location": store.location(),
             "depth": store.depth().await.ok(),
             "capacity": store.capacity(),
         }),
@@ -340,7 +340,7 @@ async fn call(
     // `body` in their JSON is input.
     let payload = json!({ "body": input });
     let stored = match (&state.jobs, spec.request_type) {
-        (Jobs::Sqlite { .. }, RequestType::Async) => payload.clone(),
+        (Jobs::Durable { .. }, RequestType::Async) => payload.clone(),
         _ => Value::Null,
     };
     // Secrets, settings and the route's input checks, before anything runs or is queued: an
@@ -391,7 +391,7 @@ async fn enqueue(
 ) -> Result<Response, ApiError> {
     let queue = match &state.jobs {
         Jobs::Memory(queue) => queue,
-        Jobs::Sqlite { store, control } => {
+        Jobs::Durable { store, control } => {
             // Unpolled: nothing of it has run. The worker prepares the call again.
             drop(prepared);
             if control.closing.load(std::sync::atomic::Ordering::SeqCst) {
@@ -457,7 +457,7 @@ pub(crate) async fn get_job(
     let Ok(Path(trace_id)) = trace_id else {
         return not_found("the trace id in the path is not valid UTF-8");
     };
-    let Jobs::Sqlite { store, .. } = &state.jobs else {
+    let Jobs::Durable { store, .. } = &state.jobs else {
         return not_found("the memory job store keeps no job records; run with --jobs sqlite");
     };
     match store.get(&trace_id).await {

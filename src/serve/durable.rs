@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use workerflow_runtime::{DispatchError, TraceId};
 
 use super::AppState;
-use super::store::{Leased, Outcome, SqliteStore};
+use super::store::{JobStore, Leased, Outcome};
 
 /// How the durable workers retry.
 #[derive(Clone, Copy, Debug)]
@@ -64,7 +64,7 @@ impl Control {
 
 pub(crate) fn start_workers(
     state: &Arc<AppState>,
-    store: &Arc<SqliteStore>,
+    store: &Arc<JobStore>,
     control: &Arc<Control>,
     policy: RetryPolicy,
     workers: usize,
@@ -125,7 +125,7 @@ fn classify(error: &DispatchError, attempts: u32, policy: RetryPolicy) -> Outcom
     }
 }
 
-async fn run(state: &AppState, store: &SqliteStore, owner: &str, policy: RetryPolicy, job: Leased) {
+async fn run(state: &AppState, store: &JobStore, owner: &str, policy: RetryPolicy, job: Leased) {
     let started = Instant::now();
     let Leased {
         trace_id,
@@ -161,7 +161,7 @@ async fn run(state: &AppState, store: &SqliteStore, owner: &str, policy: RetryPo
                                     message: "the handler panicked".into(),
                                 },
                             },
-                            _ = renew.tick() => store.renew(&trace_id, owner, policy.lease),
+                            _ = renew.tick() => store.renew(&trace_id, owner, policy.lease).await,
                         }
                     }
                 }

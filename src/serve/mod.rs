@@ -43,7 +43,7 @@ use workerflow_runtime::{Registry, SecretSource, SecretValue};
 pub use api::TRACE_HEADER;
 pub use durable::RetryPolicy;
 pub use jobs::JobCounts;
-pub use store::{SqliteStore, StoreError};
+pub use store::{JobStore, StoreError, StoreLocation};
 
 use jobs::JobQueue;
 
@@ -84,15 +84,15 @@ pub struct ServeConfig {
 pub enum JobBackend {
     /// The in-memory queue: accepted jobs are lost on a crash.
     Memory,
-    /// The embedded SQLite database of a data directory.
-    Sqlite(Arc<SqliteStore>),
+    /// A durable store: SQLite (a data directory) or PostgreSQL (shared by instances).
+    Durable(Arc<JobStore>),
 }
 
 impl JobBackend {
     pub fn name(&self) -> &'static str {
         match self {
             JobBackend::Memory => "memory",
-            JobBackend::Sqlite(_) => "sqlite",
+            JobBackend::Durable(store) => store.kind(),
         }
     }
 }
@@ -100,8 +100,8 @@ impl JobBackend {
 /// The handlers' view of the job store.
 pub(crate) enum Jobs {
     Memory(Arc<JobQueue>),
-    Sqlite {
-        store: Arc<SqliteStore>,
+    Durable {
+        store: Arc<JobStore>,
         control: Arc<durable::Control>,
     },
 }
@@ -202,10 +202,10 @@ where
             let queue = Arc::new(JobQueue::new(config.queue_capacity));
             (Jobs::Memory(Arc::clone(&queue)), Some(queue), None)
         }
-        JobBackend::Sqlite(store) => {
+        JobBackend::Durable(store) => {
             let control = Arc::new(durable::Control::new());
             (
-                Jobs::Sqlite {
+                Jobs::Durable {
                     store: Arc::clone(store),
                     control: Arc::clone(&control),
                 },
@@ -315,7 +315,7 @@ where
 /// Durable store: stop leasing, let running jobs finish until the deadline, give the leases of
 /// those still running back to the store; whatever is left waits for the next start.
 async fn drain_durable(
-    store: &SqliteStore,
+    store: &JobStore,
     control: &durable::Control,
     mut workers: tokio::task::JoinSet<()>,
     deadline: Instant,
@@ -347,7 +347,7 @@ async fn drain_durable(
     tracing::info!(
         target: "workerflow::serve",
         left_in_store,
-        store = %store.path().display(),
+        store = %store.location(),
         "stopped: {left_in_store} accepted jobs are kept in the store for the next start"
     );
     ServeReport {

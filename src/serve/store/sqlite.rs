@@ -1,4 +1,4 @@
-//! The durable job store: an embedded SQLite database (WAL) behind the async queue.
+//! The embedded job store: a SQLite database (WAL) in a data directory, the default.
 //!
 //! One writer thread owns the connection and applies every operation (enqueue, lease, renew,
 //! finish, read) in batches: whatever is waiting when it wakes goes into one transaction, and
@@ -7,11 +7,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
+
+use super::{EnqueueError, JobRecord, Leased, Outcome, RetryResult, StoreError, millis, now_ms};
 
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "jobs.sqlite3";
@@ -19,59 +21,6 @@ pub const FILE_NAME: &str = "jobs.sqlite3";
 const SCHEMA_VERSION: i64 = 1;
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 1024;
-
-/// The job states, as stored and as `GET /api/jobs/<traceId>` shows them.
-pub const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "dead"];
-
-/// Why the store could not be opened or used; the message names the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// Why a job was not taken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EnqueueError {
-    /// As many jobs as the capacity are queued or running.
-    Full(usize),
-    /// The database refused the write (disk full, file gone, …).
-    Unavailable(String),
-}
-
-/// One leased job, as a worker runs it.
-pub(crate) struct Leased {
-    pub trace_id: String,
-    pub route: String,
-    pub payload: Value,
-    pub attempts: u32,
-}
-
-/// How an attempt ended.
-pub(crate) enum Outcome {
-    Succeeded(Value),
-    /// Transient: queued again after `delay`.
-    Retry {
-        class: String,
-        message: String,
-        delay: Duration,
-    },
-    /// Permanent: never retried.
-    Failed {
-        class: String,
-        message: String,
-    },
-    /// Transient, but the attempts are used up.
-    Dead {
-        class: String,
-        message: String,
-    },
-}
 
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 
@@ -104,7 +53,15 @@ enum Op {
     },
     Get {
         trace_id: String,
-        reply: oneshot::Sender<Result<Option<Value>, StoreError>>,
+        reply: oneshot::Sender<Result<Option<JobRecord>, StoreError>>,
+    },
+    List {
+        state: Option<String>,
+        reply: oneshot::Sender<Result<Vec<JobRecord>, StoreError>>,
+    },
+    Retry {
+        trace_id: String,
+        reply: oneshot::Sender<Result<RetryResult, StoreError>>,
     },
     Depth {
         reply: oneshot::Sender<Result<usize, StoreError>>,
@@ -131,22 +88,10 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Opens (or creates) the store in `dir`: creates the directory, refuses a file that is not a
 /// SQLite database or belongs to something else (nothing written to it), turns WAL on and
 /// creates or migrates the tables.
-pub fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
+fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
     std::fs::create_dir_all(dir).map_err(|error| {
         StoreError(format!(
             "cannot create the data directory {}: {error}",
@@ -338,8 +283,24 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn get(&self, trace_id: &str) -> Result<Option<Value>, StoreError> {
+    pub(crate) async fn get(&self, trace_id: &str) -> Result<Option<JobRecord>, StoreError> {
         self.ask(|reply| Op::Get {
+            trace_id: trace_id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn list(&self, state: Option<&str>) -> Result<Vec<JobRecord>, StoreError> {
+        self.ask(|reply| Op::List {
+            state: state.map(str::to_owned),
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn retry(&self, trace_id: &str) -> Result<RetryResult, StoreError> {
+        self.ask(|reply| Op::Retry {
             trace_id: trace_id.to_owned(),
             reply,
         })
@@ -422,6 +383,12 @@ fn refuse(op: Op, message: &str) -> Done {
                 let _ = reply.send(Err(error));
             }
             Op::Get { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Op::List { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Op::Retry { reply, .. } => {
                 let _ = reply.send(Err(error));
             }
             Op::Renew { .. } => {}
@@ -549,27 +516,9 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
             outcome,
             reply,
         } => {
-            let (state, output, class, message, next_run_at) = match outcome {
-                Outcome::Succeeded(output) => {
-                    ("succeeded", Some(output.to_string()), None, None, now)
-                }
-                Outcome::Retry {
-                    class,
-                    message,
-                    delay,
-                } => (
-                    "queued",
-                    None,
-                    Some(class),
-                    Some(message),
-                    now.saturating_add(millis(delay)),
-                ),
-                Outcome::Failed { class, message } => {
-                    ("failed", None, Some(class), Some(message), now)
-                }
-                Outcome::Dead { class, message } => ("dead", None, Some(class), Some(message), now),
-            };
-            let finished = (state != "queued").then_some(now);
+            let finished = outcome.into_finished();
+            let next_run_at = now.saturating_add(millis(finished.delay));
+            let finished_at = finished.is_final().then_some(now);
             let result = connection
                 .execute(
                     "UPDATE jobs SET state = ?1, output = ?2, error_class = ?3, error_message = ?4,
@@ -577,19 +526,19 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
                          lease_owner = NULL, lease_until = NULL
                      WHERE trace_id = ?8 AND lease_owner = ?9 AND state = 'running'",
                     params![
-                        state,
-                        output,
-                        class,
-                        message,
+                        finished.state,
+                        finished.output,
+                        finished.class,
+                        finished.message,
                         next_run_at,
-                        finished,
+                        finished_at,
                         now,
                         trace_id,
                         owner
                     ],
                 )
                 .map(|changed| {
-                    if changed > 0 && finished.is_some() {
+                    if changed > 0 && finished_at.is_some() {
                         *depth = depth.saturating_sub(1);
                     }
                     changed > 0
@@ -623,58 +572,62 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
             let result = purge(connection, older_than).map_err(store_error);
             after_commit(reply, result)
         }
+        Op::List { state, reply } => {
+            let result = list(connection, state.as_deref()).map_err(store_error);
+            after_commit(reply, result)
+        }
+        Op::Retry { trace_id, reply } => {
+            let result = retry(connection, &trace_id).map_err(store_error);
+            if matches!(result, Ok(RetryResult::Queued)) {
+                *depth += 1;
+            }
+            after_commit(reply, result)
+        }
     }
 }
 
 const COLUMNS: &str = "trace_id, route, state, attempts, created_at, updated_at, finished_at, \
                        next_run_at, error_class, error_message, output";
 
-fn job_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    let output: Option<String> = row.get(10)?;
-    let class: Option<String> = row.get(8)?;
-    let message: Option<String> = row.get(9)?;
-    let error = class.map(|class| json!({ "class": class, "message": message }));
-    Ok(json!({
-        "traceId": row.get::<_, String>(0)?,
-        "route": row.get::<_, String>(1)?,
-        "state": row.get::<_, String>(2)?,
-        "attempts": row.get::<_, i64>(3)?,
-        "createdAtMs": row.get::<_, i64>(4)?,
-        "updatedAtMs": row.get::<_, i64>(5)?,
-        "finishedAtMs": row.get::<_, Option<i64>>(6)?,
-        "nextRunAtMs": row.get::<_, i64>(7)?,
-        "error": error,
-        "output": output.and_then(|text| serde_json::from_str::<Value>(&text).ok()),
-    }))
+fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
+    Ok(JobRecord {
+        trace_id: row.get(0)?,
+        route: row.get(1)?,
+        state: row.get(2)?,
+        attempts: row.get(3)?,
+        created_at_ms: row.get(4)?,
+        updated_at_ms: row.get(5)?,
+        finished_at_ms: row.get(6)?,
+        next_run_at_ms: row.get(7)?,
+        error_class: row.get(8)?,
+        error_message: row.get(9)?,
+        output: row.get(10)?,
+    })
 }
 
-/// One job by trace id, as JSON (never its payload).
-pub fn show(connection: &Connection, trace_id: &str) -> rusqlite::Result<Option<Value>> {
+/// One job by trace id (never its payload).
+fn show(connection: &Connection, trace_id: &str) -> rusqlite::Result<Option<JobRecord>> {
     connection
         .query_row(
             &format!("SELECT {COLUMNS} FROM jobs WHERE trace_id = ?1"),
             params![trace_id],
-            job_json,
+            record,
         )
         .optional()
 }
 
 /// The jobs, oldest first, optionally in one state.
-pub fn list(connection: &Connection, state: Option<&str>) -> rusqlite::Result<Vec<Value>> {
+fn list(connection: &Connection, state: Option<&str>) -> rusqlite::Result<Vec<JobRecord>> {
     let mut statement = connection.prepare(&format!(
         "SELECT {COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY id"
     ))?;
     statement
-        .query_map(params![state], job_json)?
+        .query_map(params![state], record)?
         .collect::<Result<Vec<_>, _>>()
 }
 
-/// Queues a `dead` or `failed` job again with fresh attempts; `Ok(None)` when there is no such
-/// job, `Ok(Some(state))` with its state when it is not dead or failed.
-pub fn retry(
-    connection: &Connection,
-    trace_id: &str,
-) -> rusqlite::Result<Result<(), Option<String>>> {
+/// Queues a `dead` or `failed` job again with fresh attempts.
+fn retry(connection: &Connection, trace_id: &str) -> rusqlite::Result<RetryResult> {
     let state: Option<String> = connection
         .query_row(
             "SELECT state FROM jobs WHERE trace_id = ?1",
@@ -682,8 +635,8 @@ pub fn retry(
             |row| row.get(0),
         )
         .optional()?;
-    match state.as_deref() {
-        Some("dead" | "failed") => {
+    match state {
+        Some(state) if state == "dead" || state == "failed" => {
             let now = now_ms();
             connection.execute(
                 "UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?1, updated_at = ?1,
@@ -691,14 +644,15 @@ pub fn retry(
                  WHERE trace_id = ?2 AND state IN ('dead', 'failed')",
                 params![now, trace_id],
             )?;
-            Ok(Ok(()))
+            Ok(RetryResult::Queued)
         }
-        other => Ok(Err(other.map(str::to_owned))),
+        Some(state) => Ok(RetryResult::NotRetryable(state)),
+        None => Ok(RetryResult::NotFound),
     }
 }
 
 /// Deletes the finished jobs (succeeded, failed, dead) that finished more than `older_than` ago.
-pub fn purge(connection: &Connection, older_than: Duration) -> rusqlite::Result<usize> {
+fn purge(connection: &Connection, older_than: Duration) -> rusqlite::Result<usize> {
     connection.execute(
         "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'dead') AND finished_at < ?1",
         params![now_ms().saturating_sub(millis(older_than))],

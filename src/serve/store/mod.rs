@@ -1,0 +1,340 @@
+//! The durable job stores behind the async queue, behind one handle: [`JobStore`].
+//!
+//! - [`sqlite`]: an embedded SQLite database (WAL) in a data directory, the default;
+//! - [`postgres`]: a PostgreSQL database shared by any number of `serve` instances.
+//!
+//! Both keep the same rows (trace id, route, payload, state, attempts, lease, timestamps,
+//! error, output), answer an enqueue only after its commit, and lease one job to one worker at a
+//! time. The memory queue (`--jobs memory`) is not a store: it lives in `super::jobs`.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+pub use postgres::{PgStore, PgUrl};
+pub use sqlite::SqliteStore;
+
+/// The job states, as stored and as `GET /api/jobs/<traceId>` shows them.
+pub const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "dead"];
+
+/// Why the store could not be opened or used; the message names the file or database (never a
+/// password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Why a job was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnqueueError {
+    /// As many jobs as the capacity are queued or running.
+    Full(usize),
+    /// The database refused the write (disk full, database down, …).
+    Unavailable(String),
+}
+
+/// One leased job, as a worker runs it.
+pub(crate) struct Leased {
+    pub trace_id: String,
+    pub route: String,
+    pub payload: Value,
+    pub attempts: u32,
+}
+
+/// How an attempt ended.
+pub(crate) enum Outcome {
+    Succeeded(Value),
+    /// Transient: queued again after `delay`.
+    Retry {
+        class: String,
+        message: String,
+        delay: Duration,
+    },
+    /// Permanent: never retried.
+    Failed {
+        class: String,
+        message: String,
+    },
+    /// Transient, but the attempts are used up.
+    Dead {
+        class: String,
+        message: String,
+    },
+}
+
+/// How an outcome is written: the row's next state, output, error and due time.
+pub(crate) struct Finished {
+    pub state: &'static str,
+    pub output: Option<String>,
+    pub class: Option<String>,
+    pub message: Option<String>,
+    /// From now until the job may run again (retries only).
+    pub delay: Duration,
+}
+
+impl Outcome {
+    pub(crate) fn into_finished(self) -> Finished {
+        let (state, output, class, message, delay) = match self {
+            Outcome::Succeeded(output) => (
+                "succeeded",
+                Some(output.to_string()),
+                None,
+                None,
+                Duration::ZERO,
+            ),
+            Outcome::Retry {
+                class,
+                message,
+                delay,
+            } => ("queued", None, Some(class), Some(message), delay),
+            Outcome::Failed { class, message } => {
+                ("failed", None, Some(class), Some(message), Duration::ZERO)
+            }
+            Outcome::Dead { class, message } => {
+                ("dead", None, Some(class), Some(message), Duration::ZERO)
+            }
+        };
+        Finished {
+            state,
+            output,
+            class,
+            message,
+            delay,
+        }
+    }
+}
+
+impl Finished {
+    /// Whether the job is done (no longer queued or running).
+    pub(crate) fn is_final(&self) -> bool {
+        self.state != "queued"
+    }
+}
+
+/// What `workerflow jobs retry` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryResult {
+    /// The dead or failed job is queued again with fresh attempts.
+    Queued,
+    /// No job has that trace id.
+    NotFound,
+    /// The job is in this state, which is not dead or failed.
+    NotRetryable(String),
+}
+
+/// One job as both stores read it: everything but its payload.
+pub(crate) struct JobRecord {
+    pub trace_id: String,
+    pub route: String,
+    pub state: String,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub next_run_at_ms: i64,
+    pub error_class: Option<String>,
+    pub error_message: Option<String>,
+    pub output: Option<String>,
+}
+
+impl JobRecord {
+    /// The JSON of `GET /api/jobs/<traceId>` and `workerflow jobs show`.
+    pub(crate) fn into_json(self) -> Value {
+        let error = self
+            .error_class
+            .map(|class| json!({ "class": class, "message": self.error_message }));
+        json!({
+            "traceId": self.trace_id,
+            "route": self.route,
+            "state": self.state,
+            "attempts": self.attempts,
+            "createdAtMs": self.created_at_ms,
+            "updatedAtMs": self.updated_at_ms,
+            "finishedAtMs": self.finished_at_ms,
+            "nextRunAtMs": self.next_run_at_ms,
+            "error": error,
+            "output": self.output.and_then(|text| serde_json::from_str::<Value>(&text).ok()),
+        })
+    }
+}
+
+/// Where `--jobs` points, for the stores that persist.
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// The data directory holding `jobs.sqlite3`.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(PgUrl),
+}
+
+/// A durable job store: SQLite or PostgreSQL, one interface.
+#[derive(Debug)]
+pub enum JobStore {
+    Sqlite(SqliteStore),
+    // Boxed: it holds its connections' state; the enum stays the size of a SQLite handle.
+    Postgres(Box<PgStore>),
+}
+
+impl JobStore {
+    /// Opens the store (creating the file, the tables or the schema as needed) or says why not.
+    /// `capacity` bounds the jobs queued or running at once.
+    pub async fn open(location: &StoreLocation, capacity: usize) -> Result<JobStore, StoreError> {
+        match location {
+            StoreLocation::Sqlite(dir) => SqliteStore::open(dir, capacity).map(JobStore::Sqlite),
+            StoreLocation::Postgres(url) => PgStore::connect(url, capacity)
+                .await
+                .map(|store| JobStore::Postgres(Box::new(store))),
+        }
+    }
+
+    /// `sqlite` or `postgres`, as `/health/config` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobStore::Sqlite(_) => "sqlite",
+            JobStore::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The file, or the database without its password.
+    pub fn location(&self) -> String {
+        match self {
+            JobStore::Sqlite(store) => store.path().display().to_string(),
+            JobStore::Postgres(store) => store.target().to_owned(),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        match self {
+            JobStore::Sqlite(store) => store.capacity(),
+            JobStore::Postgres(store) => store.capacity(),
+        }
+    }
+
+    /// The SQLite file, when that is the store.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            JobStore::Sqlite(store) => Some(store.path()),
+            JobStore::Postgres(_) => None,
+        }
+    }
+
+    /// Stores a new job; `Ok` only once it is committed.
+    pub(crate) async fn enqueue(
+        &self,
+        trace_id: &str,
+        route: &str,
+        payload: &Value,
+    ) -> Result<(), EnqueueError> {
+        match self {
+            JobStore::Sqlite(store) => store.enqueue(trace_id, route, payload).await,
+            JobStore::Postgres(store) => store.enqueue(trace_id, route, payload).await,
+        }
+    }
+
+    /// Takes the next due job (or one whose lease expired) for `owner`, for `lease`.
+    pub(crate) async fn lease(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Leased>, StoreError> {
+        match self {
+            JobStore::Sqlite(store) => store.lease(owner, lease).await,
+            JobStore::Postgres(store) => store.lease(owner, lease).await,
+        }
+    }
+
+    /// Extends `owner`'s lease of a running job; a lost lease is left lost.
+    pub(crate) async fn renew(&self, trace_id: &str, owner: &str, lease: Duration) {
+        match self {
+            JobStore::Sqlite(store) => store.renew(trace_id, owner, lease),
+            JobStore::Postgres(store) => store.renew(trace_id, owner, lease).await,
+        }
+    }
+
+    /// Records the attempt's outcome; `false` when the lease was lost meanwhile.
+    pub(crate) async fn finish(
+        &self,
+        trace_id: &str,
+        owner: &str,
+        outcome: Outcome,
+    ) -> Result<bool, StoreError> {
+        match self {
+            JobStore::Sqlite(store) => store.finish(trace_id, owner, outcome).await,
+            JobStore::Postgres(store) => store.finish(trace_id, owner, outcome).await,
+        }
+    }
+
+    /// Gives the jobs `owner` still holds back to the queue (at the drain deadline).
+    pub(crate) async fn release(&self, owner: &str) -> Result<usize, StoreError> {
+        match self {
+            JobStore::Sqlite(store) => store.release(owner).await,
+            JobStore::Postgres(store) => store.release(owner).await,
+        }
+    }
+
+    /// One job by trace id, as JSON (never its payload).
+    pub async fn get(&self, trace_id: &str) -> Result<Option<Value>, StoreError> {
+        let record = match self {
+            JobStore::Sqlite(store) => store.get(trace_id).await,
+            JobStore::Postgres(store) => store.get(trace_id).await,
+        }?;
+        Ok(record.map(JobRecord::into_json))
+    }
+
+    /// The jobs, oldest first, optionally in one state.
+    pub async fn list(&self, state: Option<&str>) -> Result<Vec<Value>, StoreError> {
+        let records = match self {
+            JobStore::Sqlite(store) => store.list(state).await,
+            JobStore::Postgres(store) => store.list(state).await,
+        }?;
+        Ok(records.into_iter().map(JobRecord::into_json).collect())
+    }
+
+    /// Queues a dead or failed job again with fresh attempts.
+    pub async fn retry(&self, trace_id: &str) -> Result<RetryResult, StoreError> {
+        match self {
+            JobStore::Sqlite(store) => store.retry(trace_id).await,
+            JobStore::Postgres(store) => store.retry(trace_id).await,
+        }
+    }
+
+    /// Jobs queued or running.
+    pub async fn depth(&self) -> Result<usize, StoreError> {
+        match self {
+            JobStore::Sqlite(store) => store.depth().await,
+            JobStore::Postgres(store) => store.depth().await,
+        }
+    }
+
+    /// Deletes the finished jobs (succeeded, failed, dead) that finished more than `older_than`
+    /// ago; returns how many.
+    pub async fn purge(&self, older_than: Duration) -> Result<usize, StoreError> {
+        match self {
+            JobStore::Sqlite(store) => store.purge(older_than).await,
+            JobStore::Postgres(store) => store.purge(older_than).await,
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
