@@ -41,7 +41,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         return out;
     };
     if let Some(node) = document.get(root, VERSION.name) {
-        check_number(document, node, &VERSION, "", String::new(), &mut out);
+        check_number(document, node, &VERSION, &|| (String::new(), String::new()), &mut out);
     }
     let Some(services) = document
         .get(root, "services")
@@ -52,15 +52,9 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
     for (index, service) in document.children(services).enumerate() {
         for field in [&RANK, &SCORE] {
             if let Some(node) = document.get(service, field.name) {
-                let pointer = format!("/services/{index}");
-                check_number(
-                    document,
-                    node,
-                    field,
-                    &pointer,
-                    service_place(document, index),
-                    &mut out,
-                );
+                // Built only for a diagnostic: most services have none.
+                let place = || (format!("/services/{index}"), service_place(document, index));
+                check_number(document, node, field, &place, &mut out);
             }
         }
     }
@@ -71,8 +65,7 @@ fn check_number(
     document: &Document<'_>,
     node: NodeId,
     field: &Field,
-    parent: &str,
-    place: String,
+    parent_and_place: &dyn Fn() -> (String, String),
     out: &mut Vec<Diagnostic>,
 ) {
     if document.kind(node) != NodeKind::Number {
@@ -87,8 +80,11 @@ fn check_number(
     if value.fract() != 0.0 || value < field.min {
         return;
     }
-    let pointer = format!("{parent}/{}", field.name);
     let name = field.name;
+    let located = || {
+        let (parent, place) = parent_and_place();
+        (format!("{parent}/{name}"), place)
+    };
     if let Some(max) = field.model_max {
         let too_large = if plain {
             text.parse::<u64>().map_or(true, |n| n > max)
@@ -96,6 +92,7 @@ fn check_number(
             value > max as f64
         };
         if too_large {
+            let (pointer, place) = located();
             out.push(
                 Diagnostic::error(
                     Code::IntegerForm,
@@ -114,6 +111,7 @@ fn check_number(
     if plain || value > field.schema_max {
         return;
     }
+    let (pointer, place) = located();
     out.push(
         Diagnostic::error(
             Code::IntegerForm,
