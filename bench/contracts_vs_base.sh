@@ -34,11 +34,13 @@ echo "files: base $(du -h "$old" | cut -f1), contracts $(du -h "$new" | cut -f1)
 hyperfine --warmup 1 --runs 10 -N \
   -n "check: base on the base file" "$base_bin check $old" \
   -n "check: contracts on the contracts file" "$ours check $new" \
+  -n "check: contracts on the base file" "$ours check $old" \
   --export-markdown /dev/stdout | sed -n '/^|/p'
 hyperfine --warmup 1 --runs 10 \
   --prepare "rm -rf $work/out-base $work/out-ours" \
   -n "build: base on the base file" "$base_bin build --registry $old --out $work/out-base" \
   -n "build: contracts on the contracts file" "$ours build --registry $new --out $work/out-ours" \
+  -n "build: contracts on the base file" "$ours build --registry $old --out $work/out-ours" \
   --export-markdown /dev/stdout | sed -n '/^|/p'
 hyperfine --warmup 3 --runs 50 -N --prepare "rm -rf $work/small-base $work/small-ours" \
   -n "build: base, bundled registry" "$base_bin build --registry $work/base/connector-registry/services.json --out $work/small-base" \
