@@ -17,7 +17,7 @@ use workerflow::serve::store::RetryResult;
 use workerflow::serve::{JobBackend, JobStore, ServeConfig, StoreError, StoreLocation};
 mod check_urls_command;
 
-use workerflow_runtime::{DispatchError, EnvSecrets, Registry, SecretSource};
+use workerflow_runtime::{DispatchError, EnvSecrets, RouteTable, SecretSource};
 
 #[derive(Parser)]
 #[command(
@@ -422,7 +422,7 @@ fn init_logging() {
         .init();
 }
 
-fn serve(registry: Registry, args: ServeArgs) -> ExitCode {
+fn serve(registry: RouteTable, args: ServeArgs) -> ExitCode {
     let token = match api_token() {
         Ok(token) => token,
         Err(message) => {
@@ -575,7 +575,7 @@ fn is_set(source: &dyn SecretSource, name: &str) -> bool {
         .is_some_and(|value| !value.expose().trim().is_empty())
 }
 
-fn routes(registry: &Registry, json: bool) -> ExitCode {
+fn routes(registry: &RouteTable, json: bool) -> ExitCode {
     let report = registry.check_config(&EnvSecrets);
     let mut listed = Vec::new();
     for (spec, config) in registry.declared().iter().zip(&report.routes) {
@@ -678,7 +678,7 @@ fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_default()
 }
 
-fn doctor(registry: &Registry, json: bool) -> ExitCode {
+fn doctor(registry: &RouteTable, json: bool) -> ExitCode {
     let report = registry.check_config(&EnvSecrets);
     if json {
         print_json(&report);
@@ -706,7 +706,7 @@ fn doctor(registry: &Registry, json: bool) -> ExitCode {
 }
 
 fn call(
-    registry: &Registry,
+    registry: &RouteTable,
     route: &str,
     payload: Option<String>,
     payload_file: Option<PathBuf>,

@@ -57,8 +57,8 @@ pub fn generate(registry: &Registry) -> String {
     out.push_str(
         "\n/// Matches the `#[connector]` functions linked into this binary with [`ALL`].\n\
          pub fn linked()\n\
-         -> ::core::result::Result<::workerflow_runtime::Registry, ::workerflow_runtime::LinkError> {\n    \
-         ::workerflow_runtime::Registry::linked(ALL)\n\
+         -> ::core::result::Result<::workerflow_runtime::RouteTable, ::workerflow_runtime::LinkError> {\n    \
+         ::workerflow_runtime::RouteTable::linked(ALL)\n\
          }\n\n",
     );
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::enablement::DisabledBy;
 use crate::error::ConfigProblem;
 
-/// What [`crate::Registry::check_config`] found, like a `/health/config` endpoint. Serializes to
+/// What [`crate::RouteTable::check_config`] found, like a `/health/config` endpoint. Serializes to
 /// JSON; holds secret names, never values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfigReport {
@@ -23,7 +23,7 @@ pub struct RouteConfig {
     pub route: &'static str,
     pub service: &'static str,
     /// `ENABLED_HTTP_ROUTES` / `DISABLED_HTTP_ROUTES` leave it enabled (see
-    /// [`crate::Registry::with_enablement`]).
+    /// [`crate::RouteTable::with_enablement`]).
     pub enabled: bool,
     /// The setting that disabled it, when it is disabled.
     #[serde(rename = "disabledBy")]

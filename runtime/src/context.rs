@@ -38,7 +38,7 @@ pub struct CallEnv {
     pub(crate) settings: Vec<ResolvedSetting>,
     #[cfg(feature = "http")]
     pub(crate) http: Option<HttpClient>,
-    /// Set in an input check ([`crate::Registry::prepare`]): `send` sends nothing, records that
+    /// Set in an input check ([`crate::RouteTable::prepare`]): `send` sends nothing, records that
     /// it was reached, and stops the run.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) check: Option<Arc<AtomicBool>>,

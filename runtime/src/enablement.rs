@@ -50,7 +50,7 @@ impl fmt::Display for DisabledBy {
     }
 }
 
-/// Why [`crate::Registry::with_enablement`] refused the settings. Every problem is listed.
+/// Why [`crate::RouteTable::with_enablement`] refused the settings. Every problem is listed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct EnablementError {

@@ -245,7 +245,7 @@ impl Serialize for ConnectorError {
     }
 }
 
-/// Why [`crate::Registry::dispatch`] failed.
+/// Why [`crate::RouteTable::dispatch`] failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum DispatchError {
     /// The registry declares no such route (status 404).
@@ -350,7 +350,7 @@ impl Serialize for DispatchError {
     }
 }
 
-/// Why [`crate::Registry::linked`] refused the linked handlers. Every problem is listed.
+/// Why [`crate::RouteTable::linked`] refused the linked handlers. Every problem is listed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", join(problems))]
 pub struct LinkError {

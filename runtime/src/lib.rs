@@ -3,9 +3,9 @@
 //! The registry (`connector-registry/services.json`) declares routes; `build.rs` turns it into a
 //! generated module (one typed item per route and per secret requirement) that a crate includes
 //! with [`include_registry!`]. [`macro@connector`] binds a function to one of those routes. At run
-//! time [`Registry::linked`] matches the linked handlers with the declared routes,
-//! [`Registry::check_config`] says which routes could run with the secrets at hand, and
-//! [`Registry::dispatch`] calls one.
+//! time [`RouteTable::linked`] matches the linked handlers with the declared routes,
+//! [`RouteTable::check_config`] says which routes could run with the secrets at hand, and
+//! [`RouteTable::dispatch`] calls one.
 //!
 //! Handlers send their requests with [`RouteContext::send`], through the client of [`http`]
 //! (feature `http`; its default transport, reqwest with rustls, is feature `reqwest`): the retry
@@ -53,8 +53,8 @@ mod enablement;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
-mod registry;
 mod route;
+mod route_table;
 mod secrets;
 mod settings;
 #[path = "../../workerflow-macros/src/suggest.rs"]
@@ -75,10 +75,10 @@ pub use error::{
     ConfigProblem, ConnectorError, DispatchError, GatewayError, GatewayKind, InputProblem,
     LinkError, LinkProblem, ProviderError,
 };
-pub use registry::{LinkedRoute, PreparedCall, Registry};
 pub use route::{
     AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
 };
+pub use route_table::{LinkedRoute, PreparedCall, RouteTable};
 pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource, SecretValue};
 pub use settings::{Setting, SettingKind};
 /// Binds a function to a route declared in the registry; see `workerflow-macros`.

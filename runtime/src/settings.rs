@@ -5,7 +5,7 @@
 //! attribute (`#[connector(route = github_issue_create, settings = [GITHUB_REPO])]`). Dispatch
 //! resolves them from the same [`SecretSource`] as the secrets, after the secrets and before the
 //! handler runs, with the same rule (first non-blank value, trimmed). A handler can only read the
-//! settings its route names, and [`crate::Registry::linked`] refuses a setting whose name the
+//! settings its route names, and [`crate::RouteTable::linked`] refuses a setting whose name the
 //! registry declares as a secret, so a setting is never a way to read another route's secret.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! `Registry::prepare`: the route's input checks run before the call, in a check mode that
+//! `RouteTable::prepare`: the route's input checks run before the call, in a check mode that
 //! never sends, whatever the handler makes of the stopped `send`.
 
 use std::sync::Arc;
@@ -73,7 +73,7 @@ async fn notify_handler(
     }
 }
 
-fn setup() -> (workerflow_runtime::Registry, Arc<Counting>, MapSecrets) {
+fn setup() -> (workerflow_runtime::RouteTable, Arc<Counting>, MapSecrets) {
     let transport = Arc::new(Counting::default());
     let client = HttpClient::with_transport(HttpPolicy::default(), transport.clone());
     let registry = registry::linked().expect("linked").with_http(client);

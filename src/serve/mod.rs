@@ -38,7 +38,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::time::{Instant, timeout_at};
-use workerflow_runtime::{Registry, SecretSource, SecretValue};
+use workerflow_runtime::{RouteTable, SecretSource, SecretValue};
 
 pub use api::TRACE_HEADER;
 pub use durable::RetryPolicy;
@@ -174,7 +174,7 @@ pub struct ServeReport {
 
 /// State shared by the handlers.
 pub(crate) struct AppState {
-    registry: Registry,
+    registry: RouteTable,
     secrets: Arc<dyn SecretSource>,
     token: Option<SecretValue>,
     body_limit: usize,
@@ -189,7 +189,7 @@ pub(crate) struct AppState {
 /// server goes on, so the result is always `Ok` today.
 pub async fn serve<F>(
     listener: TcpListener,
-    registry: Registry,
+    registry: RouteTable,
     secrets: Arc<dyn SecretSource>,
     config: ServeConfig,
     shutdown: F,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
-use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, Registry, TraceId};
+use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, RouteTable, TraceId};
 
 pub use crate::log_capture::{init_logs, logs};
 
@@ -247,7 +247,7 @@ pub fn secrets_for(base: &str) -> MapSecrets {
         .with("WORKERFLOW_HUBSPOT_BASE_URL", base)
 }
 
-pub fn registry(policy: HttpPolicy) -> Registry {
+pub fn registry(policy: HttpPolicy) -> RouteTable {
     let client = HttpClient::new(policy).expect("the HTTP client starts");
     workerflow::registry::linked()
         .expect("one handler per route")
@@ -261,7 +261,7 @@ pub async fn call(route: &str, input: Value, secrets: &MapSecrets) -> Result<Val
 
 /// Calls `route` on `registry`; every error is checked for secrets before it is returned.
 pub async fn call_with(
-    registry: &Registry,
+    registry: &RouteTable,
     route: &str,
     input: Value,
     secrets: &MapSecrets,

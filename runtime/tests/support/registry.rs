@@ -11,8 +11,8 @@ pub const ALL: &[&::workerflow_runtime::RouteSpec] = &[
 
 /// Matches the `#[connector]` functions linked into this binary with [`ALL`].
 pub fn linked()
--> ::core::result::Result<::workerflow_runtime::Registry, ::workerflow_runtime::LinkError> {
-    ::workerflow_runtime::Registry::linked(ALL)
+-> ::core::result::Result<::workerflow_runtime::RouteTable, ::workerflow_runtime::LinkError> {
+    ::workerflow_runtime::RouteTable::linked(ALL)
 }
 
 /// One item per declared route: `routes::<id>` is the route (hover it for its docs) and

@@ -22,7 +22,7 @@ use crate::secrets::{SecretSource, resolve_route};
 use crate::settings::Setting;
 
 /// The declared routes of one registry and the handlers linked for them.
-pub struct Registry {
+pub struct RouteTable {
     declared: &'static [&'static RouteSpec],
     /// Parallel to `declared`.
     linked: Vec<Option<LinkedRoute>>,
@@ -73,21 +73,21 @@ impl fmt::Debug for LinkedRoute {
     }
 }
 
-impl Registry {
+impl RouteTable {
     /// Matches every `#[connector]` handler linked into this binary with `declared` (the
     /// generated `registry::ALL`; `registry::linked()` passes it for you).
     ///
     /// Handlers are matched by the address of their route item, so handlers written against
     /// another registry are ignored. Two handlers for one route are an error naming both;
-    /// declared routes without a handler are listed by [`Registry::missing`].
-    pub fn linked(declared: &'static [&'static RouteSpec]) -> Result<Registry, LinkError> {
-        Registry::from_connectors(declared, inventory::iter::<Connector>)
+    /// declared routes without a handler are listed by [`RouteTable::missing`].
+    pub fn linked(declared: &'static [&'static RouteSpec]) -> Result<RouteTable, LinkError> {
+        RouteTable::from_connectors(declared, inventory::iter::<Connector>)
     }
 
     pub(crate) fn from_connectors<'a>(
         declared: &'static [&'static RouteSpec],
         connectors: impl IntoIterator<Item = &'a Connector>,
-    ) -> Result<Registry, LinkError> {
+    ) -> Result<RouteTable, LinkError> {
         let mut problems = Vec::new();
         let mut index = HashMap::with_capacity(declared.len());
         for (position, spec) in declared.iter().enumerate() {
@@ -132,7 +132,7 @@ impl Registry {
             linked.push(found.pop());
         }
         if problems.is_empty() {
-            Ok(Registry {
+            Ok(RouteTable {
                 declared,
                 linked,
                 index,
@@ -155,7 +155,7 @@ impl Registry {
 
     /// Runs only the routes `ENABLED_HTTP_ROUTES` and `DISABLED_HTTP_ROUTES` in `source` leave
     /// enabled (see [`crate::ENABLED_ROUTES`]; unset, all of them). A disabled route is left out
-    /// of [`Registry::check_config`]'s verdict, and a call of it fails with
+    /// of [`RouteTable::check_config`]'s verdict, and a call of it fails with
     /// [`DispatchError::Disabled`] (404) before anything is resolved or run.
     pub fn with_enablement(mut self, source: &dyn SecretSource) -> Result<Self, EnablementError> {
         self.disabled = crate::enablement::resolve(self.declared, source)?;
@@ -222,7 +222,7 @@ impl Registry {
         ConfigReport::new(routes)
     }
 
-    /// Calls a route with a fresh trace id. See [`Registry::dispatch_with_trace`].
+    /// Calls a route with a fresh trace id. See [`RouteTable::dispatch_with_trace`].
     pub fn dispatch(
         &self,
         route_id: &str,
@@ -256,7 +256,7 @@ impl Registry {
         }
     }
 
-    /// [`Registry::dispatch`] on the current thread, for handlers that need no particular async
+    /// [`RouteTable::dispatch`] on the current thread, for handlers that need no particular async
     /// runtime (tests, command-line tools, handlers without I/O).
     pub fn dispatch_blocking(
         &self,
@@ -293,7 +293,7 @@ impl Registry {
         }
     }
 
-    /// Prepares a call with a fresh trace id. See [`Registry::prepare_with_trace`].
+    /// Prepares a call with a fresh trace id. See [`RouteTable::prepare_with_trace`].
     pub fn prepare(
         &self,
         route_id: &str,
@@ -305,7 +305,7 @@ impl Registry {
 
     /// Prepares a call eagerly: looks the route up, resolves its secrets and settings, and runs
     /// the route's input checks, all before anything is queued or sent. Every error is the one
-    /// [`Registry::dispatch_with_trace`] would give.
+    /// [`RouteTable::dispatch_with_trace`] would give.
     ///
     /// The input check runs the handler once in check mode: [`RouteContext::send`] (the only
     /// way a handler sends HTTP) sends nothing, notes that it was reached and fails, and the
@@ -392,7 +392,7 @@ impl IntoFuture for PreparedCall {
     }
 }
 
-/// Runs `handler` on a copy of `call` in check mode (see [`Registry::prepare_with_trace`]).
+/// Runs `handler` on a copy of `call` in check mode (see [`RouteTable::prepare_with_trace`]).
 /// The copy's future is polled once, with a waker that does nothing: the checks come before the
 /// first `send`, which is ready at once in check mode, so one poll reaches it.
 fn check_input(handler: HandlerFn, call: &Call) -> Result<(), DispatchError> {
@@ -432,9 +432,9 @@ fn declares_secret(declared: &[&RouteSpec], name: &str) -> bool {
     })
 }
 
-impl fmt::Debug for Registry {
+impl fmt::Debug for RouteTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry")
+        f.debug_struct("RouteTable")
             .field("routes", &self.routes().collect::<Vec<_>>())
             .field(
                 "missing",
@@ -494,7 +494,7 @@ mod tests {
     fn handlers_of_another_registry_are_ignored() {
         static DECLARED: &[&RouteSpec] = &[&A];
         let other = [connector(&A_AGAIN, "elsewhere")];
-        let registry = Registry::from_connectors(DECLARED, &other).expect("no problem");
+        let registry = RouteTable::from_connectors(DECLARED, &other).expect("no problem");
         assert_eq!(registry.missing(), [&A]);
         assert_eq!(registry.routes().count(), 0);
     }
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn a_route_declared_twice_is_refused() {
         static DECLARED: &[&RouteSpec] = &[&A, &A_AGAIN];
-        let error = Registry::from_connectors(DECLARED, []).expect_err("declared twice");
+        let error = RouteTable::from_connectors(DECLARED, []).expect_err("declared twice");
         assert_eq!(error.to_string(), "route \"a\" is declared twice");
     }
 
@@ -525,7 +525,7 @@ mod tests {
         static SETTINGS: &[&Setting] = &[&BACK_DOOR];
         let mut reading = connector(&A, "reads_b_key");
         reading.settings = SETTINGS;
-        let error = Registry::from_connectors(DECLARED, &[reading]).expect_err("refused");
+        let error = RouteTable::from_connectors(DECLARED, &[reading]).expect_err("refused");
         assert_eq!(
             error.to_string(),
             "route \"a\" declares the setting B_KEY, which the registry declares as a secret; read it with ctx.secret"
@@ -536,7 +536,7 @@ mod tests {
     fn three_handlers_are_all_named() {
         static DECLARED: &[&RouteSpec] = &[&A];
         let connectors = [connector(&A, "z"), connector(&A, "x"), connector(&A, "y")];
-        let error = Registry::from_connectors(DECLARED, &connectors).expect_err("duplicates");
+        let error = RouteTable::from_connectors(DECLARED, &connectors).expect_err("duplicates");
         assert_eq!(
             error.to_string(),
             "route \"a\" has 3 handlers: tests::x, tests::y, tests::z; keep one"
