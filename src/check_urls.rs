@@ -73,7 +73,7 @@ impl Outcome {
 
 /// A URL with its outcome.
 #[derive(Clone, Debug)]
-pub struct Checked {
+pub struct UrlResult {
     pub url: UrlUse,
     pub outcome: Outcome,
 }
@@ -107,7 +107,7 @@ pub fn run(
     urls: Vec<UrlUse>,
     options: &Options,
     progress: impl Fn(usize, usize) + Send + Sync + 'static,
-) -> Result<Vec<Checked>, String> {
+) -> Result<Vec<UrlResult>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -139,7 +139,7 @@ pub fn run(
                 tokio::spawn(async move {
                     let outcome = checker.check(&url.url).await;
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    Checked { url, outcome }
+                    UrlResult { url, outcome }
                 })
             })
             .collect();

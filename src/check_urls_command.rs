@@ -113,7 +113,7 @@ fn check_urls(
     if let Some(bar) = bar {
         bar.finish();
     }
-    let failing: Vec<&check_urls::Checked> = checked
+    let failing: Vec<&check_urls::UrlResult> = checked
         .iter()
         .filter(|c| !c.outcome.is_reachable())
         .collect();
@@ -129,7 +129,7 @@ fn check_urls(
     }
 }
 
-fn urls_text(checked: &[check_urls::Checked], failing: &[&check_urls::Checked]) -> String {
+fn urls_text(checked: &[check_urls::UrlResult], failing: &[&check_urls::UrlResult]) -> String {
     let mut out = String::new();
     for failure in failing {
         if let check_urls::Outcome::Failed { reason, .. } = &failure.outcome {
@@ -156,7 +156,7 @@ fn urls_text(checked: &[check_urls::Checked], failing: &[&check_urls::Checked]) 
     out
 }
 
-fn urls_json(path: &std::path::Path, checked: &[check_urls::Checked]) -> String {
+fn urls_json(path: &std::path::Path, checked: &[check_urls::UrlResult]) -> String {
     let urls: Vec<serde_json::Value> = checked
         .iter()
         .map(|c| match &c.outcome {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::canonical::{FormatError, format_registry};
-use crate::generate::{Checked, Loaded};
+use crate::generate::{Loaded, PageFreshness};
 use crate::render::{REGENERATE_COMMAND, Renderer};
 use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
@@ -474,7 +474,7 @@ fn written_word(written: Written) -> &'static str {
     }
 }
 
-fn report_check(pages: &[Checked]) -> ExitCode {
+fn report_check(pages: &[PageFreshness]) -> ExitCode {
     let mut stale = false;
     for page in pages {
         let shown = display_path(&page.path);

@@ -35,7 +35,7 @@ pub enum GenerateError {
 
 /// One page's outcome in `--check` mode.
 #[derive(Debug)]
-pub struct Checked {
+pub struct PageFreshness {
     /// The page, or `None` for `openapi.json`.
     pub page: Option<Page>,
     pub path: PathBuf,
@@ -130,7 +130,7 @@ impl Loaded {
         &self,
         renderer: &Renderer,
         out_dir: &Path,
-    ) -> Result<Vec<Checked>, GenerateError> {
+    ) -> Result<Vec<PageFreshness>, GenerateError> {
         let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
             let text = prepared.render(page)?;
             write::check(path, &text).map_err(|error| GenerateError::Read {
@@ -138,10 +138,10 @@ impl Loaded {
                 error,
             })
         })?;
-        let mut checked: Vec<Checked> = Page::ALL
+        let mut checked: Vec<PageFreshness> = Page::ALL
             .into_iter()
             .zip(pages)
-            .map(|(page, (path, freshness))| Checked {
+            .map(|(page, (path, freshness))| PageFreshness {
                 page: Some(page),
                 path,
                 freshness,
@@ -153,7 +153,7 @@ impl Loaded {
             path: crate::display_path(&path),
             error,
         })?;
-        checked.push(Checked {
+        checked.push(PageFreshness {
             page: None,
             path,
             freshness,
