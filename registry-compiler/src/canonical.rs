@@ -185,6 +185,7 @@ fn canonical_service(service: Value) -> Value {
             }
         }
     }
+    freeze_id(&mut service);
     fill_from_each_other(&mut service, "officialApiDocsUrl", "bestBaseLink");
     complete_sources(&mut service);
     if let Some(Value::Object(runtime)) = service.get_mut("runtime") {
@@ -196,6 +197,28 @@ fn canonical_service(service: Value) -> Value {
         *runtime = ordered(std::mem::take(runtime), RUNTIME_KEYS);
     }
     Value::Object(ordered(service, SERVICE_KEYS))
+}
+
+/// A ranked service without an `id` gets the one derived from its name, written out: from then
+/// on renaming the connector leaves its docs anchor and generated item where they are, and
+/// changing the `id` is a visible (breaking, for `diff`) edit. Unranked services and names that
+/// derive no id are left alone (the rules ask for an explicit `id` there).
+fn freeze_id(service: &mut Map<String, Value>) {
+    let ranked = service.get("rank").is_some_and(|rank| !rank.is_null());
+    let has_id = service
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| !id.trim().is_empty());
+    if !ranked || has_id {
+        return;
+    }
+    let derived = service
+        .get("connectorName")
+        .and_then(Value::as_str)
+        .and_then(crate::model::derive_id);
+    if let Some(id) = derived {
+        service.insert("id".to_owned(), Value::String(id));
+    }
 }
 
 /// Each of the two links is the best guess for the other when only one is known.
@@ -384,8 +407,8 @@ mod tests {
             json!({
                 "version": 1,
                 "services": [
-                    {"rank": 1, "connectorName": "z"},
-                    {"rank": 2, "connectorName": "A"},
+                    {"id": "z", "rank": 1, "connectorName": "z"},
+                    {"id": "a", "rank": 2, "connectorName": "A"},
                     {"rank": null, "connectorName": "B"},
                     {"rank": null, "connectorName": "b", "officialApiDocsUrl": "https://b",
                      "bestBaseLink": "https://b", "authDocsUrl": "https://a", "notes": null,
@@ -396,5 +419,32 @@ mod tests {
         let text = to_text(&out);
         assert!(text.starts_with("{\n  \"version\": 1,\n"), "{text}");
         assert!(text.ends_with("}\n") && !text.ends_with("\n\n"));
+    }
+
+    #[test]
+    fn ranked_services_get_their_derived_id_written_once() {
+        let value = json!({"services": [
+            {"rank": 1, "connectorName": "Google Sheets"},
+            {"id": "sheets_legacy", "rank": 2, "connectorName": "Google Sheets v2"},
+            {"rank": 3, "connectorName": "7shifts"},
+            {"rank": null, "connectorName": "Unranked"},
+        ]});
+        let ids: Vec<Value> = canonical_value(value)["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .map(|service| service.get("id").cloned().unwrap_or(Value::Null))
+            .collect();
+        // Derived and written; an explicit id kept; no id from a name that starts with a digit;
+        // unranked services keep deriving theirs.
+        assert_eq!(
+            ids,
+            [
+                json!("google_sheets"),
+                json!("sheets_legacy"),
+                Value::Null,
+                Value::Null
+            ]
+        );
     }
 }

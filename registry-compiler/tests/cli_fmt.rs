@@ -27,12 +27,24 @@ fn the_bundled_registry_is_canonical() {
 }
 
 #[test]
-fn the_upstream_dataset_is_already_canonical() {
-    let output = run_in(
-        &fixtures(),
-        &["fmt", "--check", "upstream/workerflow-services.v1.json"],
-    );
+fn the_upstream_dataset_is_canonical_but_for_the_ids_fmt_freezes() {
+    // The upstream file is pinned (its SHA-256 is checked elsewhere), so it keeps deriving its
+    // ids; `fmt` would only write each ranked service's derived `id`, nothing else.
+    let original = std::fs::read_to_string(fixtures().join("upstream/workerflow-services.v1.json"))
+        .expect("read");
+    let dir = scratch("upstream", "upstream/workerflow-services.v1.json");
+    let output = run_in(&dir, &["fmt", "services.json"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let formatted = std::fs::read_to_string(dir.join("services.json")).expect("read");
+    let (ids, rest): (Vec<&str>, Vec<&str>) = formatted
+        .split_inclusive('\n')
+        .partition(|line| line.starts_with("      \"id\": \""));
+    assert_eq!(rest.concat(), original);
+    assert_eq!(ids.len(), 100, "one frozen id per ranked service");
+    assert!(
+        ids.contains(&"      \"id\": \"google_sheets\",\n"),
+        "{ids:?}"
+    );
 }
 
 #[test]
