@@ -1,6 +1,6 @@
 //! Markdown output: escaping that keeps every registry value inert text (no HTML, no links, no
 //! code spans, no broken table), while leaving ordinary names readable in the raw file; and the
-//! per-service tables and sections, written here for speed (see `html::table_rows`).
+//! per-service tables and sections, written here for speed (see `html::write_table_rows`).
 
 use std::fmt::{self, Write as _};
 
@@ -98,14 +98,7 @@ fn link_into(out: &mut String, url: &str, text: &str) {
     }
 }
 
-/// `| Service | Route | Request type | Secret requirements | Auth | Docs |` rows.
-pub fn route_rows(registry: &Registry, routes: &[(usize, usize)]) -> String {
-    let mut out = String::new();
-    let _ = write_route_rows(&mut out, registry, routes);
-    out
-}
-
-/// [`route_rows`], written to `sink`.
+/// `| Service | Route | Request type | Secret requirements | Auth | Docs |` rows, to `sink`.
 pub fn write_route_rows(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
@@ -134,14 +127,7 @@ pub fn write_route_rows(
     })
 }
 
-/// Rows of the ranked (`with_rank`) or unranked services table.
-pub fn service_rows(registry: &Registry, order: &[usize], with_rank: bool) -> String {
-    let mut out = String::new();
-    let _ = write_service_rows(&mut out, registry, order, with_rank);
-    out
-}
-
-/// [`service_rows`], written to `sink`.
+/// Rows of the ranked (`with_rank`) or unranked services table, to `sink`.
 pub fn write_service_rows(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
@@ -174,14 +160,8 @@ pub fn write_service_rows(
     })
 }
 
-/// One section per service: anchor, heading, every non-null link, routes, sources, notes.
-pub fn sections(registry: &Registry, order: &[usize]) -> String {
-    let mut out = String::new();
-    let _ = write_sections(&mut out, registry, order);
-    out
-}
-
-/// [`sections`], written to `sink`.
+/// One section per service, to `sink`: anchor, heading, every non-null link, routes, sources,
+/// notes.
 pub fn write_sections(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
