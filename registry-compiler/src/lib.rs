@@ -28,6 +28,7 @@ pub mod cli;
 pub mod codegen;
 pub mod codes;
 pub mod diagnostics;
+pub mod diff;
 pub mod generate;
 mod json_tree;
 // Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
@@ -344,12 +345,20 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 
 /// Checks a registry text and, when it is valid, builds the typed model.
 pub fn compile(source: &str, schema: &Schema) -> Compiled {
+    compile_document(source, schema).0
+}
+
+/// [`compile`], also returning the scanned document (for spans) when the text was usable.
+pub fn compile_document<'src>(
+    source: &'src str,
+    schema: &Schema,
+) -> (Compiled, Option<Document<'src>>) {
     // The model is built while the validators run, on the core they leave idle for part of
     // the time (a third of the wall time of a 100,000-service build), and dropped when the
     // registry turns out invalid.
     let (document, mut diagnostics, model) =
         check_document(source, schema, |document| build_model(document, schema));
-    let registry = match (document, model) {
+    let registry = match (&document, model) {
         (Some(_), Some(model)) if !diagnostics.iter().any(Diagnostic::is_error) => match model {
             Ok(registry) => Some(registry),
             Err(diagnostic) => {
@@ -359,10 +368,13 @@ pub fn compile(source: &str, schema: &Schema) -> Compiled {
         },
         _ => None,
     };
-    Compiled {
-        registry,
-        diagnostics,
-    }
+    (
+        Compiled {
+            registry,
+            diagnostics,
+        },
+        document,
+    )
 }
 
 /// Builds the model from a document that passed validation. A schema looser than the bundled

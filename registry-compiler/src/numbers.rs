@@ -41,7 +41,13 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         return out;
     };
     if let Some(node) = document.get(root, VERSION.name) {
-        check_number(document, node, &VERSION, &|| (String::new(), String::new()), &mut out);
+        check_number(
+            document,
+            node,
+            &VERSION,
+            &|| (String::new(), String::new()),
+            &mut out,
+        );
     }
     let Some(services) = document
         .get(root, "services")
