@@ -186,7 +186,7 @@ codes! {
         why: "Callers, deployments and deep links name a route by its id; once it is gone their calls fail. `diff` reports it at the route in the old file.",
         fix: "Keep the route, or acknowledge the removal in the registry's `changes` list with a reason and a migration note for callers.";
     RouteRenamed = "WF402", "route renamed (breaking)",
-        why: "A route id names the handler, the API path and the generated Rust items; renaming it breaks every caller of the old id. `diff` counts a route as renamed when its service loses one route and gains another with the same summary, or exactly one of each.",
+        why: "A route id names the handler, the API path and the generated Rust items; renaming it breaks every caller of the old id. `diff` counts a route as renamed when its service loses one route and gains another with the same summary; otherwise it reports a removal (WF401) and an addition (WF425).",
         fix: "Keep the old id, or acknowledge the rename in `changes` (subject: the old route id) and tell callers the new id.";
     RequestTypeChanged = "WF403", "route `requestType` changed (breaking)",
         why: "A sync caller waits for the output; an async one gets a job to poll. Switching between them changes what every caller receives.",

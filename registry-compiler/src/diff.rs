@@ -124,9 +124,14 @@ struct Differ<'a> {
 
 impl Differ<'_> {
     fn push(&mut self, code: Code, subject: &str, message: String, side: Side, pointer: String) {
-        let span = match side {
-            Side::Base => self.base.span(&pointer),
-            Side::Head => self.head.span(&pointer),
+        let version = match side {
+            Side::Base => self.base,
+            Side::Head => self.head,
+        };
+        // A removed member is shown by its key: its value may span many lines.
+        let span = match (code, version.document.resolve(&pointer)) {
+            (Code::OutputFieldRemoved, Some(id)) => version.document.key_span(id),
+            _ => version.span(&pointer),
         };
         self.out.push(Change {
             code,
@@ -411,7 +416,7 @@ fn compare_routes(d: &mut Differ<'_>, pairs: &[(usize, usize)]) {
         let mut added: Vec<usize> = (0..hs.routes().len())
             .filter(|&l| !base_routes.contains_key(hs.routes()[l].id.as_str()))
             .collect();
-        // A rename: the same summary, or the only route removed and the only one added.
+        // A rename keeps the summary; anything else is a removal and an addition.
         let mut renamed = Vec::new();
         removed.retain(|&k| {
             let summary = &bs.routes()[k].summary;
@@ -426,11 +431,6 @@ fn compare_routes(d: &mut Differ<'_>, pairs: &[(usize, usize)]) {
                 None => true,
             }
         });
-        if removed.len() == 1 && added.len() == 1 {
-            renamed.push((removed[0], added[0]));
-            removed.clear();
-            added.clear();
-        }
         for (k, l) in renamed {
             let (old, new) = (&bs.routes()[k], &hs.routes()[l]);
             d.push(
@@ -690,7 +690,7 @@ fn narrowed(old: Option<&BTreeSet<&str>>, new: Option<&BTreeSet<&str>>) -> bool 
         (None, Some(_)) => true,
         (Some(old), Some(new)) => old
             .iter()
-            .any(|t| !new.contains(t) && !(*t == "integer" && new.contains("number"))),
+            .any(|t| !(new.contains(t) || *t == "integer" && new.contains("number"))),
     }
 }
 
