@@ -55,8 +55,8 @@ use std::path::{Path, PathBuf};
 pub use codes::Code;
 pub use diagnostics::{Diagnostic, Format, Report, Severity, Span};
 pub use model::{
-    AuthType, Confidence, DocsRequiresLogin, Registry, RequestType, Route, SecretRequirement,
-    Service, ServiceRuntime,
+    AuthType, ChangeNote, Confidence, DocsRequiresLogin, Registry, RequestType, Route,
+    SecretRequirement, Service, ServiceRuntime,
 };
 pub use schema::{Schema, SchemaError};
 
@@ -470,11 +470,17 @@ fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box
     .map_err(|panicked| Box::new(panicked.diagnostic("building the model")))?
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
+    let changes = match document.get(root, "changes") {
+        Some(id) => serde_json::from_str(document.text(id))
+            .map_err(|e| mismatch(document.span(id), "/changes".into(), e.to_string()))?,
+        None => Vec::new(),
+    };
     Ok(Registry {
         version,
         updated_at,
         notes,
         services,
+        changes,
     })
 }
 

@@ -291,3 +291,46 @@ fn revisions_of_a_git_repository() {
         shown(&unknown)
     );
 }
+
+/// The acknowledged breaking changes become a changelog section of both pages, and `fmt`
+/// keeps the `changes` list.
+#[test]
+fn acknowledgements_are_the_docs_changelog() {
+    let repo = Repo::new("changelog");
+    std::fs::copy(
+        diff_dir().join("head_acknowledged.json"),
+        repo.path().join("connector-registry/services.json"),
+    )
+    .expect("copy fixture");
+    let build = run_in(repo.path(), &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", shown(&build));
+    let md = std::fs::read_to_string(repo.path().join("docs/SERVICE_API_INDEX.md")).expect("md");
+    assert!(md.contains("## Changelog"), "{md}");
+    assert!(
+        md.contains("### WF410 `beta`: service removed (breaking)\n\nBeta shut its API down.\n\nMigration: Use Gamma instead."),
+        "{md}"
+    );
+    let html =
+        std::fs::read_to_string(repo.path().join("docs/SERVICE_API_INDEX.html")).expect("html");
+    assert!(
+        html.contains("<h2 id=\"changelog\">Changelog</h2>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<section class=\"change\">").count(), 11);
+
+    let before = std::fs::read_to_string(repo.path().join("connector-registry/services.json"))
+        .expect("registry");
+    let fmt = run_in(repo.path(), &["fmt"]);
+    assert_eq!(fmt.status.code(), Some(0), "{}", shown(&fmt));
+    let after = std::fs::read_to_string(repo.path().join("connector-registry/services.json"))
+        .expect("registry");
+    let changes = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).expect("json")["changes"].clone()
+    };
+    assert_eq!(changes(&before), changes(&after));
+    let path = repo.path().join("connector-registry/services.json");
+    let path = path.to_str().expect("utf-8 path");
+    let itself = run_in(repo.path(), &["diff", path, path]);
+    assert_eq!(itself.status.code(), Some(0), "{}", shown(&itself));
+    assert_eq!(text(&itself.stdout), "");
+}
