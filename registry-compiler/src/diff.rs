@@ -1059,12 +1059,20 @@ impl Files<'_> {
             return out;
         }
         let _ = writeln!(out, "{}\n", review.summary());
+        let (base_index, head_index) = (
+            LineIndex::new(self.base_source),
+            LineIndex::new(self.head_source),
+        );
         out.push_str("| Class | Code | Subject | Change | Where | Acknowledged |\n");
         out.push_str("|---|---|---|---|---|---|\n");
         for r in &review.changes {
             let c = &r.change;
             let (path, source) = self.side(c.side);
-            let (line, column) = LineIndex::new(source).line_column(source, c.span.start);
+            let index = match c.side {
+                Side::Base => &base_index,
+                Side::Head => &head_index,
+            };
+            let (line, column) = index.line_column(source, c.span.start);
             let class = match c.class {
                 Class::Breaking => "**breaking**",
                 Class::Notable => "notable",

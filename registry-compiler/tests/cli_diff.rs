@@ -91,13 +91,11 @@ fn acknowledged_breaking_changes_pass() {
         &["diff", "base.json", "head_acknowledged.json"],
     );
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
-    insta::assert_snapshot!("fixture_acknowledged_markdown", {
-        let output = run_in(
-            &diff_dir(),
-            &["diff", "base.json", "head_acknowledged.json", "--markdown"],
-        );
-        shown(&output)
-    });
+    let markdown = run_in(
+        &diff_dir(),
+        &["diff", "base.json", "head_acknowledged.json", "--markdown"],
+    );
+    insta::assert_snapshot!("fixture_acknowledged_markdown", shown(&markdown));
 }
 
 #[test]
