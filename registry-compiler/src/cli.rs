@@ -731,8 +731,16 @@ fn diff(
         Ok(schema) => schema,
         Err(error) => return usage_error(error),
     };
-    let (base_compiled, base_document) = crate::compile_document(&base_file.text, &schema);
-    let (head_compiled, head_document) = crate::compile_document(&head_file.text, &schema);
+    // The two sides at once: scanning is single-threaded, so this uses the second core.
+    let ((base_compiled, base_document), (head_compiled, head_document)) =
+        std::thread::scope(|scope| {
+            let base = scope.spawn(|| crate::compile_document(&base_file.text, &schema));
+            let head = crate::compile_document(&head_file.text, &schema);
+            let base = base
+                .join()
+                .unwrap_or_else(|_| crate::compile_document(&base_file.text, &schema));
+            (base, head)
+        });
     let mut invalid = None;
     for (file, compiled) in [(&base_file, &base_compiled), (&head_file, &head_compiled)] {
         let errors = compiled.diagnostics.iter().any(crate::Diagnostic::is_error);
