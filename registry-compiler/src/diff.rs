@@ -1186,6 +1186,21 @@ mod tests {
     }
 
     #[test]
+    fn a_renamed_connector_with_a_derived_id_pairs_by_rank() {
+        let derived = |name: &str| {
+            service("x", 1, "")
+                .replace(r#""id": "x", "#, "")
+                .replace("x name", name)
+        };
+        let base = registry(&derived("Old Name"), "");
+        let head = registry(&derived("New Name"), "");
+        assert_eq!(
+            codes(&base, &head),
+            vec![(Code::ServiceIdChanged, "old_name".to_owned())]
+        );
+    }
+
+    #[test]
     fn routes_and_secrets() {
         let secret =
             |label: &str, names: &str| format!(r#"{{"label": "{label}", "anyOf": [{names}]}}"#);
