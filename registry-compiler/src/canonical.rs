@@ -12,7 +12,14 @@ use serde_json::{Map, Value};
 use crate::{Invalid, Schema, compile};
 
 /// Top-level keys, in the order of `services.schema.json`.
-pub const TOP_KEYS: &[&str] = &["$schema", "version", "updatedAt", "notes", "services"];
+pub const TOP_KEYS: &[&str] = &[
+    "$schema",
+    "version",
+    "updatedAt",
+    "notes",
+    "services",
+    "changes",
+];
 /// Service keys, in the order of `$defs/service` in the schema.
 pub const SERVICE_KEYS: &[&str] = &[
     "id",

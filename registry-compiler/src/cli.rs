@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::canonical::{FormatError, format_registry};
+use crate::diff;
 use crate::generate::{Loaded, PageFreshness};
 use crate::render::{REGENERATE_COMMAND, Renderer};
 use crate::scaffold;
@@ -130,6 +131,28 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Compare two registries and report every change, breaking ones first
+    ///
+    /// Each side is a registry file, a git revision (the registry's path at that revision) or
+    /// REV:PATH. Both are validated as `check` does. Changes are breaking (exit 1 unless the head
+    /// registry's top-level `changes` list acknowledges them), notable or cosmetic; `explain
+    /// WF4xx` tells what each code means. An acknowledgement added since the base that matches
+    /// no change is an error too.
+    Diff {
+        /// The base side [default: the merge base of HEAD with the default branch]
+        base: Option<String>,
+        /// The head side [default: the nearest connector-registry/services.json, as it is in the working tree]
+        head: Option<String>,
+        /// Output format: rustc-style text (stderr), JSON (stdout) or GitHub Actions annotations (stdout)
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+        /// Print a Markdown summary table for a pull-request comment instead (stdout)
+        #[arg(long)]
+        markdown: bool,
+        /// When to colour text output [default: auto: on a terminal, unless NO_COLOR is set]
+        #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+        color: ColorArg,
+    },
     /// Explain a diagnostic code (for example WF301), or list every code
     Explain {
         /// The code to explain; omit it to list all codes
@@ -142,6 +165,16 @@ enum FormatArg {
     Text,
     Json,
     Github,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Format {
+        match format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Github => Format::Github,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -195,6 +228,13 @@ where
             };
             new(&request, registry, dry_run, force)
         }
+        Command::Diff {
+            base,
+            head,
+            format,
+            markdown,
+            color,
+        } => diff(base, head, format, markdown, color),
         Command::Explain { code } => explain(code.as_deref()),
     }
 }
@@ -224,11 +264,7 @@ fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode 
         Ok(path) => path,
         Err(code) => return code,
     };
-    let format = match format {
-        FormatArg::Text => Format::Text,
-        FormatArg::Json => Format::Json,
-        FormatArg::Github => Format::Github,
-    };
+    let format = format.into();
     let color = format == Format::Text && use_color(color);
     let (schema, file) = match read_with_schema(&path, format, color) {
         Ok(pair) => pair,
@@ -542,5 +578,232 @@ fn explain(code: Option<&str>) -> ExitCode {
                 crate::diagnostics::escape_controls(text)
             )),
         },
+    }
+}
+
+/// One side of `diff`, read: from a file or from git.
+fn read_side(arg: &str, anchor: Option<&Path>) -> Result<SourceFile, ExitCode> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        return read_source(path).map_err(side_error);
+    }
+    if arg.contains(':') {
+        return git_show(arg, arg, Path::new("."));
+    }
+    let anchor = anchor_or_error(anchor, arg)?;
+    let (dir, file_name) = anchor_parts(anchor);
+    // `git show REV:PATH` wants the path from the repository root.
+    let prefix = git(&dir, &["rev-parse", "--show-prefix"]).map_err(|error| {
+        usage_error(format!(
+            "`{arg}` is neither a file nor a git revision: {error}"
+        ))
+    })?;
+    let spec = format!("{}{file_name}", prefix.trim());
+    git_show(arg, &format!("{arg}:{spec}"), &dir)
+}
+
+fn anchor_or_error<'a>(anchor: Option<&'a Path>, arg: &str) -> Result<&'a Path, ExitCode> {
+    anchor.ok_or_else(|| {
+        usage_error(format!(
+            "`{arg}` is not a file, and there is no {} to read at that revision\n  = help: run inside the repository, or name the file: {arg}:PATH",
+            crate::REGISTRY_PATH
+        ))
+    })
+}
+
+/// The directory of a registry path and its file name.
+fn anchor_parts(anchor: &Path) -> (PathBuf, String) {
+    let absolute = std::path::absolute(anchor).unwrap_or_else(|_| anchor.to_owned());
+    let dir = absolute
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let name = absolute
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    (dir, name)
+}
+
+/// Runs the real `git` in `dir`; its stdout, or its first error line.
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|error| format!("cannot run git: {error}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(stderr.lines().next().unwrap_or("git failed").to_owned())
+    }
+}
+
+/// `git show SPEC` in `dir` as a registry file shown as `SPEC`.
+fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, ExitCode> {
+    let output = std::process::Command::new("git")
+        .args(["show", spec])
+        .current_dir(dir)
+        .output()
+        .map_err(|error| usage_error(format!("cannot run git: {error}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(usage_error(format!(
+            "`{arg}` is neither a file nor a git revision: {}",
+            stderr.lines().next().unwrap_or("git show failed")
+        )));
+    }
+    if output.stdout.len() as u64 > crate::load::MAX_REGISTRY_BYTES {
+        return Err(usage_error(format!(
+            "{spec} is larger than the registry limit"
+        )));
+    }
+    crate::decode_source(Path::new(spec), spec.to_owned(), output.stdout).map_err(side_error)
+}
+
+fn side_error(error: LoadError) -> ExitCode {
+    match error {
+        LoadError::Invalid(invalid) => {
+            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
+            ExitCode::from(EXIT_INVALID)
+        }
+        error => usage_error(error),
+    }
+}
+
+/// The merge base of HEAD with the default branch (origin's HEAD, else `main`, else `master`).
+fn default_base(anchor: Option<&Path>) -> Result<String, ExitCode> {
+    let anchor = anchor_or_error(anchor, "BASE")?;
+    let (dir, _) = anchor_parts(anchor);
+    let branch = git(&dir, &["rev-parse", "--abbrev-ref", "origin/HEAD"])
+        .map(|b| b.trim().to_owned())
+        .ok()
+        .filter(|b| !b.is_empty() && b != "origin/HEAD")
+        .or_else(|| {
+            ["main", "master"].into_iter().map(str::to_owned).find(|b| {
+                git(&dir, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{b}")]).is_ok()
+            })
+        })
+        .ok_or_else(|| {
+            usage_error("no default branch (origin/HEAD, main or master) to compare with\n  = help: name the base: workerflow-registry diff BASE")
+        })?;
+    git(&dir, &["merge-base", "HEAD", &branch])
+        .map(|sha| sha.trim().to_owned())
+        .map_err(|error| usage_error(format!("no merge base of HEAD and {branch}: {error}")))
+}
+
+fn diff(
+    base: Option<String>,
+    head: Option<String>,
+    format: FormatArg,
+    markdown: bool,
+    color: ColorArg,
+) -> ExitCode {
+    let format: Format = format.into();
+    let color = format == Format::Text && !markdown && use_color(color);
+    // Revisions are read at the path of the head file, or of the registry found from here.
+    let anchor = match &head {
+        Some(head) if Path::new(head).is_file() => Some(PathBuf::from(head)),
+        _ => crate::locate_registry(None, "").ok(),
+    };
+    let base = match base {
+        Some(base) => base,
+        None => match default_base(anchor.as_deref()) {
+            Ok(sha) => sha,
+            Err(code) => return code,
+        },
+    };
+    let head_file = match &head {
+        Some(head) => read_side(head, anchor.as_deref()),
+        None => match &anchor {
+            Some(path) => read_source(path).map_err(side_error),
+            None => Err(usage_error(format!(
+                "no {} in the current directory or any parent directory\n  = help: name both sides: workerflow-registry diff BASE HEAD",
+                crate::REGISTRY_PATH
+            ))),
+        },
+    };
+    let base_file = read_side(&base, anchor.as_deref());
+    let (base_file, head_file) = match (base_file, head_file) {
+        (Ok(base), Ok(head)) => (base, head),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let schema = match schema_for(anchor.as_deref().unwrap_or(Path::new(""))) {
+        Ok(schema) => schema,
+        Err(error) => return usage_error(error),
+    };
+    // The two sides at once: scanning is single-threaded, so this uses the second core.
+    let ((base_compiled, base_document), (head_compiled, head_document)) =
+        std::thread::scope(|scope| {
+            let base = scope.spawn(|| crate::compile_document(&base_file.text, &schema));
+            let head = crate::compile_document(&head_file.text, &schema);
+            let base = base
+                .join()
+                .unwrap_or_else(|_| crate::compile_document(&base_file.text, &schema));
+            (base, head)
+        });
+    let mut invalid = None;
+    for (file, compiled) in [(&base_file, &base_compiled), (&head_file, &head_compiled)] {
+        let errors = compiled.diagnostics.iter().any(crate::Diagnostic::is_error);
+        if errors || compiled.registry.is_none() {
+            let report = Report {
+                path: &file.display,
+                source: &file.text,
+                diagnostics: &compiled.diagnostics,
+            };
+            print_report(&report, format, color);
+            invalid = Some(invalid_exit(&compiled.diagnostics));
+        }
+    }
+    if let Some(code) = invalid {
+        return code;
+    }
+    let (Some(base_registry), Some(base_document), Some(head_registry), Some(head_document)) = (
+        &base_compiled.registry,
+        &base_document,
+        &head_compiled.registry,
+        &head_document,
+    ) else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let review = diff::review(
+        diff::Version {
+            registry: base_registry,
+            document: base_document,
+        },
+        diff::Version {
+            registry: head_registry,
+            document: head_document,
+        },
+    );
+    let files = diff::Files {
+        base_path: &base_file.display,
+        base_source: &base_file.text,
+        head_path: &head_file.display,
+        head_source: &head_file.text,
+    };
+    let mut stdout = std::io::stdout();
+    // A closed pipe is not worth a panic.
+    let _ = if markdown {
+        stdout.write_all(files.markdown(&review).as_bytes())
+    } else {
+        match format {
+            Format::Json => stdout.write_all(files.json(&review).as_bytes()),
+            Format::Github => stdout.write_all(files.github(&review).as_bytes()),
+            Format::Text if review.is_empty() => Ok(()),
+            Format::Text => {
+                let _ = std::io::stderr().write_all(files.text(&review, color).as_bytes());
+                writeln!(
+                    stdout,
+                    "{}: {}",
+                    if review.fails() { "error" } else { "diff" },
+                    review.summary()
+                )
+            }
+        }
+    };
+    if review.fails() {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
     }
 }

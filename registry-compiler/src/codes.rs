@@ -1,7 +1,7 @@
 //! The catalogue of diagnostic codes: one stable code per rule, with the text `explain` prints.
 //!
 //! WF1xx: the file is not valid JSON. WF2xx: the JSON does not match services.schema.json.
-//! WF3xx: rules a schema cannot express. WF9xx: internal errors of the compiler. Codes are never reused or renumbered.
+//! WF3xx: rules a schema cannot express. WF4xx: changes between two registries (`diff`). WF9xx: internal errors of the compiler. Codes are never reused or renumbered.
 
 use std::fmt;
 
@@ -182,6 +182,66 @@ codes! {
     InvalidHost = "WF321", "route `hosts` entry is not a bare host name",
         why: "`hosts` lists where the route may connect by default; a URL, a path, a port or a wildcard there is not a host and would mislead anyone writing an egress policy from it.",
         fix: "Write the host alone, such as `api.stripe.com` (no scheme, port, path or `*`).";
+    RouteRemoved = "WF401", "route removed (breaking)",
+        why: "Callers, deployments and deep links name a route by its id; once it is gone their calls fail. `diff` reports it at the route in the old file.",
+        fix: "Keep the route, or acknowledge the removal in the registry's `changes` list with a reason and a migration note for callers.";
+    RouteRenamed = "WF402", "route renamed (breaking)",
+        why: "A route id names the handler, the API path and the generated Rust items; renaming it breaks every caller of the old id. `diff` counts a route as renamed when its service loses one route and gains another with the same summary; otherwise it reports a removal (WF401) and an addition (WF425).",
+        fix: "Keep the old id, or acknowledge the rename in `changes` (subject: the old route id) and tell callers the new id.";
+    RequestTypeChanged = "WF403", "route `requestType` changed (breaking)",
+        why: "A sync caller waits for the output; an async one gets a job to poll. Switching between them changes what every caller receives.",
+        fix: "Add a new route with the other request type, or acknowledge the change in `changes`.";
+    SecretRequirementAdded = "WF404", "route needs a new secret (breaking)",
+        why: "A deployment configured for the old registry has no value for the new requirement, so the route fails with a configuration error after an upgrade.",
+        fix: "Make the new name an alternative in an existing requirement's `anyOf`, or acknowledge the change in `changes` (subject: `ROUTE:LABEL`) and say what to configure.";
+    SecretNameRemoved = "WF405", "secret name removed from an `anyOf` list (breaking)",
+        why: "Deployments that set only the removed name stop meeting the requirement.",
+        fix: "Keep the name as an alternative, or acknowledge the removal in `changes` (subject: `ROUTE:NAME`) and say which name to set instead.";
+    RequiredInputAdded = "WF406", "required input field added (breaking)",
+        why: "Callers that do not send the new field are refused with `invalid_input`.",
+        fix: "Make the field optional with a default, or acknowledge the change in `changes` (subject: `ROUTE.input.FIELD`).";
+    InputTypeNarrowed = "WF407", "input field type narrowed (breaking)",
+        why: "A value of a type the old contract accepted is now refused, so some existing callers fail.",
+        fix: "Accept the old types too, or acknowledge the change in `changes` (subject: `ROUTE.input.FIELD`).";
+    OutputFieldRemoved = "WF408", "output field removed (breaking)",
+        why: "Callers that read the field get nothing.",
+        fix: "Keep the field, or acknowledge the removal in `changes` (subject: `ROUTE.output.FIELD`).";
+    OutputTypeChanged = "WF409", "output field type changed (breaking)",
+        why: "Callers parse the field as the type the contract promised; another type breaks them.",
+        fix: "Add a field with the new type beside the old one, or acknowledge the change in `changes` (subject: `ROUTE.output.FIELD`).";
+    ServiceRemoved = "WF410", "service removed (breaking)",
+        why: "Its routes, docs anchor and generated items disappear with it.",
+        fix: "Keep the service, or acknowledge the removal in `changes` (subject: the service id).";
+    ServiceIdChanged = "WF411", "service `id` changed (breaking)",
+        why: "The id names the service's docs anchor and generated items, so links and code that use the old id break. Services are matched by connector name, then by rank, when their ids differ.",
+        fix: "Write the old id explicitly (`\"id\": \"old_id\"`), or acknowledge the change in `changes` (subject: the old id).";
+    ServiceAdded = "WF420", "service added (notable)",
+        why: "A new service is worth a look in review: its links, rank and routes are new facts in the catalogue.",
+        fix: "Nothing to fix; check the entry.";
+    RankChanged = "WF421", "rank changed (notable)",
+        why: "Ranks order the research set and the docs pages.",
+        fix: "Nothing to fix; check that the new place is intended.";
+    DocsUrlChanged = "WF422", "docs URL changed (notable)",
+        why: "Links in the docs pages and the OpenAPI document move.",
+        fix: "Nothing to fix; check that the new page is the right one.";
+    AuthTypeChanged = "WF423", "auth type changed (notable)",
+        why: "The way a service or route authenticates decides which secrets deployments hold.",
+        fix: "Nothing to fix; check the route's secret requirements match the new scheme.";
+    ConfidenceLowered = "WF424", "confidence lowered (notable)",
+        why: "Less trust in an entry's facts is worth a reviewer's attention.",
+        fix: "Nothing to fix; say why in the notes.";
+    RouteAdded = "WF425", "route added (notable)",
+        why: "A new route of an existing service is a new operation callers can use.",
+        fix: "Nothing to fix; check the route's contract.";
+    NotesChanged = "WF440", "notes changed (cosmetic)",
+        why: "Notes are free text; they change nothing callers rely on.",
+        fix: "Nothing to fix.";
+    ReasonChanged = "WF441", "`bestBaseLinkReason` changed (cosmetic)",
+        why: "The reason explains the choice of link; it changes nothing callers rely on.",
+        fix: "Nothing to fix.";
+    StaleAcknowledgement = "WF451", "acknowledgement matches no change",
+        why: "An entry added to `changes` that names no real change is a typo or left over from an undone change, and would show a changelog entry for something that did not happen.",
+        fix: "Correct the entry's `code` and `subject` (see the changes `diff` lists), or remove it.";
     Internal = "WF901", "internal error",
         why: "A part of the compiler failed (a panic in a validation thread, or a value the model cannot hold after every check passed). The registry was not fully checked, so it is never reported as valid; the CLI exits with status 2.",
         fix: "This is a bug in workerflow-registry: report it with the registry that triggers it.";

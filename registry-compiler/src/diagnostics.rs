@@ -228,6 +228,13 @@ impl Report<'_> {
 
     /// rustc-style text: each diagnostic with its snippet, then a summary line.
     pub fn render_text(&self, color: bool) -> String {
+        let mut out = self.render_snippets(color);
+        out.push_str(&self.summary(color));
+        out
+    }
+
+    /// Each diagnostic with its snippet, without the summary line.
+    pub fn render_snippets(&self, color: bool) -> String {
         let index = LineIndex::new(self.source);
         let config = Config {
             chars: Chars::ascii(),
@@ -247,7 +254,6 @@ impl Report<'_> {
                 let _ = term::emit_to_string(&mut out, &config, &file, &cs);
             }
         }
-        out.push_str(&self.summary(color));
         out
     }
 

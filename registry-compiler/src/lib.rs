@@ -28,6 +28,7 @@ pub mod cli;
 pub mod codegen;
 pub mod codes;
 pub mod diagnostics;
+pub mod diff;
 pub mod generate;
 mod json_tree;
 // Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
@@ -54,8 +55,8 @@ use std::path::{Path, PathBuf};
 pub use codes::Code;
 pub use diagnostics::{Diagnostic, Format, Report, Severity, Span};
 pub use model::{
-    AuthType, Confidence, DocsRequiresLogin, Registry, RequestType, Route, SecretRequirement,
-    Service, ServiceRuntime,
+    AuthType, ChangeNote, Confidence, DocsRequiresLogin, Registry, RequestType, Route,
+    SecretRequirement, Service, ServiceRuntime,
 };
 pub use schema::{Schema, SchemaError};
 
@@ -344,12 +345,20 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 
 /// Checks a registry text and, when it is valid, builds the typed model.
 pub fn compile(source: &str, schema: &Schema) -> Compiled {
+    compile_document(source, schema).0
+}
+
+/// [`compile`], also returning the scanned document (for spans) when the text was usable.
+pub fn compile_document<'src>(
+    source: &'src str,
+    schema: &Schema,
+) -> (Compiled, Option<Document<'src>>) {
     // The model is built while the validators run, on the core they leave idle for part of
     // the time (a third of the wall time of a 100,000-service build), and dropped when the
     // registry turns out invalid.
     let (document, mut diagnostics, model) =
         check_document(source, schema, |document| build_model(document, schema));
-    let registry = match (document, model) {
+    let registry = match (&document, model) {
         (Some(_), Some(model)) if !diagnostics.iter().any(Diagnostic::is_error) => match model {
             Ok(registry) => Some(registry),
             Err(diagnostic) => {
@@ -359,10 +368,13 @@ pub fn compile(source: &str, schema: &Schema) -> Compiled {
         },
         _ => None,
     };
-    Compiled {
-        registry,
-        diagnostics,
-    }
+    (
+        Compiled {
+            registry,
+            diagnostics,
+        },
+        document,
+    )
 }
 
 /// Builds the model from a document that passed validation. A schema looser than the bundled
@@ -458,11 +470,17 @@ fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box
     .map_err(|panicked| Box::new(panicked.diagnostic("building the model")))?
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
+    let changes = match document.get(root, "changes") {
+        Some(id) => serde_json::from_str(document.text(id))
+            .map_err(|e| mismatch(document.span(id), "/changes".into(), e.to_string()))?,
+        None => Vec::new(),
+    };
     Ok(Registry {
         version,
         updated_at,
         notes,
         services,
+        changes,
     })
 }
 

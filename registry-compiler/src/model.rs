@@ -13,6 +13,20 @@ pub struct Registry {
     pub updated_at: String,
     pub notes: Option<String>,
     pub services: Vec<Service>,
+    /// Acknowledged changes (top-level `changes`; see `workerflow-registry diff`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeNote>,
+}
+
+/// One entry of the top-level `changes` list: a change `diff` reported, acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeNote {
+    /// The change's code, such as `WF401`.
+    pub code: String,
+    pub subject: String,
+    pub reason: String,
+    pub migration: String,
 }
 
 /// One service of the catalogue.

@@ -41,6 +41,7 @@ fn injection(page: Page) -> String {
         updated_at: "2026-03-01".into(),
         notes: value["notes"].as_str().map(str::to_owned),
         services,
+        changes: Vec::new(),
     };
     render(registry, INJECTION, page)
 }
@@ -325,6 +326,7 @@ fn override_templates_get_values_never_source() {
         updated_at: "2026-03-01".into(),
         notes: None,
         services: vec![service],
+        changes: Vec::new(),
     };
     let source = SourceInfo::of_bytes("services.json", b"");
     let pages = renderer.prepare(Arc::new(registry), source);

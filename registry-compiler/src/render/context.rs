@@ -122,6 +122,19 @@ impl Catalog {
                 path => source.path.as_str(),
                 sha256 => source.sha256.as_str(),
             },
+            // The acknowledged breaking changes, newest last, as the registry lists them.
+            changelog => registry
+                .changes
+                .iter()
+                .filter(|c| crate::Code::parse(&c.code).and_then(crate::diff::class_of) == Some(crate::diff::Class::Breaking))
+                .map(|c| minijinja::context! {
+                    code => c.code.as_str(),
+                    title => crate::Code::parse(&c.code).map_or("", crate::Code::title),
+                    subject => c.subject.as_str(),
+                    reason => c.reason.as_str(),
+                    migration => c.migration.as_str(),
+                })
+                .collect::<Vec<_>>(),
             counts => minijinja::context! {
                 services => total,
                 ranked => self.ranked_len,
