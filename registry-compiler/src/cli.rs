@@ -152,6 +152,10 @@ enum Command {
         /// When to colour text output [default: auto: on a terminal, unless NO_COLOR is set]
         #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
         color: ColorArg,
+        /// When BASE is a git revision that has no registry (no commit yet, or the file is new),
+        /// there is nothing to break: say so and exit 0 (the pre-commit hook's mode)
+        #[arg(long)]
+        new_registry_ok: bool,
     },
     /// Explain a diagnostic code (for example WF301), or list every code
     Explain {
@@ -234,7 +238,8 @@ where
             format,
             markdown,
             color,
-        } => diff(base, head, format, markdown, color),
+            new_registry_ok,
+        } => diff(base, head, format, markdown, color, new_registry_ok),
         Command::Explain { code } => explain(code.as_deref()),
     }
 }
@@ -638,6 +643,28 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// Whether `base` is a revision without the registry: a commit that does not have the file yet,
+/// or `HEAD` before the first commit. A revision that does not exist (a typo) is not: reading it
+/// reports the error as usual.
+fn base_has_no_registry(base: &str, anchor: Option<&Path>) -> bool {
+    let (rev, dir, spec) = match (base.split_once(':'), anchor) {
+        (Some((rev, _)), _) => (rev.to_owned(), PathBuf::from("."), base.to_owned()),
+        (None, Some(anchor)) => {
+            let (dir, file_name) = anchor_parts(anchor);
+            let prefix = git(&dir, &["rev-parse", "--show-prefix"]).unwrap_or_default();
+            let spec = format!("{base}:{}{file_name}", prefix.trim());
+            (base.to_owned(), dir, spec)
+        }
+        (None, None) => return false,
+    };
+    let commit = format!("{rev}^{{commit}}");
+    if git(&dir, &["rev-parse", "--verify", "--quiet", &commit]).is_err() {
+        // Only an unborn HEAD counts; any other unknown revision is an error to report.
+        return rev == "HEAD" && git(&dir, &["rev-parse", "--git-dir"]).is_ok();
+    }
+    git(&dir, &["cat-file", "-e", &spec]).is_err()
+}
+
 /// `git show SPEC` in `dir` as a registry file shown as `SPEC`.
 fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, ExitCode> {
     let output = std::process::Command::new("git")
@@ -697,6 +724,7 @@ fn diff(
     format: FormatArg,
     markdown: bool,
     color: ColorArg,
+    new_registry_ok: bool,
 ) -> ExitCode {
     let format: Format = format.into();
     let color = format == Format::Text && !markdown && use_color(color);
@@ -722,6 +750,18 @@ fn diff(
             ))),
         },
     };
+    if new_registry_ok
+        && !Path::new(&base).is_file()
+        && base_has_no_registry(&base, anchor.as_deref())
+    {
+        if head_file.is_ok() {
+            eprintln!("note: {base} has no registry to compare with; nothing it had can break");
+        }
+        return match head_file {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(code) => code,
+        };
+    }
     let base_file = read_side(&base, anchor.as_deref());
     let (base_file, head_file) = match (base_file, head_file) {
         (Ok(base), Ok(head)) => (base, head),

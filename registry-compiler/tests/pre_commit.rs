@@ -2,7 +2,8 @@
 //! `.pre-commit-hooks.yaml` is a valid manifest, and in a temporary git repository a `repo:
 //! local` configuration with the same hooks (running this test's already built binary, so
 //! nothing is rebuilt) refuses a commit of a bad registry, showing the diagnostics, and lets a
-//! good one through.
+//! good one through; the diff hook refuses an unacknowledged breaking change and accepts it once
+//! the registry acknowledges it.
 //!
 //! Needs `pre-commit` (`pip install pre-commit`) and git. When they are missing the test is
 //! skipped with a message, except on CI (`CI` set), where it fails: `.ci/run` installs them.
@@ -126,7 +127,8 @@ fn the_manifest_is_valid() {
         [
             "workerflow-registry-check",
             "workerflow-registry-fmt",
-            "workerflow-registry-docs"
+            "workerflow-registry-docs",
+            "workerflow-registry-diff"
         ]
     );
     // Every hook runs the lean CLI through the script, which `cargo install`s the registry
@@ -244,6 +246,57 @@ fn a_bad_registry_is_refused_and_a_good_one_committed() {
     assert!(
         messy_text.contains("error: connector-registry/services.json is not in canonical form"),
         "{messy_text}"
+    );
+
+    // A breaking change (a service removed), canonical and with fresh docs: the diff hook
+    // refuses it until the registry acknowledges it, then the commit goes through.
+    let mut registry_json: serde_json::Value = serde_json::from_str(&valid).expect("json");
+    let services = registry_json["services"].as_array_mut().expect("services");
+    let before = services.len();
+    services.retain(|service| service["id"] != "beta");
+    assert_eq!(
+        services.len(),
+        before - 1,
+        "the fixture has a service `beta`"
+    );
+    let commit_edited = |registry_json: &serde_json::Value, message: &str| {
+        std::fs::write(
+            &registry,
+            serde_json::to_string(registry_json).expect("text"),
+        )
+        .expect("write");
+        for command in [&["fmt"][..], &["build"][..]] {
+            let done = run(&dir, binary, command);
+            assert!(done.status.success(), "{}", text(&done));
+        }
+        assert!(git(&dir, &["add", "-A"]).status.success());
+        let commit = git(&dir, &["commit", "-q", "-m", message]);
+        (commit.status.success(), text(&commit))
+    };
+    let (committed, removed_text) = commit_edited(&registry_json, "remove beta");
+    assert!(
+        !committed,
+        "an unacknowledged breaking change went through: {removed_text}"
+    );
+    assert!(removed_text.contains("WF410"), "{removed_text}");
+    assert!(
+        removed_text
+            .lines()
+            .any(|l| l.starts_with("workerflow-registry diff...") && l.ends_with("Failed")),
+        "{removed_text}"
+    );
+    registry_json["changes"] = serde_json::json!([{
+        "code": "WF410",
+        "subject": "beta",
+        "reason": "Beta shut its API down.",
+        "migration": "Move the Beta routes to Alpha."
+    }]);
+    let (committed, acknowledged_text) = commit_edited(&registry_json, "remove beta, acknowledged");
+    assert!(committed, "{acknowledged_text}");
+    let log = git(&dir, &["log", "--format=%s"]);
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "remove beta, acknowledged\ngood registry\n"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
