@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::diagnostics::{Diagnostic, LineIndex, Report};
 use crate::load::{Document, pointer_segment};
-use crate::model::{Registry, Route, Service};
+use crate::model::{Registry, Route};
 use crate::{Code, Span};
 
 /// How much a change matters to callers.
@@ -264,30 +264,6 @@ fn match_services(
     (pairs, removed, added)
 }
 
-const LINK_FIELDS: [&str; 8] = [
-    "officialApiDocsUrl",
-    "bestBaseLink",
-    "authDocsUrl",
-    "webhookDocsUrl",
-    "rateLimitDocsUrl",
-    "openapiUrl",
-    "officialSdkUrl",
-    "changelogUrl",
-];
-
-fn links(service: &Service) -> [&Option<String>; 8] {
-    [
-        &service.official_api_docs_url,
-        &service.best_base_link,
-        &service.auth_docs_url,
-        &service.webhook_docs_url,
-        &service.rate_limit_docs_url,
-        &service.openapi_url,
-        &service.official_sdk_url,
-        &service.changelog_url,
-    ]
-}
-
 fn shown(value: &Option<String>) -> String {
     value
         .as_deref()
@@ -321,7 +297,7 @@ fn compare_services(d: &mut Differ<'_>, i: usize, j: usize) {
             at("rank"),
         );
     }
-    for ((field, old), new) in LINK_FIELDS.iter().zip(links(b)).zip(links(h)) {
+    for ((field, old), (_, new)) in b.url_fields().into_iter().zip(h.url_fields()) {
         if old != new {
             d.push(
                 Code::DocsUrlChanged,

@@ -309,8 +309,9 @@ impl Service {
         self.runtime.as_ref().map_or(&[], |runtime| &runtime.routes)
     }
 
-    /// Every non-null URL field with its registry name, in schema order (sources excluded).
-    pub fn links(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    /// Every URL field with its registry name, in schema order (sources excluded), null or not:
+    /// the one table `links`, the URL rules' field list and `diff` read.
+    pub fn url_fields(&self) -> [(&'static str, &Option<String>); 8] {
         [
             ("officialApiDocsUrl", &self.official_api_docs_url),
             ("bestBaseLink", &self.best_base_link),
@@ -321,8 +322,13 @@ impl Service {
             ("officialSdkUrl", &self.official_sdk_url),
             ("changelogUrl", &self.changelog_url),
         ]
-        .into_iter()
-        .filter_map(|(name, url)| url.as_deref().map(|url| (name, url)))
+    }
+
+    /// Every non-null URL field with its registry name, in schema order (sources excluded).
+    pub fn links(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.url_fields()
+            .into_iter()
+            .filter_map(|(name, url)| url.as_deref().map(|url| (name, url)))
     }
 
     /// The best link to start reading from: `bestBaseLink`, else the API docs.
@@ -377,6 +383,21 @@ pub fn id_stem(connector_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::derive_id;
+
+    #[test]
+    fn the_url_field_table_is_the_rules_list() {
+        let bundled = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../connector-registry/services.json"
+        );
+        let registry = crate::Registry::load(bundled).expect("the bundled registry loads");
+        let names: Vec<&str> = registry.services[0]
+            .url_fields()
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(names, crate::rules::URL_FIELDS);
+    }
 
     #[test]
     fn ids_are_derived_from_names() {

@@ -165,15 +165,7 @@ const COLUMNS: &str = "trace_id, route, state, attempts, created_at, updated_at,
 
 impl Connection {
     async fn open(url: &PgUrl) -> Result<Connection, StoreError> {
-        let (client, connection) =
-            url.config.connect(NoTls).await.map_err(|error| {
-                StoreError(format!("cannot connect to {url}: {}", reason(&error)))
-            })?;
-        // The socket is driven by its own task; it ends when the client is dropped or the
-        // server goes away (then `client.is_closed()`, and the next use connects again).
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let client = Connection::open_unprepared(url).await?;
         let prepare = |sql: String| {
             let client = &client;
             async move { client.prepare(&sql).await }
@@ -494,6 +486,8 @@ impl Connection {
             url.config.connect(NoTls).await.map_err(|error| {
                 StoreError(format!("cannot connect to {url}: {}", reason(&error)))
             })?;
+        // The socket is driven by its own task; it ends when the client is dropped or the
+        // server goes away (then `client.is_closed()`, and the next use connects again).
         tokio::spawn(async move {
             let _ = connection.await;
         });
