@@ -771,48 +771,75 @@ fn diff(
         Ok(schema) => schema,
         Err(error) => return usage_error(error),
     };
-    // The two sides at once: scanning is single-threaded, so this uses the second core.
-    let ((base_compiled, base_document), (head_compiled, head_document)) =
+    // Both sides validated as `check` does, at once.
+    let ((base_document, base_diagnostics), (head_document, head_diagnostics)) =
         std::thread::scope(|scope| {
-            let base = scope.spawn(|| crate::compile_document(&base_file.text, &schema));
-            let head = crate::compile_document(&head_file.text, &schema);
+            let base = scope.spawn(|| crate::check_to_document(&base_file.text, &schema));
+            let head = crate::check_to_document(&head_file.text, &schema);
             let base = base
                 .join()
-                .unwrap_or_else(|_| crate::compile_document(&base_file.text, &schema));
+                .unwrap_or_else(|_| crate::check_to_document(&base_file.text, &schema));
             (base, head)
         });
     let mut invalid = None;
-    for (file, compiled) in [(&base_file, &base_compiled), (&head_file, &head_compiled)] {
-        let errors = compiled.diagnostics.iter().any(crate::Diagnostic::is_error);
-        if errors || compiled.registry.is_none() {
-            let report = Report {
-                path: &file.display,
-                source: &file.text,
-                diagnostics: &compiled.diagnostics,
-            };
-            print_report(&report, format, color);
-            invalid = Some(invalid_exit(&compiled.diagnostics));
+    for (file, document, diagnostics) in [
+        (&base_file, &base_document, &base_diagnostics),
+        (&head_file, &head_document, &head_diagnostics),
+    ] {
+        if document.is_none() || diagnostics.iter().any(crate::Diagnostic::is_error) {
+            print_diff_side(file, diagnostics, format, color);
+            invalid = Some(invalid_exit(diagnostics));
         }
     }
     if let Some(code) = invalid {
         return code;
     }
-    let (Some(base_registry), Some(base_document), Some(head_registry), Some(head_document)) = (
-        &base_compiled.registry,
-        &base_document,
-        &head_compiled.registry,
-        &head_document,
-    ) else {
+    let (Some(base_owned), Some(head_owned)) = (base_document, head_document) else {
         return ExitCode::from(EXIT_USAGE);
+    };
+    let (base_document, head_document) = (&base_owned, &head_owned);
+    // A service that is the same bytes on both sides has nothing to report: only the others
+    // are built into the models (building every service is most of the cost on large files).
+    let base_texts = service_texts(base_document);
+    let head_texts = service_texts(head_document);
+    let ((base_model, base_indices), (head_model, head_indices)) = {
+        let (base, head) = std::thread::scope(|scope| {
+            let base = scope.spawn(|| {
+                crate::model_of_services(base_document, &schema, &|id| {
+                    !head_texts.contains(&ServiceText(base_document.text(id)))
+                })
+            });
+            let head = crate::model_of_services(head_document, &schema, &|id| {
+                !base_texts.contains(&ServiceText(head_document.text(id)))
+            });
+            (base.join(), head)
+        });
+        let base = match base {
+            Ok(built) => built,
+            Err(_) => return ExitCode::from(EXIT_INVALID),
+        };
+        match (base, head) {
+            (Ok(base), Ok(head)) => (base, head),
+            (Err(diagnostic), _) => {
+                print_diff_side(&base_file, &[*diagnostic], format, color);
+                return ExitCode::from(EXIT_INVALID);
+            }
+            (_, Err(diagnostic)) => {
+                print_diff_side(&head_file, &[*diagnostic], format, color);
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
     };
     let review = diff::review(
         diff::Version {
-            registry: base_registry,
+            registry: &base_model,
             document: base_document,
+            indices: Some(&base_indices),
         },
         diff::Version {
-            registry: head_registry,
+            registry: &head_model,
             document: head_document,
+            indices: Some(&head_indices),
         },
     );
     let files = diff::Files {
@@ -846,9 +873,52 @@ fn diff(
     } else {
         ExitCode::SUCCESS
     };
-    // Two 100,000-service models and documents take longer to free than to diff (half a second
-    // of the run); the process ends now, so leave them to the operating system.
-    drop(review);
-    std::mem::forget((base_compiled, head_compiled, base_document, head_document));
+    // Two 100,000-service documents take longer to free than to diff (a third of the run); the
+    // process ends now, so leave them to the operating system.
+    drop((review, base_texts, head_texts));
+    std::mem::forget((base_model, head_model, base_owned, head_owned));
     code
+}
+
+/// The source text of each service of a valid document.
+fn service_texts<'d>(
+    document: &'d crate::load::Document<'_>,
+) -> rustc_hash::FxHashSet<ServiceText<'d>> {
+    let services = document
+        .root()
+        .and_then(|root| document.get(root, "services"));
+    services
+        .into_iter()
+        .flat_map(|services| document.children(services))
+        .map(|id| ServiceText(document.text(id)))
+        .collect()
+}
+
+/// A service's source text in a set: hashed by its length and its first and last 64 bytes
+/// (hashing all 100 MB of a large registry would cost more than the diff), compared whole.
+#[derive(PartialEq, Eq)]
+struct ServiceText<'d>(&'d str);
+
+impl std::hash::Hash for ServiceText<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let bytes = self.0.as_bytes();
+        bytes.len().hash(state);
+        bytes[..bytes.len().min(64)].hash(state);
+        bytes[bytes.len().saturating_sub(64)..].hash(state);
+    }
+}
+
+/// One side's report, as `check` prints it.
+fn print_diff_side(
+    file: &SourceFile,
+    diagnostics: &[crate::Diagnostic],
+    format: Format,
+    color: bool,
+) {
+    let report = Report {
+        path: &file.display,
+        source: &file.text,
+        diagnostics,
+    };
+    print_report(&report, format, color);
 }

@@ -86,9 +86,25 @@ pub struct Change {
 pub struct Version<'a> {
     pub registry: &'a Registry,
     pub document: &'a Document<'a>,
+    /// Each model service's index in the document's `services`, when the registry holds only
+    /// some of them (`diff` leaves out the services that are the same bytes on both sides);
+    /// `None` when it holds all.
+    pub indices: Option<&'a [usize]>,
 }
 
 impl Version<'_> {
+    /// The document index of model service `index`.
+    fn at(&self, index: usize) -> usize {
+        self.indices
+            .and_then(|indices| indices.get(index).copied())
+            .unwrap_or(index)
+    }
+
+    /// The pointer of route `route` of model service `service`.
+    fn route_pointer(&self, service: usize, route: usize) -> String {
+        format!("/services/{}/runtime/routes/{route}", self.at(service))
+    }
+
     /// The span of the value at `pointer`, or of the root's first byte when it has none.
     fn span(&self, pointer: &str) -> Span {
         let doc = self.document;
@@ -103,6 +119,7 @@ impl Version<'_> {
 
     /// The pointer naming service `index`: its `id` when written, else its `connectorName`.
     fn service_pointer(&self, index: usize) -> String {
+        let index = self.at(index);
         let id = format!("/services/{index}/id");
         if self.document.resolve(&id).is_some() {
             id
@@ -110,10 +127,6 @@ impl Version<'_> {
             format!("/services/{index}/connectorName")
         }
     }
-}
-
-fn route_pointer(service: usize, route: usize) -> String {
-    format!("/services/{service}/runtime/routes/{route}")
 }
 
 struct Differ<'a> {
@@ -272,7 +285,8 @@ fn shown(value: &Option<String>) -> String {
 
 fn compare_services(d: &mut Differ<'_>, i: usize, j: usize) {
     let (b, h) = (&d.base.registry.services[i], &d.head.registry.services[j]);
-    let at = |field: &str| format!("/services/{j}/{field}");
+    let head_index = d.head.at(j);
+    let at = |field: &str| format!("/services/{head_index}/{field}");
     let id = h.id.as_str();
     if b.id != h.id {
         d.push(
@@ -414,7 +428,7 @@ fn compare_routes(d: &mut Differ<'_>, pairs: &[(usize, usize)]) {
                 &old.id,
                 format!("route `{}` of `{}` renamed to `{}`", old.id, hs.id, new.id),
                 Side::Head,
-                format!("{}/id", route_pointer(j, l)),
+                format!("{}/id", d.head.route_pointer(j, l)),
             );
             compare_route(d, (i, k), (j, l));
         }
@@ -425,7 +439,7 @@ fn compare_routes(d: &mut Differ<'_>, pairs: &[(usize, usize)]) {
                 &route.id,
                 format!("route `{}` of `{}` removed", route.id, bs.id),
                 Side::Base,
-                format!("{}/id", route_pointer(i, k)),
+                format!("{}/id", d.base.route_pointer(i, k)),
             );
         }
         for l in added {
@@ -435,7 +449,7 @@ fn compare_routes(d: &mut Differ<'_>, pairs: &[(usize, usize)]) {
                 &route.id,
                 format!("route `{}` added to `{}`", route.id, hs.id),
                 Side::Head,
-                format!("{}/id", route_pointer(j, l)),
+                format!("{}/id", d.head.route_pointer(j, l)),
             );
         }
     }
@@ -445,8 +459,8 @@ fn compare_route(d: &mut Differ<'_>, (i, k): RouteAt, (j, l): RouteAt) {
     let b: &Route = &d.base.registry.services[i].routes()[k];
     let h: &Route = &d.head.registry.services[j].routes()[l];
     let subject = b.id.as_str();
-    let base_at = route_pointer(i, k);
-    let head_at = route_pointer(j, l);
+    let base_at = d.base.route_pointer(i, k);
+    let head_at = d.head.route_pointer(j, l);
     if b.request_type != h.request_type {
         d.push(
             Code::RequestTypeChanged,
@@ -1097,10 +1111,12 @@ mod tests {
             Version {
                 registry: &b,
                 document: &bd,
+                indices: None,
             },
             Version {
                 registry: &h,
                 document: &hd,
+                indices: None,
             },
         )
     }

@@ -380,6 +380,17 @@ pub fn compile_document<'src>(
 /// Builds the model from a document that passed validation. A schema looser than the bundled
 /// one can still let through what the model cannot hold: that is reported, never a panic.
 fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box<Diagnostic>> {
+    model_of_services(document, schema, &|_| true).map(|(registry, _)| registry)
+}
+
+/// [`build_model`] for the services `keep` selects (by their node): the registry holds only
+/// those, in order, and the second value is each one's index in the document's `services`.
+/// `diff` builds only the services that differ between its two sides.
+pub fn model_of_services(
+    document: &Document<'_>,
+    schema: &Schema,
+    keep: &(dyn Fn(NodeId) -> bool + Sync),
+) -> Result<(Registry, Vec<usize>), Box<Diagnostic>> {
     let mismatch = |span: Span, pointer: String, error: String| {
         let diagnostic = if schema.is_bundled() {
             // Every check passed, yet the model cannot hold the value: a bug of this crate.
@@ -435,10 +446,12 @@ fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box
     let services_node = document
         .get(root, "services")
         .filter(|&s| document.kind(s) == NodeKind::Array);
-    let ids: Vec<NodeId> = services_node
+    let (indices, ids): (Vec<usize>, Vec<NodeId>) = services_node
         .into_iter()
         .flat_map(|s| document.children(s))
-        .collect();
+        .enumerate()
+        .filter(|&(_, id)| keep(id))
+        .unzip();
     let service_at = |index: usize, id: NodeId| -> Result<Service, Box<Diagnostic>> {
         // Straight from the source text: the document is valid JSON without duplicate keys, and
         // this skips building a `serde_json::Value` per service.
@@ -463,9 +476,9 @@ fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box
         Ok(service)
     };
     // Services are independent: parse them on all cores, keeping their order.
-    let services = parallel::map(&ids, 1024, |index, &id| {
+    let services = parallel::map(&ids, 1024, |at, &id| {
         parallel::fault_point("model");
-        service_at(index, id)
+        service_at(indices[at], id)
     })
     .map_err(|panicked| Box::new(panicked.diagnostic("building the model")))?
     .into_iter()
@@ -475,13 +488,26 @@ fn build_model(document: &Document<'_>, schema: &Schema) -> Result<Registry, Box
             .map_err(|e| mismatch(document.span(id), "/changes".into(), e.to_string()))?,
         None => Vec::new(),
     };
-    Ok(Registry {
-        version,
-        updated_at,
-        notes,
-        services,
-        changes,
-    })
+    Ok((
+        Registry {
+            version,
+            updated_at,
+            notes,
+            services,
+            changes,
+        },
+        indices,
+    ))
+}
+
+/// Validates a registry text like [`check`] and returns its document (when usable) with the
+/// diagnostics; no model is built.
+pub fn check_to_document<'src>(
+    source: &'src str,
+    schema: &Schema,
+) -> (Option<Document<'src>>, Vec<Diagnostic>) {
+    let (document, diagnostics, _) = check_document(source, schema, |_| ());
+    (document, diagnostics)
 }
 
 /// The byte offset of serde_json's 1-based `line` and `column` (the last byte read) in `text`.
