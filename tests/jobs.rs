@@ -13,14 +13,12 @@ mod child_output;
 mod job_server;
 use job_server::{
     Serve, TOKEN, accept_jobs, assert_trace_ids_kept, deliveries, get_job, json_of, post, refused,
-    scratch, slack_upstream, strings, wait_state, wait_succeeded, webhook,
+    scratch, slack_upstream, wait_state, wait_succeeded, webhook,
 };
 
 /// `serve --data-dir DIR ARGS…` with the Slack webhook at `hook`.
 async fn start(dir: &Path, args: &[&str], hook: &str) -> Serve {
-    let mut all = strings(&["--data-dir", dir.to_str().expect("utf-8")]);
-    all.extend(strings(args));
-    job_server::start(all, hook, &[]).await
+    job_server::start_on(&["--data-dir", dir.to_str().expect("utf-8")], args, hook).await
 }
 
 /// `workerflow jobs --data-dir DIR ARGS…`: exit code, stdout, stderr.

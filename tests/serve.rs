@@ -17,15 +17,16 @@ use workerflow_runtime::http::{HttpClient, HttpPolicy};
 
 #[path = "common/child_output.rs"]
 mod child_output;
+#[path = "common/job_server.rs"]
+mod job_server;
 #[path = "common/log_capture.rs"]
 mod log_capture;
 use child_output::stderr_lines;
+use job_server::{SLACK_PATH, TOKEN, slack_upstream};
 use log_capture::{init_logs, logs};
 
 /// Every secret value (and the API token) contains this; nothing users see may.
 const SENTINEL: &str = "SECRET";
-const TOKEN: &str = "api-token-SECRET-0";
-const SLACK_PATH: &str = "/services/SECRETPATH";
 /// Put in request payloads; must never reach a log line.
 const PAYLOAD_MARKER: &str = "payload-marker-7f3a";
 
@@ -204,20 +205,6 @@ impl Server {
         assert_logs_clean();
         report
     }
-}
-
-async fn slack_upstream(delay: Duration) -> MockServer {
-    let upstream = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string("ok")
-                .set_delay(delay),
-        )
-        .mount(&upstream)
-        .await;
-    upstream
 }
 
 /// Waits until the upstream has received `count` requests (or fails after 10 s).

@@ -592,28 +592,33 @@ fn read_side(arg: &str, anchor: Option<&Path>) -> Result<SourceFile, ExitCode> {
     if path.is_file() {
         return read_source(path).map_err(side_error);
     }
+    let (dir, spec) = revision_spec(arg, anchor).map_err(usage_error)?;
+    git_show(arg, &spec, &dir)
+}
+
+/// Where to run git for revision side `arg`, and its `REV:PATH`: as written, or the registry's
+/// path at that revision (`git show REV:PATH` wants the path from the repository root).
+fn revision_spec(arg: &str, anchor: Option<&Path>) -> Result<(PathBuf, String), String> {
     if arg.contains(':') {
-        return git_show(arg, arg, Path::new("."));
+        return Ok((PathBuf::from("."), arg.to_owned()));
     }
-    let anchor = anchor_or_error(anchor, arg)?;
+    let anchor = anchor.ok_or_else(|| no_anchor(arg))?;
     let (dir, file_name) = anchor_parts(anchor);
-    // `git show REV:PATH` wants the path from the repository root.
-    let prefix = git(&dir, &["rev-parse", "--show-prefix"]).map_err(|error| {
-        usage_error(format!(
-            "`{arg}` is neither a file nor a git revision: {error}"
-        ))
-    })?;
-    let spec = format!("{}{file_name}", prefix.trim());
-    git_show(arg, &format!("{arg}:{spec}"), &dir)
+    let prefix = git(&dir, &["rev-parse", "--show-prefix"])
+        .map_err(|error| format!("`{arg}` is neither a file nor a git revision: {error}"))?;
+    let spec = format!("{arg}:{}{file_name}", prefix.trim());
+    Ok((dir, spec))
 }
 
 fn anchor_or_error<'a>(anchor: Option<&'a Path>, arg: &str) -> Result<&'a Path, ExitCode> {
-    anchor.ok_or_else(|| {
-        usage_error(format!(
-            "`{arg}` is not a file, and there is no {} to read at that revision\n  = help: run inside the repository, or name the file: {arg}:PATH",
-            crate::REGISTRY_PATH
-        ))
-    })
+    anchor.ok_or_else(|| usage_error(no_anchor(arg)))
+}
+
+fn no_anchor(arg: &str) -> String {
+    format!(
+        "`{arg}` is not a file, and there is no {} to read at that revision\n  = help: run inside the repository, or name the file: {arg}:PATH",
+        crate::REGISTRY_PATH
+    )
 }
 
 /// The directory of a registry path and its file name.
@@ -647,15 +652,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 /// or `HEAD` before the first commit. A revision that does not exist (a typo) is not: reading it
 /// reports the error as usual.
 fn base_has_no_registry(base: &str, anchor: Option<&Path>) -> bool {
-    let (rev, dir, spec) = match (base.split_once(':'), anchor) {
-        (Some((rev, _)), _) => (rev.to_owned(), PathBuf::from("."), base.to_owned()),
-        (None, Some(anchor)) => {
-            let (dir, file_name) = anchor_parts(anchor);
-            let prefix = git(&dir, &["rev-parse", "--show-prefix"]).unwrap_or_default();
-            let spec = format!("{base}:{}{file_name}", prefix.trim());
-            (base.to_owned(), dir, spec)
-        }
-        (None, None) => return false,
+    let rev = base.split_once(':').map_or(base, |(rev, _)| rev);
+    // No spec (outside a repository): not "no registry", an error `read_side` reports.
+    let Ok((dir, spec)) = revision_spec(base, anchor) else {
+        return false;
     };
     let commit = format!("{rev}^{{commit}}");
     if git(&dir, &["rev-parse", "--verify", "--quiet", &commit]).is_err() {

@@ -271,7 +271,7 @@ impl Checked {
 
 /// Checks a registry text (syntax, schema and rules) without building the model.
 pub fn check(source: &str, schema: &Schema) -> Checked {
-    let (document, diagnostics, _) = check_document(source, schema, |_| ());
+    let (document, diagnostics) = check_to_document(source, schema);
     let services = document.as_ref().and_then(|d| {
         let root = d.root()?;
         d.get(root, "services")

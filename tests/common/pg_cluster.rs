@@ -200,12 +200,21 @@ impl Cluster {
         format!("postgres://{USER}:{password}@127.0.0.1:{}/{db}", self.port)
     }
 
-    /// Runs `sql` in database `db` (the `postgres` database exists from the start).
-    pub async fn execute(&self, db: &str, sql: &str) {
+    /// A client on database `db`, and the task driving its connection (it ends when the client
+    /// is dropped).
+    async fn connect(&self, db: &str) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
         let (client, connection) = tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
             .await
             .expect("connects to the test cluster");
-        let driver = tokio::spawn(connection);
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        (client, driver)
+    }
+
+    /// Runs `sql` in database `db` (the `postgres` database exists from the start).
+    pub async fn execute(&self, db: &str, sql: &str) {
+        let (client, driver) = self.connect(db).await;
         client
             .batch_execute(sql)
             .await
@@ -216,10 +225,7 @@ impl Cluster {
 
     /// The first column of each row of `sql`, as text.
     pub async fn query_texts(&self, db: &str, sql: &str) -> Vec<String> {
-        let (client, connection) = tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
-            .await
-            .expect("connects to the test cluster");
-        let driver = tokio::spawn(connection);
+        let (client, driver) = self.connect(db).await;
         let rows = client
             .query(sql, &[])
             .await

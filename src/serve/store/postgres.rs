@@ -126,29 +126,22 @@ fn describe(config: &Config) -> String {
     format!("postgres://{user}{}{db}", hosts.join(","))
 }
 
-/// What a driver error says, with its cause (`tokio_postgres`'s own text is often just
+/// What a driver error says, with its causes (`tokio_postgres`'s own text is often just
 /// "db error" or "error connecting to server").
 fn reason(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return format!("{}: {}", db.severity(), db.message());
     }
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
+    let causes = std::iter::successors(std::error::Error::source(error), |cause| cause.source());
+    for cause in causes {
         let cause = cause.to_string();
         if !text.contains(&cause) {
             text.push_str(": ");
             text.push_str(&cause);
         }
-        source = cause_of(source);
     }
     text
-}
-
-fn cause_of<'a>(
-    error: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    error.and_then(std::error::Error::source)
 }
 
 /// One connection and the statements prepared on it.
