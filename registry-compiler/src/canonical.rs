@@ -51,6 +51,7 @@ pub const ROUTE_KEYS: &[&str] = &[
     "auth",
     "docsUrl",
     "secrets",
+    "settings",
     "hosts",
     "input",
     "output",
@@ -62,6 +63,7 @@ pub const EXAMPLE_KEYS: &[&str] = &["name", "input", "provider", "output", "erro
 pub const PROVIDER_ANSWER_KEYS: &[&str] = &["status", "body"];
 pub const EXAMPLE_ERROR_KEYS: &[&str] = &["class", "status", "message"];
 pub const SECRET_KEYS: &[&str] = &["label", "anyOf"];
+pub const SETTING_KEYS: &[&str] = &["name", "label", "kind", "default"];
 
 /// The URL fields of a service, in schema order; each non-null one belongs in `sources`.
 pub use crate::rules::URL_FIELDS;
@@ -300,6 +302,7 @@ fn canonical_route(route: Value) -> Value {
     }
     // Contract objects get the schema's key order; the JSON Schemas and example values inside
     // them keep the author's.
+    order_each(&mut route, "settings", SETTING_KEYS);
     order_each(&mut route, "errors", ROUTE_ERROR_KEYS);
     if let Some(Value::Array(examples)) = route.get_mut("examples") {
         for example in examples.iter_mut() {
@@ -377,6 +380,10 @@ mod tests {
         assert_eq!(
             property_names(&schema, "/$defs/secretRequirement/properties"),
             SECRET_KEYS
+        );
+        assert_eq!(
+            property_names(&schema, "/$defs/routeSetting/properties"),
+            SETTING_KEYS
         );
         assert_eq!(
             property_names(&schema, "/$defs/routeError/properties"),

@@ -249,6 +249,11 @@ fn contract_constants(out: &mut String, route: &Route) {
         .as_ref()
         .and_then(|e| serde_json::to_string_pretty(e).ok())
         .unwrap_or_else(|| "[]".to_owned());
+    let settings = route
+        .settings
+        .as_ref()
+        .and_then(|s| serde_json::to_string_pretty(s).ok())
+        .unwrap_or_else(|| "[]".to_owned());
     let errors = route
         .errors
         .as_ref()
@@ -264,6 +269,11 @@ fn contract_constants(out: &mut String, route: &Route) {
             "OUTPUT_SCHEMA",
             "JSON Schema of the success output; empty when no contract declares one.",
             pretty(route.output.as_ref()),
+        ),
+        (
+            "SETTINGS",
+            "The contract's settings as a JSON array (`[]` when none are declared).",
+            settings,
         ),
         (
             "ERRORS",

@@ -182,6 +182,9 @@ codes! {
     InvalidHost = "WF321", "route `hosts` entry is not a bare host name",
         why: "`hosts` lists where the route may connect by default; a URL, a path, a port or a wildcard there is not a host and would mislead anyone writing an egress policy from it.",
         fix: "Write the host alone, such as `api.stripe.com` (no scheme, port, path or `*`).";
+    SettingConflict = "WF322", "route setting repeated, or named like a secret",
+        why: "A setting is read from the same environment as the secrets, and a handler may read any setting its route declares; a setting named like a secret of any route would let a handler read that secret, so the runtime refuses to link it. A setting listed twice documents one value twice.",
+        fix: "Rename the setting (a base URL as `WORKERFLOW_<SERVICE>_BASE_URL`, say), or remove the repeated entry.";
     RouteRemoved = "WF401", "route removed (breaking)",
         why: "Callers, deployments and deep links name a route by its id; once it is gone their calls fail. `diff` reports it at the route in the old file.",
         fix: "Keep the route, or acknowledge the removal in the registry's `changes` list with a reason and a migration note for callers.";

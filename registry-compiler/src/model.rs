@@ -82,6 +82,9 @@ pub struct Route {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docs_url: Option<String>,
     pub secrets: Vec<SecretRequirement>,
+    /// Contract: the optional, non-secret settings the route reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Vec<RouteSetting>>,
     /// Contract: the outbound hosts reached by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<String>>,
@@ -104,11 +107,41 @@ impl Route {
     pub fn has_contract(&self) -> bool {
         self.auth.is_some()
             || self.docs_url.is_some()
+            || self.settings.is_some()
             || self.hosts.is_some()
             || self.input.is_some()
             || self.output.is_some()
             || self.errors.is_some()
             || self.examples.is_some()
+    }
+}
+
+/// One optional setting a route reads (`workerflow_runtime::Setting` in connector code; the
+/// harness ties the two).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteSetting {
+    pub name: String,
+    pub label: String,
+    pub kind: SettingKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// How a setting's value is checked (`workerflow_runtime::SettingKind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingKind {
+    Text,
+    BaseUrl,
+}
+
+impl SettingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Text => "text",
+            SettingKind::BaseUrl => "base_url",
+        }
     }
 }
 

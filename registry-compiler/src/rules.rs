@@ -57,7 +57,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
         HashMap::with_capacity_and_hasher(count, Default::default());
     let mut ranks: HashMap<u64, (usize, Span)> =
         HashMap::with_capacity_and_hasher(count, Default::default());
-    let mut routes: HashMap<Cow<'src, str>, (usize, Span)> = HashMap::default();
+    let mut route_names = RouteNames::default();
     let mut contracts = contract::Compiled::default();
 
     for (index, service) in document.children(services).enumerate() {
@@ -306,12 +306,48 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
                 runtime,
                 index,
                 &pointer,
-                (&mut routes, &mut contracts),
+                (&mut route_names, &mut contracts),
                 &mut out,
             );
         }
     }
+    route_names.check_settings(document, &mut out);
     out
+}
+
+/// Names across every route: ids (unique, WF3xx) and secret and setting names, for WF322: a
+/// setting must not be named like any route's secret (the runtime would refuse to link it).
+#[derive(Default)]
+struct RouteNames<'src> {
+    ids: HashMap<Cow<'src, str>, (usize, Span)>,
+    secrets: rustc_hash::FxHashSet<Cow<'src, str>>,
+    /// Each setting's name, its service, its span and its pointer.
+    settings: Vec<(Cow<'src, str>, usize, Span, String)>,
+}
+
+impl RouteNames<'_> {
+    fn check_settings(&self, document: &Document<'_>, out: &mut Vec<Diagnostic>) {
+        for (name, index, span, pointer) in &self.settings {
+            if self.secrets.contains(name) {
+                out.push(
+                    Diagnostic::error(
+                        Code::SettingConflict,
+                        format!(
+                            "{}setting `{name}` is also declared as a secret",
+                            service_place(document, *index)
+                        ),
+                        *span,
+                    )
+                    .with_label("named like a secret")
+                    .with_pointer(pointer.clone())
+                    .with_help(
+                        "a handler can read every setting of its route; give the setting a \
+                         name no route uses for a secret",
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// The members of a service the rules look at, found in one pass over its keys.
@@ -420,10 +456,7 @@ fn check_routes<'src>(
     runtime: NodeId,
     index: usize,
     pointer: &str,
-    (routes_seen, contracts): (
-        &mut HashMap<Cow<'src, str>, (usize, Span)>,
-        &mut contract::Compiled<'src>,
-    ),
+    (names_in_routes, contracts): (&mut RouteNames<'src>, &mut contract::Compiled<'src>),
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(routes) = document
@@ -465,7 +498,7 @@ fn check_routes<'src>(
             let span = document.span(id_node);
             let shown = id.to_string();
             first_or_duplicate(
-                routes_seen,
+                &mut names_in_routes.ids,
                 id,
                 index,
                 span,
@@ -485,6 +518,47 @@ fn check_routes<'src>(
                 },
                 out,
             );
+        }
+        if let Some(settings) = document
+            .get(route, "settings")
+            .filter(|&s| document.kind(s) == NodeKind::Array)
+        {
+            let mut seen: HashMap<Cow<'src, str>, (usize, Span)> = HashMap::default();
+            for (s, setting) in document.children(settings).enumerate() {
+                let Some(name_node) = document.get(setting, "name") else {
+                    continue;
+                };
+                let Some(name) = document.str(name_node) else {
+                    continue;
+                };
+                let span = document.span(name_node);
+                let pointer = format!("{route_pointer}/settings/{s}/name");
+                let shown = name.to_string();
+                let repeated = first_or_duplicate(
+                    &mut seen,
+                    name.clone(),
+                    index,
+                    span,
+                    |_, first_span| {
+                        Diagnostic::error(
+                            Code::SettingConflict,
+                            format!(
+                                "{}setting `{shown}` is listed twice in this route",
+                                service_place(document, index)
+                            ),
+                            span,
+                        )
+                        .with_label("listed again")
+                        .with_secondary(first_span, "first listed here")
+                        .with_pointer(pointer.clone())
+                        .with_help("remove the repeated setting")
+                    },
+                    out,
+                );
+                if !repeated {
+                    names_in_routes.settings.push((name, index, span, pointer));
+                }
+            }
         }
         let Some(secrets) = document
             .get(route, "secrets")
@@ -545,6 +619,7 @@ fn check_routes<'src>(
                 };
                 let span = document.span(name_node);
                 let shown = name.to_string();
+                names_in_routes.secrets.insert(name);
                 first_or_duplicate(
                     &mut seen,
                     shown.clone(),

@@ -152,13 +152,56 @@ async fn every_route_declares_all_five_contract_parts() {
         assert!(route.auth.is_some() && route.docs_url.is_some(), "{id}");
         assert!(route.input.is_some() && route.output.is_some(), "{id}");
         assert!(route.errors.as_ref().is_some_and(|e| !e.is_empty()), "{id}");
-        assert!(route.hosts.is_some(), "{id}");
+        assert!(route.hosts.is_some() && route.settings.is_some(), "{id}");
         let examples = route.examples.as_deref().unwrap_or_default();
         assert!(
             examples.iter().any(|e| e.output.is_some()),
             "{id}: no success example"
         );
     }
+}
+
+/// The settings a route's contract declares are the ones its handler reads (names, labels,
+/// kinds and defaults), so the docs never list a setting the code ignores or miss one it reads.
+#[test]
+fn declared_settings_are_the_linked_ones() {
+    let table = workerflow::registry::linked().expect("the baseline routes link");
+    let mut mismatches = Vec::new();
+    for (id, contract) in contracts() {
+        let declared: Vec<(String, String, &str, Option<String>)> = contract
+            .route
+            .settings
+            .iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.label.clone(),
+                    s.kind.as_str(),
+                    s.default.clone(),
+                )
+            })
+            .collect();
+        let linked: Vec<(String, String, &str, Option<String>)> = table
+            .get(id)
+            .expect("every bundled route is linked")
+            .settings()
+            .iter()
+            .map(|s| {
+                let default = s.default.map(str::to_owned);
+                (
+                    s.name.to_owned(),
+                    s.label.to_owned(),
+                    s.kind.as_str(),
+                    default,
+                )
+            })
+            .collect();
+        if declared != linked {
+            mismatches.push(format!("{id}: registry {declared:?}, code {linked:?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
 #[tokio::test]

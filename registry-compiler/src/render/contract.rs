@@ -7,7 +7,7 @@ use std::fmt::{self, Write as _};
 use serde_json::Value;
 
 use super::{html, markdown};
-use crate::model::{Example, Registry, RequestType, Route, Service};
+use crate::model::{Example, Registry, RequestType, Route, Service, SettingKind};
 
 /// A field of an object schema: name, type, required, description.
 struct Field {
@@ -88,15 +88,62 @@ fn pairs<'a>(registry: &'a Registry, routes: &[(usize, usize)]) -> Vec<(&'a Serv
         .collect()
 }
 
-/// A Markdown code fence longer than any backtick run in `text`, so the text cannot close it.
-fn fence(text: &str) -> String {
+/// The longest run of backticks in `text`.
+fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
         run = if c == '`' { run + 1 } else { 0 };
         longest = longest.max(run);
     }
-    "`".repeat((longest + 1).max(3))
+    longest
+}
+
+/// A Markdown code fence longer than any backtick run in `text`, so the text cannot close it.
+fn fence(text: &str) -> String {
+    "`".repeat((longest_backtick_run(text) + 1).max(3))
+}
+
+/// A Markdown code span holding `text` verbatim, whatever backticks it contains.
+fn code_span(text: &str) -> String {
+    let ticks = "`".repeat(longest_backtick_run(text) + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{text}{pad}{ticks}")
+}
+
+/// `GitHub repository: `GITHUB_REPO`` and, for a base URL, its kind and default; `code` renders
+/// a name or value, `text` escapes prose, for either page.
+fn setting_items(
+    route: &Route,
+    code: impl Fn(&str) -> String,
+    text: impl Fn(&str) -> String,
+) -> Option<String> {
+    let settings = route.settings.as_ref()?;
+    if settings.is_empty() {
+        return Some("none".to_owned());
+    }
+    let items: Vec<String> = settings
+        .iter()
+        .map(|setting| {
+            let mut item = format!("{}: {}", text(&setting.label), code(&setting.name));
+            match (setting.kind, &setting.default) {
+                (SettingKind::BaseUrl, Some(default)) => {
+                    let _ = write!(item, " (base URL, default {})", code(default));
+                }
+                (SettingKind::BaseUrl, None) => item.push_str(" (base URL)"),
+                (SettingKind::Text, Some(default)) => {
+                    let _ = write!(item, " (default {})", code(default));
+                }
+                (SettingKind::Text, None) => {}
+            }
+            item
+        })
+        .collect();
+    Some(items.join("; "))
 }
 
 /// The Markdown route sections.
@@ -135,6 +182,10 @@ pub fn write_markdown(
         }
         if route.secrets.is_empty() {
             out.push_str("none");
+        }
+        if let Some(settings) = setting_items(route, code_span, markdown::escape) {
+            out.push_str("\n- Settings: ");
+            out.push_str(&settings);
         }
         if let Some(hosts) = &route.hosts {
             out.push_str("\n- Outbound hosts: ");
@@ -266,6 +317,9 @@ pub fn write_html(
                 secrets.join("; ")
             }
         );
+        if let Some(settings) = setting_items(route, |c| format!("<code>{}</code>", esc(c)), esc) {
+            let _ = writeln!(out, "<li>Settings: {settings}</li>");
+        }
         if let Some(hosts) = &route.hosts {
             let hosts: Vec<String> = hosts
                 .iter()

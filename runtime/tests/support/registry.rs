@@ -58,6 +58,9 @@ pub mod routes {
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
 
+        /// The contract's settings as a JSON array (`[]` when none are declared).
+        pub const SETTINGS: &str = "[]";
+
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
 
@@ -111,6 +114,9 @@ pub mod routes {
 
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
+
+        /// The contract's settings as a JSON array (`[]` when none are declared).
+        pub const SETTINGS: &str = "[]";
 
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
@@ -173,6 +179,9 @@ pub mod routes {
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
 
+        /// The contract's settings as a JSON array (`[]` when none are declared).
+        pub const SETTINGS: &str = "[]";
+
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
 
@@ -233,6 +242,9 @@ pub mod routes {
 
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
+
+        /// The contract's settings as a JSON array (`[]` when none are declared).
+        pub const SETTINGS: &str = "[]";
 
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
