@@ -104,17 +104,6 @@ fn fence(text: &str) -> String {
     "`".repeat((longest_backtick_run(text) + 1).max(3))
 }
 
-/// A Markdown code span holding `text` verbatim, whatever backticks it contains.
-fn code_span(text: &str) -> String {
-    let ticks = "`".repeat(longest_backtick_run(text) + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{ticks}{pad}{text}{pad}{ticks}")
-}
-
 /// `GitHub repository: `GITHUB_REPO`` and, for a base URL, its kind and default; `code` renders
 /// a name or value, `text` escapes prose, for either page.
 fn setting_items(
@@ -183,7 +172,7 @@ pub fn write_markdown(
         if route.secrets.is_empty() {
             out.push_str("none");
         }
-        if let Some(settings) = setting_items(route, code_span, markdown::escape) {
+        if let Some(settings) = setting_items(route, markdown::code_span, markdown::escape) {
             out.push_str("\n- Settings: ");
             out.push_str(&settings);
         }

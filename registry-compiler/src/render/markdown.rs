@@ -8,8 +8,10 @@ use super::context::link_label;
 use super::{html, write_chunked};
 use crate::model::{DocsRequiresLogin, Registry, Route, Service};
 
-/// Appends `text` escaped for Markdown inline content. `\`, `` ` ``, `[`, `]` and `|` get a
-/// backslash, `<` becomes `&lt;`; line breaks become spaces unless `keep_newlines` (prose).
+/// Appends `text` escaped for Markdown inline content. `\`, `` ` ``, `[`, `]`, `|`, `*` and `~`
+/// get a backslash, and `_` does too unless a letter or digit precedes its run (such a run can never
+/// open emphasis, so `snake_case` names stay readable in the raw file); `<` becomes `&lt;`; line
+/// breaks become spaces unless `keep_newlines` (prose).
 pub fn escape_into(out: &mut String, text: &str, keep_newlines: bool) {
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -21,6 +23,18 @@ pub fn escape_into(out: &mut String, text: &str, keep_newlines: bool) {
             b'[' => "\\[",
             b']' => "\\]",
             b'|' => "\\|",
+            b'*' => "\\*",
+            b'~' => "\\~",
+            // The whole run of `_` is one delimiter: look at what precedes the run.
+            b'_' if bytes[..index]
+                .iter()
+                .rev()
+                .find(|&&b| b != b'_')
+                .is_some_and(u8::is_ascii_alphanumeric) =>
+            {
+                continue;
+            }
+            b'_' => "\\_",
             b'<' => "&lt;",
             // `\r\n` and a lone `\r` both end a line.
             b'\r' if keep_newlines => {
@@ -51,6 +65,61 @@ pub fn escape(text: &str) -> String {
 pub fn prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text.trim(), true);
+    out
+}
+
+/// Registry notes as one line of inline text: escaped, line breaks as spaces, and a leading
+/// block marker (`#`, `-`, `+`, `>`, `=`, `1.`) escaped, so data never makes a heading, list or
+/// quote.
+pub fn inline(text: &str) -> String {
+    let text = text.trim();
+    let mut out = String::with_capacity(text.len() + 8);
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    if matches!(
+        text.as_bytes().first(),
+        Some(b'#' | b'-' | b'+' | b'>' | b'=')
+    ) {
+        out.push('\\');
+    } else if digits > 0 && matches!(text.as_bytes().get(digits), Some(b'.' | b')')) {
+        // An ordered list marker: escape its `.` or `)`.
+        out.push_str(&text[..digits]);
+        out.push('\\');
+        escape_into(&mut out, &text[digits..], false);
+        return out;
+    }
+    escape_into(&mut out, text, false);
+    out
+}
+
+/// Appends `text` as a code span, verbatim: the fence is longer than any backtick run in it,
+/// and line breaks become spaces (a code span is one line).
+pub fn code_span_into(out: &mut String, text: &str) {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let ticks = "`".repeat(longest + 1);
+    let pad = text.starts_with('`') || text.ends_with('`');
+    out.push_str(&ticks);
+    if pad {
+        out.push(' ');
+    }
+    out.extend(
+        text.chars()
+            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+    );
+    if pad {
+        out.push(' ');
+    }
+    out.push_str(&ticks);
+}
+
+/// [`code_span_into`] as a new string.
+pub fn code_span(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    code_span_into(&mut out, text);
     out
 }
 
@@ -111,9 +180,9 @@ pub fn write_route_rows(
     write_chunked(sink, pairs, |out, (service, route)| {
         out.push_str("| ");
         service_link(out, service);
-        out.push_str(" | `");
-        escape_into(out, &route.id, false);
-        out.push_str("` | ");
+        out.push_str(" | ");
+        code_span_into(out, &route.id);
+        out.push_str(" | ");
         out.push_str(route.request_type.as_str());
         out.push_str(" | ");
         secrets(out, route, ": ", "");
@@ -176,9 +245,8 @@ fn section(out: &mut String, s: &Service) {
     anchor_into(out, &s.id);
     out.push_str("\"></a>\n\n### ");
     escape_into(out, &s.connector_name, false);
-    out.push_str("\n\n- Id: `");
-    escape_into(out, &s.id, false);
-    out.push('`');
+    out.push_str("\n\n- Id: ");
+    code_span_into(out, &s.id);
     match s.rank {
         Some(rank) => {
             let _ = write!(out, " · rank {rank}");
@@ -216,9 +284,9 @@ fn section(out: &mut String, s: &Service) {
         escape_into(out, reason, false);
     }
     for route in s.routes() {
-        out.push_str("\n- Route `");
-        escape_into(out, &route.id, false);
-        out.push_str("` (");
+        out.push_str("\n- Route ");
+        code_span_into(out, &route.id);
+        out.push_str(" (");
         out.push_str(route.request_type.as_str());
         out.push_str("): ");
         escape_into(out, &route.summary, false);
@@ -234,7 +302,7 @@ fn section(out: &mut String, s: &Service) {
     }
     if let Some(notes) = &s.notes {
         out.push_str("\n\n");
-        out.push_str(&quote(&prose(notes)));
+        out.push_str(&quote(&inline(notes)));
     }
     out.push('\n');
 }
@@ -254,9 +322,7 @@ fn secrets(out: &mut String, route: &Route, open: &str, close: &str) {
             if j > 0 {
                 out.push_str(" or ");
             }
-            out.push('`');
-            escape_into(out, name, false);
-            out.push('`');
+            code_span_into(out, name);
         }
         out.push_str(close);
     }
@@ -336,6 +402,29 @@ mod tests {
         );
         assert_eq!(escape(r"back\|slash"), r"back\\\|slash");
         assert_eq!(escape("monday.com & Co_"), "monday.com & Co_");
+    }
+
+    #[test]
+    fn emphasis_and_strikethrough_markers_are_inert() {
+        assert_eq!(escape("*bold* ~~gone~~"), r"\*bold\* \~\~gone\~\~");
+        assert_eq!(escape("_em_ snake_case x__y"), r"\_em_ snake_case x__y");
+        assert_eq!(escape("(_a_) 2_3"), r"(\_a_) 2_3");
+    }
+
+    #[test]
+    fn notes_are_one_line_without_blocks() {
+        assert_eq!(inline("# Title\n\nbody"), r"\# Title  body");
+        assert_eq!(inline("- item"), r"\- item");
+        assert_eq!(inline("1. first\n2. second"), r"1\. first 2. second");
+        assert_eq!(inline("> quoted"), r"\> quoted");
+        assert_eq!(inline("Plain note."), "Plain note.");
+    }
+
+    #[test]
+    fn code_spans_hold_any_text() {
+        assert_eq!(code_span("slack_message"), "`slack_message`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x"), "`` `x ``");
     }
 
     #[test]

@@ -187,6 +187,9 @@ impl Renderer {
         env.add_filter("prose", prose_filter);
         env.add_filter("csp_hash", |text: &str| html::csp_hash(text));
         env.add_filter("anchor", |id: &str| markdown::anchor(id));
+        env.add_filter("md_inline", |text: &str| {
+            Value::from_safe_string(markdown::inline(text))
+        });
         env.add_filter("quote", |text: &str| {
             Value::from_safe_string(markdown::quote(text))
         });
