@@ -92,7 +92,7 @@ fn check_urls(
                 .write_all(invalid.report().render(Format::Text, color).as_bytes());
             return ExitCode::from(1);
         }
-        Err(error) => return usage_error(error),
+        Err(error) => return usage_error(workerflow_registry::ErrorChain(&error)),
     };
     let urls = check_urls::collect(&registry);
     let bar = std::io::stderr()

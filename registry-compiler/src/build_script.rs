@@ -124,7 +124,7 @@ impl BuildScript {
         let _ = out.write_all(directives.as_bytes());
         Loaded::load(&path).map_err(|error| match error {
             LoadError::Invalid(invalid) => invalid.report().render(crate::Format::Text, false),
-            other => format!("error: {other}\n"),
+            other => format!("error: {}\n", crate::ErrorChain(&other)),
         })
     }
 
@@ -143,7 +143,10 @@ impl BuildScript {
     /// Writes `OUT_DIR/workerflow_registry.rs`; on failure prints why and exits with status 1.
     pub fn code_or_exit(&self, loaded: &Loaded) {
         if let Err(error) = crate::codegen::write_to_out_dir(&loaded.registry) {
-            eprintln!("error: cannot write the generated registry module: {error}");
+            eprintln!(
+                "error: cannot write the generated registry module: {}",
+                crate::ErrorChain(&error)
+            );
             std::process::exit(1);
         }
     }
@@ -166,7 +169,9 @@ impl BuildScript {
         };
         let renderer = match renderer {
             Ok(renderer) => renderer,
-            Err(error) => return vec![format!("docs not generated: {error}")],
+            Err(error) => {
+                return vec![format!("docs not generated: {}", crate::ErrorChain(&error))];
+            }
         };
         let out_dir = self
             .docs_dir
@@ -184,7 +189,7 @@ impl BuildScript {
                         )
                     })
                     .collect(),
-                Err(error) => vec![format!("docs not checked: {error}")],
+                Err(error) => vec![format!("docs not checked: {}", crate::ErrorChain(&error))],
             };
         }
         match loaded.write_docs(&renderer, &out_dir) {
@@ -202,7 +207,7 @@ impl BuildScript {
                 })
                 .collect(),
             Err(error) => vec![
-                format!("docs not written: {error}"),
+                format!("docs not written: {}", crate::ErrorChain(&error)),
                 format!(
                     "run `{REGENERATE_COMMAND}` where the docs directory is writable, or set {NO_DOCS_VAR}=1"
                 ),

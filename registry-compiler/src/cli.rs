@@ -195,20 +195,27 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
-    match cli.command {
+    let (result, output) = match cli.command {
         Command::Check {
             path,
             format,
             color,
-        } => check(path, format, color),
+        } => {
+            let format: Format = format.into();
+            let output = Output {
+                format,
+                color: format == Format::Text && use_color(color),
+            };
+            (check(path, output), output)
+        }
         Command::Build {
             check,
             registry,
             out,
             templates,
             color,
-        } => build(check, registry, out, templates, color),
-        Command::Fmt { check, path, color } => fmt(check, path, color),
+        } => (build(check, registry, out, templates), Output::text(color)),
+        Command::Fmt { check, path, color } => (fmt(check, path), Output::text(color)),
         Command::New {
             service,
             route,
@@ -230,7 +237,10 @@ where
                 request_type,
                 summary,
             };
-            new(&request, registry, dry_run, force)
+            (
+                new(&request, registry, dry_run, force),
+                Output::text(ColorArg::Auto),
+            )
         }
         Command::Diff {
             base,
@@ -239,9 +249,17 @@ where
             markdown,
             color,
             new_registry_ok,
-        } => diff(base, head, format, markdown, color, new_registry_ok),
-        Command::Explain { code } => explain(code.as_deref()),
-    }
+        } => {
+            let format: Format = format.into();
+            let output = Output {
+                format,
+                color: format == Format::Text && !markdown && use_color(color),
+            };
+            (diff(base, head, output, markdown, new_registry_ok), output)
+        }
+        Command::Explain { code } => (explain(code.as_deref()), Output::text(ColorArg::Never)),
+    };
+    result.unwrap_or_else(|error| error.report(output))
 }
 
 fn use_color(choice: ColorArg) -> bool {
@@ -255,43 +273,142 @@ fn use_color(choice: ColorArg) -> bool {
     }
 }
 
-fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_USAGE)
+/// How a command shows diagnostics: the format and whether to color text.
+#[derive(Clone, Copy)]
+struct Output {
+    format: Format,
+    color: bool,
 }
 
-fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, ExitCode> {
-    crate::locate_registry(path, how_to_pass).map_err(usage_error)
+impl Output {
+    fn text(color: ColorArg) -> Output {
+        Output {
+            format: Format::Text,
+            color: use_color(color),
+        }
+    }
 }
 
-fn check(path: Option<PathBuf>, format: FormatArg, color: ColorArg) -> ExitCode {
-    let path = match registry_path(path, "workerflow-registry check PATH") {
-        Ok(path) => path,
-        Err(code) => return code,
-    };
-    let format = format.into();
-    let color = format == Format::Text && use_color(color);
-    let (schema, file) = match read_with_schema(&path, format, color) {
-        Ok(pair) => pair,
-        Err(code) => return code,
-    };
+/// Why a command stopped. Commands return it and [`run`] prints it in one place (ripgrep's
+/// shape), with its causes; what a command prints when it completes, a failed `--check`
+/// included, is its output.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// Arguments that cannot be served (no registry found, an unknown code, a revision git does
+    /// not know). The text may go on with `= help:` lines.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Registries with errors, each printed as a report, then the note.
+    #[error("invalid registry")]
+    Invalid {
+        registries: Vec<crate::Invalid>,
+        note: Option<String>,
+    },
+    /// `new` refused the request itself.
+    #[error("{0}")]
+    Refused(String),
+    /// `new` failed part-way through writing.
+    #[error("cannot write {}", display_path(&.0.path))]
+    Apply(scaffold::ApplyError),
+}
+
+impl CliError {
+    fn usage(message: impl Into<String>) -> CliError {
+        CliError::Usage(message.into())
+    }
+
+    /// Prints the error as `output` says and returns the exit status.
+    fn report(self, output: Output) -> ExitCode {
+        match self {
+            CliError::Load(LoadError::Invalid(invalid)) => {
+                print_report(&invalid.report(), output);
+                invalid_exit(&invalid.diagnostics)
+            }
+            CliError::Invalid { registries, note } => {
+                for invalid in &registries {
+                    print_report(&invalid.report(), output);
+                }
+                if let Some(note) = note {
+                    eprintln!("note: {note}");
+                }
+                let diagnostics = registries.iter().flat_map(|r| r.diagnostics.iter());
+                if diagnostics.clone().any(|d| d.code == Code::Internal) {
+                    ExitCode::from(EXIT_USAGE)
+                } else {
+                    ExitCode::from(EXIT_INVALID)
+                }
+            }
+            CliError::Apply(failed) => {
+                let mut message = format!(
+                    "cannot write {}: {}",
+                    display_path(&failed.path),
+                    failed.error
+                );
+                if failed.not_undone.is_empty() {
+                    message.push_str("\n  = note: nothing was written (every change was undone)");
+                }
+                for (path, error) in &failed.not_undone {
+                    message.push_str(&format!(
+                        "\n  = note: could not undo the change to {}: {error}",
+                        display_path(path)
+                    ));
+                }
+                eprintln!("error: {message}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            error => {
+                eprintln!("error: {}", crate::ErrorChain(&error));
+                ExitCode::from(EXIT_USAGE)
+            }
+        }
+    }
+}
+
+/// A registry's text with diagnostics, as a [`CliError::Invalid`] entry.
+fn invalid_of(file: &SourceFile, diagnostics: Vec<crate::Diagnostic>) -> crate::Invalid {
+    crate::Invalid {
+        path: file.display.clone(),
+        source: file.text.clone(),
+        diagnostics,
+    }
+}
+
+fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, CliError> {
+    crate::locate_registry(path, how_to_pass).map_err(CliError::Usage)
+}
+
+fn check(path: Option<PathBuf>, output: Output) -> Result<ExitCode, CliError> {
+    let path = registry_path(path, "workerflow-registry check PATH")?;
+    let (schema, file) = read_with_schema(&path)?;
     let checked = crate::check(&file.text, &schema);
     let report = Report {
         path: &file.display,
         source: &file.text,
         diagnostics: &checked.diagnostics,
     };
-    print_report(&report, format, color);
+    print_report(&report, output);
     if !checked.is_valid() {
-        return invalid_exit(&checked.diagnostics);
+        return Ok(invalid_exit(&checked.diagnostics));
     }
-    if format != Format::Json {
+    if output.format != Format::Json {
         println!(
             "ok: {} services, {} runtime routes",
             checked.service_count, checked.route_count
         );
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn build(
@@ -299,118 +416,75 @@ fn build(
     registry: Option<PathBuf>,
     out: Option<PathBuf>,
     templates: Option<PathBuf>,
-    color: ColorArg,
-) -> ExitCode {
-    let path = match registry_path(registry, "workerflow-registry build --registry PATH") {
-        Ok(path) => path,
-        Err(code) => return code,
-    };
+) -> Result<ExitCode, CliError> {
+    let path = registry_path(registry, "workerflow-registry build --registry PATH")?;
     let renderer = match templates {
-        Some(dir) => Renderer::with_overrides(&dir),
-        None => Renderer::embedded(),
-    };
-    let renderer = match renderer {
-        Ok(renderer) => renderer,
-        Err(error) => return usage_error(error),
-    };
-    let loaded = match Loaded::load(&path) {
-        Ok(loaded) => loaded,
-        Err(LoadError::Invalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(color));
-            return invalid_exit(&invalid.diagnostics);
-        }
-        Err(error) => return usage_error(error),
+        Some(dir) => Renderer::with_overrides(&dir)?,
+        None => Renderer::embedded()?,
     };
     // The process exits right after: freeing a 100,000-service model string by string would
     // only add time (about a tenth of `build`), so it is left to the OS.
-    let loaded = std::mem::ManuallyDrop::new(loaded);
+    let loaded = std::mem::ManuallyDrop::new(Loaded::load(&path)?);
     let out = out.unwrap_or_else(|| loaded.default_docs_dir());
     if check {
-        return match loaded.check_docs(&renderer, &out) {
-            Ok(pages) => report_check(&pages),
-            Err(error) => usage_error(error),
-        };
+        return Ok(report_check(&loaded.check_docs(&renderer, &out)?));
     }
-    match loaded.write_docs(&renderer, &out) {
-        Ok(pages) => {
-            for (path, written) in pages {
-                let what = match written {
-                    Written::Created => "created",
-                    Written::Updated => "updated",
-                    Written::Unchanged => "unchanged",
-                };
-                println!("{what:>9} {}", display_path(&path));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(error) => usage_error(error),
+    for (path, written) in loaded.write_docs(&renderer, &out)? {
+        println!("{:>9} {}", written_word(written), display_path(&path));
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The schema for the registry at `path` and the registry's text, or the exit code after
-/// reporting why not: a file that is no usable text (too large, not UTF-8) as diagnostics, any
-/// other failure as a usage error.
-fn read_with_schema(
-    path: &Path,
-    format: Format,
-    color: bool,
-) -> Result<(Schema, SourceFile), ExitCode> {
-    let loaded = schema_for(path).and_then(|schema| read_source(path).map(|file| (schema, file)));
-    loaded.map_err(|error| match error {
-        LoadError::Invalid(invalid) => {
-            print_report(&invalid.report(), format, color);
-            ExitCode::from(EXIT_INVALID)
-        }
-        error => usage_error(error),
-    })
+/// The schema for the registry at `path` and the registry's text. A file that is no usable
+/// text (too large, not UTF-8) is a [`LoadError::Invalid`] with diagnostics.
+fn read_with_schema(path: &Path) -> Result<(Schema, SourceFile), CliError> {
+    let schema = schema_for(path)?;
+    Ok((schema, read_source(path)?))
 }
 
-fn fmt(check: bool, path: Option<PathBuf>, color: ColorArg) -> ExitCode {
-    let path = match registry_path(path, "workerflow-registry fmt PATH") {
-        Ok(path) => path,
-        Err(code) => return code,
-    };
-    let (schema, file) = match read_with_schema(&path, Format::Text, use_color(color)) {
-        Ok(pair) => pair,
-        Err(code) => return code,
-    };
+fn fmt(check: bool, path: Option<PathBuf>) -> Result<ExitCode, CliError> {
+    let path = registry_path(path, "workerflow-registry fmt PATH")?;
+    let (schema, file) = read_with_schema(&path)?;
     let canonical = match format_registry(&file.text, &schema, &file.display) {
         Ok(text) => text,
         Err(FormatError::Invalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(color));
-            eprintln!("note: {} was not rewritten", file.display);
-            return invalid_exit(&invalid.diagnostics);
+            return Err(CliError::Invalid {
+                note: Some(format!("{} was not rewritten", file.display)),
+                registries: vec![invalid],
+            });
         }
         Err(FormatError::WouldBeInvalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(color));
-            eprintln!(
-                "note: the canonical form of {} would not be valid (text fields are trimmed); fix the fields above, it was not rewritten",
-                file.display
-            );
-            return ExitCode::from(EXIT_INVALID);
+            return Err(CliError::Invalid {
+                note: Some(format!(
+                    "the canonical form of {} would not be valid (text fields are trimmed); fix the fields above, it was not rewritten",
+                    file.display
+                )),
+                registries: vec![invalid],
+            });
         }
     };
     if check {
         if canonical == file.text {
             println!("ok: {} is canonical", file.display);
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         let diff = unified_diff(&file.text, &canonical, &file.display);
         eprintln!("error: {} is not in canonical form\n{diff}", file.display);
         eprintln!("help: run `workerflow-registry fmt` to rewrite it");
-        return ExitCode::from(EXIT_INVALID);
+        return Ok(ExitCode::from(EXIT_INVALID));
     }
-    match write_if_changed(&path, canonical.as_bytes()) {
-        Ok(Written::Unchanged) => {
-            println!("unchanged {}", file.display);
-            ExitCode::SUCCESS
-        }
-        Ok(_) => {
-            println!("formatted {}", file.display);
-            ExitCode::SUCCESS
-        }
-        Err(error) => usage_error(format!("cannot write {}: {error}", file.display)),
-    }
+    let written =
+        write_if_changed(&path, canonical.as_bytes()).map_err(|source| CliError::Write {
+            path: file.display.clone(),
+            source,
+        })?;
+    let verb = if written == Written::Unchanged {
+        "unchanged"
+    } else {
+        "formatted"
+    };
+    println!("{verb} {}", file.display);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn new(
@@ -418,30 +492,24 @@ fn new(
     registry: Option<PathBuf>,
     dry_run: bool,
     force: bool,
-) -> ExitCode {
-    let path = match registry_path(registry, "workerflow-registry new --registry PATH …") {
-        Ok(path) => path,
-        Err(code) => return code,
-    };
-    let (schema, file) = match read_with_schema(&path, Format::Text, use_color(ColorArg::Auto)) {
-        Ok(pair) => pair,
-        Err(code) => return code,
-    };
+) -> Result<ExitCode, CliError> {
+    let path = registry_path(registry, "workerflow-registry new --registry PATH …")?;
+    let (schema, file) = read_with_schema(&path)?;
     // The crate is the directory that holds connector-registry/.
     let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
     let crate_root = absolute
         .parent()
         .and_then(std::path::Path::parent)
         .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-    let plan = match scaffold::plan(request, &path, &file.text, &schema, &crate_root, force) {
-        Ok(plan) => plan,
-        Err(scaffold::Refusal::Usage(message)) => return usage_error(message),
-        Err(scaffold::Refusal::Invalid(invalid)) => {
-            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
-            eprintln!("note: nothing was written");
-            return ExitCode::from(EXIT_INVALID);
-        }
-    };
+    let plan = scaffold::plan(request, &path, &file.text, &schema, &crate_root, force).map_err(
+        |refusal| match refusal {
+            scaffold::Refusal::Usage(message) => CliError::Refused(message),
+            scaffold::Refusal::Invalid(invalid) => CliError::Invalid {
+                registries: vec![invalid],
+                note: Some("nothing was written".to_owned()),
+            },
+        },
+    )?;
     let registry_display = display_path(&plan.registry_path);
     if dry_run {
         print!(
@@ -458,31 +526,10 @@ fn new(
             print!("{}", file.contents);
         }
         println!("\n(dry run: nothing was written)");
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    match scaffold::apply(&plan) {
-        Ok(done) => {
-            for (path, written) in done {
-                println!("{:>9} {}", written_word(written), display_path(&path));
-            }
-        }
-        Err(failed) => {
-            let mut message = format!(
-                "cannot write {}: {}",
-                display_path(&failed.path),
-                failed.error
-            );
-            if failed.not_undone.is_empty() {
-                message.push_str("\n  = note: nothing was written (every change was undone)");
-            }
-            for (path, error) in &failed.not_undone {
-                message.push_str(&format!(
-                    "\n  = note: could not undo the change to {}: {error}",
-                    display_path(path)
-                ));
-            }
-            return usage_error(message);
-        }
+    for (path, written) in scaffold::apply(&plan).map_err(CliError::Apply)? {
+        println!("{:>9} {}", written_word(written), display_path(&path));
     }
     let connector = format!("src/connectors/{}.rs", plan.service_id);
     println!("\nNext steps:");
@@ -504,7 +551,7 @@ fn new(
     println!(
         "  4. cargo build regenerates docs/SERVICE_API_INDEX.md and .html; commit them with the registry and the code"
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn written_word(written: Written) -> &'static str {
@@ -549,12 +596,12 @@ fn invalid_exit(diagnostics: &[crate::Diagnostic]) -> ExitCode {
     }
 }
 
-fn print_report(report: &Report<'_>, format: Format, color: bool) {
-    if report.diagnostics.is_empty() && format != Format::Json {
+fn print_report(report: &Report<'_>, output: Output) {
+    if report.diagnostics.is_empty() && output.format != Format::Json {
         return;
     }
-    let text = report.render(format, color);
-    let result = match format {
+    let text = report.render(output.format, output.color);
+    let result = match output.format {
         Format::Text => std::io::stderr().write_all(text.as_bytes()),
         Format::Json | Format::Github => std::io::stdout().write_all(text.as_bytes()),
     };
@@ -562,37 +609,33 @@ fn print_report(report: &Report<'_>, format: Format, color: bool) {
     let _ = result;
 }
 
-fn explain(code: Option<&str>) -> ExitCode {
-    match code {
-        None => {
-            for code in Code::ALL {
-                println!("{}  {}", code.as_str(), code.title());
-            }
-            println!(
-                "\nRun `workerflow-registry explain WF301` for the rule, why it exists and how to fix it."
-            );
-            ExitCode::SUCCESS
+fn explain(code: Option<&str>) -> Result<ExitCode, CliError> {
+    let Some(text) = code else {
+        for code in Code::ALL {
+            println!("{}  {}", code.as_str(), code.title());
         }
-        Some(text) => match Code::parse(text) {
-            Some(code) => {
-                print!("{}", code.explain());
-                ExitCode::SUCCESS
-            }
-            None => usage_error(format!(
-                "unknown diagnostic code `{}`\n  = help: run `workerflow-registry explain` to list every code",
-                crate::diagnostics::escape_controls(text)
-            )),
-        },
-    }
+        println!(
+            "\nRun `workerflow-registry explain WF301` for the rule, why it exists and how to fix it."
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let code = Code::parse(text).ok_or_else(|| {
+        CliError::usage(format!(
+            "unknown diagnostic code `{}`\n  = help: run `workerflow-registry explain` to list every code",
+            crate::diagnostics::escape_controls(text)
+        ))
+    })?;
+    print!("{}", code.explain());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One side of `diff`, read: from a file or from git.
-fn read_side(arg: &str, anchor: Option<&Path>) -> Result<SourceFile, ExitCode> {
+fn read_side(arg: &str, anchor: Option<&Path>) -> Result<SourceFile, CliError> {
     let path = Path::new(arg);
     if path.is_file() {
-        return read_source(path).map_err(side_error);
+        return Ok(read_source(path)?);
     }
-    let (dir, spec) = revision_spec(arg, anchor).map_err(usage_error)?;
+    let (dir, spec) = revision_spec(arg, anchor).map_err(CliError::Usage)?;
     git_show(arg, &spec, &dir)
 }
 
@@ -608,10 +651,6 @@ fn revision_spec(arg: &str, anchor: Option<&Path>) -> Result<(PathBuf, String), 
         .map_err(|error| format!("`{arg}` is neither a file nor a git revision: {error}"))?;
     let spec = format!("{arg}:{}{file_name}", prefix.trim());
     Ok((dir, spec))
-}
-
-fn anchor_or_error<'a>(anchor: Option<&'a Path>, arg: &str) -> Result<&'a Path, ExitCode> {
-    anchor.ok_or_else(|| usage_error(no_anchor(arg)))
 }
 
 fn no_anchor(arg: &str) -> String {
@@ -666,40 +705,34 @@ fn base_has_no_registry(base: &str, anchor: Option<&Path>) -> bool {
 }
 
 /// `git show SPEC` in `dir` as a registry file shown as `SPEC`.
-fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, ExitCode> {
+fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, CliError> {
     let output = std::process::Command::new("git")
         .args(["show", spec])
         .current_dir(dir)
         .output()
-        .map_err(|error| usage_error(format!("cannot run git: {error}")))?;
+        .map_err(|error| CliError::usage(format!("cannot run git: {error}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(usage_error(format!(
+        return Err(CliError::usage(format!(
             "`{arg}` is neither a file nor a git revision: {}",
             stderr.lines().next().unwrap_or("git show failed")
         )));
     }
     if output.stdout.len() as u64 > crate::load::MAX_REGISTRY_BYTES {
-        return Err(usage_error(format!(
+        return Err(CliError::usage(format!(
             "{spec} is larger than the registry limit"
         )));
     }
-    crate::decode_source(Path::new(spec), spec.to_owned(), output.stdout).map_err(side_error)
-}
-
-fn side_error(error: LoadError) -> ExitCode {
-    match error {
-        LoadError::Invalid(invalid) => {
-            print_report(&invalid.report(), Format::Text, use_color(ColorArg::Auto));
-            ExitCode::from(EXIT_INVALID)
-        }
-        error => usage_error(error),
-    }
+    Ok(crate::decode_source(
+        Path::new(spec),
+        spec.to_owned(),
+        output.stdout,
+    )?)
 }
 
 /// The merge base of HEAD with the default branch (origin's HEAD, else `main`, else `master`).
-fn default_base(anchor: Option<&Path>) -> Result<String, ExitCode> {
-    let anchor = anchor_or_error(anchor, "BASE")?;
+fn default_base(anchor: Option<&Path>) -> Result<String, CliError> {
+    let anchor = anchor.ok_or_else(|| CliError::Usage(no_anchor("BASE")))?;
     let (dir, _) = anchor_parts(anchor);
     let branch = git(&dir, &["rev-parse", "--abbrev-ref", "origin/HEAD"])
         .map(|b| b.trim().to_owned())
@@ -711,23 +744,20 @@ fn default_base(anchor: Option<&Path>) -> Result<String, ExitCode> {
             })
         })
         .ok_or_else(|| {
-            usage_error("no default branch (origin/HEAD, main or master) to compare with\n  = help: name the base: workerflow-registry diff BASE")
+            CliError::usage("no default branch (origin/HEAD, main or master) to compare with\n  = help: name the base: workerflow-registry diff BASE")
         })?;
     git(&dir, &["merge-base", "HEAD", &branch])
         .map(|sha| sha.trim().to_owned())
-        .map_err(|error| usage_error(format!("no merge base of HEAD and {branch}: {error}")))
+        .map_err(|error| CliError::usage(format!("no merge base of HEAD and {branch}: {error}")))
 }
 
 fn diff(
     base: Option<String>,
     head: Option<String>,
-    format: FormatArg,
+    output: Output,
     markdown: bool,
-    color: ColorArg,
     new_registry_ok: bool,
-) -> ExitCode {
-    let format: Format = format.into();
-    let color = format == Format::Text && !markdown && use_color(color);
+) -> Result<ExitCode, CliError> {
     // Revisions are read at the path of the head file, or of the registry found from here.
     let anchor = match &head {
         Some(head) if Path::new(head).is_file() => Some(PathBuf::from(head)),
@@ -735,16 +765,13 @@ fn diff(
     };
     let base = match base {
         Some(base) => base,
-        None => match default_base(anchor.as_deref()) {
-            Ok(sha) => sha,
-            Err(code) => return code,
-        },
+        None => default_base(anchor.as_deref())?,
     };
     let head_file = match &head {
         Some(head) => read_side(head, anchor.as_deref()),
         None => match &anchor {
-            Some(path) => read_source(path).map_err(side_error),
-            None => Err(usage_error(format!(
+            Some(path) => read_source(path).map_err(CliError::from),
+            None => Err(CliError::usage(format!(
                 "no {} in the current directory or any parent directory\n  = help: name both sides: workerflow-registry diff BASE HEAD",
                 crate::REGISTRY_PATH
             ))),
@@ -754,23 +781,13 @@ fn diff(
         && !Path::new(&base).is_file()
         && base_has_no_registry(&base, anchor.as_deref())
     {
-        if head_file.is_ok() {
-            eprintln!("note: {base} has no registry to compare with; nothing it had can break");
-        }
-        return match head_file {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(code) => code,
-        };
+        head_file?;
+        eprintln!("note: {base} has no registry to compare with; nothing it had can break");
+        return Ok(ExitCode::SUCCESS);
     }
     let base_file = read_side(&base, anchor.as_deref());
-    let (base_file, head_file) = match (base_file, head_file) {
-        (Ok(base), Ok(head)) => (base, head),
-        (Err(code), _) | (_, Err(code)) => return code,
-    };
-    let schema = match schema_for(anchor.as_deref().unwrap_or(Path::new(""))) {
-        Ok(schema) => schema,
-        Err(error) => return usage_error(error),
-    };
+    let (base_file, head_file) = (base_file?, head_file?);
+    let schema = schema_for(anchor.as_deref().unwrap_or(Path::new("")))?;
     // Both sides validated as `check` does, at once.
     let ((base_document, base_diagnostics), (head_document, head_diagnostics)) =
         std::thread::scope(|scope| {
@@ -781,55 +798,49 @@ fn diff(
                 .unwrap_or_else(|_| crate::check_to_document(&base_file.text, &schema));
             (base, head)
         });
-    let mut invalid = None;
-    for (file, document, diagnostics) in [
-        (&base_file, &base_document, &base_diagnostics),
-        (&head_file, &head_document, &head_diagnostics),
-    ] {
-        if document.is_none() || diagnostics.iter().any(crate::Diagnostic::is_error) {
-            print_diff_side(file, diagnostics, format, color);
-            invalid = Some(invalid_exit(diagnostics));
-        }
-    }
-    if let Some(code) = invalid {
-        return code;
+    let invalid: Vec<crate::Invalid> = [
+        (&base_file, &base_document, base_diagnostics),
+        (&head_file, &head_document, head_diagnostics),
+    ]
+    .into_iter()
+    .filter(|(_, document, diagnostics)| {
+        document.is_none() || diagnostics.iter().any(crate::Diagnostic::is_error)
+    })
+    .map(|(file, _, diagnostics)| invalid_of(file, diagnostics))
+    .collect();
+    if !invalid.is_empty() {
+        return Err(CliError::Invalid {
+            registries: invalid,
+            note: None,
+        });
     }
     let (Some(base_owned), Some(head_owned)) = (base_document, head_document) else {
-        return ExitCode::from(EXIT_USAGE);
+        return Ok(ExitCode::from(EXIT_USAGE));
     };
     let (base_document, head_document) = (&base_owned, &head_owned);
     // A service that is the same bytes on both sides has nothing to report: only the others
     // are built into the models (building every service is most of the cost on large files).
     let base_texts = service_texts(base_document);
     let head_texts = service_texts(head_document);
-    let ((base_model, base_indices), (head_model, head_indices)) = {
-        let (base, head) = std::thread::scope(|scope| {
-            let base = scope.spawn(|| {
-                crate::model_of_services(base_document, &schema, &|id| {
-                    !head_texts.contains(&ServiceText(base_document.text(id)))
-                })
-            });
-            let head = crate::model_of_services(head_document, &schema, &|id| {
-                !base_texts.contains(&ServiceText(head_document.text(id)))
-            });
-            (base.join(), head)
+    let (base, head) = std::thread::scope(|scope| {
+        let base = scope.spawn(|| {
+            crate::model_of_services(base_document, &schema, &|id| {
+                !head_texts.contains(&ServiceText(base_document.text(id)))
+            })
         });
-        let base = match base {
-            Ok(built) => built,
-            Err(_) => return ExitCode::from(EXIT_INVALID),
-        };
-        match (base, head) {
-            (Ok(base), Ok(head)) => (base, head),
-            (Err(diagnostic), _) => {
-                print_diff_side(&base_file, &[*diagnostic], format, color);
-                return ExitCode::from(EXIT_INVALID);
-            }
-            (_, Err(diagnostic)) => {
-                print_diff_side(&head_file, &[*diagnostic], format, color);
-                return ExitCode::from(EXIT_INVALID);
-            }
-        }
+        let head = crate::model_of_services(head_document, &schema, &|id| {
+            !base_texts.contains(&ServiceText(head_document.text(id)))
+        });
+        (base.join(), head)
+    });
+    let base =
+        base.map_err(|_| CliError::usage("internal error: building the base model panicked"))?;
+    let not_modelled = |file: &SourceFile, diagnostic: Box<crate::Diagnostic>| CliError::Invalid {
+        registries: vec![invalid_of(file, vec![*diagnostic])],
+        note: None,
     };
+    let (base_model, base_indices) = base.map_err(|d| not_modelled(&base_file, d))?;
+    let (head_model, head_indices) = head.map_err(|d| not_modelled(&head_file, d))?;
     let review = diff::review(
         diff::Version {
             registry: &base_model,
@@ -853,12 +864,12 @@ fn diff(
     let _ = if markdown {
         stdout.write_all(files.markdown(&review).as_bytes())
     } else {
-        match format {
+        match output.format {
             Format::Json => stdout.write_all(files.json(&review).as_bytes()),
             Format::Github => stdout.write_all(files.github(&review).as_bytes()),
             Format::Text if review.is_empty() => Ok(()),
             Format::Text => {
-                let _ = std::io::stderr().write_all(files.text(&review, color).as_bytes());
+                let _ = std::io::stderr().write_all(files.text(&review, output.color).as_bytes());
                 writeln!(
                     stdout,
                     "{}: {}",
@@ -877,7 +888,7 @@ fn diff(
     // process ends now, so leave them to the operating system.
     drop((review, base_texts, head_texts));
     std::mem::forget((base_model, head_model, base_owned, head_owned));
-    code
+    Ok(code)
 }
 
 /// The source text of each service of a valid document.
@@ -906,19 +917,4 @@ impl std::hash::Hash for ServiceText<'_> {
         bytes[..bytes.len().min(64)].hash(state);
         bytes[bytes.len().saturating_sub(64)..].hash(state);
     }
-}
-
-/// One side's report, as `check` prints it.
-fn print_diff_side(
-    file: &SourceFile,
-    diagnostics: &[crate::Diagnostic],
-    format: Format,
-    color: bool,
-) {
-    let report = Report {
-        path: &file.display,
-        source: &file.text,
-        diagnostics,
-    };
-    print_report(&report, format, color);
 }

@@ -27,10 +27,18 @@ pub struct Loaded {
 pub enum GenerateError {
     #[error(transparent)]
     Render(#[from] RenderError),
-    #[error("cannot write {path}: {error}")]
-    Write { path: String, error: std::io::Error },
-    #[error("cannot read {path}: {error}")]
-    Read { path: String, error: std::io::Error },
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One page's outcome in `--check` mode.
@@ -90,9 +98,9 @@ impl Loaded {
     ) -> Result<Vec<(PathBuf, Written)>, GenerateError> {
         let path = out_dir.join(crate::openapi::FILE_NAME);
         let write_openapi = || -> Result<Written, GenerateError> {
-            let write_error = |error| GenerateError::Write {
+            let write_error = |source| GenerateError::Write {
                 path: crate::display_path(&path),
-                error,
+                source,
             };
             // The same compare-then-write writer as the pages.
             let mut writer = write::FileWriter::new(&path).map_err(write_error)?;
@@ -102,9 +110,9 @@ impl Loaded {
         let (pages, openapi) = std::thread::scope(|scope| {
             let openapi = scope.spawn(write_openapi);
             let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
-                let write_error = |error| GenerateError::Write {
+                let write_error = |source| GenerateError::Write {
                     path: crate::display_path(path),
-                    error,
+                    source,
                 };
                 let mut writer = write::FileWriter::new(path).map_err(write_error)?;
                 match prepared.render_to(page, &mut writer) {
@@ -133,9 +141,9 @@ impl Loaded {
     ) -> Result<Vec<PageFreshness>, GenerateError> {
         let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
             let text = prepared.render(page)?;
-            write::check(path, &text).map_err(|error| GenerateError::Read {
+            write::check(path, &text).map_err(|source| GenerateError::Read {
                 path: crate::display_path(path),
-                error,
+                source,
             })
         })?;
         let mut checked: Vec<PageFreshness> = Page::ALL
@@ -149,9 +157,9 @@ impl Loaded {
             .collect();
         let path = out_dir.join(crate::openapi::FILE_NAME);
         let text = crate::openapi::render(&self.registry);
-        let freshness = write::check(&path, &text).map_err(|error| GenerateError::Read {
+        let freshness = write::check(&path, &text).map_err(|source| GenerateError::Read {
             path: crate::display_path(&path),
-            error,
+            source,
         })?;
         checked.push(PageFreshness {
             page: None,

@@ -78,12 +78,33 @@ pub struct Compiled {
 /// Why a registry could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    #[error("cannot read {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Schema(#[from] SchemaError),
     #[error("{} in {}", plural(.0.error_count(), "problem"), .0.path)]
     Invalid(Invalid),
+}
+
+/// An error and its causes on one line (`cannot read x: No such file or directory (os error
+/// 2)`), as every command line of the project prints errors. The error types keep their causes
+/// out of `Display` and return them from `source()`, so this shows each once.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
 }
 
 /// A registry with errors: its text and diagnostics, ready to print with [`Invalid::report`].
@@ -165,9 +186,9 @@ pub fn schema_for(registry_path: &Path) -> Result<Schema, LoadError> {
     let beside = registry_path.parent().map(|dir| dir.join(SCHEMA_FILE_NAME));
     match beside {
         Some(path) if path.is_file() => {
-            let text = fs::read_to_string(&path).map_err(|error| LoadError::Io {
+            let text = fs::read_to_string(&path).map_err(|source| LoadError::Io {
                 path: display_path(&path),
-                error,
+                source,
             })?;
             Ok(Schema::from_str(&text, &display_path(&path))?)
         }
@@ -178,9 +199,9 @@ pub fn schema_for(registry_path: &Path) -> Result<Schema, LoadError> {
 /// Reads a registry file, refusing files over the size limit and reporting invalid UTF-8.
 pub fn read_source(path: &Path) -> Result<SourceFile, LoadError> {
     let display = display_path(path);
-    let io = |error| LoadError::Io {
+    let io = |source| LoadError::Io {
         path: display.clone(),
-        error,
+        source,
     };
     let file = fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -567,4 +588,21 @@ pub fn locate_registry(given: Option<PathBuf>, how_to_pass: &str) -> Result<Path
             cwd.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_chain_their_cause_and_print_it_once() {
+        let error = read_source(Path::new("no/such/services.json")).unwrap_err();
+        assert_eq!(error.to_string(), "cannot read no/such/services.json");
+        let cause = std::error::Error::source(&error).expect("the io error is the source");
+        assert!(cause.is::<std::io::Error>());
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            format!("cannot read no/such/services.json: {cause}")
+        );
+    }
 }

@@ -86,7 +86,11 @@ fn template_syntax_in_data_stays_literal() {
     for page in Page::ALL {
         let text = injection(page);
         // The Markdown escapes `*` (no emphasis from data).
-        let seven = if page == Page::Markdown { r"{{ 7\*7 }}" } else { "{{ 7*7 }}" };
+        let seven = if page == Page::Markdown {
+            r"{{ 7\*7 }}"
+        } else {
+            "{{ 7*7 }}"
+        };
         assert!(text.contains(seven), "{page:?}: template text kept");
         assert!(text.contains("{% if true %}tag{% endif %}"), "{page:?}");
         assert!(text.contains("{# c #}"), "{page:?}");

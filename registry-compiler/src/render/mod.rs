@@ -97,16 +97,20 @@ impl SourceInfo {
 /// Why a page could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("cannot read template {path}: {error}")]
-    Read { path: String, error: std::io::Error },
+    #[error("cannot read template {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "{dir} has neither SERVICE_API_INDEX.md.j2 nor SERVICE_API_INDEX.html.j2; nothing to override"
     )]
     NoTemplates { dir: String },
     #[error("template {name}: {detail}")]
     Template { name: &'static str, detail: String },
-    #[error("cannot write the page: {0}")]
-    Output(std::io::Error),
+    #[error("cannot write the page")]
+    Output(#[source] std::io::Error),
 }
 
 impl RenderError {
@@ -159,7 +163,7 @@ impl Renderer {
                 Err(error) => {
                     return Err(RenderError::Read {
                         path: path.display().to_string(),
-                        error,
+                        source: error,
                     });
                 }
             }
