@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use workerflow::check_urls;
-use workerflow_registry::{Format, LoadError, Registry, display_path, locate_registry};
+use workerflow_registry::{Registry, display_path, locate_registry};
+
+use crate::CommandError;
 
 #[derive(clap::Args)]
 pub struct CheckUrlsArgs {
@@ -55,7 +57,7 @@ fn non_negative_secs(text: &str) -> Result<f64, String> {
 
 /// Runs `workerflow check-urls`: exit 0 when every URL is reachable, 1 when one fails or the
 /// registry is invalid, 2 on a usage or I/O error.
-pub fn run(args: CheckUrlsArgs) -> ExitCode {
+pub fn run(args: CheckUrlsArgs) -> Result<ExitCode, CommandError> {
     let options = check_urls::Options {
         concurrency: usize::from(args.concurrency),
         timeout: Duration::from_secs_f64(args.timeout),
@@ -65,35 +67,13 @@ pub fn run(args: CheckUrlsArgs) -> ExitCode {
     check_urls(args.path, &options, args.format)
 }
 
-fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
-}
-
-fn registry_path(path: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
-    locate_registry(path, "workerflow check-urls PATH").map_err(usage_error)
-}
-
 fn check_urls(
     path: Option<PathBuf>,
     options: &check_urls::Options,
     format: ReportFormat,
-) -> ExitCode {
-    let path = match registry_path(path) {
-        Ok(path) => path,
-        Err(code) => return code,
-    };
-    let registry = match Registry::load(&path) {
-        Ok(registry) => registry,
-        Err(LoadError::Invalid(invalid)) => {
-            let color = std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let _ = std::io::stderr()
-                .write_all(invalid.report().render(Format::Text, color).as_bytes());
-            return ExitCode::from(1);
-        }
-        Err(error) => return usage_error(workerflow_registry::ErrorChain(&error)),
-    };
+) -> Result<ExitCode, CommandError> {
+    let path = locate_registry(path, "workerflow check-urls PATH").map_err(CommandError::Usage)?;
+    let registry = Registry::load(&path).map_err(CommandError::LoadRegistry)?;
     let urls = check_urls::collect(&registry);
     let bar = std::io::stderr()
         .is_terminal()
@@ -106,10 +86,7 @@ fn check_urls(
             }
         }
     };
-    let checked = match check_urls::run(urls, options, on_progress) {
-        Ok(checked) => checked,
-        Err(error) => return usage_error(error),
-    };
+    let checked = check_urls::run(urls, options, on_progress).map_err(CommandError::Usage)?;
     if let Some(bar) = bar {
         bar.finish();
     }
@@ -122,11 +99,11 @@ fn check_urls(
         ReportFormat::Text => urls_text(&checked, &failing),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if failing.is_empty() {
+    Ok(if failing.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
+    })
 }
 
 fn urls_text(checked: &[check_urls::UrlResult], failing: &[&check_urls::UrlResult]) -> String {

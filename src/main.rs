@@ -198,39 +198,105 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    run(cli).unwrap_or_else(CommandError::report)
+}
+
+/// Why a `workerflow` command stopped. Commands return it and [`main`] prints it, in one place,
+/// with its exit status: 2 when the command could not start as asked (arguments,
+/// configuration), 1 when it failed while running. What a command prints when it completes
+/// (a failing `doctor`, a route's error body) is its output.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    /// Arguments or configuration that cannot be served; the text says what to change.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Link(#[from] workerflow_runtime::LinkError),
+    /// The registry `check-urls` reads: invalid (its diagnostics are printed, exit 1), or
+    /// unreadable (exit 2).
+    #[error(transparent)]
+    LoadRegistry(workerflow_registry::LoadError),
+    /// ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES name routes that do not exist, or conflict.
+    #[error("{}", .0.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
+    Enablement(workerflow_runtime::EnablementError),
+    #[error("cannot start the async runtime")]
+    AsyncRuntime(#[source] std::io::Error),
+    /// The job store could not be opened (exit 2: `--jobs` or the database is wrong).
+    #[error(transparent)]
+    OpenStore(StoreError),
+    /// The job store failed while answering.
+    #[error("the job store {location}")]
+    Store {
+        location: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("no job with trace id {0:?}")]
+    NoJob(String),
+    #[error("job {id:?} is {state}; only dead or failed jobs can be retried")]
+    NotRetryable { id: String, state: String },
+    #[error("cannot serve on {addr}")]
+    Serve {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} accepted async jobs were left undone at the drain deadline")]
+    Undone(usize),
+    /// A route's call failed: its error body goes to standard output as JSON, the message to
+    /// standard error.
+    #[error(transparent)]
+    Dispatch(DispatchError),
+}
+
+impl CommandError {
+    fn report(self) -> ExitCode {
+        if let CommandError::LoadRegistry(workerflow_registry::LoadError::Invalid(invalid)) = &self
+        {
+            let color = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let report = invalid
+                .report()
+                .render(workerflow_registry::Format::Text, color);
+            let _ = std::io::stderr().write_all(report.as_bytes());
+            return ExitCode::from(1);
+        }
+        if let CommandError::Dispatch(error) = &self {
+            print_json(error);
+        }
+        eprintln!("error: {}", workerflow_registry::ErrorChain(&self));
+        match self {
+            CommandError::Usage(_)
+            | CommandError::Link(_)
+            | CommandError::Enablement(_)
+            | CommandError::LoadRegistry(_)
+            | CommandError::OpenStore(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     let cli = match cli.command {
         // The registry's links, not its routes: no linked handlers needed.
         Command::CheckUrls(args) => return check_urls_command::run(args),
         Command::Jobs(args) => return jobs_command(&args),
         command => Cli { command },
     };
-    let registry = match workerflow::registry::linked() {
-        Ok(registry) => registry,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
     // ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES: every command sees the same enabled routes.
-    let registry = match registry.with_enablement(&EnvSecrets) {
-        Ok(registry) => registry,
-        Err(error) => {
-            for problem in &error.problems {
-                eprintln!("error: {problem}");
-            }
-            return ExitCode::from(2);
-        }
-    };
+    let registry = workerflow::registry::linked()?
+        .with_enablement(&EnvSecrets)
+        .map_err(CommandError::Enablement)?;
     match cli.command {
-        Command::Routes { json } => routes(&registry, json),
-        Command::Doctor { json } => doctor(&registry, json),
+        Command::Routes { json } => Ok(routes(&registry, json)),
+        Command::Doctor { json } => Ok(doctor(&registry, json)),
         Command::Call {
             route,
             payload,
             payload_file,
             trace_id,
         } => call(&registry, &route, payload, payload_file, trace_id),
-        Command::CheckUrls(_) | Command::Jobs(_) => ExitCode::SUCCESS, // handled above
+        Command::CheckUrls(_) | Command::Jobs(_) => Ok(ExitCode::SUCCESS), // handled above
         Command::Serve(args) => serve(registry, args),
     }
 }
@@ -300,82 +366,59 @@ fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
 
 /// `workerflow jobs …`: opens the store `serve` uses, beside it (SQLite's WAL and PostgreSQL
 /// both let it read and write while `serve` runs).
-fn jobs_command(args: &JobsArgs) -> ExitCode {
-    let location = match store_choice(&args.store) {
-        Ok(StoreChoice::Durable(location)) => location,
-        Ok(StoreChoice::Memory) => {
-            eprintln!(
-                "error: the memory job store lives inside the `serve` process; there is nothing to look at"
-            );
-            return ExitCode::from(2);
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
+fn jobs_command(args: &JobsArgs) -> Result<ExitCode, CommandError> {
+    let location = match store_choice(&args.store).map_err(CommandError::Usage)? {
+        StoreChoice::Durable(location) => location,
+        StoreChoice::Memory => {
+            return Err(CommandError::Usage(
+                "the memory job store lives inside the `serve` process; there is nothing to look at"
+                    .to_owned(),
+            ));
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .map_err(CommandError::AsyncRuntime)?;
     runtime.block_on(async {
-        let store = match JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY).await {
-            Ok(store) => store,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(2);
-            }
+        let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
+            .await
+            .map_err(CommandError::OpenStore)?;
+        let failed = |source| CommandError::Store {
+            location: store.location().to_string(),
+            source,
         };
-        let result = match &args.action {
-            JobsAction::List { state } => store.list(state.as_deref()).await.map(|jobs| {
+        match &args.action {
+            JobsAction::List { state } => {
+                let jobs = store.list(state.as_deref()).await.map_err(failed)?;
                 let mut out = String::new();
                 for job in jobs {
                     let _ = writeln!(out, "{job}");
                 }
                 print!("{out}");
-                ExitCode::SUCCESS
-            }),
-            JobsAction::Show { id } => store.get(id).await.map(|job| match job {
+            }
+            JobsAction::Show { id } => match store.get(id).await.map_err(failed)? {
                 Some(job) => {
                     println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
-                    ExitCode::SUCCESS
                 }
-                None => {
-                    eprintln!("error: no job with trace id {id:?}");
-                    ExitCode::FAILURE
-                }
-            }),
-            JobsAction::Retry { id } => store.retry(id).await.map(|done| match done {
-                RetryResult::Queued => {
-                    println!("queued {id} again");
-                    ExitCode::SUCCESS
-                }
-                RetryResult::NotFound => {
-                    eprintln!("error: no job with trace id {id:?}");
-                    ExitCode::FAILURE
-                }
+                None => return Err(CommandError::NoJob(id.clone())),
+            },
+            JobsAction::Retry { id } => match store.retry(id).await.map_err(failed)? {
+                RetryResult::Queued => println!("queued {id} again"),
+                RetryResult::NotFound => return Err(CommandError::NoJob(id.clone())),
                 RetryResult::NotRetryable(state) => {
-                    eprintln!(
-                        "error: job {id:?} is {state}; only dead or failed jobs can be retried"
-                    );
-                    ExitCode::FAILURE
+                    return Err(CommandError::NotRetryable {
+                        id: id.clone(),
+                        state: state.to_string(),
+                    });
                 }
-            }),
-            JobsAction::Purge { older_than } => store.purge(*older_than).await.map(|count| {
+            },
+            JobsAction::Purge { older_than } => {
+                let count = store.purge(*older_than).await.map_err(failed)?;
                 println!("purged {count} finished jobs");
-                ExitCode::SUCCESS
-            }),
-        };
-        result.unwrap_or_else(|error| {
-            eprintln!("error: the job store {}: {error}", store.location());
-            ExitCode::FAILURE
-        })
+            }
+        }
+        Ok(ExitCode::SUCCESS)
     })
 }
 
@@ -422,62 +465,41 @@ fn init_logging() {
         .init();
 }
 
-fn serve(registry: RouteTable, args: ServeArgs) -> ExitCode {
-    let token = match api_token() {
-        Ok(token) => token,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
-    let token = match (token, args.no_auth) {
+fn serve(registry: RouteTable, args: ServeArgs) -> Result<ExitCode, CommandError> {
+    let token = match (api_token().map_err(CommandError::Usage)?, args.no_auth) {
         (_, true) if !args.addr.ip().is_loopback() => {
-            eprintln!(
-                "error: --no-auth is allowed only on a loopback address (got {}); set WORKERFLOW_API_TOKEN instead",
+            return Err(CommandError::Usage(format!(
+                "--no-auth is allowed only on a loopback address (got {}); set WORKERFLOW_API_TOKEN instead",
                 args.addr
-            );
-            return ExitCode::from(2);
+            )));
         }
         (_, true) => None,
         (Some(token), false) => Some(token),
         (None, false) => {
-            eprintln!(
-                "error: WORKERFLOW_API_TOKEN is not set; set it to the bearer token callers must send, \
+            return Err(CommandError::Usage(
+                "WORKERFLOW_API_TOKEN is not set; set it to the bearer token callers must send, \
                  or pass --no-auth to serve without authentication on a loopback address"
-            );
-            return ExitCode::from(2);
+                    .to_owned(),
+            ));
         }
     };
-    let choice = match store_choice(&args.store) {
-        Ok(choice) => choice,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
+    let choice = store_choice(&args.store).map_err(CommandError::Usage)?;
     init_logging();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.threads {
         runtime.worker_threads(threads);
     }
-    let runtime = match runtime.enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .map_err(CommandError::AsyncRuntime)?;
     let jobs = match choice {
         StoreChoice::Memory => JobBackend::Memory,
-        StoreChoice::Durable(location) => {
-            match runtime.block_on(JobStore::open(&location, args.queue_capacity)) {
-                Ok(store) => JobBackend::Durable(std::sync::Arc::new(store)),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
+        StoreChoice::Durable(location) => JobBackend::Durable(std::sync::Arc::new(
+            runtime
+                .block_on(JobStore::open(&location, args.queue_capacity))
+                .map_err(CommandError::OpenStore)?,
+        )),
     };
     let config = ServeConfig {
         token,
@@ -516,18 +538,12 @@ fn serve(registry: RouteTable, args: ServeArgs) -> ExitCode {
     // Jobs still running at the deadline are cancelled here, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
-        Ok(report) if report.undone == 0 => ExitCode::SUCCESS,
-        Ok(report) => {
-            eprintln!(
-                "error: {} accepted async jobs were left undone at the drain deadline",
-                report.undone
-            );
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("error: cannot serve on {}: {error}", args.addr);
-            ExitCode::FAILURE
-        }
+        Ok(report) if report.undone == 0 => Ok(ExitCode::SUCCESS),
+        Ok(report) => Err(CommandError::Undone(report.undone)),
+        Err(source) => Err(CommandError::Serve {
+            addr: args.addr,
+            source,
+        }),
     }
 }
 
@@ -711,52 +727,25 @@ fn call(
     payload: Option<String>,
     payload_file: Option<PathBuf>,
     trace_id: Option<String>,
-) -> ExitCode {
-    let input = match read_payload(payload, payload_file) {
-        Ok(input) => input,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
+) -> Result<ExitCode, CommandError> {
+    let input = read_payload(payload, payload_file).map_err(CommandError::Usage)?;
     let trace_id = match trace_id.map(workerflow_runtime::TraceId::new) {
         None => workerflow_runtime::TraceId::generate(),
         Some(Ok(trace_id)) => trace_id,
-        Some(Err(error)) => {
-            eprintln!("error: --trace-id: {error}");
-            return ExitCode::from(2);
-        }
+        Some(Err(error)) => return Err(CommandError::Usage(format!("--trace-id: {error}"))),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(2);
-        }
-    };
+        .map_err(CommandError::AsyncRuntime)?;
     // The envelope callers of the public API never see (docs/ROUTES.md 1.2): a payload with its
     // own `body` field is still read as the input.
     let payload = json!({ "body": input });
     let result =
         runtime.block_on(registry.dispatch_with_trace(route, payload, &EnvSecrets, trace_id));
-    match result {
-        Ok(output) => {
-            print_json(&output);
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            report_failure(&error);
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn report_failure(error: &DispatchError) {
-    print_json(error);
-    eprintln!("error: {error}");
+    let output = result.map_err(CommandError::Dispatch)?;
+    print_json(&output);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The input from `--payload`, `--payload-file` or standard input, parsed as JSON.
