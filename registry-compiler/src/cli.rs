@@ -511,6 +511,11 @@ fn new(
         },
     )?;
     let registry_display = display_path(&plan.registry_path);
+    if !plan.formatted {
+        eprintln!(
+            "note: rustfmt did not run; the new Rust files are as the templates lay them out (run `cargo fmt` if a long name made a line too long)"
+        );
+    }
     if dry_run {
         print!(
             "{}",

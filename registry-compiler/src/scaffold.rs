@@ -39,6 +39,10 @@ pub struct Plan {
     pub service_id: String,
     pub service_is_new: bool,
     pub test_name: String,
+    /// Whether the new Rust files went through rustfmt. Without it they are as the templates
+    /// lay them out: rustfmt-clean for names of ordinary length (a test checks), perhaps not
+    /// for very long ones.
+    pub formatted: bool,
 }
 
 #[derive(Debug)]
@@ -253,14 +257,16 @@ pub fn plan(
         }
     }
     let names = Names::new(display_name, &service_id, &request.route, &request.secrets);
+    let (connector, connector_formatted) = rustfmt(connector_source(&names, request.request_type)?);
+    let (test, test_formatted) = rustfmt(test_source(&names, &crate_name)?);
     files.push(PlannedFile {
         exists: connector_path.exists(),
-        contents: rustfmt(connector_source(&names, request.request_type)),
+        contents: connector,
         path: connector_path,
     });
     files.push(PlannedFile {
         exists: test_path.exists(),
-        contents: rustfmt(test_source(&names, &crate_name)),
+        contents: test,
         path: test_path,
     });
     files.extend(module_edits(crate_root, &service_id)?);
@@ -272,6 +278,7 @@ pub fn plan(
         service_id,
         service_is_new: existing.is_none(),
         test_name,
+        formatted: connector_formatted && test_formatted,
     })
 }
 
@@ -444,9 +451,10 @@ fn not_ours(path: &Path) -> Refusal {
     ))
 }
 
-/// The generated source as rustfmt lays it out (line breaks depend on the names), so the new
-/// files pass `cargo fmt --check`; unchanged when rustfmt is not installed or fails.
-fn rustfmt(source: String) -> String {
+/// The generated source as rustfmt lays it out, and whether rustfmt ran. The templates are
+/// laid out as rustfmt would for ordinary names, so this changes the text only when a long
+/// name pushes a line past 100 columns; without rustfmt the text stays as rendered.
+fn rustfmt(source: String) -> (String, bool) {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let child = Command::new("rustfmt")
@@ -456,16 +464,19 @@ fn rustfmt(source: String) -> String {
         .stderr(Stdio::null())
         .spawn();
     let Ok(mut child) = child else {
-        return source;
+        return (source, false);
     };
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(source.as_bytes());
     }
     match child.wait_with_output() {
         Ok(output) if output.status.success() && !output.stdout.is_empty() => {
-            String::from_utf8(output.stdout).unwrap_or(source)
+            match String::from_utf8(output.stdout) {
+                Ok(formatted) => (formatted, true),
+                Err(_) => (source, false),
+            }
         }
-        _ => source,
+        _ => (source, false),
     }
 }
 
@@ -664,245 +675,72 @@ impl Names {
     }
 }
 
-fn connector_source(names: &Names, request_type: crate::RequestType) -> String {
-    let Names {
-        service_doc: doc_service,
-        service,
-        route,
-        route_ident: ident,
-        handler,
-        setting,
-        setting_env,
-        secret,
-    } = names;
-    let kind = match request_type {
-        crate::RequestType::Sync => "sync",
-        crate::RequestType::Async => "async",
-    };
-    let (auth_read, auth_header) = match secret {
-        Some(secret) => (
-            format!(
-                "    let token = ctx.secret({ident}::{secret});\n    \
-                 let auth = HeaderValue::try_from(format!(\"Bearer {{}}\", token.expose()))\n        \
-                 .map_err(|_| ConnectorError::config(route, token.unusable(\"not a valid header value\")))?;\n"
-            ),
-            "        .header(header::AUTHORIZATION, auth)\n",
-        ),
-        None => (String::new(), ""),
-    };
-    let header_import = if secret.is_some() {
-        "use workerflow_runtime::http::header::{self, HeaderValue};\n"
-    } else {
-        ""
-    };
-    let source = format!(
-        r#"{MARKER}
-//! {doc_service}: the `{route}` route ({kind}), scaffolded by `workerflow-registry new`.
-//!
-//! As generated it POSTs the payload as JSON to the base URL set in
-//! `{setting_env}`{bearer_doc}, through the runtime's HTTP
-//! client (timeouts, retries, redaction), and returns the service's JSON answer. Replace the
-//! request with the service's real API call.
+/// The connector and test templates (`templates/scaffold/`), filled with values made safe in
+/// Rust: identifiers checked, literals escaped, comment text on one line.
+const CONNECTOR_TEMPLATE: &str = include_str!("../templates/scaffold/connector.rs.j2");
+const TEST_TEMPLATE: &str = include_str!("../templates/scaffold/test.rs.j2");
 
-use serde_json::{{Value, json}};
-{header_import}use workerflow_runtime::http::{{HttpMethod, HttpUrl, OutboundRequest, ProviderDescription}};
-use workerflow_runtime::{{ConfigProblem, ConnectorError, RouteContext, Setting, SettingKind, connector}};
-
-use crate::registry::routes::{ident};
-
-/// Where the {doc_service} API lives. No default: the address is not known yet.
-pub static {setting}: Setting = Setting {{
-    name: {setting_env_lit},
-    label: {label_lit},
-    kind: SettingKind::BaseUrl,
-    default: None,
-}};
-
-const FAILED: &str = {failed_lit};
-
-/// Sends the payload to {doc_service}.
-#[connector(route = {ident}, settings = [{setting}])]
-pub async fn {handler}(
-    ctx: &RouteContext<{ident}::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {{
-    let route = ctx.route_id();
-{auth_read}    let base = ctx.setting(&{setting}).ok_or_else(|| {{
-        ConnectorError::config(
-            route,
-            ConfigProblem::Missing {{
-                label: {setting}.label.to_owned(),
-                checked: vec![{setting}.name.to_owned()],
-            }},
-        )
-    }})?;
-    // Dispatch has checked that the setting is an absolute http(s) URL.
-    let url = HttpUrl::parse(base).map_err(|_| {{
-        ConnectorError::config(
-            route,
-            ConfigProblem::Unusable {{
-                label: {setting}.label.to_owned(),
-                name: {setting}.name.to_owned(),
-                reason: "not an absolute http(s) URL".to_owned(),
-            }},
-        )
-    }})?;
-    let request = OutboundRequest::api(HttpMethod::POST, url)
-{auth_header}        .json(&input);
-    let response = ctx.send(&request).await.map_err(|failure| {{
-        failure.into_error(route, FAILED, &ctx.redactor(), |_| ProviderDescription::default())
-    }})?;
-    let answer = response
-        .json_object()
-        .map_err(|failure| failure.into_error(route, FAILED, &ctx.redactor(), |_| ProviderDescription::default()))?;
-    Ok(json!({{
-        "ok": true,
-        "route": route,
-        "status": response.status.as_u16(),
-        "response": answer,
-    }}))
-}}
-"#,
-        bearer_doc = if secret.is_some() {
-            " with the route's secret as a bearer token"
-        } else {
-            ""
-        },
-        setting_env_lit = literal(setting_env),
-        label_lit = literal(&format!("{service} base URL")),
-        failed_lit = literal(&format!("{service} request failed")),
-    );
-    source
+/// Renders one scaffold template. Nothing is escaped by the engine: every value is Rust text
+/// already (see [`Names`]), and a variable the template names but the context lacks is an error.
+fn render_template(
+    name: &str,
+    template: &str,
+    context: minijinja::Value,
+) -> Result<String, Refusal> {
+    let mut env = minijinja::Environment::new();
+    // `{% if %}` lines vanish whole; the file keeps its final newline.
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|error| usage(format!("internal error: the scaffold syntax: {error}")))?;
+    env.set_syntax(syntax);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.render_named_str(name, template, context)
+        .map_err(|error| {
+            usage(format!(
+                "internal error: the scaffold template {name}: {error}"
+            ))
+        })
 }
 
-fn test_source(names: &Names, crate_name: &str) -> String {
-    let Names {
-        service_doc: doc_service,
-        route,
-        setting_env,
-        secret,
-        ..
-    } = names;
-    let secret_line = match secret {
-        Some(secret) => format!("        .with({}, \"test-token\")\n", literal(secret)),
-        None => String::new(),
-    };
-    let auth_assert = if secret.is_some() {
-        "    assert!(\n        \
-         received.headers.contains(&\"authorization: bearer test-token\".to_owned()),\n        \
-         \"{:?}\",\n        received.headers\n    );\n"
-    } else {
-        ""
-    };
-    let missing_test = match secret {
-        Some(secret) => format!(
-            r#"
-#[test]
-fn {route}_without_its_secret_is_a_configuration_error() {{
-    let linked = registry::linked().expect("every declared route has a handler");
-    let secrets = MapSecrets::new().with({setting_env_lit}, "http://127.0.0.1:9");
-    let error = linked
-        .dispatch_blocking({route_lit}, json!({{}}), &secrets)
-        .expect_err("no secret");
-    assert_eq!(error.status(), 500);
-    assert!(error.to_string().contains({secret_lit}), "{{error}}");
-}}
-"#,
-            setting_env_lit = literal(setting_env),
-            route_lit = literal(route),
-            secret_lit = literal(secret),
-        ),
-        None => String::new(),
-    };
-    format!(
-        r##"{MARKER}
-//! `{route}` ({doc_service}) against a server on loopback, as scaffolded by
-//! `workerflow-registry new`. Extend it as the connector grows.
+fn connector_source(names: &Names, request_type: crate::RequestType) -> Result<String, Refusal> {
+    render_template(
+        "connector.rs.j2",
+        CONNECTOR_TEMPLATE,
+        minijinja::context! {
+            marker => MARKER,
+            service_doc => &names.service_doc,
+            route => &names.route,
+            request_type => request_type.as_str(),
+            ident => &names.route_ident,
+            handler => &names.handler,
+            setting => &names.setting,
+            setting_env => &names.setting_env,
+            setting_env_lit => literal(&names.setting_env),
+            label_lit => literal(&format!("{} base URL", names.service)),
+            failed_lit => literal(&format!("{} request failed", names.service)),
+            secret => &names.secret,
+        },
+    )
+}
 
-use std::io::{{BufRead, BufReader, Read, Write}};
-use std::net::TcpListener;
-use std::thread::JoinHandle;
-
-use serde_json::json;
-use workerflow_runtime::MapSecrets;
-use {crate_name}::registry;
-
-/// What the server received.
-struct Received {{
-    request_line: String,
-    headers: Vec<String>,
-    body: String,
-}}
-
-/// Answers one request with `{{"id": "created-1"}}`; returns its base URL and what it received.
-fn serve_once() -> (String, JoinHandle<Received>) {{
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let base = format!("http://{{}}/api", listener.local_addr().expect("address"));
-    let server = std::thread::spawn(move || {{
-        let (stream, _) = listener.accept().expect("a request");
-        let mut reader = BufReader::new(stream.try_clone().expect("stream"));
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).expect("request line");
-        let mut headers = Vec::new();
-        let mut length = 0;
-        loop {{
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("header");
-            let line = line.trim_end().to_owned();
-            if line.is_empty() {{
-                break;
-            }}
-            // Lower-cased: header names are case-insensitive.
-            let line = line.to_ascii_lowercase();
-            if let Some(value) = line.strip_prefix("content-length:") {{
-                length = value.trim().parse().expect("length");
-            }}
-            headers.push(line);
-        }}
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("body");
-        let answer = r#"{{"id":"created-1"}}"#;
-        let mut stream = stream;
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {{}}\r\nconnection: close\r\n\r\n{{answer}}",
-            answer.len()
-        )
-        .expect("answer");
-        Received {{
-            request_line: request_line.trim_end().to_owned(),
-            headers,
-            body: String::from_utf8(body).expect("UTF-8 body"),
-        }}
-    }});
-    (base, server)
-}}
-
-#[test]
-fn {route}_posts_the_payload_as_json() {{
-    let (base, server) = serve_once();
-    let secrets = MapSecrets::new()
-{secret_line}        .with({setting_env_lit}, base);
-    let linked = registry::linked().expect("every declared route has a handler");
-    let output = linked
-        .dispatch_blocking({route_lit}, json!({{"name": "Ada", "email": "ada@example.com"}}), &secrets)
-        .expect("dispatched");
-    assert_eq!(
-        output,
-        json!({{"ok": true, "route": {route_lit}, "status": 200, "response": {{"id": "created-1"}}}})
-    );
-    let received = server.join().expect("the server thread");
-    assert_eq!(received.request_line, "POST /api HTTP/1.1");
-    assert!(
-        received.headers.contains(&"content-type: application/json".to_owned()),
-        "{{:?}}",
-        received.headers
-    );
-{auth_assert}    assert_eq!(received.body, r#"{{"name":"Ada","email":"ada@example.com"}}"#);
-}}
-{missing_test}"##,
-        setting_env_lit = literal(setting_env),
-        route_lit = literal(route),
+fn test_source(names: &Names, crate_name: &str) -> Result<String, Refusal> {
+    render_template(
+        "test.rs.j2",
+        TEST_TEMPLATE,
+        minijinja::context! {
+            marker => MARKER,
+            service_doc => &names.service_doc,
+            route => &names.route,
+            route_lit => literal(&names.route),
+            crate_name => crate_name,
+            setting_env_lit => literal(&names.setting_env),
+            secret => &names.secret,
+            secret_lit => names.secret.as_deref().map(literal),
+        },
     )
 }
 
@@ -954,6 +792,7 @@ mod tests {
             service_id: "x".into(),
             service_is_new: false,
             test_name: "x".into(),
+            formatted: true,
         };
         let before: Vec<_> = walk(&dir);
         let failed = apply(&plan).expect_err("the rename over a directory fails");
@@ -990,6 +829,7 @@ mod tests {
             service_id: "x".into(),
             service_is_new: false,
             test_name: "x".into(),
+            formatted: true,
         };
         apply(&plan).expect("applied");
         let link = std::fs::symlink_metadata(dir.join("registry.json")).expect("stat");

@@ -543,3 +543,60 @@ fn the_crate_name_is_read_as_toml() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The scaffold templates are laid out as rustfmt lays them out for names of ordinary length,
+/// so what `new` writes (and the snapshots above) is the same whether or not rustfmt is
+/// installed; without it, `new` says so. Under `CI` rustfmt must be there, or the comparison
+/// would compare nothing.
+#[test]
+fn the_templates_are_rustfmt_clean_without_rustfmt() {
+    let rustfmt = Command::new("rustfmt").arg("--version").output();
+    if !rustfmt.is_ok_and(|o| o.status.success()) {
+        assert!(
+            !workerflow_registry::build_script::on_ci(),
+            "rustfmt is missing under CI"
+        );
+        eprintln!("skipped: rustfmt is not installed");
+        return;
+    }
+    let dir = scratch_crate("rustfmt");
+    let no_tools = dir.join("empty-path");
+    std::fs::create_dir_all(&no_tools).expect("mkdir");
+    for secret in [&["--secret", "ACME_API_KEY"][..], &[]] {
+        let mut args = vec![
+            "new",
+            "--service",
+            "Acme CRM",
+            "--route",
+            "acme_contact_upsert",
+        ];
+        args.extend_from_slice(secret);
+        args.push("--dry-run");
+        let formatted = run_in(&dir, &args);
+        let raw = Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
+            .args(&args)
+            .current_dir(&dir)
+            .env("PATH", &no_tools)
+            .output()
+            .expect("the binary runs");
+        assert_eq!(
+            formatted.status.code(),
+            Some(0),
+            "{}",
+            text(&formatted.stderr)
+        );
+        assert_eq!(raw.status.code(), Some(0), "{}", text(&raw.stderr));
+        assert_eq!(
+            text(&raw.stdout),
+            text(&formatted.stdout),
+            "secret {secret:?}"
+        );
+        assert!(!text(&formatted.stderr).contains("rustfmt did not run"));
+        assert!(
+            text(&raw.stderr).contains("note: rustfmt did not run"),
+            "{}",
+            text(&raw.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
