@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use workerflow_registry::Registry;
-use workerflow_registry::generate::Loaded;
+use workerflow_registry::docs::Loaded;
 use workerflow_registry::render::{Page, Renderer};
 
 fn chromium() -> Option<PathBuf> {

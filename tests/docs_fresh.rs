@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use workerflow_registry::generate::Loaded;
+use workerflow_registry::docs::Loaded;
 use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
 use workerflow_registry::write::Freshness;
 

@@ -1,5 +1,5 @@
 //! Arbitrary valid registries through what `build` does: compile with the bundled schema, then
-//! render both pages from one prepared renderer (`generate::Loaded::write_docs` minus the write).
+//! render both pages from one prepared renderer (`docs::Loaded::write_docs` minus the write).
 //! Checks that rendering never fails, is deterministic, and that no value adds a `<script` or a
 //! `javascript:` link to either page (the counts stay those of the templates alone).
 #![no_main]

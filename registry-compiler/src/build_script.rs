@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::generate::Loaded;
+use crate::docs::Loaded;
 use crate::render::{self, REGENERATE_COMMAND, Renderer};
 use crate::write::{Freshness, Written};
 use crate::{LoadError, find_registry};

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use crate::canonical::{FormatError, format_registry};
 use crate::diff;
-use crate::generate::{Loaded, PageFreshness};
+use crate::docs::{Loaded, PageFreshness};
 use crate::render::{REGENERATE_COMMAND, Renderer};
 use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
@@ -303,7 +303,7 @@ enum CliError {
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
     #[error(transparent)]
-    Generate(#[from] crate::generate::GenerateError),
+    Docs(#[from] crate::docs::DocsError),
     #[error("cannot write {path}")]
     Write {
         path: String,

@@ -29,7 +29,7 @@ pub mod codegen;
 pub mod codes;
 pub mod diagnostics;
 pub mod diff;
-pub mod generate;
+pub mod docs;
 mod json_tree;
 // Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
 #[path = "../../workerflow-macros/src/keywords.rs"]

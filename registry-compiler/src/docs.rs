@@ -1,5 +1,5 @@
-//! Generation from a registry file: load it once (validated model plus content hash), then
-//! produce outputs from that one [`Loaded`] value. The CLI's `build` and the `build.rs` entry
+//! The docs step: load a registry file once (validated model plus content hash), then render
+//! the two pages and `openapi.json` from that one [`Loaded`] value and write or check them. The CLI's `build` and the `build.rs` entry
 //! point both go through here, so they write the same bytes.
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub struct Loaded {
 
 /// Why generation failed after the registry loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum GenerateError {
+pub enum DocsError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error("cannot write {path}")]
@@ -95,10 +95,10 @@ impl Loaded {
         &self,
         renderer: &Renderer,
         out_dir: &Path,
-    ) -> Result<Vec<(PathBuf, Written)>, GenerateError> {
+    ) -> Result<Vec<(PathBuf, Written)>, DocsError> {
         let path = out_dir.join(crate::openapi::FILE_NAME);
-        let write_openapi = || -> Result<Written, GenerateError> {
-            let write_error = |source| GenerateError::Write {
+        let write_openapi = || -> Result<Written, DocsError> {
+            let write_error = |source| DocsError::Write {
                 path: crate::display_path(&path),
                 source,
             };
@@ -110,7 +110,7 @@ impl Loaded {
         let (pages, openapi) = std::thread::scope(|scope| {
             let openapi = scope.spawn(write_openapi);
             let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
-                let write_error = |source| GenerateError::Write {
+                let write_error = |source| DocsError::Write {
                     path: crate::display_path(path),
                     source,
                 };
@@ -120,7 +120,7 @@ impl Loaded {
                     // A failed write surfaces as a template error; report the write.
                     Err(error) => Err(writer
                         .take_error()
-                        .map_or(GenerateError::Render(error), write_error)),
+                        .map_or(DocsError::Render(error), write_error)),
                 }
             });
             // A panic there would be a bug; write the document here rather than propagate it.
@@ -138,10 +138,10 @@ impl Loaded {
         &self,
         renderer: &Renderer,
         out_dir: &Path,
-    ) -> Result<Vec<PageFreshness>, GenerateError> {
+    ) -> Result<Vec<PageFreshness>, DocsError> {
         let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
             let text = prepared.render(page)?;
-            write::check(path, &text).map_err(|source| GenerateError::Read {
+            write::check(path, &text).map_err(|source| DocsError::Read {
                 path: crate::display_path(path),
                 source,
             })
@@ -157,7 +157,7 @@ impl Loaded {
             .collect();
         let path = out_dir.join(crate::openapi::FILE_NAME);
         let text = crate::openapi::render(&self.registry);
-        let freshness = write::check(&path, &text).map_err(|source| GenerateError::Read {
+        let freshness = write::check(&path, &text).map_err(|source| DocsError::Read {
             path: crate::display_path(&path),
             source,
         })?;
@@ -176,10 +176,10 @@ impl Loaded {
         &self,
         renderer: &Renderer,
         out_dir: &Path,
-        handle: impl Fn(&Prepared<'_>, Page, &Path) -> Result<T, GenerateError> + Sync,
-    ) -> Result<Vec<(PathBuf, T)>, GenerateError> {
+        handle: impl Fn(&Prepared<'_>, Page, &Path) -> Result<T, DocsError> + Sync,
+    ) -> Result<Vec<(PathBuf, T)>, DocsError> {
         let prepared = renderer.prepare(self.registry.clone(), self.source.clone());
-        let one = |page: Page| -> Result<(PathBuf, T), GenerateError> {
+        let one = |page: Page| -> Result<(PathBuf, T), DocsError> {
             let path = out_dir.join(page.file_name());
             let result = handle(&prepared, page, &path)?;
             Ok((path, result))
