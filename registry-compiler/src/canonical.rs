@@ -96,14 +96,9 @@ pub enum FormatError {
 /// The canonical text of a registry, or why there is none. `path` is the name shown in
 /// diagnostics.
 pub fn format_registry(source: &str, schema: &Schema, path: &str) -> Result<String, FormatError> {
-    let compiled = compile(source, schema);
-    if compiled.registry.is_none() {
-        return Err(FormatError::Invalid(Invalid {
-            path: path.to_owned(),
-            source: source.to_owned(),
-            diagnostics: compiled.diagnostics,
-        }));
-    }
+    compile(source, schema)
+        .into_result(path, source)
+        .map_err(FormatError::Invalid)?;
     // Valid means valid JSON without duplicate keys, so serde_json reads the same document.
     let value: Value =
         serde_json::from_str(source.trim_start_matches('\u{feff}')).map_err(|e| {
@@ -127,14 +122,9 @@ pub fn validate_canonical(
     schema: &Schema,
     path: &str,
 ) -> Result<String, FormatError> {
-    let compiled = compile(&text, schema);
-    if compiled.registry.is_none() {
-        return Err(FormatError::WouldBeInvalid(Invalid {
-            path: format!("{path} (formatted)"),
-            source: text,
-            diagnostics: compiled.diagnostics,
-        }));
-    }
+    compile(&text, schema)
+        .into_result(&format!("{path} (formatted)"), &text)
+        .map_err(FormatError::WouldBeInvalid)?;
     Ok(text)
 }
 

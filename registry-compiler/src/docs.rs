@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::render::{Page, Prepared, RenderError, Renderer, SourceInfo};
 use crate::write::{self, Freshness, Written};
-use crate::{Invalid, LoadError, Registry, SCHEMA_FILE_NAME, compile, read_source, schema_for};
+use crate::{LoadError, Registry, SCHEMA_FILE_NAME, compile, read_source, schema_for};
 
 /// A valid registry, ready to generate from.
 #[derive(Debug)]
@@ -65,13 +65,9 @@ impl Loaded {
                 .unwrap_or_else(|_| SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()));
             (source, compiled)
         });
-        let Some(registry) = compiled.registry else {
-            return Err(LoadError::Invalid(Invalid {
-                path: file.display,
-                source: file.text,
-                diagnostics: compiled.diagnostics,
-            }));
-        };
+        let registry = compiled
+            .into_result(&file.display, &file.text)
+            .map_err(LoadError::Invalid)?;
         let schema_path = path
             .parent()
             .map(|dir| dir.join(SCHEMA_FILE_NAME))

@@ -75,6 +75,18 @@ pub struct Compiled {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Compiled {
+    /// The registry, or its diagnostics as an [`Invalid`] of `source` shown as `path` (the text
+    /// is copied only then).
+    pub fn into_result(self, path: &str, source: &str) -> Result<Registry, Invalid> {
+        self.registry.ok_or_else(|| Invalid {
+            path: path.to_owned(),
+            source: source.to_owned(),
+            diagnostics: self.diagnostics,
+        })
+    }
+}
+
 /// Why a registry could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -149,15 +161,9 @@ impl Registry {
         let path = path.as_ref();
         let schema = schema_for(path)?;
         let file = read_source(path)?;
-        let compiled = compile(&file.text, &schema);
-        match compiled.registry {
-            Some(registry) => Ok(registry),
-            None => Err(LoadError::Invalid(Invalid {
-                path: file.display,
-                source: file.text,
-                diagnostics: compiled.diagnostics,
-            })),
-        }
+        compile(&file.text, &schema)
+            .into_result(&file.display, &file.text)
+            .map_err(LoadError::Invalid)
     }
 
     /// Validates a registry text against the bundled schema.
@@ -172,12 +178,7 @@ impl Registry {
                 Span::default(),
             )],
         })?;
-        let compiled = compile(text, &schema);
-        compiled.registry.ok_or_else(|| Invalid {
-            path: "services.json".to_owned(),
-            source: text.to_owned(),
-            diagnostics: compiled.diagnostics,
-        })
+        compile(text, &schema).into_result("services.json", text)
     }
 }
 

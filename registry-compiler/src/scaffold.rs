@@ -134,14 +134,9 @@ pub fn plan(
     }
 
     let display = crate::display_path(registry_path);
-    let compiled = compile(registry_text, schema);
-    let Some(registry) = compiled.registry else {
-        return Err(Refusal::Invalid(Invalid {
-            path: display,
-            source: registry_text.to_owned(),
-            diagnostics: compiled.diagnostics,
-        }));
-    };
+    let registry = compile(registry_text, schema)
+        .into_result(&display, registry_text)
+        .map_err(Refusal::Invalid)?;
     if let Some(owner) = registry.services.iter().find(|s| {
         s.runtime
             .iter()
