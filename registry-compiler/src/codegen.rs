@@ -517,58 +517,28 @@ pub fn write_to_out_dir(registry: &Registry) -> io::Result<PathBuf> {
         )
     })?;
     let path = Path::new(&out_dir).join(FILE_NAME);
-    write_if_changed(&path, generate(registry).as_bytes())?;
+    crate::write::write_if_changed(&path, generate(registry).as_bytes())?;
     Ok(path)
 }
 
-fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<()> {
-    if std::fs::read(path).is_ok_and(|existing| existing == contents) {
-        return Ok(());
-    }
-    let temporary = path.with_extension(format!("rs.tmp{}", std::process::id()));
-    std::fs::write(&temporary, contents)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
-}
-
-/// The whole build step for a crate with connectors, from its `build.rs`:
+/// The build step for a crate with connectors whose docs live elsewhere, from its `build.rs`:
 ///
 /// ```no_run
 /// // The body of `fn main` in build.rs:
 /// workerflow_registry::codegen::build_script("connector-registry/services.json");
 /// ```
 ///
-/// It prints `cargo::rerun-if-changed` for the registry and its directory (where the schema
-/// lives), validates the registry,
-/// and writes the module that `workerflow_runtime::include_registry!()` includes. On an invalid
-/// registry it prints every diagnostic, rustc-style, and exits with status 1, failing the build.
-/// A relative path is taken from the crate's directory.
+/// [`crate::build_script::run`] without the docs: the same directives to Cargo (the registry,
+/// its directory where the schema lives, the templates, `CI` and `WORKERFLOW_NO_DOCS`), the
+/// same validation (every diagnostic rustc-style, then exit status 1) and the same module. A
+/// relative path is taken from the crate's directory.
 pub fn build_script(registry_path: impl AsRef<Path>) {
-    if let Err(message) = try_build_script(registry_path.as_ref()) {
-        eprint!("{message}");
-        std::process::exit(1);
-    }
-}
-
-fn try_build_script(registry_path: &Path) -> Result<(), String> {
-    let path = match std::env::var_os("CARGO_MANIFEST_DIR") {
-        Some(dir) if registry_path.is_relative() => Path::new(&dir).join(registry_path),
-        _ => registry_path.to_owned(),
-    };
-    println!("cargo::rerun-if-changed={}", path.display());
-    // The directory, not the schema file: a file that does not exist would rerun this script on
-    // every build, and the directory also notices a schema added later.
-    if let Some(dir) = path.parent() {
-        println!("cargo::rerun-if-changed={}", dir.display());
-    }
-    let registry = Registry::load(&path).map_err(|error| match error {
-        crate::LoadError::Invalid(invalid) => invalid.report().render(crate::Format::Text, false),
-        other => format!("error: {other}\n"),
-    })?;
-    write_to_out_dir(&registry)
-        .map(|_| ())
-        .map_err(|error| format!("error: cannot write the generated registry module: {error}\n"))
+    let mut script = crate::build_script::BuildScript::from_env();
+    let path = registry_path.as_ref();
+    script.registry = Some(script.manifest_dir.join(path));
+    script.skip_docs = true;
+    let loaded = script.load_or_exit();
+    script.code_or_exit(&loaded);
 }
 
 #[cfg(test)]
