@@ -257,6 +257,12 @@ impl fmt::Display for Code {
 }
 
 impl Code {
+    /// The class of a change `diff` reports (breaking, notable, cosmetic); `None` for codes
+    /// that are not changes.
+    pub fn change_class(self) -> Option<ChangeClass> {
+        class_of(self)
+    }
+
     /// Looks a code up by its printed form (case-insensitive, `WF` optional).
     pub fn parse(text: &str) -> Option<Code> {
         let text = text.trim();
@@ -280,4 +286,45 @@ impl Code {
             fix = self.fix()
         )
     }
+}
+
+/// How much a change `diff` reports matters to callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeClass {
+    Breaking,
+    Notable,
+    Cosmetic,
+}
+
+impl ChangeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeClass::Breaking => "breaking",
+            ChangeClass::Notable => "notable",
+            ChangeClass::Cosmetic => "cosmetic",
+        }
+    }
+}
+
+/// The class of a change code; `None` for codes that are not changes.
+pub fn class_of(code: Code) -> Option<ChangeClass> {
+    use Code::*;
+    Some(match code {
+        RouteRemoved
+        | RouteRenamed
+        | RequestTypeChanged
+        | SecretRequirementAdded
+        | SecretNameRemoved
+        | RequiredInputAdded
+        | InputTypeNarrowed
+        | OutputFieldRemoved
+        | OutputTypeChanged
+        | ServiceRemoved
+        | ServiceIdChanged => ChangeClass::Breaking,
+        ServiceAdded | RankChanged | DocsUrlChanged | AuthTypeChanged | ConfidenceLowered
+        | RouteAdded => ChangeClass::Notable,
+        NotesChanged | ReasonChanged => ChangeClass::Cosmetic,
+        _ => return None,
+    })
 }

@@ -13,51 +13,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::codes::{ChangeClass as Class, class_of};
 use crate::diagnostics::{Diagnostic, LineIndex, Report};
 use crate::load::{Document, pointer_segment};
 use crate::model::{Registry, Route};
 use crate::{Code, Span};
-
-/// How much a change matters to callers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    Breaking,
-    Notable,
-    Cosmetic,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Breaking => "breaking",
-            Class::Notable => "notable",
-            Class::Cosmetic => "cosmetic",
-        }
-    }
-}
-
-/// The class of a change code; `None` for codes that are not changes.
-pub fn class_of(code: Code) -> Option<Class> {
-    use Code::*;
-    Some(match code {
-        RouteRemoved
-        | RouteRenamed
-        | RequestTypeChanged
-        | SecretRequirementAdded
-        | SecretNameRemoved
-        | RequiredInputAdded
-        | InputTypeNarrowed
-        | OutputFieldRemoved
-        | OutputTypeChanged
-        | ServiceRemoved
-        | ServiceIdChanged => Class::Breaking,
-        ServiceAdded | RankChanged | DocsUrlChanged | AuthTypeChanged | ConfidenceLowered
-        | RouteAdded => Class::Notable,
-        NotesChanged | ReasonChanged => Class::Cosmetic,
-        _ => return None,
-    })
-}
 
 /// Which file a change is located in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

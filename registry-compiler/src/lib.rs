@@ -21,29 +21,34 @@
 //! assert_eq!(invalid.diagnostics[0].code.as_str(), "WF307");
 //! ```
 
+// The public modules are what other crates, the binary and the fuzz targets use; the rest is
+// private, so rustc reports what nothing reads.
 pub mod build_script;
-pub mod canonical;
+mod canonical;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod codegen;
-pub mod codes;
-pub mod diagnostics;
-pub mod diff;
+mod codes;
+mod diagnostics;
+#[cfg(feature = "cli")]
+mod diff;
 pub mod docs;
 mod json_tree;
 // Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
 #[path = "../../workerflow-macros/src/keywords.rs"]
 mod keywords;
+// The scanner and its document, public for the fuzz targets only.
+#[doc(hidden)]
 pub mod load;
 pub mod model;
 mod numbers;
 pub mod openapi;
 mod parallel;
 pub mod render;
-pub mod rules;
+mod rules;
 #[cfg(feature = "cli")]
-pub mod scaffold;
-pub mod schema;
+mod scaffold;
+mod schema;
 #[path = "../../workerflow-macros/src/suggest.rs"]
 mod suggest;
 pub mod write;
@@ -52,7 +57,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use codes::Code;
+pub use canonical::{FormatError, format_registry};
+pub use codes::{ChangeClass, Code};
 pub use diagnostics::{Diagnostic, Format, Report, Severity, Span};
 pub use model::{
     AuthType, ChangeNote, Confidence, DocsRequiresLogin, Registry, RequestType, Route,
@@ -491,7 +497,6 @@ pub fn model_of_services(
             let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
             mismatch(document.span(node), pointer, message)
         })?;
-        service.id_is_explicit = !service.id.is_empty();
         if service.id.is_empty() {
             service.id = model::derive_id(&service.connector_name).unwrap_or_default();
         }

@@ -36,9 +36,6 @@ pub struct Service {
     /// The stable slug: the registry's `id`, or one derived from `connector_name`.
     #[serde(default)]
     pub id: String,
-    /// Whether `id` was written in the registry (false when derived).
-    #[serde(skip)]
-    pub id_is_explicit: bool,
     pub rank: Option<u32>,
     pub connector_name: String,
     pub official_vendor_name: Option<String>,

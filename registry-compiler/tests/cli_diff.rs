@@ -9,7 +9,6 @@ mod common;
 use common::{fixtures, run_in, text, workspace_root};
 
 use workerflow_registry::Code;
-use workerflow_registry::diff::class_of;
 
 fn diff_dir() -> PathBuf {
     fixtures().join("diff")
@@ -78,7 +77,7 @@ fn fixture_pair_covers_every_change_code() {
     let found = codes(&json(&output));
     let expected: Vec<String> = Code::ALL
         .iter()
-        .filter(|&&code| class_of(code).is_some() || code == Code::StaleAcknowledgement)
+        .filter(|&&code| code.change_class().is_some() || code == Code::StaleAcknowledgement)
         .map(|code| code.as_str().to_owned())
         .collect();
     assert_eq!(found, expected);

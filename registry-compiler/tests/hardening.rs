@@ -7,7 +7,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use serde_json::Value;
-use workerflow_registry::canonical::format_registry;
+use workerflow_registry::format_registry;
 use workerflow_registry::{Schema, check, compile};
 
 use common::{fixtures, run_in, text};

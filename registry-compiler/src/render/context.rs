@@ -126,7 +126,7 @@ impl Catalog {
             changelog => registry
                 .changes
                 .iter()
-                .filter(|c| crate::Code::parse(&c.code).and_then(crate::diff::class_of) == Some(crate::diff::Class::Breaking))
+                .filter(|c| crate::Code::parse(&c.code).and_then(crate::Code::change_class) == Some(crate::ChangeClass::Breaking))
                 .map(|c| minijinja::context! {
                     code => c.code.as_str(),
                     title => crate::Code::parse(&c.code).map_or("", crate::Code::title),
