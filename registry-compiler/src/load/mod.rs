@@ -148,6 +148,52 @@ pub fn scan(source: &str) -> Scan<'_> {
 
 /// Decodes the inside of a string token (without its quotes). Only called on strings the scanner
 /// accepted, so every escape is well formed.
+/// What a `\u` escape holds: the one reading of `\uXXXX` (and of a surrogate pair) that the
+/// scanner, the string decoder and the character rules share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnicodeEscape {
+    /// A character, a surrogate pair combined, and the escape's length in bytes (6 or 12).
+    Char(char, usize),
+    /// The `\u` at this offset is not followed by four hex digits.
+    BadDigits(usize),
+    /// A high surrogate not followed by a low one.
+    LoneHigh,
+    /// A low surrogate with no high one before it.
+    LoneLow,
+}
+
+/// Reads the `\u` escape whose backslash is at `at`.
+pub(crate) fn unicode_escape(raw: &[u8], at: usize) -> UnicodeEscape {
+    let hex4 = |at: usize| {
+        let digits = raw.get(at..at + 4)?;
+        digits.iter().try_fold(0u32, |value, &byte| {
+            Some(value * 16 + char::from(byte).to_digit(16)?)
+        })
+    };
+    let Some(unit) = hex4(at + 2) else {
+        return UnicodeEscape::BadDigits(at);
+    };
+    match unit {
+        0xD800..=0xDBFF => {
+            if raw.get(at + 6..at + 8) != Some(b"\\u") {
+                return UnicodeEscape::LoneHigh;
+            }
+            match hex4(at + 8) {
+                None => UnicodeEscape::BadDigits(at + 6),
+                Some(low @ 0xDC00..=0xDFFF) => {
+                    let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                    char::from_u32(code)
+                        .map_or(UnicodeEscape::LoneHigh, |c| UnicodeEscape::Char(c, 12))
+                }
+                Some(_) => UnicodeEscape::LoneHigh,
+            }
+        }
+        0xDC00..=0xDFFF => UnicodeEscape::LoneLow,
+        // Every other value below 0x10000 is a character.
+        code => char::from_u32(code).map_or(UnicodeEscape::LoneLow, |c| UnicodeEscape::Char(c, 6)),
+    }
+}
+
 pub fn decode_string(raw: &str) -> Cow<'_, str> {
     if !raw.contains('\\') {
         return Cow::Borrowed(raw);
@@ -169,26 +215,16 @@ pub fn decode_string(raw: &str) -> Cow<'_, str> {
             'b' => out.push('\u{8}'),
             'f' => out.push('\u{c}'),
             'u' => {
-                let unit = |at: usize| {
-                    raw.get(at..at + 4)
-                        .and_then(|h| u32::from_str_radix(h, 16).ok())
-                        .unwrap_or(0xFFFD)
+                // Escapes are ASCII: skipping bytes is skipping characters.
+                let (c, len) = match unicode_escape(raw.as_bytes(), i) {
+                    UnicodeEscape::Char(c, len) => (c, len),
+                    UnicodeEscape::BadDigits(at) if at == i => ('\u{FFFD}', 2),
+                    _ => ('\u{FFFD}', 6),
                 };
-                let high = unit(i + 2);
-                for _ in 0..4 {
+                for _ in 2..len {
                     chars.next();
                 }
-                let code =
-                    if (0xD800..0xDC00).contains(&high) && raw.get(i + 6..i + 8) == Some("\\u") {
-                        let low = unit(i + 8);
-                        for _ in 0..6 {
-                            chars.next();
-                        }
-                        0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
-                    } else {
-                        high
-                    };
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                out.push(c);
             }
             other => out.push(other),
         }
@@ -396,8 +432,24 @@ pub fn pointer_segment(segment: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::scan;
     use super::scanner::needs_a_look;
+    use super::{UnicodeEscape, scan, unicode_escape};
+
+    #[test]
+    fn unicode_escapes_are_read_one_way() {
+        let read = |raw: &str| unicode_escape(raw.as_bytes(), 0);
+        assert_eq!(read(r"\u00e9"), UnicodeEscape::Char('é', 6));
+        assert_eq!(read(r"\ud83d\ude00"), UnicodeEscape::Char('😀', 12));
+        assert_eq!(read(r"\ud83d"), UnicodeEscape::LoneHigh);
+        assert_eq!(read(r"\ud83d\u0041"), UnicodeEscape::LoneHigh);
+        assert_eq!(read(r"\ude00"), UnicodeEscape::LoneLow);
+        assert_eq!(read(r"\u00g9"), UnicodeEscape::BadDigits(0));
+        assert_eq!(read(r"\ud83d\u12"), UnicodeEscape::BadDigits(6));
+        assert_eq!(
+            super::decode_string(r"a\u00e9\ud83d\ude00\ud83dz"),
+            "aé😀\u{fffd}z"
+        );
+    }
 
     #[test]
     fn indexed_elements_match_the_walk() {

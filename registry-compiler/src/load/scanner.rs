@@ -635,34 +635,28 @@ impl<'src> Parser<'src> {
                 }
                 Ok(i + 2)
             }
-            Some(b'u') => {
-                let unit = self.hex4(i)?;
-                if (0xD800..0xDC00).contains(&unit) {
-                    if self.src.get(i + 6) == Some(&b'\\') && self.src.get(i + 7) == Some(&b'u') {
-                        let low = self.hex4(i + 6)?;
-                        if (0xDC00..0xE000).contains(&low) {
-                            return Ok(i + 12);
-                        }
-                    }
+            Some(b'u') => match unicode_escape(self.src, i) {
+                UnicodeEscape::Char(_, len) => Ok(i + len),
+                UnicodeEscape::BadDigits(at) => Err(self.bad_digits(at)),
+                UnicodeEscape::LoneHigh => {
                     self.bad_escape(
                         i,
                         6,
                         "unpaired UTF-16 surrogate in `\\u` escape",
                         "a high surrogate must be followed by a low one (\\uDC00-\\uDFFF)",
                     );
-                    return Err(Fatal);
+                    Err(Fatal)
                 }
-                if (0xDC00..0xE000).contains(&unit) {
+                UnicodeEscape::LoneLow => {
                     self.bad_escape(
                         i,
                         6,
                         "unpaired UTF-16 surrogate in `\\u` escape",
                         "a low surrogate must follow a high one (\\uD800-\\uDBFF)",
                     );
-                    return Err(Fatal);
+                    Err(Fatal)
                 }
-                Ok(i + 6)
-            }
+            },
             None => {
                 self.diagnostics.push(
                     Diagnostic::error(
@@ -688,31 +682,21 @@ impl<'src> Parser<'src> {
         }
     }
 
-    fn hex4(&mut self, i: usize) -> Result<u32, Fatal> {
-        let digits = self
-            .src
-            .get(i + 2..i + 6)
-            .filter(|d| d.iter().all(u8::is_ascii_hexdigit));
-        match digits {
-            Some(d) => {
-                Ok(u32::from_str_radix(std::str::from_utf8(d).unwrap_or("0"), 16).unwrap_or(0))
-            }
-            None => {
-                let len = self.src[i + 2..]
-                    .iter()
-                    .take(4)
-                    .take_while(|b| b.is_ascii_hexdigit())
-                    .count()
-                    + 2;
-                self.bad_escape(
-                    i,
-                    len,
-                    "`\\u` must be followed by four hex digits",
-                    "write the character as \\uXXXX, for example \\u00e9",
-                );
-                Err(Fatal)
-            }
-        }
+    /// Reports the `\u` at `i` that lacks its four hex digits.
+    fn bad_digits(&mut self, i: usize) -> Fatal {
+        let len = self.src[i + 2..]
+            .iter()
+            .take(4)
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count()
+            + 2;
+        self.bad_escape(
+            i,
+            len,
+            "`\\u` must be followed by four hex digits",
+            "write the character as \\uXXXX, for example \\u00e9",
+        );
+        Fatal
     }
 
     fn bad_escape(&mut self, i: usize, len: usize, message: &str, help: &str) {

@@ -3,6 +3,8 @@
 //! rules flag; others are named by number and script.
 
 use unicode_general_category::{GeneralCategory, get_general_category};
+
+use crate::load::{UnicodeEscape, unicode_escape};
 use unicode_script::{Script, UnicodeScript};
 
 /// Why `c` may not appear in any text of the registry, if it may not: C0/C1 controls other
@@ -264,21 +266,10 @@ pub fn first_forbidden(raw: &str) -> Option<(std::ops::Range<usize>, char, &'sta
     while i < bytes.len() {
         let (c, len) = match bytes[i] {
             b'\\' => match bytes.get(i + 1) {
-                Some(b'u') => match hex4(raw, i + 2) {
-                    Some(high @ 0xD800..=0xDBFF) => {
-                        let low = (raw.get(i + 6..i + 8) == Some("\\u"))
-                            .then(|| hex4(raw, i + 8))
-                            .flatten();
-                        match low {
-                            Some(low @ 0xDC00..=0xDFFF) => (
-                                char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)),
-                                12,
-                            ),
-                            _ => (None, 6),
-                        }
-                    }
-                    Some(code) => (char::from_u32(code), 6),
-                    None => (None, 2),
+                Some(b'u') => match unicode_escape(bytes, i) {
+                    UnicodeEscape::Char(c, len) => (Some(c), len),
+                    UnicodeEscape::BadDigits(at) if at == i => (None, 2),
+                    _ => (None, 6),
                 },
                 Some(b'b') => (Some('\u{8}'), 2),
                 Some(b'f') => (Some('\u{c}'), 2),
@@ -299,14 +290,6 @@ pub fn first_forbidden(raw: &str) -> Option<(std::ops::Range<usize>, char, &'sta
         i += len;
     }
     None
-}
-
-fn hex4(raw: &str, at: usize) -> Option<u32> {
-    let digits = raw.get(at..at + 4)?;
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u32::from_str_radix(digits, 16).ok()
 }
 
 #[cfg(test)]
