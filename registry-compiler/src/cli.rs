@@ -503,7 +503,7 @@ fn new(
         .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
     let plan = scaffold::plan(request, &path, &file.text, &schema, &crate_root, force).map_err(
         |refusal| match refusal {
-            scaffold::Refusal::Usage(message) => CliError::Refused(message),
+            scaffold::Refusal::Request(message) => CliError::Refused(message),
             scaffold::Refusal::Invalid(invalid) => CliError::Invalid {
                 registries: vec![invalid],
                 note: Some("nothing was written".to_owned()),

@@ -56,8 +56,10 @@ pub struct PlannedFile {
 /// Why `new` refuses.
 #[derive(Debug)]
 pub enum Refusal {
-    /// The request itself is wrong (a bad id or name, an existing route or file).
-    Usage(String),
+    /// The request itself is wrong (a bad id or name, an existing route or file): a message
+    /// for the person who asked, with `= help:` lines, returned to the CLI's one printer. It
+    /// stays text because nothing matches on it; each refusal is written once, where it is found.
+    Request(String),
     /// The registry is invalid, or would be after the edit.
     Invalid(Invalid),
 }
@@ -67,8 +69,8 @@ pub enum Refusal {
 /// overwritten.
 pub const MARKER: &str = "// Written by `workerflow-registry new`: while this line comes first, `new --force` may replace the file.";
 
-fn usage(message: impl Into<String>) -> Refusal {
-    Refusal::Usage(message.into())
+fn refuse(message: impl Into<String>) -> Refusal {
+    Refusal::Request(message.into())
 }
 
 pub fn is_route_id(id: &str) -> bool {
@@ -97,17 +99,17 @@ pub fn plan(
 ) -> Result<Plan, Refusal> {
     let service_name = request.service.trim();
     if service_name.is_empty() {
-        return Err(usage("the service name is empty"));
+        return Err(refuse("the service name is empty"));
     }
     if !is_route_id(&request.route) {
-        return Err(usage(format!(
+        return Err(refuse(format!(
             "invalid route id `{}`\n  = help: a route id is lower-case letters, digits and `_`, starting with a letter, for example `{}`",
             request.route,
             derive_id(&request.route).unwrap_or_else(|| "acme_contact_upsert".into())
         )));
     }
     if route_ident(&request.route).is_none() {
-        return Err(usage(format!(
+        return Err(refuse(format!(
             "route id `{0}` is a Rust keyword that no identifier can spell, so no code can name the route\n  = help: pick another route id, for example `{0}_route`",
             request.route
         )));
@@ -115,20 +117,20 @@ pub fn plan(
     let mut seen = Vec::new();
     for name in &request.secrets {
         if !is_secret_name(name) {
-            return Err(usage(format!(
+            return Err(refuse(format!(
                 "invalid secret name `{name}`\n  = help: a secret name is upper-case letters, digits and `_`, starting with a letter, for example `{}`",
                 name.to_ascii_uppercase().replace(['-', ' ', '.'], "_")
             )));
         }
         if seen.contains(&name) {
-            return Err(usage(format!("secret `{name}` is given twice")));
+            return Err(refuse(format!("secret `{name}` is given twice")));
         }
         seen.push(name);
     }
     if let Some(docs) = &request.docs
         && !docs.starts_with("https://")
     {
-        return Err(usage(format!(
+        return Err(refuse(format!(
             "--docs must be an https:// URL, found `{docs}`"
         )));
     }
@@ -143,7 +145,7 @@ pub fn plan(
             .flat_map(|r| &r.routes)
             .any(|r| r.id == request.route)
     }) {
-        return Err(usage(format!(
+        return Err(refuse(format!(
             "route `{}` already exists (service `{}`)\n  = help: pick another route id, or edit the existing route in {display}",
             request.route, owner.connector_name
         )));
@@ -155,25 +157,25 @@ pub fn plan(
     let service_id = match existing {
         Some(index) => registry.services[index].id.clone(),
         None => wanted_id.clone().ok_or_else(|| {
-            usage(format!(
+            refuse(format!(
                 "no id can be derived from the service name `{service_name}`\n  = help: use a name with a letter first, such as `Acme CRM`"
             ))
         })?,
     };
 
     if PATH_KEYWORDS.contains(&service_id.as_str()) || RAW_KEYWORDS.contains(&service_id.as_str()) {
-        return Err(usage(format!(
+        return Err(refuse(format!(
             "the service id `{service_id}` is a Rust keyword, so it cannot name the connector module (`mod {service_id};`)\n  = help: use a service name whose id is not a keyword, such as `{service_name} API`, or give the service another `id` in {display}"
         )));
     }
 
     // Edit the JSON value, so unknown keys and every other service stay as they are.
     let mut value: Value = serde_json::from_str(registry_text.trim_start_matches('\u{feff}'))
-        .map_err(|e| usage(format!("cannot read {display}: {e}")))?;
+        .map_err(|e| refuse(format!("cannot read {display}: {e}")))?;
     let services = value
         .get_mut("services")
         .and_then(Value::as_array_mut)
-        .ok_or_else(|| usage(format!("{display} has no `services` list")))?;
+        .ok_or_else(|| refuse(format!("{display} has no `services` list")))?;
     let service_index = match existing.and_then(|_| {
         services.iter().position(|s| {
             let name = s
@@ -206,7 +208,7 @@ pub fn plan(
     let route = route_value(request, service_name, &label);
     let service = services[service_index]
         .as_object_mut()
-        .ok_or_else(|| usage("the service is not an object"))?;
+        .ok_or_else(|| refuse("the service is not an object"))?;
     let runtime = service
         .entry("runtime")
         .or_insert_with(|| json!({ "routes": [] }));
@@ -217,7 +219,7 @@ pub fn plan(
         .as_object_mut()
         .map(|r| r.entry("routes").or_insert_with(|| json!([])))
         .and_then(Value::as_array_mut)
-        .ok_or_else(|| usage("the service's `runtime.routes` is not a list"))?;
+        .ok_or_else(|| refuse("the service's `runtime.routes` is not a list"))?;
     routes.push(route);
 
     let after = canonical::to_text(&canonical::canonical_value(value));
@@ -244,7 +246,7 @@ pub fn plan(
             Some(false) => return Err(not_ours(path)),
             Some(true) if force => {}
             Some(true) => {
-                return Err(usage(format!(
+                return Err(refuse(format!(
                     "{} exists\n  = help: pass --force to replace it, or add the handler to it by hand",
                     crate::display_path(path)
                 )));
@@ -440,7 +442,7 @@ fn scaffolded(path: &Path) -> Option<bool> {
 }
 
 fn not_ours(path: &Path) -> Refusal {
-    usage(format!(
+    refuse(format!(
         "{} exists and was not written by `workerflow-registry new`\n  = help: `new` never replaces what it did not create, even with --force: pick another service name, or add the handler to the existing module by hand",
         crate::display_path(path)
     ))
@@ -530,24 +532,24 @@ fn crate_name(crate_root: &Path) -> Result<String, Refusal> {
     let manifest = crate_root.join("Cargo.toml");
     let shown = crate::display_path(&manifest);
     let text = std::fs::read_to_string(&manifest).map_err(|e| {
-        usage(format!(
+        refuse(format!(
             "cannot read {shown}: {e}\n  = help: `new` writes into the crate whose connector-registry/ holds the registry"
         ))
     })?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        usage(format!("cannot read {shown}: {}", e.to_string().trim_end()))
+        refuse(format!("cannot read {shown}: {}", e.to_string().trim_end()))
     })?;
     let field = |section: &str| table.get(section).and_then(|t| t.get("name"));
     let name = match (field("lib"), field("package")) {
         (Some(toml::Value::String(name)), _) => name.clone(),
         (None, Some(toml::Value::String(name))) => name.replace('-', "_"),
         (None, Some(toml::Value::Table(_))) => {
-            return Err(usage(format!(
+            return Err(refuse(format!(
                 "{shown}: `package.name` is inherited, which Cargo does not allow\n  = help: write the name, as in `name = \"my-connectors\"`"
             )));
         }
-        (None, None) => return Err(usage(format!("{shown} has no [package] name"))),
-        _ => return Err(usage(format!("{shown}: the crate name is not a string"))),
+        (None, None) => return Err(refuse(format!("{shown} has no [package] name"))),
+        _ => return Err(refuse(format!("{shown}: the crate name is not a string"))),
     };
     let is_ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -555,7 +557,7 @@ fn crate_name(crate_root: &Path) -> Result<String, Refusal> {
         && !PATH_KEYWORDS.contains(&name.as_str())
         && !RAW_KEYWORDS.contains(&name.as_str());
     if !is_ident {
-        return Err(usage(format!(
+        return Err(refuse(format!(
             "{shown}: the crate name `{name}` is not a Rust identifier, so the generated test cannot `use` it"
         )));
     }
@@ -567,7 +569,7 @@ fn crate_name(crate_root: &Path) -> Result<String, Refusal> {
 fn module_edits(crate_root: &Path, service_id: &str) -> Result<Vec<PlannedFile>, Refusal> {
     let read = |path: &Path| {
         std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read {}: {e}", crate::display_path(path))))
+            .map_err(|e| refuse(format!("cannot read {}: {e}", crate::display_path(path))))
     };
     let modules = crate_root.join("src/connectors/mod.rs");
     let declaration = format!("mod {service_id};");
@@ -689,13 +691,13 @@ fn render_template(
         .lstrip_blocks(true)
         .keep_trailing_newline(true)
         .build()
-        .map_err(|error| usage(format!("internal error: the scaffold syntax: {error}")))?;
+        .map_err(|error| refuse(format!("internal error: the scaffold syntax: {error}")))?;
     env.set_syntax(syntax);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.render_named_str(name, template, context)
         .map_err(|error| {
-            usage(format!(
+            refuse(format!(
                 "internal error: the scaffold template {name}: {error}"
             ))
         })
