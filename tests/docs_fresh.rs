@@ -1,4 +1,4 @@
-//! The committed `docs/SERVICE_API_INDEX.md`, `.html` and `openapi.json` are exactly what the
+//! The committed `docs/SERVICE_API_INDEX.md`, `.html`, `openapi.json` and `llms.txt` are exactly what the
 //! registry produces.
 //!
 //! Like rust-analyzer's sourcegen tests: on a developer machine a stale file is rewritten and
@@ -33,11 +33,17 @@ fn committed_docs_match_the_registry() {
         .check_docs(&renderer, &docs)
         .expect("docs/ is readable");
 
+    for generated in ["openapi.json", "llms.txt"] {
+        assert!(
+            checked.iter().any(|page| page.path.ends_with(generated)),
+            "docs/{generated} is checked with the pages"
+        );
+    }
+    // llms.txt is for an agent's context window: one compact line per service.
+    let llms = std::fs::metadata(docs.join("llms.txt")).map_or(0, |m| m.len());
     assert!(
-        checked
-            .iter()
-            .any(|page| page.path.ends_with("openapi.json")),
-        "docs/openapi.json is checked with the pages"
+        llms > 0 && llms < 20 * 1024,
+        "docs/llms.txt is {llms} bytes"
     );
     let mut message = String::new();
     for page in &checked {

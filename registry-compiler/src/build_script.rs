@@ -326,7 +326,8 @@ mod tests {
             [
                 "created docs/SERVICE_API_INDEX.md from the registry",
                 "created docs/SERVICE_API_INDEX.html from the registry",
-                "created docs/openapi.json from the registry"
+                "created docs/openapi.json from the registry",
+                "created docs/llms.txt from the registry"
             ]
         );
         assert!(
@@ -342,7 +343,7 @@ mod tests {
         let settings = script(&root, &[("CI", "true")]);
         let loaded = settings.load(&mut Vec::new()).unwrap();
         let lines = settings.docs_lines(&loaded);
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4);
         assert_eq!(
             lines[0],
             "docs/SERVICE_API_INDEX.md is out of date; not rewritten because CI is set; \

@@ -44,7 +44,7 @@ pub enum DocsError {
 /// One page's outcome in `--check` mode.
 #[derive(Debug)]
 pub struct PageFreshness {
-    /// The page, or `None` for `openapi.json`.
+    /// The page, or `None` for `openapi.json` and `llms.txt`.
     pub page: Option<Page>,
     pub path: PathBuf,
     pub freshness: Freshness,
@@ -85,8 +85,9 @@ impl Loaded {
         default_docs_dir(&self.registry_path)
     }
 
-    /// Renders each page and `openapi.json`, and writes each when its bytes changed.
-    /// `openapi.json` is streamed on its own thread while the pages render on theirs.
+    /// Renders each page, `openapi.json` and `llms.txt`, and writes each when its bytes
+    /// changed. `openapi.json` is streamed on its own thread (then `llms.txt`) while the pages
+    /// render on theirs.
     pub fn write_docs(
         &self,
         renderer: &Renderer,
@@ -103,8 +104,18 @@ impl Loaded {
             crate::openapi::write_to(&self.registry, &mut writer).map_err(write_error)?;
             writer.finish().map_err(write_error)
         };
-        let (pages, openapi) = std::thread::scope(|scope| {
-            let openapi = scope.spawn(write_openapi);
+        let llms_path = out_dir.join(crate::llms::FILE_NAME);
+        let write_llms = || -> Result<Written, DocsError> {
+            let text = crate::llms::render(&self.registry, out_dir);
+            write::write_if_changed(&llms_path, text.as_bytes()).map_err(|source| {
+                DocsError::Write {
+                    path: crate::display_path(&llms_path),
+                    source,
+                }
+            })
+        };
+        let (pages, (openapi, llms)) = std::thread::scope(|scope| {
+            let openapi = scope.spawn(|| (write_openapi(), write_llms()));
             let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
                 let write_error = |source| DocsError::Write {
                     path: crate::display_path(path),
@@ -120,15 +131,18 @@ impl Loaded {
                 }
             });
             // A panic there would be a bug; write the document here rather than propagate it.
-            let openapi = openapi.join().unwrap_or_else(|_| write_openapi());
+            let openapi = openapi
+                .join()
+                .unwrap_or_else(|_| (write_openapi(), write_llms()));
             (pages, openapi)
         });
         let mut written = pages?;
         written.push((path.clone(), openapi?));
+        written.push((llms_path.clone(), llms?));
         Ok(written)
     }
 
-    /// Compares each page and `openapi.json` on disk with what the registry produces; writes
+    /// Compares each page, `openapi.json` and `llms.txt` on disk with what the registry produces; writes
     /// nothing.
     pub fn check_docs(
         &self,
@@ -153,6 +167,17 @@ impl Loaded {
             .collect();
         let path = out_dir.join(crate::openapi::FILE_NAME);
         let text = crate::openapi::render(&self.registry);
+        let freshness = write::check(&path, &text).map_err(|source| DocsError::Read {
+            path: crate::display_path(&path),
+            source,
+        })?;
+        checked.push(PageFreshness {
+            page: None,
+            path,
+            freshness,
+        });
+        let path = out_dir.join(crate::llms::FILE_NAME);
+        let text = crate::llms::render(&self.registry, out_dir);
         let freshness = write::check(&path, &text).map_err(|source| DocsError::Read {
             path: crate::display_path(&path),
             source,

@@ -37,6 +37,7 @@ mod json_tree;
 // Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
 #[path = "../../workerflow-macros/src/keywords.rs"]
 mod keywords;
+mod llms;
 // The scanner and its document, public for the fuzz targets only.
 #[doc(hidden)]
 pub mod load;

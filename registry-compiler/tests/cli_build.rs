@@ -25,7 +25,11 @@ fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!(
         text(&first.stdout),
-        "  created docs/SERVICE_API_INDEX.md\n  created docs/SERVICE_API_INDEX.html\n  created docs/openapi.json\n"
+        "  created docs/SERVICE_API_INDEX.md\n  created docs/SERVICE_API_INDEX.html\n  created docs/openapi.json\n  created docs/llms.txt\n"
+    );
+    insta::assert_snapshot!(
+        "llms_of_a_small_registry",
+        fs::read_to_string(root.join("docs/llms.txt")).unwrap()
     );
     let markdown = fs::read_to_string(root.join("docs/SERVICE_API_INDEX.md")).unwrap();
     assert!(markdown.contains("| 2 | [Acme Mail](#acme_mail) | Acme Corp |"));
@@ -43,7 +47,7 @@ fn build_writes_both_pages_beside_the_registry_then_leaves_them_alone() {
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(
         text(&second.stdout),
-        "unchanged docs/SERVICE_API_INDEX.md\nunchanged docs/SERVICE_API_INDEX.html\nunchanged docs/openapi.json\n"
+        "unchanged docs/SERVICE_API_INDEX.md\nunchanged docs/SERVICE_API_INDEX.html\nunchanged docs/openapi.json\nunchanged docs/llms.txt\n"
     );
     let after = fs::metadata(root.join("docs/SERVICE_API_INDEX.html"))
         .unwrap()
@@ -79,7 +83,7 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
     assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh.stderr));
     assert_eq!(
         text(&fresh.stdout),
-        "up to date docs/SERVICE_API_INDEX.md\nup to date docs/SERVICE_API_INDEX.html\nup to date docs/openapi.json\n"
+        "up to date docs/SERVICE_API_INDEX.md\nup to date docs/SERVICE_API_INDEX.html\nup to date docs/openapi.json\nup to date docs/llms.txt\n"
     );
 
     // Someone renames a service in the registry but does not regenerate.
@@ -230,7 +234,7 @@ fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout),
-        "  updated docs/SERVICE_API_INDEX.md\n  updated docs/SERVICE_API_INDEX.html\n  created docs/openapi.json\n"
+        "  updated docs/SERVICE_API_INDEX.md\n  updated docs/SERVICE_API_INDEX.html\n  created docs/openapi.json\n  created docs/llms.txt\n"
     );
     let mode = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode(&markdown), 0o444, "a read-only page stays read-only");
@@ -256,7 +260,7 @@ fn a_rewritten_page_keeps_its_mode_and_a_symlinked_page_stays_a_link() {
             .collect();
         assert_eq!(
             names.len(),
-            if dir == "docs" { 3 } else { 1 },
+            if dir == "docs" { 4 } else { 1 },
             "{dir}: {names:?}"
         );
     }

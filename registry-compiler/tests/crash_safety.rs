@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-// `openapi.json` is written by `build` too (issue 13.2), with the same atomic replace.
-const PAGES: [&str; 3] = [
+// `openapi.json` (issue 13.2) and `llms.txt` (issue 17.2) are written by `build` too, with the
+// same atomic replace.
+const PAGES: [&str; 4] = [
     "SERVICE_API_INDEX.md",
     "SERVICE_API_INDEX.html",
     "openapi.json",
+    "llms.txt",
 ];
 
 /// SplitMix64: small, seeded, reproducible.
@@ -92,7 +94,7 @@ struct Setup {
     /// `a/connector-registry/services.json` and `b/…`: the same shown path in both pages.
     registries: [PathBuf; 2],
     /// The reference pages of A and B, in [`PAGES`] order.
-    references: [[Vec<u8>; 3]; 2],
+    references: [[Vec<u8>; 4]; 2],
     docs: PathBuf,
 }
 
@@ -148,8 +150,8 @@ fn setup(name: &str, services: usize) -> Setup {
 
 impl Setup {
     /// Each page is A's or B's complete bytes; returns which (0 or 1) per page.
-    fn assert_whole(&self, context: &str) -> [usize; 3] {
-        [0, 1, 2].map(|p| {
+    fn assert_whole(&self, context: &str) -> [usize; 4] {
+        [0, 1, 2, 3].map(|p| {
             let bytes = fs::read(self.docs.join(PAGES[p])).unwrap();
             match (0..2).find(|&r| self.references[r][p] == bytes) {
                 Some(r) => r,
@@ -301,7 +303,7 @@ fn killed_builds_leave_old_or_new_pages_and_no_lasting_temp_files() {
 
     // The next build replaces the pages and removes every temp file the killed ones left.
     build_to_end(&setup.registries[0], &setup.docs);
-    assert_eq!(setup.assert_whole("after a full build"), [0, 0, 0]);
+    assert_eq!(setup.assert_whole("after a full build"), [0, 0, 0, 0]);
     assert_eq!(setup.temp_files(), Vec::<String>::new());
     fs::remove_dir_all(&setup.root).unwrap();
 }
