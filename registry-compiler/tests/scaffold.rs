@@ -600,3 +600,63 @@ fn the_templates_are_rustfmt_clean_without_rustfmt() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// docs/AGENT_CONNECTOR_PLAYBOOK.md's commands, run as written by `sh` in a scratch crate with
+/// `workerflow-registry` on the PATH: each must succeed, in order, so the playbook an operator
+/// hands an agent stays true.
+#[test]
+fn the_agent_playbook_runs_as_written() {
+    let playbook =
+        std::fs::read_to_string(workspace_root().join("docs/AGENT_CONNECTOR_PLAYBOOK.md"))
+            .expect("the playbook");
+    let block = playbook
+        .split_once("<!-- playbook:commands -->\n```sh\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(commands, _)| commands)
+        .expect("the playbook's command block");
+    let commands: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("workerflow-registry new"))
+            && commands.iter().any(|c| c.starts_with("cargo test")),
+        "{commands:?}"
+    );
+    let dir = scratch_crate("playbook");
+    let bin = dir.join("playbook-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_workerflow-registry"),
+        bin.join("workerflow-registry"),
+    )
+    .expect("link the CLI");
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    for command in commands {
+        let output = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .env("NO_COLOR", "1")
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("OUT_DIR")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env_remove("CARGO_PRIMARY_PACKAGE")
+            .env_remove("CARGO_TARGET_TMPDIR")
+            .env_remove("ACME_API_KEY")
+            .env_remove("WORKERFLOW_ACME_CRM_BASE_URL")
+            .output()
+            .expect("sh runs");
+        assert!(
+            output.status.success(),
+            "`{command}` failed:\n{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
