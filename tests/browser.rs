@@ -170,8 +170,21 @@ fn sort_state(dom: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The empty-results message: whether it is shown, and its text.
+fn empty_message(dom: &str) -> (bool, String) {
+    let start = dom
+        .find("<p id=\"wf-empty\"")
+        .expect("empty-results message");
+    let tag_end = dom[start..].find('>').unwrap() + start;
+    let end = dom[tag_end..].find("</p>").unwrap() + tag_end;
+    (
+        !dom[start..tag_end].contains(" hidden"),
+        unescape(&dom[tag_end + 1..end]),
+    )
+}
+
 /// What the page's search looks at for one service, lower-cased: name, id, vendor, auth,
-/// route ids and URLs.
+/// route ids, secret names, URLs and notes.
 fn search_key(service: &workerflow_registry::Service) -> String {
     let mut parts = vec![
         service.connector_name.clone(),
@@ -180,8 +193,16 @@ fn search_key(service: &workerflow_registry::Service) -> String {
         service.auth_type.as_str().to_owned(),
     ];
     parts.extend(service.routes().iter().map(|r| r.id.clone()));
+    parts.extend(
+        service
+            .routes()
+            .iter()
+            .flat_map(|r| &r.secrets)
+            .flat_map(|secret| secret.any_of.iter().cloned()),
+    );
     parts.extend(service.links().map(|(_, url)| url.to_owned()));
     parts.extend(service.sources.iter().cloned());
+    parts.extend(service.notes.clone());
     parts.join("\n").to_lowercase()
 }
 
@@ -226,7 +247,8 @@ frame.onload = function () {
   var w = frame.contentWindow, d = frame.contentDocument;
   var box = d.getElementById("wf-q");
   var steps = [
-    function () { box.focus(); box.value = "slack"; box.dispatchEvent(new w.Event("input", { bubbles: true })); },
+    function () { d.body.dispatchEvent(new w.KeyboardEvent("keydown", { key: "/", bubbles: true, cancelable: true })); },
+    function () { results.slash = d.activeElement && d.activeElement.id; box.focus(); box.value = "slack"; box.dispatchEvent(new w.Event("input", { bubbles: true })); },
     function () { results.typed = snapshot(w, d); box.value = ""; box.dispatchEvent(new w.Event("input", { bubbles: true })); },
     function () { d.querySelector("input[name=auth][value=api_key]").click(); },
     function () { results.ticked = snapshot(w, d); var b = d.querySelector("th[data-sort=name] button"); b.click(); b.click(); },
@@ -419,6 +441,52 @@ fn the_page_works_in_a_real_browser() {
     let by_url = browser.load(&format!("{url}?q=api.slack.com"), &[]);
     assert_eq!(visible(&by_url.dom), ["slack"]);
 
+    // A secret's name finds the service whose route needs it.
+    let by_secret = browser.load(&format!("{url}?q=SLACK_WEBHOOK_URL"), &[]);
+    assert_eq!(visible(&by_secret.dom), ["slack"]);
+    // A word that only notes hold finds the services whose notes say it.
+    let in_notes: Vec<&str> = registry
+        .services
+        .iter()
+        .filter(|s| s.notes.as_deref().is_some_and(|n| n.contains("quickly")))
+        .map(|s| s.id.as_str())
+        .collect();
+    assert!(!in_notes.is_empty(), "the bundled notes say \"quickly\"");
+    assert!(
+        registry
+            .services
+            .iter()
+            .all(|s| in_notes.contains(&s.id.as_str()) || !search_key(s).contains("quickly")),
+        "\"quickly\" is found in notes only"
+    );
+    let by_notes = browser.load(&format!("{url}?q=quickly"), &[]);
+    assert_eq!(visible(&by_notes.dom), in_notes);
+    assert!(!empty_message(&by_notes.dom).0, "results, so no message");
+
+    // Nothing matches: no row, and a message that says so.
+    let nothing = browser.load(&format!("{url}?q=zzqx-no-such-service&routes=1"), &[]);
+    assert!(visible(&nothing.dom).is_empty());
+    assert_eq!(
+        status(&nothing.dom),
+        format!("Showing 0 of {total} services")
+    );
+    assert_eq!(
+        empty_message(&nothing.dom),
+        (
+            true,
+            format!(
+                "No service matches \u{201c}zzqx-no-such-service\u{201d} with the chosen filters. \
+                 Try fewer or shorter words, or Clear to see all {total} services."
+            )
+        )
+    );
+    // The search box says what it searches and how to reach it.
+    assert!(
+        start.dom.contains(
+            "placeholder=\"Name, vendor, id, auth, route, secret, URL or notes (press /)\""
+        )
+    );
+
     // Ticking the "api_key" auth filter and "has runtime routes".
     let filtered = browser.load(&format!("{url}?auth=api_key&routes=1"), &[]);
     let expected: Vec<&str> = registry
@@ -490,12 +558,28 @@ fn the_page_works_in_a_real_browser() {
             .count(),
         1
     );
+    // The count includes the linked row, and says why it is there.
+    let github = registry
+        .services
+        .iter()
+        .filter(|s| search_key(s).contains("github"))
+        .count();
+    assert!(github > 0 && !search_key(registry.service("slack").unwrap()).contains("github"));
+    assert_eq!(visible(&anchored.dom).len(), github + 1);
+    assert_eq!(
+        status(&anchored.dom),
+        format!(
+            "Showing {} of {total} services ({github} matching, and the linked service #slack)",
+            github + 1
+        )
+    );
 
     // Typing, ticking, clicking and Back, as events: a driver page opens the page in a
     // same-origin iframe and acts on it through the DOM the way a person's input does (set the
     // box's value and fire `input`; `click()` a checkbox and a header button; `history.back()`),
     // then reports what the page shows.
     let driven = drive(&browser, &target, &url);
+    assert_eq!(driven["slash"], "wf-q", "pressing / focuses the search box");
     assert_eq!(driven["typed"]["url"], "?q=slack");
     assert_eq!(
         driven["typed"]["status"],
@@ -555,7 +639,9 @@ fn the_page_works_in_a_real_browser() {
 
     // The page's own style and script ran under its Content-Security-Policy, and nothing was
     // refused or thrown.
-    for run in [&start, &typed, &filtered, &sorted, &anchored] {
+    for run in [
+        &start, &typed, &filtered, &sorted, &anchored, &by_secret, &by_notes, &nothing,
+    ] {
         for problem in ["Refused to", "Content Security Policy", "Uncaught"] {
             assert!(
                 !run.log.contains(problem),

@@ -172,7 +172,9 @@ const ALLOWED_TAGS: &[&str] = &[
     "div", "main", "form", "label", "input", "fieldset", "legend", "span", "button", "table",
     "caption", "thead", "tr", "th", "tbody", "td", "details", "summary", "dl", "dt", "dd", "br",
     "footer", "script", "em", "strong", "del", // The route sections (issue 13.2).
-    "h2", "h3", "h4", "section", "ul", "li", "pre",
+    "h2", "h3", "h4", "section", "ul", "li",
+    "pre", // Issue 16: fixed column widths, the `/` hint.
+    "colgroup", "col", "kbd",
 ];
 
 #[test]
@@ -208,8 +210,33 @@ fn html_values_are_escaped_and_only_https_becomes_a_link() {
             );
         }
     }
-    let scripts = tags.iter().filter(|t| t.name == "script").count();
-    assert_eq!(scripts, 1, "only the page's own script");
+    let scripts: Vec<_> = tags.iter().filter(|t| t.name == "script").collect();
+    assert_eq!(
+        scripts.len(),
+        2,
+        "the page's own script and its search index"
+    );
+    assert!(
+        scripts[0]
+            .attributes
+            .contains(&("type".into(), "application/json".into()))
+    );
+    assert!(
+        scripts[1].attributes.is_empty(),
+        "only the page's own script runs"
+    );
+    // The search index is one JSON array whose values cannot end its block.
+    let start = html
+        .find("<script type=\"application/json\" id=\"wf-index\">")
+        .unwrap();
+    let body = &html[start + 46..];
+    let body = &body[..body.find("</script>").unwrap()];
+    assert!(!body.contains('<'), "{body}");
+    let index: serde_json::Value = serde_json::from_str(body).expect("the index is JSON");
+    assert!(
+        index.to_string().contains("<script>alert('name')</script>"),
+        "the values are all there, as data: {index}"
+    );
     assert!(!tags.iter().any(|t| t.name == "img" || t.name == "iframe"));
     // The attempts are visible as text.
     assert!(html.contains("Evil &lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;"));

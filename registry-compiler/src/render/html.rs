@@ -298,6 +298,106 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     out.push_str("\n</dl></details></td>\n</tr>");
 }
 
+/// Writes the page's search index: a JSON array with one entry per table row, in the rows'
+/// order, `[id, name, vendor, rank, auth, confidence, routes, text]`, where `text` holds the rest
+/// of what the search box matches (auth, route ids, secret names, https URLs, notes) one per line.
+/// The page's script reads it from a `<script type="application/json">` data block (never run, so
+/// the Content-Security-Policy has nothing to allow), instead of walking every row's cells.
+/// Every `<` is written as `\u003c`, so no value can end the block.
+pub fn write_search_index(
+    sink: &mut dyn fmt::Write,
+    registry: &Registry,
+    order: &[usize],
+) -> fmt::Result {
+    let services = order.iter().filter_map(|&i| registry.services.get(i));
+    sink.write_char('[')?;
+    let mut first = true;
+    write_chunked(sink, services, |out, service| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        index_entry(out, service);
+    })?;
+    sink.write_char(']')
+}
+
+fn index_entry(out: &mut String, s: &Service) {
+    out.push_str("\n[");
+    json_string_into(out, &s.id);
+    out.push(',');
+    json_string_into(out, &s.connector_name);
+    out.push(',');
+    match &s.official_vendor_name {
+        Some(vendor) => json_string_into(out, vendor),
+        None => out.push_str("null"),
+    }
+    match s.rank {
+        Some(rank) => {
+            let _ = write!(out, ",{rank},\"");
+        }
+        None => out.push_str(",null,\""),
+    }
+    out.push_str(s.auth_type.as_str());
+    out.push_str("\",\"");
+    out.push_str(s.confidence.as_str());
+    let _ = write!(out, "\",{},", s.routes().len());
+    let mut text = String::new();
+    text.push_str(s.auth_type.as_str());
+    let mut urls: Vec<&str> = Vec::new();
+    for route in s.routes() {
+        text.push('\n');
+        text.push_str(&route.id);
+        for name in route.secrets.iter().flat_map(|secret| &secret.any_of) {
+            text.push('\n');
+            text.push_str(name);
+        }
+    }
+    // The URLs the row links to (the same URL often fills several fields: once is enough, as a
+    // search term never spans lines).
+    let linked = s.docs_url().into_iter();
+    let linked = linked.chain(s.links().map(|(_, url)| url));
+    for url in linked.chain(s.sources.iter().map(String::as_str)) {
+        if is_linkable(url) && !urls.contains(&url) {
+            urls.push(url);
+            text.push('\n');
+            text.push_str(url);
+        }
+    }
+    if let Some(notes) = &s.notes {
+        text.push('\n');
+        text.push_str(notes);
+    }
+    json_string_into(out, &text);
+    out.push(']');
+}
+
+/// Appends `text` as a JSON string that is also safe inside an HTML `<script>` data block.
+fn json_string_into(out: &mut String, text: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'<' => "\\u003c",
+            0..=0x1f => {
+                out.push_str(&text[start..index]);
+                let _ = write!(out, "\\u{byte:04x}");
+                start = index + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&text[start..index]);
+        out.push_str(escaped);
+        start = index + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
+}
+
 /// A Content-Security-Policy source for an inline script or style: `sha256-<base64>`.
 pub fn csp_hash(text: &str) -> String {
     format!(
@@ -391,6 +491,21 @@ mod tests {
             let mut slow = String::new();
             pulldown_cmark::html::push_html(&mut slow, Parser::new_ext(&text, Options::ENABLE_STRIKETHROUGH));
             proptest::prop_assert_eq!(prose(&text), slow);
+        }
+    }
+
+    #[test]
+    fn json_strings_are_valid_json_and_cannot_end_a_script_block() {
+        for text in [
+            "plain",
+            "</script><script>alert(1)</script>",
+            "<!-- <script>",
+            "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} ünïcode \u{2028}",
+        ] {
+            let mut out = String::new();
+            json_string_into(&mut out, text);
+            assert!(!out.contains('<'), "{out}");
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
         }
     }
 

@@ -200,6 +200,9 @@ impl Renderer {
         env.add_filter("html_rows", |list: Value| {
             services(&list).map(|l| Value::from_object(Rows::Html(l)))
         });
+        env.add_filter("html_search_index", |list: Value| {
+            services(&list).map(|l| Value::from_object(Rows::HtmlSearchIndex(l)))
+        });
         env.add_filter("md_service_rows", |list: Value, with_rank: bool| {
             services(&list).map(|l| Value::from_object(Rows::MarkdownServices(l, with_rank)))
         });
@@ -375,6 +378,7 @@ fn format_value(
 #[derive(Debug)]
 enum Rows {
     Html(Arc<ServiceList>),
+    HtmlSearchIndex(Arc<ServiceList>),
     MarkdownServices(Arc<ServiceList>, bool),
     MarkdownSections(Arc<ServiceList>),
     MarkdownRoutes(Arc<RouteList>),
@@ -392,6 +396,7 @@ impl Object for Rows {
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &**self {
             Rows::Html(l) => html::write_table_rows(f, l.registry(), l.order()),
+            Rows::HtmlSearchIndex(l) => html::write_search_index(f, l.registry(), l.order()),
             Rows::MarkdownServices(l, with_rank) => {
                 markdown::write_service_rows(f, l.registry(), l.order(), *with_rank)
             }
