@@ -602,8 +602,9 @@ fn the_templates_are_rustfmt_clean_without_rustfmt() {
 }
 
 /// docs/AGENT_CONNECTOR_PLAYBOOK.md's commands, run as written by `sh` in a scratch crate with
-/// `workerflow-registry` on the PATH: each must succeed, in order, so the playbook an operator
-/// hands an agent stays true.
+/// `workerflow-registry` on the PATH: each must succeed, in order, and the contract it shows must
+/// pass `check` on the route `new` declared, so the playbook an operator hands an agent stays
+/// true.
 #[test]
 fn the_agent_playbook_runs_as_written() {
     let playbook =
@@ -655,6 +656,42 @@ fn the_agent_playbook_runs_as_written() {
             output.status.success(),
             "`{command}` failed:\n{}\n{}",
             text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+
+    // The contract of section 4, added to the route `new` declared, is valid as written.
+    let contract: serde_json::Value = playbook
+        .split_once("## 4. The contract to fill in")
+        .and_then(|(_, rest)| rest.split_once("```json\n"))
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(json, _)| serde_json::from_str(json).expect("the contract is JSON"))
+        .expect("the playbook's contract block");
+    let registry_path = dir.join("connector-registry/services.json");
+    let mut registry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&registry_path).expect("registry"))
+            .expect("registry JSON");
+    let route = registry["services"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get_mut("runtime")?.get_mut("routes")?.as_array_mut())
+        .flatten()
+        .find(|r| r["id"] == "acme_contact_upsert")
+        .expect("the route new declared");
+    for (key, value) in contract.as_object().expect("an object") {
+        route[key] = value.clone();
+    }
+    std::fs::write(
+        &registry_path,
+        serde_json::to_string_pretty(&registry).expect("JSON"),
+    )
+    .expect("write the registry");
+    for args in [&["fmt"][..], &["check"]] {
+        let output = run_in(&dir, args);
+        assert!(
+            output.status.success(),
+            "{args:?} with the playbook's contract:\n{}",
             text(&output.stderr)
         );
     }
