@@ -62,6 +62,15 @@ pub fn link(url: &str, text: &str) -> String {
     out
 }
 
+/// A URL without its `https://` and a lone trailing `/`: what a narrow cell shows.
+fn short_url(url: &str) -> &str {
+    let rest = url.get(8..).filter(|_| is_linkable(url)).unwrap_or(url);
+    match rest.strip_suffix('/') {
+        Some(trimmed) if !trimmed.contains('/') => trimmed,
+        _ => rest,
+    }
+}
+
 fn link_into(out: &mut String, url: &str, text: &str) {
     if is_linkable(url) {
         out.push_str("<a href=\"");
@@ -233,11 +242,34 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     }
     out.push_str("</td>\n<td class=\"c-docs\">");
     match s.docs_url() {
-        Some(url) => link_into(out, url, url),
+        // Host and path in the cell (the scheme is always https), the whole URL on hover.
+        Some(url) if is_linkable(url) => {
+            out.push_str("<a href=\"");
+            escape_into(out, url);
+            out.push_str("\" title=\"");
+            escape_into(out, url);
+            out.push_str("\" rel=\"");
+            out.push_str(LINK_REL);
+            out.push_str("\">");
+            escape_into(out, short_url(url));
+            out.push_str("</a>");
+        }
+        Some(url) => escape_into(out, url),
         None => out.push_str("<span class=\"none\">none</span>"),
     }
+    // Each URL once: the docs link above, then only links and sources not shown yet; unknown
+    // values are left out.
+    let mut shown: Vec<&str> = s.docs_url().into_iter().collect();
     out.push_str("\n<details><summary>Details</summary><dl>");
+    let details_start = out.len();
     for (field, url) in s.links() {
+        if shown.contains(&url) {
+            if let (Some(score), "bestBaseLink") = (s.best_base_link_score, field) {
+                let _ = write!(out, "<dt>Base link score</dt><dd>{score}</dd>");
+            }
+            continue;
+        }
+        shown.push(url);
         out.push_str("<dt>");
         out.push_str(link_label(field));
         out.push_str("</dt><dd>");
@@ -252,14 +284,11 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
         prose_cache.push(out, reason);
         out.push_str("</dd>");
     }
-    out.push_str("<dt>Login</dt><dd>");
-    out.push_str(match s.docs_requires_login {
-        DocsRequiresLogin::Yes => "yes",
-        DocsRequiresLogin::No => "no",
-        DocsRequiresLogin::Unknown => "unknown",
-        DocsRequiresLogin::NotStated => "not stated",
-    });
-    out.push_str("</dd>");
+    match s.docs_requires_login {
+        DocsRequiresLogin::Yes => out.push_str("<dt>Login</dt><dd>yes</dd>"),
+        DocsRequiresLogin::No => out.push_str("<dt>Login</dt><dd>no</dd>"),
+        DocsRequiresLogin::Unknown | DocsRequiresLogin::NotStated => {}
+    }
     for route in s.routes() {
         out.push_str("<dt>Route</dt><dd><code>");
         escape_into(out, &route.id);
@@ -282,20 +311,33 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
         }
         out.push_str("</dd>");
     }
-    out.push_str("<dt>Sources</dt><dd>");
-    for (i, url) in s.sources.iter().enumerate() {
-        if i > 0 {
-            out.push_str("<br>");
+    let sources: Vec<&String> = s
+        .sources
+        .iter()
+        .filter(|url| !shown.contains(&url.as_str()))
+        .collect();
+    if !sources.is_empty() {
+        out.push_str("<dt>Other sources</dt><dd>");
+        for (i, url) in sources.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str("<br>");
+            }
+            link_into(out, url, url);
         }
-        link_into(out, url, url);
+        out.push_str("</dd>");
     }
-    out.push_str("</dd>");
     if let Some(notes) = &s.notes {
         out.push_str("<dt>Notes</dt><dd>");
         prose_cache.push(out, notes);
         out.push_str("</dd>");
     }
-    out.push_str("\n</dl></details></td>\n</tr>");
+    if out.len() == details_start {
+        // Nothing beyond the docs link: no Details at all.
+        out.truncate(details_start - "\n<details><summary>Details</summary><dl>".len());
+        out.push_str("</td>\n</tr>");
+    } else {
+        out.push_str("\n</dl></details></td>\n</tr>");
+    }
 }
 
 /// Writes the page's search index: a JSON array with one entry per table row, in the rows'
