@@ -165,28 +165,27 @@ impl Loaded {
                 freshness,
             })
             .collect();
-        let path = out_dir.join(crate::openapi::FILE_NAME);
-        let text = crate::openapi::render(&self.registry);
-        let freshness = write::check(&path, &text).map_err(|source| DocsError::Read {
-            path: crate::display_path(&path),
-            source,
-        })?;
-        checked.push(PageFreshness {
-            page: None,
-            path,
-            freshness,
-        });
-        let path = out_dir.join(crate::llms::FILE_NAME);
-        let text = crate::llms::render(&self.registry, out_dir);
-        let freshness = write::check(&path, &text).map_err(|source| DocsError::Read {
-            path: crate::display_path(&path),
-            source,
-        })?;
-        checked.push(PageFreshness {
-            page: None,
-            path,
-            freshness,
-        });
+        for (name, text) in [
+            (
+                crate::openapi::FILE_NAME,
+                crate::openapi::render(&self.registry),
+            ),
+            (
+                crate::llms::FILE_NAME,
+                crate::llms::render(&self.registry, out_dir),
+            ),
+        ] {
+            let path = out_dir.join(name);
+            let freshness = write::check(&path, &text).map_err(|source| DocsError::Read {
+                path: crate::display_path(&path),
+                source,
+            })?;
+            checked.push(PageFreshness {
+                page: None,
+                path,
+                freshness,
+            });
+        }
         Ok(checked)
     }
 

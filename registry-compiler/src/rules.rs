@@ -456,7 +456,7 @@ fn check_routes<'src>(
     runtime: NodeId,
     index: usize,
     pointer: &str,
-    (names_in_routes, contracts): (&mut RouteNames<'src>, &mut contract::Compiled<'src>),
+    (route_names, contracts): (&mut RouteNames<'src>, &mut contract::Compiled<'src>),
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(routes) = document
@@ -498,7 +498,7 @@ fn check_routes<'src>(
             let span = document.span(id_node);
             let shown = id.to_string();
             first_or_duplicate(
-                &mut names_in_routes.ids,
+                &mut route_names.ids,
                 id,
                 index,
                 span,
@@ -556,7 +556,7 @@ fn check_routes<'src>(
                     out,
                 );
                 if !repeated {
-                    names_in_routes.settings.push((name, index, span, pointer));
+                    route_names.settings.push((name, index, span, pointer));
                 }
             }
         }
@@ -619,7 +619,7 @@ fn check_routes<'src>(
                 };
                 let span = document.span(name_node);
                 let shown = name.to_string();
-                names_in_routes.secrets.insert(name);
+                route_names.secrets.insert(name);
                 first_or_duplicate(
                     &mut seen,
                     shown.clone(),

@@ -43,6 +43,25 @@ fn scratch_crate(name: &str) -> PathBuf {
     dir
 }
 
+/// `program` run in the scratch crate `dir` as a user would run it there: sharing this
+/// workspace's target directory (as tests/user_crate.rs does, so dependencies are not built
+/// again), without the variables Cargo set for this test, and without the route's secret.
+fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let mut command = Command::new(program);
+    command
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("OUT_DIR")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("CARGO_PRIMARY_PACKAGE")
+        .env_remove("CARGO_TARGET_TMPDIR")
+        .env_remove("ACME_API_KEY")
+        .env_remove("WORKERFLOW_ACME_CRM_BASE_URL");
+    command
+}
+
 const ACME: &[&str] = &[
     "new",
     "--service",
@@ -82,19 +101,9 @@ fn scaffolded_connector_passes_its_test_as_generated() {
 
     // `cargo test` in the scaffolded crate, sharing this workspace's target directory (as
     // tests/user_crate.rs does) so the dependencies are not built again.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let tested = Command::new(cargo)
+    let tested = in_scratch_crate(cargo, &dir)
         .args(["test", "--quiet"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", target)
-        .env_remove("OUT_DIR")
-        .env_remove("CARGO_MANIFEST_DIR")
-        .env_remove("CARGO_PRIMARY_PACKAGE")
-        .env_remove("CARGO_TARGET_TMPDIR")
-        .env_remove("ACME_API_KEY")
-        .env_remove("WORKERFLOW_ACME_CRM_BASE_URL")
         .output()
         .expect("cargo runs");
     assert!(
@@ -635,21 +644,11 @@ fn the_agent_playbook_runs_as_written() {
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .expect("PATH");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     for command in commands {
-        let output = Command::new("sh")
+        let output = in_scratch_crate("sh", &dir)
             .args(["-c", command])
-            .current_dir(&dir)
             .env("PATH", &path)
             .env("NO_COLOR", "1")
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("OUT_DIR")
-            .env_remove("CARGO_MANIFEST_DIR")
-            .env_remove("CARGO_PRIMARY_PACKAGE")
-            .env_remove("CARGO_TARGET_TMPDIR")
-            .env_remove("ACME_API_KEY")
-            .env_remove("WORKERFLOW_ACME_CRM_BASE_URL")
             .output()
             .expect("sh runs");
         assert!(

@@ -88,20 +88,9 @@ fn pairs<'a>(registry: &'a Registry, routes: &[(usize, usize)]) -> Vec<(&'a Serv
         .collect()
 }
 
-/// The longest run of backticks in `text`.
-fn longest_backtick_run(text: &str) -> usize {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest
-}
-
 /// A Markdown code fence longer than any backtick run in `text`, so the text cannot close it.
 fn fence(text: &str) -> String {
-    "`".repeat((longest_backtick_run(text) + 1).max(3))
+    "`".repeat((markdown::longest_backtick_run(text) + 1).max(3))
 }
 
 /// `GitHub repository: `GITHUB_REPO`` and, for a base URL, its kind and default; `code` renders

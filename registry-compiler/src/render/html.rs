@@ -62,9 +62,9 @@ pub fn link(url: &str, text: &str) -> String {
     out
 }
 
-/// A URL without its `https://` and a lone trailing `/`: what a narrow cell shows.
+/// A linkable URL without its `https://` and a lone trailing `/`: what a narrow cell shows.
 fn short_url(url: &str) -> &str {
-    let rest = url.get(8..).filter(|_| is_linkable(url)).unwrap_or(url);
+    let rest = url.get(8..).unwrap_or(url);
     match rest.strip_suffix('/') {
         Some(trimmed) if !trimmed.contains('/') => trimmed,
         _ => rest,
@@ -72,9 +72,18 @@ fn short_url(url: &str) -> &str {
 }
 
 fn link_into(out: &mut String, url: &str, text: &str) {
+    link_with_title_into(out, url, text, None);
+}
+
+/// [`link_into`] with a `title` (the full URL of a shortened link, shown on hover).
+fn link_with_title_into(out: &mut String, url: &str, text: &str, title: Option<&str>) {
     if is_linkable(url) {
         out.push_str("<a href=\"");
         escape_into(out, url);
+        if let Some(title) = title {
+            out.push_str("\" title=\"");
+            escape_into(out, title);
+        }
         out.push_str("\" rel=\"");
         out.push_str(LINK_REL);
         out.push_str("\">");
@@ -243,17 +252,7 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     out.push_str("</td>\n<td class=\"c-docs\">");
     match s.docs_url() {
         // Host and path in the cell (the scheme is always https), the whole URL on hover.
-        Some(url) if is_linkable(url) => {
-            out.push_str("<a href=\"");
-            escape_into(out, url);
-            out.push_str("\" title=\"");
-            escape_into(out, url);
-            out.push_str("\" rel=\"");
-            out.push_str(LINK_REL);
-            out.push_str("\">");
-            escape_into(out, short_url(url));
-            out.push_str("</a>");
-        }
+        Some(url) if is_linkable(url) => link_with_title_into(out, url, short_url(url), Some(url)),
         Some(url) => escape_into(out, url),
         None => out.push_str("<span class=\"none\">none</span>"),
     }

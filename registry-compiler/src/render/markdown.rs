@@ -94,13 +94,7 @@ pub fn inline(text: &str) -> String {
 /// Appends `text` as a code span, verbatim: the fence is longer than any backtick run in it,
 /// and line breaks become spaces (a code span is one line).
 pub fn code_span_into(out: &mut String, text: &str) {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let ticks = "`".repeat(longest + 1);
+    let ticks = "`".repeat(longest_backtick_run(text) + 1);
     let pad = text.starts_with('`') || text.ends_with('`');
     out.push_str(&ticks);
     if pad {
@@ -114,6 +108,17 @@ pub fn code_span_into(out: &mut String, text: &str) {
         out.push(' ');
     }
     out.push_str(&ticks);
+}
+
+/// The longest run of backticks in `text`: a code span or fence needs one more.
+pub(crate) fn longest_backtick_run(text: &str) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// [`code_span_into`] as a new string.
