@@ -79,6 +79,17 @@ enum Command {
     /// WORKERFLOW_DATA_DIR), also while it runs. Exit status: 1 when the job is not found or
     /// cannot be retried, 2 when the store cannot be opened.
     Jobs(JobsArgs),
+    /// Serve the registry to coding agents: a Model Context Protocol server on stdin/stdout
+    ///
+    /// Tools: search_services, get_service, get_route, check_registry, scaffold_connector
+    /// (writes nothing); resources: the connector build spec and the route reference. The
+    /// registry is reloaded when it changes; one that is missing or invalid is a tool error,
+    /// never an exit. See README: "The registry for coding agents".
+    Mcp {
+        /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
+        #[arg(long, value_name = "PATH")]
+        registry: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -247,6 +258,8 @@ enum CommandError {
     /// standard error.
     #[error(transparent)]
     Dispatch(DispatchError),
+    #[error(transparent)]
+    Mcp(workerflow_mcp::ServeError),
 }
 
 impl CommandError {
@@ -281,6 +294,14 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         // The registry's links, not its routes: no linked handlers needed.
         Command::CheckUrls(args) => return check_urls_command::run(args),
         Command::Jobs(args) => return jobs_command(&args),
+        // The registry itself, not the linked routes; a missing registry is every tool's error.
+        Command::Mcp { registry } => {
+            let location =
+                workerflow_registry::locate_registry(registry, "workerflow mcp --registry PATH");
+            return workerflow_mcp::serve_stdio(location)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(CommandError::Mcp);
+        }
         command => Cli { command },
     };
     // ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES: every command sees the same enabled routes.
@@ -296,7 +317,8 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
             payload_file,
             trace_id,
         } => call(&registry, &route, payload, payload_file, trace_id),
-        Command::CheckUrls(_) | Command::Jobs(_) => Ok(ExitCode::SUCCESS), // handled above
+        // handled above
+        Command::CheckUrls(_) | Command::Jobs(_) | Command::Mcp { .. } => Ok(ExitCode::SUCCESS),
         Command::Serve(args) => serve(registry, args),
     }
 }

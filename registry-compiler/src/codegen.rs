@@ -261,27 +261,27 @@ fn contract_constants(out: &mut String, route: &Route) {
         .unwrap_or_else(|| "[]".to_owned());
     for (name, what, text) in [
         (
-            "INPUT_SCHEMA",
+            CONTRACT_CONSTANTS[0],
             "JSON Schema of the unwrapped input; empty when no contract declares one.",
             pretty(route.input.as_ref()),
         ),
         (
-            "OUTPUT_SCHEMA",
+            CONTRACT_CONSTANTS[1],
             "JSON Schema of the success output; empty when no contract declares one.",
             pretty(route.output.as_ref()),
         ),
         (
-            "SETTINGS",
+            CONTRACT_CONSTANTS[2],
             "The contract's settings as a JSON array (`[]` when none are declared).",
             settings,
         ),
         (
-            "ERRORS",
+            CONTRACT_CONSTANTS[3],
             "The contract's error classes as a JSON array (`[]` when none are declared).",
             errors,
         ),
         (
-            "EXAMPLES",
+            CONTRACT_CONSTANTS[4],
             "The contract's examples as a JSON array (`[]` when none are declared).",
             examples,
         ),
@@ -372,6 +372,57 @@ fn secret_type_names(route: &Route) -> Vec<String> {
     taken
 }
 
+/// The names of the generated items a handler of one route uses, as paths from the crate root
+/// of a crate that calls `include_registry!()` (which declares `pub mod registry`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerItems {
+    /// The attribute on the handler, e.g. `#[connector(route = slack_message)]` (a handler that
+    /// reads settings adds `settings = [...]`, its `Setting` statics).
+    pub attribute: String,
+    /// The handler's signature.
+    pub signature: String,
+    /// The route item (`registry::routes::<id>`).
+    pub route: String,
+    /// The marker type the handler's context is generic over.
+    pub marker: String,
+    /// One type per secret requirement, read with `ctx.secret(…)`.
+    pub secrets: Vec<String>,
+    /// The contract constants (JSON text).
+    pub contract: Vec<String>,
+}
+
+/// The contract constants each route module holds, in the order they are generated.
+pub const CONTRACT_CONSTANTS: [&str; 5] = [
+    "INPUT_SCHEMA",
+    "OUTPUT_SCHEMA",
+    "SETTINGS",
+    "ERRORS",
+    "EXAMPLES",
+];
+
+/// The items `generate` writes for `route`; `None` when no Rust identifier can name it.
+pub fn handler_items(route: &Route) -> Option<HandlerItems> {
+    let ident = route_ident(&route.id)?;
+    let module = format!("registry::routes::{ident}");
+    Some(HandlerItems {
+        attribute: format!("#[connector(route = {ident})]"),
+        signature: format!(
+            "async fn(ctx: &workerflow_runtime::RouteContext<{module}::Route>, input: serde_json::Value) -> Result<serde_json::Value, workerflow_runtime::ConnectorError>"
+        ),
+        marker: format!("{module}::Route"),
+        secrets: secret_type_names(route)
+            .iter()
+            .map(|name| format!("{module}::{name}"))
+            .collect(),
+        contract: CONTRACT_CONSTANTS
+            .iter()
+            .map(|name| format!("{module}::{name}"))
+            .collect(),
+        route: module,
+    })
+}
+
 /// The identifier for a route id: raw for keywords; `None` for the few no identifier can spell.
 /// The keyword table is the one `#[connector]` uses (`workerflow-macros/src/keywords.rs`).
 pub(crate) fn route_ident(id: &str) -> Option<String> {
@@ -443,7 +494,7 @@ fn needs_escape(c: char) -> bool {
 /// other control characters and bidirectional overrides turned into spaces (a newline would end
 /// the comment and make the rest code; rustc rejects a bare CR and denies bidi codepoints in
 /// comments), and runs of spaces collapsed. For `new`'s templates.
-#[cfg(feature = "cli")]
+#[cfg(feature = "scaffold")]
 pub(crate) fn comment_line(text: &str) -> String {
     let spaced: String = escape_markdown(text)
         .chars()
@@ -560,6 +611,42 @@ mod tests {
         );
         assert_eq!(route_ident("type").as_deref(), Some("r#type"));
         assert_eq!(route_ident("self"), None);
+    }
+
+    #[test]
+    fn handler_items_name_what_generate_writes() {
+        let registry = Registry::from_str(
+            r#"{"version": 1, "updatedAt": "2026-03-01", "notes": null, "services": [
+              {"rank": null, "connectorName": "Acme", "officialVendorName": null, "officialApiDocsUrl": null,
+               "bestBaseLink": null, "bestBaseLinkScore": null, "bestBaseLinkReason": null, "authType": "api_key",
+               "authDocsUrl": null, "webhookDocsUrl": null, "rateLimitDocsUrl": null, "openapiUrl": null,
+               "officialSdkUrl": null, "changelogUrl": null, "docsRequiresLogin": "unknown", "confidence": "Low",
+               "notes": null, "sources": ["https://acme.example/"],
+               "runtime": {"routes": [{"id": "type", "summary": "Post.", "requestType": "sync",
+                 "secrets": [{"label": "Key", "anyOf": ["ACME_KEY", "ACME_TOKEN"]}, {"label": "Again", "anyOf": ["ACME_KEY"]}]}]}}
+            ]}"#,
+        )
+        .expect("valid");
+        let route = &registry.services[0].routes()[0];
+        let items = handler_items(route).expect("nameable");
+        assert_eq!(items.attribute, "#[connector(route = r#type)]");
+        assert_eq!(items.marker, "registry::routes::r#type::Route");
+        assert_eq!(
+            items.secrets,
+            [
+                "registry::routes::r#type::ACME_KEY",
+                "registry::routes::r#type::ACME_KEY_2"
+            ]
+        );
+        let generated = generate(&registry);
+        for path in items.secrets.iter().chain(&items.contract) {
+            let name = path.rsplit("::").next().unwrap();
+            assert!(
+                generated.contains(&format!("pub const {name}: &str"))
+                    || generated.contains(&format!("pub struct {name};")),
+                "{name} is not generated"
+            );
+        }
     }
 
     #[test]

@@ -291,7 +291,18 @@ impl Report<'_> {
         }
     }
 
+    /// The `--format json` report (`file`, `errors`, `warnings`, `diagnostics`), as text.
     pub fn render_json(&self) -> String {
+        serde_json::to_string_pretty(&self.json_report()).unwrap_or_default() + "\n"
+    }
+
+    /// The `--format json` report as a value, for tools that answer with JSON
+    /// (`workerflow mcp`'s `check_registry`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.json_report()).unwrap_or_default()
+    }
+
+    fn json_report(&self) -> JsonReport<'_> {
         let index = LineIndex::new(self.source);
         let diagnostics = self
             .diagnostics
@@ -328,13 +339,12 @@ impl Report<'_> {
                 }
             })
             .collect();
-        let report = JsonReport {
+        JsonReport {
             file: self.path,
             errors: self.error_count(),
             warnings: self.warning_count(),
             diagnostics,
-        };
-        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+        }
     }
 
     pub fn render_github(&self) -> String {

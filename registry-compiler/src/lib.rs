@@ -47,9 +47,10 @@ pub mod openapi;
 mod parallel;
 pub mod render;
 mod rules;
-#[cfg(feature = "cli")]
-mod scaffold;
+#[cfg(feature = "scaffold")]
+pub mod scaffold;
 mod schema;
+pub mod search;
 #[path = "../../workerflow-macros/src/suggest.rs"]
 mod suggest;
 pub mod write;
@@ -66,6 +67,7 @@ pub use model::{
     SecretRequirement, Service, ServiceRuntime,
 };
 pub use schema::{Schema, SchemaError};
+pub use suggest::did_you_mean;
 
 use load::{Document, MAX_REGISTRY_BYTES, NodeId, NodeKind};
 

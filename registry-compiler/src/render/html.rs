@@ -340,8 +340,8 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
 }
 
 /// Writes the page's search index: a JSON array with one entry per table row, in the rows'
-/// order, `[id, name, vendor, rank, auth, confidence, routes, text]`, where `text` holds the rest
-/// of what the search box matches (auth, route ids, secret names, https URLs, notes) one per line.
+/// order, `[id, name, vendor, rank, auth, confidence, routes, text]`, where `text` is
+/// [`crate::search::search_text`]: the rest of what the search box matches.
 /// The page's script reads it from a `<script type="application/json">` data block (never run, so
 /// the Content-Security-Policy has nothing to allow), instead of walking every row's cells.
 /// Every `<` is written as `\u003c`, so no value can end the block.
@@ -383,33 +383,7 @@ fn index_entry(out: &mut String, s: &Service) {
     out.push_str("\",\"");
     out.push_str(s.confidence.as_str());
     let _ = write!(out, "\",{},", s.routes().len());
-    let mut text = String::new();
-    text.push_str(s.auth_type.as_str());
-    let mut urls: Vec<&str> = Vec::new();
-    for route in s.routes() {
-        text.push('\n');
-        text.push_str(&route.id);
-        for name in route.secrets.iter().flat_map(|secret| &secret.any_of) {
-            text.push('\n');
-            text.push_str(name);
-        }
-    }
-    // The URLs the row links to (the same URL often fills several fields: once is enough, as a
-    // search term never spans lines).
-    let linked = s.docs_url().into_iter();
-    let linked = linked.chain(s.links().map(|(_, url)| url));
-    for url in linked.chain(s.sources.iter().map(String::as_str)) {
-        if is_linkable(url) && !urls.contains(&url) {
-            urls.push(url);
-            text.push('\n');
-            text.push_str(url);
-        }
-    }
-    if let Some(notes) = &s.notes {
-        text.push('\n');
-        text.push_str(notes);
-    }
-    json_string_into(out, &text);
+    json_string_into(out, &crate::search::search_text(s));
     out.push(']');
 }
 

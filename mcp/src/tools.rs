@@ -1,0 +1,533 @@
+//! The five tools: their exact input schemas, how their arguments are read, and what they answer.
+//!
+//! Arguments that do not fit a tool's schema are a protocol error (`-32602`, invalid params)
+//! whose message names the tool and what is wrong. A tool that ran and found nothing (an unknown
+//! id, a registry that does not load, a refused scaffold) answers with a tool error (`isError`)
+//! whose text says why and whose structured content carries the details.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use workerflow_registry::codegen::handler_items;
+use workerflow_registry::scaffold::{self, Refusal};
+use workerflow_registry::search::Query;
+use workerflow_registry::write::unified_diff;
+use workerflow_registry::{AuthType, RequestType, Route, Service, did_you_mean, display_path};
+
+use crate::catalog::{Catalog, Checked, Snapshot, State, Valid};
+
+/// Results `search_services` returns when the caller gives no `limit`, and the most it returns.
+const DEFAULT_LIMIT: u64 = 10;
+const MAX_LIMIT: u64 = 100;
+
+/// Every tool this server offers, in the order `tools/list` gives them.
+pub fn definitions() -> Vec<Tool> {
+    let auth_names: Vec<&str> = AuthType::ALL.iter().map(|auth| auth.as_str()).collect();
+    let read_only = ToolAnnotations::new()
+        .read_only(true)
+        .destructive(false)
+        .idempotent(true)
+        .open_world(false);
+    let id_schema = |what: &str| {
+        schema(json!({
+            "type": "object",
+            "properties": {"id": {"type": "string", "description": what}},
+            "required": ["id"],
+            "additionalProperties": false
+        }))
+    };
+    vec![
+        Tool::new(
+            "search_services",
+            "Find services in the connector registry. Matches like the docs page's search box: every \
+             whitespace-separated term must occur (ignoring case) in the service's name, id, \
+             vendor, auth type, route ids, secret names, URLs or notes. Results are ranked: exact \
+             id or name first, then names that start with the query, then name/vendor matches, then \
+             the rest; ties by the registry's rank.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Search terms, e.g. \"slack\" or \"crm oauth2\"; empty matches every service"},
+                    "auth": {"type": "string", "enum": auth_names, "description": "Only services with this auth type"},
+                    "has_routes": {"type": "boolean", "description": "true: only services with runtime routes; false: only services without"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT, "description": "At most this many results"}
+                },
+                "required": ["query"],
+                "additionalProperties": false
+            })),
+        )
+        .with_annotations(read_only.clone()),
+        Tool::new(
+            "get_service",
+            "Every field of one service as the registry declares it, with its routes and their contracts.",
+            id_schema("The service id, e.g. \"slack\" (search_services finds ids)"),
+        )
+        .with_annotations(read_only.clone()),
+        Tool::new(
+            "get_route",
+            "One route's contract: input and output JSON Schemas, errors, examples, secrets, \
+             settings, hosts, auth, docs link and request type, with the names of the generated \
+             Rust items a #[connector] handler of the route uses.",
+            id_schema("The route id, e.g. \"slack_message\""),
+        )
+        .with_annotations(read_only.clone()),
+        Tool::new(
+            "check_registry",
+            "Validate connector-registry/services.json as `workerflow-registry check` does (JSON \
+             syntax, the schema, the rules) and return every diagnostic with its code, message, \
+             line, column, JSON pointer and help. `workerflow-registry explain CODE` explains a code.",
+            schema(json!({"type": "object", "properties": {}, "additionalProperties": false})),
+        )
+        .with_annotations(read_only.clone()),
+        Tool::new(
+            "scaffold_connector",
+            "What `workerflow-registry new --dry-run` would do to declare a route (and its service \
+             when new): the registry diff and the connector, test and module files with their \
+             contents. Writes nothing; run `workerflow-registry new` with the same values to write them.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "service": {"type": "string", "description": "The service's connector name, e.g. \"Acme CRM\" (an existing one is matched ignoring case)"},
+                    "route": {"type": "string", "description": "The new route id: lower-case letters, digits and _, e.g. \"acme_contact_upsert\""},
+                    "secrets": {"type": "array", "items": {"type": "string"}, "description": "The route's secret: its env-style names, alternatives in lookup order, e.g. [\"ACME_API_KEY\"]"},
+                    "auth": {"type": "string", "enum": auth_names, "description": "A new service's auth type (unknown when omitted)"},
+                    "docs": {"type": "string", "description": "A new service's official API docs URL (https)"},
+                    "request_type": {"type": "string", "enum": ["sync", "async"], "default": "sync", "description": "sync: callers wait for the output; async: the call is queued"},
+                    "summary": {"type": "string", "description": "The route's one-line summary"}
+                },
+                "required": ["service", "route"],
+                "additionalProperties": false
+            })),
+        )
+        .with_annotations(read_only),
+    ]
+}
+
+fn schema(value: Value) -> Arc<JsonObject> {
+    match value {
+        Value::Object(object) => Arc::new(object),
+        _ => Arc::default(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchArgs {
+    query: String,
+    #[serde(default)]
+    auth: Option<AuthType>,
+    #[serde(default)]
+    has_routes: Option<bool>,
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdArgs {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaffoldArgs {
+    service: String,
+    route: String,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    auth: Option<AuthType>,
+    #[serde(default)]
+    docs: Option<String>,
+    #[serde(default)]
+    request_type: Option<RequestType>,
+    #[serde(default)]
+    summary: Option<String>,
+}
+
+fn arguments<T: DeserializeOwned>(
+    tool: &str,
+    arguments: Option<JsonObject>,
+) -> Result<T, ErrorData> {
+    let value = Value::Object(arguments.unwrap_or_default());
+    serde_json::from_value(value).map_err(|error| {
+        ErrorData::invalid_params(format!("invalid arguments for {tool}: {error}"), None)
+    })
+}
+
+/// Runs tool `name`. Blocking (it may load the registry): the server calls it off the async
+/// threads.
+pub fn call(
+    catalog: &Catalog,
+    name: &str,
+    args: Option<JsonObject>,
+) -> Result<CallToolResult, ErrorData> {
+    match name {
+        "search_services" => {
+            let args: SearchArgs = arguments(name, args)?;
+            let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
+            if !(1..=MAX_LIMIT).contains(&limit) {
+                return Err(ErrorData::invalid_params(
+                    format!(
+                        "invalid arguments for {name}: `limit` must be 1 to {MAX_LIMIT}, found {limit}"
+                    ),
+                    None,
+                ));
+            }
+            Ok(with_valid(catalog, |valid| search(valid, &args, limit)))
+        }
+        "get_service" => {
+            let IdArgs { id } = arguments(name, args)?;
+            Ok(with_valid(catalog, |valid| get_service(valid, &id)))
+        }
+        "get_route" => {
+            let IdArgs { id } = arguments(name, args)?;
+            Ok(with_valid(catalog, |valid| get_route(valid, &id)))
+        }
+        "check_registry" => {
+            let NoArgs {} = arguments(name, args)?;
+            Ok(check_registry(catalog))
+        }
+        "scaffold_connector" => {
+            let args: ScaffoldArgs = arguments(name, args)?;
+            Ok(scaffold_connector(catalog, args))
+        }
+        _ => {
+            let names: Vec<String> = definitions()
+                .into_iter()
+                .map(|t| t.name.into_owned())
+                .collect();
+            let hint = did_you_mean(name, names.iter().map(String::as_str))
+                .map(|near| format!("; did you mean `{near}`?"))
+                .unwrap_or_default();
+            Err(ErrorData::invalid_params(
+                format!("unknown tool `{name}`{hint} (tools: {})", names.join(", ")),
+                None,
+            ))
+        }
+    }
+}
+
+/// Runs `answer` on the registry when it loads; otherwise a tool error that says why.
+fn with_valid(catalog: &Catalog, answer: impl FnOnce(&Valid) -> CallToolResult) -> CallToolResult {
+    let snapshot: Arc<Snapshot> = match catalog.current() {
+        Ok(snapshot) => snapshot,
+        Err(message) => {
+            return failure(
+                &message,
+                json!({"error": "no_registry", "message": message}),
+            );
+        }
+    };
+    match &snapshot.state {
+        State::Valid(valid) => answer(valid),
+        State::Invalid(checked) => invalid(checked),
+        State::Unreadable(message) => {
+            failure(message, json!({"error": "unreadable", "message": message}))
+        }
+    }
+}
+
+fn invalid(checked: &Checked) -> CallToolResult {
+    let mut details = checked.report.clone();
+    if let Value::Object(object) = &mut details {
+        object.insert("error".into(), "invalid_registry".into());
+    }
+    failure(
+        &format!(
+            "the registry does not load; fix these problems (check_registry lists them):\n{}",
+            checked.text
+        ),
+        details,
+    )
+}
+
+/// A tool error: `message` for the model to read, `details` as structured content.
+fn failure(message: &str, details: Value) -> CallToolResult {
+    let mut result = CallToolResult::structured_error(details);
+    result.content = vec![ContentBlock::text(message)];
+    result
+}
+
+/// A result: `value` as structured content and as JSON text.
+fn success(value: Value) -> CallToolResult {
+    let mut result = CallToolResult::structured(value);
+    if let Some(text) = result
+        .structured_content
+        .as_ref()
+        .and_then(|v| serde_json::to_string_pretty(v).ok())
+    {
+        result.content = vec![ContentBlock::text(text)];
+    }
+    result
+}
+
+fn search(valid: &Valid, args: &SearchArgs, limit: u64) -> CallToolResult {
+    let query = Query::new(&args.query);
+    let services = &valid.registry.services;
+    let mut found: Vec<(workerflow_registry::search::Tier, u32, usize)> = services
+        .iter()
+        .zip(&valid.keys)
+        .enumerate()
+        .filter(|(_, (service, key))| {
+            args.auth.is_none_or(|auth| service.auth_type == auth)
+                && args
+                    .has_routes
+                    .is_none_or(|wanted| wanted != service.routes().is_empty())
+                && query.matches(key)
+        })
+        .map(|(index, (service, _))| (query.tier(service), service.rank.unwrap_or(u32::MAX), index))
+        .collect();
+    let total = found.len();
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX).min(total);
+    if limit < total {
+        found.select_nth_unstable(limit);
+        found.truncate(limit);
+    }
+    found.sort_unstable();
+    let results: Vec<Value> = found
+        .iter()
+        .map(|&(_, _, index)| summary(&services[index]))
+        .collect();
+    success(json!({"query": args.query, "total": total, "results": results}))
+}
+
+fn summary(service: &Service) -> Value {
+    json!({
+        "id": service.id,
+        "name": service.connector_name,
+        "vendor": service.official_vendor_name,
+        "auth": service.auth_type.as_str(),
+        "confidence": service.confidence.as_str(),
+        "docsUrl": service.docs_url(),
+        "routes": service.routes().iter().map(|route| route.id.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+fn get_service(valid: &Valid, id: &str) -> CallToolResult {
+    match valid.service_index(id) {
+        Some(index) => {
+            let service = &valid.registry.services[index];
+            success(serde_json::to_value(service).unwrap_or_default())
+        }
+        None => unknown(
+            "service",
+            id,
+            valid.registry.services.iter().map(|s| s.id.as_str()),
+            || nearest_by_search(valid, id),
+        ),
+    }
+}
+
+fn get_route(valid: &Valid, id: &str) -> CallToolResult {
+    let Some((s, r)) = valid.route_index(id) else {
+        return unknown("route", id, valid.route_ids(), || None);
+    };
+    let service = &valid.registry.services[s];
+    let route = &service.routes()[r];
+    success(route_contract(service, route))
+}
+
+fn route_contract(service: &Service, route: &Route) -> Value {
+    json!({
+        "id": route.id,
+        "summary": route.summary,
+        "requestType": route.request_type.as_str(),
+        "http": {"method": "POST", "path": format!("/api/{}", route.id)},
+        "service": {"id": service.id, "name": service.connector_name, "auth": service.auth_type.as_str()},
+        "contractDeclared": route.has_contract(),
+        "auth": route.auth.map(AuthType::as_str),
+        "docsUrl": route.docs_url,
+        "secrets": route.secrets,
+        "settings": route.settings,
+        "hosts": route.hosts,
+        "input": route.input,
+        "output": route.output,
+        "errors": route.errors,
+        "examples": route.examples,
+        "rustItems": handler_items(route),
+    })
+}
+
+/// A tool error for an id that is not in the registry, naming the nearest one.
+fn unknown<'a>(
+    kind: &str,
+    id: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+    fallback: impl FnOnce() -> Option<&'a str>,
+) -> CallToolResult {
+    let nearest = did_you_mean(id, ids).or_else(fallback);
+    let message = match nearest {
+        Some(near) => format!("no {kind} has id `{id}`; the nearest id is `{near}`"),
+        None if kind == "service" => format!(
+            "no service has id `{id}`, and none is near it; search_services finds services by name"
+        ),
+        None => format!(
+            "no route has id `{id}`, and none is near it; get_service lists a service's routes"
+        ),
+    };
+    failure(
+        &message,
+        json!({"error": format!("unknown_{kind}"), "id": id, "nearest": nearest}),
+    )
+}
+
+/// When no id is a near spelling: the longest id that `id` starts with (`hubspot_crm` →
+/// `hubspot`), else the best search match for `id`'s words.
+fn nearest_by_search<'a>(valid: &'a Valid, id: &str) -> Option<&'a str> {
+    let services = &valid.registry.services;
+    let prefix = services
+        .iter()
+        .map(|service| service.id.as_str())
+        .filter(|candidate| {
+            id.strip_prefix(candidate)
+                .is_some_and(|rest| rest.starts_with(['_', '-']))
+        })
+        .max_by_key(|candidate| candidate.len());
+    if prefix.is_some() {
+        return prefix;
+    }
+    let query = Query::new(&id.replace(['_', '-'], " "));
+    valid
+        .registry
+        .services
+        .iter()
+        .zip(&valid.keys)
+        .filter(|(_, key)| !query.is_empty() && query.matches(key))
+        .min_by_key(|(service, _)| (query.tier(service), service.rank.unwrap_or(u32::MAX)))
+        .map(|(service, _)| service.id.as_str())
+}
+
+fn check_registry(catalog: &Catalog) -> CallToolResult {
+    let snapshot = match catalog.current() {
+        Ok(snapshot) => snapshot,
+        Err(message) => {
+            return failure(
+                &message,
+                json!({"error": "no_registry", "message": message}),
+            );
+        }
+    };
+    let (checked, valid) = match &snapshot.state {
+        State::Valid(valid) => (&valid.checked, true),
+        State::Invalid(checked) => (checked, false),
+        State::Unreadable(message) => {
+            return failure(message, json!({"error": "unreadable", "message": message}));
+        }
+    };
+    let mut answer = checked.report.clone();
+    if let Value::Object(object) = &mut answer {
+        object.insert("valid".into(), valid.into());
+        object.insert("services".into(), checked.services.into());
+        object.insert("routes".into(), checked.routes.into());
+    }
+    let mut result = success(answer);
+    // The rustc-style text reads better than JSON for a model; the JSON stays structured.
+    let headline = if valid {
+        format!(
+            "ok: {} services, {} runtime routes\n",
+            checked.services, checked.routes
+        )
+    } else {
+        String::new()
+    };
+    result.content = vec![ContentBlock::text(format!("{}{headline}", checked.text))];
+    result
+}
+
+fn scaffold_connector(catalog: &Catalog, args: ScaffoldArgs) -> CallToolResult {
+    let path = match catalog.location() {
+        Ok(path) => path.to_path_buf(),
+        Err(message) => {
+            return failure(message, json!({"error": "no_registry", "message": message}));
+        }
+    };
+    let request = scaffold::Request {
+        service: args.service,
+        route: args.route,
+        auth: args.auth,
+        secrets: args.secrets,
+        docs: args.docs,
+        request_type: args.request_type.unwrap_or(RequestType::Sync),
+        summary: args.summary,
+    };
+    match plan(&path, &request) {
+        Ok(answer) => success(answer),
+        Err(result) => *result,
+    }
+}
+
+/// The plan as a value, or the tool error (boxed: a result is large) that says why there is none.
+fn plan(path: &Path, request: &scaffold::Request) -> Result<Value, Box<CallToolResult>> {
+    let unreadable = |error: workerflow_registry::LoadError| {
+        let message = workerflow_registry::ErrorChain(&error).to_string();
+        Box::new(failure(
+            &message,
+            json!({"error": "unreadable", "message": message}),
+        ))
+    };
+    let schema = workerflow_registry::schema_for(path).map_err(unreadable)?;
+    let file = workerflow_registry::read_source(path).map_err(unreadable)?;
+    // The crate is the directory that holds connector-registry/, as for `new`.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let crate_root = absolute
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let plan = scaffold::plan(request, path, &file.text, &schema, &crate_root, false).map_err(
+        |refusal| match refusal {
+            Refusal::Request(message) => Box::new(failure(
+                &format!("{message}\nnothing was planned"),
+                json!({"error": "refused", "message": message}),
+            )),
+            Refusal::Invalid(invalid) => {
+                let report = invalid.report();
+                let mut text = report.render_snippets(false);
+                text.push_str(&report.summary(false));
+                let mut details = report.to_json();
+                if let Value::Object(object) = &mut details {
+                    object.insert("error".into(), "invalid_registry".into());
+                }
+                Box::new(failure(
+                    &format!("the registry is invalid, or would be after the edit:\n{text}"),
+                    details,
+                ))
+            }
+        },
+    )?;
+    let relative = |file: &Path| {
+        file.strip_prefix(&crate_root)
+            .map_or_else(|_| display_path(file), |p| p.display().to_string())
+    };
+    let registry = relative(&absolute);
+    let files: Vec<Value> = plan
+        .files
+        .iter()
+        .map(|file| {
+            json!({
+                "path": relative(&file.path),
+                "action": if file.exists { "replace" } else { "create" },
+                "contents": file.contents,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "registry": registry,
+        "registryDiff": unified_diff(&plan.registry_before, &plan.registry_after, &registry),
+        "files": files,
+        "serviceId": plan.service_id,
+        "serviceIsNew": plan.service_is_new,
+        "testName": plan.test_name,
+        "rustfmt": plan.formatted,
+        "written": false,
+    }))
+}
