@@ -235,6 +235,10 @@ impl Report<'_> {
 
     /// Each diagnostic with its snippet, without the summary line.
     pub fn render_snippets(&self, color: bool) -> String {
+        // A clean file needs no line index (a scan of the whole text).
+        if self.diagnostics.is_empty() {
+            return String::new();
+        }
         let index = LineIndex::new(self.source);
         let config = Config {
             chars: Chars::ascii(),
@@ -303,7 +307,11 @@ impl Report<'_> {
     }
 
     fn json_report(&self) -> JsonReport<'_> {
-        let index = LineIndex::new(self.source);
+        let index = if self.diagnostics.is_empty() {
+            LineIndex::new("")
+        } else {
+            LineIndex::new(self.source)
+        };
         let diagnostics = self
             .diagnostics
             .iter()

@@ -45,14 +45,22 @@ pub fn search_text(service: &Service) -> String {
 /// A service's lower-cased search key, as the page builds it: name, id, vendor, then
 /// [`search_text`], one per line. Built once per service by tools that search many times.
 pub fn search_key(service: &Service) -> String {
+    let text = search_text(service);
     let vendor = service.official_vendor_name.as_deref().unwrap_or("");
-    let key = format!(
-        "{}\n{}\n{vendor}\n{}",
-        service.connector_name,
-        service.id,
-        search_text(service)
-    );
-    key.to_lowercase()
+    let parts = [service.connector_name.as_str(), &service.id, vendor, &text];
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (index, part) in parts.into_iter().enumerate() {
+        if index > 0 {
+            key.push('\n');
+        }
+        // ASCII lower-cases byte by byte; the rest as a whole, like `toLowerCase` (final sigma).
+        if part.is_ascii() {
+            key.extend(part.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            key.push_str(&part.to_lowercase());
+        }
+    }
+    key
 }
 
 /// A parsed query: its lower-cased terms.
