@@ -196,6 +196,10 @@ const WRITTEN_TOGETHER: &[&[Script]] = &[
 /// When `name` mixes scripts that are not written together: the name of the script most of it
 /// is written in, and the characters outside it (each once, in order).
 pub fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
+    // ASCII letters are all Latin (the rest Common): almost every name, at the cost of one scan.
+    if name.is_ascii() {
+        return None;
+    }
     // (script, letters of it), in order of first appearance; a name has few scripts.
     let mut counts: Vec<(Script, usize)> = Vec::new();
     for c in name.chars() {
