@@ -279,3 +279,55 @@ fn without_a_registry_every_tool_says_how_to_name_one() {
     assert_eq!(answers[1].as_array().unwrap().len(), 5);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+/// The wire itself, without an SDK: a line that is not JSON is skipped, parameters that do not
+/// parse are `-32602` with serde's reason, an unknown method is `-32601`.
+#[test]
+fn malformed_requests_on_the_wire_get_precise_errors() {
+    let lines = [
+        "this is not JSON".to_owned(),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}).to_string(),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_service", "arguments": "slack"}}).to_string(),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {}}).to_string(),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "frobnicate", "params": {}}).to_string(),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "get_service", "arguments": {"id": "slack"}}}).to_string(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
+        .arg("mcp")
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start workerflow mcp");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    // Closing stdin ends the session once every answer is written.
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let mut answers: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    answers.sort_by_key(|answer| answer["id"].as_u64());
+    let ids: Vec<u64> = answers.iter().filter_map(|a| a["id"].as_u64()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        answers[1]["error"],
+        json!({"code": -32602, "message": "invalid params for tools/call: invalid type: string \"slack\", expected a map"})
+    );
+    assert_eq!(
+        answers[2]["error"],
+        json!({"code": -32602, "message": "invalid params for resources/read: missing field `uri`"})
+    );
+    assert_eq!(
+        answers[3]["error"],
+        json!({"code": -32601, "message": "unknown method `frobnicate`"})
+    );
+    assert_eq!(answers[4]["result"]["structuredContent"]["id"], "slack");
+}

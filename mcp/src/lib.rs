@@ -18,9 +18,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Resource, ResourceContents, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
+    Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -123,6 +124,32 @@ impl ServerHandler for RegistryServer {
                     ErrorData::internal_error(format!("the tool failed: {error}"), None)
                 })?;
         answer.map(CallToolResponse::from)
+    }
+
+    /// The SDK hands over a request of a known method whose parameters do not parse as a
+    /// custom one: answer with what is wrong instead of "method not found".
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let params = request.params.unwrap_or(serde_json::Value::Null);
+        let problem = match request.method.as_str() {
+            "tools/call" => serde_json::from_value::<CallToolRequestParams>(params).err(),
+            "resources/read" => serde_json::from_value::<ReadResourceRequestParams>(params).err(),
+            _ => {
+                return Err(ErrorData::new(
+                    ErrorCode::METHOD_NOT_FOUND,
+                    format!("unknown method `{}`", request.method),
+                    None,
+                ));
+            }
+        };
+        let problem = problem.map_or_else(|| "not understood".to_owned(), |e| e.to_string());
+        Err(ErrorData::invalid_params(
+            format!("invalid params for {}: {problem}", request.method),
+            None,
+        ))
     }
 
     async fn list_resources(
