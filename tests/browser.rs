@@ -306,18 +306,31 @@ fn drive(browser: &Browser, target: &Path, url: &str) -> serde_json::Value {
 }
 
 fn drive_with(browser: &Browser, target: &Path, url: &str, script: &str) -> serde_json::Value {
+    drive_sized(browser, target, url, script, (1280, 900), &[])
+}
+
+/// `drive_with`, the iframe (the page's viewport) `size` wide and high at the start, Chromium
+/// run with `extra` arguments.
+fn drive_sized(
+    browser: &Browser,
+    target: &Path,
+    url: &str,
+    script: &str,
+    (width, height): (u32, u32),
+    extra: &[&str],
+) -> serde_json::Value {
     let driver = target.join("driver.html");
     std::fs::write(
         &driver,
         format!(
-            "<!doctype html><iframe id=\"page\" src=\"{url}\" width=\"1280\" height=\"900\"></iframe>\
+            "<!doctype html><iframe id=\"page\" src=\"{url}\" width=\"{width}\" height=\"{height}\"></iframe>\
              <pre id=\"out\"></pre><script>{script}</script>"
         ),
     )
     .unwrap();
     let run = browser.load(
         &format!("file://{}", driver.display()),
-        &["--allow-file-access-from-files"],
+        &[&["--allow-file-access-from-files"], extra].concat(),
     );
     let start = run.dom.find("<pre id=\"out\">").expect("driver page") + "<pre id=\"out\">".len();
     let end = run.dom[start..].find("</pre>").unwrap() + start;
@@ -325,18 +338,59 @@ fn drive_with(browser: &Browser, target: &Path, url: &str, script: &str) -> serd
         .unwrap_or_else(|e| panic!("the driver did not finish ({e}):\n{}\n{}", run.dom, run.log))
 }
 
-#[test]
-fn the_page_works_in_a_real_browser() {
-    let Some(exe) = chromium() else {
+/// Chromium, or `None` after saying the test `name` is skipped (on CI a missing Chromium fails).
+fn chromium_or_skip(name: &str) -> Option<PathBuf> {
+    let exe = chromium();
+    if exe.is_none() {
         if on_ci() {
             panic!(
                 "chromium is not installed, and CI is set: .ci/run must install it (apt-get install -y chromium)"
             );
         }
         eprintln!(
-            "SKIPPED the_page_works_in_a_real_browser: no chromium at /usr/bin/chromium or on PATH \
+            "SKIPPED {name}: no chromium at /usr/bin/chromium or on PATH \
              (install it with `apt-get install chromium`; on CI this test fails instead)"
         );
+    }
+    exe
+}
+
+/// The page rendered fresh from the bundled registry into `target/browser/<dir>/` (each test its
+/// own directory and Chromium profile, as the tests run in parallel): the registry, the
+/// directory, the page's `file://` URL and its HTML, and a browser to load it in.
+fn rendered(exe: PathBuf, dir: &str) -> (Arc<Registry>, PathBuf, String, String, Browser) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("browser")
+        .join(dir);
+    std::fs::create_dir_all(&target).unwrap();
+    let html = Renderer::embedded()
+        .unwrap()
+        .prepare(loaded.registry.clone(), loaded.source.clone())
+        .render(Page::Html)
+        .unwrap();
+    let page = target.join("SERVICE_API_INDEX.html");
+    std::fs::write(&page, &html).unwrap();
+    let browser = Browser {
+        exe,
+        profile: target.join("profile"),
+        proxy: RequestLog::start(),
+    };
+    (
+        loaded.registry,
+        target,
+        format!("file://{}", page.display()),
+        html,
+        browser,
+    )
+}
+
+#[test]
+fn the_page_works_in_a_real_browser() {
+    let Some(exe) = chromium_or_skip("the_page_works_in_a_real_browser") else {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -790,4 +844,273 @@ fn the_page_cannot_request_anything_by_construction() {
     ] {
         assert!(!script.contains(api), "the script uses {api}");
     }
+}
+
+/// The widths the layout is checked at, 320 to 2560 px: phones, the cards breakpoint (800) and
+/// the one where Rank and Vendor come back (1280) with their neighbours, and common screens.
+const WIDTHS: [u32; 22] = [
+    320, 360, 375, 414, 480, 640, 720, 768, 799, 800, 801, 900, 1000, 1024, 1200, 1279, 1280, 1366,
+    1400, 1600, 1920, 2560,
+];
+
+/// Measures the page at its starting size (the rows whose box is wholly inside the viewport),
+/// then at each of `WIDTHS` (900 px high): the document's scroll and client widths, whether rows
+/// are cards, the width of each column header shown, and the rows wider than the viewport or
+/// than their own box.
+const LAYOUT_DRIVER: &str = r##"
+var frame = document.getElementById("page"), started = false;
+frame.onload = function () {
+  if (started) return;
+  started = true;
+  var w = frame.contentWindow, d = frame.contentDocument, de = d.documentElement;
+  var table = d.getElementById("wf-table");
+  function shownRows() {
+    return Array.prototype.filter.call(table.tBodies[0].rows, function (r) { return !r.hidden; });
+  }
+  var result = {
+    viewport: [w.innerWidth, w.innerHeight],
+    rows: shownRows().filter(function (r) { return r.getBoundingClientRect().bottom <= w.innerHeight; }).length,
+    widths: []
+  };
+  (function next(i) {
+    if (i === WIDTHS.length) { document.getElementById("out").textContent = JSON.stringify(result); return; }
+    frame.width = WIDTHS[i];
+    frame.height = 900;
+    setTimeout(function () {
+      var cards = w.getComputedStyle(table).display === "block";
+      var columns = Array.prototype.filter.call(table.tHead.rows[0].cells, function (th) {
+        return th.getClientRects().length > 0;
+      }).map(function (th) { return th.getBoundingClientRect().width; });
+      result.widths.push({
+        width: WIDTHS[i],
+        scrollWidth: de.scrollWidth,
+        clientWidth: de.clientWidth,
+        cards: cards,
+        columns: cards ? [] : columns,
+        overflowing: shownRows().filter(function (r) {
+          return r.getBoundingClientRect().right > de.clientWidth + 0.5 || r.scrollWidth > r.clientWidth + 1;
+        }).map(function (r) { return r.id; })
+      });
+      next(i + 1);
+    }, 100);
+  })(0);
+};
+"##;
+
+#[test]
+fn the_page_fits_every_width_and_a_screen_holds_15_rows() {
+    let Some(exe) = chromium_or_skip("the_page_fits_every_width_and_a_screen_holds_15_rows") else {
+        return;
+    };
+    let (registry, target, url, _, browser) = rendered(exe, "layout");
+    assert!(registry.services.len() >= 100, "measured at scale");
+    let script = format!("var WIDTHS = {WIDTHS:?};{LAYOUT_DRIVER}");
+    let layout = drive_sized(&browser, &target, &url, &script, (1400, 900), &[]);
+
+    // Rows per 1400 x 900 screen, everything above the table (heading, controls) included.
+    assert_eq!(
+        layout["viewport"],
+        serde_json::json!([1400, 900]),
+        "{layout}"
+    );
+    let rows = layout["rows"].as_u64().unwrap();
+    eprintln!("rows wholly on the first 1400 x 900 screen: {rows}");
+    assert!(rows >= 15, "only {rows} rows fit on a 1400 x 900 screen");
+
+    let mut problems = Vec::new();
+    for step in layout["widths"].as_array().unwrap() {
+        let width = &step["width"];
+        let (scroll, client) = (&step["scrollWidth"], &step["clientWidth"]);
+        if scroll.as_f64() > client.as_f64() {
+            problems.push(format!(
+                "{width} px: the page scrolls sideways ({scroll} > {client})"
+            ));
+        }
+        let cards = step["cards"].as_bool().unwrap();
+        // Rows are cards below 800 px, a table from there on.
+        if cards != (width.as_u64().unwrap() < 800) {
+            problems.push(format!("{width} px: cards {cards}"));
+        }
+        let columns: Vec<f64> = step["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.as_f64())
+            .collect();
+        let narrowest = columns.iter().copied().fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "{width} px: {} narrowest column {}",
+            if cards { "cards," } else { "table," },
+            if cards {
+                "-".to_owned()
+            } else {
+                format!("{narrowest:.0} px of {}", columns.len())
+            }
+        );
+        if !cards && narrowest < 120.0 {
+            problems.push(format!("{width} px: a column is {narrowest:.1} px wide"));
+        }
+        if !step["overflowing"].as_array().unwrap().is_empty() {
+            problems.push(format!(
+                "{width} px: rows wider than the page: {}",
+                step["overflowing"]
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The axe-core release `.ci/run` installs: the rules, and so the result, are this version's.
+const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// axe-core's `axe.min.js`: `AXE_CORE_JS`, else where `.ci/run` installs the pinned version
+/// (`target/axe`, beside the default target dir).
+fn axe_core() -> Option<PathBuf> {
+    std::env::var_os("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            Some(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("target/axe/node_modules/axe-core/axe.min.js"),
+            )
+        })
+        .filter(|path| path.is_file())
+}
+
+/// Runs axe-core in the page at 1400 x 900 and at 375 x 812, and reports each run's size,
+/// whether the page saw a dark colour scheme, and the violations (rule id, impact, help,
+/// targets).
+const AXE_DRIVER: &str = r##"
+var frame = document.getElementById("page"), started = false, out = [];
+function done() { document.getElementById("out").textContent = JSON.stringify(out); }
+frame.onload = function () {
+  if (started) return;
+  started = true;
+  var w = frame.contentWindow, d = frame.contentDocument;
+  var script = d.createElement("script");
+  script.textContent = AXE_SOURCE;
+  d.head.appendChild(script);
+  if (!w.axe) { out.push({ error: "axe-core did not run in the page (refused by its CSP?)" }); return done(); }
+  var sizes = [[1400, 900], [375, 812]];
+  (function next(i) {
+    if (i === sizes.length) return done();
+    frame.width = sizes[i][0];
+    frame.height = sizes[i][1];
+    setTimeout(function () {
+      w.axe.run(d, { resultTypes: ["violations"] }).then(function (r) {
+        out.push({
+          size: [w.innerWidth, w.innerHeight],
+          dark: w.matchMedia("(prefers-color-scheme: dark)").matches,
+          version: w.axe.version,
+          passed: r.passes.length,
+          violations: r.violations.map(function (v) {
+            return { id: v.id, impact: v.impact, help: v.help,
+              targets: v.nodes.slice(0, 8).map(function (n) { return n.target.join(" "); }) };
+          })
+        });
+        next(i + 1);
+      }, function (e) { out.push({ error: String(e) }); done(); });
+    }, 200);
+  })(0);
+};
+"##;
+
+#[test]
+fn axe_core_finds_no_violations() {
+    let Some(exe) = chromium_or_skip("axe_core_finds_no_violations") else {
+        return;
+    };
+    let Some(axe) = axe_core() else {
+        if on_ci() {
+            panic!(
+                "axe-core is not installed, and CI is set: .ci/run must install it \
+                 (npm install --prefix target/axe axe-core@{AXE_CORE_VERSION})"
+            );
+        }
+        eprintln!(
+            "SKIPPED axe_core_finds_no_violations: no target/axe/node_modules/axe-core/axe.min.js \
+             (run the npm install line of .ci/run, or set AXE_CORE_JS; on CI this test fails instead)"
+        );
+        return;
+    };
+    let source = std::fs::read_to_string(&axe).unwrap();
+    let (_, target, _, html, browser) = rendered(exe, "axe");
+    // The page's CSP runs only its own script, so a test copy also allows axe-core by its hash;
+    // the driver then adds axe as an inline <script> in the page. (eval or Function from the
+    // driver would be refused too: the page's CSP has no 'unsafe-eval'.) Everything else about
+    // the page, its CSP included, is as shipped.
+    let csp = "script-src '";
+    assert!(html.contains(csp));
+    let copy = target.join("SERVICE_API_INDEX-axe.html");
+    std::fs::write(
+        &copy,
+        html.replacen(
+            csp,
+            &format!(
+                "script-src '{}' '",
+                workerflow_registry::render::html::csp_hash(&source)
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+    // A JSON string is a JS string literal; "</" is escaped so it cannot end the driver's script.
+    let literal = serde_json::to_string(&source)
+        .unwrap()
+        .replace("</", "<\\/");
+    let script = format!("var AXE_SOURCE = {literal};{AXE_DRIVER}");
+    let mut problems = Vec::new();
+    for (scheme, dark) in [("0", true), ("1", false)] {
+        let runs = drive_sized(
+            &browser,
+            &target,
+            &format!("file://{}", copy.display()),
+            &script,
+            (1400, 900),
+            &[
+                &format!("--blink-settings=preferredColorScheme={scheme}"),
+                "--virtual-time-budget=60000",
+            ],
+        );
+        let runs = runs.as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        for run in runs {
+            assert!(run.get("error").is_none(), "{run}");
+            assert_eq!(run["dark"], dark, "the colour scheme was emulated: {run}");
+            eprintln!(
+                "axe-core {} at {}, {}: {} rules passed, {} violated",
+                run["version"],
+                run["size"],
+                if dark { "dark" } else { "light" },
+                run["passed"],
+                run["violations"].as_array().unwrap().len()
+            );
+            assert!(
+                run["passed"].as_u64().unwrap() > 10,
+                "axe checked the page: {run}"
+            );
+            assert_eq!(
+                run["version"],
+                AXE_CORE_VERSION,
+                "{} is not the pinned axe-core (see .ci/run)",
+                axe.display()
+            );
+            for violation in run["violations"].as_array().unwrap() {
+                problems.push(format!(
+                    "{} {}: {} ({}) {}: {}",
+                    if dark { "dark" } else { "light" },
+                    run["size"],
+                    violation["id"],
+                    violation["impact"],
+                    violation["help"],
+                    violation["targets"]
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "axe-core found violations:\n{}",
+        problems.join("\n")
+    );
 }

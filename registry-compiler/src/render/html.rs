@@ -244,10 +244,22 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     });
     out.push_str(s.confidence.as_str());
     out.push_str("</td>\n<td class=\"c-routes\">");
+    // A compact badge per route, linking to its contract: the id without the service's own
+    // prefix (the row already names it), the whole id as the title.
     for route in s.routes() {
-        out.push_str("<code>");
+        out.push_str("<a class=\"badge\" href=\"#route-");
         escape_into(out, &route.id);
-        out.push_str("</code>");
+        out.push_str("\" title=\"");
+        escape_into(out, &route.id);
+        out.push_str("\">");
+        let short = route
+            .id
+            .strip_prefix(s.id.as_str())
+            .and_then(|rest| rest.strip_prefix('_'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or(&route.id);
+        escape_into(out, short);
+        out.push_str("</a>");
     }
     out.push_str("</td>\n<td class=\"c-docs\">");
     match s.docs_url() {
