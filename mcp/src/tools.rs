@@ -285,7 +285,7 @@ fn search(valid: &Valid, args: &SearchArgs, limit: u64) -> CallToolResult {
                     .is_none_or(|wanted| wanted != service.routes().is_empty())
                 && query.matches(key)
         })
-        .map(|(index, (service, _))| (query.tier(service), service.rank.unwrap_or(u32::MAX), index))
+        .map(|(index, (service, key))| (query.tier(key), service.rank.unwrap_or(u32::MAX), index))
         .collect();
     let total = found.len();
     let limit = usize::try_from(limit).unwrap_or(usize::MAX).min(total);
@@ -403,7 +403,7 @@ fn nearest_by_search<'a>(valid: &'a Valid, id: &str) -> Option<&'a str> {
         .iter()
         .zip(&valid.keys)
         .filter(|(_, key)| !query.is_empty() && query.matches(key))
-        .min_by_key(|(service, _)| (query.tier(service), service.rank.unwrap_or(u32::MAX)))
+        .min_by_key(|(service, key)| (query.tier(key), service.rank.unwrap_or(u32::MAX)))
         .map(|(service, _)| service.id.as_str())
 }
 

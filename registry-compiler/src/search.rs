@@ -107,24 +107,25 @@ impl Query {
         self.terms.iter().all(|term| key.contains(term.as_str()))
     }
 
-    /// How well `service` (which [`Query::matches`]) fits.
-    pub fn tier(&self, service: &Service) -> Tier {
+    /// How well the service with `key` (a [`search_key`] that [`Query::matches`]) fits. The
+    /// key's first three lines are the lower-cased name, id and vendor, so nothing is
+    /// lower-cased again.
+    pub fn tier(&self, key: &str) -> Tier {
         if self.terms.is_empty() {
             return Tier::Other;
         }
-        let name = service.connector_name.to_lowercase();
-        let id = service.id.as_str();
+        let mut lines = key.splitn(4, '\n');
+        let (name, id, vendor) = (
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+        );
         if self.whole == id || self.whole == name {
             return Tier::Exact;
         }
         if name.starts_with(&self.whole) || id.starts_with(&self.whole) {
             return Tier::Prefix;
         }
-        let vendor = service
-            .official_vendor_name
-            .as_deref()
-            .unwrap_or("")
-            .to_lowercase();
         let in_names = |term: &String| {
             name.contains(term.as_str()) || id.contains(term.as_str()) || vendor.contains(term)
         };
@@ -174,14 +175,15 @@ mod tests {
         let registry = registry();
         let [slack, archive] = [&registry.services[0], &registry.services[1]];
         let query = Query::new("  SLACK ");
-        assert!(query.matches(&search_key(slack)) && query.matches(&search_key(archive)));
-        assert_eq!(query.tier(slack), Tier::Exact);
-        assert_eq!(query.tier(archive), Tier::Prefix);
+        let [slack, archive] = [search_key(slack), search_key(archive)];
+        assert!(query.matches(&slack) && query.matches(&archive));
+        assert_eq!(query.tier(&slack), Tier::Exact);
+        assert_eq!(query.tier(&archive), Tier::Prefix);
         let query = Query::new("slack webhook_url");
-        assert!(query.matches(&search_key(slack)));
-        assert!(!query.matches(&search_key(archive)));
-        assert_eq!(query.tier(slack), Tier::Other);
-        assert_eq!(Query::new("sales").tier(slack), Tier::Name);
+        assert!(query.matches(&slack));
+        assert!(!query.matches(&archive));
+        assert_eq!(query.tier(&slack), Tier::Other);
+        assert_eq!(Query::new("sales").tier(&slack), Tier::Name);
         assert!(Query::new(" ").is_empty() && Query::new("").matches("anything"));
     }
 }
