@@ -498,6 +498,26 @@ fn the_page_works_in_a_real_browser() {
     // A secret's name finds the service whose route needs it.
     let by_secret = browser.load(&format!("{url}?q=SLACK_WEBHOOK_URL"), &[]);
     assert_eq!(visible(&by_secret.dom), ["slack"]);
+
+    // `workerflow mcp`'s search_services matches by the registry crate's rule: the page shows
+    // exactly the services it matches.
+    for query in [
+        "webhook",
+        "api_key stripe",
+        "https://developers",
+        "OAuth2 CRM",
+    ] {
+        let page = browser.load(&format!("{url}?q={}", query.replace(' ', "+")), &[]);
+        let rule = workerflow_registry::search::Query::new(query);
+        let expected: Vec<&str> = registry
+            .services
+            .iter()
+            .filter(|s| rule.matches(&workerflow_registry::search::search_key(s)))
+            .map(|s| s.id.as_str())
+            .collect();
+        assert!(!expected.is_empty(), "{query}");
+        assert_eq!(visible(&page.dom), expected, "{query}");
+    }
     // A word that only notes hold finds the services whose notes say it.
     let in_notes: Vec<&str> = registry
         .services
