@@ -13,7 +13,7 @@ pub const FILE_NAME: &str = "llms.txt";
 
 /// The project's own docs llms.txt links to when they are in the docs directory (a user's
 /// registry built elsewhere has only the generated files).
-const PROJECT_DOCS: [(&str, &str, &str); 3] = [
+const PROJECT_DOCS: [(&str, &str, &str); 4] = [
     (
         "ROUTES.md",
         "Route reference",
@@ -28,6 +28,11 @@ const PROJECT_DOCS: [(&str, &str, &str); 3] = [
         "AI_CONNECTOR_ONRAMP.md",
         "Connector onramp",
         "the steps, with every command, to add a connector from a provider's official API docs",
+    ),
+    (
+        "AGENT_CONNECTOR_PLAYBOOK.md",
+        "Agent playbook",
+        "the prompt and the commands, in order, for an agent adding a connector; an MCP client can query the registry with `workerflow mcp` instead",
     ),
 ];
 
