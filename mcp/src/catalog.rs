@@ -30,7 +30,13 @@ pub enum State {
     Valid(Box<Valid>),
     /// The registry has errors: what `check` reports.
     Invalid(Checked),
-    /// The registry or its schema cannot be read.
+}
+
+/// Why there is no registry to answer from; the text says where to look or what failed.
+pub enum Unusable {
+    /// None was found at start.
+    NoRegistry(String),
+    /// The registry or its schema cannot be read (tried again on the next call).
     Unreadable(String),
 }
 
@@ -52,22 +58,19 @@ pub struct Checked {
     pub routes: usize,
 }
 
-/// What identifies one version of the files: their modification times and sizes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Stamp(Vec<Option<(SystemTime, u64)>>);
+/// What identifies one version of the files: the modification time and size of the registry
+/// and of the schema beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp([Option<(SystemTime, u64)>; 2]);
 
 impl Stamp {
     fn of(registry: &Path) -> Stamp {
+        let version = |file: &Path| {
+            let meta = std::fs::metadata(file).ok()?;
+            Some((meta.modified().ok()?, meta.len()))
+        };
         let schema = registry.parent().map(|dir| dir.join(SCHEMA_FILE_NAME));
-        let files = std::iter::once(Some(registry.to_path_buf())).chain(std::iter::once(schema));
-        Stamp(
-            files
-                .map(|file| {
-                    let meta = std::fs::metadata(file?).ok()?;
-                    Some((meta.modified().ok()?, meta.len()))
-                })
-                .collect(),
-        )
+        Stamp([version(registry), schema.as_deref().and_then(version)])
     }
 }
 
@@ -87,9 +90,11 @@ impl Catalog {
     }
 
     /// The registry as it is now on disk: the last snapshot when the files did not change since.
-    /// `Err` when no registry was found at start.
-    pub fn current(&self) -> Result<Arc<Snapshot>, String> {
-        let path = self.location.as_ref().map_err(Clone::clone)?;
+    pub fn current(&self) -> Result<Arc<Snapshot>, Unusable> {
+        let path = self
+            .location
+            .as_ref()
+            .map_err(|message| Unusable::NoRegistry(message.clone()))?;
         let stamp = Stamp::of(path);
         // A poisoned lock only means a load panicked: the next call loads again.
         let mut current = self
@@ -100,7 +105,7 @@ impl Catalog {
             return Ok(snapshot.clone());
         }
         let snapshot = Arc::new(Snapshot {
-            state: load(path),
+            state: load(path).map_err(Unusable::Unreadable)?,
             stamp,
         });
         *current = Some(snapshot.clone());
@@ -108,10 +113,12 @@ impl Catalog {
     }
 }
 
-fn load(path: &Path) -> State {
+/// The registry at `path`, valid or not; `Err` with why it cannot be read.
+fn load(path: &Path) -> Result<State, String> {
     let unreadable = |error: LoadError| match error {
-        LoadError::Invalid(invalid) => State::Invalid(checked(&invalid.report(), 0, 0)),
-        other => State::Unreadable(workerflow_registry::ErrorChain(&other).to_string()),
+        // Too large or not UTF-8: located diagnostics like any other problem.
+        LoadError::Invalid(invalid) => Ok(State::Invalid(Checked::of(&invalid.report(), 0, 0))),
+        other => Err(workerflow_registry::ErrorChain(&other).to_string()),
     };
     let schema = match schema_for(path) {
         Ok(schema) => schema,
@@ -139,10 +146,10 @@ fn load(path: &Path) -> State {
             source: &file.text,
             diagnostics,
         };
-        checked(&report, services, routes)
+        Checked::of(&report, services, routes)
     };
     let (Some(registry), Some((keys, (services, routes)))) = (compiled.registry, index) else {
-        return State::Invalid(report(&compiled.diagnostics, 0, 0));
+        return Ok(State::Invalid(report(&compiled.diagnostics, 0, 0)));
     };
     let checked = report(
         &compiled.diagnostics,
@@ -151,13 +158,13 @@ fn load(path: &Path) -> State {
     );
     // The text (~100 MB for 100,000 services) is freed on its own thread: nothing waits for it.
     std::thread::spawn(move || drop(file));
-    State::Valid(Box::new(Valid {
+    Ok(State::Valid(Box::new(Valid {
         registry,
         checked,
         keys,
         services,
         routes,
-    }))
+    })))
 }
 
 fn id_map(registry: &Registry) -> HashMap<String, usize> {
@@ -175,14 +182,15 @@ fn route_map(registry: &Registry) -> HashMap<String, (usize, usize)> {
         .collect()
 }
 
-fn checked(report: &Report<'_>, services: usize, routes: usize) -> Checked {
-    let mut text = report.render_snippets(false);
-    text.push_str(&report.summary(false));
-    Checked {
-        report: report.to_json(),
-        text,
-        services,
-        routes,
+impl Checked {
+    /// `report` as `check` prints it, of a registry with `services` and `routes`.
+    pub fn of(report: &Report<'_>, services: usize, routes: usize) -> Checked {
+        Checked {
+            report: report.to_json(),
+            text: report.render_text(false),
+            services,
+            routes,
+        }
     }
 }
 

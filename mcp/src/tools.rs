@@ -5,7 +5,7 @@
 //! id, a registry that does not load, a refused scaffold) answers with a tool error (`isError`)
 //! whose text says why and whose structured content carries the details.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rmcp::ErrorData;
@@ -19,7 +19,7 @@ use workerflow_registry::search::Query;
 use workerflow_registry::write::unified_diff;
 use workerflow_registry::{AuthType, RequestType, Route, Service, did_you_mean, display_path};
 
-use crate::catalog::{Catalog, Checked, Snapshot, State, Valid};
+use crate::catalog::{Catalog, Checked, State, Unusable, Valid};
 
 /// Results `search_services` returns when the caller gives no `limit`, and the most it returns.
 const DEFAULT_LIMIT: u64 = 10;
@@ -217,38 +217,41 @@ pub fn call(
     }
 }
 
-/// Runs `answer` on the registry when it loads; otherwise a tool error that says why.
-fn with_valid(catalog: &Catalog, answer: impl FnOnce(&Valid) -> CallToolResult) -> CallToolResult {
-    let snapshot: Arc<Snapshot> = match catalog.current() {
-        Ok(snapshot) => snapshot,
-        Err(message) => {
-            return failure(
-                &message,
-                json!({"error": "no_registry", "message": message}),
-            );
-        }
-    };
-    match &snapshot.state {
-        State::Valid(valid) => answer(valid),
-        State::Invalid(checked) => invalid(checked),
-        State::Unreadable(message) => {
-            failure(message, json!({"error": "unreadable", "message": message}))
-        }
+/// The tool error for a registry that is missing or unreadable.
+fn unusable(why: Unusable) -> CallToolResult {
+    match why {
+        Unusable::NoRegistry(message) => load_failure("no_registry", &message),
+        Unusable::Unreadable(message) => load_failure("unreadable", &message),
     }
 }
 
-fn invalid(checked: &Checked) -> CallToolResult {
+/// Runs `answer` on the registry when it loads; otherwise a tool error that says why.
+fn with_valid(catalog: &Catalog, answer: impl FnOnce(&Valid) -> CallToolResult) -> CallToolResult {
+    let snapshot = match catalog.current() {
+        Ok(snapshot) => snapshot,
+        Err(why) => return unusable(why),
+    };
+    match &snapshot.state {
+        State::Valid(valid) => answer(valid),
+        State::Invalid(checked) => invalid(
+            "the registry does not load; fix these problems (check_registry lists them)",
+            checked,
+        ),
+    }
+}
+
+/// A tool error for a registry with errors: `headline`, then the diagnostics.
+fn invalid(headline: &str, checked: &Checked) -> CallToolResult {
     let mut details = checked.report.clone();
     if let Value::Object(object) = &mut details {
         object.insert("error".into(), "invalid_registry".into());
     }
-    failure(
-        &format!(
-            "the registry does not load; fix these problems (check_registry lists them):\n{}",
-            checked.text
-        ),
-        details,
-    )
+    failure(&format!("{headline}:\n{}", checked.text), details)
+}
+
+/// A tool error for a registry that cannot be used at all (`kind`: `no_registry`, `unreadable`).
+fn load_failure(kind: &str, message: &str) -> CallToolResult {
+    failure(message, json!({"error": kind, "message": message}))
 }
 
 /// A tool error: `message` for the model to read, `details` as structured content.
@@ -319,18 +322,19 @@ fn get_service(valid: &Valid, id: &str) -> CallToolResult {
             let service = &valid.registry.services[index];
             success(serde_json::to_value(service).unwrap_or_default())
         }
-        None => unknown(
-            "service",
-            id,
-            valid.registry.services.iter().map(|s| s.id.as_str()),
-            || nearest_by_search(valid, id),
-        ),
+        None => {
+            let ids = valid.registry.services.iter().map(|s| s.id.as_str());
+            let nearest = did_you_mean(id, ids).or_else(|| nearest_by_search(valid, id));
+            let hint = "search_services finds services by name";
+            unknown("service", id, nearest, hint)
+        }
     }
 }
 
 fn get_route(valid: &Valid, id: &str) -> CallToolResult {
     let Some((s, r)) = valid.route_index(id) else {
-        return unknown("route", id, valid.route_ids(), || None);
+        let hint = "get_service lists a service's routes";
+        return unknown("route", id, did_you_mean(id, valid.route_ids()), hint);
     };
     let service = &valid.registry.services[s];
     let route = &service.routes()[r];
@@ -358,22 +362,12 @@ fn route_contract(service: &Service, route: &Route) -> Value {
     })
 }
 
-/// A tool error for an id that is not in the registry, naming the nearest one.
-fn unknown<'a>(
-    kind: &str,
-    id: &str,
-    ids: impl IntoIterator<Item = &'a str>,
-    fallback: impl FnOnce() -> Option<&'a str>,
-) -> CallToolResult {
-    let nearest = did_you_mean(id, ids).or_else(fallback);
+/// A tool error for a `kind` id that is not in the registry, naming the `nearest` one, or
+/// `hint` when none is near.
+fn unknown(kind: &str, id: &str, nearest: Option<&str>, hint: &str) -> CallToolResult {
     let message = match nearest {
         Some(near) => format!("no {kind} has id `{id}`; the nearest id is `{near}`"),
-        None if kind == "service" => format!(
-            "no service has id `{id}`, and none is near it; search_services finds services by name"
-        ),
-        None => format!(
-            "no route has id `{id}`, and none is near it; get_service lists a service's routes"
-        ),
+        None => format!("no {kind} has id `{id}`, and none is near it; {hint}"),
     };
     failure(
         &message,
@@ -410,19 +404,11 @@ fn nearest_by_search<'a>(valid: &'a Valid, id: &str) -> Option<&'a str> {
 fn check_registry(catalog: &Catalog) -> CallToolResult {
     let snapshot = match catalog.current() {
         Ok(snapshot) => snapshot,
-        Err(message) => {
-            return failure(
-                &message,
-                json!({"error": "no_registry", "message": message}),
-            );
-        }
+        Err(why) => return unusable(why),
     };
     let (checked, valid) = match &snapshot.state {
         State::Valid(valid) => (&valid.checked, true),
         State::Invalid(checked) => (checked, false),
-        State::Unreadable(message) => {
-            return failure(message, json!({"error": "unreadable", "message": message}));
-        }
     };
     let mut answer = checked.report.clone();
     if let Value::Object(object) = &mut answer {
@@ -447,9 +433,7 @@ fn check_registry(catalog: &Catalog) -> CallToolResult {
 fn scaffold_connector(catalog: &Catalog, args: ScaffoldArgs) -> CallToolResult {
     let path = match catalog.location() {
         Ok(path) => path.to_path_buf(),
-        Err(message) => {
-            return failure(message, json!({"error": "no_registry", "message": message}));
-        }
+        Err(message) => return load_failure("no_registry", message),
     };
     let request = scaffold::Request {
         service: args.service,
@@ -470,38 +454,22 @@ fn scaffold_connector(catalog: &Catalog, args: ScaffoldArgs) -> CallToolResult {
 fn plan(path: &Path, request: &scaffold::Request) -> Result<Value, Box<CallToolResult>> {
     let unreadable = |error: workerflow_registry::LoadError| {
         let message = workerflow_registry::ErrorChain(&error).to_string();
-        Box::new(failure(
-            &message,
-            json!({"error": "unreadable", "message": message}),
-        ))
+        Box::new(load_failure("unreadable", &message))
     };
     let schema = workerflow_registry::schema_for(path).map_err(unreadable)?;
     let file = workerflow_registry::read_source(path).map_err(unreadable)?;
-    // The crate is the directory that holds connector-registry/, as for `new`.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let crate_root = absolute
-        .parent()
-        .and_then(Path::parent)
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let crate_root = scaffold::crate_root(path);
     let plan = scaffold::plan(request, path, &file.text, &schema, &crate_root, false).map_err(
         |refusal| match refusal {
             Refusal::Request(message) => Box::new(failure(
                 &format!("{message}\nnothing was planned"),
                 json!({"error": "refused", "message": message}),
             )),
-            Refusal::Invalid(invalid) => {
-                let report = invalid.report();
-                let mut text = report.render_snippets(false);
-                text.push_str(&report.summary(false));
-                let mut details = report.to_json();
-                if let Value::Object(object) = &mut details {
-                    object.insert("error".into(), "invalid_registry".into());
-                }
-                Box::new(failure(
-                    &format!("the registry is invalid, or would be after the edit:\n{text}"),
-                    details,
-                ))
-            }
+            Refusal::Invalid(rejected) => Box::new(invalid(
+                "the registry is invalid, or would be after the edit",
+                &Checked::of(&rejected.report(), 0, 0),
+            )),
         },
     )?;
     let relative = |file: &Path| {

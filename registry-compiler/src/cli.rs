@@ -495,12 +495,7 @@ fn new(
 ) -> Result<ExitCode, CliError> {
     let path = registry_path(registry, "workerflow-registry new --registry PATH …")?;
     let (schema, file) = read_with_schema(&path)?;
-    // The crate is the directory that holds connector-registry/.
-    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
-    let crate_root = absolute
-        .parent()
-        .and_then(std::path::Path::parent)
-        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let crate_root = scaffold::crate_root(&path);
     let plan = scaffold::plan(request, &path, &file.text, &schema, &crate_root, force).map_err(
         |refusal| match refusal {
             scaffold::Refusal::Request(message) => CliError::Refused(message),

@@ -259,33 +259,29 @@ fn contract_constants(out: &mut String, route: &Route) {
         .as_ref()
         .and_then(|e| serde_json::to_string_pretty(e).ok())
         .unwrap_or_else(|| "[]".to_owned());
-    for (name, what, text) in [
+    let constants = [
         (
-            CONTRACT_CONSTANTS[0],
             "JSON Schema of the unwrapped input; empty when no contract declares one.",
             pretty(route.input.as_ref()),
         ),
         (
-            CONTRACT_CONSTANTS[1],
             "JSON Schema of the success output; empty when no contract declares one.",
             pretty(route.output.as_ref()),
         ),
         (
-            CONTRACT_CONSTANTS[2],
             "The contract's settings as a JSON array (`[]` when none are declared).",
             settings,
         ),
         (
-            CONTRACT_CONSTANTS[3],
             "The contract's error classes as a JSON array (`[]` when none are declared).",
             errors,
         ),
         (
-            CONTRACT_CONSTANTS[4],
             "The contract's examples as a JSON array (`[]` when none are declared).",
             examples,
         ),
-    ] {
+    ];
+    for (name, (what, text)) in CONTRACT_CONSTANTS.into_iter().zip(constants) {
         out.push('\n');
         doc_raw(out, 8, what);
         let _ = writeln!(

@@ -87,6 +87,15 @@ pub fn is_secret_name(name: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// The crate a registry belongs to: the directory that holds its `connector-registry/`.
+pub fn crate_root(registry_path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(registry_path).unwrap_or_else(|_| registry_path.to_owned());
+    absolute
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
 /// Works out every edit without writing anything. `crate_root` holds `Cargo.toml`, `src/` and
 /// `tests/`; `force` allows replacing the connector and test files.
 pub fn plan(

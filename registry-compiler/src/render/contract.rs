@@ -9,6 +9,11 @@ use serde_json::Value;
 use super::{html, markdown};
 use crate::model::{Example, Registry, RequestType, Route, Service, SettingKind};
 
+/// The HTML id of a route's contract section, which the table's route badges link to.
+pub(crate) fn route_anchor(route_id: &str) -> String {
+    format!("route-{}", markdown::anchor(route_id))
+}
+
 /// A field of an object schema: name, type, required, description.
 struct Field {
     name: String,
@@ -255,10 +260,10 @@ pub fn write_html(
     let esc = html::escape;
     for (service, route) in pairs(registry, routes) {
         let mut out = String::new();
-        let id = markdown::anchor(&route.id);
+        let id = route_anchor(&route.id);
         let _ = write!(
             out,
-            "<section class=\"route\" id=\"route-{id}\">\n<h3>Route <code>{}</code></h3>\n<p>{}</p>\n<ul>\n",
+            "<section class=\"route\" id=\"{id}\">\n<h3>Route <code>{}</code></h3>\n<p>{}</p>\n<ul>\n",
             esc(&route.id),
             esc(&route.summary)
         );

@@ -62,6 +62,9 @@ pub fn link(url: &str, text: &str) -> String {
     out
 }
 
+/// Opens a row's Details; taken back off when nothing follows it.
+const DETAILS_OPEN: &str = "\n<details><summary>Details</summary><dl>";
+
 /// A linkable URL without its `https://` and a lone trailing `/`: what a narrow cell shows.
 fn short_url(url: &str) -> &str {
     let rest = url.get(8..).unwrap_or(url);
@@ -247,8 +250,8 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     // A compact badge per route, linking to its contract: the id without the service's own
     // prefix (the row already names it), the whole id as the title.
     for route in s.routes() {
-        out.push_str("<a class=\"badge\" href=\"#route-");
-        escape_into(out, &route.id);
+        out.push_str("<a class=\"badge\" href=\"#");
+        out.push_str(&super::contract::route_anchor(&route.id));
         out.push_str("\" title=\"");
         escape_into(out, &route.id);
         out.push_str("\">");
@@ -271,7 +274,7 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     // Each URL once: the docs link above, then only links and sources not shown yet; unknown
     // values are left out.
     let mut shown: Vec<&str> = s.docs_url().into_iter().collect();
-    out.push_str("\n<details><summary>Details</summary><dl>");
+    out.push_str(DETAILS_OPEN);
     let details_start = out.len();
     for (field, url) in s.links() {
         if shown.contains(&url) {
@@ -344,7 +347,7 @@ fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<
     }
     if out.len() == details_start {
         // Nothing beyond the docs link: no Details at all.
-        out.truncate(details_start - "\n<details><summary>Details</summary><dl>".len());
+        out.truncate(details_start - DETAILS_OPEN.len());
         out.push_str("</td>\n</tr>");
     } else {
         out.push_str("\n</dl></details></td>\n</tr>");
