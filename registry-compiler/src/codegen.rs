@@ -177,6 +177,42 @@ fn route_items(out: &mut String, service: &Service, route: &Route, ident: &str) 
     }
     let _ = writeln!(out, "{pad}}},");
     secrets_field(out, &pad, route);
+    match &route.hosts {
+        None => {
+            let _ = writeln!(out, "{pad}hosts: None,");
+        }
+        Some(hosts) => {
+            let items: Vec<String> = hosts.iter().map(|h| literal(h)).collect();
+            let inline = format!("{pad}hosts: Some(&[{}]),", items.join(", "));
+            if width(&items.join(", ")) <= 60 && width(&inline) <= 100 {
+                let _ = writeln!(out, "{inline}");
+            } else {
+                let _ = writeln!(out, "{pad}hosts: Some(&[");
+                for item in items {
+                    let _ = writeln!(out, "{pad}    {item},");
+                }
+                let _ = writeln!(out, "{pad}]),");
+            }
+        }
+    }
+    for (field, schema) in [
+        ("input_schema", &route.input),
+        ("output_schema", &route.output),
+    ] {
+        match schema {
+            None => {
+                let _ = writeln!(out, "{pad}{field}: None,");
+            }
+            Some(_) => {
+                let constant = if field == "input_schema" {
+                    "INPUT_SCHEMA"
+                } else {
+                    "OUTPUT_SCHEMA"
+                };
+                let _ = writeln!(out, "{pad}{field}: Some({ident}::{constant}),");
+            }
+        }
+    }
     let close = &pad[4..];
     let _ = writeln!(out, "{close}}});");
 

@@ -166,6 +166,9 @@ mod tests {
             request_type: RequestType::Sync,
             service: SERVICE,
             secrets: &[],
+            hosts: None,
+            input_schema: None,
+            output_schema: None,
         }
     }
     static SLACK: RouteSpec = route("slack_message");

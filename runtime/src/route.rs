@@ -19,6 +19,13 @@ pub struct RouteSpec {
     pub service: ServiceSpec,
     /// Every requirement must be met before the handler runs.
     pub secrets: &'static [SecretRequirement],
+    /// The outbound hosts the contract declares (`hosts`); `None` when it declares none, and the
+    /// route's requests are then not held to a list.
+    pub hosts: Option<&'static [&'static str]>,
+    /// The contract's JSON Schema of the unwrapped input, as JSON text; `None` without one.
+    pub input_schema: Option<&'static str>,
+    /// The contract's JSON Schema of the success output, as JSON text; `None` without one.
+    pub output_schema: Option<&'static str>,
 }
 
 /// The service that owns a route.

@@ -466,6 +466,9 @@ mod tests {
         request_type: RequestType::Sync,
         service: SERVICE,
         secrets: &[],
+        hosts: None,
+        input_schema: None,
+        output_schema: None,
     };
     // Same id as `A` but another item: a second registry declaring the same route.
     static A_AGAIN: RouteSpec = RouteSpec {
@@ -474,6 +477,9 @@ mod tests {
         request_type: RequestType::Sync,
         service: SERVICE,
         secrets: &[],
+        hosts: None,
+        input_schema: None,
+        output_schema: None,
     };
 
     fn handler(_call: Call) -> HandlerFuture {
@@ -519,6 +525,9 @@ mod tests {
                 label: "B key",
                 any_of: &["B_KEY"],
             }],
+            hosts: None,
+            input_schema: None,
+            output_schema: None,
         };
         static BACK_DOOR: Setting = Setting::text("B_KEY", "not a setting");
         static DECLARED: &[&RouteSpec] = &[&A, &WITH_SECRET];

@@ -44,6 +44,9 @@ pub mod routes {
             label: "Demo API key",
             any_of: &["DEMO_API_KEY", "DEMO_KEY_FALLBACK"],
         }],
+        hosts: None,
+        input_schema: None,
+        output_schema: None,
     });
 
     /// Types of route `echo`: its marker `Route` and its secret requirements.
@@ -101,6 +104,9 @@ pub mod routes {
             label: "demo webhook URL",
             any_of: &["DEMO_WEBHOOK_URL"],
         }],
+        hosts: None,
+        input_schema: None,
+        output_schema: None,
     });
 
     /// Types of route `notify`: its marker `Route` and its secret requirements.
@@ -165,6 +171,9 @@ pub mod routes {
                 any_of: &["PAIR_TOKEN", "PAIR_TOKEN_OLD"],
             },
         ],
+        hosts: None,
+        input_schema: None,
+        output_schema: None,
     });
 
     /// Types of route `pair`: its marker `Route` and its secret requirements.
@@ -229,6 +238,9 @@ pub mod routes {
             docs_url: Some("https://docs.example.com/demo"),
         },
         secrets: &[],
+        hosts: None,
+        input_schema: None,
+        output_schema: None,
     });
 
     /// Types of route `unimplemented`: its marker `Route` and its secret requirements.
