@@ -1,7 +1,6 @@
-//! The generated registry module: deterministic, formatted as rustfmt would, and stable.
+//! The generated registry module: deterministic, valid Rust, and stable.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use workerflow_registry::Registry;
 use workerflow_registry::codegen::generate;
@@ -17,21 +16,11 @@ fn load(path: &Path) -> Registry {
     }
 }
 
-/// `rustfmt`'s output for `source`, or `None` when rustfmt is not installed.
-fn rustfmt(name: &str, source: &str) -> Option<String> {
-    let dir = std::env::temp_dir().join(format!("workerflow-codegen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let file = dir.join(format!("{name}.rs"));
-    std::fs::write(&file, source).ok()?;
-    let status = Command::new("rustfmt")
-        .args(["--edition", "2024"])
-        .arg(&file)
-        .status()
-        .ok()?;
-    assert!(status.success(), "rustfmt failed on the generated module");
-    let formatted = std::fs::read_to_string(&file).ok();
-    let _ = std::fs::remove_file(&file);
-    formatted
+/// The module parses as a Rust file (prettyplease printed it; this catches a token mistake).
+fn assert_parses(source: &str) {
+    if let Err(error) = syn::parse_file(source) {
+        panic!("the generated module does not parse: {error}");
+    }
 }
 
 #[test]
@@ -48,12 +37,7 @@ fn the_bundled_registry_generates_one_item_per_route() {
         assert!(module.contains(&format!("pub mod {} {{", route.id)));
     }
     assert!(module.contains("pub struct CHAT_WEBHOOK_URL;"));
-    if let Some(formatted) = rustfmt("bundled", &module) {
-        assert_eq!(
-            module, formatted,
-            "the generated module is not rustfmt-clean"
-        );
-    }
+    assert_parses(&module);
 }
 
 /// `runtime/tests/support/registry.rs` is the module `build.rs` would generate from
@@ -75,14 +59,9 @@ fn the_runtime_test_registry_is_fresh() {
 }
 
 #[test]
-fn edge_cases_are_escaped_and_formatted() {
+fn edge_cases_are_escaped() {
     let registry = load(&root().join("registry-compiler/tests/fixtures/codegen/edge-cases.json"));
     let module = generate(&registry);
-    if let Some(formatted) = rustfmt("edge_cases", &module) {
-        assert_eq!(
-            module, formatted,
-            "the generated module is not rustfmt-clean"
-        );
-    }
+    assert_parses(&module);
     insta::assert_snapshot!(module);
 }

@@ -7,6 +7,9 @@ use std::pin::Pin;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use serde_json::Value;
+// The generated `Input`/`Output` types derive through these, so a connector crate needs no serde
+// dependency of its own.
+pub use {serde, serde_json};
 
 pub use inventory;
 

@@ -8,20 +8,20 @@ pub const ALL: &[&::workerflow_runtime::RouteSpec] = &[
     routes::pair.spec(),
     routes::unimplemented.spec(),
 ];
-
 /// Matches the `#[connector]` functions linked into this binary with [`ALL`].
-pub fn linked()
--> ::core::result::Result<::workerflow_runtime::RouteTable, ::workerflow_runtime::LinkError> {
+pub fn linked() -> ::core::result::Result<
+    ::workerflow_runtime::RouteTable,
+    ::workerflow_runtime::LinkError,
+> {
     ::workerflow_runtime::RouteTable::linked(ALL)
 }
-
 /// One item per declared route: `routes::<id>` is the route (hover it for its docs) and
-/// `routes::<id>::` holds its marker type `Route` and one type per secret requirement.
+/// `routes::<id>::` holds its marker type `Route`, one type per secret requirement and,
+/// when the contract declares them, the `Input` and `Output` types.
 pub mod routes {
     use ::workerflow_runtime::{
         AuthType, DeclaredRoute, RequestType, RouteSpec, SecretRequirement, ServiceSpec,
     };
-
     /// Return the input's text, upper-cased.
     ///
     /// - Route: `echo` (sync: the caller waits for the output)
@@ -40,48 +40,41 @@ pub mod routes {
             auth_type: AuthType::ApiKey,
             docs_url: Some("https://docs.example.com/demo"),
         },
-        secrets: &[SecretRequirement {
-            label: "Demo API key",
-            any_of: &["DEMO_API_KEY", "DEMO_KEY_FALLBACK"],
-        }],
+        secrets: &[
+            SecretRequirement {
+                label: "Demo API key",
+                any_of: &["DEMO_API_KEY", "DEMO_KEY_FALLBACK"],
+            },
+        ],
         hosts: None,
         input_schema: None,
         output_schema: None,
     });
-
-    /// Types of route `echo`: its marker `Route` and its secret requirements.
+    /// Types of route `echo`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
     pub mod echo {
         /// Marker of route `echo`: its handlers take `&RouteContext<echo::Route>`.
         pub enum Route {}
-
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
         pub const INPUT_SCHEMA: &str = "";
-
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
-
         /// The contract's settings as a JSON array (`[]` when none are declared).
         pub const SETTINGS: &str = "[]";
-
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
-
         /// The contract's examples as a JSON array (`[]` when none are declared).
         pub const EXAMPLES: &str = "[]";
-
         /// Demo API key: the first set of `DEMO_API_KEY`, `DEMO_KEY_FALLBACK`.
         ///
         /// A handler of this route reads it with `ctx.secret(echo::DEMO_API_KEY)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
         pub struct DEMO_API_KEY;
-
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_API_KEY {
             const INDEX: usize = 0;
         }
     }
-
     /// Post a line to the demo webhook.
     ///
     /// - Route: `notify` (async: the call is queued)
@@ -100,48 +93,41 @@ pub mod routes {
             auth_type: AuthType::ApiKey,
             docs_url: Some("https://docs.example.com/demo"),
         },
-        secrets: &[SecretRequirement {
-            label: "demo webhook URL",
-            any_of: &["DEMO_WEBHOOK_URL"],
-        }],
+        secrets: &[
+            SecretRequirement {
+                label: "demo webhook URL",
+                any_of: &["DEMO_WEBHOOK_URL"],
+            },
+        ],
         hosts: None,
         input_schema: None,
         output_schema: None,
     });
-
-    /// Types of route `notify`: its marker `Route` and its secret requirements.
+    /// Types of route `notify`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
     pub mod notify {
         /// Marker of route `notify`: its handlers take `&RouteContext<notify::Route>`.
         pub enum Route {}
-
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
         pub const INPUT_SCHEMA: &str = "";
-
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
-
         /// The contract's settings as a JSON array (`[]` when none are declared).
         pub const SETTINGS: &str = "[]";
-
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
-
         /// The contract's examples as a JSON array (`[]` when none are declared).
         pub const EXAMPLES: &str = "[]";
-
         /// demo webhook URL: `DEMO_WEBHOOK_URL`.
         ///
         /// A handler of this route reads it with `ctx.secret(notify::DEMO_WEBHOOK_URL)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
         pub struct DEMO_WEBHOOK_URL;
-
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_WEBHOOK_URL {
             const INDEX: usize = 0;
         }
     }
-
     /// A route with two secret requirements.
     ///
     /// - Route: `pair` (sync: the caller waits for the output)
@@ -175,51 +161,40 @@ pub mod routes {
         input_schema: None,
         output_schema: None,
     });
-
-    /// Types of route `pair`: its marker `Route` and its secret requirements.
+    /// Types of route `pair`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
     pub mod pair {
         /// Marker of route `pair`: its handlers take `&RouteContext<pair::Route>`.
         pub enum Route {}
-
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
         pub const INPUT_SCHEMA: &str = "";
-
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
-
         /// The contract's settings as a JSON array (`[]` when none are declared).
         pub const SETTINGS: &str = "[]";
-
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
-
         /// The contract's examples as a JSON array (`[]` when none are declared).
         pub const EXAMPLES: &str = "[]";
-
         /// Demo API key: `DEMO_API_KEY`.
         ///
         /// A handler of this route reads it with `ctx.secret(pair::DEMO_API_KEY)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
         pub struct DEMO_API_KEY;
-
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_API_KEY {
             const INDEX: usize = 0;
         }
-
         /// pair token: the first set of `PAIR_TOKEN`, `PAIR_TOKEN_OLD`.
         ///
         /// A handler of this route reads it with `ctx.secret(pair::PAIR_TOKEN)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
         pub struct PAIR_TOKEN;
-
         impl ::workerflow_runtime::SecretOf<Route> for PAIR_TOKEN {
             const INDEX: usize = 1;
         }
     }
-
     /// Declared, never implemented.
     ///
     /// - Route: `unimplemented` (sync: the caller waits for the output)
@@ -242,25 +217,19 @@ pub mod routes {
         input_schema: None,
         output_schema: None,
     });
-
-    /// Types of route `unimplemented`: its marker `Route` and its secret requirements.
+    /// Types of route `unimplemented`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
     pub mod unimplemented {
         /// Marker of route `unimplemented`: its handlers take `&RouteContext<unimplemented::Route>`.
         pub enum Route {}
-
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
         pub const INPUT_SCHEMA: &str = "";
-
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
-
         /// The contract's settings as a JSON array (`[]` when none are declared).
         pub const SETTINGS: &str = "[]";
-
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
-
         /// The contract's examples as a JSON array (`[]` when none are declared).
         pub const EXAMPLES: &str = "[]";
     }
