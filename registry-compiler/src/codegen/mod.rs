@@ -47,7 +47,9 @@ pub fn generate(registry: &Registry) -> String {
             }
         }
     }
-    let all = routes.iter().map(|(_, _, ident)| quote! { routes::#ident.spec() });
+    let all = routes
+        .iter()
+        .map(|(_, _, ident)| quote! { routes::#ident.spec() });
     let uses = (!routes.is_empty()).then(|| {
         quote! {
             use ::workerflow_runtime::{
@@ -145,14 +147,14 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
         Some(hosts) => quote! { Some(&[#(#hosts),*]) },
         None => quote! { None },
     };
-    let input_schema = route
-        .input
-        .as_ref()
-        .map_or_else(|| quote! { None }, |_| quote! { Some(#ident::INPUT_SCHEMA) });
-    let output_schema = route
-        .output
-        .as_ref()
-        .map_or_else(|| quote! { None }, |_| quote! { Some(#ident::OUTPUT_SCHEMA) });
+    let input_schema = route.input.as_ref().map_or_else(
+        || quote! { None },
+        |_| quote! { Some(#ident::INPUT_SCHEMA) },
+    );
+    let output_schema = route.output.as_ref().map_or_else(
+        || quote! { None },
+        |_| quote! { Some(#ident::OUTPUT_SCHEMA) },
+    );
 
     let module_doc = doc_line(&format!(
         "Types of route `{}`: its marker `Route`, its secret requirements and its contract.",

@@ -127,7 +127,10 @@ impl TypeSet {
                 Value::String(_) => (quote! { ::std::string::String }, None),
                 Value::Number(n) if n.is_i64() => (quote! { i64 }, None),
                 Value::Number(_) => (quote! { f64 }, None),
-                _ => (value, Some("a `const` that is not a string, number or boolean")),
+                _ => (
+                    value,
+                    Some("a `const` that is not a string, number or boolean"),
+                ),
             };
         }
         if let Some(values) = object.get("enum").and_then(Value::as_array) {
