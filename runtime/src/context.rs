@@ -161,7 +161,11 @@ impl<R> RouteContext<R> {
     /// Sends a request under the client's policy (runtime/src/http/POLICY.md section 2); log records carry
     /// this call's route and trace id.
     #[cfg(feature = "http")]
+    ///
+    /// A request to a host the route may not reach (POLICY.md 2.8) fails before anything is
+    /// sent; its error is a configuration error with an `egress_denied` problem.
     pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
+        let reach = crate::http::egress::check_call(&self.call, request)?;
         if let Some(reached) = &self.call.check {
             // An input check: the input passed once a request is built; nothing is sent.
             reached.store(true, Ordering::Relaxed);
@@ -170,18 +174,11 @@ impl<R> RouteContext<R> {
         match &self.call.http {
             Some(client) => {
                 client
-                    .send(request, self.route_id(), self.trace_id().as_str())
+                    .send_reaching(request, self.route_id(), self.trace_id().as_str(), reach)
                     .await
             }
             None => Err(HttpFailure::unavailable(request)),
         }
-    }
-
-    /// The client [`RouteContext::send`] uses, if one is available (never during an input
-    /// check, so no request can bypass it).
-    #[cfg(feature = "http")]
-    pub fn http(&self) -> Option<&HttpClient> {
-        self.call.http.as_ref()
     }
 
     /// A secret the route declares, already resolved (dispatch fails before the handler runs when

@@ -66,6 +66,10 @@ pub enum ConfigProblem {
         name: String,
         reason: String,
     },
+    /// A request was refused before anything was sent: its host is neither declared by the
+    /// route nor configured by the operator, or is a non-public address the operator did not
+    /// configure (runtime/src/http/POLICY.md 2.8). `host` is `host[:port]`, never a URL.
+    EgressDenied { host: String, reason: String },
 }
 
 impl ConfigProblem {
@@ -88,6 +92,9 @@ impl fmt::Display for ConfigProblem {
                 name,
                 reason,
             } => write!(f, "invalid {label} (from {name}): {reason}"),
+            ConfigProblem::EgressDenied { host, reason } => {
+                write!(f, "egress to {host} denied: {reason}")
+            }
         }
     }
 }

@@ -86,6 +86,9 @@ impl fmt::Debug for Setting {
 #[derive(Clone)]
 pub(crate) struct ResolvedSetting {
     pub name: &'static str,
+    /// A base URL's host counts as configured by the operator (POLICY.md 2.8).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub kind: SettingKind,
     pub value: Option<String>,
 }
 
@@ -122,6 +125,7 @@ pub(crate) fn resolve_settings(
         }
         resolved.push(ResolvedSetting {
             name: setting.name,
+            kind: setting.kind,
             value,
         });
     }

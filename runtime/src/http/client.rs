@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::header::RETRY_AFTER;
 
+use super::egress::{self, Reach};
 use super::failure::{FailureKind, HttpFailure, HttpResponse};
 use super::transport::{RawResponse, Transport, TransportError};
 #[cfg(feature = "reqwest")]
@@ -69,6 +70,19 @@ impl HttpClient {
         route: &str,
         trace_id: &str,
     ) -> Result<HttpResponse, HttpFailure> {
+        self.send_reaching(request, route, trace_id, Reach::Any)
+            .await
+    }
+
+    /// [`HttpClient::send`] for a request that passed the egress check (POLICY.md 2.8):
+    /// with [`Reach::Public`] each attempt goes through [`Transport::send_public`].
+    pub(crate) async fn send_reaching(
+        &self,
+        request: &OutboundRequest,
+        route: &str,
+        trace_id: &str,
+        reach: Reach,
+    ) -> Result<HttpResponse, HttpFailure> {
         let policy = &self.inner.policy;
         let transport = &*self.inner.transport;
         let idempotent = request.is_idempotent();
@@ -92,6 +106,8 @@ impl HttpClient {
             );
             let outcome = if limit.is_zero() {
                 Err(TransportError::Timeout)
+            } else if reach == Reach::Public {
+                transport.send_public(request, limit).await
             } else {
                 transport.send(request, limit).await
             };
@@ -108,6 +124,8 @@ impl HttpClient {
                         .and_then(|value| retry_after::retry_after(value, SystemTime::now())),
                 ),
                 Err(TransportError::Connect { .. }) => (true, None),
+                // Resolving again gives the same verdict: nothing to retry.
+                Err(TransportError::Denied) => (false, None),
                 Err(TransportError::Timeout | TransportError::Interrupted { .. }) => {
                     (idempotent, None)
                 }
@@ -198,6 +216,9 @@ fn finish(
         },
         Err(TransportError::Connect { reason, .. })
         | Err(TransportError::Interrupted { reason }) => FailureKind::Connect { reason },
+        Err(TransportError::Denied) => FailureKind::EgressDenied {
+            reason: egress::NON_PUBLIC,
+        },
     };
     Err(HttpFailure {
         host,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::OutboundRequest;
 use super::excerpt::{self, MAX_EXCERPT, Redactor};
-use crate::error::{ConnectorError, GatewayError, GatewayKind, ProviderError};
+use crate::error::{ConfigProblem, ConnectorError, GatewayError, GatewayKind, ProviderError};
 
 /// A 2xx response.
 pub struct HttpResponse {
@@ -72,6 +72,10 @@ pub(super) enum FailureKind {
     InvalidResponse {
         reason: &'static str,
     },
+    /// Refused before anything was sent: the host is not one the route may reach (POLICY.md 2.8).
+    EgressDenied {
+        reason: &'static str,
+    },
 }
 
 impl fmt::Debug for HttpFailure {
@@ -87,6 +91,7 @@ impl fmt::Debug for HttpFailure {
             FailureKind::Connect { reason } => debug.field("connect", reason),
             FailureKind::Timeout { after_ms } => debug.field("timeout_ms", after_ms),
             FailureKind::InvalidResponse { reason } => debug.field("invalid_response", reason),
+            FailureKind::EgressDenied { reason } => debug.field("egress_denied", reason),
         };
         debug.finish()
     }
@@ -150,6 +155,15 @@ impl HttpFailure {
         }
     }
 
+    /// A request refused before anything was sent (POLICY.md 2.8): it names the host only.
+    pub(crate) fn egress_denied(request: &OutboundRequest, reason: &'static str) -> Self {
+        HttpFailure {
+            host: request.host(),
+            attempts: 0,
+            kind: FailureKind::EgressDenied { reason },
+        }
+    }
+
     /// The provider's status, when the failure is a non-2xx answer.
     pub fn status(&self) -> Option<StatusCode> {
         match &self.kind {
@@ -163,8 +177,9 @@ impl HttpFailure {
     }
 
     /// The route's error: `Provider` for a non-2xx answer (described by `describe`, every text
-    /// taken from the provider redacted by `redactor`), `Gateway` otherwise. Messages start with
-    /// `label` and name the host only.
+    /// taken from the provider redacted by `redactor`), `Config` with an `egress_denied` problem
+    /// for a refused host, `Gateway` otherwise. Messages start with `label` (but a refusal's,
+    /// which is configuration's) and name the host only.
     pub fn into_error(
         self,
         route: &'static str,
@@ -195,6 +210,16 @@ impl HttpFailure {
                 GatewayKind::InvalidResponse,
                 format!("{label}: invalid response body ({host}): {reason}"),
             ),
+            // Which hosts a route reaches is configuration, not a provider's doing.
+            FailureKind::EgressDenied { reason } => {
+                return ConnectorError::config(
+                    route,
+                    ConfigProblem::EgressDenied {
+                        host,
+                        reason: reason.to_owned(),
+                    },
+                );
+            }
         };
         ConnectorError::Gateway(Box::new(GatewayError {
             route,

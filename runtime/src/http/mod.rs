@@ -14,6 +14,7 @@
 #![doc = include_str!("POLICY.md")]
 
 mod client;
+pub(crate) mod egress;
 mod excerpt;
 mod failure;
 mod policy;

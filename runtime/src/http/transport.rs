@@ -30,6 +30,19 @@ pub trait Transport: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<RawResponse, TransportError>>;
 
+    /// [`Transport::send`] for a host the operator did not configure (POLICY.md 2.8): a name
+    /// that resolves only to loopback, private, link-local or unspecified addresses is refused
+    /// with [`TransportError::Denied`] before connecting, and such addresses among others are
+    /// skipped. The default sends as `send` does, for stacks that cannot see resolved addresses
+    /// (the runtime has already refused such address literals and `localhost`).
+    fn send_public<'a>(
+        &'a self,
+        request: &'a OutboundRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
+        self.send(request, timeout)
+    }
+
     /// Waits between attempts. The retry loop uses the stack's own timer so that it does not
     /// tie the client to one async runtime.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
@@ -71,6 +84,9 @@ pub enum TransportError {
     /// The connection failed after the request was sent (reset, closed before a complete
     /// response).
     Interrupted { reason: &'static str },
+    /// The host resolved only to addresses [`Transport::send_public`] may not reach; nothing was
+    /// sent.
+    Denied,
 }
 
 #[cfg(feature = "reqwest")]
@@ -84,9 +100,11 @@ mod reqwest_transport {
 
     use super::{BoxFuture, MAX_BODY, RawResponse, Transport, TransportError};
     use crate::http::OutboundRequest;
+    use crate::http::egress::is_public_ip;
 
     /// [`Transport`] over `reqwest` with rustls: no redirects, `user-agent: workerflow-runtime`,
-    /// connections pooled per client.
+    /// connections pooled per client. [`Transport::send_public`] goes through a second client
+    /// whose resolver drops non-public addresses (POLICY.md 2.8).
     ///
     /// It runs on the caller's `tokio` runtime when there is one; otherwise (a call through
     /// `dispatch_blocking`, another executor) on a small runtime of its own, so no call panics
@@ -94,6 +112,8 @@ mod reqwest_transport {
     #[derive(Clone)]
     pub struct ReqwestTransport {
         client: reqwest::Client,
+        /// The same client with a resolver that returns public addresses only.
+        public: reqwest::Client,
     }
 
     impl std::fmt::Debug for ReqwestTransport {
@@ -111,15 +131,40 @@ mod reqwest_transport {
         /// A transport whose connection attempts give up after `connect_timeout`. A timeout
         /// while connecting is a [`TransportError::Connect`]: the request was not sent.
         pub fn new(connect_timeout: Duration) -> Result<Self, ReqwestTransportBuildError> {
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent("workerflow-runtime")
-                .connect_timeout(connect_timeout)
-                .dns_resolver(std::sync::Arc::new(SystemResolver))
-                .build()
-                .map_err(|_| ReqwestTransportBuildError)?;
-            Ok(ReqwestTransport { client })
+            Ok(ReqwestTransport {
+                client: build(connect_timeout, SystemResolver { public_only: false })?,
+                public: build(connect_timeout, SystemResolver { public_only: true })?,
+            })
         }
+    }
+
+    fn build(
+        connect_timeout: Duration,
+        resolver: SystemResolver,
+    ) -> Result<reqwest::Client, ReqwestTransportBuildError> {
+        reqwest::Client::builder()
+            // Never followed: a redirect could carry a token or a webhook body to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("workerflow-runtime")
+            .connect_timeout(connect_timeout)
+            .dns_resolver(std::sync::Arc::new(resolver))
+            .build()
+            .map_err(|_| ReqwestTransportBuildError)
+    }
+
+    /// One attempt of `request` through `client`.
+    fn send_with<'a>(
+        client: &reqwest::Client,
+        request: &'a OutboundRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
+        let mut built = reqwest::Request::new(request.method().clone(), request.url().clone());
+        *built.headers_mut() = request.headers().clone();
+        if !request.body_bytes().is_empty() {
+            *built.body_mut() = Some(reqwest::Body::from(request.body_bytes().clone()));
+        }
+        let attempt = attempt(client.clone(), built, timeout);
+        Box::pin(on_tokio(attempt, Err(UNAVAILABLE)))
     }
 
     impl Transport for ReqwestTransport {
@@ -128,13 +173,15 @@ mod reqwest_transport {
             request: &'a OutboundRequest,
             timeout: Duration,
         ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
-            let mut built = reqwest::Request::new(request.method().clone(), request.url().clone());
-            *built.headers_mut() = request.headers().clone();
-            if !request.body_bytes().is_empty() {
-                *built.body_mut() = Some(reqwest::Body::from(request.body_bytes().clone()));
-            }
-            let attempt = attempt(self.client.clone(), built, timeout);
-            Box::pin(on_tokio(attempt, Err(UNAVAILABLE)))
+            send_with(&self.client, request, timeout)
+        }
+
+        fn send_public<'a>(
+            &'a self,
+            request: &'a OutboundRequest,
+            timeout: Duration,
+        ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
+            send_with(&self.public, request, timeout)
         }
 
         fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
@@ -194,6 +241,9 @@ mod reqwest_transport {
     /// kind and causes' kinds are inspected; it is never formatted into a message.
     fn classify(error: reqwest::Error) -> TransportError {
         let error = error.without_url();
+        if caused_by::<NonPublicAddress>(&error) {
+            return TransportError::Denied;
+        }
         if error.is_connect() {
             return TransportError::Connect {
                 reason: connect_reason(&error),
@@ -206,6 +256,17 @@ mod reqwest_transport {
         TransportError::Interrupted {
             reason: "connection closed before response",
         }
+    }
+
+    fn caused_by<E: std::error::Error + 'static>(error: &reqwest::Error) -> bool {
+        let mut source = error.source();
+        while let Some(cause) = source {
+            if cause.is::<E>() {
+                return true;
+            }
+            source = cause.source();
+        }
+        false
     }
 
     fn connect_reason(error: &reqwest::Error) -> &'static str {
@@ -231,23 +292,38 @@ mod reqwest_transport {
 
     /// The system resolver (getaddrinfo on a blocking thread, as reqwest's default), with its
     /// failures in a type of our own so [`connect_reason`] tells them apart by type rather than
-    /// by the wording of hyper-util's messages.
-    struct SystemResolver;
+    /// by the wording of hyper-util's messages. With `public_only`, non-public addresses are
+    /// dropped here, the one place that sees them before a connection is made.
+    struct SystemResolver {
+        public_only: bool,
+    }
 
     /// A name that did not resolve. Its text never reaches a message: only the type is looked at.
     #[derive(Debug, thiserror::Error)]
     #[error("dns error")]
     struct ResolveFailure(#[source] std::io::Error);
 
+    /// A name that resolved to non-public addresses only, for a client that may not reach them.
+    #[derive(Debug, thiserror::Error)]
+    #[error("resolved to a non-public address")]
+    struct NonPublicAddress;
+
     impl reqwest::dns::Resolve for SystemResolver {
         fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
             let host = name.as_str().to_owned();
+            let public_only = self.public_only;
             Box::pin(async move {
                 // Port 0: reqwest puts in the URL's port or the scheme's default.
                 match tokio::net::lookup_host((host.as_str(), 0)).await {
                     Ok(addrs) => {
-                        let addrs: reqwest::dns::Addrs =
-                            Box::new(addrs.collect::<Vec<_>>().into_iter());
+                        let mut addrs: Vec<_> = addrs.collect();
+                        if public_only {
+                            addrs.retain(|addr| is_public_ip(addr.ip()));
+                            if addrs.is_empty() {
+                                return Err(NonPublicAddress.into());
+                            }
+                        }
+                        let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
                         Ok(addrs)
                     }
                     Err(error) => Err(ResolveFailure(error).into()),
@@ -312,6 +388,21 @@ mod reqwest_transport {
                     timed_out: false
                 })
             );
+        }
+
+        #[test]
+        fn the_public_client_never_connects_to_names_of_loopback_addresses() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let port = listener.local_addr().expect("addr").port();
+            let transport = ReqwestTransport::new(Duration::from_secs(5)).expect("transport");
+            let url = url::Url::parse(&format!("http://localhost:{port}/")).expect("url");
+            let request = OutboundRequest::api(http::Method::GET, url);
+            let outcome =
+                pollster::block_on(transport.send_public(&request, Duration::from_secs(10)));
+            assert_eq!(outcome.map(|_| ()), Err(TransportError::Denied));
+            // Nothing was accepted: the connection was never made.
+            assert!(listener.accept().is_err());
         }
 
         #[test]
