@@ -99,7 +99,7 @@ pub mod routes {
                 any_of: &["DEMO_WEBHOOK_URL"],
             },
         ],
-        hosts: None,
+        hosts: Some(&["hooks.demo.example"]),
         input_schema: None,
         output_schema: None,
     });
