@@ -39,7 +39,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Report which routes lack configuration; exit 1 when any does.
+    /// Report which routes lack configuration (exit 1 when any does) and which may reach any
+    /// host (they declare no hosts).
     Doctor {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -718,8 +719,13 @@ fn text(value: &Value) -> &str {
 
 fn doctor(registry: &RouteTable, json: bool) -> ExitCode {
     let report = registry.check_config(&EnvSecrets);
+    let unrestricted = unrestricted_routes(registry);
     if json {
-        print_json(&report);
+        let mut value = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("unrestrictedEgress".to_owned(), json!(unrestricted));
+        }
+        print_json(&value);
     } else {
         let failing = report.problems().count();
         let enabled = report.enabled_count();
@@ -734,13 +740,33 @@ fn doctor(registry: &RouteTable, json: bool) -> ExitCode {
                 "{failing} of {enabled} enabled routes lack configuration ({disabled} disabled)"
             ),
         };
-        emit(&format!("{report}{summary}\n"));
+        // Not a failure: such a route runs as it always has, held to no list of hosts.
+        let egress = if unrestricted.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "unrestricted egress (no declared hosts): {}\n",
+                unrestricted.join(", ")
+            )
+        };
+        emit(&format!("{report}{egress}{summary}\n"));
     }
     if report.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The enabled, implemented routes that declare no hosts, so their requests are not held to a
+/// list (runtime/src/http/POLICY.md 2.8).
+fn unrestricted_routes(registry: &RouteTable) -> Vec<&'static str> {
+    registry
+        .routes()
+        .map(|route| route.spec())
+        .filter(|spec| spec.hosts.is_none() && registry.disabled_by(spec.id).is_none())
+        .map(|spec| spec.id)
+        .collect()
 }
 
 fn call(

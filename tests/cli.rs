@@ -152,6 +152,47 @@ lead_normalizer: missing Google AI key. Checked: GOOGLEAI_API_KEY, LEAD_NORMALIZ
     );
 }
 
+/// `doctor` names the routes that declare no hosts (their egress is not held to a list); the 12
+/// baseline routes all declare theirs.
+#[test]
+fn doctor_names_the_routes_without_declared_hosts() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/connector-registry/services.json"
+    );
+    let registry = workerflow_registry::Registry::load(path).expect("the registry is valid");
+    let undeclared: Vec<&str> = registry
+        .services
+        .iter()
+        .flat_map(|s| s.runtime.iter().flat_map(|r| &r.routes))
+        .filter(|route| route.hosts.is_none())
+        .map(|route| route.id.as_str())
+        .collect();
+    assert!(undeclared.iter().all(|id| !BASELINE.contains(id)));
+    let output = workerflow(&["doctor", "--json"], &[], None);
+    assert_eq!(
+        json_stdout(&output)["unrestrictedEgress"],
+        json!(undeclared)
+    );
+    let text = stdout(&workerflow(&["doctor"], &[], None));
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("unrestricted egress"));
+    match undeclared.as_slice() {
+        [] => assert_eq!(line, None, "{text}"),
+        ids => assert_eq!(
+            line,
+            Some(
+                format!(
+                    "unrestricted egress (no declared hosts): {}",
+                    ids.join(", ")
+                )
+                .as_str()
+            )
+        ),
+    }
+}
+
 #[test]
 fn doctor_with_every_secret_passes() {
     let contributed = contributed_routes();
