@@ -160,10 +160,10 @@ impl<R> RouteContext<R> {
 
     /// Sends a request under the client's policy (runtime/src/http/POLICY.md section 2); log records carry
     /// this call's route and trace id.
-    #[cfg(feature = "http")]
     ///
     /// A request to a host the route may not reach (POLICY.md 2.8) fails before anything is
     /// sent; its error is a configuration error with an `egress_denied` problem.
+    #[cfg(feature = "http")]
     pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
         let reach = crate::http::egress::check_call(&self.call, request)?;
         if let Some(reached) = &self.call.check {
