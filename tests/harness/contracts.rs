@@ -204,6 +204,30 @@ fn declared_settings_are_the_linked_ones() {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
+/// Every base URL's default host is one its route declares, so a deployment that sets no base URL
+/// is never refused by the egress check (runtime/src/http/POLICY.md 2.8).
+#[test]
+fn base_url_defaults_are_declared_hosts() {
+    let table = workerflow::registry::linked().expect("the baseline routes link");
+    let mut undeclared = Vec::new();
+    for route in table.routes() {
+        let hosts = route.spec().hosts.unwrap_or_default();
+        for setting in route.settings() {
+            if setting.kind != workerflow_runtime::SettingKind::BaseUrl {
+                continue;
+            }
+            let host = setting
+                .default
+                .and_then(|default| url::Url::parse(default).ok())
+                .and_then(|url| url.host_str().map(str::to_owned));
+            if !host.as_deref().is_some_and(|host| hosts.contains(&host)) {
+                undeclared.push(format!("{}: {} ({host:?})", route.id(), setting.name));
+            }
+        }
+    }
+    assert!(undeclared.is_empty(), "{}", undeclared.join("\n"));
+}
+
 #[tokio::test]
 async fn every_example_gives_its_documented_outcome() {
     let mut ids: Vec<&String> = contracts().keys().collect();
