@@ -3,8 +3,8 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ref_cast::{RefCastCustom, ref_cast_custom};
 use serde::Serialize;
@@ -38,10 +38,6 @@ pub struct CallEnv {
     pub(crate) settings: Vec<ResolvedSetting>,
     #[cfg(feature = "http")]
     pub(crate) http: Option<HttpClient>,
-    /// Set in an input check ([`crate::RouteTable::prepare`]): `send` sends nothing, records that
-    /// it was reached, and stops the run.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) check: Option<Arc<AtomicBool>>,
 }
 
 impl CallEnv {
@@ -66,22 +62,7 @@ impl CallEnv {
             settings,
             #[cfg(feature = "http")]
             http: None,
-            check: None,
         })
-    }
-
-    /// A copy for the input check: the same secrets and settings, no HTTP client, and `reached`
-    /// raised by the first `send`, which returns at once.
-    pub(crate) fn for_check(&self, reached: &Arc<AtomicBool>) -> CallEnv {
-        CallEnv {
-            route: self.route,
-            trace_id: self.trace_id.clone(),
-            secrets: self.secrets.clone(),
-            settings: self.settings.clone(),
-            #[cfg(feature = "http")]
-            http: None,
-            check: Some(Arc::clone(reached)),
-        }
     }
 }
 
@@ -166,11 +147,6 @@ impl<R> RouteContext<R> {
     #[cfg(feature = "http")]
     pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
         let reach = crate::http::egress::check_call(&self.call, request)?;
-        if let Some(reached) = &self.call.check {
-            // An input check: the input passed once a request is built; nothing is sent.
-            reached.store(true, Ordering::Relaxed);
-            return Err(HttpFailure::checked(request));
-        }
         match &self.call.http {
             Some(client) => {
                 client

@@ -36,11 +36,49 @@ pub enum ConnectorError {
 }
 
 /// One invalid-input problem: the field (a path such as `items[0].name`, or `body` for the input
-/// as a whole) and the message.
+/// as a whole), the same place as an RFC 6901 JSON pointer (`/items/0/name`, `""` for the whole
+/// input), and the message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InputProblem {
     pub field: String,
+    pub pointer: String,
     pub message: String,
+}
+
+impl InputProblem {
+    /// A problem on `field` (`items[0].name`, or `body` for the whole input), its pointer
+    /// derived from the path.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        InputProblem {
+            pointer: pointer_of_field(&field),
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// `items[0].name` → `/items/0/name`; `body` (the whole input) → `""`.
+fn pointer_of_field(field: &str) -> String {
+    if field == "body" || field == "." {
+        return String::new();
+    }
+    let mut pointer = String::new();
+    for part in field.split('.') {
+        let (name, indices) = part.split_once('[').unwrap_or((part, ""));
+        if !name.is_empty() {
+            pointer.push('/');
+            pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in indices.split('[') {
+            let index = index.trim_end_matches(']');
+            if !index.is_empty() {
+                pointer.push('/');
+                pointer.push_str(index);
+            }
+        }
+    }
+    pointer
 }
 
 impl fmt::Display for InputProblem {
@@ -149,10 +187,7 @@ impl ConnectorError {
     ) -> Self {
         ConnectorError::InvalidInput {
             route,
-            problems: vec![InputProblem {
-                field: field.into(),
-                message: message.into(),
-            }],
+            problems: vec![InputProblem::new(field, message)],
         }
     }
 
@@ -271,6 +306,16 @@ pub enum DispatchError {
     /// The handler's output could not be turned into JSON (status 500): a bug in the handler.
     #[error("route \"{route}\": the handler's output could not be serialized: {reason}")]
     Output { route: &'static str, reason: String },
+    /// The handler's output breaks the route's output schema (status 500): a bug in the
+    /// handler, caught in debug builds only. `pointer` is where, `problem` what.
+    #[error(
+        "route \"{route}\": the handler's output breaks its output schema at \"{pointer}\": {problem}"
+    )]
+    OutputSchema {
+        route: &'static str,
+        pointer: String,
+        problem: String,
+    },
     /// The route ran (or its secrets were resolved) and failed.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
@@ -295,7 +340,7 @@ impl DispatchError {
         match self {
             DispatchError::UnknownRoute { .. } | DispatchError::Disabled { .. } => 404,
             DispatchError::NotImplemented { .. } => 501,
-            DispatchError::Output { .. } => 500,
+            DispatchError::Output { .. } | DispatchError::OutputSchema { .. } => 500,
             DispatchError::Connector(error) => error.status(),
         }
     }
@@ -305,7 +350,7 @@ impl DispatchError {
             DispatchError::UnknownRoute { .. } => "unknown_route",
             DispatchError::Disabled { .. } => "route_disabled",
             DispatchError::NotImplemented { .. } => "not_implemented",
-            DispatchError::Output { .. } => "output",
+            DispatchError::Output { .. } | DispatchError::OutputSchema { .. } => "output",
             DispatchError::Connector(error) => error.class(),
         }
     }
@@ -351,6 +396,10 @@ impl Serialize for DispatchError {
             DispatchError::NotImplemented { route } | DispatchError::Output { route, .. } => {
                 map.serialize_entry("route", route)?;
             }
+            DispatchError::OutputSchema { route, pointer, .. } => {
+                map.serialize_entry("route", route)?;
+                map.serialize_entry("pointer", pointer)?;
+            }
             DispatchError::Connector(_) => {}
         }
         map.end()
@@ -384,4 +433,31 @@ pub enum LinkProblem {
         route: &'static str,
         setting: &'static str,
     },
+    /// A contract schema the runtime cannot compile. The registry compiler refuses these
+    /// (WF317), so only generated code edited by hand or a diverging jsonschema gets here.
+    #[error("route \"{route}\" has an {which} schema that does not compile: {reason}")]
+    InvalidSchema {
+        route: &'static str,
+        /// `input` or `output`.
+        which: &'static str,
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_become_pointers() {
+        for (field, pointer) in [
+            ("body", ""),
+            ("text", "/text"),
+            ("items[0].name", "/items/0/name"),
+            ("grid[1][2]", "/grid/1/2"),
+            ("a/b~c", "/a~1b~0c"),
+        ] {
+            assert_eq!(InputProblem::new(field, "m").pointer, pointer, "{field}");
+        }
+    }
 }

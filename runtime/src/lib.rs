@@ -59,6 +59,7 @@ mod secrets;
 mod settings;
 #[path = "../../workerflow-macros/src/suggest.rs"]
 mod suggest;
+mod validation;
 
 #[doc(hidden)]
 pub mod __private {

@@ -71,10 +71,11 @@ pub(crate) fn linked_settings(route: &'static RouteSpec) -> &'static [&'static S
         .map_or(&[], |connector| connector.settings)
 }
 
-/// A call as the wrapper receives it: secrets and settings already resolved.
+/// A call as the wrapper receives it: secrets and settings resolved, the envelope unwrapped and
+/// the input checked against the route's schema.
 pub struct Call {
     pub(crate) env: CallEnv,
-    pub(crate) payload: Value,
+    pub(crate) input: Value,
 }
 
 impl Call {
@@ -84,7 +85,7 @@ impl Call {
     pub fn into_parts(self) -> (CallEnv, Payload) {
         let payload = Payload {
             route: self.env.route.id,
-            value: self.payload,
+            input: self.input,
         };
         (self.env, payload)
     }
@@ -111,10 +112,10 @@ impl<R> HandlerContext for RouteContext<R> {
     }
 }
 
-/// A call's payload, before the envelope is unwrapped.
+/// A call's input, the envelope already unwrapped (once, by the route table).
 pub struct Payload {
     route: &'static str,
-    value: Value,
+    input: Value,
 }
 
 impl Payload {
@@ -123,15 +124,15 @@ impl Payload {
         self.route
     }
 
-    /// Unwraps the envelope (docs/ROUTES.md 1.2) and deserializes the input; a failure is an
-    /// invalid-input error naming the field path.
+    /// Deserializes the input; a failure is an invalid-input error naming the field path.
     pub fn deserialize<T: DeserializeOwned>(self) -> Result<T, DispatchError> {
-        deserialize_input(self.route, unwrap_envelope(self.value)).map_err(DispatchError::from)
+        deserialize_input(self.route, self.input).map_err(DispatchError::from)
     }
 }
 
-/// An object with a `body` key means that key's value, whatever its type; one level only.
-pub fn unwrap_envelope(payload: Value) -> Value {
+/// The envelope of docs/ROUTES.md 1.2: an object with a `body` key means that key's value,
+/// whatever its type; one level only.
+pub(crate) fn unwrap_envelope(payload: Value) -> Value {
     match payload {
         Value::Object(mut object) if object.contains_key("body") => {
             object.remove("body").unwrap_or(Value::Null)
@@ -151,7 +152,7 @@ fn deserialize_input<T: DeserializeOwned>(
         let message = format!("{route}: \"{field}\": {inner}");
         ConnectorError::InvalidInput {
             route,
-            problems: vec![InputProblem { field, message }],
+            problems: vec![InputProblem::new(field, message)],
         }
     })
 }
@@ -235,6 +236,7 @@ mod tests {
         );
         let nested = problem(json!({"text": "hi", "items": [{"name": "a"}, {}]}));
         assert_eq!(nested.field, "items[1].name");
+        assert_eq!(nested.pointer, "/items/1/name");
         assert_eq!(
             nested.message,
             "demo: \"items[1].name\": missing field `name`"

@@ -5,27 +5,28 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Waker};
 
 use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
 use crate::context::{CallEnv, TraceId};
 use crate::enablement::{DisabledBy, EnablementError};
-use crate::error::{ConnectorError, DispatchError, LinkError, LinkProblem};
+use crate::error::{ConnectorError, DispatchError, InputProblem, LinkError, LinkProblem};
 #[cfg(feature = "http")]
 use crate::http::HttpClient;
-use crate::private::{Call, Connector, HandlerFn};
+use crate::private::{Call, Connector, HandlerFn, unwrap_envelope};
 use crate::route::RouteSpec;
 use crate::secrets::{SecretSource, resolve_route};
 use crate::settings::Setting;
+use crate::validation::{Schema, depth_problem, drop_iteratively, too_deep};
 
 /// The declared routes of one registry and the handlers linked for them.
 pub struct RouteTable {
     declared: &'static [&'static RouteSpec],
     /// Parallel to `declared`.
     linked: Vec<Option<LinkedRoute>>,
+    /// Parallel to `declared`: the linked routes' contract schemas, compiled once at link time.
+    schemas: Vec<RouteSchemas>,
     index: HashMap<&'static str, usize>,
     /// Parallel to `declared`: `None` for an enabled route, else the setting that disabled it.
     disabled: Vec<Option<DisabledBy>>,
@@ -42,6 +43,37 @@ pub struct LinkedRoute {
     function: &'static str,
     module_path: &'static str,
     handler: HandlerFn,
+}
+
+/// A route's compiled contract schemas; `None` where the contract has none.
+#[derive(Default)]
+struct RouteSchemas {
+    input: Option<Schema>,
+    /// Shared with the call's future, which checks the output in debug builds.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
+    output: Option<Arc<Schema>>,
+}
+
+impl RouteSchemas {
+    /// Compiles both schemas of `spec` (in every build, so the link checks are the same in
+    /// debug and release); a failure is a link problem naming the route.
+    fn compile(spec: &'static RouteSpec, problems: &mut Vec<LinkProblem>) -> RouteSchemas {
+        let mut compile = |which: &'static str, text: Option<&'static str>| {
+            Schema::compile(text?)
+                .map_err(|reason| {
+                    problems.push(LinkProblem::InvalidSchema {
+                        route: spec.id,
+                        which,
+                        reason,
+                    });
+                })
+                .ok()
+        };
+        RouteSchemas {
+            input: compile("input", spec.input_schema),
+            output: compile("output", spec.output_schema).map(Arc::new),
+        }
+    }
 }
 
 impl LinkedRoute {
@@ -119,6 +151,7 @@ impl RouteTable {
             }
         }
         let mut linked = Vec::with_capacity(declared.len());
+        let mut schemas = Vec::with_capacity(declared.len());
         for mut found in candidates {
             if found.len() > 1 {
                 // `inventory` order depends on the linker: sort so the message is stable.
@@ -129,12 +162,19 @@ impl RouteTable {
                     functions,
                 });
             }
-            linked.push(found.pop());
+            let route = found.pop();
+            // Only linked routes are ever called, so only their schemas are compiled.
+            schemas.push(match &route {
+                Some(route) => RouteSchemas::compile(route.spec, &mut problems),
+                None => RouteSchemas::default(),
+            });
+            linked.push(route);
         }
         if problems.is_empty() {
             Ok(RouteTable {
                 declared,
                 linked,
+                schemas,
                 index,
                 disabled: vec![None; declared.len()],
                 #[cfg(feature = "http")]
@@ -233,8 +273,11 @@ impl RouteTable {
     }
 
     /// Calls a route: looks it up, resolves its secrets (a missing one fails the call before the
-    /// handler runs) and then its settings (an unusable base URL fails it too), then runs the
-    /// handler, which unwraps the envelope, deserializes the input, and serializes the output.
+    /// handler runs) and then its settings (an unusable base URL fails it too), unwraps the
+    /// envelope and checks the input against the route's input schema (every problem in one
+    /// invalid-input error), then runs the handler, which deserializes the input and
+    /// serializes the output. Debug builds also check a successful output against the route's
+    /// output schema ([`DispatchError::OutputSchema`]).
     ///
     /// Lookup and secret resolution happen now; the returned future owns all it needs, so it can
     /// be spawned on any executor. Handlers that use `tokio` I/O must be awaited inside a
@@ -246,11 +289,10 @@ impl RouteTable {
         secrets: &dyn SecretSource,
         trace_id: TraceId,
     ) -> impl Future<Output = Result<Value, DispatchError>> + Send + 'static {
-        let prepared = self.resolve_call(route_id, payload, secrets, trace_id);
+        let prepared = self.prepare_with_trace(route_id, payload, secrets, trace_id);
         async move {
             match prepared {
-                Ok((HandlerFn::Sync(handler), call)) => handler(call),
-                Ok((HandlerFn::Async(handler), call)) => handler(call).await,
+                Ok(prepared) => prepared.run().await,
                 Err(error) => Err(error),
             }
         }
@@ -270,6 +312,11 @@ impl RouteTable {
     /// The implemented, enabled route with this id, or the error a call of it gets: unknown
     /// (with a "did you mean"), disabled, or not implemented. Runs nothing.
     pub fn lookup(&self, route_id: &str) -> Result<&LinkedRoute, DispatchError> {
+        self.position(route_id).map(|(linked, _)| linked)
+    }
+
+    /// [`RouteTable::lookup`], with the route's position in `declared`.
+    fn position(&self, route_id: &str) -> Result<(&LinkedRoute, usize), DispatchError> {
         let Some(&position) = self.index.get(route_id) else {
             return Err(DispatchError::UnknownRoute {
                 route: route_id.to_owned(),
@@ -286,7 +333,7 @@ impl RouteTable {
             });
         }
         match &self.linked[position] {
-            Some(linked) => Ok(linked),
+            Some(linked) => Ok((linked, position)),
             None => Err(DispatchError::NotImplemented {
                 route: self.declared[position].id,
             }),
@@ -303,17 +350,12 @@ impl RouteTable {
         self.prepare_with_trace(route_id, payload, secrets, TraceId::generate())
     }
 
-    /// Prepares a call eagerly: looks the route up, resolves its secrets and settings, and runs
-    /// the route's input checks, all before anything is queued or sent. Every error is the one
-    /// [`RouteTable::dispatch_with_trace`] would give.
-    ///
-    /// The input check runs the handler once in check mode: [`RouteContext::send`] (the only
-    /// way a handler sends HTTP) sends nothing, notes that it was reached and fails, and the
-    /// context has no client. A handler that fails before reaching `send` rejected its input;
-    /// one that reaches `send` (whatever it makes of the failure), returns, or waits on
-    /// something else passed. Awaiting the [`PreparedCall`] runs the real call.
-    ///
-    /// [`RouteContext::send`]: crate::RouteContext::send
+    /// Prepares a call eagerly: looks the route up, resolves its secrets and settings, unwraps
+    /// the envelope and checks the input against the route's input schema, all before anything
+    /// is queued or sent and without running any handler code. Every error is the one
+    /// [`RouteTable::dispatch_with_trace`] would give (it prepares the same way). Awaiting the
+    /// [`PreparedCall`] runs the handler; checks only the handler can make (one field or
+    /// another, say) fail then.
     pub fn prepare_with_trace(
         &self,
         route_id: &str,
@@ -321,24 +363,20 @@ impl RouteTable {
         secrets: &dyn SecretSource,
         trace_id: TraceId,
     ) -> Result<PreparedCall, DispatchError> {
-        let (handler, call) = self.resolve_call(route_id, payload, secrets, trace_id)?;
-        check_input(handler, &call)?;
-        Ok(PreparedCall {
-            route: call.env.route.id,
-            handler,
-            call,
-        })
+        self.resolve_call(route_id, payload, secrets, trace_id)
     }
 
+    /// docs/ROUTES.md 1.1 steps 1 to 3: lookup, secrets, settings, then the input.
     fn resolve_call(
         &self,
         route_id: &str,
         payload: Value,
         secrets: &dyn SecretSource,
         trace_id: TraceId,
-    ) -> Result<(HandlerFn, Call), DispatchError> {
-        let linked = self.lookup(route_id)?;
+    ) -> Result<PreparedCall, DispatchError> {
+        let (linked, position) = self.position(route_id)?;
         let spec = linked.spec;
+        let schemas = &self.schemas[position];
         #[cfg_attr(not(feature = "http"), allow(unused_mut))]
         let mut env = CallEnv::resolve(spec, linked.settings, trace_id, secrets)?;
         #[cfg(feature = "http")]
@@ -349,8 +387,76 @@ impl RouteTable {
                 env.http = HttpClient::shared();
             }
         }
-        Ok((linked.handler, Call { env, payload }))
+        let input = checked_input(spec.id, schemas.input.as_ref(), payload)?;
+        Ok(PreparedCall {
+            route: spec.id,
+            handler: linked.handler,
+            call: Call { env, input },
+            output: schemas.output.clone(),
+        })
     }
+}
+
+/// Unwraps the envelope (docs/ROUTES.md 1.2) and checks the input against `schema`: every
+/// problem, as one invalid-input error. Without a schema the input is the handler's to check.
+fn checked_input(
+    route: &'static str,
+    schema: Option<&Schema>,
+    payload: Value,
+) -> Result<Value, ConnectorError> {
+    let Some(schema) = schema else {
+        return Ok(unwrap_envelope(payload));
+    };
+    let problems = if too_deep(&payload) {
+        drop_iteratively(payload);
+        vec![depth_problem("payload body")]
+    } else {
+        let input = unwrap_envelope(payload);
+        let problems = schema.problems(&input, "payload body");
+        if problems.is_empty() {
+            return Ok(input);
+        }
+        problems
+    };
+    let problems = problems
+        .into_iter()
+        .map(|problem| InputProblem {
+            field: problem.field,
+            pointer: problem.pointer,
+            message: format!("{route}: {}", problem.text),
+        })
+        .collect();
+    Err(ConnectorError::InvalidInput { route, problems })
+}
+
+/// A successful output that breaks the route's output schema fails the call: a handler bug,
+/// looked for in debug builds only, so release builds pay nothing.
+#[cfg(debug_assertions)]
+fn checked_output(
+    route: &'static str,
+    schema: Option<&Schema>,
+    result: Result<Value, DispatchError>,
+) -> Result<Value, DispatchError> {
+    let (Ok(output), Some(schema)) = (&result, schema) else {
+        return result;
+    };
+    let problems = if too_deep(output) {
+        vec![depth_problem("output")]
+    } else {
+        schema.problems(output, "output")
+    };
+    let Some(first) = problems.first() else {
+        return result;
+    };
+    let texts: Vec<&str> = problems
+        .iter()
+        .map(|problem| problem.text.as_str())
+        .collect();
+    Err(DispatchError::OutputSchema {
+        route,
+        pointer: first.pointer.clone(),
+        problem: texts.join("; "),
+    })
 }
 
 /// A call whose route, secrets, settings and input have been checked; `.await` it (or
@@ -359,12 +465,24 @@ pub struct PreparedCall {
     route: &'static str,
     handler: HandlerFn,
     call: Call,
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
+    output: Option<Arc<Schema>>,
 }
 
 impl PreparedCall {
     /// The id of the route this call runs.
     pub fn route(&self) -> &'static str {
         self.route
+    }
+
+    async fn run(self) -> Result<Value, DispatchError> {
+        let result = match self.handler {
+            HandlerFn::Sync(handler) => handler(self.call),
+            HandlerFn::Async(handler) => handler(self.call).await,
+        };
+        #[cfg(debug_assertions)]
+        let result = checked_output(self.route, self.output.as_deref(), result);
+        result
     }
 }
 
@@ -382,44 +500,7 @@ impl IntoFuture for PreparedCall {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'static>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        match self.handler {
-            HandlerFn::Sync(handler) => {
-                let call = self.call;
-                Box::pin(async move { handler(call) })
-            }
-            HandlerFn::Async(handler) => handler(self.call),
-        }
-    }
-}
-
-/// Runs `handler` on a copy of `call` in check mode (see [`RouteTable::prepare_with_trace`]).
-/// The copy's future is polled once, with a waker that does nothing: the checks come before the
-/// first `send`, which is ready at once in check mode, so one poll reaches it.
-fn check_input(handler: HandlerFn, call: &Call) -> Result<(), DispatchError> {
-    let reached = Arc::new(AtomicBool::new(false));
-    let check = Call {
-        env: call.env.for_check(&reached),
-        payload: call.payload.clone(),
-    };
-    // A panicking handler is left to the real run, which reports it as it always has.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match handler {
-        HandlerFn::Sync(handler) => Poll::Ready(handler(check)),
-        HandlerFn::Async(handler) => {
-            let mut future = handler(check);
-            future
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-        }
-    }));
-    // Only a refusal of the input or the configuration is certain: any other error without a
-    // request sent is left to the real run, which reports it the same way.
-    match outcome {
-        Ok(Poll::Ready(Err(
-            error @ DispatchError::Connector(
-                ConnectorError::InvalidInput { .. } | ConnectorError::Config { .. },
-            ),
-        ))) if !reached.load(Ordering::Relaxed) => Err(error),
-        _ => Ok(()),
+        Box::pin(self.run())
     }
 }
 

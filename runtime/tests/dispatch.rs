@@ -197,7 +197,8 @@ fn each_call_gets_a_trace_id_and_callers_may_supply_one() {
 
 #[test]
 fn async_handlers_are_awaited() {
-    let output = dispatch("notify", json!({"body": {}}), &secrets()).expect("notify succeeds");
+    let output =
+        dispatch("notify", json!({"body": {"text": "hi"}}), &secrets()).expect("notify succeeds");
     assert_eq!(
         output,
         json!({"ok": true, "route": "notify", "delivered": true})
@@ -268,11 +269,26 @@ fn unknown_and_unimplemented_routes() {
 
 #[test]
 fn connector_error_classes_map_to_statuses() {
-    let provider = dispatch("notify", json!({"fail": "provider"}), &secrets()).expect_err("503");
+    let provider = dispatch(
+        "notify",
+        json!({"text": "hi", "fail": "provider"}),
+        &secrets(),
+    )
+    .expect_err("503");
     assert_eq!((provider.status(), provider.is_transient()), (503, true));
-    let gateway = dispatch("notify", json!({"fail": "gateway"}), &secrets()).expect_err("502");
+    let gateway = dispatch(
+        "notify",
+        json!({"text": "hi", "fail": "gateway"}),
+        &secrets(),
+    )
+    .expect_err("502");
     assert_eq!((gateway.status(), gateway.is_transient()), (502, true));
-    let unusable = dispatch("notify", json!({"fail": "unusable"}), &secrets()).expect_err("500");
+    let unusable = dispatch(
+        "notify",
+        json!({"text": "hi", "fail": "unusable"}),
+        &secrets(),
+    )
+    .expect_err("500");
     assert_eq!(unusable.status(), 500);
     assert_eq!(
         unusable.to_string(),

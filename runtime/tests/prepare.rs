@@ -1,6 +1,7 @@
-//! `RouteTable::prepare`: the route's input checks run before the call, in a check mode that
-//! never sends, whatever the handler makes of the stopped `send`.
+//! `RouteTable::prepare`: the input is checked against the route's schema before the call,
+//! without running the handler; `notify`'s fixture contract requires a non-blank `text`.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -45,13 +46,19 @@ impl Transport for Counting {
     }
 }
 
-/// Checks its input, then sends; turns any send failure into an input error on purpose, so the
-/// check's stop cannot be told from the error the handler returns.
+thread_local! {
+    /// Calls of `notify_handler` on this thread (`#[tokio::test]` runs on the test's thread):
+    /// `prepare` must never run it.
+    static HANDLER_RUNS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Checks its input again, then sends; turns any send failure into an input error.
 #[connector(route = notify)]
 async fn notify_handler(
     ctx: &RouteContext<notify::Route>,
     input: Value,
 ) -> Result<Value, ConnectorError> {
+    HANDLER_RUNS.set(HANDLER_RUNS.get() + 1);
     let Some(text) = input.get("text").and_then(Value::as_str) else {
         return Err(ConnectorError::invalid_input(
             ctx.route_id(),
@@ -92,25 +99,41 @@ async fn bad_input_is_refused_by_prepare_and_nothing_is_sent() {
         .await
         .expect_err("refused");
     assert_eq!(error.to_string(), dispatched.to_string());
+    assert_eq!(error.to_string(), "notify: \"text\" is required");
     assert_eq!(error.status(), 400);
     assert_eq!(transport.0.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
-async fn good_input_passes_without_a_request_and_the_call_sends_once() {
+async fn good_input_passes_without_running_the_handler_and_the_call_sends_once() {
     let (registry, transport, secrets) = setup();
+    let before = HANDLER_RUNS.get();
     let prepared = registry
         .prepare("notify", json!({"body": {"text": "hi"}}), &secrets)
-        .expect("the input passes although the handler turned the stopped send into an error");
+        .expect("the input passes");
     assert_eq!(prepared.route(), "notify");
-    assert_eq!(
-        transport.0.load(Ordering::SeqCst),
-        0,
-        "the check sent nothing"
-    );
+    assert_eq!(transport.0.load(Ordering::SeqCst), 0, "nothing sent");
+    assert_eq!(HANDLER_RUNS.get(), before, "no handler code ran");
     let output = prepared.await.expect("sent");
     assert_eq!(output, json!({"ok": true, "route": "notify"}));
     assert_eq!(transport.0.load(Ordering::SeqCst), 1);
+    assert!(HANDLER_RUNS.get() > before);
+}
+
+#[test]
+fn prepare_runs_no_handler_code() {
+    let (registry, _transport, secrets) = setup();
+    // The handler would refuse a missing webhook URL; `prepare` never gets that far.
+    let before = HANDLER_RUNS.get();
+    let refused = registry.prepare("notify", json!({"body": {"text": " "}}), &secrets);
+    let passed = registry.prepare("notify", json!({"body": {"text": "x"}}), &secrets);
+    assert_eq!(
+        refused.map(|_| ()).map_err(|e| e.to_string()),
+        Err("notify: \"text\" must not be blank".to_owned())
+    );
+    assert!(passed.is_ok());
+    drop(passed);
+    assert_eq!(HANDLER_RUNS.get(), before);
 }
 
 #[test]

@@ -143,18 +143,6 @@ impl HttpFailure {
         }
     }
 
-    /// What `send` returns in an input check: nothing was sent (the check ignores the error the
-    /// handler makes of it, since reaching `send` means the input passed).
-    pub(crate) fn checked(request: &OutboundRequest) -> Self {
-        HttpFailure {
-            host: request.host(),
-            attempts: 0,
-            kind: FailureKind::Connect {
-                reason: "not sent: input check only",
-            },
-        }
-    }
-
     /// A request refused before anything was sent (POLICY.md 2.8): it names the host only.
     pub(crate) fn egress_denied(request: &OutboundRequest, reason: &'static str) -> Self {
         HttpFailure {

@@ -100,8 +100,8 @@ pub mod routes {
             },
         ],
         hosts: Some(&["hooks.demo.example"]),
-        input_schema: None,
-        output_schema: None,
+        input_schema: Some(notify::INPUT_SCHEMA),
+        output_schema: Some(notify::OUTPUT_SCHEMA),
     });
     /// Types of route `notify`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
@@ -109,9 +109,9 @@ pub mod routes {
         /// Marker of route `notify`: its handlers take `&RouteContext<notify::Route>`.
         pub enum Route {}
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
-        pub const INPUT_SCHEMA: &str = "";
+        pub const INPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"text\"\n  ],\n  \"properties\": {\n    \"text\": {\n      \"type\": \"string\",\n      \"minLength\": 1,\n      \"pattern\": \"\\\\S\",\n      \"description\": \"The line to post.\"\n    },\n    \"count\": {\n      \"type\": \"integer\",\n      \"exclusiveMinimum\": 0,\n      \"description\": \"How many times.\"\n    },\n    \"fail\": {\n      \"enum\": [\n        \"provider\",\n        \"gateway\",\n        \"unusable\",\n        \"drift\"\n      ],\n      \"description\": \"Makes the test handler fail this way.\"\n    }\n  },\n  \"not\": {\n    \"required\": [\n      \"webhookUrl\"\n    ],\n    \"description\": \"The webhook comes from DEMO_WEBHOOK_URL only.\"\n  }\n}";
         /// JSON Schema of the success output; empty when no contract declares one.
-        pub const OUTPUT_SCHEMA: &str = "";
+        pub const OUTPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"ok\",\n    \"route\"\n  ],\n  \"properties\": {\n    \"ok\": {\n      \"const\": true\n    },\n    \"route\": {\n      \"const\": \"notify\"\n    },\n    \"delivered\": {\n      \"type\": \"boolean\"\n    }\n  },\n  \"additionalProperties\": false\n}";
         /// The contract's settings as a JSON array (`[]` when none are declared).
         pub const SETTINGS: &str = "[]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
@@ -126,6 +126,66 @@ pub mod routes {
         pub struct DEMO_WEBHOOK_URL;
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_WEBHOOK_URL {
             const INDEX: usize = 0;
+        }
+        /// The input of route `notify` (the unwrapped payload), as its contract's schema declares it. A handler takes it as `input: notify::Input`; the runtime has validated it against the schema before the handler runs.
+        #[derive(
+            Clone,
+            Debug,
+            PartialEq,
+            ::workerflow_runtime::__private::serde::Deserialize,
+            ::workerflow_runtime::__private::serde::Serialize
+        )]
+        #[serde(crate = "::workerflow_runtime::__private::serde")]
+        pub struct Input {
+            /// The line to post.
+            pub text: ::std::string::String,
+            /// How many times.
+            #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+            pub count: ::core::option::Option<i64>,
+            /// Makes the test handler fail this way.
+            #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+            pub fail: ::core::option::Option<InputFail>,
+        }
+        /// Makes the test handler fail this way.
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            Hash,
+            ::workerflow_runtime::__private::serde::Deserialize,
+            ::workerflow_runtime::__private::serde::Serialize
+        )]
+        #[serde(crate = "::workerflow_runtime::__private::serde")]
+        pub enum InputFail {
+            /// `provider`
+            #[serde(rename = "provider")]
+            Provider,
+            /// `gateway`
+            #[serde(rename = "gateway")]
+            Gateway,
+            /// `unusable`
+            #[serde(rename = "unusable")]
+            Unusable,
+            /// `drift`
+            #[serde(rename = "drift")]
+            Drift,
+        }
+        /// The success output of route `notify`, as its contract's schema declares it. In debug builds the runtime checks every output against the schema.
+        #[derive(
+            Clone,
+            Debug,
+            PartialEq,
+            ::workerflow_runtime::__private::serde::Deserialize,
+            ::workerflow_runtime::__private::serde::Serialize
+        )]
+        #[serde(crate = "::workerflow_runtime::__private::serde")]
+        pub struct Output {
+            pub ok: bool,
+            pub route: ::std::string::String,
+            #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+            pub delivered: ::core::option::Option<bool>,
         }
     }
     /// A route with two secret requirements.
