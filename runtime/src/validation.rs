@@ -93,6 +93,12 @@ impl Schema {
             out.push((place.segments, problem));
         };
         let subject = here.subject();
+        // An empty string also breaks a sibling `\S` pattern, whose "must not be blank" says it.
+        if matches!(error.kind(), ValidationErrorKind::MinLength { limit: 1 })
+            && self.sibling(error, "pattern") == Some(&Value::from(r"\S"))
+        {
+            return;
+        }
         match error.kind() {
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
@@ -235,17 +241,18 @@ impl Schema {
 
     /// `an integer ` or `a number ` when the keyword's schema declares that type, else nothing.
     fn kind_of(&self, error: &ValidationError<'_>) -> &'static str {
-        let path = error.schema_path().as_str();
-        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-        match self
-            .json
-            .pointer(parent)
-            .and_then(|schema| schema.get("type"))
-        {
+        match self.sibling(error, "type") {
             Some(Value::String(kind)) if kind == "integer" => "an integer ",
             Some(Value::String(kind)) if kind == "number" => "a number ",
             _ => "",
         }
+    }
+
+    /// The keyword `name` beside the one that failed, in the same schema object.
+    fn sibling(&self, error: &ValidationError<'_>, name: &str) -> Option<&Value> {
+        let path = error.schema_path().as_str();
+        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        self.json.pointer(parent)?.get(name)
     }
 }
 
@@ -502,9 +509,15 @@ mod tests {
         );
         assert_eq!(
             texts(&slack(), json!({"text": ""})),
+            [p("/text", "text", "\"text\" must not be blank")]
+        );
+        let short =
+            schema(json!({"properties": {"code": {"minLength": 1}, "pin": {"minLength": 4}}}));
+        assert_eq!(
+            texts(&short, json!({"code": "", "pin": "12"})),
             [
-                p("/text", "text", "\"text\" must be at least 1 character"),
-                p("/text", "text", "\"text\" must not be blank"),
+                p("/code", "code", "\"code\" must be at least 1 character"),
+                p("/pin", "pin", "\"pin\" must be at least 4 characters"),
             ]
         );
     }

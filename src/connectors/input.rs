@@ -63,10 +63,10 @@ impl Problems {
 
     /// Adds `<route>: <message>` on `field`.
     pub(crate) fn add(&mut self, field: &str, message: impl std::fmt::Display) {
-        self.problems.push(InputProblem {
-            field: field.to_owned(),
-            message: format!("{}: {message}", self.route),
-        });
+        self.problems.push(InputProblem::new(
+            field,
+            format!("{}: {message}", self.route),
+        ));
     }
 
     /// A required string: a non-blank JSON string, trimmed.

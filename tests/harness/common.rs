@@ -284,7 +284,8 @@ async fn c3_tokens_are_trimmed() {
 }
 
 /// A token that cannot be a header value, and a webhook that is not a URL, are configuration
-/// errors before any request (docs/ROUTES.md 1.6), reported before invalid input.
+/// errors before any request (docs/ROUTES.md 1.6). Base URLs are checked by the runtime before
+/// the input; secret values by the handler, after the runtime's schema check (1.1).
 #[tokio::test]
 async fn unusable_secrets_and_base_urls_are_configuration_errors() {
     let harness = Harness::start().await;
@@ -322,10 +323,14 @@ async fn unusable_secrets_and_base_urls_are_configuration_errors() {
     ];
     for (route, name, value, expected) in cases {
         let secrets = harness.secrets().with(name, value);
-        assert_config(
-            call(route, json!("invalid input"), &secrets).await,
-            expected,
-        );
+        assert_config(call(route, valid_input(route), &secrets).await, expected);
+        let with_bad_input = connector_error(call(route, json!("invalid input"), &secrets).await);
+        let class = if name.starts_with("WORKERFLOW_") {
+            "config"
+        } else {
+            "invalid_input"
+        };
+        assert_eq!(with_bad_input.class(), class, "{route}: {with_bad_input}");
     }
     // The first non-blank name wins even when unusable: no fall-through to the next name.
     let secrets = harness

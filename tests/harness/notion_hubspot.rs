@@ -67,7 +67,7 @@ async fn notion_create_invalid_input() {
     let harness = Harness::start().await;
     let route = "notion_database_item_create";
     for (properties, message) in [
-        (json!({}), "\"properties\" must have at least 1 key"),
+        (json!({}), "\"properties\" must have at least 1 property"),
         (json!([]), "\"properties\" must be an object"),
         (json!("x"), "\"properties\" must be an object"),
         (json!(null), "\"properties\" must be an object"),
@@ -97,7 +97,7 @@ async fn notion_create_invalid_input() {
         problems,
         [(
             "databaseId".to_owned(),
-            format!("{route}: \"databaseId\" must be at least 1 chars")
+            format!("{route}: \"databaseId\" must not be blank")
         )]
     );
     harness.assert_untouched();
@@ -347,7 +347,7 @@ async fn hubspot_contact_invalid_keys() {
         (
             json!({"email": "  "}),
             "email",
-            "\"email\" must be at least 1 chars",
+            "\"email\" must not be blank",
         ),
     ] {
         let problems = input_problems(call(route, input, &harness.secrets()).await);
@@ -528,7 +528,7 @@ async fn hubspot_deal_upsert_flow_and_validation() {
     );
     assert_eq!(
         error.to_string(),
-        "hubspot_deal_upsert: \"idProperty\" must be a string; hubspot_deal_upsert: \"idValue\" must be at least 1 chars"
+        "hubspot_deal_upsert: \"idProperty\" must be a string; hubspot_deal_upsert: \"idValue\" must not be blank"
     );
     assert_eq!(error.status(), 400);
     harness.assert_untouched();
