@@ -525,7 +525,11 @@ fn call_failures_print_the_error_json() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         json_stdout(&output)["problems"],
-        json!([{"field": "text", "message": "slack_message: \"text\" must be a string"}])
+        json!([{
+            "field": "text",
+            "pointer": "/text",
+            "message": "slack_message: \"text\" must be a string"
+        }])
     );
 }
 

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[path = "common/child_output.rs"]
 mod child_output;
 #[path = "common/job_server.rs"]
 mod job_server;
 use job_server::{
-    Serve, TOKEN, accept_jobs, assert_trace_ids_kept, deliveries, get_job, json_of, post, refused,
-    scratch, slack_upstream, wait_state, wait_succeeded, webhook,
+    Serve, TOKEN, accept_jobs, assert_trace_ids_kept, deliveries, get_job, json_of, post,
+    post_route, refused, scratch, slack_upstream, wait_state, wait_succeeded, webhook,
 };
 
 /// `serve --data-dir DIR ARGS…` with the Slack webhook at `hook`.
@@ -121,6 +121,45 @@ async fn a_trace_id_keeps_its_state_attempts_and_output() {
     assert_eq!((code, out.as_str()), (Some(0), "purged 1 finished jobs\n"));
     let (status, _) = get_job(&client, &server.base, &trace).await;
     assert_eq!(status, 404);
+    let (code, stderr) = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Async input that breaks the route's schema is a 400 before anything is stored: the runtime
+/// checks it in `prepare`, before the job is written (issue 28).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_async_input_is_400_and_nothing_is_stored() {
+    let dir = scratch("bad-input");
+    let upstream = slack_upstream(Duration::ZERO).await;
+    let hook = webhook(&upstream);
+    let server = start(&dir, &[], &hook).await;
+    let client = reqwest::Client::new();
+    let cases = [
+        (
+            json!({"text": "  "}),
+            "slack_message: \"text\" must not be blank",
+        ),
+        (json!("hi"), "slack_message: payload body must be an object"),
+        (
+            json!({"text": 5, "webhookUrl": "https://elsewhere.example/x"}),
+            "slack_message: \"text\" must be a string; slack_message: \"webhookUrl\" is not accepted",
+        ),
+    ];
+    for (input, message) in cases {
+        let (status, body) = post_route(&client, &server.base, "slack_message", input).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+        assert_eq!(body["error"]["message"], message, "{body}");
+    }
+    let (status, body) = post(&client, &server.base, "stored").await;
+    assert_eq!(status, 202, "{body}");
+    let rows: i64 = rusqlite::Connection::open(dir.join("jobs.sqlite3"))
+        .and_then(|db| db.query_row("SELECT COUNT(*) FROM jobs", [], |row| row.get(0)))
+        .expect("the store reads");
+    assert_eq!(rows, 1, "only the accepted call is stored");
     let (code, stderr) = tokio::task::spawn_blocking(move || server.terminate())
         .await
         .expect("terminated");
