@@ -1,7 +1,9 @@
 //! Arbitrary payloads through the runtime's dispatch into each of the 12 baseline routes, with
 //! every secret configured and the provider answering from the fuzz input through an in-memory
 //! transport (no socket is opened). Checks that no call panics, that outputs and errors serialize,
-//! and that no secret value reaches an error unless the fuzz input itself contained it.
+//! and that no secret value reaches an error unless the fuzz input itself contained it. The same
+//! payload is also prepared against every route's input schema (no handler runs): the verdict
+//! is deterministic and every problem is well formed.
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
@@ -12,10 +14,10 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use workerflow_fuzz::{Json, Reply, ScriptedTransport};
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
-use workerflow_runtime::{MapSecrets, Registry, RouteSpec};
+use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, RouteSpec, RouteTable};
 
 static TRANSPORT: LazyLock<Arc<ScriptedTransport>> = LazyLock::new(Default::default);
-static ROUTES: LazyLock<Registry> = LazyLock::new(|| {
+static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| {
     let policy = HttpPolicy {
         attempt_timeout: Duration::from_secs(5),
         deadline: Duration::from_secs(10),
@@ -110,6 +112,9 @@ fuzz_target!(|input: Input| {
         secrets = secrets.with(SETTINGS[usize::from(*n) % SETTINGS.len()], value.as_str());
         echoed.push_str(value);
     }
+    for spec in declared.iter().filter(|spec| spec.input_schema.is_some()) {
+        check_schema_verdict(spec, &payload, &secrets);
+    }
     TRANSPORT.script(&input.replies);
     let result = ROUTES.dispatch_blocking(route, payload, &secrets);
     // An upsert is two logical requests (search, then create or update), each at most
@@ -137,3 +142,25 @@ fuzz_target!(|input: Input| {
         }
     }
 });
+
+/// `prepare` checks the input against `spec`'s schema and runs no handler: it sends nothing,
+/// gives the same verdict twice, and each problem names the route, has a pointer into the input
+/// (or to the whole of it) and a bounded message.
+fn check_schema_verdict(spec: &RouteSpec, payload: &serde_json::Value, secrets: &MapSecrets) {
+    let before = TRANSPORT.attempts();
+    let first = ROUTES.prepare(spec.id, payload.clone(), secrets).map(|_| ());
+    let second = ROUTES.prepare(spec.id, payload.clone(), secrets).map(|_| ());
+    assert_eq!(first, second, "{}: the verdict is deterministic", spec.id);
+    assert_eq!(TRANSPORT.attempts(), before, "prepare sent a request");
+    if let Err(DispatchError::Connector(ConnectorError::InvalidInput { route, problems })) = first
+    {
+        assert_eq!(route, spec.id);
+        assert!(!problems.is_empty() && problems.len() <= 21, "{problems:?}");
+        for problem in problems {
+            assert!(problem.message.starts_with(&format!("{}: ", spec.id)), "{problem:?}");
+            assert!(problem.pointer.is_empty() || problem.pointer.starts_with('/'));
+            assert!(problem.message.len() < 1024, "{problem:?}");
+            assert!(!problem.message.contains("ValidationError"), "{problem:?}");
+        }
+    }
+}
