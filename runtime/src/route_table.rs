@@ -279,7 +279,7 @@ impl RouteTable {
     /// serializes the output. Debug builds also check a successful output against the route's
     /// output schema ([`DispatchError::OutputSchema`]).
     ///
-    /// Lookup and secret resolution happen now; the returned future owns all it needs, so it can
+    /// Lookup, resolution and the input check happen now; the returned future owns all it needs, so it can
     /// be spawned on any executor. Handlers that use `tokio` I/O must be awaited inside a
     /// `tokio` runtime.
     pub fn dispatch_with_trace(
@@ -619,6 +619,38 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "route \"a\" declares the setting B_KEY, which the registry declares as a secret; read it with ctx.secret"
+        );
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_is_a_link_problem() {
+        static BAD: RouteSpec = RouteSpec {
+            id: "bad",
+            summary: "Bad.",
+            request_type: RequestType::Sync,
+            service: SERVICE,
+            secrets: &[],
+            hosts: None,
+            input_schema: Some(r#"{"type": 5}"#),
+            output_schema: Some("not json"),
+        };
+        static DECLARED: &[&RouteSpec] = &[&BAD];
+        let error =
+            RouteTable::from_connectors(DECLARED, &[connector(&BAD, "bad")]).expect_err("refused");
+        let which: Vec<_> = error
+            .problems
+            .iter()
+            .map(|problem| match problem {
+                LinkProblem::InvalidSchema { route, which, .. } => (*route, *which),
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(which, [("bad", "input"), ("bad", "output")]);
+        assert!(
+            error
+                .to_string()
+                .starts_with("route \"bad\" has an input schema that does not compile: "),
+            "{error}"
         );
     }
 
