@@ -279,9 +279,9 @@ impl RouteTable {
     /// serializes the output. Debug builds also check a successful output against the route's
     /// output schema ([`DispatchError::OutputSchema`]).
     ///
-    /// Lookup, resolution and the input check happen now; the returned future owns all it needs, so it can
-    /// be spawned on any executor. Handlers that use `tokio` I/O must be awaited inside a
-    /// `tokio` runtime.
+    /// Lookup, resolution and the input check happen now; the returned future owns all it
+    /// needs, so it can be spawned on any executor. Handlers that use `tokio` I/O must be
+    /// awaited inside a `tokio` runtime.
     pub fn dispatch_with_trace(
         &self,
         route_id: &str,
