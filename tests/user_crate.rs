@@ -105,7 +105,10 @@ fn renaming_a_contract_field_fails_to_compile_at_the_handler() {
     .expect("rewrite Cargo.toml");
     let registry = scratch.join("connector-registry/services.json");
     let declared = std::fs::read_to_string(&registry).expect("services.json");
-    assert!(declared.contains("\"name\""), "the greet contract declares `name`");
+    assert!(
+        declared.contains("\"name\""),
+        "the greet contract declares `name`"
+    );
     std::fs::write(&registry, declared.replace("\"name\"", "\"fullName\"")).expect("rename");
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -127,7 +130,10 @@ fn renaming_a_contract_field_fails_to_compile_at_the_handler() {
     // At the handler's use of the field.
     assert!(stderr.contains("input.name.trim()"), "{stderr}");
     assert!(stderr.contains("--> src/lib.rs:"), "{stderr}");
-    assert!(stderr.contains("available field is: `full_name`"), "{stderr}");
+    assert!(
+        stderr.contains("available field is: `full_name`"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&scratch);
 }
 

@@ -48,13 +48,17 @@ fn the_bundled_registry_generates_one_item_per_route() {
                 .map(|_| format!("registry::routes::{}::Input", route.id))
                 .as_deref()
         );
-        assert!(items.signature.contains(&format!(
-            "input: registry::routes::{}::Input",
-            route.id
-        )));
+        assert!(
+            items
+                .signature
+                .contains(&format!("input: registry::routes::{}::Input", route.id))
+        );
     }
     let with_input = registry.routes().filter(|(_, r)| r.input.is_some()).count();
-    assert_eq!(module.matches("        pub struct Input {").count(), with_input);
+    assert_eq!(
+        module.matches("        pub struct Input {").count(),
+        with_input
+    );
     assert_parses(&module);
 }
 

@@ -17,7 +17,11 @@ pub async fn notify_chat(
     let route = ctx.route_id();
     let webhook = ctx.secret(chat_notify::CHAT_WEBHOOK_URL);
     let url = outbound::webhook_url(route, webhook)?;
-    let message = format!("[WorkerFlow:{}] {}", ctx.trace_id(), input::trim(&input.text));
+    let message = format!(
+        "[WorkerFlow:{}] {}",
+        ctx.trace_id(),
+        input::trim(&input.text)
+    );
     outbound::post_webhook(ctx, webhook, &url, message, "Chat webhook failed", describe).await?;
     Ok(chat_notify::Output {
         ok: true,

@@ -35,7 +35,9 @@ pub async fn complete_chat(
         .or(ctx.setting(&OPENAI_MODEL))
         .unwrap_or("gpt-4o-mini");
     // Forwarded as the caller wrote it (`1` stays `1`).
-    let temperature = input.temperature.map_or(json!(DEFAULT_TEMPERATURE), Value::Number);
+    let temperature = input
+        .temperature
+        .map_or(json!(DEFAULT_TEMPERATURE), Value::Number);
     let mut messages = Vec::with_capacity(2);
     // The system prompt is sent as written, even a single space.
     if let Some(system) = input.system_prompt.as_deref().filter(|s| !s.is_empty()) {

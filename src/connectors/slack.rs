@@ -19,7 +19,11 @@ pub async fn post_slack_message(
     let route = ctx.route_id();
     let webhook = ctx.secret(slack_message::SLACK_WEBHOOK_URL);
     let url = outbound::webhook_url(route, webhook)?;
-    let message = format!("[WorkerFlow:{}] {}", ctx.trace_id(), input::trim(&input.text));
+    let message = format!(
+        "[WorkerFlow:{}] {}",
+        ctx.trace_id(),
+        input::trim(&input.text)
+    );
     outbound::post_webhook(
         ctx,
         webhook,

@@ -42,7 +42,10 @@ pub async fn create_payment_intent(
         .unwrap_or("usd")
         .to_lowercase();
 
-    let mut fields = vec![("amount", amount.to_string()), ("currency", currency.clone())];
+    let mut fields = vec![
+        ("amount", amount.to_string()),
+        ("currency", currency.clone()),
+    ];
     if let Some(customer) = input::non_blank(input.customer_id.as_deref()) {
         fields.push(("customer", customer.to_owned()));
     }
@@ -176,7 +179,11 @@ impl<'a, R> Stripe<'a, R> {
 /// `amount` rounded half up, at least 1. The contract has already held it above 0 and at most
 /// 2^53 - 1, so the result is exact.
 fn amount(amount: &Number) -> u64 {
-    let rounded = amount.as_f64().unwrap_or(1.0).round().clamp(1.0, MAX_AMOUNT);
+    let rounded = amount
+        .as_f64()
+        .unwrap_or(1.0)
+        .round()
+        .clamp(1.0, MAX_AMOUNT);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let amount = rounded as u64;
     amount
@@ -225,7 +232,10 @@ mod tests {
         assert_eq!(check(json!(12.5)), 13);
         assert_eq!(check(json!(0.2)), 1);
         assert_eq!(check(json!(9900)), 9900);
-        assert_eq!(check(json!(9_007_199_254_740_991u64)), 9_007_199_254_740_991);
+        assert_eq!(
+            check(json!(9_007_199_254_740_991u64)),
+            9_007_199_254_740_991
+        );
     }
 
     #[test]
