@@ -464,15 +464,27 @@ async fn runtime_errors_keep_the_runtime_statuses() {
     secrets.insert("WORKERFLOW_OPENAI_BASE_URL", "http://127.0.0.1:9");
     let server = start(config(), secrets).await;
 
-    server
-        .call("openai_chat", json!({"prompt": 5}))
-        .await
-        .assert_error(
-            400,
-            "invalid_input",
-            "openai_chat: \"prompt\" must be a string",
-            Some("openai_chat"),
-        );
+    // Invalid input also lists every problem with its field and JSON pointer.
+    let refused = server
+        .call("openai_chat", json!({"prompt": 5, "temperature": "hot"}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(
+        refused.body,
+        json!({
+            "ok": false,
+            "error": {
+                "code": "invalid_input",
+                "message": "openai_chat: \"prompt\" must be a string or null; openai_chat: \"temperature\" must be a number or null",
+                "route": "openai_chat",
+                "traceId": refused.trace_id(),
+                "problems": [
+                    {"field": "prompt", "pointer": "/prompt", "message": "openai_chat: \"prompt\" must be a string or null"},
+                    {"field": "temperature", "pointer": "/temperature", "message": "openai_chat: \"temperature\" must be a number or null"},
+                ],
+            },
+        })
+    );
     server
         .call("stripe_customer_upsert", json!({"email": "a@example.com"}))
         .await
@@ -1396,11 +1408,26 @@ async fn async_calls_certain_to_fail_are_400_before_anything_is_queued_or_sent()
             .await
             .expect_err("the input is refused");
         assert_eq!(expected.status(), 400, "{expected}");
-        server.call(route, input).await.assert_error(
-            400,
-            "invalid_input",
-            &expected.to_string(),
-            Some(route),
+        let problems = match expected.as_connector() {
+            Some(workerflow_runtime::ConnectorError::InvalidInput { problems, .. }) => {
+                serde_json::to_value(problems).expect("problems serialize")
+            }
+            other => panic!("not invalid input: {other:?}"),
+        };
+        let answer = server.call(route, input).await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert_eq!(
+            answer.body,
+            json!({
+                "ok": false,
+                "error": {
+                    "code": "invalid_input",
+                    "message": expected.to_string(),
+                    "route": route,
+                    "traceId": answer.trace_id(),
+                    "problems": problems,
+                },
+            })
         );
     }
     // A valid call still goes through.

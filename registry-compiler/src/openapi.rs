@@ -47,7 +47,20 @@ fn error_body() -> Value {
                     "code": {"type": "string", "description": "The error class, such as `invalid_input`, `config`, `provider`, `gateway`, `unauthorized`."},
                     "message": {"type": "string"},
                     "route": {"type": "string", "description": "The route, when the request named one."},
-                    "traceId": {"type": "string"}
+                    "traceId": {"type": "string"},
+                    "problems": {
+                        "type": "array",
+                        "description": "For `invalid_input`: every problem the route's input schema (and then its handler) found.",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "pointer", "message"],
+                            "properties": {
+                                "field": {"type": "string", "description": "The field's path (`items[0].name`), or `body` for the input as a whole."},
+                                "pointer": {"type": "string", "description": "The JSON pointer of the value at fault (RFC 6901; empty for the whole input)."},
+                                "message": {"type": "string"}
+                            }
+                        }
+                    }
                 }
             }
         }

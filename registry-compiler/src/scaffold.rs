@@ -528,11 +528,29 @@ fn route_value(request: &Request, service: &str, label: &str) -> Value {
     } else {
         json!([{ "label": label, "anyOf": request.secrets }])
     };
+    // The contract's skeleton: what the scaffolded handler takes and returns. An input without
+    // `properties` is a JSON object (the generated `Input` is a map); declaring properties turns
+    // it into a struct with those fields.
     json!({
         "id": request.route,
         "summary": summary,
         "requestType": request.request_type.as_str(),
         "secrets": secrets,
+        "input": {
+            "type": "object",
+            "description": "The fields the route takes, forwarded as JSON; declare them under `properties`."
+        },
+        "output": {
+            "type": "object",
+            "required": ["ok", "route", "status", "response"],
+            "properties": {
+                "ok": {"const": true, "description": "Always `true` on success."},
+                "route": {"const": request.route, "description": "The route id."},
+                "status": {"type": "integer", "description": "The service's HTTP status."},
+                "response": {"type": "object", "description": "The service's JSON answer."}
+            },
+            "additionalProperties": false
+        },
     })
 }
 

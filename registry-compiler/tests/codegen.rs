@@ -37,6 +37,28 @@ fn the_bundled_registry_generates_one_item_per_route() {
         assert!(module.contains(&format!("pub mod {} {{", route.id)));
     }
     assert!(module.contains("pub struct CHAT_WEBHOOK_URL;"));
+    // Every route with a contract has its typed input and output, named as `get_route` says.
+    for (_, route) in registry.routes() {
+        let items = workerflow_registry::codegen::handler_items(route).expect("nameable");
+        assert_eq!(
+            items.input.as_deref(),
+            route
+                .input
+                .as_ref()
+                .map(|_| format!("registry::routes::{}::Input", route.id))
+                .as_deref()
+        );
+        assert!(
+            items
+                .signature
+                .contains(&format!("input: registry::routes::{}::Input", route.id))
+        );
+    }
+    let with_input = registry.routes().filter(|(_, r)| r.input.is_some()).count();
+    assert_eq!(
+        module.matches("        pub struct Input {").count(),
+        with_input
+    );
     assert_parses(&module);
 }
 

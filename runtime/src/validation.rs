@@ -93,9 +93,13 @@ impl Schema {
             out.push((place.segments, problem));
         };
         let subject = here.subject();
-        // An empty string also breaks a sibling `\S` pattern, whose "must not be blank" says it.
+        // An empty string also breaks a sibling non-blank pattern, whose "must not be blank"
+        // says it.
         if matches!(error.kind(), ValidationErrorKind::MinLength { limit: 1 })
-            && self.sibling(error, "pattern") == Some(&Value::from(r"\S"))
+            && self
+                .sibling(error, "pattern")
+                .and_then(Value::as_str)
+                .is_some_and(is_non_blank_pattern)
         {
             return;
         }
@@ -168,7 +172,9 @@ impl Schema {
             K::MaxLength { limit } => {
                 format!("{subject} must be at most {}", count(*limit, "character"))
             }
-            K::Pattern { pattern } if pattern == r"\S" => format!("{subject} must not be blank"),
+            K::Pattern { pattern } if is_non_blank_pattern(pattern) => {
+                format!("{subject} must not be blank")
+            }
             K::Pattern { pattern } => {
                 format!("{subject} must match the pattern {}", quoted(pattern))
             }
@@ -447,6 +453,12 @@ pub(crate) fn drop_iteratively(value: Value) {
     }
 }
 
+/// The patterns that say "not blank": `\S`, or `[^\s\uFEFF]` (non-blank after the trimming of
+/// docs/ROUTES.md 1.3, which also removes U+FEFF).
+fn is_non_blank_pattern(pattern: &str) -> bool {
+    matches!(pattern, r"\S" | r"[^\s\uFEFF]")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,6 +523,18 @@ mod tests {
             texts(&slack(), json!({"text": ""})),
             [p("/text", "text", "\"text\" must not be blank")]
         );
+        // The bundled contracts' pattern: blank after trimming, U+FEFF included.
+        let trimmed = schema(json!({
+            "properties": {"text": {"type": "string", "minLength": 1, "pattern": "[^\\s\\uFEFF]"}}
+        }));
+        for blank in ["", " \u{feff}\u{3000}\n"] {
+            assert_eq!(
+                texts(&trimmed, json!({ "text": blank })),
+                [p("/text", "text", "\"text\" must not be blank")],
+                "{blank:?}"
+            );
+        }
+        assert_eq!(texts(&trimmed, json!({"text": "\u{feff}x"})), []);
         let short =
             schema(json!({"properties": {"code": {"minLength": 1}, "pin": {"minLength": 4}}}));
         assert_eq!(

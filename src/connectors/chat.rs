@@ -1,11 +1,10 @@
 //! Chat incoming webhook (Google Chat compatible): `chat_notify` and `incident_create`
 //! (docs/ROUTES.md 3.1, 3.2). The webhook URL is the secret; both routes post `{"text": …}`.
 
-use serde_json::{Value, json};
 use workerflow_runtime::http::{ProviderDescription, ProviderReply, endpoint_host};
 use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
-use super::input::{self, Problems};
+use super::input;
 use super::outbound::{self, pointer_text};
 use crate::registry::routes::{chat_notify, incident_create};
 
@@ -13,42 +12,38 @@ use crate::registry::routes::{chat_notify, incident_create};
 #[connector(route = chat_notify)]
 pub async fn notify_chat(
     ctx: &RouteContext<chat_notify::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: chat_notify::Input,
+) -> Result<chat_notify::Output, ConnectorError> {
     let route = ctx.route_id();
     let webhook = ctx.secret(chat_notify::CHAT_WEBHOOK_URL);
     let url = outbound::webhook_url(route, webhook)?;
-    let input = input::object(route, input)?;
-    let mut problems = Problems::new(route);
-    let text = problems.required(&input, "text");
-    let text = problems.check(text)?;
-    let message = format!("[WorkerFlow:{}] {text}", ctx.trace_id());
+    let message = format!(
+        "[WorkerFlow:{}] {}",
+        ctx.trace_id(),
+        input::trim(&input.text)
+    );
     outbound::post_webhook(ctx, webhook, &url, message, "Chat webhook failed", describe).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "delivered": true,
-        "endpointHost": endpoint_host(&url),
-    }))
+    Ok(chat_notify::Output {
+        ok: true,
+        route: route.to_owned(),
+        delivered: true,
+        endpoint_host: endpoint_host(&url),
+    })
 }
 
-/// Posts a five-line incident notice; every field has a default, so any input works.
+/// Posts a five-line incident notice; every field has a default.
 #[connector(route = incident_create)]
 pub async fn create_incident(
     ctx: &RouteContext<incident_create::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: incident_create::Input,
+) -> Result<incident_create::Output, ConnectorError> {
     let route = ctx.route_id();
     let webhook = ctx.secret(incident_create::CHAT_WEBHOOK_URL);
     let url = outbound::webhook_url(route, webhook)?;
-    let input = input::object_or_empty(input);
-    let title = input::non_blank(&input, "title").unwrap_or("Incident");
-    let severity = input::non_blank(&input, "severity").unwrap_or("info");
+    let title = input::non_blank(input.title.as_deref()).unwrap_or("Incident");
+    let severity = input::non_blank(input.severity.as_deref()).unwrap_or("info");
     // Details are sent as given: not trimmed, and an empty string stays empty.
-    let details = input
-        .get("details")
-        .and_then(Value::as_str)
-        .unwrap_or("No details provided");
+    let details = input.details.as_deref().unwrap_or("No details provided");
     let message = format!(
         "[WorkerFlow Incident]\ntrace={}\nseverity={severity}\ntitle={title}\ndetails={details}",
         ctx.trace_id()
@@ -62,12 +57,12 @@ pub async fn create_incident(
         describe,
     )
     .await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "severity": severity,
-        "delivered": true,
-    }))
+    Ok(incident_create::Output {
+        ok: true,
+        route: route.to_owned(),
+        severity: severity.to_owned(),
+        delivered: true,
+    })
 }
 
 /// Google Chat errors carry `error.status` (`INVALID_ARGUMENT`) and `error.message`.

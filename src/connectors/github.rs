@@ -1,6 +1,6 @@
 //! GitHub REST API: `github_issue_create` (docs/ROUTES.md 3.4).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, ProviderDescription, ProviderReply};
 use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
@@ -19,34 +19,34 @@ pub static GITHUB_BASE_URL: Setting = Setting::base_url(
 
 const LABEL: &str = "GitHub issue create failed";
 
-/// Creates an issue in `owner/name` (from the input, else `GITHUB_REPO`).
+/// Creates an issue in `owner/name` (from the input, else `GITHUB_REPO`). The repository's
+/// presence and shape are checked here: it may come from a setting, which no schema sees.
 #[connector(route = github_issue_create, settings = [GITHUB_REPO, GITHUB_BASE_URL])]
 pub async fn create_github_issue(
     ctx: &RouteContext<github_issue_create::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: github_issue_create::Input,
+) -> Result<github_issue_create::Output, ConnectorError> {
     let route = ctx.route_id();
     let auth = outbound::bearer(route, ctx.secret(github_issue_create::GITHUB_TOKEN))?;
-    let input = input::object(route, input)?;
     let mut problems = Problems::new(route);
-    let title = problems.optional(&input, "title").map_or_else(
+    let title = input::non_blank(input.title.as_deref()).map_or_else(
         || format!("WorkerFlow automation issue ({})", ctx.trace_id()),
         str::to_owned,
     );
-    let repo = repository(&input, ctx.setting(&GITHUB_REPO), &mut problems);
+    let repo = repository(
+        input.repo.as_deref(),
+        ctx.setting(&GITHUB_REPO),
+        &mut problems,
+    );
     let repo = problems.check(repo)?;
 
     let mut issue = Map::new();
     issue.insert("title".into(), Value::String(title));
     // The body is sent as written (not trimmed), when not empty.
-    if let Some(body) = input
-        .get("body")
-        .and_then(Value::as_str)
-        .filter(|b| !b.is_empty())
-    {
-        issue.insert("body".into(), Value::String(body.to_owned()));
+    if let Some(body) = input.body.filter(|b| !b.is_empty()) {
+        issue.insert("body".into(), Value::String(body));
     }
-    let labels = labels(input.get("labels"));
+    let labels = labels(input.labels.as_deref().unwrap_or_default());
     if !labels.is_empty() {
         issue.insert("labels".into(), Value::from(labels));
     }
@@ -60,24 +60,24 @@ pub async fn create_github_issue(
         )
         .json(&Value::Object(issue));
     let created = outbound::call_api(ctx, &request, LABEL, describe).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "issueNumber": created.get("number").filter(|n| n.is_number()).cloned().unwrap_or(json!(0)),
-        "issueUrl": outbound::text(&created, "html_url"),
-        "repository": repo,
-    }))
+    Ok(github_issue_create::Output {
+        ok: true,
+        route: route.to_owned(),
+        issue_number: created.get("number").and_then(Value::as_i64).unwrap_or(0),
+        issue_url: outbound::text(&created, "html_url"),
+        repository: repo,
+    })
 }
 
 /// The normalized `owner/name`: the input's `repo` when non-blank, else the setting; trimmed and
 /// stripped of leading and trailing `/`, then checked.
 fn repository(
-    input: &Map<String, Value>,
+    input: Option<&str>,
     setting: Option<&str>,
     problems: &mut Problems,
 ) -> Option<String> {
     let normalize = |text: &str| input::trim(text).trim_matches('/').to_owned();
-    let repo = input::non_blank(input, "repo")
+    let repo = input::non_blank(input)
         .map(normalize)
         .filter(|repo| !repo.is_empty())
         .or_else(|| setting.map(normalize).filter(|repo| !repo.is_empty()));
@@ -106,15 +106,11 @@ fn is_owner_and_name(repo: &str) -> bool {
         })
 }
 
-/// The string items of `labels`, trimmed, empty ones dropped; order and duplicates kept.
-fn labels(value: Option<&Value>) -> Vec<String> {
-    let Some(Value::Array(items)) = value else {
-        return Vec::new();
-    };
+/// The labels, trimmed, empty ones dropped; order and duplicates kept.
+fn labels(items: &[String]) -> Vec<String> {
     items
         .iter()
-        .filter_map(Value::as_str)
-        .map(input::trim)
+        .map(|label| input::trim(label))
         .filter(|label| !label.is_empty())
         .map(str::to_owned)
         .collect()

@@ -21,34 +21,33 @@ pub static HUBSPOT_BASE_URL: Setting = Setting::base_url(
 const LABEL: &str = "HubSpot request failed";
 
 /// Finds a contact (by `idProperty = idValue`, else by email) and updates it, or creates one.
+/// "`idProperty` and `idValue` together" is checked here: a blank one counts as not given, which
+/// the schema does not say.
 #[connector(route = hubspot_contact_upsert, settings = [HUBSPOT_BASE_URL])]
 pub async fn upsert_contact(
     ctx: &RouteContext<hubspot_contact_upsert::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: hubspot_contact_upsert::Input,
+) -> Result<hubspot_contact_upsert::Output, ConnectorError> {
     let route = ctx.route_id();
     let auth = outbound::bearer(
         route,
         ctx.secret(hubspot_contact_upsert::HUBSPOT_ACCESS_TOKEN),
     )?;
-    let input = input::object(route, input)?;
     let mut problems = Problems::new(route);
-    let email = problems.required(&input, "email").map(str::to_lowercase);
-    let id_property = typed_string(&input, "idProperty", &mut problems);
-    let id_value = typed_string(&input, "idValue", &mut problems);
+    let email = input::trim(&input.email).to_lowercase();
+    let id_property = input::non_blank(input.id_property.as_deref());
+    let id_value = input::non_blank(input.id_value.as_deref());
     let key = match (id_property, id_value) {
-        // A field of the wrong type is already reported; its pair is not judged.
-        (Err(()), _) | (_, Err(())) => None,
-        (Ok(Some(property)), Ok(Some(value))) => Some((property.to_owned(), value.to_owned())),
-        (Ok(None), Ok(None)) | (Ok(Some("email")), Ok(None)) => None,
-        (Ok(Some(_)), Ok(None)) => {
+        (Some(property), Some(value)) => Some((property.to_owned(), value.to_owned())),
+        (None, None) | (Some("email"), None) => None,
+        (Some(_), None) => {
             problems.add(
                 "idValue",
                 "\"idValue\" is required when \"idProperty\" is given",
             );
             None
         }
-        (Ok(None), Ok(Some(_))) => {
+        (None, Some(_)) => {
             problems.add(
                 "idProperty",
                 "\"idProperty\" is required when \"idValue\" is given",
@@ -56,10 +55,10 @@ pub async fn upsert_contact(
             None
         }
     };
-    let email = problems.check(email)?;
+    problems.finish()?;
     let (id_property, id_value) = key.unwrap_or_else(|| ("email".to_owned(), email.clone()));
 
-    let mut properties = normalized_properties(input.get("properties"));
+    let mut properties = normalized_properties(input.properties.as_ref());
     properties.insert("email".into(), Value::String(email.clone()));
     properties.insert(id_property.clone(), Value::String(id_value.clone()));
 
@@ -69,31 +68,28 @@ pub async fn upsert_contact(
         object: "contacts",
     };
     let (id, created) = hubspot.upsert(&id_property, &id_value, properties).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "id": id,
-        "email": email,
-        "created": created,
-        "idProperty": id_property,
-    }))
+    Ok(hubspot_contact_upsert::Output {
+        ok: true,
+        route: route.to_owned(),
+        id,
+        email,
+        created,
+        id_property,
+    })
 }
 
 /// Finds a deal by `idProperty = idValue` and updates it, or creates one.
 #[connector(route = hubspot_deal_upsert, settings = [HUBSPOT_BASE_URL])]
 pub async fn upsert_deal(
     ctx: &RouteContext<hubspot_deal_upsert::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: hubspot_deal_upsert::Input,
+) -> Result<hubspot_deal_upsert::Output, ConnectorError> {
     let route = ctx.route_id();
     let auth = outbound::bearer(route, ctx.secret(hubspot_deal_upsert::HUBSPOT_ACCESS_TOKEN))?;
-    let input = input::object(route, input)?;
-    let mut problems = Problems::new(route);
-    let id_property = problems.required(&input, "idProperty");
-    let id_value = problems.required(&input, "idValue");
-    let (id_property, id_value) = problems.check(id_property.zip(id_value))?;
+    let id_property = input::trim(&input.id_property);
+    let id_value = input::trim(&input.id_value);
 
-    let mut properties = normalized_properties(input.get("properties"));
+    let mut properties = normalized_properties(input.properties.as_ref());
     properties.insert(id_property.to_owned(), Value::String(id_value.to_owned()));
 
     let hubspot = HubSpot {
@@ -102,40 +98,21 @@ pub async fn upsert_deal(
         object: "deals",
     };
     let (id, created) = hubspot.upsert(id_property, id_value, properties).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "id": id,
-        "created": created,
-        "idProperty": id_property,
-        "idValue": id_value,
-    }))
-}
-
-/// A field that may be absent or blank (both mean "not given") but otherwise must be a string;
-/// `Err` when it is not (and the problem is recorded).
-fn typed_string<'a>(
-    input: &'a Map<String, Value>,
-    field: &str,
-    problems: &mut Problems,
-) -> Result<Option<&'a str>, ()> {
-    if input::is_absent(input, field) {
-        return Ok(None);
-    }
-    match input::string(input, field) {
-        Some(text) => Ok((!text.is_empty()).then_some(text)),
-        None => {
-            problems.add(field, format_args!("\"{field}\" must be a string"));
-            Err(())
-        }
-    }
+    Ok(hubspot_deal_upsert::Output {
+        ok: true,
+        route: route.to_owned(),
+        id,
+        created,
+        id_property: id_property.to_owned(),
+        id_value: id_value.to_owned(),
+    })
 }
 
 /// The caller's properties with keys trimmed (empty ones dropped) and only string, number and
 /// boolean values kept. Later assignments replace a value in place; new keys are appended.
-fn normalized_properties(value: Option<&Value>) -> Map<String, Value> {
+fn normalized_properties(given: Option<&Map<String, Value>>) -> Map<String, Value> {
     let mut properties = Map::new();
-    if let Some(Value::Object(given)) = value {
+    if let Some(given) = given {
         for (key, value) in given {
             let key = input::trim(key);
             if !key.is_empty()
@@ -268,7 +245,7 @@ mod tests {
     #[test]
     fn properties_are_normalized_in_place() {
         let given = json!({" firstname ":"Ava","n":1,"b":true,"o":{},"a":[],"z":null,"":"x","email":"other@x"});
-        let mut properties = normalized_properties(Some(&given));
+        let mut properties = normalized_properties(given.as_object());
         properties.insert("email".into(), json!("ava@example.com"));
         assert_eq!(
             Value::Object(properties).to_string(),

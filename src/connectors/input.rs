@@ -1,4 +1,5 @@
-//! Reading input fields as docs/ROUTES.md 1.2 and 1.3 say, collecting every problem.
+//! Input helpers for what a contract's schema cannot say (docs/ROUTES.md 1.3): trimming, and
+//! the few cross-field rules handlers check themselves, every problem collected.
 
 use serde_json::{Map, Value};
 use workerflow_runtime::{ConnectorError, InputProblem};
@@ -8,43 +9,9 @@ pub(crate) fn trim(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-/// The input object: the unwrapped payload when it is an object, else the route's error on
-/// field `body` (docs/ROUTES.md 1.2).
-pub(crate) fn object(
-    route: &'static str,
-    input: Value,
-) -> Result<Map<String, Value>, ConnectorError> {
-    match input {
-        Value::Object(object) => Ok(object),
-        _ => Err(ConnectorError::invalid_input(
-            route,
-            "body",
-            format!("{route}: payload body must be an object"),
-        )),
-    }
-}
-
-/// The input object, or an empty one for routes that accept any input (incident, lead).
-pub(crate) fn object_or_empty(input: Value) -> Map<String, Value> {
-    match input {
-        Value::Object(object) => object,
-        _ => Map::new(),
-    }
-}
-
-/// Missing or JSON `null`.
-pub(crate) fn is_absent(object: &Map<String, Value>, field: &str) -> bool {
-    object.get(field).is_none_or(Value::is_null)
-}
-
-/// A string field: the trimmed text when the value is a JSON string, else `None`.
-pub(crate) fn string<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
-    object.get(field).and_then(Value::as_str).map(trim)
-}
-
-/// A string field that is non-blank after trimming.
-pub(crate) fn non_blank<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
-    string(object, field).filter(|text| !text.is_empty())
+/// The trimmed text when it is non-blank (docs/ROUTES.md 1.3).
+pub(crate) fn non_blank(text: Option<&str>) -> Option<&str> {
+    text.map(trim).filter(|text| !text.is_empty())
 }
 
 /// The problems found in one input, reported together as one invalid-input error.
@@ -69,40 +36,7 @@ impl Problems {
         ));
     }
 
-    /// A required string: a non-blank JSON string, trimmed.
-    pub(crate) fn required<'a>(
-        &mut self,
-        object: &'a Map<String, Value>,
-        field: &str,
-    ) -> Option<&'a str> {
-        match object.get(field).and_then(Value::as_str).map(trim) {
-            None => {
-                self.add(field, format_args!("\"{field}\" must be a string"));
-                None
-            }
-            Some("") => {
-                self.add(field, format_args!("\"{field}\" must be at least 1 chars"));
-                None
-            }
-            Some(text) => Some(text),
-        }
-    }
-
-    /// A field that may be absent, but when present must be a required string.
-    pub(crate) fn optional<'a>(
-        &mut self,
-        object: &'a Map<String, Value>,
-        field: &str,
-    ) -> Option<&'a str> {
-        if is_absent(object, field) {
-            None
-        } else {
-            self.required(object, field)
-        }
-    }
-
-    /// `value` when nothing was found. Every reader above records a problem whenever it returns
-    /// `None`, so a `None` here comes with one.
+    /// `value` when nothing was found. Callers record a problem whenever they pass `None`.
     pub(crate) fn check<T>(self, value: Option<T>) -> Result<T, ConnectorError> {
         let route = self.route;
         self.finish()?;
@@ -125,9 +59,10 @@ impl Problems {
 }
 
 /// Scalar metadata (docs/ROUTES.md 1.3): string, number and boolean entries as text, trimmed,
-/// in input order; entries with an empty key or value dropped. A non-object yields none.
-pub(crate) fn scalar_metadata(value: Option<&Value>) -> Vec<(String, String)> {
-    let Some(Value::Object(entries)) = value else {
+/// in input order; entries with an empty key or value dropped (the contract admits no other
+/// values but `null`).
+pub(crate) fn scalar_metadata(entries: Option<&Map<String, Value>>) -> Vec<(String, String)> {
+    let Some(entries) = entries else {
         return Vec::new();
     };
     entries
@@ -162,45 +97,34 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn map(value: Value) -> Map<String, Value> {
-        object_or_empty(value)
-    }
-
     #[test]
     fn trimming_includes_bom_and_unicode_spaces() {
         assert_eq!(trim("\u{feff}\u{3000} a b \n"), "a b");
+        assert_eq!(non_blank(Some(" \u{feff} ")), None);
+        assert_eq!(non_blank(Some(" x ")), Some("x"));
+        assert_eq!(non_blank(None), None);
     }
 
     #[test]
-    fn required_strings() {
-        let input = map(json!({"a": "  x ", "b": "  ", "c": 5, "d": null}));
+    fn problems_are_collected_with_the_route() {
         let mut problems = Problems::new("r");
-        assert_eq!(problems.required(&input, "a"), Some("x"));
-        assert_eq!(problems.required(&input, "b"), None);
-        assert_eq!(problems.required(&input, "c"), None);
-        assert_eq!(problems.optional(&input, "d"), None);
-        assert_eq!(problems.optional(&input, "missing"), None);
+        problems.add("a", "\"a\" is wrong");
+        problems.add("b", "\"b\" is wrong");
         let Err(ConnectorError::InvalidInput { problems, .. }) = problems.finish() else {
             panic!("expected problems");
         };
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-        assert_eq!(
-            messages,
-            [
-                "r: \"b\" must be at least 1 chars",
-                "r: \"c\" must be a string"
-            ]
-        );
+        assert_eq!(messages, ["r: \"a\" is wrong", "r: \"b\" is wrong"]);
     }
 
     #[test]
     fn metadata_keeps_scalars_as_text() {
         let metadata = json!({
-            "n": 2, "f": false, "x": {"y": 1}, "z": null, " ": "v", "one": 1.0,
+            "n": 2, "f": false, "z": null, " ": "v", "one": 1.0,
             "half": 0.5, "big": 1e300, "k ": " v ", "e": "", "max": 18446744073709551615u64
         });
         assert_eq!(
-            scalar_metadata(Some(&metadata)),
+            scalar_metadata(metadata.as_object()),
             [
                 ("n".into(), "2".into()),
                 ("f".into(), "false".into()),
@@ -211,7 +135,6 @@ mod tests {
                 ("max".into(), "18446744073709552000".into()),
             ]
         );
-        assert!(scalar_metadata(Some(&json!([1]))).is_empty());
         assert!(scalar_metadata(None).is_empty());
     }
 }

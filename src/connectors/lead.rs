@@ -2,25 +2,23 @@
 //! It still declares the Google AI key so configurations and health reports keep their shape;
 //! the key is never read.
 
-use serde_json::{Value, json};
 use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
-use super::input;
+use super::input::non_blank;
 use crate::registry::routes::lead_normalizer;
 
-/// Normalizes a lead's name, email, phone and source; any input works.
+/// Normalizes a lead's name, email, phone and source; every field has a default.
 #[connector(route = lead_normalizer)]
 pub fn normalize_lead(
     ctx: &RouteContext<lead_normalizer::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
-    let input = input::object_or_empty(input);
-    let full_name = match input::non_blank(&input, "fullName") {
+    input: lead_normalizer::Input,
+) -> Result<lead_normalizer::Output, ConnectorError> {
+    let full_name = match non_blank(input.full_name.as_deref()) {
         Some(full_name) => full_name.to_owned(),
         None => {
-            let parts: Vec<&str> = ["firstName", "lastName"]
+            let parts: Vec<&str> = [&input.first_name, &input.last_name]
                 .into_iter()
-                .filter_map(|field| input::non_blank(&input, field))
+                .filter_map(|part| non_blank(part.as_deref()))
                 .collect();
             if parts.is_empty() {
                 "Unknown".to_owned()
@@ -29,23 +27,26 @@ pub fn normalize_lead(
             }
         }
     };
-    let email = input::non_blank(&input, "email")
+    let email = non_blank(input.email.as_deref())
         .map_or_else(|| "unknown@example.com".to_owned(), str::to_lowercase);
     // ASCII digits only: Arabic-Indic and other Unicode digits are dropped.
-    let phone: String = input::string(&input, "phone")
+    let phone: String = input
+        .phone
+        .as_deref()
+        .map(super::input::trim)
         .unwrap_or_default()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '+')
         .collect();
-    let source = input::non_blank(&input, "source").unwrap_or("unspecified");
-    Ok(json!({
-        "ok": true,
-        "route": ctx.route_id(),
-        "normalized": {
-            "fullName": full_name,
-            "email": email,
-            "phone": phone,
-            "source": source,
+    let source = non_blank(input.source.as_deref()).unwrap_or("unspecified");
+    Ok(lead_normalizer::Output {
+        ok: true,
+        route: ctx.route_id().to_owned(),
+        normalized: lead_normalizer::OutputNormalized {
+            full_name,
+            email,
+            phone,
+            source: source.to_owned(),
         },
-    }))
+    })
 }

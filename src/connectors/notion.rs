@@ -25,72 +25,59 @@ const NOTION_VERSION: &str = "2022-06-28";
 #[connector(route = notion_database_item_create, settings = [NOTION_BASE_URL])]
 pub async fn create_database_item(
     ctx: &RouteContext<notion_database_item_create::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: notion_database_item_create::Input,
+) -> Result<notion_database_item_create::Output, ConnectorError> {
     let route = ctx.route_id();
     let token = ctx.secret(notion_database_item_create::NOTION_TOKEN);
     let auth = outbound::bearer(route, token)?;
-    let input = input::object(route, input)?;
-    let mut problems = Problems::new(route);
-    let database_id = problems.required(&input, "databaseId");
-    let properties = match input.get("properties") {
-        Some(Value::Object(properties)) if properties.is_empty() => {
-            problems.add("properties", "\"properties\" must have at least 1 key");
-            None
-        }
-        Some(Value::Object(properties)) => Some(properties),
-        _ => {
-            problems.add("properties", "\"properties\" must be an object");
-            None
-        }
-    };
-    let (database_id, properties) = problems.check(database_id.zip(properties))?;
-
     // Properties and children are forwarded verbatim, key order included.
     let mut page = Map::new();
-    page.insert("parent".into(), json!({ "database_id": database_id }));
-    page.insert("properties".into(), Value::Object(properties.clone()));
-    if let Some(children) = input.get("children").filter(|c| c.is_array()) {
-        page.insert("children".into(), children.clone());
+    page.insert(
+        "parent".into(),
+        json!({ "database_id": input::trim(&input.database_id) }),
+    );
+    page.insert("properties".into(), Value::Object(input.properties));
+    if let Some(children) = input.children {
+        page.insert("children".into(), Value::Array(children));
     }
     let request =
         notion_request(ctx, auth, HttpMethod::POST, "/v1/pages")?.json(&Value::Object(page));
     let created = outbound::call_api(ctx, &request, LABEL, describe).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "pageId": outbound::text(&created, "id"),
-        "url": outbound::text(&created, "url"),
-        "archived": created.get("archived") == Some(&Value::Bool(true)),
-        "createdTime": outbound::text(&created, "created_time"),
-    }))
+    Ok(notion_database_item_create::Output {
+        ok: true,
+        route: route.to_owned(),
+        page_id: outbound::text(&created, "id"),
+        url: outbound::text(&created, "url"),
+        archived: created.get("archived") == Some(&Value::Bool(true)),
+        created_time: outbound::text(&created, "created_time"),
+    })
 }
 
-/// Reads one Notion page.
+/// Reads one Notion page. "`pageId` or `id`" and "not `.` or `..`" are checked here: the
+/// contract states them in prose (an `anyOf` would cost the typed input).
 #[connector(route = notion_database_item_get, settings = [NOTION_BASE_URL])]
 pub async fn get_database_item(
     ctx: &RouteContext<notion_database_item_get::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: notion_database_item_get::Input,
+) -> Result<notion_database_item_get::Output, ConnectorError> {
     let route = ctx.route_id();
     let token: &Secret = ctx.secret(notion_database_item_get::NOTION_TOKEN);
     let auth = outbound::bearer(route, token)?;
-    let input = input::object(route, input)?;
     let mut problems = Problems::new(route);
-    let segment =
-        match input::non_blank(&input, "pageId").or_else(|| input::non_blank(&input, "id")) {
-            None => {
-                problems.add("pageId", "requires \"pageId\" (or \"id\") string");
-                None
+    let id = input::non_blank(input.page_id.as_deref()).or(input::non_blank(input.id.as_deref()));
+    let segment = match id {
+        None => {
+            problems.add("pageId", "requires \"pageId\" (or \"id\") string");
+            None
+        }
+        Some(id) => {
+            let segment = outbound::id_segment(id);
+            if segment.is_none() {
+                problems.add("pageId", "\"pageId\" must not be \".\" or \"..\"");
             }
-            Some(id) => {
-                let segment = outbound::id_segment(id);
-                if segment.is_none() {
-                    problems.add("pageId", "\"pageId\" must not be \".\" or \"..\"");
-                }
-                segment
-            }
-        };
+            segment
+        }
+    };
     let segment = problems.check(segment)?;
 
     // Sent with a JSON content type and no body, as the TypeScript runtime does.
@@ -104,15 +91,15 @@ pub async fn get_database_item(
         .get("properties")
         .and_then(Value::as_object)
         .map_or(0, Map::len);
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "pageId": outbound::text(&page, "id"),
-        "url": outbound::text(&page, "url"),
-        "archived": page.get("archived") == Some(&Value::Bool(true)),
-        "lastEditedTime": outbound::text(&page, "last_edited_time"),
-        "propertyCount": property_count,
-    }))
+    Ok(notion_database_item_get::Output {
+        ok: true,
+        route: route.to_owned(),
+        page_id: outbound::text(&page, "id"),
+        url: outbound::text(&page, "url"),
+        archived: page.get("archived") == Some(&Value::Bool(true)),
+        last_edited_time: outbound::text(&page, "last_edited_time"),
+        property_count: i64::try_from(property_count).unwrap_or(i64::MAX),
+    })
 }
 
 /// A Notion request: base URL, bearer header and `notion-version`.

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};
 use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
 
-use super::input::{self, Problems};
+use super::input;
 use super::outbound;
 use crate::registry::routes::openai_chat;
 
@@ -26,31 +26,21 @@ const DEFAULT_TEMPERATURE: f64 = 0.2;
 #[connector(route = openai_chat, settings = [OPENAI_MODEL, OPENAI_BASE_URL])]
 pub async fn complete_chat(
     ctx: &RouteContext<openai_chat::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: openai_chat::Input,
+) -> Result<openai_chat::Output, ConnectorError> {
     let route = ctx.route_id();
     let auth = outbound::bearer(route, ctx.secret(openai_chat::OPENAI_API_KEY))?;
-    let input = input::object(route, input)?;
-    let mut problems = Problems::new(route);
-    let prompt = problems
-        .optional(&input, "prompt")
-        .unwrap_or(DEFAULT_PROMPT);
-    problems.finish()?;
-    let model = input::non_blank(&input, "model")
+    let prompt = input::non_blank(input.prompt.as_deref()).unwrap_or(DEFAULT_PROMPT);
+    let model = input::non_blank(input.model.as_deref())
         .or(ctx.setting(&OPENAI_MODEL))
         .unwrap_or("gpt-4o-mini");
+    // Forwarded as the caller wrote it (`1` stays `1`).
     let temperature = input
-        .get("temperature")
-        .filter(|t| t.is_number())
-        .cloned()
-        .unwrap_or(json!(DEFAULT_TEMPERATURE));
+        .temperature
+        .map_or(json!(DEFAULT_TEMPERATURE), Value::Number);
     let mut messages = Vec::with_capacity(2);
     // The system prompt is sent as written, even a single space.
-    if let Some(system) = input
-        .get("systemPrompt")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(system) = input.system_prompt.as_deref().filter(|s| !s.is_empty()) {
         messages.push(json!({"role": "system", "content": system}));
     }
     messages.push(json!({"role": "user", "content": prompt}));
@@ -62,12 +52,12 @@ pub async fn complete_chat(
         .json(&body);
     let completion =
         outbound::call_api(ctx, &request, LABEL, outbound::describe_error_object).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "model": model,
-        "output": output_text(completion.get("choices")),
-    }))
+    Ok(openai_chat::Output {
+        ok: true,
+        route: route.to_owned(),
+        model: model.to_owned(),
+        output: output_text(completion.get("choices")),
+    })
 }
 
 /// `choices[0].message.content`: a string trimmed; an array's string parts and object parts'

@@ -1,36 +1,29 @@
 //! Slack incoming webhook: `slack_message` (docs/ROUTES.md 3.3). The destination comes only from
-//! `SLACK_WEBHOOK_URL`; a caller-supplied `webhookUrl` is refused, not ignored.
+//! `SLACK_WEBHOOK_URL`; a caller-supplied `webhookUrl` is refused (by the contract), not ignored.
 
-use serde_json::{Value, json};
 use workerflow_runtime::http::{ProviderDescription, ProviderReply, endpoint_host};
 use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
-use super::input::{self, Problems};
+use super::input;
 use super::outbound;
 use crate::registry::routes::slack_message;
 
-/// Posts `[WorkerFlow:<trace>] <text>` to the Slack webhook.
+/// Posts `[WorkerFlow:<trace>] <text>` to the Slack webhook. The contract refuses a caller's
+/// `webhookUrl` (accepting one would let any caller redirect the post around the secret), so the
+/// runtime rejects it before this runs.
 #[connector(route = slack_message)]
 pub async fn post_slack_message(
     ctx: &RouteContext<slack_message::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: slack_message::Input,
+) -> Result<slack_message::Output, ConnectorError> {
     let route = ctx.route_id();
     let webhook = ctx.secret(slack_message::SLACK_WEBHOOK_URL);
     let url = outbound::webhook_url(route, webhook)?;
-    let input = input::object(route, input)?;
-    let mut problems = Problems::new(route);
-    let text = problems.required(&input, "text");
-    // Accepting a URL from the caller would let any caller redirect the post (and bypass the
-    // declared secret).
-    if !input::is_absent(&input, "webhookUrl") {
-        problems.add(
-            "webhookUrl",
-            "\"webhookUrl\" is not accepted; the webhook comes from SLACK_WEBHOOK_URL",
-        );
-    }
-    let text = problems.check(text)?;
-    let message = format!("[WorkerFlow:{}] {text}", ctx.trace_id());
+    let message = format!(
+        "[WorkerFlow:{}] {}",
+        ctx.trace_id(),
+        input::trim(&input.text)
+    );
     outbound::post_webhook(
         ctx,
         webhook,
@@ -40,12 +33,12 @@ pub async fn post_slack_message(
         describe,
     )
     .await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "delivered": true,
-        "endpointHost": endpoint_host(&url),
-    }))
+    Ok(slack_message::Output {
+        ok: true,
+        route: route.to_owned(),
+        delivered: true,
+        endpoint_host: endpoint_host(&url),
+    })
 }
 
 /// Slack answers errors with a bare token such as `invalid_payload` or `channel_not_found`.

@@ -1,7 +1,7 @@
 //! Stripe API: `stripe_payment_intent_create` and `stripe_customer_upsert` (docs/ROUTES.md 3.6,
 //! 3.7). Requests are form-encoded; creates carry an idempotency key, so they are retried.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Number, Value};
 use url::Url;
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};
@@ -25,65 +25,70 @@ const MAX_AMOUNT: f64 = 9_007_199_254_740_991.0;
 #[connector(route = stripe_payment_intent_create, settings = [STRIPE_BASE_URL])]
 pub async fn create_payment_intent(
     ctx: &RouteContext<stripe_payment_intent_create::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: stripe_payment_intent_create::Input,
+) -> Result<stripe_payment_intent_create::Output, ConnectorError> {
     let route = ctx.route_id();
     let stripe = Stripe::new(
         ctx,
         ctx.secret(stripe_payment_intent_create::STRIPE_API_KEY),
     )?;
-    let input = input::object(route, input)?;
     let mut problems = Problems::new(route);
-    let amount = amount(&input, &mut problems);
-    let key = idempotency_key(&input, &mut problems);
-    let amount = problems.check(amount)?;
+    let key = idempotency_key(input.idempotency_key.as_deref(), &mut problems);
+    problems.finish()?;
+    let amount = amount(&input.amount);
     let key = key.unwrap_or_else(|| format!("workerflow-{}-payment-intent", ctx.trace_id()));
     let key = outbound::header_text(route, "traceId", key)?;
-    let currency = input::non_blank(&input, "currency")
+    let currency = input::non_blank(input.currency.as_deref())
         .unwrap_or("usd")
         .to_lowercase();
 
-    let amount_text = amount.to_string();
-    let mut fields = vec![("amount", amount_text), ("currency", currency.clone())];
-    if let Some(customer) = input::non_blank(&input, "customerId") {
+    let mut fields = vec![
+        ("amount", amount.to_string()),
+        ("currency", currency.clone()),
+    ];
+    if let Some(customer) = input::non_blank(input.customer_id.as_deref()) {
         fields.push(("customer", customer.to_owned()));
     }
-    if let Some(description) = input::non_blank(&input, "description") {
+    if let Some(description) = input::non_blank(input.description.as_deref()) {
         fields.push(("description", description.to_owned()));
     }
-    let form = with_metadata(&fields, input.get("metadata"));
+    let form = with_metadata(&fields, input.metadata.as_ref());
 
     let request = stripe
         .request(HttpMethod::POST, "/v1/payment_intents")?
         .form(form)
         .header(header::HeaderName::from_static("idempotency-key"), key);
     let intent = stripe.send(&request).await?;
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "paymentIntentId": outbound::text(&intent, "id"),
-        "status": outbound::text(&intent, "status"),
-        "clientSecret": outbound::text(&intent, "client_secret"),
-        "amount": intent.get("amount").filter(|a| a.is_number()).cloned().unwrap_or(json!(0)),
-        "currency": outbound::non_empty(&intent, "currency").unwrap_or(&currency),
-    }))
+    Ok(stripe_payment_intent_create::Output {
+        ok: true,
+        route: route.to_owned(),
+        payment_intent_id: outbound::text(&intent, "id"),
+        status: outbound::text(&intent, "status"),
+        client_secret: outbound::text(&intent, "client_secret"),
+        amount: match intent.get("amount") {
+            Some(Value::Number(amount)) => amount.clone(),
+            _ => Number::from(0),
+        },
+        currency: outbound::non_empty(&intent, "currency")
+            .unwrap_or(&currency)
+            .to_owned(),
+    })
 }
 
 /// Finds a customer by email and updates it, or creates one.
 #[connector(route = stripe_customer_upsert, settings = [STRIPE_BASE_URL])]
 pub async fn upsert_customer(
     ctx: &RouteContext<stripe_customer_upsert::Route>,
-    input: Value,
-) -> Result<Value, ConnectorError> {
+    input: stripe_customer_upsert::Input,
+) -> Result<stripe_customer_upsert::Output, ConnectorError> {
     let route = ctx.route_id();
     let stripe = Stripe::new(ctx, ctx.secret(stripe_customer_upsert::STRIPE_API_KEY))?;
-    let input = input::object(route, input)?;
     let mut problems = Problems::new(route);
-    let email = problems.required(&input, "email").map(str::to_lowercase);
-    let key = idempotency_key(&input, &mut problems);
-    let email = problems.check(email)?;
-    let name = input::non_blank(&input, "name");
-    let phone = input::non_blank(&input, "phone");
+    let key = idempotency_key(input.idempotency_key.as_deref(), &mut problems);
+    problems.finish()?;
+    let email = input::trim(&input.email).to_lowercase();
+    let name = input::non_blank(input.name.as_deref());
+    let phone = input::non_blank(input.phone.as_deref());
 
     let query = outbound::form([("email", email.as_str()), ("limit", "1")]);
     let lookup = stripe.request(HttpMethod::GET, &format!("/v1/customers?{query}"))?;
@@ -98,7 +103,7 @@ pub async fn upsert_customer(
     let mut fields = vec![("email", email.clone())];
     fields.extend(name.map(|name| ("name", name.to_owned())));
     fields.extend(phone.map(|phone| ("phone", phone.to_owned())));
-    let form = with_metadata(&fields, input.get("metadata"));
+    let form = with_metadata(&fields, input.metadata.as_ref());
 
     let (customer, created) = match &existing {
         Some(id) => {
@@ -124,14 +129,19 @@ pub async fn upsert_customer(
         .map(str::to_owned)
         .or(existing)
         .unwrap_or_default();
-    Ok(json!({
-        "ok": true,
-        "route": route,
-        "customerId": customer_id,
-        "email": outbound::non_empty(&customer, "email").unwrap_or(&email),
-        "name": outbound::non_empty(&customer, "name").or(name).unwrap_or_default(),
-        "created": created,
-    }))
+    Ok(stripe_customer_upsert::Output {
+        ok: true,
+        route: route.to_owned(),
+        customer_id,
+        email: outbound::non_empty(&customer, "email")
+            .unwrap_or(&email)
+            .to_owned(),
+        name: outbound::non_empty(&customer, "name")
+            .or(name)
+            .unwrap_or_default()
+            .to_owned(),
+        created,
+    })
 }
 
 /// The Stripe transport of one call: base URL, bearer header, error mapping.
@@ -166,33 +176,23 @@ impl<'a, R> Stripe<'a, R> {
     }
 }
 
-/// `amount`: a JSON number above 0, rounded half up, at least 1, at most 2^53 - 1.
-fn amount(input: &Map<String, Value>, problems: &mut Problems) -> Option<u64> {
-    let Some(value) = input
-        .get("amount")
-        .and_then(Value::as_f64)
-        .filter(|v| v.is_finite())
-    else {
-        problems.add("amount", "\"amount\" must be a finite number");
-        return None;
-    };
-    if value <= 0.0 {
-        problems.add("amount", "\"amount\" must be greater than 0");
-        return None;
-    }
-    let rounded = value.round().max(1.0);
-    if rounded > MAX_AMOUNT {
-        problems.add("amount", "\"amount\" is too large");
-        return None;
-    }
-    // In 1..=2^53-1 and integral, so the conversion is exact.
+/// `amount` rounded half up, at least 1. The contract has already held it above 0 and at most
+/// 2^53 - 1, so the result is exact.
+fn amount(amount: &Number) -> u64 {
+    let rounded = amount
+        .as_f64()
+        .unwrap_or(1.0)
+        .round()
+        .clamp(1.0, MAX_AMOUNT);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Some(rounded as u64)
+    let amount = rounded as u64;
+    amount
 }
 
 /// A caller's `idempotencyKey`, trimmed, when non-empty: printable ASCII, at most 255 long.
-fn idempotency_key(input: &Map<String, Value>, problems: &mut Problems) -> Option<String> {
-    let key = input::non_blank(input, "idempotencyKey")?;
+/// Checked here, not in the schema, because the check applies after trimming.
+fn idempotency_key(key: Option<&str>, problems: &mut Problems) -> Option<String> {
+    let key = input::non_blank(key)?;
     if key.len() <= 255 && key.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         Some(key.to_owned())
     } else {
@@ -205,7 +205,7 @@ fn idempotency_key(input: &Map<String, Value>, problems: &mut Problems) -> Optio
 }
 
 /// The form: `fields` in order, then `metadata[<key>]=<value>` per scalar metadata entry.
-fn with_metadata(fields: &[(&str, String)], metadata: Option<&Value>) -> String {
+fn with_metadata(fields: &[(&str, String)], metadata: Option<&Map<String, Value>>) -> String {
     let metadata: Vec<(String, String)> = input::scalar_metadata(metadata)
         .into_iter()
         .map(|(key, value)| (format!("metadata[{key}]"), value))
@@ -221,30 +221,21 @@ fn with_metadata(fields: &[(&str, String)], metadata: Option<&Value>) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn amounts() {
-        let check = |value: Value| {
-            let mut problems = Problems::new("r");
-            let input = input::object_or_empty(json!({ "amount": value }));
-            amount(&input, &mut problems)
+        let check = |value: Value| match value {
+            Value::Number(number) => amount(&number),
+            _ => unreachable!(),
         };
-        assert_eq!(check(json!(12.5)), Some(13));
-        assert_eq!(check(json!(0.2)), Some(1));
-        assert_eq!(check(json!(9900)), Some(9900));
+        assert_eq!(check(json!(12.5)), 13);
+        assert_eq!(check(json!(0.2)), 1);
+        assert_eq!(check(json!(9900)), 9900);
         assert_eq!(
             check(json!(9_007_199_254_740_991u64)),
-            Some(9_007_199_254_740_991)
+            9_007_199_254_740_991
         );
-        for bad in [
-            json!("1200"),
-            json!(0),
-            json!(-5),
-            json!(true),
-            json!(1e300),
-        ] {
-            assert_eq!(check(bad.clone()), None, "{bad}");
-        }
     }
 
     #[test]
@@ -255,7 +246,7 @@ mod tests {
         ];
         let metadata = json!({"k": "v", "a b": "c/d"});
         assert_eq!(
-            with_metadata(&fields, Some(&metadata)),
+            with_metadata(&fields, metadata.as_object()),
             "amount=13&customer=cus+1&metadata%5Bk%5D=v&metadata%5Ba+b%5D=c%2Fd"
         );
     }

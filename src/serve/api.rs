@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use workerflow_runtime::{DispatchError, PreparedCall, RequestType, RouteSpec, TraceId};
+use workerflow_runtime::{
+    ConnectorError, DispatchError, PreparedCall, RequestType, RouteSpec, TraceId,
+};
 
 use super::auth::is_authorized;
 use super::jobs::{Job, Refused};
@@ -40,9 +42,16 @@ fn cut(text: &str, max: usize) -> String {
     shown
 }
 
-/// The error body every failure has: `{ok: false, error: {code, message, route, traceId}}`.
-fn error_body(code: &str, message: &str, route: Option<&str>, trace_id: &TraceId) -> Value {
-    json!({
+/// The error body every failure has: `{ok: false, error: {code, message, route, traceId}}`,
+/// plus `problems` (each with its field, JSON pointer and message) for invalid input.
+fn error_body(
+    code: &str,
+    message: &str,
+    route: Option<&str>,
+    problems: Option<&Value>,
+    trace_id: &TraceId,
+) -> Value {
+    let mut body = json!({
         "ok": false,
         "error": {
             "code": code,
@@ -50,7 +59,11 @@ fn error_body(code: &str, message: &str, route: Option<&str>, trace_id: &TraceId
             "route": route,
             "traceId": trace_id,
         },
-    })
+    });
+    if let (Some(problems), Some(error)) = (problems, body["error"].as_object_mut()) {
+        error.insert("problems".to_owned(), problems.clone());
+    }
+    body
 }
 
 /// A complete HTTP/1.1 error answer as bytes, for the answers written below the router (a
@@ -62,7 +75,7 @@ pub(crate) fn raw_error(
     message: &str,
     trace_id: &TraceId,
 ) -> Vec<u8> {
-    let body = error_body(code, message, None, trace_id).to_string();
+    let body = error_body(code, message, None, None, trace_id).to_string();
     let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
         "retry-after: 1\r\n"
     } else {
@@ -84,6 +97,8 @@ pub(crate) struct ApiError {
     code: &'static str,
     message: String,
     route: Option<String>,
+    /// The invalid-input problems (`[{field, pointer, message}]`), the same list `call` prints.
+    problems: Option<Value>,
 }
 
 impl ApiError {
@@ -93,6 +108,7 @@ impl ApiError {
             code,
             message: message.into(),
             route: None,
+            problems: None,
         }
     }
 
@@ -105,7 +121,11 @@ impl ApiError {
     fn dispatch(error: &DispatchError, route: &str) -> Self {
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError::new(status, error.class(), error.to_string()).route(route)
+        let mut answer = ApiError::new(status, error.class(), error.to_string()).route(route);
+        if let Some(ConnectorError::InvalidInput { problems, .. }) = error.as_connector() {
+            answer.problems = serde_json::to_value(problems).ok();
+        }
+        answer
     }
 
     pub(crate) fn unauthorized() -> Self {
@@ -117,7 +137,13 @@ impl ApiError {
     }
 
     pub(crate) fn respond(self, trace_id: &TraceId) -> Response {
-        let body = error_body(self.code, &self.message, self.route.as_deref(), trace_id);
+        let body = error_body(
+            self.code,
+            &self.message,
+            self.route.as_deref(),
+            self.problems.as_ref(),
+            trace_id,
+        );
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         match self.status {

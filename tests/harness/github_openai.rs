@@ -17,7 +17,7 @@ async fn github_issue_create_request_and_output() {
             json!({"number": 77, "html_url": "https://github.example/i/77"}),
         )],
     );
-    let output = harness.dispatch("github_issue_create", json!({"title": "T", "body": "  b\n", "labels": [" a ", 3, "", "b"], "repo": " /acme/widgets/ "})).await
+    let output = harness.dispatch("github_issue_create", json!({"title": "T", "body": "  b\n", "labels": [" a ", "", "b"], "repo": " /acme/widgets/ "})).await
     .expect("created");
     assert_eq!(
         output.to_string(),
@@ -49,8 +49,8 @@ async fn github_issue_create_omissions_defaults_and_repo_setting() {
     let mut bodies = Vec::new();
     for input in [
         json!({"body": "", "labels": []}),
-        json!({"body": 5, "labels": ["  "]}),
-        json!({"labels": "ops"}),
+        json!({"body": null, "labels": ["  "]}),
+        json!({"labels": null}),
     ] {
         let output = call("github_issue_create", input, &secrets)
             .await
@@ -64,6 +64,29 @@ async fn github_issue_create_omissions_defaults_and_repo_setting() {
     }
     let expected = r#"{"title":"WorkerFlow automation issue (trace-1)"}"#;
     assert_eq!(bodies, [expected, expected, expected]);
+    // A value of another type than the contract's is refused, not read as absent (ROUTES.md 5).
+    let problems = input_problems(
+        call(
+            "github_issue_create",
+            json!({"body": 5, "labels": "ops"}),
+            &secrets,
+        )
+        .await,
+    );
+    assert_eq!(
+        problems,
+        [
+            (
+                "body".to_owned(),
+                "github_issue_create: \"body\" must be a string or null".to_owned()
+            ),
+            (
+                "labels".to_owned(),
+                "github_issue_create: \"labels\" must be an array or null".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(harness.requests().len(), 3, "nothing more was sent");
 }
 
 #[tokio::test]
@@ -177,7 +200,7 @@ async fn openai_chat_model_prompts_and_temperature() {
         )],
     );
     let with_model = harness.secrets().with("OPENAI_MODEL", " gpt-x ");
-    let output = call("openai_chat", json!({"temperature": "0.5"}), &with_model)
+    let output = call("openai_chat", json!({"temperature": null}), &with_model)
         .await
         .expect("completed");
     assert_eq!(output["output"], "Hello World");
@@ -225,7 +248,11 @@ async fn openai_chat_invalid_prompt_and_errors() {
     let harness = Harness::start().await;
     for (prompt, message) in [
         (json!(""), "openai_chat: \"prompt\" must not be blank"),
-        (json!(3), "openai_chat: \"prompt\" must be a string"),
+        (json!(3), "openai_chat: \"prompt\" must be a string or null"),
+        (
+            json!(" \u{feff}"),
+            "openai_chat: \"prompt\" must not be blank",
+        ),
     ] {
         let problems = input_problems(
             harness
@@ -234,6 +261,19 @@ async fn openai_chat_invalid_prompt_and_errors() {
         );
         assert_eq!(problems, [("prompt".to_owned(), message.to_owned())]);
     }
+    // A temperature of another type is refused, not replaced by the default (ROUTES.md 5).
+    let problems = input_problems(
+        harness
+            .dispatch("openai_chat", json!({"temperature": "0.5"}))
+            .await,
+    );
+    assert_eq!(
+        problems,
+        [(
+            "temperature".to_owned(),
+            "openai_chat: \"temperature\" must be a number or null".to_owned()
+        )]
+    );
     harness.assert_untouched();
     harness.on(
         "POST",

@@ -42,6 +42,25 @@ async fn notion_create_request_and_output() {
 
 #[tokio::test]
 async fn notion_create_children_only_as_an_array_and_archived_only_when_true() {
+    // Children of another type are refused before anything is sent (ROUTES.md 5).
+    let refused = Harness::start().await;
+    let problems = input_problems(
+        refused
+            .dispatch(
+                "notion_database_item_create",
+                json!({"databaseId": "db1", "properties": {"a": 1}, "children": {"x": 1}}),
+            )
+            .await,
+    );
+    assert_eq!(
+        problems,
+        [(
+            "children".to_owned(),
+            "notion_database_item_create: \"children\" must be an array or null".to_owned()
+        )]
+    );
+    refused.assert_untouched();
+
     let harness = Harness::start().await;
     harness.on(
         "POST",
@@ -51,7 +70,7 @@ async fn notion_create_children_only_as_an_array_and_archived_only_when_true() {
     let output = harness
         .dispatch(
             "notion_database_item_create",
-            json!({"databaseId": "db1", "properties": {"a": 1}, "children": {"x": 1}}),
+            json!({"databaseId": "db1", "properties": {"a": 1}, "children": null}),
         )
         .await
         .expect("created");
@@ -342,7 +361,7 @@ async fn hubspot_contact_invalid_keys() {
         (
             json!({"email": "a@b.co", "idProperty": "custom_id", "idValue": 9}),
             "idValue",
-            "\"idValue\" must be a string",
+            "\"idValue\" must be a string or null",
         ),
         (
             json!({"email": "  "}),
@@ -550,11 +569,30 @@ async fn lead_normalizer_never_sends_anything() {
         r#"{"ok":true,"route":"lead_normalizer","normalized":{"fullName":"Ava Ng","email":"ava@example.com","phone":"5551112222","source":"unspecified"}}"#
     );
     let unknown = json!({"fullName": "Unknown", "email": "unknown@example.com", "phone": "", "source": "unspecified"});
-    for input in [json!({}), json!("x"), json!(null)] {
+    for input in [
+        json!({}),
+        json!({"fullName": null, "email": null, "phone": null, "source": null}),
+    ] {
         let output = call("lead_normalizer", input, &secrets)
             .await
             .expect("defaults");
         assert_eq!(output["normalized"], unknown);
+    }
+    // A non-object input, or a field of another type, is refused (ROUTES.md 5).
+    for (input, field, message) in [
+        (json!("x"), "body", "payload body must be an object"),
+        (json!(null), "body", "payload body must be an object"),
+        (
+            json!({"phone": 5551112222u64}),
+            "phone",
+            "\"phone\" must be a string or null",
+        ),
+    ] {
+        let problems = input_problems(call("lead_normalizer", input, &secrets).await);
+        assert_eq!(
+            problems,
+            [(field.to_owned(), format!("lead_normalizer: {message}"))]
+        );
     }
     let output = call(
         "lead_normalizer",
@@ -566,10 +604,6 @@ async fn lead_normalizer_never_sends_anything() {
     assert_eq!(output["normalized"]["fullName"], "Ava  Ng");
     assert_eq!(output["normalized"]["phone"], "+44020");
     assert_eq!(output["normalized"]["source"], "ads");
-    let output = call("lead_normalizer", json!({"phone": 5551112222u64}), &secrets)
-        .await
-        .expect("ok");
-    assert_eq!(output["normalized"]["phone"], "");
     let mut only_alias = harness.secrets();
     only_alias.remove("GOOGLEAI_API_KEY");
     only_alias.insert("LEAD_NORMALIZER_API_KEY", "k");

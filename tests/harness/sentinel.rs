@@ -204,8 +204,8 @@ async fn the_sentinel_reaches_no_error_log_debug_output_or_response() {
             );
         }
     }
-    // Every path fails but lead_normalizer's: it makes no request, and by contract
-    // (docs/ROUTES.md 1.2, 3.12) it reads any input, a non-object as an empty lead.
+    // Every path fails but lead_normalizer's: it makes no request (docs/ROUTES.md 3.12). Its
+    // contract refuses a non-object input like every other route's.
     let lead = |path: &str| format!("lead_normalizer, {path}");
     assert_eq!(
         succeeded,
@@ -214,7 +214,6 @@ async fn the_sentinel_reaches_no_error_log_debug_output_or_response() {
             lead("provider 5xx echoing the request"),
             lead("network error"),
             lead("timeout"),
-            lead("invalid input"),
         ]
     );
     assert_logs_clean();

@@ -47,7 +47,7 @@ async fn payment_intent_keys_amounts_and_metadata() {
     let secrets = harness.secrets();
     let output = call(
         "stripe_payment_intent_create",
-        json!({"amount": 0.2, "idempotencyKey": "  k-1 ", "metadata": {"n": 2, "f": false, "x": {"y": 1}, "z": null, " ": "v"}}),
+        json!({"amount": 0.2, "idempotencyKey": "  k-1 ", "metadata": {"n": 2, "f": false, "z": null, " ": "v"}}),
         &secrets,
     )
     .await
@@ -108,6 +108,28 @@ async fn payment_intent_invalid_input() {
             )]
         );
     }
+    // Metadata values are scalars or null; an object or array is refused (ROUTES.md 5).
+    let problems = input_problems(
+        call(
+            route,
+            json!({"amount": 1, "metadata": {"x": {"y": 1}, "l": [1]}}),
+            &secrets,
+        )
+        .await,
+    );
+    assert_eq!(
+        problems,
+        [
+            (
+                "metadata.l".to_owned(),
+                format!("{route}: \"metadata.l\" must be a boolean, a number, a string or null")
+            ),
+            (
+                "metadata.x".to_owned(),
+                format!("{route}: \"metadata.x\" must be a boolean, a number, a string or null")
+            ),
+        ]
+    );
     // The runtime's schema problem comes first; the handler's key check never runs.
     let problems =
         input_problems(call(route, json!({"idempotencyKey": "a\u{7f}"}), &secrets).await);

@@ -141,8 +141,8 @@ async fn incident_create_formats_five_lines() {
     let defaults = "[WorkerFlow Incident]\ntrace=trace-1\nseverity=info\ntitle=Incident\ndetails=No details provided";
     for input in [
         json!({}),
-        json!("just a string"),
-        json!({"title": 7, "severity": "  "}),
+        json!({"title": null, "details": null}),
+        json!({"title": "  ", "severity": "  "}),
     ] {
         call("incident_create", input, &secrets)
             .await
@@ -162,6 +162,26 @@ async fn incident_create_formats_five_lines() {
     );
     assert_eq!(&texts[1..4], [defaults, defaults, defaults]);
     assert!(texts[4].ends_with("\ndetails="), "{}", texts[4]);
+    // A non-object input or a field of another type is refused, nothing posted (ROUTES.md 5).
+    for (input, field, message) in [
+        (
+            json!("just a string"),
+            "body",
+            "payload body must be an object",
+        ),
+        (
+            json!({"title": 7}),
+            "title",
+            "\"title\" must be a string or null",
+        ),
+    ] {
+        let problems = input_problems(call("incident_create", input, &secrets).await);
+        assert_eq!(
+            problems,
+            [(field.to_owned(), format!("incident_create: {message}"))]
+        );
+    }
+    assert_eq!(harness.requests().len(), 5);
 }
 
 #[tokio::test]

@@ -351,6 +351,11 @@ pub struct HandlerItems {
     pub marker: String,
     /// One type per secret requirement, read with `ctx.secret(…)`.
     pub secrets: Vec<String>,
+    /// The generated input type (`registry::routes::<id>::Input`), when the contract declares
+    /// an input schema; else the handler takes `serde_json::Value`.
+    pub input: Option<String>,
+    /// The generated output type, when the contract declares an output schema.
+    pub output: Option<String>,
     /// The contract constants (JSON text).
     pub contract: Vec<String>,
 }
@@ -368,11 +373,17 @@ pub const CONTRACT_CONSTANTS: [&str; 5] = [
 pub fn handler_items(route: &Route) -> Option<HandlerItems> {
     let ident = route_ident(&route.id)?;
     let module = format!("registry::routes::{ident}");
+    let input = route.input.as_ref().map(|_| format!("{module}::Input"));
+    let output = route.output.as_ref().map(|_| format!("{module}::Output"));
     Some(HandlerItems {
         attribute: format!("#[connector(route = {ident})]"),
         signature: format!(
-            "async fn(ctx: &workerflow_runtime::RouteContext<{module}::Route>, input: serde_json::Value) -> Result<serde_json::Value, workerflow_runtime::ConnectorError>"
+            "async fn(ctx: &workerflow_runtime::RouteContext<{module}::Route>, input: {}) -> Result<{}, workerflow_runtime::ConnectorError>",
+            input.as_deref().unwrap_or("serde_json::Value"),
+            output.as_deref().unwrap_or("serde_json::Value"),
         ),
+        input,
+        output,
         marker: format!("{module}::Route"),
         secrets: secret_type_names(route)
             .iter()
@@ -592,6 +603,9 @@ mod tests {
         let items = handler_items(route).expect("nameable");
         assert_eq!(items.attribute, "#[connector(route = r#type)]");
         assert_eq!(items.marker, "registry::routes::r#type::Route");
+        // No contract: the handler takes and returns JSON values.
+        assert_eq!((items.input, items.output), (None, None));
+        assert!(items.signature.contains("input: serde_json::Value"));
         assert_eq!(
             items.secrets,
             [

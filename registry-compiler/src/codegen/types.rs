@@ -2,7 +2,8 @@
 //! nested in them.
 //!
 //! Only what has a faithful Rust type is typed: objects with `properties` (required → plain
-//! field, optional or nullable → `Option`), strings, integers, numbers, booleans, arrays,
+//! field, optional or nullable → `Option`), strings, integers (`i64`), numbers
+//! (`serde_json::Number`, so a forwarded number keeps its form), booleans, arrays,
 //! string `enum`s, `const`s and `[T, "null"]`. Anything else (`anyOf`, `oneOf`, `allOf`, `$ref`,
 //! an untyped value, an object without `properties`) is a `serde_json::Value` (or a map), and its
 //! doc comment says so; the runtime still validates it against the schema.
@@ -126,7 +127,10 @@ impl TypeSet {
                 Value::Bool(_) => (quote! { bool }, None),
                 Value::String(_) => (quote! { ::std::string::String }, None),
                 Value::Number(n) if n.is_i64() => (quote! { i64 }, None),
-                Value::Number(_) => (quote! { f64 }, None),
+                Value::Number(_) => (
+                    quote! { ::workerflow_runtime::__private::serde_json::Number },
+                    None,
+                ),
                 _ => (
                     value,
                     Some("a `const` that is not a string, number or boolean"),
@@ -156,7 +160,8 @@ impl TypeSet {
         let typed = match kind {
             "string" => quote! { ::std::string::String },
             "integer" => quote! { i64 },
-            "number" => quote! { f64 },
+            // A JSON number as written: forwarded numbers keep their form (`1` stays `1`).
+            "number" => quote! { ::workerflow_runtime::__private::serde_json::Number },
             "boolean" => quote! { bool },
             "array" => {
                 let (item, fallback) = match object.get("items") {

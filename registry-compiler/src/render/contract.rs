@@ -213,7 +213,7 @@ pub fn write_markdown(
             out.push('\n');
         }
         if let Some(errors) = &route.errors {
-            out.push_str("Errors (body `{\"ok\": false, \"error\": {\"code\", \"message\", \"route\", \"traceId\"}}`):\n\n| Class | Status | When |\n| --- | --- | --- |\n");
+            out.push_str("Errors (body `{\"ok\": false, \"error\": {\"code\", \"message\", \"route\", \"traceId\"}}`, with `problems` (`[{\"field\", \"pointer\", \"message\"}]`) for `invalid_input`):\n\n| Class | Status | When |\n| --- | --- | --- |\n");
             for error in errors {
                 let _ = write!(
                     out,

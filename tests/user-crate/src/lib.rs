@@ -10,43 +10,23 @@ workerflow_runtime::include_registry!();
 
 use registry::routes::{greet, word_count};
 
-#[derive(Deserialize)]
-pub struct GreetInput {
-    pub name: String,
-}
-
-#[derive(Serialize)]
-pub struct GreetOutput {
-    pub ok: bool,
-    pub route: &'static str,
-    pub greeting: String,
-    /// Which secret name supplied the token (never the token).
-    pub token_from: &'static str,
-}
-
-/// A sync connector with a typed input.
+/// A sync connector with a contract: its input and output types are generated from the
+/// registry, and the runtime has checked the input (a non-blank `name`) before this runs.
 #[connector(route = greet)]
 pub fn greet_someone(
     ctx: &RouteContext<greet::Route>,
-    input: GreetInput,
-) -> Result<GreetOutput, ConnectorError> {
+    input: greet::Input,
+) -> Result<greet::Output, ConnectorError> {
     let token = ctx.secret(greet::GREETER_TOKEN);
-    let name = input.name.trim();
-    if name.is_empty() {
-        return Err(ConnectorError::invalid_input(
-            ctx.route_id(),
-            "name",
-            "greet: \"name\" must be at least 1 chars",
-        ));
-    }
-    Ok(GreetOutput {
+    Ok(greet::Output {
         ok: true,
-        route: ctx.route_id(),
-        greeting: format!("Hello, {name}!"),
-        token_from: token.name(),
+        route: ctx.route_id().to_owned(),
+        greeting: format!("Hello, {}!", input.name.trim()),
+        token_from: token.name().to_owned(),
     })
 }
 
+/// `word_count` declares no contract: its handler brings its own serde types.
 #[derive(Deserialize)]
 pub struct CountInput {
     pub text: String,
