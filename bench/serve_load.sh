@@ -24,9 +24,14 @@ work=$(mktemp -d)
 trap 'kill $server_pid $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 2; }
-cargo build --release -q --bin workerflow --example mock_upstream
-bin=target/release/workerflow
-mock=target/release/examples/mock_upstream
+# WORKERFLOW_BIN / MOCK_BIN: binaries built elsewhere (bench/contracts_runtime.sh runs the same
+# load against an older build); otherwise this tree's release build.
+if [[ -z "${WORKERFLOW_BIN:-}" ]]; then
+  cargo build --release -q --bin workerflow --example mock_upstream
+fi
+release=${CARGO_TARGET_DIR:-target}/release
+bin=${WORKERFLOW_BIN:-$release/workerflow}
+mock=${MOCK_BIN:-$release/examples/mock_upstream}
 
 "$mock" "127.0.0.1:$mock_port" 2>"$work/mock.log" &
 mock_pid=$!

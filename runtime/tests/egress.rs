@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use workerflow_runtime::http::{
-    BoxFuture, HttpClient, HttpMethod, HttpPolicy, HttpStatus, HttpUrl, OutboundRequest,
-    ProviderDescription, RawResponse, Transport, TransportError,
+    HttpClient, HttpMethod, HttpPolicy, HttpUrl, OutboundRequest, ProviderDescription,
 };
 use workerflow_runtime::{
     ConfigProblem, ConnectorError, DispatchError, MapSecrets, RouteContext, RouteTable, Setting,
@@ -121,39 +120,7 @@ fn read_request(stream: &mut std::net::TcpStream) {
     }
 }
 
-/// Counts every attempt that reaches the HTTP stack (before DNS or connect).
-#[derive(Default)]
-struct CountingTransport(AtomicUsize);
-
-impl Transport for CountingTransport {
-    fn send<'a>(
-        &'a self,
-        _request: &'a OutboundRequest,
-        _timeout: Duration,
-    ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async {
-            Ok(RawResponse {
-                status: HttpStatus::OK,
-                headers: Default::default(),
-                body: b"{}".to_vec(),
-                truncated: false,
-            })
-        })
-    }
-
-    fn send_public<'a>(
-        &'a self,
-        request: &'a OutboundRequest,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
-        self.send(request, timeout)
-    }
-
-    fn sleep(&self, _duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(async {})
-    }
-}
+include!("support/counting.rs");
 
 fn table() -> RouteTable {
     registry::linked().expect("linked")
@@ -205,7 +172,7 @@ fn assert_denied(error: &DispatchError, host: &str) {
 
 #[tokio::test]
 async fn an_undeclared_host_is_refused_before_the_transport_is_reached() {
-    let transport = Arc::new(CountingTransport::default());
+    let transport = Arc::new(Counting::default());
     let client = HttpClient::with_transport(HttpPolicy::default(), transport.clone());
     let table = table().with_http(client);
     let secrets = secrets("https://hooks.demo.example/services");
@@ -244,7 +211,7 @@ async fn an_undeclared_host_is_refused_before_the_transport_is_reached() {
 
 #[tokio::test]
 async fn the_metadata_service_is_refused_before_the_transport_is_reached() {
-    let transport = Arc::new(CountingTransport::default());
+    let transport = Arc::new(Counting::default());
     let client = HttpClient::with_transport(HttpPolicy::default(), transport.clone());
     let table = table().with_http(client);
     let secrets = secrets("https://hooks.demo.example/services");

@@ -3,14 +3,10 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
-use workerflow_runtime::http::{
-    BoxFuture, HttpClient, HttpPolicy, HttpStatus, HttpUrl, OutboundRequest, RawResponse,
-    Transport, TransportError,
-};
+use workerflow_runtime::http::{HttpClient, HttpPolicy, HttpUrl, OutboundRequest};
 use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, RouteContext, connector};
 
 #[allow(dead_code)]
@@ -20,31 +16,7 @@ mod registry {
 
 use registry::routes::notify;
 
-/// Counts the requests that reach the wire and answers each with 200.
-#[derive(Default)]
-struct Counting(AtomicUsize);
-
-impl Transport for Counting {
-    fn send<'a>(
-        &'a self,
-        _request: &'a OutboundRequest,
-        _timeout: Duration,
-    ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async {
-            Ok(RawResponse {
-                status: HttpStatus::OK,
-                headers: Default::default(),
-                body: b"{}".to_vec(),
-                truncated: false,
-            })
-        })
-    }
-
-    fn sleep(&self, _duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(async {})
-    }
-}
+include!("support/counting.rs");
 
 thread_local! {
     /// Calls of `notify_handler` on this thread (`#[tokio::test]` runs on the test's thread):
