@@ -214,7 +214,9 @@ pub fn plan(
             .auth
             .or(existing.map(|i| registry.services[i].auth_type)),
     );
-    let route = route_value(request, service_name, &label);
+    let service_display = existing.map_or(service_name, |i| &registry.services[i].connector_name);
+    let setting_env = Names::setting_env(&service_id);
+    let route = route_value(request, service_name, &label, service_display, &setting_env);
     let service = services[service_index]
         .as_object_mut()
         .ok_or_else(|| refuse("the service is not an object"))?;
@@ -518,7 +520,13 @@ fn secret_label(service: &str, auth: Option<AuthType>) -> String {
     format!("{service} {what}")
 }
 
-fn route_value(request: &Request, service: &str, label: &str) -> Value {
+fn route_value(
+    request: &Request,
+    service: &str,
+    label: &str,
+    display: &str,
+    setting_env: &str,
+) -> Value {
     let summary = request
         .summary
         .clone()
@@ -536,6 +544,12 @@ fn route_value(request: &Request, service: &str, label: &str) -> Value {
         "summary": summary,
         "requestType": request.request_type.as_str(),
         "secrets": secrets,
+        // No default: the service's address is not known yet.
+        "settings": [{
+            "name": setting_env,
+            "label": format!("{display} base URL"),
+            "kind": "base_url",
+        }],
         "input": {
             "type": "object",
             "description": "The fields the route takes, forwarded as JSON; declare them under `properties`."
@@ -677,23 +691,26 @@ struct Names {
     /// The route id as an identifier (`r#type` for a keyword).
     route_ident: String,
     handler: String,
-    setting: String,
+    /// The base-URL setting the route's contract declares (and the item `ctx.setting` takes).
     setting_env: String,
     /// The first secret name (the item `ctx.secret` takes), when the route has a secret.
     secret: Option<String>,
 }
 
 impl Names {
+    /// `WORKERFLOW_<SERVICE ID>_BASE_URL`.
+    fn setting_env(service_id: &str) -> String {
+        format!("WORKERFLOW_{}_BASE_URL", service_id.to_ascii_uppercase())
+    }
+
     fn new(service: &str, service_id: &str, route: &str, secrets: &[String]) -> Names {
-        let upper = service_id.to_ascii_uppercase();
         Names {
             service_doc: comment_line(service),
             service: service.to_owned(),
             route: route.to_owned(),
             route_ident: route_ident(route).unwrap_or_else(|| route.to_owned()),
             handler: format!("{route}_handler"),
-            setting: format!("{upper}_BASE_URL"),
-            setting_env: format!("WORKERFLOW_{upper}_BASE_URL"),
+            setting_env: Names::setting_env(service_id),
             secret: secrets.first().cloned(),
         }
     }
@@ -741,7 +758,6 @@ fn connector_source(names: &Names, request_type: crate::RequestType) -> Result<S
             request_type => request_type.as_str(),
             ident => &names.route_ident,
             handler => &names.handler,
-            setting => &names.setting,
             setting_env => &names.setting_env,
             setting_env_lit => literal(&names.setting_env),
             label_lit => literal(&format!("{} base URL", names.service)),

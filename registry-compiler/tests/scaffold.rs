@@ -426,7 +426,7 @@ fn keywords_and_modules_new_did_not_write_are_refused() {
     assert_eq!(typed.status.code(), Some(0), "{}", text(&typed.stderr));
     let connector = read(dir.join("src/connectors/acme.rs"));
     assert_eq!(top_level_fns(&connector, "the connector"), ["type_handler"]);
-    assert!(connector.contains("#[connector(route = r#type, settings = [ACME_BASE_URL])]"));
+    assert!(connector.contains("#[connector(route = r#type)]"));
     assert!(connector.contains("ctx.secret(r#type::ACME_KEY)"));
 
     // A module the crate wrote itself is never replaced, not even with --force.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::ConnectorError;
 #[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpFailure, HttpResponse, OutboundRequest, Redactor};
-use crate::route::{DeclaredRoute, RouteSpec, SecretOf};
+use crate::route::{DeclaredRoute, RouteSpec, SecretOf, SettingOf};
 use crate::secrets::{Secret, SecretSource, SecretValue, resolve_route};
 use crate::settings::{ResolvedSetting, Setting, resolve_settings};
 
@@ -45,7 +45,6 @@ impl CallEnv {
     /// missing secret fails before any setting is looked at.
     pub(crate) fn resolve(
         route: &'static RouteSpec,
-        settings: &[&'static Setting],
         trace_id: TraceId,
         source: &dyn SecretSource,
     ) -> Result<CallEnv, ConnectorError> {
@@ -54,7 +53,7 @@ impl CallEnv {
             problems,
         };
         let secrets = resolve_route(route, source).map_err(config)?;
-        let settings = resolve_settings(settings, source).map_err(config)?;
+        let settings = resolve_settings(route.settings, source).map_err(config)?;
         Ok(CallEnv {
             route,
             trace_id,
@@ -84,9 +83,8 @@ impl<R> RouteContext<R> {
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConnectorError> {
         let spec = route.spec();
-        let settings = crate::private::linked_settings(spec);
         #[cfg_attr(not(feature = "reqwest"), allow(unused_mut))]
-        let mut call = CallEnv::resolve(spec, settings, trace_id, secrets)?;
+        let mut call = CallEnv::resolve(spec, trace_id, secrets)?;
         #[cfg(feature = "reqwest")]
         {
             call.http = HttpClient::shared();
@@ -116,16 +114,16 @@ impl<R> RouteContext<R> {
         &self.call.trace_id
     }
 
-    /// An optional setting the handler's attribute names (`settings = [GITHUB_REPO]`): its
-    /// trimmed value, else its default. Dispatch already checked it (a bad base URL fails the
-    /// call before the handler runs). A setting the attribute does not name reads as unset.
-    pub fn setting(&self, setting: &Setting) -> Option<&str> {
-        self.call
-            .settings
-            .iter()
-            .find(|resolved| resolved.name == setting.name)
-            .and_then(|resolved| resolved.value.as_deref())
-            .or(setting.default)
+    /// An optional setting the route's contract declares (`ctx.setting(github_issue_create::GITHUB_REPO)`):
+    /// its trimmed value, else its default. Dispatch already checked it (a bad base URL fails the
+    /// call before the handler runs). Only the route's own setting types compile.
+    pub fn setting<S: SettingOf<R>>(&self, _setting: S) -> Option<&str> {
+        setting_at(&self.call, S::INDEX)
+    }
+
+    /// The declaration of a setting of this route (name, label, kind, default), for messages.
+    pub fn declared_setting<S: SettingOf<R>>(&self, _setting: S) -> Option<&'static Setting> {
+        self.call.route.settings.get(S::INDEX)
     }
 
     /// Redacts every secret value of this call; add a webhook with [`Redactor::webhook`].
@@ -168,6 +166,20 @@ impl<R> RouteContext<R> {
     /// The context of a call, borrowed from its environment.
     #[ref_cast_custom]
     pub(crate) fn from_env(env: &CallEnv) -> &Self;
+}
+
+/// Generated `SettingOf` impls index the route's settings, which dispatch resolved in the same
+/// order; a hand-written impl that misses reads as unset.
+fn setting_at(call: &CallEnv, index: usize) -> Option<&str> {
+    call.settings
+        .get(index)
+        .and_then(|resolved| resolved.value.as_deref())
+        .or_else(|| {
+            call.route
+                .settings
+                .get(index)
+                .and_then(|setting| setting.default)
+        })
 }
 
 /// Generated `SecretOf` impls index the route's requirements, which dispatch resolved in the

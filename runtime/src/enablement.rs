@@ -166,6 +166,7 @@ mod tests {
             request_type: RequestType::Sync,
             service: SERVICE,
             secrets: &[],
+            settings: &[],
             hosts: None,
             input_schema: None,
             output_schema: None,

@@ -78,6 +78,7 @@ pub use error::{
 };
 pub use route::{
     AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
+    SettingOf,
 };
 pub use route_table::{LinkedRoute, PreparedCall, RouteTable};
 pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource, SecretValue};

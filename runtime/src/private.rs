@@ -17,7 +17,6 @@ pub use crate::context::CallEnv;
 use crate::context::RouteContext;
 use crate::error::{ConnectorError, DispatchError, InputProblem};
 use crate::route::{DeclaredRoute, RouteSpec};
-use crate::settings::Setting;
 
 /// The future a handler wrapper returns. It owns everything it needs, so dispatch can hand it to
 /// any executor.
@@ -34,7 +33,6 @@ pub enum HandlerFn {
 /// One registration, submitted to `inventory` by each `#[connector]` function.
 pub struct Connector {
     pub(crate) route: &'static RouteSpec,
-    pub(crate) settings: &'static [&'static Setting],
     pub(crate) function: &'static str,
     pub(crate) module_path: &'static str,
     pub(crate) handler: HandlerFn,
@@ -43,17 +41,14 @@ pub struct Connector {
 impl Connector {
     /// `C` is the handler's context type as written in its signature; the bound ties it to the
     /// route named in the attribute, so a handler cannot claim another route's secrets.
-    /// `settings` are the optional settings the attribute names.
     pub const fn new<C: HandlerContext>(
         route: &'static DeclaredRoute<C::Route>,
-        settings: &'static [&'static Setting],
         function: &'static str,
         module_path: &'static str,
         handler: HandlerFn,
     ) -> Connector {
         Connector {
             route: route.spec(),
-            settings,
             function,
             module_path,
             handler,
@@ -62,14 +57,6 @@ impl Connector {
 }
 
 inventory::collect!(Connector);
-
-/// The settings the handler linked for `route` declares (none when no handler is linked).
-pub(crate) fn linked_settings(route: &'static RouteSpec) -> &'static [&'static Setting] {
-    inventory::iter::<Connector>
-        .into_iter()
-        .find(|connector| std::ptr::eq(connector.route, route))
-        .map_or(&[], |connector| connector.settings)
-}
 
 /// A call as the wrapper receives it: secrets and settings resolved, the envelope unwrapped and
 /// the input checked against the route's schema.

@@ -5,6 +5,8 @@ use std::ops::Deref;
 
 use serde::Serialize;
 
+use crate::settings::Setting;
+
 /// One route declared in `connector-registry/services.json`.
 ///
 /// Generated code builds these as statics (see [`DeclaredRoute`]); the runtime only reads them.
@@ -19,6 +21,9 @@ pub struct RouteSpec {
     pub service: ServiceSpec,
     /// Every requirement must be met before the handler runs.
     pub secrets: &'static [SecretRequirement],
+    /// The optional, non-secret settings the contract declares (`settings`), resolved after the
+    /// secrets and before the handler runs.
+    pub settings: &'static [Setting],
     /// The outbound hosts the contract declares (`hosts`); `None` when it declares none, and the
     /// route's requests are then not held to a list.
     pub hosts: Option<&'static [&'static str]>,
@@ -112,6 +117,23 @@ impl<R> std::fmt::Debug for DeclaredRoute<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.spec.fmt(f)
     }
+}
+
+/// Implemented by the generated setting types for the one route that declares them.
+///
+/// `RouteContext<R>::setting` takes any `S: SettingOf<R>`, so reading a setting the route's
+/// contract does not declare is a compile error.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a setting of route `{R}`",
+    label = "not declared by this handler's route",
+    note = "a handler reads only the settings its route declares in connector-registry/services.json \
+            (`runtime.routes[].settings`); use a setting from the module of the handler's own route, \
+            or declare it in that route's contract"
+)]
+pub trait SettingOf<R> {
+    /// The setting's position in the route's `settings`.
+    #[doc(hidden)]
+    const INDEX: usize;
 }
 
 /// Implemented by the generated secret types for the one route that declares them.

@@ -39,7 +39,6 @@ pub struct RouteTable {
 #[derive(Clone, Copy)]
 pub struct LinkedRoute {
     spec: &'static RouteSpec,
-    settings: &'static [&'static Setting],
     function: &'static str,
     module_path: &'static str,
     handler: HandlerFn,
@@ -81,9 +80,9 @@ impl LinkedRoute {
         self.spec
     }
 
-    /// The optional settings the handler reads, as its attribute names them.
-    pub fn settings(&self) -> &'static [&'static Setting] {
-        self.settings
+    /// The optional settings the route's contract declares.
+    pub fn settings(&self) -> &'static [Setting] {
+        self.spec.settings
     }
 
     pub fn id(&self) -> &'static str {
@@ -133,7 +132,7 @@ impl RouteTable {
                 .iter()
                 .position(|spec| std::ptr::eq(*spec, connector.route));
             if let Some(position) = position {
-                for setting in connector.settings {
+                for setting in declared[position].settings {
                     if declares_secret(declared, setting.name) {
                         problems.push(LinkProblem::SettingIsSecret {
                             route: declared[position].id,
@@ -143,7 +142,6 @@ impl RouteTable {
                 }
                 candidates[position].push(LinkedRoute {
                     spec: declared[position],
-                    settings: connector.settings,
                     function: connector.function,
                     module_path: connector.module_path,
                     handler: connector.handler,
@@ -378,7 +376,7 @@ impl RouteTable {
         let spec = linked.spec;
         let schemas = &self.schemas[position];
         #[cfg_attr(not(feature = "http"), allow(unused_mut))]
-        let mut env = CallEnv::resolve(spec, linked.settings, trace_id, secrets)?;
+        let mut env = CallEnv::resolve(spec, trace_id, secrets)?;
         #[cfg(feature = "http")]
         {
             env.http = self.http.clone();
@@ -547,6 +545,7 @@ mod tests {
         request_type: RequestType::Sync,
         service: SERVICE,
         secrets: &[],
+        settings: &[],
         hosts: None,
         input_schema: None,
         output_schema: None,
@@ -558,6 +557,7 @@ mod tests {
         request_type: RequestType::Sync,
         service: SERVICE,
         secrets: &[],
+        settings: &[],
         hosts: None,
         input_schema: None,
         output_schema: None,
@@ -570,7 +570,6 @@ mod tests {
     fn connector(route: &'static RouteSpec, function: &'static str) -> Connector {
         Connector {
             route,
-            settings: &[],
             function,
             module_path: "tests",
             handler: HandlerFn::Async(handler),
@@ -606,15 +605,24 @@ mod tests {
                 label: "B key",
                 any_of: &["B_KEY"],
             }],
+            settings: &[],
             hosts: None,
             input_schema: None,
             output_schema: None,
         };
-        static BACK_DOOR: Setting = Setting::text("B_KEY", "not a setting");
-        static DECLARED: &[&RouteSpec] = &[&A, &WITH_SECRET];
-        static SETTINGS: &[&Setting] = &[&BACK_DOOR];
-        let mut reading = connector(&A, "reads_b_key");
-        reading.settings = SETTINGS;
+        static READS_B_KEY: RouteSpec = RouteSpec {
+            id: "a",
+            summary: "A.",
+            request_type: RequestType::Sync,
+            service: SERVICE,
+            secrets: &[],
+            settings: &[Setting::text("B_KEY", "not a setting")],
+            hosts: None,
+            input_schema: None,
+            output_schema: None,
+        };
+        static DECLARED: &[&RouteSpec] = &[&READS_B_KEY, &WITH_SECRET];
+        let reading = connector(&READS_B_KEY, "reads_b_key");
         let error = RouteTable::from_connectors(DECLARED, &[reading]).expect_err("refused");
         assert_eq!(
             error.to_string(),
@@ -630,6 +638,7 @@ mod tests {
             request_type: RequestType::Sync,
             service: SERVICE,
             secrets: &[],
+            settings: &[],
             hosts: None,
             input_schema: Some(r#"{"type": 5}"#),
             output_schema: Some("not json"),

@@ -1,20 +1,24 @@
 //! Optional, non-secret configuration a route reads besides its secrets (docs/ROUTES.md 1.6, 2.7):
 //! a repository name, a model, a service's base URL.
 //!
-//! Connector code declares each setting as a `static` and names the ones a route reads in its
-//! attribute (`#[connector(route = github_issue_create, settings = [GITHUB_REPO])]`). Dispatch
-//! resolves them from the same [`SecretSource`] as the secrets, after the secrets and before the
-//! handler runs, with the same rule (first non-blank value, trimmed). A handler can only read the
-//! settings its route names, and [`crate::RouteTable::linked`] refuses a setting whose name the
-//! registry declares as a secret, so a setting is never a way to read another route's secret.
+//! A route's contract declares its settings (`runtime.routes[].settings` in the registry); the
+//! generated module puts them in the route's [`crate::RouteSpec`] and gives each a type
+//! (`routes::github_issue_create::GITHUB_REPO`) that `ctx.setting(…)` takes, so a handler reads
+//! only what its route declares. Dispatch resolves them from the same [`SecretSource`] as the
+//! secrets, after the secrets and before the handler runs, with the same rule (first non-blank
+//! value, trimmed). [`crate::RouteTable::linked`] refuses a setting whose name the registry
+//! declares as a secret, so a setting is never a way to read another route's secret.
 
 use std::fmt;
+
+use serde::Serialize;
 
 use crate::error::ConfigProblem;
 use crate::secrets::{SecretSource, trim};
 
 /// One optional setting: an environment-style name, a label for messages, how its value is
 /// checked, and the value used when it is unset.
+#[derive(PartialEq, Eq, Serialize)]
 pub struct Setting {
     /// The name looked up in the secret source (`WORKERFLOW_STRIPE_BASE_URL`).
     pub name: &'static str,
@@ -26,7 +30,8 @@ pub struct Setting {
 }
 
 /// How a setting's value is checked before the handler runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SettingKind {
     /// Any text.
     Text,
@@ -104,7 +109,7 @@ impl fmt::Debug for ResolvedSetting {
 
 /// Resolves a route's settings; every unusable value is reported, in declared order.
 pub(crate) fn resolve_settings(
-    settings: &[&'static Setting],
+    settings: &'static [Setting],
     source: &dyn SecretSource,
 ) -> Result<Vec<ResolvedSetting>, Vec<ConfigProblem>> {
     let mut resolved = Vec::with_capacity(settings.len());
@@ -173,19 +178,22 @@ mod tests {
     use super::*;
     use crate::MapSecrets;
 
-    static REPO: Setting = Setting::text("GITHUB_REPO", "GitHub repository");
-    static BASE: Setting = Setting::base_url(
-        "WORKERFLOW_STRIPE_BASE_URL",
-        "Stripe base URL",
-        "https://api.stripe.com",
-    );
+    static REPO_AND_BASE: [Setting; 2] = [
+        Setting::text("GITHUB_REPO", "GitHub repository"),
+        Setting::base_url(
+            "WORKERFLOW_STRIPE_BASE_URL",
+            "Stripe base URL",
+            "https://api.stripe.com",
+        ),
+    ];
+    static BASE: &[Setting] = std::slice::from_ref(&REPO_AND_BASE[1]);
 
     #[test]
     fn values_are_trimmed_and_blank_is_unset() {
         let source = MapSecrets::new()
             .with("GITHUB_REPO", "  acme/widgets \n")
             .with("WORKERFLOW_STRIPE_BASE_URL", "   ");
-        let resolved = resolve_settings(&[&REPO, &BASE], &source).expect("usable");
+        let resolved = resolve_settings(&REPO_AND_BASE, &source).expect("usable");
         assert_eq!(resolved[0].value.as_deref(), Some("acme/widgets"));
         assert_eq!(resolved[1].value, None);
     }
@@ -197,7 +205,7 @@ mod tests {
             "https://api.stripe.com/",
         ] {
             let source = MapSecrets::new().with("WORKERFLOW_STRIPE_BASE_URL", good);
-            assert!(resolve_settings(&[&BASE], &source).is_ok(), "{good}");
+            assert!(resolve_settings(BASE, &source).is_ok(), "{good}");
         }
         for bad in [
             "api.stripe.com",
@@ -207,7 +215,7 @@ mod tests {
             "http://",
         ] {
             let source = MapSecrets::new().with("WORKERFLOW_STRIPE_BASE_URL", bad);
-            let problems = resolve_settings(&[&BASE], &source).expect_err(bad);
+            let problems = resolve_settings(BASE, &source).expect_err(bad);
             assert_eq!(
                 problems[0].to_string(),
                 "invalid Stripe base URL (from WORKERFLOW_STRIPE_BASE_URL): not an absolute http(s) URL"

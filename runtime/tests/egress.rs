@@ -13,8 +13,8 @@ use workerflow_runtime::http::{
     HttpClient, HttpMethod, HttpPolicy, HttpUrl, OutboundRequest, ProviderDescription,
 };
 use workerflow_runtime::{
-    ConfigProblem, ConnectorError, DispatchError, MapSecrets, RouteContext, RouteTable, Setting,
-    TraceId, connector,
+    ConfigProblem, ConnectorError, DispatchError, MapSecrets, RouteContext, RouteTable, TraceId,
+    connector,
 };
 
 #[allow(dead_code)]
@@ -27,15 +27,10 @@ use registry::routes::{echo, notify};
 /// In every webhook URL: must never show in an error.
 const SENTINEL: &str = "hook_SENTINEL_4711";
 
-static DEMO_BASE_URL: Setting = Setting::base_url(
-    "DEMO_BASE_URL",
-    "Demo base URL",
-    "https://hooks.demo.example",
-);
-
 /// Posts to `input.url` when given (a handler building a URL from its input, as a bug or an
 /// injection would), else to the configured webhook.
-#[connector(route = notify, settings = [DEMO_BASE_URL])]
+// `notify` declares the setting DEMO_BASE_URL: when set, its host counts as configured.
+#[connector(route = notify)]
 async fn notify_handler(
     ctx: &RouteContext<notify::Route>,
     input: Value,

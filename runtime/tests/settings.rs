@@ -1,9 +1,9 @@
-//! Optional settings (`#[connector(settings = [...])]`): resolved after the secrets and before
-//! the handler, defaults, base-URL checks, and direct calls.
+//! Optional settings (the contract's `settings`, read with `ctx.setting(<route>::<NAME>)`):
+//! resolved after the secrets and before the handler, defaults, base-URL checks, direct calls.
 
 use serde_json::{Value, json};
 use workerflow_runtime::{
-    ConnectorError, DispatchError, MapSecrets, RouteContext, Setting, TraceId, connector,
+    ConnectorError, DispatchError, MapSecrets, RouteContext, TraceId, connector,
 };
 
 #[allow(dead_code)]
@@ -13,17 +13,11 @@ mod registry {
 
 use registry::routes::echo;
 
-static MODE: Setting = Setting::text("DEMO_MODE", "demo mode").with_default("plain");
-static BASE: Setting = Setting::base_url("DEMO_BASE_URL", "Demo base URL", "https://api.example");
-/// Not named in the attribute: reads as unset.
-static OTHER: Setting = Setting::text("DEMO_OTHER", "other");
-
-#[connector(route = echo, settings = [MODE, BASE])]
+#[connector(route = echo)]
 fn echo_settings(ctx: &RouteContext<echo::Route>, _input: Value) -> Result<Value, ConnectorError> {
     Ok(json!({
-        "mode": ctx.setting(&MODE),
-        "base": ctx.setting(&BASE),
-        "other": ctx.setting(&OTHER),
+        "mode": ctx.setting(echo::DEMO_MODE),
+        "base": ctx.setting(echo::DEMO_BASE_URL),
     }))
 }
 
@@ -39,14 +33,14 @@ fn settings_are_trimmed_defaulted_and_declared() {
         .with("DEMO_OTHER", "x");
     assert_eq!(
         dispatch(&secrets).expect("defaults"),
-        json!({"mode": "plain", "base": "https://api.example", "other": null})
+        json!({"mode": "plain", "base": "https://api.example"})
     );
     let secrets = secrets
         .with("DEMO_MODE", "  loud \n")
         .with("DEMO_BASE_URL", "http://127.0.0.1:9/proxy/");
     assert_eq!(
         dispatch(&secrets).expect("set"),
-        json!({"mode": "loud", "base": "http://127.0.0.1:9/proxy/", "other": null})
+        json!({"mode": "loud", "base": "http://127.0.0.1:9/proxy/"})
     );
     let linked = registry::linked().expect("linked");
     let names: Vec<&str> = linked
@@ -87,7 +81,11 @@ fn direct_calls_resolve_settings_too() {
         .with("DEMO_MODE", "m");
     let trace = TraceId::new("t-1").expect("trace id");
     let ctx = RouteContext::resolve(&echo, trace, &secrets).expect("resolved");
-    assert_eq!(ctx.setting(&MODE), Some("m"));
+    assert_eq!(ctx.setting(echo::DEMO_MODE), Some("m"));
+    assert_eq!(
+        ctx.declared_setting(echo::DEMO_BASE_URL).map(|s| s.label),
+        Some("Demo base URL")
+    );
     let bad = secrets.with("DEMO_BASE_URL", "nope");
     let trace = TraceId::new("t-2").expect("trace id");
     let error = RouteContext::resolve(&echo, trace, &bad).expect_err("unusable");

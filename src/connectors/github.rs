@@ -3,25 +3,17 @@
 use serde_json::{Map, Value};
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, ProviderDescription, ProviderReply};
-use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
+use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
 use super::input::{self, Problems};
 use super::outbound::{self, pointer_text};
 use crate::registry::routes::github_issue_create;
 
-/// The repository used when the input names none.
-pub static GITHUB_REPO: Setting = Setting::text("GITHUB_REPO", "GitHub repository");
-pub static GITHUB_BASE_URL: Setting = Setting::base_url(
-    "WORKERFLOW_GITHUB_BASE_URL",
-    "GitHub base URL",
-    "https://api.github.com",
-);
-
 const LABEL: &str = "GitHub issue create failed";
 
 /// Creates an issue in `owner/name` (from the input, else `GITHUB_REPO`). The repository's
 /// presence and shape are checked here: it may come from a setting, which no schema sees.
-#[connector(route = github_issue_create, settings = [GITHUB_REPO, GITHUB_BASE_URL])]
+#[connector(route = github_issue_create)]
 pub async fn create_github_issue(
     ctx: &RouteContext<github_issue_create::Route>,
     input: github_issue_create::Input,
@@ -35,7 +27,7 @@ pub async fn create_github_issue(
     );
     let repo = repository(
         input.repo.as_deref(),
-        ctx.setting(&GITHUB_REPO),
+        ctx.setting(github_issue_create::GITHUB_REPO),
         &mut problems,
     );
     let repo = problems.check(repo)?;
@@ -51,7 +43,8 @@ pub async fn create_github_issue(
         issue.insert("labels".into(), Value::from(labels));
     }
 
-    let url = outbound::api_url(ctx, &GITHUB_BASE_URL, &format!("/repos/{repo}/issues"))?;
+    let base = outbound::base_url(ctx, github_issue_create::WORKERFLOW_GITHUB_BASE_URL);
+    let url = outbound::api_url(route, base, &format!("/repos/{repo}/issues"))?;
     let request = OutboundRequest::api(HttpMethod::POST, url)
         .header(workerflow_runtime::http::header::AUTHORIZATION, auth)
         .header(

@@ -6,24 +6,18 @@ use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{
     HttpMethod, MessageShape, OutboundRequest, ProviderDescription, ProviderReply, header,
 };
-use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
+use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
 use super::input::{self, Problems};
-use super::outbound::{self, pointer_text};
+use super::outbound::{self, BaseUrl, pointer_text};
 use crate::registry::routes::{hubspot_contact_upsert, hubspot_deal_upsert};
-
-pub static HUBSPOT_BASE_URL: Setting = Setting::base_url(
-    "WORKERFLOW_HUBSPOT_BASE_URL",
-    "HubSpot base URL",
-    "https://api.hubapi.com",
-);
 
 const LABEL: &str = "HubSpot request failed";
 
 /// Finds a contact (by `idProperty = idValue`, else by email) and updates it, or creates one.
 /// "`idProperty` and `idValue` together" is checked here: a blank one counts as not given, which
 /// the schema does not say.
-#[connector(route = hubspot_contact_upsert, settings = [HUBSPOT_BASE_URL])]
+#[connector(route = hubspot_contact_upsert)]
 pub async fn upsert_contact(
     ctx: &RouteContext<hubspot_contact_upsert::Route>,
     input: hubspot_contact_upsert::Input,
@@ -64,6 +58,7 @@ pub async fn upsert_contact(
 
     let hubspot = HubSpot {
         ctx,
+        base: outbound::base_url(ctx, hubspot_contact_upsert::WORKERFLOW_HUBSPOT_BASE_URL),
         auth,
         object: "contacts",
     };
@@ -79,7 +74,7 @@ pub async fn upsert_contact(
 }
 
 /// Finds a deal by `idProperty = idValue` and updates it, or creates one.
-#[connector(route = hubspot_deal_upsert, settings = [HUBSPOT_BASE_URL])]
+#[connector(route = hubspot_deal_upsert)]
 pub async fn upsert_deal(
     ctx: &RouteContext<hubspot_deal_upsert::Route>,
     input: hubspot_deal_upsert::Input,
@@ -94,6 +89,7 @@ pub async fn upsert_deal(
 
     let hubspot = HubSpot {
         ctx,
+        base: outbound::base_url(ctx, hubspot_deal_upsert::WORKERFLOW_HUBSPOT_BASE_URL),
         auth,
         object: "deals",
     };
@@ -128,6 +124,7 @@ fn normalized_properties(given: Option<&Map<String, Value>>) -> Map<String, Valu
 /// The HubSpot transport of one call, for one object type.
 struct HubSpot<'a, R> {
     ctx: &'a RouteContext<R>,
+    base: BaseUrl<'a>,
     auth: HeaderValue,
     object: &'static str,
 }
@@ -186,7 +183,7 @@ impl<R> HubSpot<'_, R> {
         path: &str,
         body: &Value,
     ) -> Result<Map<String, Value>, ConnectorError> {
-        let url = outbound::api_url(self.ctx, &HUBSPOT_BASE_URL, path)?;
+        let url = outbound::api_url(self.ctx.route_id(), self.base, path)?;
         let request = OutboundRequest::api(method, url)
             .header(header::AUTHORIZATION, self.auth.clone())
             .json(body);

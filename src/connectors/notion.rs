@@ -6,23 +6,17 @@ use workerflow_runtime::http::header::{HeaderName, HeaderValue};
 use workerflow_runtime::http::{
     HttpMethod, MessageShape, OutboundRequest, ProviderDescription, ProviderReply, header,
 };
-use workerflow_runtime::{ConnectorError, RouteContext, Secret, Setting, connector};
+use workerflow_runtime::{ConnectorError, RouteContext, Secret, connector};
 
 use super::input::{self, Problems};
-use super::outbound::{self, pointer_text};
+use super::outbound::{self, BaseUrl, pointer_text};
 use crate::registry::routes::{notion_database_item_create, notion_database_item_get};
-
-pub static NOTION_BASE_URL: Setting = Setting::base_url(
-    "WORKERFLOW_NOTION_BASE_URL",
-    "Notion base URL",
-    "https://api.notion.com",
-);
 
 const LABEL: &str = "Notion request failed";
 const NOTION_VERSION: &str = "2022-06-28";
 
 /// Creates a page (a database item) in a Notion database.
-#[connector(route = notion_database_item_create, settings = [NOTION_BASE_URL])]
+#[connector(route = notion_database_item_create)]
 pub async fn create_database_item(
     ctx: &RouteContext<notion_database_item_create::Route>,
     input: notion_database_item_create::Input,
@@ -40,8 +34,9 @@ pub async fn create_database_item(
     if let Some(children) = input.children {
         page.insert("children".into(), Value::Array(children));
     }
-    let request =
-        notion_request(ctx, auth, HttpMethod::POST, "/v1/pages")?.json(&Value::Object(page));
+    let base = outbound::base_url(ctx, notion_database_item_create::WORKERFLOW_NOTION_BASE_URL);
+    let request = notion_request(route, base, auth, HttpMethod::POST, "/v1/pages")?
+        .json(&Value::Object(page));
     let created = outbound::call_api(ctx, &request, LABEL, describe).await?;
     Ok(notion_database_item_create::Output {
         ok: true,
@@ -55,7 +50,7 @@ pub async fn create_database_item(
 
 /// Reads one Notion page. "`pageId` or `id`" and "not `.` or `..`" are checked here: the
 /// contract states them in prose (an `anyOf` would cost the typed input).
-#[connector(route = notion_database_item_get, settings = [NOTION_BASE_URL])]
+#[connector(route = notion_database_item_get)]
 pub async fn get_database_item(
     ctx: &RouteContext<notion_database_item_get::Route>,
     input: notion_database_item_get::Input,
@@ -81,11 +76,12 @@ pub async fn get_database_item(
     let segment = problems.check(segment)?;
 
     // Sent with a JSON content type and no body, as the TypeScript runtime does.
-    let request = notion_request(ctx, auth, HttpMethod::GET, &format!("/v1/pages/{segment}"))?
-        .header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+    let base = outbound::base_url(ctx, notion_database_item_get::WORKERFLOW_NOTION_BASE_URL);
+    let path = format!("/v1/pages/{segment}");
+    let request = notion_request(route, base, auth, HttpMethod::GET, &path)?.header(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let page = outbound::call_api(ctx, &request, LABEL, describe).await?;
     let property_count = page
         .get("properties")
@@ -103,13 +99,14 @@ pub async fn get_database_item(
 }
 
 /// A Notion request: base URL, bearer header and `notion-version`.
-fn notion_request<R>(
-    ctx: &RouteContext<R>,
+fn notion_request(
+    route: &'static str,
+    base: BaseUrl<'_>,
     auth: HeaderValue,
     method: HttpMethod,
     path: &str,
 ) -> Result<OutboundRequest, ConnectorError> {
-    let url = outbound::api_url(ctx, &NOTION_BASE_URL, path)?;
+    let url = outbound::api_url(route, base, path)?;
     Ok(OutboundRequest::api(method, url)
         .header(header::AUTHORIZATION, auth)
         .header(

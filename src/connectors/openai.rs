@@ -2,20 +2,11 @@
 
 use serde_json::{Value, json};
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};
-use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
+use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
 use super::input;
 use super::outbound;
 use crate::registry::routes::openai_chat;
-
-/// The model used when the input names none.
-pub static OPENAI_MODEL: Setting =
-    Setting::text("OPENAI_MODEL", "OpenAI model").with_default("gpt-4o-mini");
-pub static OPENAI_BASE_URL: Setting = Setting::base_url(
-    "WORKERFLOW_OPENAI_BASE_URL",
-    "OpenAI base URL",
-    "https://api.openai.com",
-);
 
 const LABEL: &str = "OpenAI chat completion failed";
 // Fixed by the contract: changing them changes behaviour.
@@ -23,7 +14,7 @@ const DEFAULT_PROMPT: &str = "Say hello from WorkerFlow.";
 const DEFAULT_TEMPERATURE: f64 = 0.2;
 
 /// Runs one chat completion and returns its text.
-#[connector(route = openai_chat, settings = [OPENAI_MODEL, OPENAI_BASE_URL])]
+#[connector(route = openai_chat)]
 pub async fn complete_chat(
     ctx: &RouteContext<openai_chat::Route>,
     input: openai_chat::Input,
@@ -32,7 +23,7 @@ pub async fn complete_chat(
     let auth = outbound::bearer(route, ctx.secret(openai_chat::OPENAI_API_KEY))?;
     let prompt = input::non_blank(input.prompt.as_deref()).unwrap_or(DEFAULT_PROMPT);
     let model = input::non_blank(input.model.as_deref())
-        .or(ctx.setting(&OPENAI_MODEL))
+        .or(ctx.setting(openai_chat::OPENAI_MODEL))
         .unwrap_or("gpt-4o-mini");
     // Forwarded as the caller wrote it (`1` stays `1`).
     let temperature = input
@@ -46,7 +37,8 @@ pub async fn complete_chat(
     messages.push(json!({"role": "user", "content": prompt}));
     let body = json!({"model": model, "messages": messages, "temperature": temperature});
 
-    let url = outbound::api_url(ctx, &OPENAI_BASE_URL, "/v1/chat/completions")?;
+    let base = outbound::base_url(ctx, openai_chat::WORKERFLOW_OPENAI_BASE_URL);
+    let url = outbound::api_url(route, base, "/v1/chat/completions")?;
     let request = OutboundRequest::api(HttpMethod::POST, url)
         .header(header::AUTHORIZATION, auth)
         .json(&body);

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{OutboundRequest, ProviderDescription, ProviderReply, path_segment};
-use workerflow_runtime::{ConfigProblem, ConnectorError, RouteContext, Secret, Setting};
+use workerflow_runtime::{ConfigProblem, ConnectorError, RouteContext, Secret, Setting, SettingOf};
 
 /// A webhook secret as a URL: absolute `http`/`https` with a host, used exactly as configured.
 pub(crate) fn webhook_url(route: &'static str, secret: &Secret) -> Result<Url, ConnectorError> {
@@ -25,19 +25,41 @@ pub(crate) fn bearer(route: &'static str, secret: &Secret) -> Result<HeaderValue
         .map_err(|_| ConnectorError::config(route, secret.unusable("not a valid header value")))
 }
 
-/// `<base URL without trailing '/'><path>`; the base comes from a checked setting.
-pub(crate) fn api_url<R>(
+/// A route's base-URL setting as the call resolved it: the value (or the contract's default)
+/// and its declaration, for messages.
+#[derive(Clone, Copy)]
+pub(crate) struct BaseUrl<'a> {
+    root: &'a str,
+    setting: Option<&'static Setting>,
+}
+
+/// The base URL setting `setting` of the route (`ctx.setting(<route>::WORKERFLOW_…_BASE_URL)`).
+pub(crate) fn base_url<R, S: SettingOf<R> + Copy>(
     ctx: &RouteContext<R>,
-    base: &Setting,
+    setting: S,
+) -> BaseUrl<'_> {
+    BaseUrl {
+        root: ctx.setting(setting).unwrap_or_default(),
+        setting: ctx.declared_setting(setting),
+    }
+}
+
+/// `<base URL without trailing '/'><path>`; the base comes from a checked setting.
+pub(crate) fn api_url(
+    route: &'static str,
+    base: BaseUrl<'_>,
     path: &str,
 ) -> Result<Url, ConnectorError> {
-    let root = ctx.setting(base).unwrap_or_default().trim_end_matches('/');
+    let root = base.root.trim_end_matches('/');
     Url::parse(&format!("{root}{path}")).map_err(|_| {
+        let (label, name) = base
+            .setting
+            .map_or(("base URL", ""), |setting| (setting.label, setting.name));
         ConnectorError::config(
-            ctx.route_id(),
+            route,
             ConfigProblem::Unusable {
-                label: base.label.to_owned(),
-                name: base.name.to_owned(),
+                label: label.to_owned(),
+                name: name.to_owned(),
                 reason: "not an absolute http(s) URL".to_owned(),
             },
         )

@@ -5,24 +5,18 @@ use serde_json::{Map, Number, Value};
 use url::Url;
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{HttpMethod, OutboundRequest, header};
-use workerflow_runtime::{ConnectorError, RouteContext, Setting, connector};
+use workerflow_runtime::{ConnectorError, RouteContext, connector};
 
 use super::input::{self, Problems};
-use super::outbound;
+use super::outbound::{self, BaseUrl};
 use crate::registry::routes::{stripe_customer_upsert, stripe_payment_intent_create};
-
-pub static STRIPE_BASE_URL: Setting = Setting::base_url(
-    "WORKERFLOW_STRIPE_BASE_URL",
-    "Stripe base URL",
-    "https://api.stripe.com",
-);
 
 const LABEL: &str = "Stripe request failed";
 /// The largest amount a JavaScript number holds exactly (2^53 - 1).
 const MAX_AMOUNT: f64 = 9_007_199_254_740_991.0;
 
 /// Creates a PaymentIntent.
-#[connector(route = stripe_payment_intent_create, settings = [STRIPE_BASE_URL])]
+#[connector(route = stripe_payment_intent_create)]
 pub async fn create_payment_intent(
     ctx: &RouteContext<stripe_payment_intent_create::Route>,
     input: stripe_payment_intent_create::Input,
@@ -31,6 +25,10 @@ pub async fn create_payment_intent(
     let stripe = Stripe::new(
         ctx,
         ctx.secret(stripe_payment_intent_create::STRIPE_API_KEY),
+        outbound::base_url(
+            ctx,
+            stripe_payment_intent_create::WORKERFLOW_STRIPE_BASE_URL,
+        ),
     )?;
     let mut problems = Problems::new(route);
     let key = idempotency_key(input.idempotency_key.as_deref(), &mut problems);
@@ -76,13 +74,17 @@ pub async fn create_payment_intent(
 }
 
 /// Finds a customer by email and updates it, or creates one.
-#[connector(route = stripe_customer_upsert, settings = [STRIPE_BASE_URL])]
+#[connector(route = stripe_customer_upsert)]
 pub async fn upsert_customer(
     ctx: &RouteContext<stripe_customer_upsert::Route>,
     input: stripe_customer_upsert::Input,
 ) -> Result<stripe_customer_upsert::Output, ConnectorError> {
     let route = ctx.route_id();
-    let stripe = Stripe::new(ctx, ctx.secret(stripe_customer_upsert::STRIPE_API_KEY))?;
+    let stripe = Stripe::new(
+        ctx,
+        ctx.secret(stripe_customer_upsert::STRIPE_API_KEY),
+        outbound::base_url(ctx, stripe_customer_upsert::WORKERFLOW_STRIPE_BASE_URL),
+    )?;
     let mut problems = Problems::new(route);
     let key = idempotency_key(input.idempotency_key.as_deref(), &mut problems);
     problems.finish()?;
@@ -147,6 +149,7 @@ pub async fn upsert_customer(
 /// The Stripe transport of one call: base URL, bearer header, error mapping.
 struct Stripe<'a, R> {
     ctx: &'a RouteContext<R>,
+    base: BaseUrl<'a>,
     auth: HeaderValue,
 }
 
@@ -154,9 +157,11 @@ impl<'a, R> Stripe<'a, R> {
     fn new(
         ctx: &'a RouteContext<R>,
         key: &workerflow_runtime::Secret,
+        base: BaseUrl<'a>,
     ) -> Result<Self, ConnectorError> {
         Ok(Stripe {
             ctx,
+            base,
             auth: outbound::bearer(ctx.route_id(), key)?,
         })
     }
@@ -167,7 +172,7 @@ impl<'a, R> Stripe<'a, R> {
         method: HttpMethod,
         path_and_query: &str,
     ) -> Result<OutboundRequest, ConnectorError> {
-        let url: Url = outbound::api_url(self.ctx, &STRIPE_BASE_URL, path_and_query)?;
+        let url: Url = outbound::api_url(self.ctx.route_id(), self.base, path_and_query)?;
         Ok(OutboundRequest::api(method, url).header(header::AUTHORIZATION, self.auth.clone()))
     }
 

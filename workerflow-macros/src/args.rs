@@ -1,5 +1,6 @@
-//! The attribute's arguments: `route = <route id>`, optional `registry = <path>` and optional
-//! `settings = [<static>, …]`.
+//! The attribute's arguments: `route = <route id>` and optional `registry = <path>`. The former
+//! `settings = [<static>, …]` is refused with the way to migrate: settings come from the
+//! route's contract in the registry.
 
 use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use quote::ToTokens;
@@ -9,14 +10,17 @@ use syn::parse::Parser;
 use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 use crate::suggest::did_you_mean;
 
-const KEYS: &[&str] = &["route", "registry", "settings"];
+const KEYS: &[&str] = &["route", "registry"];
+
+/// What `settings = […]` (accepted before settings came from the registry) gets instead.
+const SETTINGS_MOVED: &str = "settings come from the route's contract now: declare them under \
+     `runtime.routes[].settings` in connector-registry/services.json, read them with \
+     `ctx.setting(<route>::<NAME>)`, and remove `settings = [...]`";
 
 /// Parsed arguments. Parsing goes on past errors, so one pass reports every problem.
 pub(crate) struct Args {
     pub route: Option<Ident>,
     pub registry: Option<syn::Path>,
-    /// The `Setting` statics the handler reads, as written.
-    pub settings: Vec<syn::Path>,
     pub errors: Vec<syn::Error>,
     /// An error already pointed the user at `route` (`rout = …`, a bare route id).
     route_hinted: bool,
@@ -26,7 +30,6 @@ pub(crate) fn parse(tokens: TokenStream) -> Args {
     let mut args = Args {
         route: None,
         registry: None,
-        settings: Vec::new(),
         errors: Vec::new(),
         route_hinted: false,
     };
@@ -70,11 +73,16 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
     let TokenTree::Ident(key) = first else {
         args.errors.push(syn::Error::new(
             first.span(),
-            "expected `route = <route id>`, `registry = <path>` or `settings = [<static>, …]`",
+            "expected `route = <route id>` or `registry = <path>`",
         ));
         return;
     };
     let name = key.unraw().to_string();
+    if name == "settings" {
+        args.errors
+            .push(syn::Error::new(key.span(), SETTINGS_MOVED));
+        return;
+    }
     let rest: Vec<TokenTree> = tokens.collect();
     let has_equals = matches!(rest.first(), Some(TokenTree::Punct(p)) if p.as_char() == '=');
     if !KEYS.contains(&name.as_str()) {
@@ -88,7 +96,7 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
                 args.route_hinted = true;
                 format!("expected `key = value`; to name the route write `route = {key}`")
             }
-            _ => format!("unknown key `{name}`; the keys are `route`, `registry` and `settings`"),
+            _ => format!("unknown key `{name}`; the keys are `route` and `registry`"),
         };
         args.errors.push(syn::Error::new(key.span(), message));
         return;
@@ -104,8 +112,7 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
     if !has_equals {
         let example = match name.as_str() {
             "route" => "route = slack_message",
-            "registry" => "registry = crate::registry",
-            _ => "settings = [GITHUB_REPO]",
+            _ => "registry = crate::registry",
         };
         args.errors.push(syn::Error::new(
             key.span(),
@@ -126,10 +133,6 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
             Ok(ident) => args.route = Some(ident),
             Err(error) => args.errors.push(error),
         },
-        "settings" => match settings_list(value) {
-            Ok(paths) => args.settings = paths,
-            Err(error) => args.errors.push(error),
-        },
         _ => match syn::Path::parse_mod_style.parse2(value.clone()) {
             Ok(path) => args.registry = Some(path),
             Err(_) => args.errors.push(syn::Error::new_spanned(
@@ -138,32 +141,6 @@ fn parse_segment(segment: Vec<TokenTree>, args: &mut Args, seen: &mut Vec<String
             )),
         },
     }
-}
-
-/// `[A, module::B]`: paths of `Setting` statics, in brackets.
-fn settings_list(value: TokenStream) -> syn::Result<Vec<syn::Path>> {
-    let mut tokens = value.clone().into_iter();
-    let list = match (tokens.next(), tokens.next()) {
-        (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Bracket => {
-            group.stream()
-        }
-        _ => {
-            return Err(syn::Error::new_spanned(
-                value,
-                "expected a list of settings in brackets, as in `settings = [GITHUB_REPO]`",
-            ));
-        }
-    };
-    let parser = syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated;
-    parser
-        .parse2(list.clone())
-        .map(|paths| paths.into_iter().collect())
-        .map_err(|_| {
-            syn::Error::new_spanned(
-                list,
-                "expected paths of `Setting` statics separated by commas, as in `settings = [GITHUB_REPO, GITHUB_BASE_URL]`",
-            )
-        })
 }
 
 /// The route id as an identifier that can name the generated item: keywords become raw
@@ -237,22 +214,10 @@ mod tests {
     }
 
     #[test]
-    fn settings_are_a_bracketed_list_of_paths() {
-        let args = parse(quote!(route = a, settings = [GITHUB_REPO, crate::x::BASE,]));
-        assert!(args.errors.is_empty(), "{:?}", messages(&args));
-        let names: Vec<String> = args
-            .settings
-            .iter()
-            .map(|p| p.to_token_stream().to_string())
-            .collect();
-        assert_eq!(names, ["GITHUB_REPO", "crate :: x :: BASE"]);
-        let args = parse(quote!(route = a, settings = GITHUB_REPO));
-        assert_eq!(
-            messages(&args),
-            ["expected a list of settings in brackets, as in `settings = [GITHUB_REPO]`"]
-        );
-        let args = parse(quote!(route = a, settings = [1]));
-        assert_eq!(messages(&args).len(), 1);
+    fn settings_in_the_attribute_say_where_they_moved() {
+        let args = parse(quote!(route = a, settings = [GITHUB_REPO]));
+        assert_eq!(messages(&args), [SETTINGS_MOVED]);
+        assert_eq!(args.route.map(|r| r.to_string()).as_deref(), Some("a"));
     }
 
     #[test]
@@ -310,7 +275,7 @@ mod tests {
                 "unknown key `rout`; did you mean `route`?",
                 "expected a module path, as in `registry = crate::registry`",
                 "duplicate key `registry`: give it once",
-                "expected `route = <route id>`, `registry = <path>` or `settings = [<static>, …]`",
+                "expected `route = <route id>` or `registry = <path>`",
                 "expected `key = value`; to name the route write `route = bare`",
             ]
         );

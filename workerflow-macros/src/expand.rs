@@ -40,7 +40,7 @@ pub(crate) fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
                 || quote_spanned!(route.span()=> crate::registry),
                 |path| quote!(#path),
             );
-            registration(&handler, &route, &registry, &args.settings)
+            registration(&handler, &route, &registry)
         }
         (Some(Err(signature_errors)), _) => {
             errors.extend(signature_errors);
@@ -85,12 +85,7 @@ fn item_keyword_span(item: &syn::Item) -> Span {
     }
 }
 
-fn registration(
-    handler: &Handler,
-    route: &syn::Ident,
-    registry: &TokenStream,
-    settings: &[syn::Path],
-) -> TokenStream {
+fn registration(handler: &Handler, route: &syn::Ident, registry: &TokenStream) -> TokenStream {
     let Handler {
         name,
         is_async,
@@ -113,10 +108,6 @@ fn registration(
         ::workerflow_runtime::__private::Connector::new::<#context>
     };
     let route_item = quote_spanned! {route.span()=> &#registry::routes::#route};
-    // Each setting keeps its own span: a misspelt name is rustc's error at that token.
-    let settings = settings
-        .iter()
-        .map(|path| quote_spanned! {path.span()=> &#path});
     // The context is lent from the call's environment: no context value (nor its drop glue)
     // per route type. A first parameter that is not a route context is reported at that type.
     let from_env = quote_spanned! {context.span()=>
@@ -173,7 +164,6 @@ fn registration(
             ::workerflow_runtime::__private::inventory::submit! {
                 #connector_new(
                     #route_item,
-                    &[#(#settings),*],
                     #function_name,
                     ::core::module_path!(),
                     #handler_fn,

@@ -50,10 +50,16 @@ pub fn generate(registry: &Registry) -> String {
     let all = routes
         .iter()
         .map(|(_, _, ident)| quote! { routes::#ident.spec() });
+    // Only what the items use, so the module compiles without unused-import warnings.
+    let any_settings = routes
+        .iter()
+        .any(|(_, route, _)| route.settings.as_ref().is_some_and(|s| !s.is_empty()));
+    let setting_types = any_settings.then(|| quote! { Setting, SettingKind, });
     let uses = (!routes.is_empty()).then(|| {
         quote! {
             use ::workerflow_runtime::{
                 AuthType, DeclaredRoute, RequestType, RouteSpec, SecretRequirement, ServiceSpec,
+                #setting_types
             };
         }
     });
@@ -143,6 +149,57 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
         let any_of = &requirement.any_of;
         quote! { SecretRequirement { label: #label, any_of: &[#(#any_of),*] } }
     });
+    let declared_settings = route.settings.as_deref().unwrap_or_default();
+    let settings = declared_settings.iter().map(|setting| {
+        let name = &setting.name;
+        let label = &setting.label;
+        let kind = format_ident!(
+            "{}",
+            match setting.kind {
+                crate::model::SettingKind::Text => "Text",
+                crate::model::SettingKind::BaseUrl => "BaseUrl",
+            }
+        );
+        let default = match &setting.default {
+            Some(default) => quote! { Some(#default) },
+            None => quote! { None },
+        };
+        quote! { Setting { name: #name, label: #label, kind: SettingKind::#kind, default: #default } }
+    });
+    let setting_types = declared_settings
+        .iter()
+        .enumerate()
+        .map(|(index, setting)| {
+            let what = doc_line(&format!(
+                "{}: `{}`, {}{}.",
+                escape_markdown(&setting.label),
+                setting.name,
+                setting.kind.as_str(),
+                setting
+                    .default
+                    .as_deref()
+                    .map(|d| format!(", default `{}`", d.replace('`', "'")))
+                    .unwrap_or_default()
+            ));
+            let how = doc_line(&format!(
+                "A handler of this route reads it with `ctx.setting({ident}::{})`.",
+                setting.name
+            ));
+            let type_name = format_ident!("{}", setting.name);
+            let index = proc_macro2::Literal::usize_unsuffixed(index);
+            quote! {
+                #[doc = #what]
+                #[doc = ""]
+                #[doc = #how]
+                #[allow(non_camel_case_types)]
+                #[derive(Clone, Copy, Debug)]
+                pub struct #type_name;
+
+                impl ::workerflow_runtime::SettingOf<Route> for #type_name {
+                    const INDEX: usize = #index;
+                }
+            }
+        });
     let hosts = match &route.hosts {
         Some(hosts) => quote! { Some(&[#(#hosts),*]) },
         None => quote! { None },
@@ -209,6 +266,7 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
                 docs_url: #docs_url,
             },
             secrets: &[#(#secrets),*],
+            settings: &[#(#settings),*],
             hosts: #hosts,
             input_schema: #input_schema,
             output_schema: #output_schema,
@@ -222,6 +280,7 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
 
             #constants
             #(#secret_types)*
+            #(#setting_types)*
             #contract_types
         }
     }
@@ -340,8 +399,7 @@ fn secret_type_names(route: &Route) -> Vec<String> {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HandlerItems {
-    /// The attribute on the handler, e.g. `#[connector(route = slack_message)]` (a handler that
-    /// reads settings adds `settings = [...]`, its `Setting` statics).
+    /// The attribute on the handler, e.g. `#[connector(route = slack_message)]`.
     pub attribute: String,
     /// The handler's signature.
     pub signature: String,
@@ -351,6 +409,8 @@ pub struct HandlerItems {
     pub marker: String,
     /// One type per secret requirement, read with `ctx.secret(…)`.
     pub secrets: Vec<String>,
+    /// One type per setting the contract declares, read with `ctx.setting(…)`.
+    pub settings: Vec<String>,
     /// The generated input type (`registry::routes::<id>::Input`), when the contract declares
     /// an input schema; else the handler takes `serde_json::Value`.
     pub input: Option<String>,
@@ -388,6 +448,12 @@ pub fn handler_items(route: &Route) -> Option<HandlerItems> {
         secrets: secret_type_names(route)
             .iter()
             .map(|name| format!("{module}::{name}"))
+            .collect(),
+        settings: route
+            .settings
+            .iter()
+            .flatten()
+            .map(|setting| format!("{module}::{}", setting.name))
             .collect(),
         contract: CONTRACT_CONSTANTS
             .iter()

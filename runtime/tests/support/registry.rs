@@ -21,6 +21,7 @@ pub fn linked() -> ::core::result::Result<
 pub mod routes {
     use ::workerflow_runtime::{
         AuthType, DeclaredRoute, RequestType, RouteSpec, SecretRequirement, ServiceSpec,
+        Setting, SettingKind,
     };
     /// Return the input's text, upper-cased.
     ///
@@ -46,6 +47,20 @@ pub mod routes {
                 any_of: &["DEMO_API_KEY", "DEMO_KEY_FALLBACK"],
             },
         ],
+        settings: &[
+            Setting {
+                name: "DEMO_MODE",
+                label: "demo mode",
+                kind: SettingKind::Text,
+                default: Some("plain"),
+            },
+            Setting {
+                name: "DEMO_BASE_URL",
+                label: "Demo base URL",
+                kind: SettingKind::BaseUrl,
+                default: Some("https://api.example"),
+            },
+        ],
         hosts: None,
         input_schema: None,
         output_schema: None,
@@ -60,7 +75,7 @@ pub mod routes {
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "";
         /// The contract's settings as a JSON array (`[]` when none are declared).
-        pub const SETTINGS: &str = "[]";
+        pub const SETTINGS: &str = "[\n  {\n    \"name\": \"DEMO_MODE\",\n    \"label\": \"demo mode\",\n    \"kind\": \"text\",\n    \"default\": \"plain\"\n  },\n  {\n    \"name\": \"DEMO_BASE_URL\",\n    \"label\": \"Demo base URL\",\n    \"kind\": \"base_url\",\n    \"default\": \"https://api.example\"\n  }\n]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
         /// The contract's examples as a JSON array (`[]` when none are declared).
@@ -73,6 +88,24 @@ pub mod routes {
         pub struct DEMO_API_KEY;
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_API_KEY {
             const INDEX: usize = 0;
+        }
+        /// demo mode: `DEMO_MODE`, text, default `plain`.
+        ///
+        /// A handler of this route reads it with `ctx.setting(echo::DEMO_MODE)`.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct DEMO_MODE;
+        impl ::workerflow_runtime::SettingOf<Route> for DEMO_MODE {
+            const INDEX: usize = 0;
+        }
+        /// Demo base URL: `DEMO_BASE_URL`, base_url, default `https://api.example`.
+        ///
+        /// A handler of this route reads it with `ctx.setting(echo::DEMO_BASE_URL)`.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct DEMO_BASE_URL;
+        impl ::workerflow_runtime::SettingOf<Route> for DEMO_BASE_URL {
+            const INDEX: usize = 1;
         }
     }
     /// Post a line to the demo webhook.
@@ -99,6 +132,14 @@ pub mod routes {
                 any_of: &["DEMO_WEBHOOK_URL"],
             },
         ],
+        settings: &[
+            Setting {
+                name: "DEMO_BASE_URL",
+                label: "Demo base URL",
+                kind: SettingKind::BaseUrl,
+                default: Some("https://hooks.demo.example"),
+            },
+        ],
         hosts: Some(&["hooks.demo.example"]),
         input_schema: Some(notify::INPUT_SCHEMA),
         output_schema: Some(notify::OUTPUT_SCHEMA),
@@ -113,7 +154,7 @@ pub mod routes {
         /// JSON Schema of the success output; empty when no contract declares one.
         pub const OUTPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"ok\",\n    \"route\"\n  ],\n  \"properties\": {\n    \"ok\": {\n      \"const\": true\n    },\n    \"route\": {\n      \"const\": \"notify\"\n    },\n    \"delivered\": {\n      \"type\": \"boolean\"\n    }\n  },\n  \"additionalProperties\": false\n}";
         /// The contract's settings as a JSON array (`[]` when none are declared).
-        pub const SETTINGS: &str = "[]";
+        pub const SETTINGS: &str = "[\n  {\n    \"name\": \"DEMO_BASE_URL\",\n    \"label\": \"Demo base URL\",\n    \"kind\": \"base_url\",\n    \"default\": \"https://hooks.demo.example\"\n  }\n]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
         pub const ERRORS: &str = "[]";
         /// The contract's examples as a JSON array (`[]` when none are declared).
@@ -125,6 +166,15 @@ pub mod routes {
         #[derive(Clone, Copy, Debug)]
         pub struct DEMO_WEBHOOK_URL;
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_WEBHOOK_URL {
+            const INDEX: usize = 0;
+        }
+        /// Demo base URL: `DEMO_BASE_URL`, base_url, default `https://hooks.demo.example`.
+        ///
+        /// A handler of this route reads it with `ctx.setting(notify::DEMO_BASE_URL)`.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct DEMO_BASE_URL;
+        impl ::workerflow_runtime::SettingOf<Route> for DEMO_BASE_URL {
             const INDEX: usize = 0;
         }
         /// The input of route `notify` (the unwrapped payload), as its contract's schema declares it. A handler takes it as `input: notify::Input`; the runtime has validated it against the schema before the handler runs.
@@ -217,6 +267,7 @@ pub mod routes {
                 any_of: &["PAIR_TOKEN", "PAIR_TOKEN_OLD"],
             },
         ],
+        settings: &[],
         hosts: None,
         input_schema: None,
         output_schema: None,
@@ -273,6 +324,7 @@ pub mod routes {
             docs_url: Some("https://docs.example.com/demo"),
         },
         secrets: &[],
+        settings: &[],
         hosts: None,
         input_schema: None,
         output_schema: None,
