@@ -396,7 +396,9 @@ fn scaffold_connector_plans_what_new_would_write_and_writes_nothing() {
     let connector = plan["files"][0]["contents"].as_str().unwrap();
     assert!(
         connector.contains("#[connector(route = acme_contact_upsert)]")
-            && connector.contains("ctx\n        .setting(acme_contact_upsert::WORKERFLOW_ACME_CRM_BASE_URL)"),
+            && connector.contains(
+                "ctx\n        .setting(acme_contact_upsert::WORKERFLOW_ACME_CRM_BASE_URL)"
+            ),
         "{connector}"
     );
     // The same refusals as `new`.
