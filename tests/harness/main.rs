@@ -3,6 +3,7 @@
 
 mod common;
 mod contracts;
+mod examples_serve;
 mod github_openai;
 #[path = "../common/log_capture.rs"]
 mod log_capture;
