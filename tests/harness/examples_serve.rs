@@ -18,7 +18,7 @@ const TOKEN: &str = "examples-through-serve-token";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_gives_its_documented_outcome_through_serve() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let registry = Registry::load(&root.join("connector-registry/services.json"))
+    let registry = Registry::load(root.join("connector-registry/services.json"))
         .expect("the bundled registry loads");
     let data = std::env::temp_dir().join(format!("wf-examples-serve-{}", std::process::id()));
     let mut failures = Vec::new();
