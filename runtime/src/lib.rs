@@ -59,6 +59,8 @@ mod secrets;
 mod settings;
 #[path = "../../workerflow-macros/src/suggest.rs"]
 mod suggest;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validation;
 
 #[doc(hidden)]

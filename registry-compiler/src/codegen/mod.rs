@@ -50,6 +50,10 @@ pub fn generate(registry: &Registry) -> String {
     let all = routes
         .iter()
         .map(|(_, _, ident)| quote! { routes::#ident.spec() });
+    let examples = routes.iter().map(|(_, route, ident)| {
+        let id = &route.id;
+        quote! { (#id, routes::#ident::EXAMPLES) }
+    });
     // Only what the items use, so the module compiles without unused-import warnings.
     let any_settings = routes
         .iter()
@@ -71,6 +75,10 @@ pub fn generate(registry: &Registry) -> String {
 
         #[doc = " Every route the registry declares, in registry order."]
         pub const ALL: &[&::workerflow_runtime::RouteSpec] = &[#(#all),*];
+
+        #[doc = " Each route's contract examples as JSON (`[]` when it declares none), for"]
+        #[doc = " `workerflow_runtime::testing::assert_examples`."]
+        pub const EXAMPLES: &[(&str, &str)] = &[#(#examples),*];
 
         #[doc = " Matches the `#[connector]` functions linked into this binary with [`ALL`]."]
         pub fn linked()

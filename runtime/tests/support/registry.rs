@@ -8,6 +8,14 @@ pub const ALL: &[&::workerflow_runtime::RouteSpec] = &[
     routes::pair.spec(),
     routes::unimplemented.spec(),
 ];
+/// Each route's contract examples as JSON (`[]` when it declares none), for
+/// `workerflow_runtime::testing::assert_examples`.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("echo", routes::echo::EXAMPLES),
+    ("notify", routes::notify::EXAMPLES),
+    ("pair", routes::pair::EXAMPLES),
+    ("unimplemented", routes::unimplemented::EXAMPLES),
+];
 /// Matches the `#[connector]` functions linked into this binary with [`ALL`].
 pub fn linked() -> ::core::result::Result<
     ::workerflow_runtime::RouteTable,
