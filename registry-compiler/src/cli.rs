@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use crate::canonical::{FormatError, format_registry};
 use crate::diff;
 use crate::docs::{Loaded, PageFreshness};
-use crate::render::{REGENERATE_COMMAND, Renderer};
+use crate::render::Renderer;
 use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
 use crate::{
@@ -701,7 +701,7 @@ fn report_check(pages: &[PageFreshness]) -> ExitCode {
         }
     }
     if stale {
-        eprintln!("help: regenerate the docs with `{REGENERATE_COMMAND}`");
+        eprintln!("help: regenerate the docs with `workerflow-registry build`");
         ExitCode::from(EXIT_INVALID)
     } else {
         ExitCode::SUCCESS
