@@ -437,7 +437,7 @@ fn scaffold_connector(catalog: &Catalog, args: ScaffoldArgs) -> CallToolResult {
     };
     let request = scaffold::Request {
         service: args.service,
-        route: args.route,
+        route: Some(args.route),
         auth: args.auth,
         secrets: args.secrets,
         docs: args.docs,

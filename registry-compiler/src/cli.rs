@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use crate::canonical::{FormatError, format_registry};
 use crate::diff;
 use crate::docs::{Loaded, PageFreshness};
-use crate::render::{REGENERATE_COMMAND, Renderer};
+use crate::render::Renderer;
 use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
 use crate::{
@@ -92,20 +92,47 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
         color: ColorArg,
     },
+    /// Make a crate a connector crate: an empty registry, the toolkit's crates, build.rs
+    ///
+    /// Writes connector-registry/services.json (valid, no services yet); adds workerflow-runtime
+    /// and serde_json to [dependencies] and workerflow-registry (default features off) to
+    /// [build-dependencies] in Cargo.toml, keeping its comments and layout; writes the one-line
+    /// build.rs that generates the registry module, and adds
+    /// `workerflow_runtime::include_registry!();` to the library root (src/lib.rs, created when
+    /// missing). Each step is skipped when it is done already and nothing is replaced. The
+    /// toolkit's crates are not on crates.io: they come from --path, from --git at --rev, or by
+    /// default from the toolkit checkout this CLI was built from. Then `new` adds routes.
+    Init {
+        /// The crate's directory [default: the current directory]
+        dir: Option<PathBuf>,
+        /// A checkout of the WorkerFlow toolkit (the directory holding runtime/ and registry-compiler/) [default: the checkout this CLI was built from, when it still exists]
+        #[arg(long, value_name = "DIR", conflicts_with = "git")]
+        path: Option<PathBuf>,
+        /// The toolkit's git repository (with --rev)
+        #[arg(long, value_name = "URL", requires = "rev")]
+        git: Option<String>,
+        /// The commit or tag of --git to depend on
+        #[arg(long, value_name = "REV", requires = "git")]
+        rev: Option<String>,
+        /// Show the new files and the diffs of the edited ones, write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Declare a route (and its service when new) and scaffold its connector and test
     ///
     /// Adds the route with its secret requirement to the registry (in canonical form; a new
     /// service gets `null` for everything not given), writes src/connectors/<service_id>.rs with
     /// a #[connector] handler that POSTs the JSON payload to the service's base URL setting with
     /// the secret as a bearer token, and tests/connector_<service_id>.rs, which runs it against a
-    /// loopback server. Paths are relative to the crate that holds connector-registry/.
+    /// loopback server. Without --route, adds the service's catalogue entry alone (every field,
+    /// unknowns `null`). Paths are relative to the crate that holds connector-registry/.
     New {
         /// The service's connector name, for example "Acme CRM" (matched ignoring case)
         #[arg(long, value_name = "NAME")]
         service: String,
-        /// The route id, for example acme_contact_upsert
+        /// The route id, for example acme_contact_upsert [default: none: the service alone]
         #[arg(long = "route", value_name = "ROUTE_ID")]
-        route: String,
+        route: Option<String>,
         /// The service's auth type (for a new service; `unknown` when omitted)
         #[arg(long, value_enum, value_name = "TYPE")]
         auth: Option<AuthType>,
@@ -216,6 +243,22 @@ where
             color,
         } => (build(check, registry, out, templates), Output::text(color)),
         Command::Fmt { check, path, color } => (fmt(check, path), Output::text(color)),
+        Command::Init {
+            dir,
+            path,
+            git,
+            rev,
+            dry_run,
+        } => {
+            let source = match (path, git, rev) {
+                (Some(path), _, _) => Some(crate::init::Source::Path(
+                    std::path::absolute(&path).unwrap_or(path),
+                )),
+                (None, Some(url), Some(rev)) => Some(crate::init::Source::Git { url, rev }),
+                _ => None,
+            };
+            (init(dir, source, dry_run), Output::text(ColorArg::Auto))
+        }
         Command::New {
             service,
             route,
@@ -531,25 +574,104 @@ fn new(
     for (path, written) in scaffold::apply(&plan).map_err(CliError::Apply)? {
         println!("{:>9} {}", written_word(written), display_path(&path));
     }
-    let connector = format!("src/connectors/{}.rs", plan.service_id);
+    let service = request.service.trim();
     println!("\nNext steps:");
+    let Some(route) = &request.route else {
+        println!(
+            "  1. fill in what is known about `{service}` in {registry_display} (docs URLs, sources, vendor, rank), then `workerflow-registry fmt` and `workerflow-registry check`"
+        );
+        println!(
+            "  2. `workerflow-registry new --service \"{service}\" --route ROUTE_ID --secret NAME` declares a route and scaffolds its connector"
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let connector = format!("src/connectors/{}.rs", plan.service_id);
     println!(
         "  1. cargo test --test {}    # the scaffold passes as generated",
         plan.test_name
     );
     println!(
-        "  2. replace the request in {connector} with the service's real API call, and extend the test"
+        "  2. fill in the contract of `{route}` in {registry_display}: the fields it takes and returns, as the JSON Schemas `input` and `output` (then `cargo build` types them as `Input` and `Output`)"
+    );
+    println!(
+        "  3. replace the request in {connector} with the service's real API call, and extend the test"
     );
     if plan.service_is_new {
         println!(
-            "  3. fill in what is known about `{}` in {registry_display} (docs URLs, sources, vendor), then `workerflow-registry fmt` and `workerflow-registry check`",
-            request.service.trim()
+            "  4. fill in what is known about `{service}` in {registry_display} (docs URLs, sources, vendor), then `workerflow-registry fmt` and `workerflow-registry check`"
         );
     } else {
-        println!("  3. `workerflow-registry check` after any further edit of {registry_display}");
+        println!("  4. `workerflow-registry check` after any further edit of {registry_display}");
     }
     println!(
-        "  4. cargo build regenerates docs/SERVICE_API_INDEX.md and .html; commit them with the registry and the code"
+        "  5. `workerflow-registry build` writes the docs (docs/SERVICE_API_INDEX.md and .html, openapi.json, llms.txt); commit them with the registry and the code"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init(
+    dir: Option<PathBuf>,
+    source: Option<crate::init::Source>,
+    dry_run: bool,
+) -> Result<ExitCode, CliError> {
+    // Empty, not `.`: paths are shown as `build.rs`, not `./build.rs`.
+    let dir = dir.unwrap_or_default();
+    let source = match source {
+        Some(source) => source,
+        None => {
+            let built_from = crate::init::Source::built_from().ok_or_else(|| {
+                CliError::usage(
+                    "the toolkit checkout this CLI was built from is gone, so there is no default source for the toolkit's crates\n  = help: pass --path TOOLKIT_CHECKOUT, or --git URL --rev REV",
+                )
+            })?;
+            eprintln!(
+                "note: the toolkit's crates come from {}, the checkout this CLI was built from (--path or --git/--rev to choose)",
+                built_from.display()
+            );
+            crate::init::Source::Path(built_from)
+        }
+    };
+    let plan =
+        crate::init::plan(&dir, &source, &crate::init::today()).map_err(CliError::Refused)?;
+    if dry_run {
+        for edit in &plan.edits {
+            let shown = display_path(&edit.path);
+            match &edit.before {
+                Some(before) => print!("{}", unified_diff(before, &edit.after, &shown)),
+                None => {
+                    println!("--- would create {shown} ---");
+                    print!("{}", edit.after);
+                }
+            }
+            println!();
+        }
+        for done in &plan.done {
+            println!("unchanged {done}");
+        }
+        println!("(dry run: nothing was written)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let files: Vec<(&Path, &[u8])> = plan
+        .edits
+        .iter()
+        .map(|edit| (edit.path.as_path(), edit.after.as_bytes()))
+        .collect();
+    for (path, written) in scaffold::write_all(&files).map_err(CliError::Apply)? {
+        println!("{:>9} {}", written_word(written), display_path(&path));
+    }
+    for done in &plan.done {
+        println!("unchanged {done}");
+    }
+    if plan.edits.is_empty() {
+        println!("\nNothing to do: this is a connector crate already.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("\nNext steps:");
+    println!(
+        "  1. `workerflow-registry new --service NAME --route ROUTE_ID --secret SECRET_NAME` declares a route and scaffolds its connector and test (without --route: the service's catalogue entry alone)"
+    );
+    println!(
+        "  2. `cargo build` checks the registry and generates the `registry` module; `workerflow-registry build` writes its docs"
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -579,7 +701,7 @@ fn report_check(pages: &[PageFreshness]) -> ExitCode {
         }
     }
     if stale {
-        eprintln!("help: regenerate the docs with `{REGENERATE_COMMAND}`");
+        eprintln!("help: regenerate the docs with `workerflow-registry build`");
         ExitCode::from(EXIT_INVALID)
     } else {
         ExitCode::SUCCESS

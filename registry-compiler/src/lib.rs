@@ -33,6 +33,8 @@ mod diagnostics;
 #[cfg(feature = "cli")]
 mod diff;
 pub mod docs;
+#[cfg(feature = "cli")]
+mod init;
 mod json_tree;
 // Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
 #[path = "../../workerflow-macros/src/keywords.rs"]

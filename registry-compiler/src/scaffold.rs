@@ -19,7 +19,9 @@ use crate::{AuthType, Invalid, Schema, compile};
 #[derive(Clone, Debug)]
 pub struct Request {
     pub service: String,
-    pub route: String,
+    /// The route to declare and scaffold; without one, only the service's catalogue entry is
+    /// added.
+    pub route: Option<String>,
     pub auth: Option<AuthType>,
     /// Alternative names of the route's one secret requirement, in lookup order.
     pub secrets: Vec<String>,
@@ -110,18 +112,18 @@ pub fn plan(
     if service_name.is_empty() {
         return Err(refuse("the service name is empty"));
     }
-    if !is_route_id(&request.route) {
-        return Err(refuse(format!(
-            "invalid route id `{}`\n  = help: a route id is lower-case letters, digits and `_`, starting with a letter, for example `{}`",
-            request.route,
-            derive_id(&request.route).unwrap_or_else(|| "acme_contact_upsert".into())
-        )));
-    }
-    if route_ident(&request.route).is_none() {
-        return Err(refuse(format!(
-            "route id `{0}` is a Rust keyword that no identifier can spell, so no code can name the route\n  = help: pick another route id, for example `{0}_route`",
-            request.route
-        )));
+    if let Some(route) = &request.route {
+        if !is_route_id(route) {
+            return Err(refuse(format!(
+                "invalid route id `{route}`\n  = help: a route id is lower-case letters, digits and `_`, starting with a letter, for example `{}`",
+                derive_id(route).unwrap_or_else(|| "acme_contact_upsert".into())
+            )));
+        }
+        if route_ident(route).is_none() {
+            return Err(refuse(format!(
+                "route id `{route}` is a Rust keyword that no identifier can spell, so no code can name the route\n  = help: pick another route id, for example `{route}_route`"
+            )));
+        }
     }
     let mut seen = Vec::new();
     for name in &request.secrets {
@@ -148,15 +150,17 @@ pub fn plan(
     let registry = compile(registry_text, schema)
         .into_result(&display, registry_text)
         .map_err(Refusal::Invalid)?;
-    if let Some(owner) = registry.services.iter().find(|s| {
-        s.runtime
-            .iter()
-            .flat_map(|r| &r.routes)
-            .any(|r| r.id == request.route)
-    }) {
+    if let Some(route) = &request.route
+        && let Some(owner) = registry.services.iter().find(|s| {
+            s.runtime
+                .iter()
+                .flat_map(|r| &r.routes)
+                .any(|r| &r.id == route)
+        })
+    {
         return Err(refuse(format!(
-            "route `{}` already exists (service `{}`)\n  = help: pick another route id, or edit the existing route in {display}",
-            request.route, owner.connector_name
+            "route `{route}` already exists (service `{}`)\n  = help: pick another route id, or edit the existing route in {display}",
+            owner.connector_name
         )));
     }
     let wanted_id = derive_id(service_name);
@@ -172,6 +176,15 @@ pub fn plan(
         })?,
     };
 
+    let Some(route_id) = &request.route else {
+        if let Some(index) = existing {
+            return Err(refuse(format!(
+                "service `{}` is in {display} already\n  = help: add a route to it with `--route ROUTE_ID`, or edit its entry in {display}",
+                registry.services[index].connector_name
+            )));
+        }
+        return service_only_plan(request, registry_path, registry_text, schema, service_id);
+    };
     if PATH_KEYWORDS.contains(&service_id.as_str()) || RAW_KEYWORDS.contains(&service_id.as_str()) {
         return Err(refuse(format!(
             "the service id `{service_id}` is a Rust keyword, so it cannot name the connector module (`mod {service_id};`)\n  = help: use a service name whose id is not a keyword, such as `{service_name} API`, or give the service another `id` in {display}"
@@ -216,7 +229,14 @@ pub fn plan(
     );
     let service_display = existing.map_or(service_name, |i| &registry.services[i].connector_name);
     let setting_env = Names::setting_env(&service_id);
-    let route = route_value(request, service_name, &label, service_display, &setting_env);
+    let route = route_value(
+        request,
+        route_id,
+        service_name,
+        &label,
+        service_display,
+        &setting_env,
+    );
     let service = services[service_index]
         .as_object_mut()
         .ok_or_else(|| refuse("the service is not an object"))?;
@@ -264,7 +284,7 @@ pub fn plan(
             }
         }
     }
-    let names = Names::new(display_name, &service_id, &request.route, &request.secrets);
+    let names = Names::new(display_name, &service_id, route_id, &request.secrets);
     let (connector, connector_formatted) = rustfmt(connector_source(&names, request.request_type)?);
     let (test, test_formatted) = rustfmt(test_source(&names, &crate_name)?);
     files.push(PlannedFile {
@@ -287,6 +307,50 @@ pub fn plan(
         service_is_new: existing.is_none(),
         test_name,
         formatted: connector_formatted && test_formatted,
+    })
+}
+
+/// `new --service` without `--route`: the service's complete catalogue entry (every field of
+/// the schema, unknowns `null`), so a hand-written one missing fields is never needed.
+fn service_only_plan(
+    request: &Request,
+    registry_path: &Path,
+    registry_text: &str,
+    schema: &Schema,
+    service_id: String,
+) -> Result<Plan, Refusal> {
+    let display = crate::display_path(registry_path);
+    let mut value: Value = serde_json::from_str(registry_text.trim_start_matches('\u{feff}'))
+        .map_err(|e| refuse(format!("cannot read {display}: {e}")))?;
+    value
+        .get_mut("services")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| refuse(format!("{display} has no `services` list")))?
+        .push(new_service(request.service.trim(), request));
+    // Written out, as `fmt` does for ranked services, so the anchor stays when the name changes.
+    if let Some(service) = value["services"]
+        .as_array_mut()
+        .and_then(|services| services.last_mut())
+        .and_then(Value::as_object_mut)
+    {
+        service.insert("id".into(), json!(service_id));
+    }
+    let after = canonical::to_text(&canonical::canonical_value(value));
+    let after = match canonical::validate_canonical(after, schema, &display) {
+        Ok(text) => text,
+        Err(FormatError::Invalid(invalid) | FormatError::WouldBeInvalid(invalid)) => {
+            return Err(Refusal::Invalid(invalid));
+        }
+    };
+    Ok(Plan {
+        registry_path: registry_path.to_owned(),
+        registry_before: registry_text.to_owned(),
+        registry_after: after,
+        files: Vec::new(),
+        service_id,
+        service_is_new: true,
+        test_name: String::new(),
+        formatted: true,
     })
 }
 
@@ -314,13 +378,21 @@ struct Staged<'a> {
 /// removed), and the directories created for them are removed. Returns what happened to each
 /// path, files first and the registry last.
 pub fn apply(plan: &Plan) -> Result<Vec<(PathBuf, Written)>, ApplyError> {
-    // Through symbolic links to the files they name, as `fmt` and `build` write.
-    let resolved: Vec<(PathBuf, &[u8])> = plan
+    let files: Vec<(&Path, &[u8])> = plan
         .files
         .iter()
         .map(|f| (f.path.as_path(), f.contents.as_bytes()))
         .chain([(plan.registry_path.as_path(), plan.registry_after.as_bytes())])
-        .map(|(path, contents)| {
+        .collect();
+    write_all(&files)
+}
+
+/// Writes each `(path, contents)` or none, in order, as [`apply`] does (`init` shares it).
+pub fn write_all(files: &[(&Path, &[u8])]) -> Result<Vec<(PathBuf, Written)>, ApplyError> {
+    // Through symbolic links to the files they name, as `fmt` and `build` write.
+    let resolved: Vec<(PathBuf, &[u8])> = files
+        .iter()
+        .map(|&(path, contents)| {
             let target = crate::write::final_target(path).unwrap_or_else(|_| path.to_owned());
             (target, contents)
         })
@@ -522,6 +594,7 @@ fn secret_label(service: &str, auth: Option<AuthType>) -> String {
 
 fn route_value(
     request: &Request,
+    route_id: &str,
     service: &str,
     label: &str,
     display: &str,
@@ -540,7 +613,7 @@ fn route_value(
     // `properties` is a JSON object (the generated `Input` is a map); declaring properties turns
     // it into a struct with those fields.
     json!({
-        "id": request.route,
+        "id": route_id,
         "summary": summary,
         "requestType": request.request_type.as_str(),
         "secrets": secrets,
@@ -559,7 +632,7 @@ fn route_value(
             "required": ["ok", "route", "status", "response"],
             "properties": {
                 "ok": {"const": true, "description": "Always `true` on success."},
-                "route": {"const": request.route, "description": "The route id."},
+                "route": {"const": route_id, "description": "The route id."},
                 "status": {"type": "integer", "description": "The service's HTTP status."},
                 "response": {"type": "object", "description": "The service's JSON answer."}
             },
@@ -642,10 +715,20 @@ fn module_edits(crate_root: &Path, service_id: &str) -> Result<Vec<PlannedFile>,
         .any(|l| l.trim().trim_start_matches("pub ") == "mod connectors;")
     {
         let mut text = lib_text;
-        if !text.ends_with('\n') && !text.is_empty() {
-            text.push('\n');
+        // Right after `include_registry!()` (where `init` puts it, before any test module:
+        // clippy's `items_after_test_module`), else at the end.
+        let include = text
+            .find("include_registry!();\n")
+            .map(|at| at + "include_registry!();\n".len());
+        match include {
+            Some(at) => text.insert_str(at, "\npub mod connectors;\n"),
+            None => {
+                if !text.ends_with('\n') && !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str("\npub mod connectors;\n");
+            }
         }
-        text.push_str("\npub mod connectors;\n");
         files.push(PlannedFile {
             path: lib,
             contents: text,

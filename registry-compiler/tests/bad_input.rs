@@ -332,7 +332,7 @@ fn an_unwritable_docs_directory_is_a_cli_error_and_a_build_script_warning() {
         directives(&script),
         [
             "cargo::warning=docs not written: cannot write docs/SERVICE_API_INDEX.md: Not a directory (os error 20)",
-            "cargo::warning=run `cargo run -p workerflow-registry -- build` where the docs directory is writable, or set WORKERFLOW_NO_DOCS=1",
+            "cargo::warning=run `workerflow-registry build` where the docs directory is writable, or set WORKERFLOW_NO_DOCS=1",
         ]
     );
     assert!(root.join("out/workerflow_registry.rs").is_file());

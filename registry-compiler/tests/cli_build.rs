@@ -72,8 +72,7 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
         "{stderr}"
     );
     assert!(
-        stderr
-            .contains("help: regenerate the docs with `cargo run -p workerflow-registry -- build`"),
+        stderr.contains("help: regenerate the docs with `workerflow-registry build`"),
         "{stderr}"
     );
     assert!(!root.join("docs").exists(), "--check writes nothing");
@@ -115,9 +114,7 @@ fn check_passes_when_fresh_and_shows_a_diff_and_the_fix_when_stale() {
         "{stderr}"
     );
     assert!(
-        stderr.ends_with(
-            "help: regenerate the docs with `cargo run -p workerflow-registry -- build`\n"
-        ),
+        stderr.ends_with("help: regenerate the docs with `workerflow-registry build`\n"),
         "{stderr}"
     );
     assert_eq!(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{run_in, text, workspace_root};
+use common::{in_scratch_crate, run_in, text, workspace_root};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scaffold-crate")
@@ -41,25 +41,6 @@ fn scratch_crate(name: &str) -> PathBuf {
     std::fs::remove_file(dir.join("Cargo.toml.in")).expect("remove template");
     std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
     dir
-}
-
-/// `program` run in the scratch crate `dir` as a user would run it there: sharing this
-/// workspace's target directory (as tests/user_crate.rs does, so dependencies are not built
-/// again), without the variables Cargo set for this test, and without the route's secret.
-fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let mut command = Command::new(program);
-    command
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .env_remove("OUT_DIR")
-        .env_remove("CARGO_MANIFEST_DIR")
-        .env_remove("CARGO_PRIMARY_PACKAGE")
-        .env_remove("CARGO_TARGET_TMPDIR")
-        .env_remove("ACME_API_KEY")
-        .env_remove("WORKERFLOW_ACME_CRM_BASE_URL");
-    command
 }
 
 const ACME: &[&str] = &[
@@ -694,5 +675,72 @@ fn the_agent_playbook_runs_as_written() {
             text(&output.stderr)
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `new --service` without `--route`: the service's whole catalogue entry, every field of the
+/// schema present (unknowns `null`), valid and canonical as written; a second time, a refusal.
+#[test]
+fn a_service_without_a_route_gets_its_whole_catalogue_entry() {
+    let dir = scratch_crate("service-only");
+    let output = run_in(&dir, &["new", "--service", "Acme CRM"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    insta::assert_snapshot!("scaffold__service_only_output", text(&output.stdout));
+    let registry: serde_json::Value =
+        serde_json::from_str(&read(dir.join("connector-registry/services.json"))).expect("JSON");
+    let service = registry["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["connectorName"] == "Acme CRM"))
+        .expect("the new service");
+    let schema: serde_json::Value = serde_json::from_str(&read(
+        workspace_root().join("connector-registry/services.schema.json"),
+    ))
+    .expect("schema");
+    let keys: Vec<&str> = service
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for required in schema["$defs"]["service"]["required"]
+        .as_array()
+        .expect("required list")
+    {
+        let required = required.as_str().expect("name");
+        assert!(keys.contains(&required), "{required} missing: {keys:?}");
+    }
+    assert_eq!(service["id"], "acme_crm");
+    assert!(
+        !keys.contains(&"runtime"),
+        "no routes, no runtime: {keys:?}"
+    );
+    // Valid (the one warning: no sources yet) and canonical.
+    let check = run_in(&dir, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert!(
+        !text(&check.stderr).contains("WF202"),
+        "{}",
+        text(&check.stderr)
+    );
+    let fmt = run_in(&dir, &["fmt", "--check"]);
+    assert_eq!(fmt.status.code(), Some(0), "{}", text(&fmt.stderr));
+    // A route can be added to it afterwards; the service alone again is refused.
+    let again = run_in(&dir, &["new", "--service", "acme crm"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        text(&again.stderr),
+        "error: service `Acme CRM` is in connector-registry/services.json already\n  = help: add a route to it with `--route ROUTE_ID`, or edit its entry in connector-registry/services.json\n"
+    );
+    let route = run_in(
+        &dir,
+        &[
+            "new",
+            "--service",
+            "Acme CRM",
+            "--route",
+            "acme_contact_upsert",
+        ],
+    );
+    assert_eq!(route.status.code(), Some(0), "{}", text(&route.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

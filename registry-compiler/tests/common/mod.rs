@@ -31,3 +31,24 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `program` run in the scratch crate `dir` as a user would run it there: sharing this
+/// workspace's target directory (as tests/user_crate.rs does, so dependencies are not built
+/// again), without the variables Cargo set for this test, and without the scaffolded routes'
+/// secrets and settings.
+pub fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let mut command = Command::new(program);
+    command
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("OUT_DIR")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("CARGO_PRIMARY_PACKAGE")
+        .env_remove("CARGO_TARGET_TMPDIR")
+        .env_remove("ACME_API_KEY")
+        .env_remove("WORKERFLOW_ACME_BASE_URL")
+        .env_remove("WORKERFLOW_ACME_CRM_BASE_URL");
+    command
+}
