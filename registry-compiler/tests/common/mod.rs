@@ -31,3 +31,14 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// What `check` prints for the valid registry at `path`, its counts taken from the model
+/// (`Registry::load`), so no test states how many services or routes a registry has.
+pub fn check_summary(path: &Path) -> String {
+    let registry = workerflow_registry::Registry::load(path).expect("the registry is valid");
+    format!(
+        "ok: {} services, {} runtime routes\n",
+        registry.services.len(),
+        registry.routes().count()
+    )
+}
