@@ -523,7 +523,7 @@ async fn routes_and_config_name_requirements_never_values() {
     assert_eq!(routes.status, 200);
     assert_eq!(routes.body["ok"], true);
     let listed = routes.body["routes"].as_array().expect("routes");
-    assert_eq!(listed.len(), 12);
+    assert_eq!(listed.len(), workerflow::registry::ALL.len());
     let slack = listed
         .iter()
         .find(|route| route["route"] == "slack_message")
@@ -546,7 +546,7 @@ async fn routes_and_config_name_requirements_never_values() {
     assert_eq!(config.status, 200);
     assert_eq!(config.body["ok"], false);
     let report = config.body["routes"].as_array().expect("routes");
-    assert_eq!(report.len(), 12);
+    assert_eq!(report.len(), workerflow::registry::ALL.len());
     let entry = |id: &str| {
         report
             .iter()

@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{in_scratch_crate, run_in, text, workspace_root};
+use common::{check_summary, in_scratch_crate, run_in, text, workspace_root};
+
+// The root harness's registry-derived configuration, checked here on a registry grown by `new`.
+#[allow(dead_code)]
+#[path = "../../tests/common/registry_config.rs"]
+mod registry_config;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scaffold-crate")
@@ -742,5 +747,46 @@ fn a_service_without_a_route_gets_its_whole_catalogue_entry() {
         ],
     );
     assert_eq!(route.status.code(), Some(0), "{}", text(&route.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 29 point 7: the checks that depend on how many routes the bundled registry has derive
+/// it from the registry, so a copy of it grown by `new` passes them too: `check`'s counts, and
+/// the harness's configuration (every secret requirement, every base URL setting).
+#[test]
+fn count_and_configuration_checks_follow_a_registry_grown_by_new() {
+    let dir = scratch_crate("grown");
+    let registry = dir.join("connector-registry/services.json");
+    let bundled = workspace_root().join("connector-registry/services.json");
+    std::fs::copy(&bundled, &registry).expect("copy the bundled registry");
+    let new = run_in(&dir, ACME);
+    assert_eq!(new.status.code(), Some(0), "{}", text(&new.stderr));
+
+    let before = workerflow_registry::Registry::load(&bundled).expect("bundled");
+    let after = workerflow_registry::Registry::load(&registry).expect("grown");
+    assert_eq!(after.routes().count(), before.routes().count() + 1);
+    let check = run_in(&dir, &["check"]);
+    assert_eq!(text(&check.stdout), check_summary(&registry));
+
+    let base = "http://127.0.0.1:9";
+    let config: std::collections::BTreeMap<String, String> =
+        registry_config::harness_config(&after, base)
+            .into_iter()
+            .collect();
+    for (_, route) in after.routes() {
+        for requirement in &route.secrets {
+            assert!(config.contains_key(&requirement.any_of[0]), "{}", route.id);
+        }
+        for setting in route.settings.iter().flatten() {
+            if setting.kind == workerflow_registry::model::SettingKind::BaseUrl {
+                assert_eq!(config.get(&setting.name).map(String::as_str), Some(base));
+            }
+        }
+    }
+    // The new route's own secret has its distinctive value.
+    assert_eq!(
+        config.get("ACME_API_KEY"),
+        Some(&registry_config::secret_value("ACME_API_KEY"))
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

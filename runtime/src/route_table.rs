@@ -296,15 +296,31 @@ impl RouteTable {
         }
     }
 
-    /// [`RouteTable::dispatch`] on the current thread, for handlers that need no particular async
-    /// runtime (tests, command-line tools, handlers without I/O).
+    /// [`RouteTable::dispatch`], blocking the current thread until it is done (tests,
+    /// command-line tools, worker threads). The handler runs on this thread.
+    ///
+    /// With the `reqwest` feature, the call is polled with the HTTP transport's own tokio
+    /// runtime entered: every timer, socket and retry wait it makes belongs to that runtime,
+    /// whose thread drives them while this one blocks (runtime/src/http/POLICY.md 2.9). So it
+    /// works outside any runtime and inside one too (a `spawn_blocking` thread; even an async
+    /// task, though that stalls the task's runtime for the call: await
+    /// [`RouteTable::dispatch`] there instead). Without the feature it uses a plain
+    /// executor, and a [`crate::http::Transport`]'s timers must not need a reactor.
     pub fn dispatch_blocking(
         &self,
         route_id: &str,
         payload: Value,
         secrets: &dyn SecretSource,
     ) -> Result<Value, DispatchError> {
-        pollster::block_on(self.dispatch(route_id, payload, secrets))
+        let call = self.dispatch(route_id, payload, secrets);
+        #[cfg(feature = "reqwest")]
+        if let Some(runtime) = crate::http::own_runtime() {
+            let _entered = runtime.enter();
+            // Inside a tokio task the cooperative budget would run out and, never reset while
+            // this thread blocks, leave the call pending forever.
+            return pollster::block_on(tokio::task::unconstrained(call));
+        }
+        pollster::block_on(call)
     }
 
     /// The implemented, enabled route with this id, or the error a call of it gets: unknown

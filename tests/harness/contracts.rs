@@ -146,7 +146,8 @@ pub fn check_outcome(
 #[tokio::test]
 async fn every_route_declares_all_five_contract_parts() {
     let contracts = contracts();
-    assert_eq!(contracts.len(), 12);
+    // The count comes from the registry, never from a literal (issue 29 point 7).
+    assert_eq!(contracts.len(), workerflow::registry::ALL.len());
     for (id, contract) in contracts {
         let route = &contract.route;
         assert!(route.auth.is_some() && route.docs_url.is_some(), "{id}");
@@ -327,4 +328,41 @@ async fn generated_constants_hold_the_contract() {
     );
     let lead = &contracts()["lead_normalizer"].route;
     assert_eq!(parse(routes::lead_normalizer::INPUT_SCHEMA), lead.input);
+}
+
+/// The harness configures what the registry declares: every secret requirement of every route
+/// (a distinctive value, a webhook at the mock) and every `base_url` setting at the mock.
+#[test]
+fn the_harness_configures_every_declared_secret_and_base_url() {
+    use workerflow_runtime::SecretSource;
+    let base = "http://127.0.0.1:9";
+    let secrets = crate::support::secrets_for(base);
+    for spec in workerflow::registry::ALL {
+        for requirement in spec.secrets {
+            let value = secrets
+                .get(requirement.any_of[0])
+                .unwrap_or_else(|| panic!("{}: {} unset", spec.id, requirement.any_of[0]));
+            assert!(
+                value.expose().contains(crate::support::SENTINEL),
+                "{}",
+                spec.id
+            );
+        }
+    }
+    for (id, contract) in contracts() {
+        let settings = contract.route.settings.iter().flatten();
+        for setting in
+            settings.filter(|s| s.kind == workerflow_registry::model::SettingKind::BaseUrl)
+        {
+            let value = secrets.get(&setting.name).expect("base URL set");
+            assert_eq!(value.expose(), base, "{id}: {}", setting.name);
+        }
+    }
+    // The webhook tests script these paths: they are the registry-derived ones.
+    use crate::registry_config::webhook_path;
+    assert_eq!(webhook_path("CHAT_WEBHOOK_URL"), crate::support::CHAT_PATH);
+    assert_eq!(
+        webhook_path("SLACK_WEBHOOK_URL"),
+        crate::support::SLACK_PATH
+    );
 }

@@ -28,7 +28,10 @@ async fn github_issue_create_request_and_output() {
         (request.method.as_str(), request.path.as_str()),
         ("POST", ISSUES)
     );
-    assert_eq!(request.header("authorization"), Some("Bearer ghp_SECRET_2"));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {}", secret_value("GITHUB_TOKEN")).as_str())
+    );
     assert_eq!(
         request.header("accept"),
         Some("application/vnd.github+json")
@@ -180,7 +183,7 @@ async fn openai_chat_defaults() {
     let request = &harness.requests()[0];
     assert_eq!(
         request.header("authorization"),
-        Some("Bearer sk-openai-SECRET_3")
+        Some(format!("Bearer {}", secret_value("OPENAI_API_KEY")).as_str())
     );
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(

@@ -8,6 +8,8 @@ mod github_openai;
 #[path = "../common/log_capture.rs"]
 mod log_capture;
 mod notion_hubspot;
+#[path = "../common/registry_config.rs"]
+mod registry_config;
 mod retry_timing;
 mod sentinel;
 mod stripe;

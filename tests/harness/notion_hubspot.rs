@@ -29,7 +29,10 @@ async fn notion_create_request_and_output() {
         r#"{"ok":true,"route":"notion_database_item_create","pageId":"p1","url":"u","archived":true,"createdTime":"t"}"#
     );
     let request = &harness.requests()[0];
-    assert_eq!(request.header("authorization"), Some("Bearer ntn_SECRET_4"));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {}", secret_value("NOTION_TOKEN")).as_str())
+    );
     assert_eq!(request.header("notion-version"), Some("2022-06-28"));
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(
@@ -211,7 +214,10 @@ async fn notion_get_request_ids_and_output() {
     );
     let get = &requests[0];
     assert_eq!(get.method, "GET");
-    assert_eq!(get.header("authorization"), Some("Bearer ntn_SECRET_4"));
+    assert_eq!(
+        get.header("authorization"),
+        Some(format!("Bearer {}", secret_value("NOTION_TOKEN")).as_str())
+    );
     assert_eq!(get.header("notion-version"), Some("2022-06-28"));
     assert_eq!(get.header("content-type"), Some("application/json"));
     assert!(get.body.is_empty());
@@ -280,7 +286,7 @@ async fn hubspot_contact_default_search_and_create() {
     for request in &requests {
         assert_eq!(
             request.header("authorization"),
-            Some("Bearer pat-hubspot-SECRET_5")
+            Some(format!("Bearer {}", secret_value("HUBSPOT_ACCESS_TOKEN")).as_str())
         );
         assert_eq!(request.header("content-type"), Some("application/json"));
         assert_eq!(request.header("idempotency-key"), None);

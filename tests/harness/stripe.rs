@@ -28,7 +28,7 @@ async fn payment_intent_request_and_output() {
     );
     assert_eq!(
         request.header("authorization"),
-        Some("Bearer sk_test_SECRET_1")
+        Some(format!("Bearer {}", secret_value("STRIPE_API_KEY")).as_str())
     );
     assert_eq!(
         request.header("content-type"),
@@ -221,7 +221,7 @@ async fn customer_upsert_creates_when_not_found() {
     );
     assert_eq!(
         lookup.header("authorization"),
-        Some("Bearer sk_test_SECRET_1")
+        Some(format!("Bearer {}", secret_value("STRIPE_API_KEY")).as_str())
     );
     assert_eq!(lookup.header("content-type"), None);
     assert_eq!(lookup.header("idempotency-key"), None);

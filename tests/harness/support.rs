@@ -13,19 +13,12 @@ use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, RouteTable, 
 
 pub use crate::log_capture::{init_logs, logs};
 
-/// Every secret value and webhook part used by the suite contains this; nothing users see may.
-pub const SENTINEL: &str = "SECRET";
+pub use crate::registry_config::{SENTINEL, WEBHOOK_QUERY, is_webhook_path, secret_value};
 
-pub const STRIPE_KEY: &str = "sk_test_SECRET_1";
-pub const GITHUB_TOKEN: &str = "ghp_SECRET_2";
-pub const OPENAI_KEY: &str = "sk-openai-SECRET_3";
-pub const NOTION_TOKEN: &str = "ntn_SECRET_4";
-pub const HUBSPOT_TOKEN: &str = "pat-hubspot-SECRET_5";
-pub const GOOGLE_KEY: &str = "google-SECRET_6";
-
-pub const CHAT_PATH: &str = "/hook/SECRETPATH";
-pub const SLACK_PATH: &str = "/services/SECRETPATH";
-pub const WEBHOOK_QUERY: &str = "token=SECRETTOKEN";
+/// The webhook paths of the routes the webhook tests script (`webhook_path` of their secret;
+/// `webhook_paths_follow_the_registry` ties them).
+pub const CHAT_PATH: &str = "/hooks/chat_webhook_url/SECRETPATH";
+pub const SLACK_PATH: &str = "/hooks/slack_webhook_url/SECRETPATH";
 
 /// Base delay 5 ms, max delay 50 ms, no jitter: retries without waiting around.
 pub fn fast_policy() -> HttpPolicy {
@@ -209,7 +202,7 @@ impl Harness {
                 request.method,
                 request.path
             );
-            if request.path == CHAT_PATH || request.path == SLACK_PATH {
+            if is_webhook_path(&request.path) {
                 assert_eq!(request.header("authorization"), None);
             }
         }
@@ -223,28 +216,26 @@ impl Harness {
     }
 }
 
-/// Every secret (distinctive values) and every base URL at `base`.
+/// The bundled registry, loaded once.
+pub fn bundled() -> &'static workerflow_registry::Registry {
+    static BUNDLED: std::sync::OnceLock<workerflow_registry::Registry> = std::sync::OnceLock::new();
+    BUNDLED.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/connector-registry/services.json"
+        );
+        workerflow_registry::Registry::load(path).expect("the registry is valid")
+    })
+}
+
+/// Every secret of every route (distinctive values) and every base URL at `base`, derived from
+/// the registry (`registry_config::harness_config`).
 pub fn secrets_for(base: &str) -> MapSecrets {
-    MapSecrets::new()
-        .with(
-            "CHAT_WEBHOOK_URL",
-            format!("{base}{CHAT_PATH}?{WEBHOOK_QUERY}"),
-        )
-        .with(
-            "SLACK_WEBHOOK_URL",
-            format!("{base}{SLACK_PATH}?{WEBHOOK_QUERY}"),
-        )
-        .with("GITHUB_TOKEN", GITHUB_TOKEN)
-        .with("OPENAI_API_KEY", OPENAI_KEY)
-        .with("STRIPE_API_KEY", STRIPE_KEY)
-        .with("NOTION_TOKEN", NOTION_TOKEN)
-        .with("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
-        .with("GOOGLEAI_API_KEY", GOOGLE_KEY)
-        .with("WORKERFLOW_GITHUB_BASE_URL", base)
-        .with("WORKERFLOW_OPENAI_BASE_URL", base)
-        .with("WORKERFLOW_STRIPE_BASE_URL", base)
-        .with("WORKERFLOW_NOTION_BASE_URL", base)
-        .with("WORKERFLOW_HUBSPOT_BASE_URL", base)
+    crate::registry_config::harness_config(bundled(), base)
+        .into_iter()
+        .fold(MapSecrets::new(), |secrets, (name, value)| {
+            secrets.with(name, value)
+        })
 }
 
 pub fn registry(policy: HttpPolicy) -> RouteTable {

@@ -52,3 +52,14 @@ pub fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Com
         .env_remove("WORKERFLOW_ACME_CRM_BASE_URL");
     command
 }
+
+/// What `check` prints for the valid registry at `path`, its counts taken from the model
+/// (`Registry::load`), so no test states how many services or routes a registry has.
+pub fn check_summary(path: &Path) -> String {
+    let registry = workerflow_registry::Registry::load(path).expect("the registry is valid");
+    format!(
+        "ok: {} services, {} runtime routes\n",
+        registry.services.len(),
+        registry.routes().count()
+    )
+}

@@ -27,6 +27,8 @@ pub use excerpt::{MAX_EXCERPT, Redactor};
 pub use failure::{HttpFailure, HttpResponse, MessageShape, ProviderDescription, ProviderReply};
 pub use policy::HttpPolicy;
 pub use request::{OutboundRequest, endpoint_host, path_segment};
+#[cfg(feature = "reqwest")]
+pub(crate) use transport::own_runtime;
 pub use transport::{BoxFuture, MAX_BODY, RawResponse, Transport, TransportError};
 #[cfg(feature = "reqwest")]
 pub use transport::{ReqwestTransport, ReqwestTransportBuildError};

@@ -44,7 +44,9 @@ pub trait Transport: Send + Sync {
     }
 
     /// Waits between attempts. The retry loop uses the stack's own timer so that it does not
-    /// tie the client to one async runtime.
+    /// tie the client to one async runtime. The timer must be made when the future is first
+    /// polled, not by this call: it may be called outside the runtime that will drive it
+    /// (POLICY.md 2.9).
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
@@ -89,6 +91,8 @@ pub enum TransportError {
     Denied,
 }
 
+#[cfg(feature = "reqwest")]
+pub(crate) use reqwest_transport::own_runtime;
 #[cfg(feature = "reqwest")]
 pub use reqwest_transport::{ReqwestTransport, ReqwestTransportBuildError};
 
@@ -185,7 +189,12 @@ mod reqwest_transport {
         }
 
         fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-            Box::pin(on_tokio(tokio::time::sleep(duration), ()))
+            // The timer is made when first polled, inside the runtime that drives it: made
+            // here, outside any runtime, `tokio::time::sleep` panics (no reactor).
+            Box::pin(on_tokio(
+                async move { tokio::time::sleep(duration).await },
+                (),
+            ))
         }
     }
 
@@ -333,7 +342,8 @@ mod reqwest_transport {
     }
 
     /// Runs `future` on the current tokio runtime, or on the transport's own one when there is
-    /// none; `fallback` when neither can run it.
+    /// none; `fallback` when neither can run it. `future` must make its timers and sockets
+    /// when first polled (an `async` block), not when built: it may be built outside a runtime.
     async fn on_tokio<F>(future: F, fallback: F::Output) -> F::Output
     where
         F: std::future::Future + Send + 'static,
@@ -348,8 +358,10 @@ mod reqwest_transport {
         }
     }
 
-    /// A one-thread runtime started on first use, for callers outside tokio.
-    fn own_runtime() -> Option<&'static tokio::runtime::Handle> {
+    /// A one-thread runtime started on first use, for callers outside tokio; its thread does
+    /// nothing but drive its timers and sockets, so any thread may block on futures that use
+    /// them (`RouteTable::dispatch_blocking` enters it).
+    pub(crate) fn own_runtime() -> Option<&'static tokio::runtime::Handle> {
         static HANDLE: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
         HANDLE
             .get_or_init(|| {
@@ -376,6 +388,12 @@ mod reqwest_transport {
             let url = url::Url::parse(url).expect("url");
             let request = OutboundRequest::api(http::Method::GET, url);
             pollster::block_on(transport.send(&request, Duration::from_secs(10)))
+        }
+
+        #[test]
+        fn sleeping_outside_tokio_needs_no_reactor() {
+            let transport = ReqwestTransport::new(Duration::from_secs(5)).expect("transport");
+            pollster::block_on(transport.sleep(Duration::from_millis(1)));
         }
 
         #[test]
