@@ -1,7 +1,8 @@
-//! Every route's examples through `workerflow serve` (issue 28): a sync route answers with the
-//! documented output or error at once; an async route refuses what its schema refuses at once
-//! (400, nothing stored), and otherwise accepts the call (202) and records the documented output
-//! or error in the job store, read back with `GET /api/jobs/{traceId}`.
+//! Every route's examples through `workerflow call` and `workerflow serve` (issue 28). `call`
+//! prints the documented output or error; through `serve` a sync route answers with it at once,
+//! and an async route refuses what its schema refuses at once (400, nothing stored), and
+//! otherwise accepts the call (202) and records the documented output or error in the job store,
+//! read back with `GET /api/jobs/{traceId}`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -255,4 +256,71 @@ impl Server {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_gives_its_documented_outcome_through_call() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let registry = Registry::load(root.join("connector-registry/services.json"))
+        .expect("the bundled registry loads");
+    let mut failures = Vec::new();
+    for (_, route) in registry.routes() {
+        for example in route.examples.as_deref().unwrap_or_default() {
+            let harness = Harness::start().await;
+            if !example.provider.is_empty() {
+                harness.on_any(
+                    example
+                        .provider
+                        .iter()
+                        .map(|answer| json_response(answer.status, answer.body.clone()))
+                        .collect(),
+                );
+            }
+            // Secrets and base URLs from the environment, as an operator would set them.
+            let env = crate::registry_config::harness_config(&registry, &harness.url());
+            let args = [
+                "call".to_owned(),
+                route.id.clone(),
+                "--payload".to_owned(),
+                example.input.to_string(),
+            ];
+            // Off the runtime's workers: the mock server runs on them.
+            let output = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_workerflow"))
+                    .args(args)
+                    .env_clear()
+                    .envs(env)
+                    .output()
+            })
+            .await
+            .expect("the blocking task")
+            .expect("workerflow call runs");
+            let printed: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+            let outcome = if output.status.success() {
+                Outcome::Output(printed)
+            } else {
+                match (printed["class"].as_str(), printed["message"].as_str()) {
+                    (Some(class), Some(message)) => Outcome::Error {
+                        class: class.to_owned(),
+                        message: message.to_owned(),
+                        status: printed["status"]
+                            .as_u64()
+                            .and_then(|s| u16::try_from(s).ok()),
+                    },
+                    _ => Outcome::Other(format!(
+                        "exit {:?}: {}",
+                        output.status.code(),
+                        String::from_utf8_lossy(&output.stderr)
+                    )),
+                }
+            };
+            if let Err(problem) = outcome.matches(example, &harness.host()) {
+                failures.push(format!("{} / {:?}: {problem}", route.id, example.name));
+            }
+            if example.provider.is_empty() && example.output.is_none() {
+                harness.assert_untouched();
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

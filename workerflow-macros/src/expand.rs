@@ -205,11 +205,7 @@ mod tests {
     #[test]
     fn a_sync_handler_with_a_registry_path_is_called_without_await() {
         let tokens = connector(
-            quote!(
-                route = lead_normalizer,
-                registry = crate::generated,
-                settings = [MODEL]
-            ),
+            quote!(route = lead_normalizer, registry = crate::generated),
             quote! {
                 fn normalize(ctx: &RouteContext<Lead>, input: Value) -> Result<Value, ConnectorError> {
                     Ok(input)
@@ -218,7 +214,6 @@ mod tests {
         );
         let expanded = tokens.to_string();
         assert!(expanded.contains("crate :: generated :: routes :: lead_normalizer"));
-        assert!(expanded.contains("& [& MODEL]"), "{expanded}");
         assert!(!expanded.contains(". await"));
         // A plain function: no future, no box.
         assert!(!expanded.contains("Box :: pin"));
