@@ -7,7 +7,8 @@
 #   bench/serve_load.sh [REQUESTS] [CONNECTIONS]
 #
 # Environment: WORKERFLOW_LOG (server log level, default info; the log goes to a file),
-# SERVE_ARGS (extra `workerflow serve` arguments; default: a queue that holds a whole run and 64
+# SERVE_ARGS (extra `workerflow serve` arguments; default: the memory queue (its drain line is
+# what the no-loss check reads; bench/serve_jobs.sh measures the durable stores), one that holds a whole run and 64
 # workers, so no call meets the 503 of a full queue), WRK_MAX_SECONDS (cap per run, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ per_thread=$((requests / wrk_threads))
 server_port=18787
 mock_port=18788
 token="bench-token-$$-$RANDOM-$RANDOM"  # at least 16 characters: serve refuses shorter
-serve_args=${SERVE_ARGS:---queue-capacity 32768 --workers 64}
+serve_args=${SERVE_ARGS:---queue-capacity 32768 --workers 64 --jobs memory}
 work=$(mktemp -d)
 trap 'kill $server_pid $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
