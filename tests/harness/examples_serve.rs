@@ -12,7 +12,7 @@ use workerflow::serve::{JobBackend, JobStore, RetryPolicy, ServeConfig, StoreLoc
 use workerflow_registry::Registry;
 use workerflow_runtime::http::HttpClient;
 
-use crate::support::{Harness, fast_policy, json_response};
+use crate::support::{Harness, fast_policy};
 
 const TOKEN: &str = "examples-through-serve-token";
 
@@ -29,16 +29,7 @@ async fn every_example_gives_its_documented_outcome_through_serve() {
         for example in route.examples.as_deref().unwrap_or_default() {
             seen += 1;
             let what = format!("{} / {:?}", route.id, example.name);
-            let harness = Harness::start().await;
-            if !example.provider.is_empty() {
-                harness.on_any(
-                    example
-                        .provider
-                        .iter()
-                        .map(|answer| json_response(answer.status, answer.body.clone()))
-                        .collect(),
-                );
-            }
+            let harness = Harness::for_example(example).await;
             let _ = std::fs::remove_dir_all(&data);
             let store = JobStore::open(&StoreLocation::Sqlite(data.clone()), 64)
                 .await
@@ -109,18 +100,7 @@ impl Outcome {
     ) -> Result<(), String> {
         match (self, &example.output, &example.error) {
             (Outcome::Output(actual), Some(expected), _) => {
-                let mut actual = actual.clone();
-                if let (Some(host), Some(documented)) =
-                    (actual.get_mut("endpointHost"), expected.get("endpointHost"))
-                    && host == harness_host
-                {
-                    *host = documented.clone();
-                }
-                if &actual == expected {
-                    Ok(())
-                } else {
-                    Err(format!("output {actual}, documented {expected}"))
-                }
+                crate::contracts::output_agrees(actual, expected, harness_host)
             }
             (
                 Outcome::Error {
@@ -266,16 +246,7 @@ async fn every_example_gives_its_documented_outcome_through_call() {
     let mut failures = Vec::new();
     for (_, route) in registry.routes() {
         for example in route.examples.as_deref().unwrap_or_default() {
-            let harness = Harness::start().await;
-            if !example.provider.is_empty() {
-                harness.on_any(
-                    example
-                        .provider
-                        .iter()
-                        .map(|answer| json_response(answer.status, answer.body.clone()))
-                        .collect(),
-                );
-            }
+            let harness = Harness::for_example(example).await;
             // Secrets and base URLs from the environment, as an operator would set them.
             let env = crate::registry_config::harness_config(&registry, &harness.url());
             let args = [

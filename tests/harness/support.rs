@@ -163,6 +163,21 @@ impl Harness {
 
     /// Answers every request no other script matches with `responses` in order, repeating
     /// the last.
+    /// A harness whose mock gives `example`'s provider answers, in order.
+    pub async fn for_example(example: &workerflow_registry::model::Example) -> Harness {
+        let harness = Harness::start().await;
+        if !example.provider.is_empty() {
+            harness.on_any(
+                example
+                    .provider
+                    .iter()
+                    .map(|answer| json_response(answer.status, answer.body.clone()))
+                    .collect(),
+            );
+        }
+        harness
+    }
+
     pub fn on_any(&self, responses: Vec<ResponseTemplate>) -> &Self {
         self.on(ANY, ANY, responses)
     }
