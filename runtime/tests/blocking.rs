@@ -3,8 +3,8 @@
 //! reactor (issue 29 point 5). The webhook server is a loopback `std::net::TcpListener`; its host
 //! is the operator's configured webhook, so the egress check lets it through.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -118,26 +118,7 @@ impl Server {
     }
 }
 
-/// Reads the head and a `content-length` body, enough for a small request.
-fn read_request(stream: &mut TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while let Ok(read @ 1..) = stream.read(&mut buffer) {
-        seen.extend_from_slice(&buffer[..read]);
-        let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if seen.len() >= end + 4 + length {
-                return;
-            }
-        }
-    }
-}
+include!("support/read_request.rs");
 
 #[test]
 fn a_refused_connection_is_retried_then_a_gateway_error() {

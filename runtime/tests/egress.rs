@@ -2,11 +2,10 @@
 //! hosts the operator configured, nothing else; a refused request reaches no transport and no
 //! server, and its error names the route and the host only.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use workerflow_runtime::http::{
@@ -94,26 +93,7 @@ impl Server {
     }
 }
 
-/// Reads the head and a `content-length` body, enough to answer a small request.
-fn read_request(stream: &mut std::net::TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while let Ok(read @ 1..) = stream.read(&mut buffer) {
-        seen.extend_from_slice(&buffer[..read]);
-        let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if seen.len() >= end + 4 + length {
-                return;
-            }
-        }
-    }
-}
+include!("support/read_request.rs");
 
 include!("support/counting.rs");
 

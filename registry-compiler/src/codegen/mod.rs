@@ -193,20 +193,7 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
                 "A handler of this route reads it with `ctx.setting({ident}::{})`.",
                 setting.name
             ));
-            let type_name = format_ident!("{}", setting.name);
-            let index = proc_macro2::Literal::usize_unsuffixed(index);
-            quote! {
-                #[doc = #what]
-                #[doc = ""]
-                #[doc = #how]
-                #[allow(non_camel_case_types)]
-                #[derive(Clone, Copy, Debug)]
-                pub struct #type_name;
-
-                impl ::workerflow_runtime::SettingOf<Route> for #type_name {
-                    const INDEX: usize = #index;
-                }
-            }
+            typed_item(&what, &how, &setting.name, quote! { SettingOf }, index)
         });
     let hosts = match &route.hosts {
         Some(hosts) => quote! { Some(&[#(#hosts),*]) },
@@ -244,20 +231,7 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
             let how = doc_line(&format!(
                 "A handler of this route reads it with `ctx.secret({ident}::{type_name})`."
             ));
-            let type_name = format_ident!("{type_name}");
-            let index = proc_macro2::Literal::usize_unsuffixed(index);
-            quote! {
-                #[doc = #what]
-                #[doc = ""]
-                #[doc = #how]
-                #[allow(non_camel_case_types)]
-                #[derive(Clone, Copy, Debug)]
-                pub struct #type_name;
-
-                impl ::workerflow_runtime::SecretOf<Route> for #type_name {
-                    const INDEX: usize = #index;
-                }
-            }
+            typed_item(&what, &how, &type_name, quote! { SecretOf }, index)
         });
     let contract_types = contract_types(route, ident);
     quote! {
@@ -290,6 +264,32 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
             #(#secret_types)*
             #(#setting_types)*
             #contract_types
+        }
+    }
+}
+
+/// A route's secret or setting as a type: a unit struct implementing `trait_name<Route>` (the
+/// runtime's `SecretOf` or `SettingOf`) at its position in the route's list, so `ctx.secret(…)` and
+/// `ctx.setting(…)` take only the route's own.
+fn typed_item(
+    what: &str,
+    how: &str,
+    type_name: &str,
+    trait_name: TokenStream,
+    index: usize,
+) -> TokenStream {
+    let type_name = format_ident!("{type_name}");
+    let index = proc_macro2::Literal::usize_unsuffixed(index);
+    quote! {
+        #[doc = #what]
+        #[doc = ""]
+        #[doc = #how]
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct #type_name;
+
+        impl ::workerflow_runtime::#trait_name<Route> for #type_name {
+            const INDEX: usize = #index;
         }
     }
 }
