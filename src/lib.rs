@@ -17,12 +17,11 @@
 //! # }
 //! ```
 //!
-//! The `workerflow` binary (`src/main.rs`) lists the routes, reports missing configuration and
-//! calls a route from the command line; `workerflow serve` runs [`serve::serve`], the HTTP front
-//! door.
+//! The `workerflow` binary (`src/main.rs`) lists the routes, reports missing configuration,
+//! calls a route from the command line and serves them over HTTP: the commands of
+//! `workerflow-server` (which a team's own server binary has too) over [`registry::linked`].
 
 workerflow_runtime::include_registry!();
 
 pub mod check_urls;
 pub mod connectors;
-pub mod serve;

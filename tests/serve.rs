@@ -11,9 +11,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use workerflow::serve::{ServeConfig, ServeReport};
 use workerflow_runtime::MapSecrets;
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
+use workerflow_server::{ServeConfig, ServeReport};
 
 #[path = "common/child_output.rs"]
 mod child_output;
@@ -93,9 +93,12 @@ async fn start(config: ServeConfig, secrets: MapSecrets) -> Server {
         .expect("linked")
         .with_http(HttpClient::new(fast_policy()).expect("client"));
     let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(workerflow::serve::serve(
+    let handle = tokio::spawn(workerflow_server::serve(
         listener,
-        registry,
+        workerflow_server::Api {
+            routes: registry,
+            openapi_json: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")),
+        },
         Arc::new(secrets),
         config,
         async move {

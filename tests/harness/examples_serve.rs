@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use workerflow::serve::{JobBackend, JobStore, RetryPolicy, ServeConfig, StoreLocation};
 use workerflow_registry::Registry;
 use workerflow_runtime::http::HttpClient;
+use workerflow_server::{JobBackend, JobStore, RetryPolicy, ServeConfig, StoreLocation};
 
 use crate::support::{Harness, fast_policy};
 
@@ -161,9 +161,15 @@ impl Server {
         let secrets = harness.secrets();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = workerflow::serve::serve(
+            let _ = workerflow_server::serve(
                 listener,
-                registry,
+                workerflow_server::Api {
+                    routes: registry,
+                    openapi_json: include_str!(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/docs/openapi.json"
+                    )),
+                },
                 Arc::new(secrets),
                 config,
                 async move {

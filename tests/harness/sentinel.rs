@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-use workerflow::serve::ServeConfig;
 use workerflow_runtime::MapSecrets;
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
+use workerflow_server::ServeConfig;
 
 use crate::support::*;
 
@@ -236,9 +236,12 @@ async fn through_serve(route: &str, path: &FailurePath) -> String {
         drain_timeout: Duration::from_secs(5),
         ..ServeConfig::default()
     };
-    let server = tokio::spawn(workerflow::serve::serve(
+    let server = tokio::spawn(workerflow_server::serve(
         listener,
-        registry,
+        workerflow_server::Api {
+            routes: registry,
+            openapi_json: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")),
+        },
         Arc::new(path.secrets.clone()),
         config,
         async move {

@@ -224,14 +224,10 @@ fn trace_of(request_trace: Option<axum::Extension<TraceId>>) -> TraceId {
     request_trace.map_or_else(TraceId::generate, |axum::Extension(trace)| trace)
 }
 
-/// `GET /openapi.json`: the committed `docs/openapi.json`, byte for byte (`docs_fresh` keeps it
-/// equal to what the registry generates).
-pub(crate) async fn openapi() -> Response {
-    (
-        [(CONTENT_TYPE, "application/json")],
-        include_str!("../../docs/openapi.json"),
-    )
-        .into_response()
+/// `GET /openapi.json`: the document of the served routes, as the crate's build generated it
+/// from its registry ([`Api::openapi_json`](crate::Api::openapi_json)), byte for byte.
+pub(crate) async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], state.openapi_json).into_response()
 }
 
 /// `GET /health`: liveness, no authentication.

@@ -6,8 +6,19 @@
 //! Both keep the same rows (trace id, route, payload, state, attempts, lease, timestamps,
 //! error, output), answer an enqueue only after its commit, and lease one job to one worker at a
 //! time. The memory queue (`--jobs memory`) is not a store: it lives in `super::jobs`.
+//!
+//! Each store is behind the crate feature of its name (`sqlite` is on by default), so a server
+//! that needs neither compiles neither database client.
 
+// Built with neither store, the durable path type-checks but never runs.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(unreachable_code, dead_code, unused_variables)
+)]
+
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use std::fmt;
@@ -16,7 +27,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+#[cfg(feature = "postgres")]
 pub use postgres::{PgStore, PgUrl};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// The job states, as stored and as `GET /api/jobs/<traceId>` shows them.
@@ -117,6 +130,7 @@ impl Outcome {
 
 impl Finished {
     /// Whether the job is done (no longer queued or running).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn is_final(&self) -> bool {
         self.state != "queued"
     }
@@ -175,15 +189,36 @@ pub enum StoreLocation {
     /// The data directory holding `jobs.sqlite3`.
     Sqlite(PathBuf),
     /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
     Postgres(PgUrl),
 }
 
 /// A durable job store: SQLite or PostgreSQL, one interface.
 #[derive(Debug)]
 pub enum JobStore {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
     // Boxed: it holds its connections' state; the enum stays the size of a SQLite handle.
+    #[cfg(feature = "postgres")]
     Postgres(Box<PgStore>),
+    /// Built with neither store: no value of this type exists.
+    #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+    #[doc(hidden)]
+    None(std::convert::Infallible),
+}
+
+/// `$body` for whichever store `$self` is, with the store bound to `$store`.
+macro_rules! each_store {
+    ($self:expr, $store:ident => $body:expr) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            JobStore::Sqlite($store) => $body,
+            #[cfg(feature = "postgres")]
+            JobStore::Postgres($store) => $body,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            JobStore::None(never) => match *never {},
+        }
+    };
 }
 
 impl JobStore {
@@ -191,7 +226,16 @@ impl JobStore {
     /// `capacity` bounds the jobs queued or running at once.
     pub async fn open(location: &StoreLocation, capacity: usize) -> Result<JobStore, StoreError> {
         match location {
+            #[cfg(feature = "sqlite")]
             StoreLocation::Sqlite(dir) => SqliteStore::open(dir, capacity).map(JobStore::Sqlite),
+            #[cfg(not(feature = "sqlite"))]
+            StoreLocation::Sqlite(_) => {
+                let _ = capacity;
+                Err(StoreError(
+                    "this server was built without the SQLite job store (the `sqlite` feature of workerflow-server); use --jobs memory or build it with that feature".to_owned(),
+                ))
+            }
+            #[cfg(feature = "postgres")]
             StoreLocation::Postgres(url) => PgStore::connect(url, capacity)
                 .await
                 .map(|store| JobStore::Postgres(Box::new(store))),
@@ -201,31 +245,38 @@ impl JobStore {
     /// `sqlite` or `postgres`, as `/health/config` names it.
     pub fn kind(&self) -> &'static str {
         match self {
+            #[cfg(feature = "sqlite")]
             JobStore::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
             JobStore::Postgres(_) => "postgres",
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            JobStore::None(never) => match *never {},
         }
     }
 
     /// The file, or the database without its password.
     pub fn location(&self) -> String {
         match self {
+            #[cfg(feature = "sqlite")]
             JobStore::Sqlite(store) => store.path().display().to_string(),
+            #[cfg(feature = "postgres")]
             JobStore::Postgres(store) => store.target().to_owned(),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            JobStore::None(never) => match *never {},
         }
     }
 
     pub fn capacity(&self) -> usize {
-        match self {
-            JobStore::Sqlite(store) => store.capacity(),
-            JobStore::Postgres(store) => store.capacity(),
-        }
+        each_store!(self, store => store.capacity())
     }
 
     /// The SQLite file, when that is the store.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
+            #[cfg(feature = "sqlite")]
             JobStore::Sqlite(store) => Some(store.path()),
-            JobStore::Postgres(_) => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 
@@ -236,10 +287,7 @@ impl JobStore {
         route: &str,
         payload: &Value,
     ) -> Result<(), EnqueueError> {
-        match self {
-            JobStore::Sqlite(store) => store.enqueue(trace_id, route, payload).await,
-            JobStore::Postgres(store) => store.enqueue(trace_id, route, payload).await,
-        }
+        each_store!(self, store => store.enqueue(trace_id, route, payload).await)
     }
 
     /// Takes the next due job (or one whose lease expired) for `owner`, for `lease`.
@@ -248,17 +296,18 @@ impl JobStore {
         owner: &str,
         lease: Duration,
     ) -> Result<Option<Leased>, StoreError> {
-        match self {
-            JobStore::Sqlite(store) => store.lease(owner, lease).await,
-            JobStore::Postgres(store) => store.lease(owner, lease).await,
-        }
+        each_store!(self, store => store.lease(owner, lease).await)
     }
 
     /// Extends `owner`'s lease of a running job; a lost lease is left lost.
     pub(crate) async fn renew(&self, trace_id: &str, owner: &str, lease: Duration) {
         match self {
+            #[cfg(feature = "sqlite")]
             JobStore::Sqlite(store) => store.renew(trace_id, owner, lease),
+            #[cfg(feature = "postgres")]
             JobStore::Postgres(store) => store.renew(trace_id, owner, lease).await,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            JobStore::None(never) => match *never {},
         }
     }
 
@@ -269,64 +318,46 @@ impl JobStore {
         owner: &str,
         outcome: Outcome,
     ) -> Result<bool, StoreError> {
-        match self {
-            JobStore::Sqlite(store) => store.finish(trace_id, owner, outcome).await,
-            JobStore::Postgres(store) => store.finish(trace_id, owner, outcome).await,
-        }
+        each_store!(self, store => store.finish(trace_id, owner, outcome).await)
     }
 
     /// Gives the jobs `owner` still holds back to the queue (at the drain deadline).
     pub(crate) async fn release(&self, owner: &str) -> Result<usize, StoreError> {
-        match self {
-            JobStore::Sqlite(store) => store.release(owner).await,
-            JobStore::Postgres(store) => store.release(owner).await,
-        }
+        each_store!(self, store => store.release(owner).await)
     }
 
     /// One job by trace id, as JSON (never its payload).
     pub async fn get(&self, trace_id: &str) -> Result<Option<Value>, StoreError> {
-        let record = match self {
-            JobStore::Sqlite(store) => store.get(trace_id).await,
-            JobStore::Postgres(store) => store.get(trace_id).await,
-        }?;
-        Ok(record.map(JobRecord::into_json))
+        let record: Result<Option<JobRecord>, StoreError> =
+            each_store!(self, store => store.get(trace_id).await);
+        Ok(record?.map(JobRecord::into_json))
     }
 
     /// The jobs, oldest first, optionally in one state.
     pub async fn list(&self, state: Option<&str>) -> Result<Vec<Value>, StoreError> {
-        let records = match self {
-            JobStore::Sqlite(store) => store.list(state).await,
-            JobStore::Postgres(store) => store.list(state).await,
-        }?;
-        Ok(records.into_iter().map(JobRecord::into_json).collect())
+        let records: Result<Vec<JobRecord>, StoreError> =
+            each_store!(self, store => store.list(state).await);
+        Ok(records?.into_iter().map(JobRecord::into_json).collect())
     }
 
     /// Queues a dead or failed job again with fresh attempts.
     pub async fn retry(&self, trace_id: &str) -> Result<RetryResult, StoreError> {
-        match self {
-            JobStore::Sqlite(store) => store.retry(trace_id).await,
-            JobStore::Postgres(store) => store.retry(trace_id).await,
-        }
+        each_store!(self, store => store.retry(trace_id).await)
     }
 
     /// Jobs queued or running.
     pub async fn depth(&self) -> Result<usize, StoreError> {
-        match self {
-            JobStore::Sqlite(store) => store.depth().await,
-            JobStore::Postgres(store) => store.depth().await,
-        }
+        each_store!(self, store => store.depth().await)
     }
 
     /// Deletes the finished jobs (succeeded, failed, dead) that finished more than `older_than`
     /// ago; returns how many.
     pub async fn purge(&self, older_than: Duration) -> Result<usize, StoreError> {
-        match self {
-            JobStore::Sqlite(store) => store.purge(older_than).await,
-            JobStore::Postgres(store) => store.purge(older_than).await,
-        }
+        each_store!(self, store => store.purge(older_than).await)
     }
 }
 
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

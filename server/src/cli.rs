@@ -1,0 +1,850 @@
+//! The command line of a server binary: `serve`, `jobs`, `routes`, `doctor` and `call` over a
+//! crate's linked routes, as `workerflow` has them for the toolkit's own.
+//!
+//! [`main`] is the whole of a team's `fn main`; a binary with commands of its own flattens
+//! [`Command`] into its subcommands and calls [`run`], as `workerflow` does. Secrets and
+//! settings come from the process environment. Exit status: 0 success, 1 a route failed,
+//! configuration is missing or accepted jobs were left undone, 2 a usage error (bad arguments,
+//! an unreadable or malformed payload, a job store that cannot be opened).
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Read, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::builder::TypedValueParser as _;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use serde_json::{Value, json};
+use workerflow_runtime::{DispatchError, EnvSecrets, LinkError, RouteTable, SecretSource};
+
+use crate::store::{RetryResult, STATES};
+use crate::{Api, JobBackend, JobStore, RetryPolicy, ServeConfig, StoreError, StoreLocation};
+
+/// The body of a server binary's `fn main`: parses the command line (named after the binary)
+/// and runs it over the routes `linked` returns, serving `openapi_json` at `GET /openapi.json`.
+/// Pass the generated `registry::linked` and `registry::OPENAPI_JSON` of the crate.
+pub fn main(
+    linked: impl FnOnce() -> Result<RouteTable, LinkError>,
+    openapi_json: &'static str,
+) -> ExitCode {
+    let name = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|path| {
+            path.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "server".to_owned());
+    // Once per process: clap takes a command name only as `&'static str`.
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    run(cli.command, linked, openapi_json).unwrap_or_else(Error::report)
+}
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Serve and run the connector routes linked into this binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The commands over linked routes.
+#[derive(Subcommand)]
+pub enum Command {
+    /// List the routes with their secret requirements, settings, and whether each is configured
+    /// in this environment.
+    Routes {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report which routes lack configuration (exit 1 when any does) and which may reach any
+    /// host (they declare no hosts).
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one route and print its output as JSON (exit 1 with the error as JSON on failure).
+    Call {
+        /// The route id (`workerflow routes` lists them).
+        route: String,
+        /// The input as JSON text.
+        #[arg(long, conflicts_with = "payload_file")]
+        payload: Option<String>,
+        /// A file holding the input as JSON. Without --payload or --payload-file the input is
+        /// read from standard input.
+        #[arg(long, value_name = "PATH")]
+        payload_file: Option<PathBuf>,
+        /// The trace id to use instead of a generated one (printable ASCII, at most 128).
+        #[arg(long, value_name = "ID")]
+        trace_id: Option<String>,
+    },
+    /// Serve the routes over HTTP until SIGINT or SIGTERM (see README: "Serving over HTTP").
+    ///
+    /// Requires WORKERFLOW_API_TOKEN (the bearer token callers send) unless --no-auth is given
+    /// on a loopback address. Exit status: 0 after a clean drain, 1 when accepted async jobs
+    /// were left undone at the drain deadline (or the listener failed), 2 on a usage error.
+    Serve(Box<ServeArgs>),
+    /// Look at and act on the durable job store (see README: "Durable async jobs").
+    ///
+    /// Works on the store `serve` uses (--jobs / WORKERFLOW_JOBS, --data-dir /
+    /// WORKERFLOW_DATA_DIR), also while it runs. Exit status: 1 when the job is not found or
+    /// cannot be retried, 2 when the store cannot be opened.
+    Jobs(JobsArgs),
+}
+
+/// Where the job store is (`--jobs`, `--data-dir`).
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// The job store: `sqlite` (default: a database in --data-dir), `postgres://USER:PASSWORD@HOST:PORT/DB`
+    /// (shared by several `serve` instances) or `memory` (accepted jobs are lost on a crash or
+    /// restart).
+    #[arg(
+        long = "jobs",
+        value_name = "URL",
+        env = "WORKERFLOW_JOBS",
+        default_value = "sqlite"
+    )]
+    jobs: String,
+    /// The directory of the SQLite job store (created on first start).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "WORKERFLOW_DATA_DIR",
+        default_value = "./.workerflow"
+    )]
+    data_dir: PathBuf,
+}
+
+/// The store and action of `jobs`.
+#[derive(clap::Args)]
+pub struct JobsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    action: JobsAction,
+}
+
+#[derive(Subcommand)]
+pub enum JobsAction {
+    /// List the jobs, oldest first, as JSON lines.
+    List {
+        /// Only jobs in this state.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STATES))]
+        state: Option<String>,
+    },
+    /// Show one job (state, attempts, timestamps, error, output) as JSON.
+    Show {
+        /// The job's trace id (the `traceId` of the 202 answer).
+        id: String,
+    },
+    /// Queue a dead or failed job again, with fresh attempts and the same trace id.
+    Retry { id: String },
+    /// Delete finished jobs (succeeded, failed, dead) older than the given age.
+    Purge {
+        /// `7d`, `12h`, `30m`, `90s`.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: Duration,
+    },
+}
+
+/// The flags of `serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    addr: std::net::SocketAddr,
+    /// Serve without authentication; allowed only on a loopback address.
+    #[arg(long)]
+    no_auth: bool,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ServeConfig::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+    /// How many async jobs may wait in the queue before calls get 503 (at least 1).
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_QUEUE_CAPACITY,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    queue_capacity: usize,
+    /// How many async jobs run at once.
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::DEFAULT_WORKERS,
+          value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    workers: usize,
+    /// How long shutdown waits for in-flight requests and queued jobs: `30s`, `500ms`, `2`.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    drain_timeout: Duration,
+    /// How long a connection may take to send a request's headers; also how long it may wait
+    /// for its next request.
+    #[arg(long, value_name = "DURATION", env = "WORKERFLOW_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// How long a request body may take to arrive in total (longer: 408).
+    #[arg(long, value_name = "DURATION", env = "WORKERFLOW_BODY_TIMEOUT", default_value = "30s",
+          value_parser = parse_timeout)]
+    body_timeout: Duration,
+    /// How long a connection with no request in progress stays open without a byte.
+    #[arg(long, value_name = "DURATION", env = "WORKERFLOW_KEEP_ALIVE_TIMEOUT", default_value = "5s",
+          value_parser = parse_timeout)]
+    keep_alive_timeout: Duration,
+    /// How many connections may be open at once (beyond: 503 and closed); keep it below the
+    /// open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", env = "WORKERFLOW_MAX_CONNECTIONS",
+          default_value_t = ServeConfig::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: usize,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Attempts per job in all; a transient failure on the last one makes the job `dead`.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    job_attempts: u32,
+    /// The wait before a job's second attempt, doubled for each next one (at most 5 minutes).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    job_backoff: Duration,
+    /// How long a worker's lease on a job lasts unless renewed; after a crash, another worker
+    /// takes the job once it expires.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    job_lease: Duration,
+    /// How long finished jobs are kept before they are purged: `7d`, `12h`.
+    #[arg(long, value_name = "AGE", default_value = "7d", value_parser = parse_age)]
+    job_retention: Duration,
+    /// Threads of the async runtime (default: the number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    threads: Option<usize>,
+}
+
+/// Runs one command over the routes `linked` returns. `jobs` works on the store alone, so it
+/// runs even when the routes do not link.
+pub fn run(
+    command: Command,
+    linked: impl FnOnce() -> Result<RouteTable, LinkError>,
+    openapi_json: &'static str,
+) -> Result<ExitCode, Error> {
+    if let Command::Jobs(args) = &command {
+        return jobs_command(args);
+    }
+    // ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES: every command sees the same enabled routes.
+    let routes = linked()?
+        .with_enablement(&EnvSecrets)
+        .map_err(Error::Enablement)?;
+    match command {
+        Command::Routes { json } => Ok(self::routes(&routes, json)),
+        Command::Doctor { json } => Ok(doctor(&routes, json)),
+        Command::Call {
+            route,
+            payload,
+            payload_file,
+            trace_id,
+        } => call(&routes, &route, payload, payload_file, trace_id),
+        Command::Serve(args) => serve(
+            Api {
+                routes,
+                openapi_json,
+            },
+            *args,
+        ),
+        // handled above
+        Command::Jobs(_) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Why a command stopped. [`Error::report`] prints it, in one place, with its exit status: 2
+/// when the command could not start as asked (arguments, configuration), 1 when it failed
+/// while running. What a command prints when it completes (a failing `doctor`, a route's error
+/// body) is its output.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Arguments or configuration that cannot be served; the text says what to change.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES name routes that do not exist, or conflict.
+    #[error("{}", .0.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
+    Enablement(workerflow_runtime::EnablementError),
+    #[error("cannot start the async runtime")]
+    AsyncRuntime(#[source] std::io::Error),
+    /// The job store could not be opened (exit 2: `--jobs` or the database is wrong).
+    #[error(transparent)]
+    OpenStore(StoreError),
+    /// The job store failed while answering.
+    #[error("the job store {location}")]
+    Store {
+        location: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("no job with trace id {0:?}")]
+    NoJob(String),
+    #[error("job {id:?} is {state}; only dead or failed jobs can be retried")]
+    NotRetryable { id: String, state: String },
+    #[error("cannot serve on {addr}")]
+    Serve {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} accepted async jobs were left undone at the drain deadline")]
+    Undone(usize),
+    /// A route's call failed: its error body goes to standard output as JSON, the message to
+    /// standard error.
+    #[error(transparent)]
+    Dispatch(DispatchError),
+}
+
+impl Error {
+    /// 2 for a command that could not start as asked, 1 for one that failed while running.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) | Error::Link(_) | Error::Enablement(_) | Error::OpenStore(_) => {
+                ExitCode::from(2)
+            }
+            _ => ExitCode::FAILURE,
+        }
+    }
+
+    /// Prints the error (a failed call's error body on standard output, the message with its
+    /// causes on standard error) and gives the exit status.
+    pub fn report(self) -> ExitCode {
+        if let Error::Dispatch(error) = &self {
+            print_json(error);
+        }
+        eprintln!("error: {}", ErrorChain(&self));
+        self.exit_code()
+    }
+}
+
+/// An error and its sources, joined by `: `.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+/// `30s`, `500ms` or a plain number of seconds (`2`, `0.5`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|value| Duration::try_from_secs_f64(value * scale).ok())
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 500ms or 2"))
+}
+
+/// An age: `7d`, `12h`, `30m`, or any duration `parse_duration` takes.
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let scaled = [("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)]
+        .iter()
+        .find_map(|(suffix, scale)| {
+            let number = trimmed.strip_suffix(suffix)?;
+            // `500ms` ends with `s`, not `m`: only a bare number before the suffix counts.
+            let value = number.trim().parse::<f64>().ok()?;
+            Duration::try_from_secs_f64(value * scale).ok()
+        });
+    match scaled {
+        Some(duration) => Ok(duration),
+        None => parse_duration(trimmed)
+            .map_err(|_| format!("{trimmed:?} is not an age such as 7d, 12h, 30m or 90s")),
+    }
+}
+
+/// Where `--jobs` points.
+enum StoreChoice {
+    Memory,
+    Durable(StoreLocation),
+}
+
+fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
+    match args.jobs.trim() {
+        "memory" => Ok(StoreChoice::Memory),
+        "sqlite" | "" => Ok(StoreChoice::Durable(StoreLocation::Sqlite(
+            args.data_dir.clone(),
+        ))),
+        other if other.starts_with("sqlite://") => Ok(StoreChoice::Durable(StoreLocation::Sqlite(
+            PathBuf::from(other.trim_start_matches("sqlite://")),
+        ))),
+        #[cfg(feature = "postgres")]
+        other if other.starts_with("postgres://") || other.starts_with("postgresql://") => other
+            .parse()
+            .map(|url| StoreChoice::Durable(StoreLocation::Postgres(url)))
+            .map_err(|error: StoreError| error.0),
+        #[cfg(not(feature = "postgres"))]
+        other if other.starts_with("postgres://") || other.starts_with("postgresql://") => Err(
+            "this server was built without the PostgreSQL job store (the `postgres` feature of workerflow-server)"
+                .to_owned(),
+        ),
+        // Never echo the value: a URL may carry a password.
+        _ => Err(
+            "--jobs must be `sqlite`, `sqlite://DIR`, `postgres://USER@HOST:PORT/DB` or `memory`"
+                .to_owned(),
+        ),
+    }
+}
+
+/// `jobs …`: opens the store `serve` uses, beside it (SQLite's WAL and PostgreSQL
+/// both let it read and write while `serve` runs).
+fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
+    let location = match store_choice(&args.store).map_err(Error::Usage)? {
+        StoreChoice::Durable(location) => location,
+        StoreChoice::Memory => {
+            return Err(Error::Usage(
+                "the memory job store lives inside the `serve` process; there is nothing to look at"
+                    .to_owned(),
+            ));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::AsyncRuntime)?;
+    runtime.block_on(async {
+        let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
+            .await
+            .map_err(Error::OpenStore)?;
+        let failed = |source| Error::Store {
+            location: store.location().to_string(),
+            source,
+        };
+        match &args.action {
+            JobsAction::List { state } => {
+                let jobs = store.list(state.as_deref()).await.map_err(failed)?;
+                let mut out = String::new();
+                for job in jobs {
+                    let _ = writeln!(out, "{job}");
+                }
+                print!("{out}");
+            }
+            JobsAction::Show { id } => match store.get(id).await.map_err(failed)? {
+                Some(job) => {
+                    println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+                }
+                None => return Err(Error::NoJob(id.clone())),
+            },
+            JobsAction::Retry { id } => match store.retry(id).await.map_err(failed)? {
+                RetryResult::Queued => println!("queued {id} again"),
+                RetryResult::NotFound => return Err(Error::NoJob(id.clone())),
+                RetryResult::NotRetryable(state) => {
+                    return Err(Error::NotRetryable {
+                        id: id.clone(),
+                        state: state.to_string(),
+                    });
+                }
+            },
+            JobsAction::Purge { older_than } => {
+                let count = store.purge(*older_than).await.map_err(failed)?;
+                println!("purged {count} finished jobs");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A duration above zero (a zero timeout would close every connection at once).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        duration if duration.is_zero() => Err(format!("{text:?} must be more than zero")),
+        duration => Ok(duration),
+    }
+}
+
+/// The shortest API token accepted: a guessable token is no authentication.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// `WORKERFLOW_API_TOKEN`, trimmed (whitespace and byte-order marks): `Ok(None)` when unset,
+/// an error when set but blank or too short.
+fn api_token() -> Result<Option<workerflow_runtime::SecretValue>, String> {
+    let Some(value) = EnvSecrets.get("WORKERFLOW_API_TOKEN") else {
+        return Ok(None);
+    };
+    let token = value
+        .expose()
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let hint = "generate one with `openssl rand -hex 32`";
+    match token.chars().count() {
+        0 => Err(format!("WORKERFLOW_API_TOKEN is blank; {hint}")),
+        n if n < MIN_TOKEN_CHARS => Err(format!(
+            "WORKERFLOW_API_TOKEN is {n} characters long; use at least {MIN_TOKEN_CHARS} ({hint})"
+        )),
+        _ => Ok(Some(workerflow_runtime::SecretValue::new(token))),
+    }
+}
+
+/// `WORKERFLOW_LOG`: `error`, `warn`, `info` (default), `debug`, `trace` or `off`.
+fn init_logging() {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = std::env::var("WORKERFLOW_LOG")
+        .ok()
+        .and_then(|value| value.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .init();
+}
+
+fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
+    let token = match (api_token().map_err(Error::Usage)?, args.no_auth) {
+        (_, true) if !args.addr.ip().is_loopback() => {
+            return Err(Error::Usage(format!(
+                "--no-auth is allowed only on a loopback address (got {}); set WORKERFLOW_API_TOKEN instead",
+                args.addr
+            )));
+        }
+        (_, true) => None,
+        (Some(token), false) => Some(token),
+        (None, false) => {
+            return Err(Error::Usage(
+                "WORKERFLOW_API_TOKEN is not set; set it to the bearer token callers must send, \
+                 or pass --no-auth to serve without authentication on a loopback address"
+                    .to_owned(),
+            ));
+        }
+    };
+    let choice = store_choice(&args.store).map_err(Error::Usage)?;
+    init_logging();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build().map_err(Error::AsyncRuntime)?;
+    let jobs = match choice {
+        StoreChoice::Memory => JobBackend::Memory,
+        StoreChoice::Durable(location) => JobBackend::Durable(Arc::new(
+            runtime
+                .block_on(JobStore::open(&location, args.queue_capacity))
+                .map_err(Error::OpenStore)?,
+        )),
+    };
+    let config = ServeConfig {
+        token,
+        body_limit: args.body_limit,
+        queue_capacity: args.queue_capacity,
+        workers: args.workers,
+        drain_timeout: args.drain_timeout,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        keep_alive_timeout: args.keep_alive_timeout,
+        max_connections: args.max_connections,
+        jobs,
+        retry: RetryPolicy {
+            max_attempts: args.job_attempts,
+            backoff: args.job_backoff,
+            lease: args.job_lease,
+            ..RetryPolicy::default()
+        },
+        retention: args.job_retention,
+    };
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        let local = listener.local_addr()?;
+        tracing::info!(
+            target: "workerflow::serve",
+            auth = config.token.is_some(),
+            workers = config.workers,
+            queue_capacity = config.queue_capacity,
+            jobs = config.jobs.name(),
+            max_connections = config.max_connections,
+            "listening on http://{local}"
+        );
+        let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
+        crate::serve(listener, api, secrets, config, shutdown_signal()).await
+    });
+    // Jobs still running at the deadline are cancelled here, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(report) if report.undone == 0 => Ok(ExitCode::SUCCESS),
+        Ok(report) => Err(Error::Undone(report.undone)),
+        Err(source) => Err(Error::Serve {
+            addr: args.addr,
+            source,
+        }),
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => emit(&format!("{text}\n")),
+        Err(error) => eprintln!("error: cannot print JSON: {error}"),
+    }
+}
+
+fn is_set(source: &dyn SecretSource, name: &str) -> bool {
+    source
+        .get(name)
+        .is_some_and(|value| !value.expose().trim().is_empty())
+}
+
+fn routes(registry: &RouteTable, json: bool) -> ExitCode {
+    let report = registry.check_config(&EnvSecrets);
+    let mut listed = Vec::new();
+    for (spec, config) in registry.declared().iter().zip(&report.routes) {
+        let linked = registry.get(spec.id);
+        let secrets: Vec<Value> = spec
+            .secrets
+            .iter()
+            .map(|requirement| {
+                let set_by = requirement
+                    .any_of
+                    .iter()
+                    .find(|name| is_set(&EnvSecrets, name));
+                json!({"label": requirement.label, "anyOf": requirement.any_of, "setBy": set_by})
+            })
+            .collect();
+        let settings: Vec<Value> = linked
+            .map(|route| route.settings())
+            .unwrap_or_default()
+            .iter()
+            .map(|setting| {
+                json!({
+                    "name": setting.name,
+                    "label": setting.label,
+                    "kind": setting.kind.as_str(),
+                    "set": is_set(&EnvSecrets, setting.name),
+                    "default": setting.default,
+                })
+            })
+            .collect();
+        listed.push(json!({
+            "route": spec.id,
+            "service": spec.service.name,
+            "requestType": spec.request_type,
+            "summary": spec.summary,
+            "enabled": config.enabled,
+            "disabledBy": config.disabled_by,
+            "implemented": config.implemented,
+            "configured": config.configured,
+            "secrets": secrets,
+            "settings": settings,
+        }));
+    }
+    if json {
+        print_json(&json!({ "routes": listed }));
+        return ExitCode::SUCCESS;
+    }
+    let mut out = String::new();
+    for (route, config) in listed.iter().zip(&report.routes) {
+        let state = match (config.disabled_by, config.implemented, config.configured) {
+            (Some(by), _, _) => format!("disabled ({by})"),
+            (None, false, _) => "not implemented".to_owned(),
+            (None, true, true) => "configured".to_owned(),
+            (None, true, false) => "not configured".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{} ({}, {}): {state}",
+            text(&route["route"]),
+            text(&route["requestType"]),
+            text(&route["service"])
+        );
+        let _ = writeln!(out, "  {}", text(&route["summary"]));
+        for secret in route["secrets"].as_array().into_iter().flatten() {
+            let names: Vec<&str> = secret["anyOf"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let status = match secret["setBy"].as_str() {
+                Some(name) => format!("set by {name}"),
+                None => "missing".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  secret   {}: {} ({status})",
+                text(&secret["label"]),
+                names.join(", ")
+            );
+        }
+        for setting in route["settings"].as_array().into_iter().flatten() {
+            let status = match (setting["set"].as_bool(), setting["default"].as_str()) {
+                (Some(true), _) => "set".to_owned(),
+                (_, Some(default)) => format!("unset, default {default}"),
+                _ => "unset".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  setting  {}: {} ({status})",
+                text(&setting["label"]),
+                text(&setting["name"])
+            );
+        }
+    }
+    emit(&out);
+    ExitCode::SUCCESS
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+fn doctor(registry: &RouteTable, json: bool) -> ExitCode {
+    let report = registry.check_config(&EnvSecrets);
+    let unrestricted = unrestricted_routes(registry);
+    if json {
+        let mut value = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("unrestrictedEgress".to_owned(), json!(unrestricted));
+        }
+        print_json(&value);
+    } else {
+        let failing = report.problems().count();
+        let enabled = report.enabled_count();
+        let disabled = report.routes.len() - enabled;
+        let summary = match (failing, disabled) {
+            (0, 0) => format!("ok: all {enabled} routes are configured"),
+            (_, 0) => format!("{failing} of {enabled} routes lack configuration"),
+            (0, _) => {
+                format!("ok: all {enabled} enabled routes are configured ({disabled} disabled)")
+            }
+            (_, _) => format!(
+                "{failing} of {enabled} enabled routes lack configuration ({disabled} disabled)"
+            ),
+        };
+        // Not a failure: such a route runs as it always has, held to no list of hosts.
+        let egress = if unrestricted.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "unrestricted egress (no declared hosts): {}\n",
+                unrestricted.join(", ")
+            )
+        };
+        emit(&format!("{report}{egress}{summary}\n"));
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The enabled, implemented routes that declare no hosts, so their requests are not held to a
+/// list (runtime/src/http/POLICY.md 2.8).
+fn unrestricted_routes(registry: &RouteTable) -> Vec<&'static str> {
+    registry
+        .routes()
+        .map(|route| route.spec())
+        .filter(|spec| spec.hosts.is_none() && registry.disabled_by(spec.id).is_none())
+        .map(|spec| spec.id)
+        .collect()
+}
+
+fn call(
+    registry: &RouteTable,
+    route: &str,
+    payload: Option<String>,
+    payload_file: Option<PathBuf>,
+    trace_id: Option<String>,
+) -> Result<ExitCode, Error> {
+    let input = read_payload(payload, payload_file).map_err(Error::Usage)?;
+    let trace_id = match trace_id.map(workerflow_runtime::TraceId::new) {
+        None => workerflow_runtime::TraceId::generate(),
+        Some(Ok(trace_id)) => trace_id,
+        Some(Err(error)) => return Err(Error::Usage(format!("--trace-id: {error}"))),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::AsyncRuntime)?;
+    // The envelope callers of the public API never see (docs/ROUTES.md 1.2): a payload with its
+    // own `body` field is still read as the input.
+    let payload = json!({ "body": input });
+    let result =
+        runtime.block_on(registry.dispatch_with_trace(route, payload, &EnvSecrets, trace_id));
+    let output = result.map_err(Error::Dispatch)?;
+    print_json(&output);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The input from `--payload`, `--payload-file` or standard input, parsed as JSON.
+fn read_payload(payload: Option<String>, file: Option<PathBuf>) -> Result<Value, String> {
+    let (text, origin) = match (payload, file) {
+        (Some(text), _) => (text, "--payload".to_owned()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            (text, path.display().to_string())
+        }
+        (None, None) => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(
+                    "no payload: pass --payload JSON, --payload-file PATH, or JSON on standard input"
+                        .to_owned(),
+                );
+            }
+            let mut text = String::new();
+            stdin
+                .read_to_string(&mut text)
+                .map_err(|error| format!("cannot read standard input: {error}"))?;
+            (text, "standard input".to_owned())
+        }
+    };
+    serde_json::from_str(&text).map_err(|error| {
+        // serde_json ends its message with " at line L column C"; say it once, our way.
+        let full = error.to_string();
+        let position = format!(" at line {} column {}", error.line(), error.column());
+        let reason = full.strip_suffix(&position).unwrap_or(&full);
+        format!(
+            "{origin} is not valid JSON: {reason} (line {}, column {})",
+            error.line(),
+            error.column()
+        )
+    })
+}
