@@ -35,7 +35,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
     let hook = webhook(&upstream);
     let args = ["--workers", "8", "--job-lease", "1s"];
     let server = start(&dir, &args, &hook).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let trace_of = accept_jobs(&client, std::slice::from_ref(&server.base), JOBS).await;
     tokio::task::spawn_blocking(move || server.kill())
         .await
@@ -75,7 +75,7 @@ async fn a_trace_id_keeps_its_state_attempts_and_output() {
     let upstream = slack_upstream(Duration::ZERO).await;
     let hook = webhook(&upstream);
     let server = start(&dir, &[], &hook).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let (status, body) = post(&client, &server.base, "hello").await;
     assert_eq!(status, 202, "{body}");
     let trace = body["traceId"].as_str().expect("trace").to_owned();
@@ -136,7 +136,7 @@ async fn bad_async_input_is_400_and_nothing_is_stored() {
     let upstream = slack_upstream(Duration::ZERO).await;
     let hook = webhook(&upstream);
     let server = start(&dir, &[], &hook).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let cases = [
         (
             json!({"text": "  "}),
@@ -181,7 +181,7 @@ async fn sigterm_leaves_unfinished_jobs_in_the_store_and_the_next_start_runs_the
     let args = ["--workers", "1", "--drain-timeout", "300ms"];
     let hook = webhook(&slow);
     let server = start(&dir, &args, &hook).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let mut traces = Vec::new();
     for n in 0..3 {
         let (status, body) = post(&client, &server.base, &format!("left {n}")).await;
@@ -241,7 +241,7 @@ async fn over_capacity_is_503_with_retry_after_never_202() {
     ];
     let hook = webhook(&slow);
     let server = start(&dir, &args, &hook).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     for n in 0..2 {
         let (status, body) = post(&client, &server.base, &format!("fits {n}")).await;
         assert_eq!(status, 202, "{body}");
@@ -338,7 +338,7 @@ async fn a_full_disk_is_503_never_202_and_jobs_flow_again_once_there_is_room() {
     let upstream = slack_upstream(Duration::ZERO).await;
     let hook = webhook(&upstream);
     let server = start(&dir, &[], &hook).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let (status, body) = post(&client, &server.base, "before").await;
     assert_eq!(status, 202, "{body}");
 

@@ -53,7 +53,7 @@ async fn two_instances_share_the_work_and_a_sigkill_loses_nothing() {
     ];
     let first = start(&url, &args, &hook, &[]).await;
     let second = start(&url, &args, &hook, &[]).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let bases = [first.base.clone(), second.base.clone()];
     let trace_of = accept_jobs(&client, &bases, JOBS).await;
 
@@ -142,7 +142,7 @@ async fn with_the_database_down_async_calls_are_503_sync_calls_work_and_jobs_flo
         ("WORKERFLOW_OPENAI_BASE_URL", openai_base.as_str()),
     ];
     let server = start(&url, &["--job-lease", "1s"], &hook, &env).await;
-    let client = reqwest::Client::new();
+    let client = job_server::client();
     let (status, body) = post(&client, &server.base, "before").await;
     assert_eq!(status, 202, "{body}");
     let trace = body["traceId"].as_str().expect("trace").to_owned();

@@ -130,6 +130,16 @@ impl Serve {
 
 /// `POST /api/slack_message` with `text`: the status and the body (with `retryAfter` added
 /// from the header, when there is one).
+/// The test's HTTP client. It drops an idle connection after 1 s, well before the server's 5 s
+/// keep-alive timeout closes it: reusing a connection the server is closing at that moment
+/// fails the request (hyper's `IncompleteMessage`), which is the client's race, not the server's.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(1))
+        .build()
+        .expect("client")
+}
+
 pub async fn post(client: &reqwest::Client, base: &str, text: &str) -> (u16, Value) {
     post_route(client, base, "slack_message", json!({ "text": text })).await
 }
