@@ -383,3 +383,165 @@ async fn a_full_disk_is_503_never_202_and_jobs_flow_again_once_there_is_room() {
         "{stderr}"
     );
 }
+
+/// `{"text": …, "extra": [[…]]}` nested `levels` deep in all (the object counts as one).
+fn nested_input(levels: usize) -> String {
+    let arrays = levels - 1;
+    format!(
+        r#"{{"text":"deep","extra":{}1{}}}"#,
+        "[".repeat(arrays - 1),
+        "]".repeat(arrays - 1)
+    )
+}
+
+/// Issue 30.1: one nesting limit at the door (100 levels, envelope included), below what the
+/// store reads back; a stored payload that still cannot be read fails its job, loudly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_bodies_are_refused_at_the_door_and_an_unreadable_payload_fails_its_job() {
+    let dir = scratch("deep");
+    let upstream = slack_upstream(Duration::ZERO).await;
+    let hook = webhook(&upstream);
+    let server = start(&dir, &[], &hook).await;
+    let client = job_server::client();
+    let send = |levels: usize| {
+        client
+            .post(format!("{}/api/slack_message", server.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(nested_input(levels))
+            .send()
+    };
+
+    // 127 levels: serde_json parses it, but stored in its envelope it would not read back.
+    let response = send(127).await.expect("answer");
+    assert_eq!(response.status().as_u16(), 400);
+    let body = json_of(response).await;
+    assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+    assert_eq!(
+        body["error"]["message"], "slack_message: payload body is nested more than 100 levels deep",
+        "{body}"
+    );
+    // 99 levels (100 with the envelope) is accepted and runs with the input it was sent.
+    let response = send(99).await.expect("answer");
+    assert_eq!(response.status().as_u16(), 202);
+    let trace = json_of(response).await["traceId"]
+        .as_str()
+        .expect("trace")
+        .to_owned();
+    wait_state(&client, &server.base, &trace, "succeeded").await;
+    assert_eq!(deliveries(&upstream).await.get("deep"), Some(&1));
+
+    // A damaged row (as a disk error or a hand edit leaves it): failed, with the reason.
+    {
+        let connection = rusqlite::Connection::open(dir.join("jobs.sqlite3")).expect("open");
+        connection
+            .execute(
+                "INSERT INTO jobs (trace_id, route, payload, state, next_run_at, created_at, updated_at)
+                 VALUES ('damaged-row', 'slack_message', '{\"body\": {\"text\": ', 'queued', 0, 0, 0)",
+                [],
+            )
+            .expect("insert");
+    }
+    let job = wait_state(&client, &server.base, "damaged-row", "failed").await;
+    assert_eq!(job["error"]["class"], "unreadable_payload", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("the stored payload cannot be read back: EOF")),
+        "{job}"
+    );
+    assert_eq!(deliveries(&upstream).await.values().sum::<usize>(), 1);
+    let (code, stderr) = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.lines().any(|line| line
+            .contains("job failed: its stored payload cannot be read back")
+            && line.contains("trace_id=damaged-row")),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 30.4: a lease shorter than 1 s is refused (renewals could not keep up), and `jobs
+/// list` shows a running job's lease owner and expiry, so a crashed instance's job (its lease
+/// expired) is told apart from a live one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_leases_are_refused_and_jobs_shows_who_holds_a_running_job() {
+    let (code, stderr) = refused(&["--job-lease", "10ms"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"10ms\" is shorter than the shortest lease, 1s"),
+        "{stderr}"
+    );
+
+    let dir = scratch("lease");
+    let upstream = slack_upstream(Duration::from_secs(30)).await;
+    let hook = webhook(&upstream);
+    let server = start(&dir, &["--job-lease", "1s"], &hook).await;
+    let pid = server.pid();
+    let client = job_server::client();
+    let (status, body) = post(&client, &server.base, "slow").await;
+    assert_eq!(status, 202, "{body}");
+    let trace = body["traceId"].as_str().expect("trace").to_owned();
+    wait_state(&client, &server.base, &trace, "running").await;
+    // Renewed every third of the lease: still live well after one lease has passed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let running = |expired: bool| {
+        let (code, out, err) = jobs_cli(&dir, &["list", "--state", "running"]);
+        assert_eq!(code, Some(0), "{err}");
+        let job: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+        let lease = &job["lease"];
+        let owner = lease["owner"].as_str().expect("an owner");
+        assert!(owner.contains(&format!(":{pid}:")), "{job}");
+        assert!(lease["expiresAtMs"].as_i64().is_some(), "{job}");
+        assert_eq!(lease["expired"], expired, "{job}");
+    };
+    running(false);
+    tokio::task::spawn_blocking(move || server.kill())
+        .await
+        .expect("killed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    running(true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 30.5: the store holds payloads and provider errors: its directory is created 0700 and
+/// its files 0600; a store an earlier version left 0644 is narrowed at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let parent = scratch("modes");
+    let dir = parent.join("data");
+    let upstream = slack_upstream(Duration::ZERO).await;
+    let hook = webhook(&upstream);
+    let server = start(&dir, &[], &hook).await;
+    let client = job_server::client();
+    let (status, body) = post(&client, &server.base, "private").await;
+    assert_eq!(status, 202, "{body}");
+    let trace = body["traceId"].as_str().expect("trace").to_owned();
+    wait_state(&client, &server.base, &trace, "succeeded").await;
+    assert_eq!(mode(&dir), 0o700);
+    for name in ["jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    let (code, stderr) = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("terminated");
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let file = dir.join("jobs.sqlite3");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let server = start(&dir, &[], &hook).await;
+    assert_eq!(mode(&file), 0o600);
+    let _ = tokio::task::spawn_blocking(move || server.terminate()).await;
+    let _ = std::fs::remove_dir_all(&parent);
+}

@@ -412,19 +412,20 @@ impl RouteTable {
 }
 
 /// Unwraps the envelope (docs/ROUTES.md 1.2) and checks the input against `schema`: every
-/// problem, as one invalid-input error. Without a schema the input is the handler's to check.
+/// problem, as one invalid-input error. Without a schema the input is the handler's to check,
+/// but its nesting is bounded all the same (a server stores it and must read it back).
 fn checked_input(
     route: &'static str,
     schema: Option<&Schema>,
     payload: Value,
 ) -> Result<Value, ConnectorError> {
-    let Some(schema) = schema else {
-        return Ok(unwrap_envelope(payload));
-    };
     let problems = if too_deep(&payload) {
         drop_iteratively(payload);
         vec![depth_problem("payload body")]
     } else {
+        let Some(schema) = schema else {
+            return Ok(unwrap_envelope(payload));
+        };
         let input = unwrap_envelope(payload);
         let problems = schema.problems(&input, "payload body");
         if problems.is_empty() {

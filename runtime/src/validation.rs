@@ -13,8 +13,10 @@ use jsonschema::paths::LocationSegment;
 use jsonschema::types::{JsonType, JsonTypeSet};
 use serde_json::Value;
 
-/// The nesting serde_json's parser (and so `serve`) accepts; deeper values are refused unread.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// The deepest nesting of a payload (its envelope included) the runtime accepts; deeper values
+/// are refused unread. Well below serde_json's own limit (127 levels), so a payload accepted
+/// here can always be written to a job store and read back.
+pub(crate) const MAX_DEPTH: usize = 100;
 /// Problems reported per call; the rest are counted in one last problem.
 pub(crate) const MAX_PROBLEMS: usize = 20;
 /// Property names and schema values are cut to this many characters in messages.

@@ -143,7 +143,7 @@ fn a_100_000_deep_array_is_refused_without_overflowing_the_stack() {
     assert_eq!(prepared, error);
     assert_eq!(
         error.to_string(),
-        "notify: payload body is nested more than 128 levels deep"
+        "notify: payload body is nested more than 100 levels deep"
     );
     let json = serde_json::to_value(&error).expect("serializes");
     assert_eq!(json["problems"][0]["pointer"], "");

@@ -209,9 +209,9 @@ pub struct ServeArgs {
     /// The wait before a job's second attempt, doubled for each next one (at most 5 minutes).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     job_backoff: Duration,
-    /// How long a worker's lease on a job lasts unless renewed; after a crash, another worker
-    /// takes the job once it expires.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    /// How long a worker's lease on a job lasts unless renewed (every third of it); after a
+    /// crash, another worker takes the job once it expires. At least 1s.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_lease)]
     job_lease: Duration,
     /// How long finished jobs are kept before they are purged: `7d`, `12h`.
     #[arg(long, value_name = "AGE", default_value = "7d", value_parser = parse_age)]
@@ -462,6 +462,16 @@ fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A lease of at least [`RetryPolicy::MIN_LEASE`].
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        lease if lease < RetryPolicy::MIN_LEASE => Err(format!(
+            "{text:?} is shorter than the shortest lease, 1s: a running job would be taken by another worker before its renewal lands"
+        )),
+        lease => Ok(lease),
+    }
 }
 
 /// A duration above zero (a zero timeout would close every connection at once).

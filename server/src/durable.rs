@@ -22,7 +22,15 @@ pub struct RetryPolicy {
     /// The longest wait between attempts.
     pub max_backoff: Duration,
     /// How long a lease lasts without renewal (renewed every third of it while the job runs).
+    /// At least [`RetryPolicy::MIN_LEASE`]: [`serve`](crate::serve) refuses a shorter one.
     pub lease: Duration,
+}
+
+impl RetryPolicy {
+    /// The shortest lease: a renewal (a third of the lease) must have time to reach the store
+    /// before the lease runs out, even on a loaded machine or a remote database; shorter leases
+    /// let another worker take a job that is still running, and deliver it twice.
+    pub const MIN_LEASE: Duration = Duration::from_secs(1);
 }
 
 impl Default for RetryPolicy {
@@ -51,7 +59,12 @@ impl Control {
             closing: AtomicBool::new(false),
             wake: Notify::new(),
             stopped: Notify::new(),
-            owner: format!("{}-{}", std::process::id(), TraceId::generate()),
+            owner: format!(
+                "{}:{}:{}",
+                host_name(),
+                std::process::id(),
+                TraceId::generate()
+            ),
         }
     }
 
@@ -60,6 +73,16 @@ impl Control {
         self.wake.notify_waiters();
         self.stopped.notify_waiters();
     }
+}
+
+/// This machine's name, so a lease owner says where its worker ran (`unknown` when not known).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic()))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 pub(crate) fn start_workers(
@@ -133,13 +156,27 @@ async fn run(state: &AppState, store: &JobStore, owner: &str, policy: RetryPolic
         payload,
         attempts,
     } = job;
-    let outcome = match TraceId::new(trace_id.clone()) {
-        Err(_) => Outcome::Failed {
+    let outcome = match (TraceId::new(trace_id.clone()), payload) {
+        (Err(_), _) => Outcome::Failed {
             class: "invalid_trace_id".into(),
             message: "the stored trace id is not valid".into(),
         },
+        // Never run with a stand-in input: the job fails, and says why, in the store and the log.
+        (Ok(_), Err(reason)) => {
+            tracing::error!(
+                target: "workerflow::serve",
+                route = %route,
+                trace_id = %trace_id,
+                reason = %reason,
+                "job failed: its stored payload cannot be read back"
+            );
+            Outcome::Failed {
+                class: "unreadable_payload".into(),
+                message: format!("the stored payload cannot be read back: {reason}"),
+            }
+        }
         // The same trace id on every attempt, so the idempotency keys derived from it are too.
-        Ok(trace) => {
+        (Ok(trace), Ok(payload)) => {
             match state
                 .registry
                 .prepare_with_trace(&route, payload, &*state.secrets, trace)
@@ -148,8 +185,7 @@ async fn run(state: &AppState, store: &JobStore, owner: &str, policy: RetryPolic
                 Ok(prepared) => {
                     let mut task =
                         AbortOnDrop(tokio::spawn(std::future::IntoFuture::into_future(prepared)));
-                    let mut renew =
-                        tokio::time::interval((policy.lease / 3).max(Duration::from_millis(50)));
+                    let mut renew = tokio::time::interval(policy.lease / 3);
                     renew.tick().await;
                     loop {
                         tokio::select! {

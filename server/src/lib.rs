@@ -226,6 +226,16 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    if config.retry.lease < RetryPolicy::MIN_LEASE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "the job lease is {:?}, shorter than RetryPolicy::MIN_LEASE ({:?})",
+                config.retry.lease,
+                RetryPolicy::MIN_LEASE
+            ),
+        ));
+    }
     let (jobs, queue, control) = match &config.jobs {
         JobBackend::Memory => {
             let queue = Arc::new(JobQueue::new(config.queue_capacity));

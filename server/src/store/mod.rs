@@ -61,7 +61,8 @@ pub(crate) enum EnqueueError {
 pub(crate) struct Leased {
     pub trace_id: String,
     pub route: String,
-    pub payload: Value,
+    /// The stored payload, or why it cannot be read back (a damaged row).
+    pub payload: Result<Value, String>,
     pub attempts: u32,
 }
 
@@ -160,6 +161,9 @@ pub(crate) struct JobRecord {
     pub error_class: Option<String>,
     pub error_message: Option<String>,
     pub output: Option<String>,
+    /// The worker holding a running job (`host:pid:id`), and when its lease runs out.
+    pub lease_owner: Option<String>,
+    pub lease_until_ms: Option<i64>,
 }
 
 impl JobRecord {
@@ -168,6 +172,15 @@ impl JobRecord {
         let error = self
             .error_class
             .map(|class| json!({ "class": class, "message": self.error_message }));
+        // A lease past its expiry is a worker that stopped renewing: a crashed instance, whose
+        // job the next lease takes over.
+        let lease = self.lease_owner.map(|owner| {
+            json!({
+                "owner": owner,
+                "expiresAtMs": self.lease_until_ms,
+                "expired": self.lease_until_ms.is_some_and(|until| until <= now_ms()),
+            })
+        });
         json!({
             "traceId": self.trace_id,
             "route": self.route,
@@ -178,6 +191,7 @@ impl JobRecord {
             "finishedAtMs": self.finished_at_ms,
             "nextRunAtMs": self.next_run_at_ms,
             "error": error,
+            "lease": lease,
             "output": self.output.and_then(|text| serde_json::from_str::<Value>(&text).ok()),
         })
     }
@@ -357,7 +371,6 @@ impl JobStore {
     }
 }
 
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -154,7 +154,9 @@ struct Connection {
 }
 
 const COLUMNS: &str = "trace_id, route, state, attempts, created_at, updated_at, finished_at, \
-                       next_run_at, error_class, error_message, output";
+                       next_run_at, error_class, error_message, output, \
+                       CASE WHEN state = 'running' THEN lease_owner END, \
+                       CASE WHEN state = 'running' THEN next_run_at END";
 
 impl Connection {
     async fn open(url: &PgUrl) -> Result<Connection, StoreError> {
@@ -346,9 +348,9 @@ impl PgStore {
             Leased {
                 trace_id: row.get(0),
                 route: row.get(1),
-                // Written by `enqueue` from a `Value`; a damaged row runs with null input and
-                // fails the route's input checks, with the job kept.
-                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                // Written by `enqueue` from a `Value` the runtime accepted (nested well below
+                // serde_json's limit); a row that still cannot be read fails its job loudly.
+                payload: serde_json::from_str(&payload).map_err(|error| error.to_string()),
                 attempts: u32::try_from(attempts).unwrap_or(0),
             }
         }))
@@ -501,6 +503,9 @@ fn record(row: &Row) -> JobRecord {
         error_class: row.get(8),
         error_message: row.get(9),
         output: row.get(10),
+        lease_owner: row.get(11),
+        // A running job's `next_run_at` is its lease expiry.
+        lease_until_ms: row.get(12),
     }
 }
 

@@ -91,8 +91,50 @@ impl std::fmt::Debug for SqliteStore {
 /// Opens (or creates) the store in `dir`: creates the directory, refuses a file that is not a
 /// SQLite database or belongs to something else (nothing written to it), turns WAL on and
 /// creates or migrates the tables.
+/// Creates the data directory (and its missing parents) readable by this user only: the store
+/// holds payloads and provider errors.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file mode 0600 before SQLite opens it (an empty file is an empty
+/// database); SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// A store created by an earlier version (mode 0644) is narrowed to 0600 with its journal files.
+#[cfg(unix)]
+fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
-    std::fs::create_dir_all(dir).map_err(|error| {
+    create_private_dir(dir).map_err(|error| {
         StoreError(format!(
             "cannot create the data directory {}: {error}",
             dir.display()
@@ -100,6 +142,8 @@ fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
     })?;
     let path = dir.join(FILE_NAME);
     let shown = path.display().to_string();
+    create_private_file(&path)
+        .map_err(|error| StoreError(format!("cannot create the job store {shown}: {error}")))?;
     let connection = Connection::open(&path)
         .map_err(|error| StoreError(format!("cannot open the job store {shown}: {error}")))?;
     // Read before anything is written, so a foreign or corrupt file is left as it was.
@@ -135,6 +179,10 @@ fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
             )));
         }
     }
+    // Ours (or new): only now is anything about the file changed.
+    #[cfg(unix)]
+    make_private(&path)
+        .map_err(|error| StoreError(format!("cannot make {shown} private (mode 0600): {error}")))?;
     let setup = || -> rusqlite::Result<()> {
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -447,9 +495,9 @@ fn lease_one(
             Ok(Leased {
                 trace_id: row.get(0)?,
                 route: row.get(1)?,
-                // Written by `enqueue` from a `Value`; a damaged row runs with null input and
-                // fails the route's input checks, with the job kept.
-                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                // Written by `enqueue` from a `Value` the runtime accepted (nested well below
+                // serde_json's limit); a row that still cannot be read fails its job loudly.
+                payload: serde_json::from_str(&payload).map_err(|error| error.to_string()),
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             })
         })
@@ -587,7 +635,9 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
 }
 
 const COLUMNS: &str = "trace_id, route, state, attempts, created_at, updated_at, finished_at, \
-                       next_run_at, error_class, error_message, output";
+                       next_run_at, error_class, error_message, output, \
+                       CASE WHEN state = 'running' THEN lease_owner END, \
+                       CASE WHEN state = 'running' THEN lease_until END";
 
 fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
     Ok(JobRecord {
@@ -602,6 +652,8 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
         error_class: row.get(8)?,
         error_message: row.get(9)?,
         output: row.get(10)?,
+        lease_owner: row.get(11)?,
+        lease_until_ms: row.get(12)?,
     })
 }
 
