@@ -73,7 +73,7 @@ async fn two_instances_share_the_work_and_a_sigkill_loses_nothing() {
             "jobs",
             &format!(
                 "SELECT trace_id FROM workerflow_jobs
-                 WHERE state = 'running' AND lease_owner LIKE '{killed}-%'"
+                 WHERE state = 'running' AND lease_owner LIKE '%:{killed}:%'"
             ),
         )
         .await

@@ -12,6 +12,12 @@ pub const MAX_EXCERPT: usize = 2048;
 /// Webhook URL parts shorter than this are not redacted, so that a bare `/` is never touched.
 const MIN_URL_PART: usize = 8;
 
+/// A query value of a webhook URL is a credential from this length on (the key is not).
+const MIN_QUERY_VALUE: usize = 4;
+
+/// A path segment from this length on is a credential whatever its letters.
+const LONG_SEGMENT: usize = 16;
+
 /// The texts to replace with `[REDACTED]`: the secret values of a call and, for a webhook, its
 /// URL, path and query.
 #[derive(Clone, Default)]
@@ -31,8 +37,11 @@ impl Redactor {
         self
     }
 
-    /// Adds a webhook URL: the text as configured, the parsed URL, its path and its query, each
-    /// when at least 8 bytes long.
+    /// Adds a webhook URL, whose every part may be a credential (POLICY.md 2.6): the text as
+    /// configured, the parsed URL, its path and its query (each when at least 8 bytes long);
+    /// every path segment that looks like a credential (see [`credential_segment`]); every
+    /// query value of at least 4 bytes and the password of its user-info. Segments and values
+    /// are added as written and percent-decoded, since a provider may echo either.
     pub fn webhook(mut self, configured: &str, url: &Url) -> Self {
         for part in [
             Some(configured),
@@ -47,7 +56,32 @@ impl Redactor {
                 self.add(part);
             }
         }
+        let segments = url.path_segments().into_iter().flatten();
+        for segment in segments.filter(|segment| credential_segment(segment)) {
+            self.add_with_decoded(segment);
+        }
+        if let Some(query) = url.query() {
+            for pair in query.split('&') {
+                let value = pair.split_once('=').map_or("", |(_, value)| value);
+                if value.len() >= MIN_QUERY_VALUE {
+                    self.add_with_decoded(value);
+                }
+            }
+        }
+        if let Some(password) = url.password().filter(|p| p.len() >= MIN_QUERY_VALUE) {
+            self.add_with_decoded(password);
+        }
         self
+    }
+
+    fn add_with_decoded(&mut self, part: &str) {
+        self.add(part);
+        let decoded = percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded != part && decoded.len() >= MIN_QUERY_VALUE {
+            self.add(&decoded);
+        }
     }
 
     fn add(&mut self, value: &str) {
@@ -113,6 +147,16 @@ impl fmt::Debug for Redactor {
     }
 }
 
+/// Whether a webhook URL's path segment may be a credential: 16 bytes or more, or 8 or more
+/// unless it is a plain lowercase word (`services`, `messages`), so an error that says
+/// "messages" keeps its words while `AAAA1234` or `T0123ABC` is masked.
+fn credential_segment(segment: &str) -> bool {
+    let plain_word = segment
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_');
+    segment.len() >= LONG_SEGMENT || (segment.len() >= MIN_URL_PART && !plain_word)
+}
+
 /// Cuts `text` to at most `max` bytes at a character boundary.
 pub(crate) fn cut(text: &mut String, max: usize) {
     if text.len() > max {
@@ -141,6 +185,42 @@ mod tests {
         assert_eq!(
             redactor.redact(&body),
             "key [REDACTED] and [REDACTED]; url [REDACTED]; path [REDACTED]; query [REDACTED]"
+        );
+    }
+
+    /// Issue 30.2: a provider that echoes one part of the URL (`Invalid token <token> for space
+    /// <id>`) gets every part masked, in either encoding; the route's words stay.
+    #[test]
+    fn each_credential_part_of_a_webhook_url_is_masked_where_it_appears() {
+        let url = Url::parse(
+            "https://chat.example.com/v1/spaces/AAAA1234/messages?key=AIzaSyQ9&token=t%2Bk5%3D&x=1",
+        )
+        .expect("url");
+        let redactor = Redactor::new().webhook(url.as_str(), &url);
+        assert_eq!(
+            redactor.redact(
+                "Invalid token t%2Bk5%3D (t+k5=) for space AAAA1234 with key AIzaSyQ9 in messages"
+            ),
+            "Invalid token [REDACTED] ([REDACTED]) for space [REDACTED] with key [REDACTED] in messages"
+        );
+        // A value shorter than 4 bytes and plain words are not credentials.
+        assert_eq!(redactor.redact("x=1 in v1 spaces"), "x=1 in v1 spaces");
+        let slack = Url::parse(
+            "https://hooks.slack.com/services/T0123ABC/B0456DEF/abcdefghijklmnopqrstuvwx",
+        )
+        .expect("url");
+        let redactor = Redactor::new().webhook(slack.as_str(), &slack);
+        assert_eq!(
+            redactor.redact(
+                "no_team T0123ABC, channel B0456DEF, token abcdefghijklmnopqrstuvwx for services"
+            ),
+            "no_team [REDACTED], channel [REDACTED], token [REDACTED] for services"
+        );
+        let with_user = Url::parse("https://bot:hunter22@hooks.example.com/h").expect("url");
+        let redactor = Redactor::new().webhook(with_user.as_str(), &with_user);
+        assert_eq!(
+            redactor.redact("bad password hunter22"),
+            "bad password [REDACTED]"
         );
     }
 

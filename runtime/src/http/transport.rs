@@ -162,13 +162,30 @@ mod reqwest_transport {
         request: &'a OutboundRequest,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<RawResponse, TransportError>> {
-        let mut built = reqwest::Request::new(request.method().clone(), request.url().clone());
-        *built.headers_mut() = request.headers().clone();
-        if !request.body_bytes().is_empty() {
-            *built.body_mut() = Some(reqwest::Body::from(request.body_bytes().clone()));
+        match to_reqwest(client, request) {
+            Some(built) => Box::pin(on_tokio(
+                attempt(client.clone(), built, timeout),
+                Err(UNAVAILABLE),
+            )),
+            None => Box::pin(async { Err(UNAVAILABLE) }),
         }
-        let attempt = attempt(client.clone(), built, timeout);
-        Box::pin(on_tokio(attempt, Err(UNAVAILABLE)))
+    }
+
+    /// The request as reqwest sends it. Built with reqwest's builder, which takes user-info
+    /// (`https://user:password@host/…`) out of the URL into an `Authorization: Basic` header
+    /// (the request's own `Authorization`, when it has one, wins): a URL with credentials in it
+    /// never reaches the connection pool, whose debug records name the URL's authority.
+    pub(super) fn to_reqwest(
+        client: &reqwest::Client,
+        request: &OutboundRequest,
+    ) -> Option<reqwest::Request> {
+        let mut builder = client
+            .request(request.method().clone(), request.url().clone())
+            .headers(request.headers().clone());
+        if !request.body_bytes().is_empty() {
+            builder = builder.body(reqwest::Body::from(request.body_bytes().clone()));
+        }
+        builder.build().ok()
     }
 
     impl Transport for ReqwestTransport {
@@ -388,6 +405,30 @@ mod reqwest_transport {
             let url = url::Url::parse(url).expect("url");
             let request = OutboundRequest::api(http::Method::GET, url);
             pollster::block_on(transport.send(&request, Duration::from_secs(10)))
+        }
+
+        /// Issue 30.2: user-info never reaches the client's URL (nor its pool's records); it
+        /// becomes a Basic header, and a request's own `Authorization` wins over it.
+        #[test]
+        fn user_info_leaves_the_url_for_a_basic_header() {
+            let client = reqwest::Client::new();
+            let url = url::Url::parse("https://bot:pa%24%24word@hooks.example.com/hook?x=1")
+                .expect("url");
+            let built = to_reqwest(&client, &OutboundRequest::webhook(url.clone())).expect("built");
+            assert_eq!(built.url().as_str(), "https://hooks.example.com/hook?x=1");
+            assert_eq!(
+                built.headers()["authorization"],
+                // base64("bot:pa$$word")
+                "Basic Ym90OnBhJCR3b3Jk"
+            );
+            let own = OutboundRequest::webhook(url).header(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_static("Bearer t0ken"),
+            );
+            let built = to_reqwest(&client, &own).expect("built");
+            assert_eq!(built.url().username(), "");
+            assert_eq!(built.headers().get_all("authorization").iter().count(), 1);
+            assert_eq!(built.headers()["authorization"], "Bearer t0ken");
         }
 
         #[test]
