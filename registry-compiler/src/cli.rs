@@ -757,8 +757,23 @@ fn read_side(arg: &str, anchor: Option<&Path>) -> Result<SourceFile, CliError> {
     if path.is_file() {
         return Ok(read_source(path)?);
     }
+    refuse_option_like(arg)?;
     let (dir, spec) = revision_spec(arg, anchor).map_err(CliError::Usage)?;
     git_show(arg, &spec, &dir)
+}
+
+/// A side that is not a file and starts with `-` would reach git as an option (`--output=…`
+/// writes a file): no revision starts with `-`, so it is refused before git runs. Every git
+/// call passes revisions after `--end-of-options` as well.
+fn refuse_option_like(arg: &str) -> Result<(), CliError> {
+    if arg.starts_with('-') {
+        return Err(CliError::usage(format!(
+            "`{}` is neither a file nor a git revision (a revision never starts with `-`)\n  = help: to compare a file whose name starts with `-`, write it as ./{}",
+            crate::diagnostics::escape_controls(arg),
+            crate::diagnostics::escape_controls(arg)
+        )));
+    }
+    Ok(())
 }
 
 /// Where to run git for revision side `arg`, and its `REV:PATH`: as written, or the registry's
@@ -818,32 +833,59 @@ fn base_has_no_registry(base: &str, anchor: Option<&Path>) -> bool {
     let Ok((dir, spec)) = revision_spec(base, anchor) else {
         return false;
     };
+    if rev.starts_with('-') {
+        return false;
+    }
     let commit = format!("{rev}^{{commit}}");
-    if git(&dir, &["rev-parse", "--verify", "--quiet", &commit]).is_err() {
+    if git(
+        &dir,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &commit,
+        ],
+    )
+    .is_err()
+    {
         // Only an unborn HEAD counts; any other unknown revision is an error to report.
         return rev == "HEAD" && git(&dir, &["rev-parse", "--git-dir"]).is_ok();
     }
-    git(&dir, &["cat-file", "-e", &spec]).is_err()
+    git(&dir, &["cat-file", "-e", "--end-of-options", &spec]).is_err()
 }
 
-/// `git show SPEC` in `dir` as a registry file shown as `SPEC`.
+/// `git show SPEC` in `dir` as a registry file shown as `SPEC`. The blob's size is asked first
+/// (`git cat-file -s`), so one over the limit is refused unread, as `check` does with `stat`.
 fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, CliError> {
+    let not_a_revision = |reason: &str| {
+        CliError::usage(format!(
+            "`{}` is neither a file nor a git revision: {}",
+            crate::diagnostics::escape_controls(arg),
+            crate::diagnostics::escape_controls(reason)
+        ))
+    };
+    let size = git(dir, &["cat-file", "-s", "--end-of-options", spec])
+        .map_err(|error| not_a_revision(&error))?;
+    if let Ok(size) = size.trim().parse::<u64>()
+        && size > crate::load::MAX_REGISTRY_BYTES
+    {
+        return Err(crate::too_large(spec.to_owned(), size).into());
+    }
     let output = std::process::Command::new("git")
-        .args(["show", spec])
+        .args(["show", "--end-of-options", spec])
         .current_dir(dir)
         .output()
         .map_err(|error| CliError::usage(format!("cannot run git: {error}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(CliError::usage(format!(
-            "`{arg}` is neither a file nor a git revision: {}",
-            stderr.lines().next().unwrap_or("git show failed")
-        )));
+        return Err(not_a_revision(
+            stderr.lines().next().unwrap_or("git show failed"),
+        ));
     }
+    // The blob changed between the two calls (a ref moved): still bounded.
     if output.stdout.len() as u64 > crate::load::MAX_REGISTRY_BYTES {
-        return Err(CliError::usage(format!(
-            "{spec} is larger than the registry limit"
-        )));
+        return Err(crate::too_large(spec.to_owned(), output.stdout.len() as u64).into());
     }
     Ok(crate::decode_source(
         Path::new(spec),

@@ -260,7 +260,7 @@ pub fn decode_source(
     }
 }
 
-fn too_large(display: String, size: u64) -> LoadError {
+pub(crate) fn too_large(display: String, size: u64) -> LoadError {
     let diagnostic = Diagnostic::error(
         Code::FileTooLarge,
         format!(

@@ -331,3 +331,50 @@ fn acknowledgements_are_the_docs_changelog() {
     assert_eq!(itself.status.code(), Some(0), "{}", shown(&itself));
     assert_eq!(text(&itself.stdout), "");
 }
+
+/// Issue 30.3: a side that starts with `-` never reaches git as an option (`--output=FILE`
+/// made `git show` write a file), and a blob over the size limit is refused by its size, from
+/// `git cat-file -s`, before it is read.
+#[test]
+fn revisions_never_become_git_options_and_big_blobs_are_refused_unread() {
+    if !git_available() {
+        assert!(
+            !workerflow_registry::build_script::on_ci(),
+            "git is missing, and CI is set"
+        );
+        eprintln!("skipped: git is not installed");
+        return;
+    }
+    let repo = Repo::new("options");
+    repo.commit("base.json", "base");
+    let written = repo.path().join("written:by-git");
+    let option = format!("--output={}", written.display());
+    let refused = run_in(repo.path(), &["diff", "--", &option, "HEAD"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", shown(&refused));
+    assert!(!written.exists(), "git wrote {}", written.display());
+    assert!(
+        text(&refused.stderr).contains("(a revision never starts with `-`)"),
+        "{}",
+        shown(&refused)
+    );
+
+    // 129 MiB of zeros: a small object in git, over the 128 MiB limit once read.
+    let registry = repo.path().join("connector-registry/services.json");
+    let file = std::fs::File::create(&registry).expect("create");
+    file.set_len(129 * 1024 * 1024).expect("grow");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "--quiet", "-m", "big"]);
+    std::fs::copy(diff_dir().join("base.json"), &registry).expect("restore");
+    let big = run_in(repo.path(), &["diff", "HEAD"]);
+    assert_eq!(big.status.code(), Some(1), "{}", shown(&big));
+    assert!(
+        text(&big.stderr).contains("the registry is 129 MiB; the limit is 128 MiB"),
+        "{}",
+        shown(&big)
+    );
+    assert!(
+        text(&big.stderr).contains("--> HEAD:connector-registry/services.json"),
+        "{}",
+        shown(&big)
+    );
+}
