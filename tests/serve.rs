@@ -1499,6 +1499,25 @@ fn the_binary_refuses_weak_configuration() {
                 .to_owned()
         )
     );
+    // Issue 30.8: sixteen zero-width spaces are no token; invisible characters do not count.
+    assert_eq!(
+        run(&[], &"\u{200b}".repeat(16)),
+        (
+            Some(2),
+            "error: WORKERFLOW_API_TOKEN is 16 invisible characters (zero-width or format \
+             characters); generate one with `openssl rand -hex 32`\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        run(&[], &format!("abc{}", "\u{2060}".repeat(20))),
+        (
+            Some(2),
+            "error: WORKERFLOW_API_TOKEN is 3 characters long; use at least 16 \
+             (generate one with `openssl rand -hex 32`)\n"
+                .to_owned()
+        )
+    );
     let (code, stderr) = run(&["--queue-capacity", "0"], TOKEN);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(

@@ -486,7 +486,8 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 const MIN_TOKEN_CHARS: usize = 16;
 
 /// `WORKERFLOW_API_TOKEN`, trimmed (whitespace and byte-order marks): `Ok(None)` when unset,
-/// an error when set but blank or too short.
+/// an error when set but blank or with fewer than 16 visible characters (zero-width spaces and
+/// other invisible characters count for nothing: a token no one can see is no one's to type).
 fn api_token() -> Result<Option<workerflow_runtime::SecretValue>, String> {
     let Some(value) = EnvSecrets.get("WORKERFLOW_API_TOKEN") else {
         return Ok(None);
@@ -495,13 +496,44 @@ fn api_token() -> Result<Option<workerflow_runtime::SecretValue>, String> {
         .expose()
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let hint = "generate one with `openssl rand -hex 32`";
-    match token.chars().count() {
-        0 => Err(format!("WORKERFLOW_API_TOKEN is blank; {hint}")),
-        n if n < MIN_TOKEN_CHARS => Err(format!(
+    let visible = token.chars().filter(|&c| !is_invisible(c)).count();
+    match (token.chars().count(), visible) {
+        (0, _) => Err(format!("WORKERFLOW_API_TOKEN is blank; {hint}")),
+        (n, 0) => Err(format!(
+            "WORKERFLOW_API_TOKEN is {n} invisible characters (zero-width or format characters); {hint}"
+        )),
+        (_, n) if n < MIN_TOKEN_CHARS => Err(format!(
             "WORKERFLOW_API_TOKEN is {n} characters long; use at least {MIN_TOKEN_CHARS} ({hint})"
         )),
         _ => Ok(Some(workerflow_runtime::SecretValue::new(token))),
     }
+}
+
+/// Whitespace, control characters and the zero-width and format characters (Unicode `Cf`) that
+/// show as nothing.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{034f}'
+                | '\u{061c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fffb}'
+                | '\u{e0000}'..='\u{e007f}'
+        )
 }
 
 /// `WORKERFLOW_LOG`: `error`, `warn`, `info` (default), `debug`, `trace` or `off`.
