@@ -545,3 +545,20 @@ async fn the_store_is_readable_by_its_owner_only() {
     let _ = tokio::task::spawn_blocking(move || server.terminate()).await;
     let _ = std::fs::remove_dir_all(&parent);
 }
+
+/// Issue 30.7: a data directory named with ESC and BEL reaches the terminal escaped.
+#[test]
+fn control_characters_in_a_data_dir_are_escaped_in_messages() {
+    let dir = scratch("controls");
+    let blocked = dir.join("file");
+    std::fs::write(&blocked, "x").expect("write");
+    let hostile = blocked.join("\u{1b}]0;pwned\u{7}\u{1b}[2J");
+    let (code, out, err) = jobs_cli(&hostile, &["list"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(
+        err.contains(r"/file/\u{1b}]0;pwned\u{7}\u{1b}[2J"),
+        "{err:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -317,9 +317,23 @@ impl Error {
         if let Error::Dispatch(error) = &self {
             print_json(error);
         }
-        eprintln!("error: {}", ErrorChain(&self));
+        eprintln!("error: {}", escape_controls(&ErrorChain(&self).to_string()));
         self.exit_code()
     }
+}
+
+/// `text` with control characters (ESC, BEL, CR, …) written as `\u{1b}`, as rustc shows them,
+/// so a path or value from the command line cannot drive the terminal. Line feeds stay.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// An error and its sources, joined by `: `.
