@@ -290,12 +290,16 @@ fn without_a_registry_every_tool_says_how_to_name_one() {
     let _ = std::fs::remove_dir_all(&empty);
 }
 
-/// The wire itself, without an SDK: a line that is not JSON is skipped, parameters that do not
-/// parse are `-32602` with serde's reason, an unknown method is `-32601`.
+/// The wire itself, without an SDK: a line that is not JSON (or too deep, or with a lone
+/// surrogate) is `-32700`, JSON that is no message is `-32600`, parameters that do not parse
+/// are `-32602` with serde's reason, an unknown method is `-32601`. Never silence.
 #[test]
 fn malformed_requests_on_the_wire_get_precise_errors() {
     let lines = [
         "this is not JSON".to_owned(),
+        format!("{}{}", "[".repeat(500), "]".repeat(500)),
+        r#"{"jsonrpc":"2.0","id":6,"method":"ping","params":{"s":"\ud800"}}"#.to_owned(),
+        json!({"jsonrpc": "2.0", "id": 7, "params": {}}).to_string(),
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}).to_string(),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_service", "arguments": "slack"}}).to_string(),
@@ -325,8 +329,23 @@ fn malformed_requests_on_the_wire_get_precise_errors() {
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
         .collect();
     answers.sort_by_key(|answer| answer["id"].as_u64());
+    // Frames without a readable id are answered with id null, first in the sorted order.
+    let unreadable: Vec<Value> = answers
+        .iter()
+        .take_while(|a| a["id"].is_null())
+        .map(|a| a["error"]["code"].clone())
+        .collect();
+    assert_eq!(unreadable, [json!(-32700), json!(-32700), json!(-32700)]);
+    assert!(
+        answers[0]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("parse error: ")),
+        "{answers:?}"
+    );
+    let answers: Vec<Value> = answers.split_off(unreadable.len());
     let ids: Vec<u64> = answers.iter().filter_map(|a| a["id"].as_u64()).collect();
-    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    assert_eq!(ids, [1, 2, 3, 4, 5, 7]);
+    assert_eq!(answers[5]["error"]["code"], -32600);
     assert_eq!(
         answers[1]["error"],
         json!({"code": -32602, "message": "invalid params for tools/call: invalid type: string \"slack\", expected a map"})

@@ -58,19 +58,49 @@ pub struct Checked {
     pub routes: usize,
 }
 
-/// What identifies one version of the files: the modification time and size of the registry
-/// and of the schema beside it.
+/// What identifies one version of the files: for the registry and the schema beside it, the
+/// device, inode, size, and modification and status-change times (nanoseconds). An edit that
+/// keeps the size and puts the mtime back still moves the ctime, which no one can set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp([Option<(SystemTime, u64)>; 2]);
+struct Stamp([Option<Version>; 2]);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Version {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: Option<SystemTime>,
+    changed_ns: i128,
+}
+
+impl Version {
+    fn of(file: &Path) -> Option<Version> {
+        let meta = std::fs::metadata(file).ok()?;
+        #[cfg(unix)]
+        let (device, inode, changed_ns) = {
+            use std::os::unix::fs::MetadataExt;
+            let changed = i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec());
+            (meta.dev(), meta.ino(), changed)
+        };
+        #[cfg(not(unix))]
+        let (device, inode, changed_ns) = (0, 0, 0);
+        Some(Version {
+            device,
+            inode,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            changed_ns,
+        })
+    }
+}
 
 impl Stamp {
     fn of(registry: &Path) -> Stamp {
-        let version = |file: &Path| {
-            let meta = std::fs::metadata(file).ok()?;
-            Some((meta.modified().ok()?, meta.len()))
-        };
         let schema = registry.parent().map(|dir| dir.join(SCHEMA_FILE_NAME));
-        Stamp([version(registry), schema.as_deref().and_then(version)])
+        Stamp([
+            Version::of(registry),
+            schema.as_deref().and_then(Version::of),
+        ])
     }
 }
 
@@ -90,26 +120,34 @@ impl Catalog {
     }
 
     /// The registry as it is now on disk: the last snapshot when the files did not change since.
+    /// The lock is held only to look at and to swap the snapshot, never while a file is read, so
+    /// a slow read (a network disk, a huge file) never holds up the other tools.
     pub fn current(&self) -> Result<Arc<Snapshot>, Unusable> {
         let path = self
             .location
             .as_ref()
             .map_err(|message| Unusable::NoRegistry(message.clone()))?;
         let stamp = Stamp::of(path);
-        // A poisoned lock only means a load panicked: the next call loads again.
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(snapshot) = current.as_ref().filter(|s| s.stamp == stamp) {
-            return Ok(snapshot.clone());
+        if let Some(snapshot) = self.snapshot().filter(|s| s.stamp == stamp) {
+            return Ok(snapshot);
         }
         let snapshot = Arc::new(Snapshot {
             state: load(path).map_err(Unusable::Unreadable)?,
             stamp,
         });
-        *current = Some(snapshot.clone());
+        // A poisoned lock only means a load panicked: the next call loads again.
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot.clone());
         Ok(snapshot)
+    }
+
+    fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

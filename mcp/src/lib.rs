@@ -12,6 +12,7 @@
 //! with its diagnostics, and a panic inside a tool is an internal error for that call only.
 
 mod catalog;
+mod frames;
 mod tools;
 
 use std::path::PathBuf;
@@ -219,11 +220,18 @@ pub fn serve_stdio(location: Result<PathBuf, String>) -> Result<(), ServeError> 
         let server = RegistryServer::new(location);
         let preload = server.clone();
         tokio::task::spawn_blocking(move || preload.preload());
+        let (reads, writes, mut wire) = frames::wire(tokio::io::stdin(), tokio::io::stdout());
         let running = server
-            .serve(rmcp::transport::stdio())
+            .serve((reads, writes))
             .await
             .map_err(|error| ServeError::Initialize(Box::new(error)))?;
-        running.waiting().await.map_err(ServeError::Session)?;
+        let ended = running.waiting().await.map_err(ServeError::Session);
+        // The session is over: stop reading, and let the writer flush the last answers.
+        let flushed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while wire.join_next().await.is_some() {}
+        });
+        let _ = flushed.await;
+        ended?;
         Ok(())
     })
 }

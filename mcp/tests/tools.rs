@@ -444,3 +444,48 @@ fn an_edited_registry_is_read_again() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 30.6: an edit that keeps the size and puts the modification time back is still seen
+/// (the status-change time moves), and a FIFO at the registry path is refused at once instead of
+/// blocking every tool on a read that never ends.
+#[test]
+fn a_same_size_edit_is_seen_and_a_fifo_never_blocks() {
+    let dir = scratch(
+        "same-size",
+        &repo().join("registry-compiler/tests/fixtures/valid"),
+    );
+    let path = dir.join("minimal.json");
+    let server = RegistryServer::new(Ok(path.clone()));
+    assert_eq!(ok(&server, "check_registry", json!({}))["valid"], true);
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace("\"confidence\": \"High\"", "\"confidence\": \"high\"");
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    assert_eq!(ok(&server, "check_registry", json!({}))["valid"], false);
+
+    let fifo = dir.join("fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = RegistryServer::new(Ok(fifo));
+    let (answered, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = answered.send(call(&server, "check_registry", json!({})));
+    });
+    let answer = answer
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("check_registry answered instead of blocking on the FIFO");
+    let (is_error, _, text) = answer.expect("no protocol error");
+    assert!(is_error, "{text}");
+    assert!(text.contains("not a regular file (a FIFO)"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

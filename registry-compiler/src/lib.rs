@@ -215,6 +215,14 @@ pub fn read_source(path: &Path) -> Result<SourceFile, LoadError> {
         path: display.clone(),
         source,
     };
+    // Before opening: opening a FIFO (or a device) for reading blocks until someone writes.
+    let kind = fs::metadata(path).map_err(io)?.file_type();
+    if !kind.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file (a {})", file_kind(&kind)),
+        )));
+    }
     let file = fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     if size > MAX_REGISTRY_BYTES {
@@ -257,6 +265,28 @@ pub fn decode_source(
                 diagnostics: vec![diagnostic],
             }))
         }
+    }
+}
+
+/// What a path that is not a regular file is, for messages.
+fn file_kind(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "FIFO";
+        }
+        if kind.is_socket() {
+            return "socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "device";
+        }
+    }
+    if kind.is_dir() {
+        "directory"
+    } else {
+        "special file"
     }
 }
 

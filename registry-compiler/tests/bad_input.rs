@@ -363,3 +363,43 @@ fn an_unwritable_docs_directory_is_a_cli_error_and_a_build_script_warning() {
     }
     fs::remove_dir_all(root).unwrap();
 }
+
+/// Issue 30.6: a FIFO (or any file that is not a regular file) at the registry path is refused
+/// before it is opened, so `check` never blocks on a read that only a writer would end.
+#[test]
+fn a_fifo_at_the_registry_path_is_refused_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("wf-fifo-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("mkdir");
+    let fifo = dir.join("services.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
+        .args(["check", "--color", "never"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("status").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("check blocked on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("not a regular file (a FIFO)"),
+        "{}",
+        text(&output.stderr)
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
