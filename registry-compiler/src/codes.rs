@@ -153,8 +153,8 @@ codes! {
         why: "`connectorName`, route summaries and secret labels are shown in the docs and in messages; a value of spaces passes a length check but names nothing, and `fmt` would trim it to an empty string.",
         fix: "Write the name, summary or label.";
     ForbiddenCharacter = "WF312", "text contains a control or bidirectional control character",
-        why: "Control characters such as NUL are written raw into both pages, and bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C) reorder how text is displayed, so the docs would show something other than the registry says (the \"Trojan Source\" trick). Tab, line feed and carriage return are allowed.",
-        fix: "Remove the character; write text left to right and let the reader's software handle the direction.";
+        why: "Control characters such as NUL are written raw into both pages, and bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C) reorder how text is displayed, so the docs would show something other than the registry says (the \"Trojan Source\" trick). Tab, line feed and carriage return are allowed in prose (`notes`), but not in a name, summary or label (the registry's `name`, `connectorName`, `officialVendorName`, a route's `summary`, a secret's or setting's `label`): those are shown on one line, and a line feed quoted in a message could start a line that looks like another diagnostic.",
+        fix: "Remove the character; write names on one line, and text left to right (the reader's software handles the direction).";
     InvisibleCharacter = "WF313", "name contains an invisible character (warning)",
         why: "Zero-width and other format characters make a name look like another one (`Sla\\u200bck` shows as \"Slack\") while comparing unequal, so a second entry for a service slips past the duplicate check.",
         fix: "Remove the invisible character from the name.";

@@ -385,7 +385,9 @@ impl Report<'_> {
 }
 
 fn to_codespan(d: &Diagnostic, range: impl Fn(Span) -> std::ops::Range<usize>) -> CsDiagnostic<()> {
-    let text = |t: &str| escape_controls(t).into_owned();
+    // A message, label or help is one line: a line feed from the registry (a name quoted in a
+    // message) is shown escaped, so it cannot start a forged `error[…]` line.
+    let text = |t: &str| one_line(t).into_owned();
     // An internal error without a place has no snippet: `1:1` would be a made-up position.
     let placeless = d.code == Code::Internal && d.span == Span::default() && d.label.is_none();
     let mut labels = Vec::new();
@@ -447,6 +449,19 @@ fn is_hidden_control(c: char) -> bool {
         '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
         | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
         | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// [`escape_controls`], with tab, line feed and carriage return escaped too (`\n`): for text
+/// that must stay on one line.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['\t', '\n', '\r']) {
+        return escape_controls(text);
+    }
+    let joined = text
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r");
+    std::borrow::Cow::Owned(escape_controls(&joined).into_owned())
 }
 
 /// `text` with control characters written as `\u{1b}`, as rustc shows them. Tab and line feed

@@ -804,7 +804,13 @@ fn check_text(document: &Document<'_>, out: &mut Vec<Diagnostic>) {
             }),
             NodeKind::String => {
                 let raw = inner(document, node.span);
-                let Some((range, c, why)) = chars::first_forbidden(raw) else {
+                // Only a string with an escape can hold a line break: the path is looked at then.
+                let in_name = raw.contains('\\') && {
+                    let keys: Vec<Option<Cow<'_, str>>> =
+                        open.iter().skip(1).map(|o| document.key(o.id)).collect();
+                    is_name_path(&keys, document.key(id).as_deref())
+                };
+                let Some((range, c, why)) = chars::first_forbidden(raw, in_name) else {
                     continue;
                 };
                 // Segments of the path: each open container but the root, then this string.
@@ -844,6 +850,8 @@ fn check_text(document: &Document<'_>, out: &mut Vec<Diagnostic>) {
                 let span = Span::new(start, node.span.start + 1 + range.end as u32);
                 let help = if why == "a bidirectional control" {
                     "remove it: bidirectional controls make the pages show text in another order than the registry holds it"
+                } else if why == "a line break or tab" {
+                    "write it on one line: names, summaries and labels are shown on one line, in the pages and in messages"
                 } else {
                     "remove it; only tab, line feed and carriage return are allowed in text"
                 };
@@ -861,6 +869,45 @@ fn check_text(document: &Document<'_>, out: &mut Vec<Diagnostic>) {
             _ => {}
         }
     }
+}
+
+/// Whether a string at this path (the keys of its containers below the root, `None` for an
+/// array element, then its own key) is a name or one-line text, where WF312 refuses line
+/// breaks and tabs too: the registry's `name`, a service's `connectorName` and
+/// `officialVendorName`, a route's `summary`, a secret's or setting's `label`. Contract schemas
+/// and examples hold any text.
+fn is_name_path(keys: &[Option<Cow<'_, str>>], key: Option<&str>) -> bool {
+    let keys: Vec<Option<&str>> = keys.iter().map(Option::as_deref).collect();
+    matches!(
+        (keys.as_slice(), key),
+        ([], Some("name"))
+            | (
+                [Some("services"), None],
+                Some("connectorName" | "officialVendorName")
+            )
+            | (
+                [
+                    Some("services"),
+                    None,
+                    Some("runtime"),
+                    Some("routes"),
+                    None
+                ],
+                Some("summary")
+            )
+            | (
+                [
+                    Some("services"),
+                    None,
+                    Some("runtime"),
+                    Some("routes"),
+                    None,
+                    Some("secrets" | "settings"),
+                    None,
+                ],
+                Some("label")
+            )
+    )
 }
 
 /// The raw text between a string token's quotes.

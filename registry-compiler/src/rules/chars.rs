@@ -260,7 +260,13 @@ pub fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
 /// refuses, whether written as is or as an escape: its byte range in `raw`, the character and
 /// why. Strings without escapes and non-ASCII bytes (almost all) cost one byte scan, and nothing
 /// is decoded, so a 100 MB string costs no memory.
-pub fn first_forbidden(raw: &str) -> Option<(std::ops::Range<usize>, char, &'static str)> {
+///
+/// In a name (`in_name`), tab, line feed and carriage return are refused too: a name is shown
+/// on one line, in pages and in messages.
+pub fn first_forbidden(
+    raw: &str,
+    in_name: bool,
+) -> Option<(std::ops::Range<usize>, char, &'static str)> {
     let bytes = raw.as_bytes();
     // The common case in one tight (vectorised) pass.
     if !bytes.iter().any(|&b| b == b'\\' || b >= 0x80) {
@@ -277,6 +283,9 @@ pub fn first_forbidden(raw: &str) -> Option<(std::ops::Range<usize>, char, &'sta
                 },
                 Some(b'b') => (Some('\u{8}'), 2),
                 Some(b'f') => (Some('\u{c}'), 2),
+                Some(b'n') if in_name => (Some('\n'), 2),
+                Some(b'r') if in_name => (Some('\r'), 2),
+                Some(b't') if in_name => (Some('\t'), 2),
                 _ => (None, 2),
             },
             byte if byte >= 0x80 => match raw.get(i..).and_then(|rest| rest.chars().next()) {
@@ -286,9 +295,12 @@ pub fn first_forbidden(raw: &str) -> Option<(std::ops::Range<usize>, char, &'sta
             // The scanner refuses raw control characters, so plain ASCII needs no look.
             _ => (None, 1),
         };
-        if let Some(c) = c
-            && let Some(why) = forbidden(c)
-        {
+        let why = c.and_then(|c| {
+            forbidden(c).or_else(|| {
+                (in_name && matches!(c, '\t' | '\n' | '\r')).then_some("a line break or tab")
+            })
+        });
+        if let (Some(c), Some(why)) = (c, why) {
             return Some((i..(i + len).min(bytes.len()), c, why));
         }
         i += len;
@@ -317,25 +329,36 @@ mod tests {
 
     #[test]
     fn forbidden_characters_are_found_raw_or_escaped() {
-        assert_eq!(first_forbidden("plain text, \\n and \\t"), None);
-        assert_eq!(first_forbidden("caf\u{e9} \u{1F600} \\ud83d\\ude00"), None);
+        assert_eq!(first_forbidden("plain text, \\n and \\t", false), None);
         assert_eq!(
-            first_forbidden("a\\u0000b"),
+            first_forbidden("Slack\\nerror[WF999]", true),
+            Some((5..7, '\n', "a line break or tab"))
+        );
+        assert_eq!(
+            first_forbidden("caf\u{e9} \u{1F600} \\ud83d\\ude00", false),
+            None
+        );
+        assert_eq!(
+            first_forbidden("a\\u0000b", false),
             Some((1..7, '\0', "a control character"))
         );
         assert_eq!(
-            first_forbidden("ab\u{202E}c"),
+            first_forbidden("ab\u{202E}c", false),
             Some((2..5, '\u{202E}', "a bidirectional control"))
         );
         assert_eq!(
-            first_forbidden("x\\u202e"),
+            first_forbidden("x\\u202e", false),
             Some((1..7, '\u{202E}', "a bidirectional control"))
         );
         assert_eq!(
-            first_forbidden("\\f"),
+            first_forbidden("\\f", false),
             Some((0..2, '\u{c}', "a control character"))
         );
-        assert_eq!(first_forbidden("\\\\u0000"), None, "an escaped backslash");
+        assert_eq!(
+            first_forbidden("\\\\u0000", false),
+            None,
+            "an escaped backslash"
+        );
     }
 
     #[test]
