@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::canonical::{FormatError, format_registry};
+use crate::diagnostics::escape_controls;
 use crate::diff;
 use crate::docs::{Loaded, PageFreshness};
 use crate::render::Renderer;
@@ -408,11 +409,13 @@ impl CliError {
                         display_path(path)
                     ));
                 }
-                eprintln!("error: {message}");
+                eprintln!("error: {}", escape_controls(&message));
                 ExitCode::from(EXIT_USAGE)
             }
             error => {
-                eprintln!("error: {}", crate::ErrorChain(&error));
+                // Paths and values from the command line are in the text: shown escaped.
+                let message = crate::ErrorChain(&error).to_string();
+                eprintln!("error: {}", escape_controls(&message));
                 ExitCode::from(EXIT_USAGE)
             }
         }

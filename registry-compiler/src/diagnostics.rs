@@ -245,10 +245,12 @@ impl Report<'_> {
             ..Config::default()
         };
         let mut out = String::new();
+        // The path is the user's (an argument, a git revision): shown escaped, on one line.
+        let path = one_line(self.path);
         for diagnostic in self.diagnostics {
             // Each diagnostic gets a small file of the lines it shows, long lines cut to a
             // window around the labels: a minified registry is one line of megabytes.
-            let (file, cs) = Snippet::build(self.path, self.source, &index, &config, diagnostic);
+            let (file, cs) = Snippet::build(&path, self.source, &index, &config, diagnostic);
             if color {
                 let mut buffer = term::termcolor::Buffer::ansi();
                 if term::emit_to_write_style(&mut buffer, &config, &file, &cs).is_ok() {
@@ -277,7 +279,7 @@ impl Report<'_> {
                 "{}: {} in {}",
                 paint("error", "1;31"),
                 plural(errors, "problem"),
-                self.path
+                one_line(self.path)
             );
             if warnings > 0 {
                 let _ = write!(line, " (and {})", plural(warnings, "warning"));
@@ -288,7 +290,7 @@ impl Report<'_> {
                 "{}: {} in {}\n",
                 paint("warning", "1;33"),
                 plural(warnings, "warning"),
-                self.path
+                one_line(self.path)
             )
         } else {
             String::new()
@@ -433,7 +435,9 @@ fn escape_data(text: &str) -> String {
 }
 
 fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+    escape_data(&escape_controls(text))
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }
 
 /// Lines longer than this (in bytes) are shown as windows around the labels.

@@ -1002,7 +1002,11 @@ impl Files<'_> {
 
     /// A summary table for a pull-request comment.
     pub fn markdown(&self, review: &Review) -> String {
-        let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+        // One table cell: no pipe, line break or terminal control from a path or a name.
+        let cell = |text: &str| {
+            crate::diagnostics::escape_controls(&text.replace('|', "\\|").replace('\n', " "))
+                .into_owned()
+        };
         let mut out = String::from("### Registry changes\n\n");
         if review.is_empty() {
             out.push_str("No changes.\n");

@@ -261,3 +261,53 @@ fn control_characters_are_shown_escaped() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 30.7: ESC and BEL in a path from the command line reach the terminal escaped, in
+/// `check`'s errors and location lines and in every `diff` format, never raw.
+#[test]
+fn control_characters_in_paths_are_escaped_everywhere() {
+    let dir = std::env::temp_dir().join(format!("wf-esc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let hostile = dir.join("a\u{1b}]0;pwned\u{7}");
+    std::fs::create_dir_all(&hostile).expect("mkdir");
+    let invalid = hostile.join("services.json");
+    std::fs::write(
+        &invalid,
+        std::fs::read(fixtures().join("invalid/rule_duplicate_route_id.json")).expect("fixture"),
+    )
+    .expect("write");
+    let raw = |text: &str| text.contains('\u{1b}') || text.contains('\u{7}');
+    let escaped = "a\\u{1b}]0;pwned\\u{7}";
+
+    let missing = run_in(&dir, &["check", "a\u{1b}]0;pwned\u{7}/nothing.json"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = text(&missing.stderr);
+    assert!(!raw(&stderr) && stderr.contains(escaped), "{stderr:?}");
+
+    let checked = run_in(&dir, &["check", "a\u{1b}]0;pwned\u{7}/services.json"]);
+    assert_eq!(checked.status.code(), Some(1));
+    let stderr = text(&checked.stderr);
+    assert!(!raw(&stderr), "{stderr:?}");
+    assert!(
+        stderr.contains(&format!("--> {escaped}/services.json:")),
+        "{stderr}"
+    );
+
+    let valid = hostile.join("valid.json");
+    std::fs::write(&valid, VALID).expect("write");
+    for format in ["text", "markdown", "github", "json"] {
+        let diffed = run_in(
+            &dir,
+            &[
+                "diff",
+                "a\u{1b}]0;pwned\u{7}/valid.json",
+                "a\u{1b}]0;pwned\u{7}/services.json",
+                "--format",
+                format,
+            ],
+        );
+        let all = text(&diffed.stdout) + &text(&diffed.stderr);
+        assert!(!raw(&all), "{format}: {all:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
