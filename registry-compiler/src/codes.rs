@@ -185,6 +185,9 @@ codes! {
     SettingConflict = "WF322", "route setting repeated, or named like a secret",
         why: "A setting is read from the same environment as the secrets, and a handler may read any setting its route declares; a setting named like a secret of any route would let a handler read that secret, so the runtime refuses to link it. A setting listed twice documents one value twice.",
         fix: "Rename the setting (a base URL as `WORKERFLOW_<SERVICE>_BASE_URL`, say), or remove the repeated entry.";
+    CompatibilityCharacter = "WF323", "name uses compatibility characters (warning)",
+        why: "Fullwidth letters, ligatures and other compatibility characters (`\\uFF33lack`) look like the plain letters they stand for but compare unequal, and an id derived from them would drop them (`lack`). Names are compared, and ids derived, after Unicode NFKC folding, so `\\uFF33lack` beside `Slack` is a duplicate; this warning shows the name that was meant.",
+        fix: "Write the name with the plain characters the warning shows.";
     RouteRemoved = "WF401", "route removed (breaking)",
         why: "Callers, deployments and deep links name a route by its id; once it is gone their calls fail. `diff` reports it at the route in the old file.",
         fix: "Keep the route, or acknowledge the removal in the registry's `changes` list with a reason and a migration note for callers.";

@@ -387,6 +387,13 @@ impl Registry {
 /// with a letter.
 pub fn derive_id(connector_name: &str) -> Option<String> {
     let id = id_stem(connector_name);
+    let id = if connector_name.is_ascii() {
+        id
+    } else {
+        // From the NFKC form: a fullwidth `Ｓlack` is `slack`, not `lack`.
+        use unicode_normalization::UnicodeNormalization;
+        id_stem(&connector_name.nfkc().collect::<String>())
+    };
     id.starts_with(|c: char| c.is_ascii_lowercase())
         .then_some(id)
 }
@@ -413,6 +420,13 @@ pub fn id_stem(connector_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::derive_id;
+
+    #[test]
+    fn ids_are_derived_from_the_nfkc_form() {
+        assert_eq!(derive_id("\u{ff33}lack").as_deref(), Some("slack"));
+        assert_eq!(derive_id("\u{fb01}le drop").as_deref(), Some("file_drop"));
+        assert_eq!(derive_id("Caf\u{e9} API").as_deref(), Some("caf_api"));
+    }
 
     #[test]
     fn the_url_field_table_is_the_rules_list() {

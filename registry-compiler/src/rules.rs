@@ -115,7 +115,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
                         .with_secondary(first_span, "first used here")
                         .with_pointer(format!("/services/{index}/connectorName"))
                         .with_help(
-                            "names are compared ignoring case; merge the two entries or rename one",
+                            "names are compared ignoring case and compatibility forms (Unicode NFKC: a fullwidth `Ｓ` is `S`); merge the two entries or rename one",
                         )
                     },
                     &mut out,
@@ -412,8 +412,10 @@ fn first_or_duplicate<K: Hash + Eq>(
 struct Caseless<'a>(Cow<'a, str>);
 
 impl Caseless<'_> {
+    /// NFKC, then lower case: a fullwidth `Ｓlack` and `SLACK` both fold to `slack`.
     fn folded(&self) -> impl Iterator<Item = char> + '_ {
-        self.0.chars().flat_map(char::to_lowercase)
+        use unicode_normalization::UnicodeNormalization;
+        self.0.nfkc().flat_map(char::to_lowercase)
     }
 }
 
@@ -732,6 +734,35 @@ fn check_name(
                 if invisible.len() == 1 { "it" } else { "them" }
             )),
         );
+    }
+    if !name.is_ascii() {
+        use unicode_normalization::UnicodeNormalization;
+        let visible: String = name.chars().filter(|&c| !chars::is_invisible(c)).collect();
+        let folded: String = visible.nfkc().collect();
+        if folded != visible {
+            let mut changed: Vec<char> = Vec::new();
+            for c in visible.chars() {
+                let alone: String = std::iter::once(c).nfkc().collect();
+                if alone != c.to_string() && !changed.contains(&c) {
+                    changed.push(c);
+                }
+            }
+            let named: Vec<String> = changed.iter().map(|&c| chars::describe(c)).collect();
+            out.push(
+                Diagnostic::warning(
+                    Code::CompatibilityCharacter,
+                    format!(
+                        "{}`{field}` uses compatibility characters: {}",
+                        place(),
+                        named.join(", ")
+                    ),
+                    document.span(node),
+                )
+                .with_label(format!("reads as {folded:?}"))
+                .with_pointer(pointer())
+                .with_help(format!("write {folded:?}")),
+            );
+        }
     }
     if let Some((main, outside)) = chars::mixed_scripts(name) {
         let named: Vec<String> = outside.iter().map(|&c| chars::describe(c)).collect();
