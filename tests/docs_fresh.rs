@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use workerflow_registry::docs::Loaded;
-use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
+use workerflow_registry::render::Renderer;
 use workerflow_registry::write::Freshness;
 
 #[test]
@@ -69,7 +69,8 @@ fn committed_docs_match_the_registry() {
         }
     }
     panic!(
-        "the committed docs do not match {}:\n\n{message}\nfix: `{REGENERATE_COMMAND}` (then commit docs/)",
+        // The workspace's command: the pages name the installed CLI, which may not be here.
+        "the committed docs do not match {}:\n\n{message}\nfix: `cargo run -p workerflow-registry -- build` (then commit docs/)",
         workerflow_registry::REGISTRY_PATH
     );
 }

@@ -701,7 +701,10 @@ fn report_check(pages: &[PageFreshness]) -> ExitCode {
         }
     }
     if stale {
-        eprintln!("help: regenerate the docs with `workerflow-registry build`");
+        eprintln!(
+            "help: regenerate the docs with `{}`",
+            crate::render::REGENERATE_COMMAND
+        );
         ExitCode::from(EXIT_INVALID)
     } else {
         ExitCode::SUCCESS
