@@ -74,3 +74,16 @@ fn committed_docs_match_the_registry() {
         workerflow_registry::REGISTRY_PATH
     );
 }
+
+/// The generated module's OpenAPI document is the committed `docs/openapi.json`, byte for byte:
+/// both are `openapi::render` of the same registry, one through `build.rs`, one through `build`.
+#[test]
+fn the_generated_openapi_document_is_the_committed_one() {
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json"))
+            .expect("docs/openapi.json");
+    assert!(
+        workerflow::registry::OPENAPI_JSON == committed,
+        "registry::OPENAPI_JSON differs from docs/openapi.json (run the docs test above to regenerate)"
+    );
+}
