@@ -193,6 +193,10 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
     let mut registry = source.dependency("registry-compiler");
     // No clap and no CLI in build.rs.
     registry.insert("default-features", false.into());
+    // `testing` for the tests only: `tests/examples.rs` (which `new` writes) runs the contract
+    // examples with `workerflow_runtime::testing`.
+    let mut testing = source.dependency("runtime");
+    testing.insert("features", Value::from_iter(["testing"]));
     let wanted = [
         (
             "dependencies",
@@ -200,6 +204,7 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
             source.dependency("runtime"),
         ),
         ("dependencies", "serde_json", serde_json),
+        ("dev-dependencies", "workerflow-runtime", testing),
         ("build-dependencies", "workerflow-registry", registry),
     ];
     let mut added = false;
