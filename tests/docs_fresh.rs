@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use workerflow_registry::docs::Loaded;
-use workerflow_registry::render::{REGENERATE_COMMAND, Renderer};
+use workerflow_registry::render::Renderer;
 use workerflow_registry::write::Freshness;
 
 #[test]
@@ -69,7 +69,21 @@ fn committed_docs_match_the_registry() {
         }
     }
     panic!(
-        "the committed docs do not match {}:\n\n{message}\nfix: `{REGENERATE_COMMAND}` (then commit docs/)",
+        // The workspace's command: the pages name the installed CLI, which may not be here.
+        "the committed docs do not match {}:\n\n{message}\nfix: `cargo run -p workerflow-registry -- build` (then commit docs/)",
         workerflow_registry::REGISTRY_PATH
+    );
+}
+
+/// The generated module's OpenAPI document is the committed `docs/openapi.json`, byte for byte:
+/// both are `openapi::render` of the same registry, one through `build.rs`, one through `build`.
+#[test]
+fn the_generated_openapi_document_is_the_committed_one() {
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json"))
+            .expect("docs/openapi.json");
+    assert!(
+        workerflow::registry::OPENAPI_JSON == committed,
+        "registry::OPENAPI_JSON differs from docs/openapi.json (run the docs test above to regenerate)"
     );
 }

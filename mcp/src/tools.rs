@@ -495,6 +495,13 @@ fn plan(path: &Path, request: &scaffold::Request) -> Result<Value, Box<CallToolR
         "serviceId": plan.service_id,
         "serviceIsNew": plan.service_is_new,
         "testName": plan.test_name,
+        // Why `tests/examples.rs` is or is not among the files.
+        "examplesTest": match plan.examples_test {
+            Some(scaffold::ExamplesTest::Planned) => "planned",
+            Some(scaffold::ExamplesTest::Exists) => "exists",
+            Some(scaffold::ExamplesTest::NoTestingFeature) => "noTestingFeature",
+            None => "none",
+        },
         "rustfmt": plan.formatted,
         "written": false,
     }))

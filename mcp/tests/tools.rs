@@ -379,6 +379,7 @@ fn scaffold_connector_plans_what_new_would_write_and_writes_nothing() {
     assert_eq!(plan["written"], false);
     assert_eq!(plan["serviceId"], "acme_crm");
     assert_eq!(plan["serviceIsNew"], true);
+    assert_eq!(plan["examplesTest"], "planned");
     assert_eq!(plan["registry"], "connector-registry/services.json");
     let diff = plan["registryDiff"].as_str().unwrap();
     // The diff `new --dry-run` prints.
@@ -395,6 +396,7 @@ fn scaffold_connector_plans_what_new_would_write_and_writes_nothing() {
         [
             ("src/connectors/acme_crm.rs", "create"),
             ("tests/connector_acme_crm.rs", "create"),
+            ("tests/examples.rs", "create"),
             ("src/connectors/mod.rs", "create"),
             ("src/lib.rs", "replace"),
         ]

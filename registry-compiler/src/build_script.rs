@@ -18,13 +18,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::docs::Loaded;
-use crate::render::{self, Renderer};
+use crate::render::{self, REGENERATE_COMMAND, Renderer};
 use crate::write::Freshness;
 use crate::{LoadError, find_registry};
-
-/// The command that writes the docs, as the warnings name it: the one that works in any crate
-/// with a registry (`cargo run -p workerflow-registry` works only in the toolkit's workspace).
-const DOCS_COMMAND: &str = "workerflow-registry build";
 
 /// Environment variable that turns docs generation off when set to `1`.
 pub const NO_DOCS_VAR: &str = "WORKERFLOW_NO_DOCS";
@@ -190,7 +186,7 @@ impl BuildScript {
                     .filter(|page| page.freshness != Freshness::Fresh)
                     .map(|page| {
                         format!(
-                            "{} is out of date; not rewritten because {reason}; run `{DOCS_COMMAND}`",
+                            "{} is out of date; not rewritten because {reason}; run `{REGENERATE_COMMAND}`",
                             self.shown(&page.path)
                         )
                     })
@@ -203,7 +199,7 @@ impl BuildScript {
             Err(error) => vec![
                 format!("docs not written: {}", crate::ErrorChain(&error)),
                 format!(
-                    "run `{DOCS_COMMAND}` where the docs directory is writable, or set {NO_DOCS_VAR}=1"
+                    "run `{REGENERATE_COMMAND}` where the docs directory is writable, or set {NO_DOCS_VAR}=1"
                 ),
             ],
         }

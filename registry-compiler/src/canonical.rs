@@ -14,6 +14,7 @@ use crate::{Invalid, Schema, compile};
 /// Top-level keys, in the order of `services.schema.json`.
 pub const TOP_KEYS: &[&str] = &[
     "$schema",
+    "name",
     "version",
     "updatedAt",
     "notes",

@@ -95,8 +95,9 @@ enum Command {
     },
     /// Make a crate a connector crate: an empty registry, the toolkit's crates, build.rs
     ///
-    /// Writes connector-registry/services.json (valid, no services yet); adds workerflow-runtime
-    /// and serde_json to [dependencies] and workerflow-registry (default features off) to
+    /// Writes connector-registry/services.json (valid, no services yet, named after the
+    /// package); adds workerflow-runtime and serde_json to [dependencies], workerflow-runtime with
+    /// feature `testing` to [dev-dependencies] and workerflow-registry (default features off) to
     /// [build-dependencies] in Cargo.toml, keeping its comments and layout; writes the one-line
     /// build.rs that generates the registry module, and adds
     /// `workerflow_runtime::include_registry!();` to the library root (src/lib.rs, created when
@@ -125,8 +126,10 @@ enum Command {
     /// service gets `null` for everything not given), writes src/connectors/<service_id>.rs with
     /// a #[connector] handler that POSTs the JSON payload to the service's base URL setting with
     /// the secret as a bearer token, and tests/connector_<service_id>.rs, which runs it against a
-    /// loopback server. Without --route, adds the service's catalogue entry alone (every field,
-    /// unknowns `null`). Paths are relative to the crate that holds connector-registry/.
+    /// loopback server; and, once, tests/examples.rs, which runs every contract example of every
+    /// linked route (when the crate's workerflow-runtime has feature `testing`, as `init` sets
+    /// it). Without --route, adds the service's catalogue entry alone (every field, unknowns
+    /// `null`). Paths are relative to the crate that holds connector-registry/.
     New {
         /// The service's connector name, for example "Acme CRM" (matched ignoring case)
         #[arg(long, value_name = "NAME")]
@@ -589,26 +592,37 @@ fn new(
         return Ok(ExitCode::SUCCESS);
     };
     let connector = format!("src/connectors/{}.rs", plan.service_id);
-    println!(
-        "  1. cargo test --test {}    # the scaffold passes as generated",
+    let mut steps = vec![format!(
+        "cargo test --test {}    # the scaffold passes as generated",
         plan.test_name
-    );
-    println!(
-        "  2. fill in the contract of `{route}` in {registry_display}: the fields it takes and returns, as the JSON Schemas `input` and `output` (then `cargo build` types them as `Input` and `Output`)"
-    );
-    println!(
-        "  3. replace the request in {connector} with the service's real API call, and extend the test"
-    );
-    if plan.service_is_new {
-        println!(
-            "  4. fill in what is known about `{service}` in {registry_display} (docs URLs, sources, vendor), then `workerflow-registry fmt` and `workerflow-registry check`"
-        );
+    )];
+    steps.push(match plan.examples_test {
+        Some(scaffold::ExamplesTest::NoTestingFeature) => format!(
+            "give the crate's workerflow-runtime feature `testing` in [dev-dependencies] (`workerflow-registry init` adds it), then `new` writes {}, which runs every contract example",
+            scaffold::EXAMPLES_TEST
+        ),
+        _ => "cargo test --test examples    # every contract example of every route, the scaffold's one included".to_owned(),
+    });
+    steps.push(format!(
+        "fill in the contract of `{route}` in {registry_display}: the fields it takes and returns, as the JSON Schemas `input` and `output` (then `cargo build` types them as `Input` and `Output`), and its `examples`"
+    ));
+    steps.push(format!(
+        "replace the request in {connector} with the service's real API call, and extend the test"
+    ));
+    steps.push(if plan.service_is_new {
+        format!(
+            "fill in what is known about `{service}` in {registry_display} (docs URLs, sources, vendor), then `workerflow-registry fmt` and `workerflow-registry check`"
+        )
     } else {
-        println!("  4. `workerflow-registry check` after any further edit of {registry_display}");
+        format!("`workerflow-registry check` after any further edit of {registry_display}")
+    });
+    steps.push(format!(
+        "`{}` writes the docs (docs/SERVICE_API_INDEX.md and .html, openapi.json, llms.txt); commit them with the registry and the code",
+        crate::render::REGENERATE_COMMAND
+    ));
+    for (number, step) in steps.iter().enumerate() {
+        println!("  {}. {step}", number + 1);
     }
-    println!(
-        "  5. `workerflow-registry build` writes the docs (docs/SERVICE_API_INDEX.md and .html, openapi.json, llms.txt); commit them with the registry and the code"
-    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -704,7 +718,10 @@ fn report_check(pages: &[PageFreshness]) -> ExitCode {
         }
     }
     if stale {
-        eprintln!("help: regenerate the docs with `workerflow-registry build`");
+        eprintln!(
+            "help: regenerate the docs with `{}`",
+            crate::render::REGENERATE_COMMAND
+        );
         ExitCode::from(EXIT_INVALID)
     } else {
         ExitCode::SUCCESS

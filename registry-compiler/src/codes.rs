@@ -150,7 +150,7 @@ codes! {
         why: "Labels name missing configuration in error messages; two alike make the message ambiguous.",
         fix: "Give each requirement its own label, or merge them.";
     BlankText = "WF311", "name, summary or label is only whitespace",
-        why: "`connectorName`, route summaries and secret labels are shown in the docs and in messages; a value of spaces passes a length check but names nothing, and `fmt` would trim it to an empty string.",
+        why: "`connectorName`, the registry's `name`, route summaries and secret labels are shown in the docs and in messages; a value of spaces passes a length check but names nothing, and `fmt` would trim it to an empty string.",
         fix: "Write the name, summary or label.";
     ForbiddenCharacter = "WF312", "text contains a control or bidirectional control character",
         why: "Control characters such as NUL are written raw into both pages, and bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C) reorder how text is displayed, so the docs would show something other than the registry says (the \"Trojan Source\" trick). Tab, line feed and carriage return are allowed in prose (`notes`), but not in a name, summary or label (the registry's `name`, `connectorName`, `officialVendorName`, a route's `summary`, a secret's or setting's `label`): those are shown on one line, and a line feed quoted in a message could start a line that looks like another diagnostic.",

@@ -76,6 +76,8 @@ const BUILD_STEPS: &[&str] = &[
     "workerflow_registry::build_script::run(",
 ];
 const INCLUDE: &str = "workerflow_runtime::include_registry!();";
+/// The schema's `maxLength` of the registry's `name`.
+const MAX_NAME_CHARS: usize = 100;
 
 /// Works out every edit for the crate at `crate_root` without writing anything. `today` is the
 /// new registry's `updatedAt` (YYYY-MM-DD).
@@ -107,11 +109,11 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
             "{shown} has no [package]: `init` makes a crate a connector crate, not a workspace\n  = help: run it in the member crate's directory"
         )
     })?;
-    let crate_name = package
+    let package_name = package
         .get("name")
         .and_then(Item::as_str)
-        .unwrap_or("this crate")
-        .to_owned();
+        .map(str::to_owned);
+    let crate_name = package_name.as_deref().unwrap_or("this crate").to_owned();
     let build_path = match package.get("build").and_then(Item::as_value) {
         None => crate_root.join("build.rs"),
         Some(Value::String(path)) => crate_root.join(path.value()),
@@ -138,7 +140,7 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
         done.push(format!("{registry_shown}: there already"));
     } else {
         edits.push(Edit {
-            after: empty_registry(&crate_name, today, &registry_shown)?,
+            after: empty_registry(package_name.as_deref(), today, &registry_shown)?,
             path: registry_path,
             before: None,
         });
@@ -191,6 +193,10 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
     let mut registry = source.dependency("registry-compiler");
     // No clap and no CLI in build.rs.
     registry.insert("default-features", false.into());
+    // `testing` for the tests only: `tests/examples.rs` (which `new` writes) runs the contract
+    // examples with `workerflow_runtime::testing`.
+    let mut testing = source.dependency("runtime");
+    testing.insert("features", Value::from_iter(["testing"]));
     let wanted = [
         (
             "dependencies",
@@ -198,6 +204,7 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
             source.dependency("runtime"),
         ),
         ("dependencies", "serde_json", serde_json),
+        ("dev-dependencies", "workerflow-runtime", testing),
         ("build-dependencies", "workerflow-registry", registry),
     ];
     let mut added = false;
@@ -218,16 +225,22 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
     Ok(Plan { edits, done })
 }
 
-/// A registry with no services, in canonical form and valid (checked, so `check` and `fmt
-/// --check` pass on it). No `$schema` and no copy of the schema: `check` and `build` use the
-/// schema of the toolkit they are, which a copy would shadow once the toolkit moves on.
-fn empty_registry(crate_name: &str, today: &str, shown: &str) -> Result<String, String> {
-    let value = json!({
+/// A registry with no services, named after the crate (its pages and OpenAPI document show the
+/// name), in canonical form and valid (checked, so `check` and `fmt --check` pass on it). No
+/// `$schema` and no copy of the schema: `check` and `build` use the schema of the toolkit they
+/// are, which a copy would shadow once the toolkit moves on.
+fn empty_registry(package_name: Option<&str>, today: &str, shown: &str) -> Result<String, String> {
+    let crate_name = package_name.unwrap_or("this crate");
+    let mut value = json!({
         "version": 1,
         "updatedAt": today,
         "notes": format!("The services `{crate_name}` connects to. `workerflow-registry new` adds services and routes."),
         "services": [],
     });
+    // Without a usable package name the pages fall back to the default name.
+    if let Some(name) = package_name.filter(|n| n.chars().count() <= MAX_NAME_CHARS) {
+        value["name"] = json!(name);
+    }
     let text = canonical::to_text(&canonical::canonical_value(value));
     let schema = crate::Schema::bundled().map_err(|e| format!("internal error: {e}"))?;
     canonical::validate_canonical(text, &schema, shown)

@@ -506,6 +506,7 @@ pub fn model_of_services(
             )
         })?;
     let notes = field("notes").and_then(|v| v.as_str().map(str::to_owned));
+    let name = field("name").and_then(|v| v.as_str().map(str::to_owned));
     let services_node = document
         .get(root, "services")
         .filter(|&s| document.kind(s) == NodeKind::Array);
@@ -552,6 +553,7 @@ pub fn model_of_services(
     };
     Ok((
         Registry {
+            name,
             version,
             updated_at,
             notes,

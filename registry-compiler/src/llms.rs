@@ -44,7 +44,10 @@ pub fn render(registry: &Registry, docs_dir: &Path) -> String {
         .iter()
         .filter(|s| !s.routes().is_empty())
         .count();
-    out.push_str("# WorkerFlow connector registry\n\n");
+    // llms.txt's H1 is the project's name.
+    out.push_str("# ");
+    markdown::escape_into(&mut out, registry.display_name(), false);
+    out.push_str("\n\n");
     let _ = writeln!(
         out,
         "> The catalogue of SaaS services a team may integrate, the docs read before writing a \
@@ -63,7 +66,7 @@ pub fn render(registry: &Registry, docs_dir: &Path) -> String {
     }
     out.push_str(
         "- [Service API index](SERVICE_API_INDEX.md): every service with every known link, and each route's contract\n\
-         - [OpenAPI document](openapi.json): the `workerflow serve` API, one operation per route\n",
+         - [OpenAPI document](openapi.json): the server's HTTP API, one operation per route\n",
     );
     out.push_str(
         "\n## Services\n\nOne line each: name (`id`): auth scheme (the routes' own where they differ); API docs; routes.\n\n",

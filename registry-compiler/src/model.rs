@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Registry {
+    /// The registry's name (top-level `name`); see [`Registry::display_name`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub version: u64,
     pub updated_at: String,
     pub notes: Option<String>,
@@ -369,7 +372,16 @@ impl Service {
     }
 }
 
+/// What pages and the OpenAPI document call a registry without a `name`: neutral, since it may
+/// belong to any crate.
+pub const DEFAULT_REGISTRY_NAME: &str = "Connector registry";
+
 impl Registry {
+    /// The name pages and the OpenAPI document show: `name`, else [`DEFAULT_REGISTRY_NAME`].
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(DEFAULT_REGISTRY_NAME)
+    }
+
     /// Every declared route with the service that owns it, in registry order.
     pub fn routes(&self) -> impl Iterator<Item = (&Service, &Route)> {
         self.services

@@ -1,5 +1,7 @@
-//! `docs/openapi.json`: an OpenAPI 3.1 document of the `workerflow serve` API, generated from
-//! the routes and their contracts. `serve` answers `GET /openapi.json` with the same bytes.
+//! `docs/openapi.json`: an OpenAPI 3.1 document of the HTTP API a server built on the toolkit
+//! gives a registry's routes, generated from the routes and their contracts. The server answers
+//! `GET /openapi.json` with the same bytes (for a crate's own routes, the generated module's
+//! `registry::OPENAPI_JSON`).
 //!
 //! The document is streamed: `paths` and `components/schemas` serialize one route at a time,
 //! borrowing the contract schemas from the registry, so a 10,000-route registry never builds
@@ -282,9 +284,9 @@ impl Serialize for Document<'_> {
         map.serialize_entry(
             "info",
             &json!({
-                "title": "WorkerFlow serve API",
+                "title": format!("{} API", registry.display_name()),
                 "version": registry.updated_at,
-                "description": "The HTTP API of `workerflow serve`, generated from connector-registry/services.json by `workerflow-registry build`. Every request except `GET /health` carries `authorization: Bearer <token>`. A route's request body is its input; the server wraps it as `{\"body\": <input>}` for the handler."
+                "description": "The HTTP API of a server built on the WorkerFlow toolkit that runs these routes (`workerflow serve` for the toolkit's own routes), generated from the registry by `workerflow-registry build`. Every request except `GET /health` carries `authorization: Bearer <token>`. A route's request body is its input; the server wraps it as `{\"body\": <input>}` for the handler."
             }),
         )?;
         map.serialize_entry("security", &json!([{"bearer": []}]))?;

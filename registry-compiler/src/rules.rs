@@ -38,6 +38,7 @@ pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
         return out;
     }
     check_text(document, &mut out);
+    check_registry_name(document, root, &mut out);
     if let Some(date) = document.get(root, "updatedAt") {
         check_date(document, date, &mut out);
     }
@@ -660,10 +661,7 @@ fn check_blank(
     field: &str,
     out: &mut Vec<Diagnostic>,
 ) -> bool {
-    let blank = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_whitespace() || chars::is_invisible(c));
+    let blank = is_blank(text);
     if blank {
         let name = field.rsplit('/').next().unwrap_or(field);
         out.push(
@@ -681,6 +679,35 @@ fn check_blank(
         );
     }
     blank
+}
+
+/// Not empty, yet nothing visible: only whitespace or invisible characters.
+fn is_blank(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_whitespace() || chars::is_invisible(c))
+}
+
+/// WF311 for the registry's own `name`, which its pages and OpenAPI document show as a title.
+fn check_registry_name(document: &Document<'_>, root: NodeId, out: &mut Vec<Diagnostic>) {
+    let Some(node) = document.get(root, "name") else {
+        return;
+    };
+    if document.str(node).is_some_and(|text| is_blank(&text)) {
+        out.push(
+            Diagnostic::error(
+                Code::BlankText,
+                "`name` is blank: it holds only whitespace or invisible characters",
+                document.span(node),
+            )
+            .with_label("nothing visible here")
+            .with_pointer("/name")
+            .with_help(
+                "write the registry's name, such as \"Acme connectors\", or leave `name` out",
+            ),
+        );
+    }
 }
 
 fn noun(field: &str) -> &'static str {

@@ -41,11 +41,29 @@ pub struct Plan {
     pub service_id: String,
     pub service_is_new: bool,
     pub test_name: String,
+    /// What becomes of `tests/examples.rs`; `None` when no route is scaffolded.
+    pub examples_test: Option<ExamplesTest>,
     /// Whether the new Rust files went through rustfmt. Without it they are as the templates
     /// lay them out: rustfmt-clean for names of ordinary length (a test checks), perhaps not
     /// for very long ones.
     pub formatted: bool,
 }
+
+/// `tests/examples.rs`, the crate's one test of every contract example
+/// (`workerflow_runtime::testing::assert_examples`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExamplesTest {
+    /// Among the planned files.
+    Planned,
+    /// There already (whatever it holds): never replaced.
+    Exists,
+    /// Not written: the crate's `workerflow-runtime` lacks feature `testing`, so it would not
+    /// compile.
+    NoTestingFeature,
+}
+
+/// The examples test's path in the crate.
+pub const EXAMPLES_TEST: &str = "tests/examples.rs";
 
 #[derive(Debug)]
 pub struct PlannedFile {
@@ -262,7 +280,8 @@ pub fn plan(
     };
 
     let display_name = existing.map_or(service_name, |i| &registry.services[i].connector_name);
-    let crate_name = crate_name(crate_root)?;
+    let manifest = Manifest::read(crate_root)?;
+    let crate_name = manifest.crate_name()?;
     let connector_path = crate_root.join(format!("src/connectors/{service_id}.rs"));
     let test_name = format!("connector_{service_id}");
     let test_path = crate_root.join(format!("tests/{test_name}.rs"));
@@ -287,6 +306,7 @@ pub fn plan(
     let names = Names::new(display_name, &service_id, route_id, &request.secrets);
     let (connector, connector_formatted) = rustfmt(connector_source(&names, request.request_type)?);
     let (test, test_formatted) = rustfmt(test_source(&names, &crate_name)?);
+    let mut formatted = connector_formatted && test_formatted;
     files.push(PlannedFile {
         exists: connector_path.exists(),
         contents: connector,
@@ -297,6 +317,21 @@ pub fn plan(
         contents: test,
         path: test_path,
     });
+    let examples_path = crate_root.join(EXAMPLES_TEST);
+    let examples_test = if examples_path.symlink_metadata().is_ok() {
+        ExamplesTest::Exists
+    } else if !manifest.has_testing_feature() {
+        ExamplesTest::NoTestingFeature
+    } else {
+        let (examples, examples_formatted) = rustfmt(examples_source(&crate_name)?);
+        formatted &= examples_formatted;
+        files.push(PlannedFile {
+            path: examples_path,
+            contents: examples,
+            exists: false,
+        });
+        ExamplesTest::Planned
+    };
     files.extend(module_edits(crate_root, &service_id)?);
     Ok(Plan {
         registry_path: registry_path.to_owned(),
@@ -306,7 +341,8 @@ pub fn plan(
         service_id,
         service_is_new: existing.is_none(),
         test_name,
-        formatted: connector_formatted && test_formatted,
+        examples_test: Some(examples_test),
+        formatted,
     })
 }
 
@@ -350,6 +386,7 @@ fn service_only_plan(
         service_id,
         service_is_new: true,
         test_name: String::new(),
+        examples_test: None,
         formatted: true,
     })
 }
@@ -638,44 +675,88 @@ fn route_value(
             },
             "additionalProperties": false
         },
+        // What the scaffolded handler does, as `tests/examples.rs` checks it: the payload
+        // posted, the service's answer passed on. Rewrite it with the real call.
+        "examples": [{
+            "name": "the service answers",
+            "input": {"name": "Ada"},
+            "provider": [{"status": 200, "body": {"id": "created-1"}}],
+            "output": {"ok": true, "route": route_id, "status": 200, "response": {"id": "created-1"}}
+        }],
     })
 }
 
-/// The name the crate's tests `use` it by: `[lib] name`, else `[package] name` with `-` as `_`.
-fn crate_name(crate_root: &Path) -> Result<String, Refusal> {
-    let manifest = crate_root.join("Cargo.toml");
-    let shown = crate::display_path(&manifest);
-    let text = std::fs::read_to_string(&manifest).map_err(|e| {
-        refuse(format!(
-            "cannot read {shown}: {e}\n  = help: `new` writes into the crate whose connector-registry/ holds the registry"
-        ))
-    })?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        refuse(format!("cannot read {shown}: {}", e.to_string().trim_end()))
-    })?;
-    let field = |section: &str| table.get(section).and_then(|t| t.get("name"));
-    let name = match (field("lib"), field("package")) {
-        (Some(toml::Value::String(name)), _) => name.clone(),
-        (None, Some(toml::Value::String(name))) => name.replace('-', "_"),
-        (None, Some(toml::Value::Table(_))) => {
+/// The crate's `Cargo.toml`, read as TOML.
+struct Manifest {
+    table: toml::Table,
+    /// Its path as shown in messages.
+    shown: String,
+}
+
+impl Manifest {
+    fn read(crate_root: &Path) -> Result<Manifest, Refusal> {
+        let path = crate_root.join("Cargo.toml");
+        let shown = crate::display_path(&path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            refuse(format!(
+                "cannot read {shown}: {e}\n  = help: `new` writes into the crate whose connector-registry/ holds the registry"
+            ))
+        })?;
+        let table = text.parse().map_err(|e: toml::de::Error| {
+            refuse(format!("cannot read {shown}: {}", e.to_string().trim_end()))
+        })?;
+        Ok(Manifest { table, shown })
+    }
+
+    /// The name the crate's tests `use` it by: `[lib] name`, else `[package] name` with `-` as
+    /// `_`.
+    fn crate_name(&self) -> Result<String, Refusal> {
+        let shown = &self.shown;
+        let field = |section: &str| self.table.get(section).and_then(|t| t.get("name"));
+        let name = match (field("lib"), field("package")) {
+            (Some(toml::Value::String(name)), _) => name.clone(),
+            (None, Some(toml::Value::String(name))) => name.replace('-', "_"),
+            (None, Some(toml::Value::Table(_))) => {
+                return Err(refuse(format!(
+                    "{shown}: `package.name` is inherited, which Cargo does not allow\n  = help: write the name, as in `name = \"my-connectors\"`"
+                )));
+            }
+            (None, None) => return Err(refuse(format!("{shown} has no [package] name"))),
+            _ => return Err(refuse(format!("{shown}: the crate name is not a string"))),
+        };
+        let is_ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && name != "_"
+            && !PATH_KEYWORDS.contains(&name.as_str())
+            && !RAW_KEYWORDS.contains(&name.as_str());
+        if !is_ident {
             return Err(refuse(format!(
-                "{shown}: `package.name` is inherited, which Cargo does not allow\n  = help: write the name, as in `name = \"my-connectors\"`"
+                "{shown}: the crate name `{name}` is not a Rust identifier, so the generated test cannot `use` it"
             )));
         }
-        (None, None) => return Err(refuse(format!("{shown} has no [package] name"))),
-        _ => return Err(refuse(format!("{shown}: the crate name is not a string"))),
-    };
-    let is_ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name != "_"
-        && !PATH_KEYWORDS.contains(&name.as_str())
-        && !RAW_KEYWORDS.contains(&name.as_str());
-    if !is_ident {
-        return Err(refuse(format!(
-            "{shown}: the crate name `{name}` is not a Rust identifier, so the generated test cannot `use` it"
-        )));
+        Ok(name)
     }
-    Ok(name)
+
+    /// Whether the crate's tests can use `workerflow_runtime::testing`: `workerflow-runtime`
+    /// (by key, or renamed with `package`) with feature `testing` in `[dependencies]` or
+    /// `[dev-dependencies]`.
+    fn has_testing_feature(&self) -> bool {
+        ["dependencies", "dev-dependencies"]
+            .iter()
+            .filter_map(|section| self.table.get(*section)?.as_table())
+            .flat_map(|deps| deps.iter())
+            .filter(|(key, dependency)| {
+                *key == "workerflow-runtime"
+                    || dependency.get("package").and_then(toml::Value::as_str)
+                        == Some("workerflow-runtime")
+            })
+            .any(|(_, dependency)| {
+                dependency
+                    .get("features")
+                    .and_then(toml::Value::as_array)
+                    .is_some_and(|features| features.iter().any(|f| f.as_str() == Some("testing")))
+            })
+    }
 }
 
 /// `mod <id>;` added to `src/connectors/mod.rs` (created, and declared in `src/lib.rs`, when
@@ -803,6 +884,7 @@ impl Names {
 /// Rust: identifiers checked, literals escaped, comment text on one line.
 const CONNECTOR_TEMPLATE: &str = include_str!("../templates/scaffold/connector.rs.j2");
 const TEST_TEMPLATE: &str = include_str!("../templates/scaffold/test.rs.j2");
+const EXAMPLES_TEMPLATE: &str = include_str!("../templates/scaffold/examples.rs.j2");
 
 /// Renders one scaffold template. Nothing is escaped by the engine: every value is Rust text
 /// already (see [`Names`]), and a variable the template names but the context lacks is an error.
@@ -867,6 +949,14 @@ fn test_source(names: &Names, crate_name: &str) -> Result<String, Refusal> {
     )
 }
 
+fn examples_source(crate_name: &str) -> Result<String, Refusal> {
+    render_template(
+        "examples.rs.j2",
+        EXAMPLES_TEMPLATE,
+        minijinja::context! { crate_name => crate_name },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -915,6 +1005,7 @@ mod tests {
             service_id: "x".into(),
             service_is_new: false,
             test_name: "x".into(),
+            examples_test: None,
             formatted: true,
         };
         let before: Vec<_> = walk(&dir);
@@ -952,6 +1043,7 @@ mod tests {
             service_id: "x".into(),
             service_is_new: false,
             test_name: "x".into(),
+            examples_test: None,
             formatted: true,
         };
         apply(&plan).expect("applied");

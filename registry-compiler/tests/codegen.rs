@@ -63,21 +63,34 @@ fn the_bundled_registry_generates_one_item_per_route() {
 }
 
 /// `runtime/tests/support/registry.rs` is the module `build.rs` would generate from
-/// `runtime/tests/fixtures/services.json`; the runtime's dispatch and UI tests include it (the
-/// runtime does not depend on this crate). Locally a stale file is rewritten and the test fails
-/// once, so the diff can be reviewed; under `CI` it only fails.
+/// `runtime/tests/fixtures/services.json`, and `workerflow_openapi.json` beside it the OpenAPI
+/// document it includes; the runtime's dispatch and UI tests include the module (the runtime
+/// does not depend on this crate). Locally a stale file is rewritten and the test fails once, so
+/// the diff can be reviewed; under `CI` it only fails.
 #[test]
 fn the_runtime_test_registry_is_fresh() {
     let dir = root().join("runtime/tests");
-    let expected = generate(&load(&dir.join("fixtures/services.json")));
-    let path = dir.join("support/registry.rs");
-    let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    if actual != expected {
-        if !workerflow_registry::build_script::on_ci() {
-            std::fs::write(&path, &expected).expect("rewrite runtime/tests/support/registry.rs");
+    let registry = load(&dir.join("fixtures/services.json"));
+    let mut stale = Vec::new();
+    for (name, expected) in [
+        ("registry.rs", generate(&registry)),
+        (
+            workerflow_registry::codegen::OPENAPI_FILE_NAME,
+            workerflow_registry::openapi::render(&registry),
+        ),
+    ] {
+        let path = dir.join("support").join(name);
+        if std::fs::read_to_string(&path).unwrap_or_default() != expected {
+            if !workerflow_registry::build_script::on_ci() {
+                std::fs::write(&path, &expected).expect("rewrite the runtime's test registry");
+            }
+            stale.push(format!("runtime/tests/support/{name}"));
         }
-        panic!("runtime/tests/support/registry.rs was stale; regenerated unless CI is set");
     }
+    assert!(
+        stale.is_empty(),
+        "{stale:?} stale; regenerated unless CI is set"
+    );
 }
 
 #[test]

@@ -122,7 +122,14 @@ fn init_makes_a_new_crate_a_connector_crate_that_new_builds_on() {
         text(&new.stdout)
     );
     let tested = in_scratch_crate(cargo(), &dir)
-        .args(["test", "--quiet", "--test", "connector_acme"])
+        .args([
+            "test",
+            "--quiet",
+            "--test",
+            "connector_acme",
+            "--test",
+            "examples",
+        ])
         .output()
         .expect("cargo runs");
     assert!(
@@ -131,8 +138,12 @@ fn init_makes_a_new_crate_a_connector_crate_that_new_builds_on() {
         text(&tested.stdout),
         text(&tested.stderr)
     );
-    assert!(
-        text(&tested.stdout).contains("test result: ok. 1 passed"),
+    // The connector's test and the examples test (`init` gave the runtime feature `testing`).
+    assert_eq!(
+        text(&tested.stdout)
+            .matches("test result: ok. 1 passed")
+            .count(),
+        2,
         "{}",
         text(&tested.stdout)
     );

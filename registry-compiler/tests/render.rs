@@ -37,6 +37,7 @@ fn injection(page: Page) -> String {
         .map(|s| serde_json::from_value::<Service>(s.clone()).unwrap())
         .collect();
     let registry = Registry {
+        name: value["name"].as_str().map(str::to_owned),
         version: 1,
         updated_at: "2026-03-01".into(),
         notes: value["notes"].as_str().map(str::to_owned),
@@ -355,6 +356,7 @@ fn override_templates_get_values_never_source() {
     let value: serde_json::Value = serde_json::from_str(INJECTION).unwrap();
     let service: Service = serde_json::from_value(value["services"][0].clone()).unwrap();
     let registry = Registry {
+        name: None,
         version: 1,
         updated_at: "2026-03-01".into(),
         notes: None,

@@ -72,6 +72,10 @@ fn scaffolded_connector_passes_its_test_as_generated() {
         "scaffold__connector",
         std::fs::read_to_string(dir.join("src/connectors/acme_crm.rs")).expect("connector")
     );
+    insta::assert_snapshot!(
+        "scaffold__examples_test",
+        std::fs::read_to_string(dir.join("tests/examples.rs")).expect("examples test")
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("src/connectors/mod.rs")).expect("mod.rs"),
         "//! The crate's connectors, one file per service (`workerflow-registry new` adds them).\n\nmod acme_crm;\n"
@@ -102,6 +106,72 @@ fn scaffolded_connector_passes_its_test_as_generated() {
     assert!(
         stdout.contains("test result: ok. 2 passed"),
         "the scaffolded tests ran: {stdout}"
+    );
+    // tests/examples.rs ran the example `new` put in the contract (the helper says so when none
+    // ran).
+    let examples = in_scratch_crate(
+        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+        &dir,
+    )
+    .args(["test", "--quiet", "--test", "examples", "--", "--nocapture"])
+    .output()
+    .expect("cargo runs");
+    assert!(examples.status.success(), "{}", text(&examples.stderr));
+    assert!(
+        text(&examples.stdout).contains("test result: ok. 1 passed")
+            && !text(&examples.stderr).contains("no contract examples ran"),
+        "{}\n{}",
+        text(&examples.stdout),
+        text(&examples.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tests/examples.rs` is written once: a second route leaves the file as it is (whatever it
+/// holds) and `new` does not fail on it; a crate whose workerflow-runtime lacks feature `testing`
+/// gets none (it would not compile), and the next steps say how to get it.
+#[test]
+fn the_examples_test_is_written_once_and_only_where_it_compiles() {
+    let dir = scratch_crate("examples-once");
+    let first = run_in(&dir, ACME);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let edited = "// Edited by hand.\n";
+    std::fs::write(dir.join("tests/examples.rs"), edited).expect("edit");
+    let second = run_in(
+        &dir,
+        &["new", "--service", "Beta Mail", "--route", "beta_mail_send"],
+    );
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert!(
+        !text(&second.stdout).contains("tests/examples.rs"),
+        "{}",
+        text(&second.stdout)
+    );
+    assert_eq!(read(dir.join("tests/examples.rs")), edited);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let dir = scratch_crate("examples-no-testing");
+    let manifest = read(dir.join("Cargo.toml"));
+    let (before, _) = manifest
+        .split_once("# As `workerflow-registry init` writes it")
+        .expect("the dev-dependency");
+    let (_, after) = manifest
+        .split_once("[build-dependencies]")
+        .expect("build-dependencies");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!("{before}[build-dependencies]{after}"),
+    )
+    .expect("write");
+    let output = run_in(&dir, ACME);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!dir.join("tests/examples.rs").exists());
+    assert!(
+        text(&output.stdout).contains(
+            "  2. give the crate's workerflow-runtime feature `testing` in [dev-dependencies] (`workerflow-registry init` adds it), then `new` writes tests/examples.rs, which runs every contract example\n"
+        ),
+        "{}",
+        text(&output.stdout)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

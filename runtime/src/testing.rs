@@ -129,10 +129,17 @@ pub fn run_examples(table: &RouteTable, examples: &[(&str, &str)]) -> ExampleRep
     report
 }
 
-/// [`run_examples`], panicking with every failure (for a `#[test]`).
+/// [`run_examples`], panicking with every failure (for a `#[test]`). With no examples declared
+/// it passes, having run none, and says so on stderr (shown with `cargo test -- --nocapture`): a
+/// new crate's test passes before its contracts have examples.
 #[track_caller]
 pub fn assert_examples(table: &RouteTable, examples: &[(&str, &str)]) {
     let report = run_examples(table, examples);
+    if report.ran == 0 && report.failures.is_empty() {
+        eprintln!(
+            "no contract examples ran: no route declares `examples` in connector-registry/services.json"
+        );
+    }
     assert!(
         report.failures.is_empty(),
         "{} of {} example(s) failed:\n{}",

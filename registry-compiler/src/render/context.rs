@@ -116,6 +116,7 @@ impl Catalog {
         let total = registry.services.len();
         minijinja::context! {
             registry => minijinja::context! {
+                name => registry.display_name(),
                 version => registry.version,
                 updated_at => registry.updated_at.as_str(),
                 notes => opt(registry.notes.as_deref()),

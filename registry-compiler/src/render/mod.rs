@@ -39,8 +39,10 @@ use context::{Catalog, RouteList, ServiceList};
 
 use crate::model::{AuthType, Registry, Service};
 
-/// The command that regenerates the pages, as printed in them and in `--check` failures.
-pub const REGENERATE_COMMAND: &str = "cargo run -p workerflow-registry -- build";
+/// The command that regenerates the docs, as the pages, `build.rs` warnings and `build --check`
+/// name it: the installed CLI, which works in any crate with a registry (`cargo run -p
+/// workerflow-registry` works only in the toolkit's workspace).
+pub const REGENERATE_COMMAND: &str = "workerflow-registry build";
 
 /// The auto-escape mode of Markdown templates.
 const MARKDOWN: &str = "markdown";

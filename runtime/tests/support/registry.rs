@@ -16,6 +16,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("pair", routes::pair::EXAMPLES),
     ("unimplemented", routes::unimplemented::EXAMPLES),
 ];
+/// The OpenAPI 3.1 document of this crate's routes, as the server answers `GET /openapi.json`
+/// (the bytes `workerflow-registry build` writes to `docs/openapi.json`).
+pub const OPENAPI_JSON: &str = include_str!("workerflow_openapi.json");
 /// Matches the `#[connector]` functions linked into this binary with [`ALL`].
 pub fn linked() -> ::core::result::Result<
     ::workerflow_runtime::RouteTable,
