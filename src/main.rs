@@ -99,7 +99,7 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Server(command) => Ok(workerflow_server::cli::run(
             command,
             workerflow::registry::linked,
-            include_str!("../docs/openapi.json"),
+            workerflow::registry::OPENAPI_JSON,
         )?),
         // The registry's links, not its routes: no linked handlers needed.
         Command::CheckUrls(args) => check_urls_command::run(args),

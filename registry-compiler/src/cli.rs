@@ -116,6 +116,9 @@ enum Command {
         /// The commit or tag of --git to depend on
         #[arg(long, value_name = "REV", requires = "git")]
         rev: Option<String>,
+        /// Also add workerflow-server and src/bin/server.rs: a server for the crate's routes
+        #[arg(long)]
+        server: bool,
         /// Show the new files and the diffs of the edited ones, write nothing
         #[arg(long)]
         dry_run: bool,
@@ -252,6 +255,7 @@ where
             path,
             git,
             rev,
+            server,
             dry_run,
         } => {
             let source = match (path, git, rev) {
@@ -261,7 +265,10 @@ where
                 (None, Some(url), Some(rev)) => Some(crate::init::Source::Git { url, rev }),
                 _ => None,
             };
-            (init(dir, source, dry_run), Output::text(ColorArg::Auto))
+            (
+                init(dir, source, server, dry_run),
+                Output::text(ColorArg::Auto),
+            )
         }
         Command::New {
             service,
@@ -629,6 +636,7 @@ fn new(
 fn init(
     dir: Option<PathBuf>,
     source: Option<crate::init::Source>,
+    server: bool,
     dry_run: bool,
 ) -> Result<ExitCode, CliError> {
     // Empty, not `.`: paths are shown as `build.rs`, not `./build.rs`.
@@ -648,8 +656,8 @@ fn init(
             crate::init::Source::Path(built_from)
         }
     };
-    let plan =
-        crate::init::plan(&dir, &source, &crate::init::today()).map_err(CliError::Refused)?;
+    let plan = crate::init::plan(&dir, &source, &crate::init::today(), server)
+        .map_err(CliError::Refused)?;
     if dry_run {
         for edit in &plan.edits {
             let shown = display_path(&edit.path);
@@ -690,6 +698,11 @@ fn init(
     println!(
         "  2. `cargo build` checks the registry and generates the `registry` module; `workerflow-registry build` writes its docs"
     );
+    if server {
+        println!(
+            "  3. `WORKERFLOW_API_TOKEN=$(openssl rand -hex 32) cargo run --bin server -- serve` serves the crate's routes (`--help` for the flags)"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

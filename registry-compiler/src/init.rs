@@ -76,17 +76,32 @@ const BUILD_STEPS: &[&str] = &[
     "workerflow_registry::build_script::run(",
 ];
 const INCLUDE: &str = "workerflow_runtime::include_registry!();";
+/// The server binary `init --server` writes, and the call that makes a file one.
+const SERVER_RS: &str = "src/bin/server.rs";
+const SERVER_MAIN: &str = "workerflow_server::main";
 /// The schema's `maxLength` of the registry's `name`.
 const MAX_NAME_CHARS: usize = 100;
 
 /// Works out every edit for the crate at `crate_root` without writing anything. `today` is the
 /// new registry's `updatedAt` (YYYY-MM-DD).
-pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, String> {
+///
+/// With `server`, also the dependency on `workerflow-server` and `src/bin/server.rs`, the
+/// crate's own server binary (README: "Serving your own routes").
+pub fn plan(crate_root: &Path, source: &Source, today: &str, server: bool) -> Result<Plan, String> {
     if let Source::Path(root) = source
         && !is_toolkit(root)
     {
         return Err(format!(
             "{} is not a WorkerFlow toolkit checkout (no runtime/Cargo.toml and registry-compiler/Cargo.toml)\n  = help: pass the directory of the toolkit's repository, or --git URL --rev REV",
+            root.display()
+        ));
+    }
+    if let Source::Path(root) = source
+        && server
+        && !root.join("server/Cargo.toml").is_file()
+    {
+        return Err(format!(
+            "{} has no server/ (workerflow-server): it is a toolkit revision from before the server was a crate of its own\n  = help: update the checkout, or run `init` without --server",
             root.display()
         ));
     }
@@ -207,12 +222,50 @@ pub fn plan(crate_root: &Path, source: &Source, today: &str) -> Result<Plan, Str
         ("dev-dependencies", "workerflow-runtime", testing),
         ("build-dependencies", "workerflow-registry", registry),
     ];
+    let server_dependency = server.then(|| {
+        (
+            "dependencies",
+            "workerflow-server",
+            source.dependency("server"),
+        )
+    });
     let mut added = false;
-    for (section, name, dependency) in wanted {
+    for (section, name, dependency) in wanted.into_iter().chain(server_dependency) {
         if add_dependency(&mut manifest, section, name, dependency, &shown)? {
             added = true;
         } else {
             done.push(format!("{shown}: has {name} in [{section}]"));
+        }
+    }
+    if server {
+        let lib_name = manifest
+            .get("lib")
+            .and_then(|lib| lib.get("name"))
+            .and_then(Item::as_str)
+            .map(str::to_owned)
+            .or_else(|| package_name.as_deref().map(|name| name.replace('-', "_")))
+            .ok_or_else(|| {
+                format!("{shown} names no crate (`[package] name`), so the server cannot name its routes")
+            })?;
+        let server_path = crate_root.join(SERVER_RS);
+        match read(&server_path)? {
+            Some(text) if text.contains(SERVER_MAIN) => done.push(format!(
+                "{}: runs the crate's server",
+                crate::display_path(&server_path)
+            )),
+            Some(_) => {
+                return Err(format!(
+                    "{} exists and does not run `{SERVER_MAIN}`; `init` does not replace it\n  = help: call `{SERVER_MAIN}({lib_name}::registry::linked, {lib_name}::registry::OPENAPI_JSON)` from its `fn main`, or run `init` without --server",
+                    crate::display_path(&server_path)
+                ));
+            }
+            None => edits.push(Edit {
+                path: server_path,
+                before: None,
+                after: format!(
+                    "//! The HTTP server for this crate's routes: `cargo run --bin server -- serve` (see `--help`).\n\nfn main() -> std::process::ExitCode {{\n    {SERVER_MAIN}({lib_name}::registry::linked, {lib_name}::registry::OPENAPI_JSON)\n}}\n"
+                ),
+            }),
         }
     }
     if added {

@@ -165,10 +165,7 @@ impl Server {
                 listener,
                 workerflow_server::Api {
                     routes: registry,
-                    openapi_json: include_str!(concat!(
-                        env!("CARGO_MANIFEST_DIR"),
-                        "/docs/openapi.json"
-                    )),
+                    openapi_json: workerflow::registry::OPENAPI_JSON,
                 },
                 Arc::new(secrets),
                 config,

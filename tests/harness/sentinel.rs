@@ -240,7 +240,7 @@ async fn through_serve(route: &str, path: &FailurePath) -> String {
         listener,
         workerflow_server::Api {
             routes: registry,
-            openapi_json: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")),
+            openapi_json: workerflow::registry::OPENAPI_JSON,
         },
         Arc::new(path.secrets.clone()),
         config,
