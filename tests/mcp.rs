@@ -106,6 +106,7 @@ fn an_mcp_client_lists_and_calls_every_tool_on_the_bundled_registry() {
         call("scaffold_connector", json!({"service": "Acme CRM", "route": "acme_contact_upsert", "secrets": ["ACME_API_KEY"], "auth": "api_key"})),
         {"op": "list_resources"},
         {"op": "read_resource", "uri": "workerflow://docs/ROUTES.md"},
+        {"op": "read_resource", "uri": "workerflow://docs/AGENT_CONNECTOR_PLAYBOOK.md"},
     ]);
     // No --registry: the server finds connector-registry/services.json from its directory.
     let answers = session(&repo().join("src"), &[], &steps);
@@ -186,15 +187,27 @@ fn an_mcp_client_lists_and_calls_every_tool_on_the_bundled_registry() {
     assert_eq!(tree(&repo()), before, "scaffold_connector changed the tree");
 
     let resources = answers[6].as_array().unwrap();
-    assert_eq!(resources.len(), 2);
+    let uris: Vec<&str> = resources
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        resources[0]["uri"],
-        "workerflow://docs/CONNECTOR_BUILD_SPEC.md"
+        uris,
+        [
+            "workerflow://docs/CONNECTOR_BUILD_SPEC.md",
+            "workerflow://docs/ROUTES.md",
+            "workerflow://docs/AGENT_CONNECTOR_PLAYBOOK.md"
+        ]
     );
-    assert_eq!(resources[1]["mimeType"], "text/markdown");
+    assert!(resources.iter().all(|r| r["mimeType"] == "text/markdown"));
     assert_eq!(
         answers[7]["text"],
         std::fs::read_to_string(repo().join("docs/ROUTES.md")).unwrap()
+    );
+    // Compiled in: the playbook as it is in docs/.
+    assert_eq!(
+        answers[8]["text"],
+        std::fs::read_to_string(repo().join("docs/AGENT_CONNECTOR_PLAYBOOK.md")).unwrap()
     );
 }
 

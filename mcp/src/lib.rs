@@ -6,7 +6,7 @@
 //! `search_services` (the docs page's search), `get_service`, `get_route` (a route's contract and
 //! the Rust items its handler uses), `check_registry` (the diagnostics of `check`) and
 //! `scaffold_connector` (what `new --dry-run` would write; never writes). Resources: the
-//! connector build spec and the route reference (`docs/`).
+//! connector build spec, the route reference and the agent playbook (`docs/`).
 //!
 //! The server never exits on bad input: a registry that is missing or invalid is a tool error
 //! with its diagnostics, and a panic inside a tool is an internal error for that call only.
@@ -31,7 +31,7 @@ pub use catalog::Catalog;
 
 /// The documents served as resources: URI, name, description and text (the repository's own
 /// files, compiled in so the server answers the same wherever it runs).
-const RESOURCES: [(&str, &str, &str, &str); 2] = [
+const RESOURCES: [(&str, &str, &str, &str); 3] = [
     (
         "workerflow://docs/CONNECTOR_BUILD_SPEC.md",
         "Connector build spec",
@@ -44,6 +44,12 @@ const RESOURCES: [(&str, &str, &str, &str); 2] = [
         "The behaviour contract of the baseline routes: inputs, requests, outputs, error texts",
         include_str!("../../docs/ROUTES.md"),
     ),
+    (
+        "workerflow://docs/AGENT_CONNECTOR_PLAYBOOK.md",
+        "Agent playbook",
+        "The prompt and the commands, in order, for an agent adding a connector; the contract to fill in; what each failure means",
+        include_str!("../../docs/AGENT_CONNECTOR_PLAYBOOK.md"),
+    ),
 ];
 
 const INSTRUCTIONS: &str = "The WorkerFlow connector registry (connector-registry/services.json). \
@@ -51,7 +57,8 @@ Find a service with search_services, read its fields with get_service and a rout
 (schemas, errors, examples, secrets, settings, the Rust items a handler uses) with get_route. To \
 add a connector: scaffold_connector shows what `workerflow-registry new` would write (it writes \
 nothing); after editing services.json, check_registry reports every problem with line:column. The \
-resources hold the connector build spec and the route reference.";
+resources hold the connector build spec, the route reference and the agent playbook (the commands \
+to run, in order, to add a connector).";
 
 /// The MCP server: tools and resources over one [`Catalog`].
 #[derive(Clone)]
@@ -75,6 +82,20 @@ impl RegistryServer {
     /// The tools `tools/list` gives.
     pub fn tools() -> Vec<rmcp::model::Tool> {
         tools::definitions()
+    }
+
+    /// The resources `resources/list` gives, each with its text as `resources/read` gives it.
+    pub fn resources() -> Vec<(Resource, &'static str)> {
+        RESOURCES
+            .iter()
+            .map(|&(uri, name, description, text)| {
+                let mut resource = Resource::new(uri, name);
+                resource.description = Some(description.to_owned());
+                resource.mime_type = Some("text/markdown".to_owned());
+                resource.size = Some(text.len() as u64);
+                (resource, text)
+            })
+            .collect()
     }
 
     /// Runs one tool call (blocking: it may load the registry). What `tools/call` does, for
@@ -158,15 +179,9 @@ impl ServerHandler for RegistryServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let resources = RESOURCES
-            .iter()
-            .map(|&(uri, name, description, text)| {
-                let mut resource = Resource::new(uri, name);
-                resource.description = Some(description.to_owned());
-                resource.mime_type = Some("text/markdown".to_owned());
-                resource.size = Some(text.len() as u64);
-                resource
-            })
+        let resources = RegistryServer::resources()
+            .into_iter()
+            .map(|(resource, _)| resource)
             .collect();
         Ok(ListResourcesResult::with_all_items(resources))
     }

@@ -490,4 +490,37 @@ fn a_same_size_edit_is_seen_and_a_fifo_never_blocks() {
     assert!(is_error, "{text}");
     assert!(text.contains("not a regular file (a FIFO)"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+
+/// The resources are the repository's docs, compiled in: the build spec, the route reference and
+/// the agent playbook, each exactly as in `docs/`.
+#[test]
+fn the_resources_are_the_docs_as_written() {
+    let resources = RegistryServer::resources();
+    let listed: Vec<(&str, &str)> = resources
+        .iter()
+        .map(|(resource, _)| (resource.uri.as_str(), resource.name.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "workerflow://docs/CONNECTOR_BUILD_SPEC.md",
+                "Connector build spec"
+            ),
+            ("workerflow://docs/ROUTES.md", "Route reference"),
+            (
+                "workerflow://docs/AGENT_CONNECTOR_PLAYBOOK.md",
+                "Agent playbook"
+            ),
+        ]
+    );
+    for (resource, text) in &resources {
+        let file = resource.uri.as_str().trim_start_matches("workerflow://");
+        assert_eq!(
+            *text,
+            std::fs::read_to_string(repo().join(file)).unwrap(),
+            "{file}"
+        );
+        assert_eq!(resource.size, Some(text.len() as u64));
+    }
 }
