@@ -490,6 +490,7 @@ fn a_same_size_edit_is_seen_and_a_fifo_never_blocks() {
     assert!(is_error, "{text}");
     assert!(text.contains("not a regular file (a FIFO)"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
 
 /// The resources are the repository's docs, compiled in: the build spec, the route reference and
 /// the agent playbook, each exactly as in `docs/`.
