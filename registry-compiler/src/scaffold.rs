@@ -333,6 +333,9 @@ pub fn plan(
         ExamplesTest::Planned
     };
     files.extend(module_edits(crate_root, &service_id)?);
+    for file in &files {
+        stays_in_crate(crate_root, &file.path)?;
+    }
     Ok(Plan {
         registry_path: registry_path.to_owned(),
         registry_before: registry_text.to_owned(),
@@ -759,6 +762,77 @@ impl Manifest {
     }
 }
 
+/// Refuses a file `new` would write through a symbolic link, or into a directory that is a
+/// link out of the crate: with `--force` the write would land wherever the link points (the
+/// registry is the exception, written through its link as `fmt` and `build` do).
+fn stays_in_crate(crate_root: &Path, path: &Path) -> Result<(), Refusal> {
+    let shown = crate::display_path(path);
+    if path
+        .symlink_metadata()
+        .is_ok_and(|meta| meta.file_type().is_symlink())
+    {
+        return Err(refuse(format!(
+            "{shown} is a symbolic link; `new` never writes through one (it could point outside the crate)\n  = help: replace the link with the file, or pick another service name"
+        )));
+    }
+    // The nearest existing directory above the file must resolve inside the crate.
+    let root = crate_root
+        .canonicalize()
+        .unwrap_or_else(|_| crate_root.to_owned());
+    let existing = path
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.symlink_metadata().is_ok());
+    if let Some(dir) = existing
+        && let Ok(real) = dir.canonicalize()
+        && !real.starts_with(&root)
+    {
+        return Err(refuse(format!(
+            "{} leads outside the crate (to {}); `new` never writes there\n  = help: make it a directory of the crate",
+            crate::display_path(dir),
+            real.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The names a module declaration would clash with in `text` (a module file): modules, types,
+/// traits, `use` and `extern crate` names, the items of Rust's type namespace. `None` when the
+/// file does not parse (the compiler will say why).
+fn type_namespace_names(text: &str) -> Option<Vec<String>> {
+    fn use_names(tree: &syn::UseTree, out: &mut Vec<String>) {
+        match tree {
+            syn::UseTree::Path(path) => use_names(&path.tree, out),
+            syn::UseTree::Name(name) => out.push(name.ident.to_string()),
+            syn::UseTree::Rename(rename) => out.push(rename.rename.to_string()),
+            syn::UseTree::Group(group) => group.items.iter().for_each(|t| use_names(t, out)),
+            syn::UseTree::Glob(_) => {}
+        }
+    }
+    let file = syn::parse_file(text).ok()?;
+    let mut names = Vec::new();
+    for item in &file.items {
+        match item {
+            syn::Item::Mod(item) => names.push(item.ident.to_string()),
+            syn::Item::Struct(item) => names.push(item.ident.to_string()),
+            syn::Item::Enum(item) => names.push(item.ident.to_string()),
+            syn::Item::Union(item) => names.push(item.ident.to_string()),
+            syn::Item::Type(item) => names.push(item.ident.to_string()),
+            syn::Item::Trait(item) => names.push(item.ident.to_string()),
+            syn::Item::TraitAlias(item) => names.push(item.ident.to_string()),
+            syn::Item::ExternCrate(item) => names.push(
+                item.rename
+                    .as_ref()
+                    .map_or(&item.ident, |(_, rename)| rename)
+                    .to_string(),
+            ),
+            syn::Item::Use(item) => use_names(&item.tree, &mut names),
+            _ => {}
+        }
+    }
+    Some(names)
+}
+
 /// `mod <id>;` added to `src/connectors/mod.rs` (created, and declared in `src/lib.rs`, when
 /// the crate has no connectors module yet).
 fn module_edits(crate_root: &Path, service_id: &str) -> Result<Vec<PlannedFile>, Refusal> {
@@ -775,6 +849,12 @@ fn module_edits(crate_root: &Path, service_id: &str) -> Result<Vec<PlannedFile>,
             l == declaration || l == format!("pub {declaration}")
         }) {
             return Ok(Vec::new());
+        }
+        if type_namespace_names(&text).is_some_and(|names| names.iter().any(|n| n == service_id)) {
+            return Err(refuse(format!(
+                "{} already has an item named `{service_id}`; `mod {service_id};` beside it would not compile (E0428)\n  = help: pick another service name (its id names the module), or rename that item",
+                crate::display_path(&modules)
+            )));
         }
         return Ok(vec![PlannedFile {
             contents: insert_module(&text, &declaration),

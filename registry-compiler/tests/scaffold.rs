@@ -860,3 +860,85 @@ fn count_and_configuration_checks_follow_a_registry_grown_by_new() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 30.8: a service whose module name is taken by an item of `src/connectors/mod.rs` is
+/// refused (it would be E0428), and `new --force` never writes through a symbolic link, nor
+/// into a directory that links out of the crate. Nothing is written in any case.
+#[test]
+fn module_name_clashes_and_links_out_of_the_crate_are_refused() {
+    let dir = scratch_crate("clash");
+    std::fs::create_dir_all(dir.join("src/connectors")).expect("mkdir");
+    std::fs::write(
+        dir.join("src/connectors/mod.rs"),
+        "//! Hand-written.\n\npub mod settings {}\n",
+    )
+    .expect("write");
+    let lib = read(dir.join("src/lib.rs"));
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        format!("{lib}\npub mod connectors;\n"),
+    )
+    .expect("lib");
+    let before = tree(&dir);
+    let clash = run_in(
+        &dir,
+        &["new", "--service", "Settings", "--route", "settings_sync"],
+    );
+    assert_eq!(clash.status.code(), Some(2), "{}", text(&clash.stderr));
+    assert_eq!(
+        text(&clash.stderr),
+        "error: src/connectors/mod.rs already has an item named `settings`; `mod settings;` beside it would not compile (E0428)\n  = help: pick another service name (its id names the module), or rename that item\n"
+    );
+    assert_eq!(tree(&dir), before, "a refusal wrote something");
+
+    // A scaffolded connector file that is a link to a file outside the crate.
+    let outside = std::env::temp_dir().join(format!("wf-outside-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let victim = outside.join("victim.rs");
+    let marked = format!(
+        "{}\n// someone else's file\n",
+        workerflow_registry::scaffold::MARKER
+    );
+    std::fs::write(&victim, &marked).expect("write");
+    let first = run_in(&dir, ACME);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let connector = dir.join("src/connectors/acme_crm.rs");
+    std::fs::remove_file(&connector).expect("remove");
+    std::os::unix::fs::symlink(&victim, &connector).expect("link");
+    let mut forced = ACME.to_vec();
+    forced[4] = "acme_contact_sync";
+    forced.push("--force");
+    let linked = run_in(&dir, &forced);
+    assert_eq!(linked.status.code(), Some(2), "{}", text(&linked.stderr));
+    assert!(
+        text(&linked.stderr).starts_with(
+            "error: src/connectors/acme_crm.rs is a symbolic link; `new` never writes through one"
+        ),
+        "{}",
+        text(&linked.stderr)
+    );
+    assert_eq!(read(victim.clone()), marked);
+
+    // A tests/ directory that is a link out of the crate.
+    std::fs::remove_file(&connector).expect("remove");
+    std::fs::remove_dir_all(dir.join("tests")).expect("rm tests");
+    std::os::unix::fs::symlink(&outside, dir.join("tests")).expect("link");
+    let out = run_in(
+        &dir,
+        &["new", "--service", "Beta Mail", "--route", "beta_mail_send"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("leads outside the crate"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).expect("ls").count(),
+        1,
+        "new wrote outside the crate"
+    );
+    let _ = std::fs::remove_dir_all(&outside);
+    let _ = std::fs::remove_dir_all(&dir);
+}
