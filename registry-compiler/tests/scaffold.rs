@@ -326,35 +326,44 @@ fn top_level_fns(source: &str, what: &str) -> Vec<String> {
 }
 
 /// A service name and summary that try to end the comments and strings they land in. (A bidi
-/// control such as U+202E is refused by the registry's rules, WF312, before anything is written:
-/// see `a_bidi_control_in_the_service_name_is_refused`.)
-const EVIL_SERVICE: &str = "Evil\r\n}\nfn injected() {}\n/* */ ` [x] \u{2028}";
-const EVIL_SUMMARY: &str = "Sum\n*/ }\nfn injected_summary() {}\r\n\"";
+/// control such as U+202E, and a line break or tab in a name or summary, are refused by the
+/// registry's rules, WF312, before anything is written: see
+/// `a_bidi_control_in_the_service_name_is_refused`.)
+const EVIL_SERVICE: &str = "Evil } fn injected() {} /* */ ` [x] \u{2028}";
+const EVIL_SUMMARY: &str = "Sum */ } fn injected_summary() {} \"";
 
 #[test]
 fn a_bidi_control_in_the_service_name_is_refused() {
     let dir = scratch_crate("bidi");
     let before = read(dir.join("connector-registry/services.json"));
-    let output = run_in(
-        &dir,
-        &[
-            "new",
-            "--service",
-            "Evil\u{202e}kcals",
-            "--route",
-            "evil_send",
-            "--secret",
-            "EVIL_KEY",
-        ],
-    );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stderr).contains("error[WF312]"),
-        "{}",
-        text(&output.stderr)
-    );
-    assert_eq!(read(dir.join("connector-registry/services.json")), before);
-    assert!(!dir.join("src/connectors/evil_kcals.rs").exists());
+    for (name, summary) in [
+        ("Evil\u{202e}kcals", "A summary."),
+        ("Evil\r\n}\nfn injected() {}", "A summary."),
+        ("Evil", "Sum\n*/ }\nfn injected_summary() {}"),
+    ] {
+        let output = run_in(
+            &dir,
+            &[
+                "new",
+                "--service",
+                name,
+                "--route",
+                "evil_send",
+                "--secret",
+                "EVIL_KEY",
+                "--summary",
+                summary,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains("error[WF312]"),
+            "{}",
+            text(&output.stderr)
+        );
+        assert_eq!(read(dir.join("connector-registry/services.json")), before);
+        assert!(!dir.join("src/connectors").exists());
+    }
 }
 
 #[test]
