@@ -309,5 +309,26 @@ fn control_characters_in_paths_are_escaped_everywhere() {
         let all = text(&diffed.stdout) + &text(&diffed.stderr);
         assert!(!raw(&all), "{format}: {all:?}");
     }
+    // `new` with ESC and BEL in the route id and the secret: the refusal (and the name it
+    // suggests) is shown escaped.
+    for (route, secret) in [("bad\u{1b}[31m", "GOOD_KEY"), ("good_route", "K\u{7}")] {
+        let refused = run_in(
+            &dir,
+            &[
+                "new",
+                "--service",
+                "Acme",
+                "--route",
+                route,
+                "--secret",
+                secret,
+                "--registry",
+                "a\u{1b}]0;pwned\u{7}/valid.json",
+            ],
+        );
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+        let stderr = text(&refused.stderr);
+        assert!(!raw(&stderr) && stderr.contains("\\u{"), "{stderr:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
