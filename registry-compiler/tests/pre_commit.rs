@@ -7,9 +7,18 @@
 //!
 //! Needs `pre-commit` (`pip install pre-commit`) and git. When they are missing the test is
 //! skipped with a message, except on CI (`CI` set), where it fails: `.ci/run` installs them.
+//!
+//! The hook script's first-use build runs here with a stand-in `cargo` (the real one is measured
+//! in bench/first_run.sh): hooks started at once build once, and the temporary target directory
+//! is gone afterwards, after a failed or interrupted build too, so the hook checkout (in
+//! pre-commit's cache) keeps only the installed binary.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 mod common;
 use common::workspace_root;
@@ -146,6 +155,226 @@ fn the_manifest_is_valid() {
         script.contains("--path \"$here/registry-compiler\""),
         "the hook script must install the registry crate: {script}"
     );
+    // With the profile made for it (compile time first), which the workspace must define.
+    assert!(script.contains("--profile hook"), "{script}");
+    let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("read");
+    assert!(
+        manifest.contains("\n[profile.hook]\n"),
+        "Cargo.toml has no [profile.hook]"
+    );
+}
+
+/// A stand-in for `cargo install`: logs its arguments, writes a file into the target directory
+/// it is given, waits `FAKE_CARGO_SLEEP` seconds, then fails if `FAKE_CARGO_FAIL` is set or
+/// installs a stand-in binary (renamed into place, as cargo does) that prints its arguments.
+const FAKE_CARGO: &str = r#"#!/bin/sh
+echo "$*" >>"$FAKE_CARGO_LOG"
+root=
+target=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --root) root=$2; shift ;;
+    --target-dir) target=$2; shift ;;
+    esac
+    shift
+done
+mkdir -p "$target/hook/deps"
+echo object >"$target/hook/deps/libbig.rlib"
+sleep "${FAKE_CARGO_SLEEP:-1}"
+if [ -n "${FAKE_CARGO_FAIL:-}" ]; then exit 101; fi
+mkdir -p "$root/bin"
+printf '#!/bin/sh\necho "installed: $*"\n' >"$root/bin/.workerflow-registry.new"
+chmod +x "$root/bin/.workerflow-registry.new"
+mv "$root/bin/.workerflow-registry.new" "$root/bin/workerflow-registry"
+"#;
+
+/// A directory holding links to the tools the hook script and the stand-in cargo use, `flock`
+/// not among them, for a `PATH` on which the script falls back to its lock directory.
+fn path_without_flock(dir: &Path) -> PathBuf {
+    let tools = dir.join("tools");
+    std::fs::create_dir_all(&tools).expect("mkdir");
+    for tool in [
+        "dirname", "mkdir", "mktemp", "rm", "cat", "sleep", "chmod", "mv",
+    ] {
+        let found = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no {tool} in /usr/bin or /bin"));
+        std::os::unix::fs::symlink(found, tools.join(tool)).expect("symlink");
+    }
+    tools
+}
+
+/// Files and directories under `dir`, relative to it, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            found.push(
+                path.strip_prefix(dir)
+                    .expect("under dir")
+                    .display()
+                    .to_string(),
+            );
+            if path.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_hook_script_builds_once_in_a_temporary_target_directory() {
+    let has_flock = Command::new("sh")
+        .args(["-c", "command -v flock"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut lock_kinds = vec!["lock directory"];
+    if has_flock {
+        lock_kinds.push("flock");
+    }
+    for lock in lock_kinds {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "hook-script-{}-{}",
+            lock.replace(' ', "-"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let checkout = dir.join("checkout");
+        let tmp = dir.join("tmp");
+        let fake = dir.join("fake");
+        for d in [checkout.join("hooks"), tmp.clone(), fake.clone()] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let script = checkout.join("hooks/workerflow-registry");
+        std::fs::copy(workspace_root().join("hooks/workerflow-registry"), &script)
+            .expect("copy the hook script");
+        std::fs::write(fake.join("cargo"), FAKE_CARGO).expect("write");
+        std::fs::set_permissions(fake.join("cargo"), Permissions::from_mode(0o755)).expect("chmod");
+        let rest = if lock == "flock" {
+            std::env::var("PATH").expect("PATH")
+        } else {
+            path_without_flock(&dir).display().to_string()
+        };
+        let log = dir.join("cargo.log");
+        let hook = |sleep: &str, fail: bool| {
+            let mut command = Command::new(&script);
+            command
+                .args(["check", "--color", "never"])
+                .env("PATH", format!("{}:{rest}", fake.display()))
+                .env("TMPDIR", &tmp)
+                .env("FAKE_CARGO_LOG", &log)
+                .env("FAKE_CARGO_SLEEP", sleep)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if fail {
+                command.env("FAKE_CARGO_FAIL", "1");
+            }
+            command
+        };
+        let builds = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let leftovers = |when: &str| {
+            assert_eq!(
+                tree(&tmp),
+                Vec::<String>::new(),
+                "{lock}, {when}: temporary files left"
+            );
+            assert!(
+                !checkout.join("target/pre-commit/.build.lock.d").exists(),
+                "{lock}, {when}: the lock directory is left"
+            );
+        };
+
+        // A failed build: its exit status, nothing left, and the next hook builds again.
+        let failed = hook("0", true).output().expect("run the hook script");
+        assert_eq!(failed.status.code(), Some(101), "{lock}: {}", text(&failed));
+        assert_eq!(builds(), 1);
+        leftovers("after a failed build");
+
+        // An interrupted build (Ctrl-C reaches the hook's process group): nothing left.
+        let started = Instant::now();
+        let mut interrupted = hook("30", false)
+            .process_group(0)
+            .spawn()
+            .expect("run the hook script");
+        while builds() < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{lock}: no build"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let group = -i32::try_from(interrupted.id()).expect("pid");
+        // SAFETY: kill(2) with a process group this test created; no memory is involved.
+        assert_eq!(unsafe { libc::kill(group, libc::SIGINT) }, 0);
+        let status = interrupted.wait().expect("wait");
+        assert!(!status.success(), "{lock}: {status}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{lock}: the interrupt did not stop the build"
+        );
+        leftovers("after an interrupted build");
+
+        // Three hooks at once: one build, each hook runs the installed binary.
+        let hooks: Vec<_> = (0..3)
+            .map(|_| hook("1", false).spawn().expect("run the hook script"))
+            .collect();
+        for running in hooks {
+            let output = running.wait_with_output().expect("wait");
+            assert!(output.status.success(), "{lock}: {}", text(&output));
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                "installed: check --color never\n",
+                "{lock}"
+            );
+        }
+        assert_eq!(
+            builds(),
+            3,
+            "{lock}: hooks started at once built more than once"
+        );
+        let install = std::fs::read_to_string(&log).expect("read");
+        let install = install.lines().last().expect("a build");
+        for expected in [
+            "install ".to_owned(),
+            "--profile hook".to_owned(),
+            format!("--path {}/registry-compiler", checkout.display()),
+            format!("--target-dir {}/workerflow-registry-hook.", tmp.display()),
+        ] {
+            assert!(install.contains(&expected), "{lock}: {install}");
+        }
+        leftovers("after the build");
+        // The checkout keeps the installed binary and no build.
+        let kept: Vec<String> = tree(&checkout.join("target"))
+            .into_iter()
+            .filter(|p| !p.starts_with("pre-commit/.build.lock"))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "pre-commit",
+                "pre-commit/bin",
+                "pre-commit/bin/workerflow-registry"
+            ],
+            "{lock}"
+        );
+
+        // Later hooks start the binary without building.
+        let later = hook("0", false).output().expect("run the hook script");
+        assert!(later.status.success(), "{lock}: {}", text(&later));
+        assert_eq!(builds(), 3, "{lock}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]
