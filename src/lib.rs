@@ -23,5 +23,4 @@
 
 workerflow_runtime::include_registry!();
 
-pub mod check_urls;
 pub mod connectors;

@@ -1,4 +1,4 @@
-//! `workerflow check-urls`: the command-line side of [`workerflow::check_urls`] (arguments, the
+//! `workerflow check-urls`: the command-line side of [`super::check_urls`] (arguments, the
 //! progress bar, the text and JSON reports, exit codes).
 
 use std::io::{IsTerminal, Write};
@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use workerflow::check_urls;
+use super::check_urls;
 use workerflow_registry::{Registry, display_path, locate_registry};
 
-use crate::CommandError;
+use super::Error as CommandError;
 
 #[derive(clap::Args)]
 pub struct CheckUrlsArgs {
