@@ -432,15 +432,6 @@ impl CliError {
     }
 }
 
-/// A registry's text with diagnostics, as a [`CliError::Invalid`] entry.
-fn invalid_of(file: &SourceFile, diagnostics: Vec<crate::Diagnostic>) -> crate::Invalid {
-    crate::Invalid {
-        path: file.display.clone(),
-        source: file.text.clone(),
-        diagnostics,
-    }
-}
-
 fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, CliError> {
     crate::locate_registry(path, how_to_pass).map_err(CliError::Usage)
 }
@@ -985,71 +976,21 @@ fn diff(
     let base_file = read_side(&base, anchor.as_deref());
     let (base_file, head_file) = (base_file?, head_file?);
     let schema = schema_for(anchor.as_deref().unwrap_or(Path::new("")))?;
-    // Both sides validated as `check` does, at once.
-    let ((base_document, base_diagnostics), (head_document, head_diagnostics)) =
-        std::thread::scope(|scope| {
-            let base = scope.spawn(|| crate::check_to_document(&base_file.text, &schema));
-            let head = crate::check_to_document(&head_file.text, &schema);
-            let base = base
-                .join()
-                .unwrap_or_else(|_| crate::check_to_document(&base_file.text, &schema));
-            (base, head)
-        });
-    let invalid: Vec<crate::Invalid> = [
-        (&base_file, &base_document, base_diagnostics),
-        (&head_file, &head_document, head_diagnostics),
-    ]
-    .into_iter()
-    .filter(|(_, document, diagnostics)| {
-        document.is_none() || diagnostics.iter().any(crate::Diagnostic::is_error)
-    })
-    .map(|(file, _, diagnostics)| invalid_of(file, diagnostics))
-    .collect();
-    if !invalid.is_empty() {
-        return Err(CliError::Invalid {
-            registries: invalid,
-            note: None,
-        });
-    }
-    let (Some(base_owned), Some(head_owned)) = (base_document, head_document) else {
-        return Ok(ExitCode::from(EXIT_USAGE));
+    let review = match diff::compare_sources(&base_file, &head_file, &schema) {
+        Ok(review) => review,
+        Err(diff::Refused::Invalid(registries)) => {
+            return Err(CliError::Invalid {
+                registries,
+                note: None,
+            });
+        }
+        Err(diff::Refused::NoDocument) => return Ok(ExitCode::from(EXIT_USAGE)),
+        Err(diff::Refused::Panicked) => {
+            return Err(CliError::usage(
+                "internal error: building the base model panicked",
+            ));
+        }
     };
-    let (base_document, head_document) = (&base_owned, &head_owned);
-    // A service that is the same bytes on both sides has nothing to report: only the others
-    // are built into the models (building every service is most of the cost on large files).
-    let base_texts = service_texts(base_document);
-    let head_texts = service_texts(head_document);
-    let (base, head) = std::thread::scope(|scope| {
-        let base = scope.spawn(|| {
-            crate::model_of_services(base_document, &schema, &|id| {
-                !head_texts.contains(&ServiceText(base_document.text(id)))
-            })
-        });
-        let head = crate::model_of_services(head_document, &schema, &|id| {
-            !base_texts.contains(&ServiceText(head_document.text(id)))
-        });
-        (base.join(), head)
-    });
-    let base =
-        base.map_err(|_| CliError::usage("internal error: building the base model panicked"))?;
-    let not_modelled = |file: &SourceFile, diagnostic: Box<crate::Diagnostic>| CliError::Invalid {
-        registries: vec![invalid_of(file, vec![*diagnostic])],
-        note: None,
-    };
-    let (base_model, base_indices) = base.map_err(|d| not_modelled(&base_file, d))?;
-    let (head_model, head_indices) = head.map_err(|d| not_modelled(&head_file, d))?;
-    let review = diff::review(
-        diff::Version {
-            registry: &base_model,
-            document: base_document,
-            indices: Some(&base_indices),
-        },
-        diff::Version {
-            registry: &head_model,
-            document: head_document,
-            indices: Some(&head_indices),
-        },
-    );
     let files = diff::Files {
         base_path: &base_file.display,
         base_source: &base_file.text,
@@ -1076,42 +1017,9 @@ fn diff(
             }
         }
     };
-    let code = if review.fails() {
-        ExitCode::from(EXIT_INVALID)
+    if review.fails() {
+        Ok(ExitCode::from(EXIT_INVALID))
     } else {
-        ExitCode::SUCCESS
-    };
-    // Two 100,000-service documents take longer to free than to diff (a third of the run); the
-    // process ends now, so leave them to the operating system.
-    drop((review, base_texts, head_texts));
-    std::mem::forget((base_model, head_model, base_owned, head_owned));
-    Ok(code)
-}
-
-/// The source text of each service of a valid document.
-fn service_texts<'d>(
-    document: &'d crate::load::Document<'_>,
-) -> rustc_hash::FxHashSet<ServiceText<'d>> {
-    let services = document
-        .root()
-        .and_then(|root| document.get(root, "services"));
-    services
-        .into_iter()
-        .flat_map(|services| document.children(services))
-        .map(|id| ServiceText(document.text(id)))
-        .collect()
-}
-
-/// A service's source text in a set: hashed by its length and its first and last 64 bytes
-/// (hashing all 100 MB of a large registry would cost more than the diff), compared whole.
-#[derive(PartialEq, Eq)]
-struct ServiceText<'d>(&'d str);
-
-impl std::hash::Hash for ServiceText<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let bytes = self.0.as_bytes();
-        bytes.len().hash(state);
-        bytes[..bytes.len().min(64)].hash(state);
-        bytes[bytes.len().saturating_sub(64)..].hash(state);
+        Ok(ExitCode::SUCCESS)
     }
 }
