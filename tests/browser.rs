@@ -430,7 +430,7 @@ fn rendered(exe: PathBuf, dir: &str) -> (Arc<Registry>, PathBuf, String, String,
 }
 
 /// `rendered` for a registry of `size` services: the bundled ones again and again with
-/// numbered names, ids and ranks (routes only on the originals, as route ids are unique).
+/// numbered names, ids, ranks and route ids.
 fn rendered_large(
     exe: PathBuf,
     dir: &str,
@@ -446,7 +446,9 @@ fn rendered_large(
             if i >= originals.len() {
                 service.id = format!("{}_{i}", service.id);
                 service.connector_name = format!("{} {i}", service.connector_name);
-                service.runtime = None;
+                for route in service.runtime.iter_mut().flat_map(|r| &mut r.routes) {
+                    route.id = format!("{}_{i}", route.id);
+                }
             }
             service.rank = Some(u32::try_from(i).unwrap() + 1);
             service
@@ -1007,6 +1009,24 @@ fn the_window_holds_10000_services() {
     for key in ["PageDown", "ArrowDown", "End", "PageUp", "Home"] {
         assert_eq!(keyed[key]["inView"], true, "{key}: {keyed}");
     }
+
+    // Over 500 routes, a route's section is shown when a link asks for it (the badge's).
+    let routes = registry.routes().count();
+    assert!(routes > 500, "{routes} routes");
+    assert!(html.contains("<noscript id=\"wf-route-sections\">"));
+    let section = drive_with(
+        &browser,
+        &target,
+        &format!("{url}#route-stripe_customer_upsert_9898"),
+        ROUTE_DRIVER,
+    );
+    assert_eq!(
+        section["heading"], "Route stripe_customer_upsert_9898",
+        "{section}"
+    );
+    assert_eq!(section["inViewport"], true, "{section}");
+    assert_eq!(section["tableShown"], true, "{section}");
+    assert_eq!(section["exampleShown"], true, "{section}");
 
     // Ranked search at scale: the best matches first, as search_services orders them.
     let typed = browser.load(&format!("{url}?q=slack"), &[]);

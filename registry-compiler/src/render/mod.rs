@@ -200,6 +200,10 @@ impl Renderer {
             Value::from_safe_string(markdown::quote(text))
         });
         env.add_global("static_table_limit", html::STATIC_TABLE_LIMIT);
+        env.add_global(
+            "route_sections_inline_limit",
+            contract::ROUTE_SECTIONS_INLINE_LIMIT,
+        );
         env.add_filter("html_static_rows", |list: Value| {
             services(&list).map(|l| Value::from_object(Rows::HtmlStatic(l)))
         });
