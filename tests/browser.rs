@@ -166,7 +166,10 @@ fn table_rows(dom: &str, id: &str) -> Vec<Row> {
         .map(|(at, _)| {
             let tag = &body[at..at + body[at..].find('>').unwrap()];
             Row {
-                id: attribute(tag, "id").unwrap_or_default(),
+                // The window's rows carry their service's id as data-id (html.j2 says why).
+                id: attribute(tag, "data-id")
+                    .or_else(|| attribute(tag, "id"))
+                    .unwrap_or_default(),
                 hidden: tag.contains(" hidden"),
                 class: attribute(tag, "class").unwrap_or_default(),
             }
@@ -270,8 +273,8 @@ function snapshot(w, d) {
   return {
     url: w.location.search,
     status: d.getElementById("wf-status").textContent,
-    visible: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.id; }),
-    first: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.id; })[0] || null,
+    visible: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.getAttribute("data-id"); }),
+    first: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.getAttribute("data-id"); })[0] || null,
     aria: d.querySelector("th[data-sort=name]").getAttribute("aria-sort"),
     checked: d.querySelector("input[name=auth][value=api_key]").checked
   };
@@ -927,7 +930,7 @@ frame.onload = function () {
     var row = d.activeElement, table = d.getElementById("wf-table");
     var box = row && row.getBoundingClientRect(), head = table.tHead.getBoundingClientRect();
     return {
-      id: row && row.id, tag: row && row.tagName, index: row && row.getAttribute("aria-rowindex"),
+      id: row && row.getAttribute("data-id"), tag: row && row.tagName, index: row && row.getAttribute("aria-rowindex"),
       target: !!row && row.classList.contains("is-target"),
       inView: !!box && box.top >= head.bottom - 1 && box.bottom <= w.innerHeight + 1,
       rendered: table.tBodies[0].rows.length, rowcount: table.getAttribute("aria-rowcount")
@@ -1009,6 +1012,22 @@ fn the_window_holds_10000_services() {
     for key in ["PageDown", "ArrowDown", "End", "PageUp", "Home"] {
         assert_eq!(keyed[key]["inView"], true, "{key}: {keyed}");
     }
+
+    // The same on a phone, where rows are cards of their own heights.
+    let phone = drive_sized(
+        &browser,
+        &target,
+        &format!("{url}#{far}"),
+        WINDOW_DRIVER,
+        (375, 812),
+        &[],
+    );
+    assert_eq!(phone["linked"]["id"], far.as_str(), "{phone}");
+    for key in ["linked", "PageDown", "ArrowDown", "End", "PageUp", "Home"] {
+        assert_eq!(phone[key]["inView"], true, "{key}: {phone}");
+    }
+    assert_eq!(phone["End"]["index"], "10001");
+    assert_eq!(phone["Home"]["index"], "2");
 
     // Over 500 routes, a route's section is shown when a link asks for it (the badge's).
     let routes = registry.routes().count();
@@ -1145,7 +1164,7 @@ frame.onload = function () {
         columns: cards ? [] : columns,
         overflowing: shownRows().filter(function (r) {
           return r.getBoundingClientRect().right > de.clientWidth + 0.5 || r.scrollWidth > r.clientWidth + 1;
-        }).map(function (r) { return r.id; })
+        }).map(function (r) { return r.getAttribute("data-id"); })
       });
       next(i + 1);
     }, 100);
