@@ -961,7 +961,7 @@ fn the_window_holds_10000_services() {
     let all = table_rows(&plain, "wf-static");
     assert_eq!(all.len(), total, "every service has a static row");
     assert_eq!(all[9_999].id, registry.services[9_999].id);
-    assert!(html.contains("<noscript>"));
+    assert!(html.contains("<noscript id=\"wf-static-source\">"));
 
     // With script, a screenful of rows is in the document, and the table says how many there are.
     let start = browser.load(&url, &[]);
