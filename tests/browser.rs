@@ -23,7 +23,8 @@ use workerflow_registry::render::{Page, Renderer};
 const TALL: &str = "--window-size=1280,6000";
 
 /// The services `workerflow mcp`'s `search_services` finds for `query`, in its order
-/// (mcp/src/tools.rs): by the tier of the shared rule, then rank, then registry order.
+/// (mcp/src/tools.rs): by the tier of the shared rule, then rank, then registry order. For
+/// registries with no file the tool could open; the bundled one is also asked of the tool.
 fn ranked<'r>(registry: &'r Registry, query: &str) -> Vec<&'r str> {
     let rule = workerflow_registry::search::Query::new(query);
     let mut found: Vec<_> = registry
@@ -40,6 +41,30 @@ fn ranked<'r>(registry: &'r Registry, query: &str) -> Vec<&'r str> {
         .collect();
     found.sort_unstable();
     found.into_iter().map(|(.., id)| id).collect()
+}
+
+/// What `workerflow mcp`'s `search_services` itself answers for `query` on the bundled
+/// registry (called in-process): the ids, in its order.
+fn search_services(query: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server =
+        workerflow_mcp::RegistryServer::new(Ok(root.join(workerflow_registry::REGISTRY_PATH)));
+    let args = serde_json::json!({"query": query, "limit": 100});
+    let result = server
+        .call("search_services", args.as_object().cloned())
+        .expect("search_services answers");
+    let result = serde_json::to_value(&result).unwrap();
+    let found = &result["structuredContent"];
+    assert!(
+        found["total"].as_u64().unwrap() <= 100,
+        "every match fits one answer: {query}"
+    );
+    found["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {result}"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn chromium() -> Option<PathBuf> {
@@ -606,6 +631,7 @@ fn the_page_works_in_a_real_browser() {
         let expected = ranked(&registry, query);
         assert!(!expected.is_empty(), "{query}");
         assert_eq!(visible(&page.dom), expected, "{query}");
+        assert_eq!(search_services(query), expected, "{query}: the tool itself");
     }
     // A column header clicked during a search sorts the results by that column.
     let by_name = browser.load(&format!("{url}?q=google&sort=name&dir=asc"), &[TALL]);
