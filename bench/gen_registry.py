@@ -2,7 +2,8 @@
 """Generates a large registry for benchmarks: N services cycled from the upstream top-100 with
 unique names, ids, ranks and URLs, every tenth one with a runtime route and its contract.
 
-Usage: bench/gen_registry.py N OUT.json [--errors K]
+Usage: bench/gen_registry.py N OUT.json [--errors K] [--no-routes]
+With --no-routes no service has a route (the page's bytes per service without contracts).
 With --errors K, K problems are injected, one per service: of every ten, eight a JSON Schema can
 express and two only our rules can (so 50 errors are 40 + 10). `injected_services(n, k)` gives the
 indices of the services that carry them."""
@@ -36,7 +37,7 @@ def contract(i):
              "error": {"class": "invalid_input", "status": 400, "message": f'route_{i}: "name" must be a string'}}],
     }
 
-def generate(n, errors=0):
+def generate(n, errors=0, routes=True):
     services = []
     for i in range(n):
         s = copy.deepcopy(upstream["services"][i % 100])
@@ -47,7 +48,7 @@ def generate(n, errors=0):
         s["officialApiDocsUrl"] = f"{base}/v{i}"
         s["bestBaseLink"] = f"{base}/v{i}"
         s["sources"] = [f"{base}/v{i}"]
-        if i % 10 == 0:
+        if routes and i % 10 == 0:
             s["runtime"] = {"routes": [{
                 "id": f"route_{i}", "summary": "Generated route.", "requestType": "sync",
                 "auth": "api_key", "docsUrl": f"{base}/v{i}/create",
@@ -74,4 +75,5 @@ def generate(n, errors=0):
 if __name__ == "__main__":
     n, out = int(sys.argv[1]), Path(sys.argv[2])
     errors = int(sys.argv[sys.argv.index("--errors") + 1]) if "--errors" in sys.argv else 0
-    out.write_text(json.dumps(generate(n, errors), indent=2, ensure_ascii=False) + "\n")
+    routes = "--no-routes" not in sys.argv
+    out.write_text(json.dumps(generate(n, errors, routes), indent=2, ensure_ascii=False) + "\n")

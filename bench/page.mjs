@@ -13,7 +13,10 @@
 //   the status line was rewritten.
 // - facet: ticking and unticking an auth checkbox, click to the next frame (median of 4).
 // - sort: clicking a column header (name asc, name desc, rank), click to the next frame (median).
-// - indexed: when the page's script finished matching index entries to rows (performance mark).
+// - heap: the page's JS heap in use after load and a forced garbage collection (MB).
+// - scroll: the window jumped from the top of the table to its bottom in 10 steps; for each,
+//   the time from the jump until a frame shows a row at the viewport's centre (the worst one,
+//   and how many steps showed no row within 100 ms).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,7 +38,7 @@ function startBrowser() {
   const child = spawn(chromium, [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--window-size=1280,900",
+    "--disable-default-apps", "--disable-extensions", "--window-size=1400,900",
     "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank",
   ], { stdio: ["ignore", "ignore", "pipe"] });
   return new Promise((ok, fail) => {
@@ -104,6 +107,31 @@ const clickToFrame = (selector) => `new Promise((ok) => {
   requestAnimationFrame(() => setTimeout(() => ok(performance.now() - t0), 0));
 })`;
 
+// Jumps from the table's top to its bottom in 10 steps; per step, the time until a frame shows
+// a row of the table at the viewport's centre.
+const SCROLL = `new Promise((ok) => {
+  const view = document.getElementById("wf-window");
+  const top = view.getBoundingClientRect().top + scrollY;
+  const bottom = top + view.offsetHeight - innerHeight;
+  const times = [];
+  const showsRow = () => {
+    const el = document.elementFromPoint(innerWidth / 2, innerHeight / 2);
+    return !!el && !!el.closest("#wf-table tbody tr");
+  };
+  scrollTo(0, top);
+  (function step(i) {
+    if (i > 10) { scrollTo(0, 0); return ok(times); }
+    const t0 = performance.now();
+    scrollTo(0, top + (bottom - top) * i / 10);
+    (function frame() {
+      requestAnimationFrame(() => {
+        if (showsRow() || performance.now() - t0 > 2000) { times.push(performance.now() - t0); setTimeout(() => step(i + 1), 50); }
+        else frame();
+      });
+    })();
+  })(1);
+})`;
+
 async function measure(cdp, session, url) {
   const ev = (expression) =>
     cdp.send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true }, session)
@@ -128,10 +156,12 @@ async function measure(cdp, session, url) {
   const nav = await ev(`(() => { const n = performance.getEntriesByType("navigation")[0];
     const m = (name) => { const e = performance.getEntriesByName(name)[0]; return e ? e.startTime : null; };
     return { dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd, rows: document.getElementById("wf-table").tBodies[0].rows.length,
-             indexed: m("wf-indexed") }; })()`);
+             bytes: document.documentElement.outerHTML.length }; })()`);
+  await cdp.send("HeapProfiler.collectGarbage", {}, session);
+  const heap = await cdp.send("Runtime.getHeapUsage", {}, session);
   const startup = {
     interactive: round(interactive), dcl: round(nav.dcl), load: round(nav.load),
-    indexed: round(nav.indexed), rows: nav.rows,
+    rows: nav.rows, heap_mb: round(heap.usedSize / 1048576),
   };
   if (START_ONLY) return startup;
   await ev(PROBE);
@@ -158,8 +188,10 @@ async function measure(cdp, session, url) {
     sort.push(await ev(clickToFrame(`th[data-sort=${column}] button`)));
     await sleep(100);
   }
+  const scroll = await ev(SCROLL);
   return {
     ...startup, query: QUERY, typedStatus,
+    scroll_max: round(Math.max(...scroll)), scroll_blank_over_100ms: scroll.filter((t) => t > 100).length,
     keystroke_p50: round(pct(keys, 50)), keystroke_p90: round(pct(keys, 90)),
     keystroke_max: round(Math.max(...keys)), keys: keys.length,
     facet_median: round(pct(facet, 50)), facet_max: round(Math.max(...facet)),
@@ -175,6 +207,7 @@ try {
   const { sessionId } = await cdp.send("Target.attachToTarget", { targetId, flatten: true });
   await cdp.send("Page.enable", {}, sessionId);
   await cdp.send("Runtime.enable", {}, sessionId);
+  await cdp.send("HeapProfiler.enable", {}, sessionId);
   const url = "file://" + resolve(page);
   for (let run = 1; run <= runs; run++) {
     const result = await measure(cdp, sessionId, url);

@@ -3,9 +3,10 @@
 # bundled registry (103 services) and for generated 10,000- and 100,000-service registries
 # (bench/gen_registry.py), then loads each in real headless Chromium driven over the DevTools
 # protocol (bench/page.mjs, no dependencies: Node 20's WebSocket) and prints one JSON line per
-# page: time to interactive, keystroke-to-repaint p50/p90, facet toggle and sort times (ms).
+# page: time to interactive, keystroke-to-repaint p50/p90, facet toggle and sort times (ms),
+# JS heap after load, and scrolling from the table's top to its bottom.
 # Usage: bench/page.sh [SIZES...]   (default: 103 10000 100000; needs chromium and node >= 20)
-# The 100,000-service page is timed for start-up only unless FULL=1 (its interactions take hours).
+# START_ONLY=1 times start-up only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Only the page is timed, not its build: the debug binary will do.
@@ -25,9 +26,8 @@ for size in "${sizes[@]}"; do
       [ -f "target/bench/registry-$size.json" ] || python3 bench/gen_registry.py "$size" "target/bench/registry-$size.json"
       "$bin" build --registry "target/bench/registry-$size.json" --out "$out/$size" >/dev/null
     fi
-    start_only=0
-    [ "$size" -ge 100000 ] && [ "${FULL:-0}" != 1 ] && start_only=1
-    START_ONLY=$start_only timeout "${PAGE_TIMEOUT:-1800}" \
+    echo "{\"label\":\"$size\",\"page_bytes\":$(stat -c %s "$out/$size/SERVICE_API_INDEX.html")}"
+    START_ONLY=${START_ONLY:-0} timeout "${PAGE_TIMEOUT:-1800}" \
       node --experimental-websocket bench/page.mjs "$out/$size/SERVICE_API_INDEX.html" "$size" "${RUNS:-1}" \
       || echo "{\"label\":\"$size\",\"error\":\"did not finish within ${PAGE_TIMEOUT:-1800} s\"}"
   }

@@ -18,6 +18,55 @@ use workerflow_registry::Registry;
 use workerflow_registry::docs::Loaded;
 use workerflow_registry::render::{Page, Renderer};
 
+/// A window tall enough for the windowed table to render every row of the bundled registry, so
+/// a view can be compared whole.
+const TALL: &str = "--window-size=1280,6000";
+
+/// The services `workerflow mcp`'s `search_services` finds for `query`, in its order
+/// (mcp/src/tools.rs): by the tier of the shared rule, then rank, then registry order. For
+/// registries with no file the tool could open; the bundled one is also asked of the tool.
+fn ranked<'r>(registry: &'r Registry, query: &str) -> Vec<&'r str> {
+    let rule = workerflow_registry::search::Query::new(query);
+    let mut found: Vec<_> = registry
+        .services
+        .iter()
+        .enumerate()
+        .filter_map(|(index, service)| {
+            let key = workerflow_registry::search::search_key(service);
+            rule.matches(&key).then(|| {
+                let rank = service.rank.unwrap_or(u32::MAX);
+                (rule.tier(&key), rank, index, service.id.as_str())
+            })
+        })
+        .collect();
+    found.sort_unstable();
+    found.into_iter().map(|(.., id)| id).collect()
+}
+
+/// What `workerflow mcp`'s `search_services` itself answers for `query` on the bundled
+/// registry (called in-process): the ids, in its order.
+fn search_services(query: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server =
+        workerflow_mcp::RegistryServer::new(Ok(root.join(workerflow_registry::REGISTRY_PATH)));
+    let args = serde_json::json!({"query": query, "limit": 100});
+    let result = server
+        .call("search_services", args.as_object().cloned())
+        .expect("search_services answers");
+    let result = serde_json::to_value(&result).unwrap();
+    let found = &result["structuredContent"];
+    assert!(
+        found["total"].as_u64().unwrap() <= 100,
+        "every match fits one answer: {query}"
+    );
+    found["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {result}"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn chromium() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").into_iter().flat_map(|path| {
         std::env::split_paths(&path)
@@ -130,18 +179,32 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     Some(tag[start..end].to_owned())
 }
 
-fn rows(dom: &str) -> Vec<Row> {
-    let body = &dom[dom.find("<tbody>").expect("table body")..];
+/// The rows of the table `id` (`wf-table`, the window the script renders, or `wf-static`, the
+/// table for readers without script).
+fn table_rows(dom: &str, id: &str) -> Vec<Row> {
+    let table = &dom[dom
+        .find(&format!("<table id=\"{id}\""))
+        .unwrap_or_else(|| panic!("table {id}"))..];
+    let body = &table[table.find("<tbody>").expect("table body")..];
+    let body = &body[..body.find("</tbody>").expect("end of the table body")];
     body.match_indices("<tr ")
         .map(|(at, _)| {
             let tag = &body[at..at + body[at..].find('>').unwrap()];
             Row {
-                id: attribute(tag, "id").unwrap_or_default(),
+                // The window's rows carry their service's id as data-id (html.j2 says why).
+                id: attribute(tag, "data-id")
+                    .or_else(|| attribute(tag, "id"))
+                    .unwrap_or_default(),
                 hidden: tag.contains(" hidden"),
                 class: attribute(tag, "class").unwrap_or_default(),
             }
         })
         .collect()
+}
+
+/// The rows the script rendered.
+fn rows(dom: &str) -> Vec<Row> {
+    table_rows(dom, "wf-table")
 }
 
 fn visible(dom: &str) -> Vec<String> {
@@ -235,8 +298,8 @@ function snapshot(w, d) {
   return {
     url: w.location.search,
     status: d.getElementById("wf-status").textContent,
-    visible: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.id; }),
-    first: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.id; })[0] || null,
+    visible: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.getAttribute("data-id"); }),
+    first: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.getAttribute("data-id"); })[0] || null,
     aria: d.querySelector("th[data-sort=name]").getAttribute("aria-sort"),
     checked: d.querySelector("input[name=auth][value=api_key]").checked
   };
@@ -302,7 +365,7 @@ frame.onload = function () {
 "##;
 
 fn drive(browser: &Browser, target: &Path, url: &str) -> serde_json::Value {
-    drive_with(browser, target, url, DRIVER)
+    drive_sized(browser, target, url, DRIVER, (1280, 6000), &[])
 }
 
 fn drive_with(browser: &Browser, target: &Path, url: &str, script: &str) -> serde_json::Value {
@@ -338,6 +401,36 @@ fn drive_sized(
         .unwrap_or_else(|e| panic!("the driver did not finish ({e}):\n{}\n{}", run.dom, run.log))
 }
 
+/// The page at `url` as the browser shows it without JavaScript. `--dump-dom` itself needs
+/// script, so the page is opened in an iframe sandboxed without `allow-scripts` (its own script
+/// cannot run), and a wrapper page copies the iframe's DOM out as text.
+fn without_javascript(browser: &Browser, target: &Path, url: &str) -> String {
+    let wrapper = target.join("no-javascript.html");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "<!doctype html><iframe id=\"page\" sandbox=\"allow-same-origin\" src=\"{url}\"></iframe>\
+             <pre id=\"dom\"></pre><script>document.getElementById('page').onload = function () {{\
+             document.getElementById('dom').textContent = this.contentDocument.documentElement.outerHTML; }};</script>"
+        ),
+    )
+    .unwrap();
+    let wrapped = browser.load(
+        &format!("file://{}", wrapper.display()),
+        &["--allow-file-access-from-files"],
+    );
+    let copied = wrapped
+        .dom
+        .find("<pre id=\"dom\">&lt;html")
+        .unwrap_or_else(|| {
+            panic!(
+                "the wrapper did not copy the page:\n{}\n{}",
+                wrapped.dom, wrapped.log
+            )
+        });
+    unescape(&wrapped.dom[copied..])
+}
+
 /// Chromium, or `None` after saying the test `name` is skipped (on CI a missing Chromium fails).
 fn chromium_or_skip(name: &str) -> Option<PathBuf> {
     let exe = chromium();
@@ -361,6 +454,43 @@ fn chromium_or_skip(name: &str) -> Option<PathBuf> {
 fn rendered(exe: PathBuf, dir: &str) -> (Arc<Registry>, PathBuf, String, String, Browser) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    rendered_from(exe, dir, loaded.registry, loaded.source)
+}
+
+/// `rendered` for a registry of `size` services: the bundled ones again and again with
+/// numbered names, ids, ranks and route ids.
+fn rendered_large(
+    exe: PathBuf,
+    dir: &str,
+    size: usize,
+) -> (Arc<Registry>, PathBuf, String, String, Browser) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    let mut registry = (*loaded.registry).clone();
+    let originals = std::mem::take(&mut registry.services);
+    registry.services = (0..size)
+        .map(|i| {
+            let mut service = originals[i % originals.len()].clone();
+            if i >= originals.len() {
+                service.id = format!("{}_{i}", service.id);
+                service.connector_name = format!("{} {i}", service.connector_name);
+                for route in service.runtime.iter_mut().flat_map(|r| &mut r.routes) {
+                    route.id = format!("{}_{i}", route.id);
+                }
+            }
+            service.rank = Some(u32::try_from(i).unwrap() + 1);
+            service
+        })
+        .collect();
+    rendered_from(exe, dir, Arc::new(registry), loaded.source)
+}
+
+fn rendered_from(
+    exe: PathBuf,
+    dir: &str,
+    registry: Arc<Registry>,
+    source: workerflow_registry::render::SourceInfo,
+) -> (Arc<Registry>, PathBuf, String, String, Browser) {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target dir")
@@ -369,7 +499,7 @@ fn rendered(exe: PathBuf, dir: &str) -> (Arc<Registry>, PathBuf, String, String,
     std::fs::create_dir_all(&target).unwrap();
     let html = Renderer::embedded()
         .unwrap()
-        .prepare(loaded.registry.clone(), loaded.source.clone())
+        .prepare(registry.clone(), source)
         .render(Page::Html)
         .unwrap();
     let page = target.join("SERVICE_API_INDEX.html");
@@ -380,7 +510,7 @@ fn rendered(exe: PathBuf, dir: &str) -> (Arc<Registry>, PathBuf, String, String,
         proxy: RequestLog::start(),
     };
     (
-        loaded.registry,
+        registry,
         target,
         format!("file://{}", page.display()),
         html,
@@ -419,43 +549,18 @@ fn the_page_works_in_a_real_browser() {
         proxy: RequestLog::start(),
     };
 
-    // Without JavaScript. `--dump-dom` itself needs script, so the page is opened in an iframe
-    // sandboxed without `allow-scripts` (its own script cannot run), and a wrapper page copies
-    // the iframe's DOM out as text.
-    let wrapper = target.join("no-javascript.html");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "<!doctype html><iframe id=\"page\" sandbox=\"allow-same-origin\" src=\"{url}\"></iframe>\
-             <pre id=\"dom\"></pre><script>document.getElementById('page').onload = function () {{\
-             document.getElementById('dom').textContent = this.contentDocument.documentElement.outerHTML; }};</script>"
-        ),
-    )
-    .unwrap();
-    let wrapped = browser.load(
-        &format!("file://{}", wrapper.display()),
-        &["--allow-file-access-from-files"],
-    );
-    let copied = wrapped
-        .dom
-        .find("<pre id=\"dom\">&lt;html")
-        .unwrap_or_else(|| {
-            panic!(
-                "the wrapper did not copy the page:\n{}\n{}",
-                wrapped.dom, wrapped.log
-            )
-        });
-    let plain = unescape(&wrapped.dom[copied..]);
+    let plain = without_javascript(&browser, &target, &url);
     assert!(
         !plain.contains("<button type=\"button\">"),
         "the page's script did not run"
     );
-    let all = rows(&plain);
+    let all = table_rows(&plain, "wf-static");
     assert_eq!(
         all.len(),
         total,
         "every service has a row without JavaScript"
     );
+    assert!(rows(&plain).is_empty(), "no window without JavaScript");
     assert!(all.iter().all(|row| !row.hidden));
     assert_eq!(
         status(&plain),
@@ -464,7 +569,7 @@ fn the_page_works_in_a_real_browser() {
     assert!(plain.contains("<form id=\"wf-controls\" class=\"controls\" role=\"search\" aria-label=\"Filter services\" hidden=\"\">"));
 
     // With JavaScript and no state: everything shown, controls revealed, sorted by rank.
-    let start = browser.load(&url, &[]);
+    let start = browser.load(&url, &[TALL]);
     assert_eq!(visible(&start.dom).len(), total);
     assert!(start.dom.contains("<form id=\"wf-controls\" class=\"controls\" role=\"search\" aria-label=\"Filter services\">"));
     assert_eq!(rows(&start.dom)[0].id, "google_sheets");
@@ -475,49 +580,73 @@ fn the_page_works_in_a_real_browser() {
     assert!(start.dom.contains("<th scope=\"col\" data-sort=\"name\" aria-sort=\"none\"><button type=\"button\">Connector</button></th>"));
 
     // Typing "slack" in the search box (the box writes ?q=slack into the URL).
-    let typed = browser.load(&format!("{url}?q=slack"), &[]);
-    let expected: Vec<&str> = registry
+    // Results come best match first: the service named "Slack" before those that only mention it.
+    let typed = browser.load(&format!("{url}?q=slack"), &[TALL]);
+    let expected = ranked(&registry, "slack");
+    let mut matching: Vec<&str> = registry
         .services
         .iter()
         .filter(|s| search_key(s).contains("slack"))
         .map(|s| s.id.as_str())
         .collect();
-    assert!(expected.contains(&"slack"));
+    matching.sort_unstable();
+    let mut found = expected.clone();
+    found.sort_unstable();
+    assert_eq!(found, matching);
+    assert_eq!(expected[0], "slack");
     assert_eq!(visible(&typed.dom), expected);
+    assert_eq!(
+        sort_state(&typed.dom)[0],
+        ("rank".into(), "none".into()),
+        "ordered by relevance, no column"
+    );
     assert_eq!(
         status(&typed.dom),
         format!("Showing {} of {total} services", expected.len())
     );
 
     // Two words narrow further; a route id and a URL are searchable too.
-    let route = browser.load(&format!("{url}?q=hubspot_deal"), &[]);
+    let route = browser.load(&format!("{url}?q=hubspot_deal"), &[TALL]);
     assert_eq!(visible(&route.dom), ["hubspot"]);
-    let by_url = browser.load(&format!("{url}?q=api.slack.com"), &[]);
+    let by_url = browser.load(&format!("{url}?q=api.slack.com"), &[TALL]);
     assert_eq!(visible(&by_url.dom), ["slack"]);
 
     // A secret's name finds the service whose route needs it.
-    let by_secret = browser.load(&format!("{url}?q=SLACK_WEBHOOK_URL"), &[]);
+    let by_secret = browser.load(&format!("{url}?q=SLACK_WEBHOOK_URL"), &[TALL]);
     assert_eq!(visible(&by_secret.dom), ["slack"]);
 
-    // `workerflow mcp`'s search_services matches by the registry crate's rule: the page shows
-    // exactly the services it matches.
+    // `workerflow mcp`'s search_services matches and orders by the registry crate's rule: the
+    // page shows exactly the services it finds, in its order.
     for query in [
         "webhook",
         "api_key stripe",
         "https://developers",
         "OAuth2 CRM",
+        "google",
+        "mail",
+        "go",
+        "sheets google",
     ] {
-        let page = browser.load(&format!("{url}?q={}", query.replace(' ', "+")), &[]);
-        let rule = workerflow_registry::search::Query::new(query);
-        let expected: Vec<&str> = registry
-            .services
-            .iter()
-            .filter(|s| rule.matches(&workerflow_registry::search::search_key(s)))
-            .map(|s| s.id.as_str())
-            .collect();
+        let page = browser.load(&format!("{url}?q={}", query.replace(' ', "+")), &[TALL]);
+        let expected = ranked(&registry, query);
         assert!(!expected.is_empty(), "{query}");
         assert_eq!(visible(&page.dom), expected, "{query}");
+        assert_eq!(search_services(query), expected, "{query}: the tool itself");
     }
+    // A column header clicked during a search sorts the results by that column.
+    let by_name = browser.load(&format!("{url}?q=google&sort=name&dir=asc"), &[TALL]);
+    let mut google: Vec<(String, &str)> = ranked(&registry, "google")
+        .into_iter()
+        .map(|id| {
+            (
+                registry.service(id).unwrap().connector_name.to_lowercase(),
+                id,
+            )
+        })
+        .collect();
+    google.sort();
+    let google: Vec<&str> = google.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(visible(&by_name.dom), google);
     // A word that only notes hold finds the services whose notes say it.
     let in_notes: Vec<&str> = registry
         .services
@@ -533,12 +662,12 @@ fn the_page_works_in_a_real_browser() {
             .all(|s| in_notes.contains(&s.id.as_str()) || !search_key(s).contains("quickly")),
         "\"quickly\" is found in notes only"
     );
-    let by_notes = browser.load(&format!("{url}?q=quickly"), &[]);
+    let by_notes = browser.load(&format!("{url}?q=quickly"), &[TALL]);
     assert_eq!(visible(&by_notes.dom), in_notes);
     assert!(!empty_message(&by_notes.dom).0, "results, so no message");
 
     // Nothing matches: no row, and a message that says so.
-    let nothing = browser.load(&format!("{url}?q=zzqx-no-such-service&routes=1"), &[]);
+    let nothing = browser.load(&format!("{url}?q=zzqx-no-such-service&routes=1"), &[TALL]);
     assert!(visible(&nothing.dom).is_empty());
     assert_eq!(
         status(&nothing.dom),
@@ -562,7 +691,7 @@ fn the_page_works_in_a_real_browser() {
     );
 
     // Ticking the "api_key" auth filter and "has runtime routes".
-    let filtered = browser.load(&format!("{url}?auth=api_key&routes=1"), &[]);
+    let filtered = browser.load(&format!("{url}?auth=api_key&routes=1"), &[TALL]);
     let expected: Vec<&str> = registry
         .services
         .iter()
@@ -585,7 +714,7 @@ fn the_page_works_in_a_real_browser() {
     )));
 
     // Clicking "Connector" twice: sorted by name, descending.
-    let sorted = browser.load(&format!("{url}?sort=name&dir=desc"), &[]);
+    let sorted = browser.load(&format!("{url}?sort=name&dir=desc"), &[TALL]);
     let order: Vec<String> = rows(&sorted.dom).into_iter().map(|r| r.id).collect();
     let mut names: Vec<(String, String)> = registry
         .services
@@ -615,7 +744,7 @@ fn the_page_works_in_a_real_browser() {
     );
 
     // A link to #slack highlights that row, even while a filter would hide it.
-    let anchored = browser.load(&format!("{url}?q=github#slack"), &[]);
+    let anchored = browser.load(&format!("{url}?q=github#slack"), &[TALL]);
     let slack = rows(&anchored.dom)
         .into_iter()
         .find(|r| r.id == "slack")
@@ -813,6 +942,158 @@ fn the_page_works_in_a_real_browser() {
     );
 }
 
+/// Opens a link to a row far down and reports the focused row, then presses keys on it
+/// (PageDown, ArrowDown, End, PageUp, Home) and reports the focused row after each: its id,
+/// `aria-rowindex`, whether it is inside the viewport below the sticky header, and how many
+/// rows are in the table.
+const WINDOW_DRIVER: &str = r##"
+var frame = document.getElementById("page"), started = false, out = {};
+frame.onload = function () {
+  if (started) return;
+  started = true;
+  var w = frame.contentWindow, d = frame.contentDocument;
+  function focusedRow() {
+    var row = d.activeElement, table = d.getElementById("wf-table");
+    var box = row && row.getBoundingClientRect(), head = table.tHead.getBoundingClientRect();
+    return {
+      id: row && row.getAttribute("data-id"), tag: row && row.tagName, index: row && row.getAttribute("aria-rowindex"),
+      target: !!row && row.classList.contains("is-target"),
+      inView: !!box && box.top >= head.bottom - 1 && box.bottom <= w.innerHeight + 1,
+      rendered: table.tBodies[0].rows.length, rowcount: table.getAttribute("aria-rowcount")
+    };
+  }
+  var keys = ["PageDown", "ArrowDown", "End", "PageUp", "Home"];
+  setTimeout(function () {
+    out.linked = focusedRow();
+    (function next(i) {
+      if (i === keys.length) { document.getElementById("out").textContent = JSON.stringify(out); return; }
+      d.activeElement.dispatchEvent(new w.KeyboardEvent("keydown", { key: keys[i], bubbles: true, cancelable: true }));
+      setTimeout(function () { out[keys[i]] = focusedRow(); next(i + 1); }, 100);
+    })(0);
+  }, 500);
+};
+"##;
+
+#[test]
+fn the_window_holds_10000_services() {
+    let Some(exe) = chromium_or_skip("the_window_holds_10000_services") else {
+        return;
+    };
+    let (registry, target, url, html, browser) = rendered_large(exe, "large", 10_000);
+    let total = registry.services.len();
+
+    // Without script, the static table lists every service.
+    let plain = without_javascript(&browser, &target, &url);
+    let all = table_rows(&plain, "wf-static");
+    assert_eq!(all.len(), total, "every service has a static row");
+    assert_eq!(all[9_999].id, registry.services[9_999].id);
+    assert!(html.contains("<noscript id=\"wf-static-source\">"));
+
+    // With script, a screenful of rows is in the document, and the table says how many there are.
+    let start = browser.load(&url, &[]);
+    let shown = rows(&start.dom);
+    assert!(
+        (15..100).contains(&shown.len()),
+        "{} rows rendered",
+        shown.len()
+    );
+    assert_eq!(shown[0].id, registry.services[0].id);
+    assert!(
+        start
+            .dom
+            .contains(&format!("aria-rowcount=\"{}\"", total + 1))
+    );
+    assert_eq!(
+        status(&start.dom),
+        format!("Showing {total} of {total} services")
+    );
+
+    // A link to a row far down renders it, in view, marked and focused; the keys move the focus.
+    let far = &registry.services[8_765].id;
+    let keyed = drive_sized(
+        &browser,
+        &target,
+        &format!("{url}#{far}"),
+        WINDOW_DRIVER,
+        (1400, 900),
+        &[],
+    );
+    let linked = &keyed["linked"];
+    assert_eq!(linked["id"], far.as_str(), "{keyed}");
+    assert_eq!(linked["tag"], "TR");
+    assert_eq!(linked["index"], "8767", "row 8,766 after the header row");
+    assert_eq!(linked["target"], true);
+    assert_eq!(linked["inView"], true, "{keyed}");
+    assert_eq!(linked["rowcount"], "10001");
+    assert!(linked["rendered"].as_u64().unwrap() < 100, "{keyed}");
+    let index = |key: &str| -> u64 { keyed[key]["index"].as_str().unwrap().parse().unwrap() };
+    let page = index("PageDown") - 8767;
+    assert!(page >= 10, "Page Down moves a screenful: {keyed}");
+    assert_eq!(index("ArrowDown"), 8767 + page + 1);
+    assert_eq!(keyed["End"]["id"], registry.services[total - 1].id.as_str());
+    assert_eq!(index("End"), 10_001);
+    assert_eq!(index("PageUp"), 10_001 - page);
+    assert_eq!(keyed["Home"]["id"], registry.services[0].id.as_str());
+    assert_eq!(index("Home"), 2);
+    for key in ["PageDown", "ArrowDown", "End", "PageUp", "Home"] {
+        assert_eq!(keyed[key]["inView"], true, "{key}: {keyed}");
+    }
+
+    // The same on a phone, where rows are cards of their own heights.
+    let phone = drive_sized(
+        &browser,
+        &target,
+        &format!("{url}#{far}"),
+        WINDOW_DRIVER,
+        (375, 812),
+        &[],
+    );
+    assert_eq!(phone["linked"]["id"], far.as_str(), "{phone}");
+    for key in ["linked", "PageDown", "ArrowDown", "End", "PageUp", "Home"] {
+        assert_eq!(phone[key]["inView"], true, "{key}: {phone}");
+    }
+    assert_eq!(phone["End"]["index"], "10001");
+    assert_eq!(phone["Home"]["index"], "2");
+
+    // Over 500 routes, a route's section is shown when a link asks for it (the badge's).
+    let routes = registry.routes().count();
+    assert!(routes > 500, "{routes} routes");
+    assert!(html.contains("<noscript id=\"wf-route-sections\">"));
+    let section = drive_with(
+        &browser,
+        &target,
+        &format!("{url}#route-stripe_customer_upsert_9898"),
+        ROUTE_DRIVER,
+    );
+    assert_eq!(
+        section["heading"], "Route stripe_customer_upsert_9898",
+        "{section}"
+    );
+    assert_eq!(section["inViewport"], true, "{section}");
+    assert_eq!(section["tableShown"], true, "{section}");
+    assert_eq!(section["exampleShown"], true, "{section}");
+
+    // Ranked search at scale: the best matches first, as search_services orders them.
+    let typed = browser.load(&format!("{url}?q=slack"), &[]);
+    let expected = ranked(&registry, "slack");
+    let shown = visible(&typed.dom);
+    assert!(shown.len() >= 15, "{shown:?}");
+    assert_eq!(shown, expected[..shown.len()]);
+    assert_eq!(
+        status(&typed.dom),
+        format!("Showing {} of {total} services", expected.len())
+    );
+    for run in [&start, &typed] {
+        for problem in ["Refused to", "Content Security Policy", "Uncaught"] {
+            assert!(
+                !run.log.contains(problem),
+                "console: {problem}\n{}",
+                run.log
+            );
+        }
+    }
+}
+
 #[test]
 fn the_page_cannot_request_anything_by_construction() {
     // A static check of the same page, which needs no browser: no external resource
@@ -909,7 +1190,7 @@ frame.onload = function () {
         columns: cards ? [] : columns,
         overflowing: shownRows().filter(function (r) {
           return r.getBoundingClientRect().right > de.clientWidth + 0.5 || r.scrollWidth > r.clientWidth + 1;
-        }).map(function (r) { return r.id; })
+        }).map(function (r) { return r.getAttribute("data-id"); })
       });
       next(i + 1);
     }, 100);
@@ -1035,6 +1316,92 @@ frame.onload = function () {
 };
 "##;
 
+/// Runs axe-core (its source `source`, from `axe`) on `html` at desktop and phone sizes, dark
+/// and light, and returns the violations, each labelled with `label`.
+fn axe_problems(
+    browser: &Browser,
+    target: &Path,
+    html: &str,
+    source: &str,
+    axe: &Path,
+    label: &str,
+) -> Vec<String> {
+    // The page's CSP runs only its own script, so a test copy also allows axe-core by its hash;
+    // the driver then adds axe as an inline <script> in the page. (eval or Function from the
+    // driver would be refused too: the page's CSP has no 'unsafe-eval'.) Everything else about
+    // the page, its CSP included, is as shipped.
+    let csp = "script-src '";
+    assert!(html.contains(csp));
+    let copy = target.join("SERVICE_API_INDEX-axe.html");
+    std::fs::write(
+        &copy,
+        html.replacen(
+            csp,
+            &format!(
+                "script-src '{}' '",
+                workerflow_registry::render::html::csp_hash(source)
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+    // A JSON string is a JS string literal; "</" is escaped so it cannot end the driver's script.
+    let literal = serde_json::to_string(&source)
+        .unwrap()
+        .replace("</", "<\\/");
+    let script = format!("var AXE_SOURCE = {literal};{AXE_DRIVER}");
+    let mut problems = Vec::new();
+    for (scheme, dark) in [("0", true), ("1", false)] {
+        let runs = drive_sized(
+            browser,
+            target,
+            &format!("file://{}", copy.display()),
+            &script,
+            (1400, 900),
+            &[
+                &format!("--blink-settings=preferredColorScheme={scheme}"),
+                "--virtual-time-budget=60000",
+            ],
+        );
+        let runs = runs.as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        for run in runs {
+            assert!(run.get("error").is_none(), "{run}");
+            assert_eq!(run["dark"], dark, "the colour scheme was emulated: {run}");
+            eprintln!(
+                "axe-core {} on {label} services at {}, {}: {} rules passed, {} violated",
+                run["version"],
+                run["size"],
+                if dark { "dark" } else { "light" },
+                run["passed"],
+                run["violations"].as_array().unwrap().len()
+            );
+            assert!(
+                run["passed"].as_u64().unwrap() > 10,
+                "axe checked the page: {run}"
+            );
+            assert_eq!(
+                run["version"],
+                AXE_CORE_VERSION,
+                "{} is not the pinned axe-core (see .ci/run)",
+                axe.display()
+            );
+            for violation in run["violations"].as_array().unwrap() {
+                problems.push(format!(
+                    "{label} services, {} {}: {} ({}) {}: {}",
+                    if dark { "dark" } else { "light" },
+                    run["size"],
+                    violation["id"],
+                    violation["impact"],
+                    violation["help"],
+                    violation["targets"]
+                ));
+            }
+        }
+    }
+    problems
+}
+
 #[test]
 fn axe_core_finds_no_violations() {
     let Some(exe) = chromium_or_skip("axe_core_finds_no_violations") else {
@@ -1054,80 +1421,13 @@ fn axe_core_finds_no_violations() {
         return;
     };
     let source = std::fs::read_to_string(&axe).unwrap();
-    let (_, target, _, html, browser) = rendered(exe, "axe");
-    // The page's CSP runs only its own script, so a test copy also allows axe-core by its hash;
-    // the driver then adds axe as an inline <script> in the page. (eval or Function from the
-    // driver would be refused too: the page's CSP has no 'unsafe-eval'.) Everything else about
-    // the page, its CSP included, is as shipped.
-    let csp = "script-src '";
-    assert!(html.contains(csp));
-    let copy = target.join("SERVICE_API_INDEX-axe.html");
-    std::fs::write(
-        &copy,
-        html.replacen(
-            csp,
-            &format!(
-                "script-src '{}' '",
-                workerflow_registry::render::html::csp_hash(&source)
-            ),
-            1,
-        ),
-    )
-    .unwrap();
-    // A JSON string is a JS string literal; "</" is escaped so it cannot end the driver's script.
-    let literal = serde_json::to_string(&source)
-        .unwrap()
-        .replace("</", "<\\/");
-    let script = format!("var AXE_SOURCE = {literal};{AXE_DRIVER}");
-    let mut problems = Vec::new();
-    for (scheme, dark) in [("0", true), ("1", false)] {
-        let runs = drive_sized(
-            &browser,
-            &target,
-            &format!("file://{}", copy.display()),
-            &script,
-            (1400, 900),
-            &[
-                &format!("--blink-settings=preferredColorScheme={scheme}"),
-                "--virtual-time-budget=60000",
-            ],
-        );
-        let runs = runs.as_array().unwrap();
-        assert_eq!(runs.len(), 2, "{runs:?}");
-        for run in runs {
-            assert!(run.get("error").is_none(), "{run}");
-            assert_eq!(run["dark"], dark, "the colour scheme was emulated: {run}");
-            eprintln!(
-                "axe-core {} at {}, {}: {} rules passed, {} violated",
-                run["version"],
-                run["size"],
-                if dark { "dark" } else { "light" },
-                run["passed"],
-                run["violations"].as_array().unwrap().len()
-            );
-            assert!(
-                run["passed"].as_u64().unwrap() > 10,
-                "axe checked the page: {run}"
-            );
-            assert_eq!(
-                run["version"],
-                AXE_CORE_VERSION,
-                "{} is not the pinned axe-core (see .ci/run)",
-                axe.display()
-            );
-            for violation in run["violations"].as_array().unwrap() {
-                problems.push(format!(
-                    "{} {}: {} ({}) {}: {}",
-                    if dark { "dark" } else { "light" },
-                    run["size"],
-                    violation["id"],
-                    violation["impact"],
-                    violation["help"],
-                    violation["targets"]
-                ));
-            }
-        }
-    }
+    let (_, target, _, html, browser) = rendered(exe.clone(), "axe");
+    let mut problems = axe_problems(&browser, &target, &html, &source, &axe, "103");
+    // The page of a 10,000-service registry: the window and the live count at scale.
+    let (_, target, _, html, browser) = rendered_large(exe, "axe-large", 10_000);
+    problems.extend(axe_problems(
+        &browser, &target, &html, &source, &axe, "10000",
+    ));
     assert!(
         problems.is_empty(),
         "axe-core found violations:\n{}",

@@ -1,12 +1,13 @@
 //! The service search of the HTML page's search box, for tools that answer the same question
 //! (`workerflow mcp`'s `search_services`).
 //!
-//! What a query matches is defined once here: [`search_text`] is the text the page's JSON search
-//! index carries beside each row's name, id and vendor, and [`Query::matches`] applies the page's
-//! rule (every whitespace-separated term, lower-cased, is a substring of the lower-cased name, id,
-//! vendor or that text). The page's script applies the same rule to the same data.
-//! [`Query::tier`] adds an order the page does not need (it sorts by column): the closer the
-//! query is to a service's own name, the earlier the service.
+//! What a query matches is defined once here: [`search_text`] is what the search box matches
+//! beside each service's name, id and vendor, and [`Query::matches`] applies the page's rule
+//! (every whitespace-separated term, lower-cased, is a substring of the lower-cased name, id,
+//! vendor or that text). [`Query::tier`] orders the matches: the closer the query is to a
+//! service's own name, the earlier the service. The page's script builds the same key from its
+//! data island and applies the same rule and tiers (then rank), so its results and their order
+//! are `search_services`' (`tests/browser.rs` compares them).
 
 use crate::model::Service;
 use crate::render::html::is_linkable;

@@ -9,6 +9,11 @@ use serde_json::Value;
 use super::{html, markdown};
 use crate::model::{Example, Registry, RequestType, Route, Service, SettingKind};
 
+/// Above this many routes the HTML page's route sections are `<noscript>` text that its script
+/// shows one at a time, when a link names one: 500 sections are ~1 MB of page to style and lay
+/// out (the generated benchmark's 10,000 made scrolling the table miss frames).
+pub const ROUTE_SECTIONS_INLINE_LIMIT: usize = 500;
+
 /// The HTML id of a route's contract section, which the table's route badges link to.
 pub(crate) fn route_anchor(route_id: &str) -> String {
     format!("route-{}", markdown::anchor(route_id))

@@ -9,9 +9,8 @@ use base64::prelude::BASE64_STANDARD;
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
 
-use super::context::link_label;
 use super::write_chunked;
-use crate::model::{Confidence, DocsRequiresLogin, Registry, Service};
+use crate::model::{DocsRequiresLogin, Registry, Service};
 
 /// The `rel` every outbound link carries: the target gets no handle on this page, and no referrer.
 const LINK_REL: &str = "noopener noreferrer";
@@ -62,9 +61,6 @@ pub fn link(url: &str, text: &str) -> String {
     out
 }
 
-/// Opens a row's Details; taken back off when nothing follows it.
-const DETAILS_OPEN: &str = "\n<details><summary>Details</summary><dl>";
-
 /// A linkable URL without its `https://` and a lone trailing `/`: what a narrow cell shows.
 fn short_url(url: &str) -> &str {
     let rest = url.get(8..).unwrap_or(url);
@@ -75,18 +71,9 @@ fn short_url(url: &str) -> &str {
 }
 
 fn link_into(out: &mut String, url: &str, text: &str) {
-    link_with_title_into(out, url, text, None);
-}
-
-/// [`link_into`] with a `title` (the full URL of a shortened link, shown on hover).
-fn link_with_title_into(out: &mut String, url: &str, text: &str, title: Option<&str>) {
     if is_linkable(url) {
         out.push_str("<a href=\"");
         escape_into(out, url);
-        if let Some(title) = title {
-            out.push_str("\" title=\"");
-            escape_into(out, title);
-        }
         out.push_str("\" rel=\"");
         out.push_str(LINK_REL);
         out.push_str("\">");
@@ -172,233 +159,359 @@ fn is_plain_sentence(text: &str) -> bool {
         })
 }
 
-/// Writes the `<tr>` of each service, in the given order, to `sink`. Written here rather than in
-/// the template because interpreting a template per row would cost ~20 µs a row, seconds for a
-/// 100,000-service registry; this takes about one.
-pub fn write_table_rows(
+/// How many services the static table (the page without script) lists at most. Above it the
+/// table shows the first ones and points to `SERVICE_API_INDEX.md`: 20,000 rows are ~4 MB of a
+/// table the browser only parses (as text, inside `<noscript>`) when script runs.
+pub const STATIC_TABLE_LIMIT: usize = 20_000;
+
+/// Writes the static table's `<tr>`s (the page without script), in the given order, at most
+/// [`STATIC_TABLE_LIMIT`]. Each value once: the docs link shows its host and path, the full
+/// URL is its `href`; the rest of each service (links, notes, sources) is in the data island
+/// and in `SERVICE_API_INDEX.md`. End tags the HTML parser implies are left out.
+/// Written here rather than in the template because interpreting a template per row would cost
+/// ~20 µs a row, seconds for a 100,000-service registry; this takes about one.
+pub fn write_static_rows(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     order: &[usize],
 ) -> fmt::Result {
-    let mut prose = ProseCache::default();
-    let services = order.iter().filter_map(|&i| registry.services.get(i));
-    write_chunked(sink, services, |out, service| {
-        table_row(out, service, &mut prose);
-    })
+    let services = order
+        .iter()
+        .take(STATIC_TABLE_LIMIT)
+        .filter_map(|&i| registry.services.get(i));
+    write_chunked(sink, services, static_row)
 }
 
-/// Prose repeats a lot (one reason sentence shared by many services): render each text once.
-#[derive(Default)]
-struct ProseCache<'a> {
-    rendered: HashMap<&'a str, String>,
-}
-
-impl<'a> ProseCache<'a> {
-    fn push(&mut self, out: &mut String, text: &'a str) {
-        out.push_str(self.rendered.entry(text).or_insert_with(|| prose(text)));
-    }
-}
-
-fn table_row<'a>(out: &mut String, s: &'a Service, prose_cache: &mut ProseCache<'a>) {
+fn static_row(out: &mut String, s: &Service) {
     out.push_str("\n<tr id=\"");
     escape_into(out, &s.id);
-    out.push_str("\" data-rank=\"");
+    out.push_str("\"><td>");
     if let Some(rank) = s.rank {
         let _ = write!(out, "{rank}");
     }
-    out.push_str("\" data-auth=\"");
-    out.push_str(s.auth_type.as_str());
-    out.push_str("\" data-confidence=\"");
-    out.push_str(s.confidence.as_str());
-    let _ = write!(
-        out,
-        "\" data-routes=\"{}\">\n<td class=\"c-rank\">",
-        s.routes().len()
-    );
-    match s.rank {
-        Some(rank) => {
-            let _ = write!(out, "{rank}");
-        }
-        None => out.push_str("<span class=\"none\">unranked</span>"),
-    }
-    out.push_str(
-        "</td>\n<th scope=\"row\" class=\"c-name\"><a class=\"self c-name-text\" href=\"#",
-    );
-    escape_into(out, &s.id);
-    out.push_str("\">");
+    out.push_str("<th scope=\"row\">");
     escape_into(out, &s.connector_name);
-    out.push_str("</a><code class=\"c-id\">");
+    out.push_str(" <code>");
     escape_into(out, &s.id);
-    out.push_str("</code></th>\n");
-    match &s.official_vendor_name {
-        Some(vendor) => {
-            out.push_str("<td class=\"c-vendor\">");
-            escape_into(out, vendor);
-        }
-        None => out.push_str("<td class=\"c-vendor none\">unknown"),
+    out.push_str("</code><td>");
+    if let Some(vendor) = &s.official_vendor_name {
+        escape_into(out, vendor);
     }
-    out.push_str("</td>\n<td class=\"c-auth\">");
+    out.push_str("<td>");
     super::auth_with_routes(out, s);
-    out.push_str("</td>\n<td class=\"c-confidence conf-");
-    out.push_str(match s.confidence {
-        Confidence::High => "high\">",
-        Confidence::Medium => "medium\">",
-        Confidence::Low => "low\">",
-    });
+    out.push_str("<td>");
     out.push_str(s.confidence.as_str());
-    out.push_str("</td>\n<td class=\"c-routes\">");
-    // A compact badge per route, linking to its contract: the id without the service's own
-    // prefix (the row already names it), the whole id as the title.
-    for route in s.routes() {
-        out.push_str("<a class=\"badge\" href=\"#");
+    out.push_str("<td>");
+    for (i, route) in s.routes().iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str("<a href=\"#");
         out.push_str(&super::contract::route_anchor(&route.id));
-        out.push_str("\" title=\"");
-        escape_into(out, &route.id);
         out.push_str("\">");
-        let short = route
-            .id
-            .strip_prefix(s.id.as_str())
-            .and_then(|rest| rest.strip_prefix('_'))
-            .filter(|rest| !rest.is_empty())
-            .unwrap_or(&route.id);
-        escape_into(out, short);
+        escape_into(out, &route.id);
         out.push_str("</a>");
     }
-    out.push_str("</td>\n<td class=\"c-docs\">");
-    match s.docs_url() {
-        // Host and path in the cell (the scheme is always https), the whole URL on hover.
-        Some(url) if is_linkable(url) => link_with_title_into(out, url, short_url(url), Some(url)),
-        Some(url) => escape_into(out, url),
-        None => out.push_str("<span class=\"none\">none</span>"),
-    }
-    // Each URL once: the docs link above, then only links and sources not shown yet; unknown
-    // values are left out.
-    let mut shown: Vec<&str> = s.docs_url().into_iter().collect();
-    out.push_str(DETAILS_OPEN);
-    let details_start = out.len();
-    for (field, url) in s.links() {
-        if shown.contains(&url) {
-            if let (Some(score), "bestBaseLink") = (s.best_base_link_score, field) {
-                let _ = write!(out, "<dt>Base link score</dt><dd>{score}</dd>");
-            }
-            continue;
+    out.push_str("<td>");
+    if let Some(url) = s.docs_url() {
+        if is_linkable(url) {
+            link_into(out, url, short_url(url));
+        } else {
+            escape_into(out, url);
         }
-        shown.push(url);
-        out.push_str("<dt>");
-        out.push_str(link_label(field));
-        out.push_str("</dt><dd>");
-        link_into(out, url, url);
-        if let (Some(score), "bestBaseLink") = (s.best_base_link_score, field) {
-            let _ = write!(out, " (score {score})");
-        }
-        out.push_str("</dd>");
-    }
-    if let Some(reason) = &s.best_base_link_reason {
-        out.push_str("<dt>Why</dt><dd>");
-        prose_cache.push(out, reason);
-        out.push_str("</dd>");
-    }
-    match s.docs_requires_login {
-        DocsRequiresLogin::Yes => out.push_str("<dt>Login</dt><dd>yes</dd>"),
-        DocsRequiresLogin::No => out.push_str("<dt>Login</dt><dd>no</dd>"),
-        DocsRequiresLogin::Unknown | DocsRequiresLogin::NotStated => {}
-    }
-    for route in s.routes() {
-        out.push_str("<dt>Route</dt><dd><code>");
-        escape_into(out, &route.id);
-        out.push_str("</code> (");
-        out.push_str(route.request_type.as_str());
-        out.push_str("): ");
-        escape_into(out, &route.summary);
-        for secret in &route.secrets {
-            out.push_str("<br>");
-            escape_into(out, &secret.label);
-            out.push_str(": ");
-            for (i, name) in secret.any_of.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(" or ");
-                }
-                out.push_str("<code>");
-                escape_into(out, name);
-                out.push_str("</code>");
-            }
-        }
-        out.push_str("</dd>");
-    }
-    let sources: Vec<&String> = s
-        .sources
-        .iter()
-        .filter(|url| !shown.contains(&url.as_str()))
-        .collect();
-    if !sources.is_empty() {
-        out.push_str("<dt>Other sources</dt><dd>");
-        for (i, url) in sources.into_iter().enumerate() {
-            if i > 0 {
-                out.push_str("<br>");
-            }
-            link_into(out, url, url);
-        }
-        out.push_str("</dd>");
-    }
-    if let Some(notes) = &s.notes {
-        out.push_str("<dt>Notes</dt><dd>");
-        prose_cache.push(out, notes);
-        out.push_str("</dd>");
-    }
-    if out.len() == details_start {
-        // Nothing beyond the docs link: no Details at all.
-        out.truncate(details_start - DETAILS_OPEN.len());
-        out.push_str("</td>\n</tr>");
-    } else {
-        out.push_str("\n</dl></details></td>\n</tr>");
     }
 }
 
-/// Writes the page's search index: a JSON array with one entry per table row, in the rows'
-/// order, `[id, name, vendor, rank, auth, confidence, routes, text]`, where `text` is
-/// [`crate::search::search_text`]: the rest of what the search box matches.
-/// The page's script reads it from a `<script type="application/json">` data block (never run, so
-/// the Content-Security-Policy has nothing to allow), instead of walking every row's cells.
-/// Every `<` is written as `\u003c`, so no value can end the block.
-pub fn write_search_index(
+/// Writes the page's data island: everything the windowed table shows and searches, each
+/// value once per service, as JSON read from a `<script type="application/json">` block (never
+/// run, so the Content-Security-Policy has nothing to allow). Every `<` is written as
+/// `\u003c`, so no value can end the block. The shape (the script's `read` follows it):
+///
+/// `{"strings": [text...], "labels": [link label...], "rows": [[id, name, vendor, rank, auth,
+/// confidence, docs, links, score, reason, login, routes, sources, notes]...]}`
+///
+/// - A text field (vendor, auth, confidence, reason, notes, a route's request type, summary,
+///   auth and secret labels) that more than one service shares is written once in `strings`
+///   and stands as its index there; a number where text is expected is such an index.
+/// - `docs` is the docs link ([`Service::docs_url`]); `links` are the other URL fields not
+///   equal to an earlier one, each `[field, url]` with `field` an index into `labels` (the
+///   order of [`Service::links`]), and `bestBaseLink` as its bare index when it equals an
+///   earlier one and has a score (the score is shown there).
+/// - `login` is 1 (yes), 2 (no) or 0 (not known); `routes` are `[id, request type, summary,
+///   [[secret label, [name...]]...], auth]`; `sources` those not among the links.
+/// - Trailing empty fields are left out.
+pub fn write_data_island(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     order: &[usize],
 ) -> fmt::Result {
-    let services = order.iter().filter_map(|&i| registry.services.get(i));
-    sink.write_char('[')?;
+    let services: Vec<&Service> = order
+        .iter()
+        .filter_map(|&i| registry.services.get(i))
+        .collect();
+    let strings = SharedStrings::of(&services);
+    let mut head = String::from("{\"strings\":[");
+    for (i, &(text, prose)) in strings.list.iter().enumerate() {
+        if i > 0 {
+            head.push(',');
+        }
+        if prose {
+            prose_value_into(&mut head, text);
+        } else {
+            json_string_into(&mut head, text);
+        }
+    }
+    head.push_str("],\n\"labels\":[");
+    for (i, (_, label)) in super::context::LINK_LABELS.iter().enumerate() {
+        if i > 0 {
+            head.push(',');
+        }
+        json_string_into(&mut head, label);
+    }
+    head.push_str("],\n\"rows\":[");
+    sink.write_str(&head)?;
     let mut first = true;
     write_chunked(sink, services, |out, service| {
         if !first {
             out.push(',');
         }
         first = false;
-        index_entry(out, service);
+        island_row(out, service, &strings);
     })?;
-    sink.write_char(']')
+    sink.write_str("]}")
 }
 
-fn index_entry(out: &mut String, s: &Service) {
+/// Texts more than one service repeats, each written once at the head of the data island.
+struct SharedStrings<'a> {
+    /// Each text, and whether it is prose (a reason or notes, shown as Markdown).
+    list: Vec<(&'a str, bool)>,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> SharedStrings<'a> {
+    fn of(services: &[&'a Service]) -> SharedStrings<'a> {
+        let mut seen: HashMap<&'a str, bool> = HashMap::new();
+        let mut list = Vec::new();
+        let mut index = HashMap::new();
+        let mut note = |text: &'a str, prose: bool| match seen.get_mut(text) {
+            Some(shared) if !*shared => {
+                *shared = true;
+                index.insert(text, list.len());
+                list.push((text, prose));
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(text, false);
+            }
+        };
+        for s in services {
+            shared_fields(s, &mut note);
+        }
+        SharedStrings { list, index }
+    }
+
+    fn write(&self, out: &mut String, text: &str) {
+        match self.index.get(text) {
+            Some(i) => {
+                let _ = write!(out, "{i}");
+            }
+            None => json_string_into(out, text),
+        }
+    }
+
+    fn write_prose(&self, out: &mut String, text: &str) {
+        match self.index.get(text) {
+            Some(i) => {
+                let _ = write!(out, "{i}");
+            }
+            None => prose_value_into(out, text),
+        }
+    }
+}
+
+/// Prose in the data island: a plain sentence as its text (the script shows it as one
+/// paragraph, as [`prose`] would), anything else as `[markdown, html]`: the search matches the
+/// Markdown, the row shows the HTML [`prose`] made of it.
+fn prose_value_into(out: &mut String, text: &str) {
+    if is_plain_sentence(text) {
+        json_string_into(out, text);
+    } else {
+        out.push('[');
+        json_string_into(out, text);
+        out.push(',');
+        json_string_into(out, &prose(text));
+        out.push(']');
+    }
+}
+
+/// The text fields of a service that may be shared, in the order the island writes them.
+fn shared_fields<'a>(s: &'a Service, note: &mut impl FnMut(&'a str, bool)) {
+    if let Some(vendor) = &s.official_vendor_name {
+        note(vendor, false);
+    }
+    note(s.auth_type.as_str(), false);
+    note(s.confidence.as_str(), false);
+    if let Some(reason) = &s.best_base_link_reason {
+        note(reason, true);
+    }
+    for route in s.routes() {
+        note(route.request_type.as_str(), false);
+        note(&route.summary, false);
+        for secret in &route.secrets {
+            note(&secret.label, false);
+        }
+        if let Some(auth) = route.auth {
+            note(auth.as_str(), false);
+        }
+    }
+    if let Some(notes) = &s.notes {
+        note(notes, true);
+    }
+}
+
+fn island_row(out: &mut String, s: &Service, strings: &SharedStrings<'_>) {
     out.push_str("\n[");
     json_string_into(out, &s.id);
     out.push(',');
     json_string_into(out, &s.connector_name);
     out.push(',');
     match &s.official_vendor_name {
-        Some(vendor) => json_string_into(out, vendor),
+        Some(vendor) => strings.write(out, vendor),
         None => out.push_str("null"),
     }
     match s.rank {
         Some(rank) => {
-            let _ = write!(out, ",{rank},\"");
+            let _ = write!(out, ",{rank},");
         }
-        None => out.push_str(",null,\""),
+        None => out.push_str(",null,"),
     }
-    out.push_str(s.auth_type.as_str());
-    out.push_str("\",\"");
-    out.push_str(s.confidence.as_str());
-    let _ = write!(out, "\",{},", s.routes().len());
-    json_string_into(out, &crate::search::search_text(s));
+    strings.write(out, s.auth_type.as_str());
+    out.push(',');
+    strings.write(out, s.confidence.as_str());
+    // The fields from here on are optional: each is written after a comma, and the row is cut
+    // back to its last non-empty one.
+    let mut end = out.len();
+    out.push(',');
+    match s.docs_url() {
+        Some(url) => {
+            json_string_into(out, url);
+            end = out.len();
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",[");
+    let mut shown: Vec<&str> = s.docs_url().into_iter().collect();
+    let mut any = false;
+    for (field, (name, url)) in s.url_fields().iter().enumerate() {
+        let Some(url) = url.as_deref() else { continue };
+        let separator = if any { "," } else { "" };
+        if shown.contains(&url) {
+            if *name == "bestBaseLink" && s.best_base_link_score.is_some() {
+                let _ = write!(out, "{separator}{field}");
+                any = true;
+            }
+            continue;
+        }
+        shown.push(url);
+        let _ = write!(out, "{separator}[{field},");
+        json_string_into(out, url);
+        out.push(']');
+        any = true;
+    }
+    if any {
+        out.push(']');
+        end = out.len();
+    } else {
+        out.push_str("0]");
+    }
+    out.push(',');
+    match s.best_base_link_score {
+        Some(score) => {
+            let _ = write!(out, "{score}");
+            end = out.len();
+        }
+        None => out.push_str("null"),
+    }
+    out.push(',');
+    match &s.best_base_link_reason {
+        Some(reason) => {
+            strings.write_prose(out, reason);
+            end = out.len();
+        }
+        None => out.push_str("null"),
+    }
+    match s.docs_requires_login {
+        DocsRequiresLogin::Yes => out.push_str(",1"),
+        DocsRequiresLogin::No => out.push_str(",2"),
+        DocsRequiresLogin::Unknown | DocsRequiresLogin::NotStated => out.push_str(",0"),
+    }
+    if !matches!(
+        s.docs_requires_login,
+        DocsRequiresLogin::Unknown | DocsRequiresLogin::NotStated
+    ) {
+        end = out.len();
+    }
+    out.push_str(",[");
+    for (i, route) in s.routes().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        json_string_into(out, &route.id);
+        out.push(',');
+        strings.write(out, route.request_type.as_str());
+        out.push(',');
+        strings.write(out, &route.summary);
+        out.push_str(",[");
+        for (j, secret) in route.secrets.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            strings.write(out, &secret.label);
+            out.push_str(",[");
+            for (k, name) in secret.any_of.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                json_string_into(out, name);
+            }
+            out.push_str("]]");
+        }
+        out.push(']');
+        if let Some(auth) = route.auth {
+            out.push(',');
+            strings.write(out, auth.as_str());
+        }
+        out.push(']');
+    }
+    out.push(']');
+    if !s.routes().is_empty() {
+        end = out.len();
+    }
+    out.push_str(",[");
+    let mut any = false;
+    for url in s
+        .sources
+        .iter()
+        .filter(|url| !shown.contains(&url.as_str()))
+    {
+        if any {
+            out.push(',');
+        }
+        json_string_into(out, url);
+        any = true;
+    }
+    out.push(']');
+    if any {
+        end = out.len();
+    }
+    if let Some(notes) = &s.notes {
+        out.push(',');
+        strings.write_prose(out, notes);
+        end = out.len();
+    }
+    out.truncate(end);
     out.push(']');
 }
 

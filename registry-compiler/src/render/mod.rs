@@ -199,11 +199,16 @@ impl Renderer {
         env.add_filter("quote", |text: &str| {
             Value::from_safe_string(markdown::quote(text))
         });
-        env.add_filter("html_rows", |list: Value| {
-            services(&list).map(|l| Value::from_object(Rows::Html(l)))
+        env.add_global("static_table_limit", html::STATIC_TABLE_LIMIT);
+        env.add_global(
+            "route_sections_inline_limit",
+            contract::ROUTE_SECTIONS_INLINE_LIMIT,
+        );
+        env.add_filter("html_static_rows", |list: Value| {
+            services(&list).map(|l| Value::from_object(Rows::HtmlStatic(l)))
         });
-        env.add_filter("html_search_index", |list: Value| {
-            services(&list).map(|l| Value::from_object(Rows::HtmlSearchIndex(l)))
+        env.add_filter("html_data_island", |list: Value| {
+            services(&list).map(|l| Value::from_object(Rows::HtmlDataIsland(l)))
         });
         env.add_filter("md_service_rows", |list: Value, with_rank: bool| {
             services(&list).map(|l| Value::from_object(Rows::MarkdownServices(l, with_rank)))
@@ -379,8 +384,8 @@ fn format_value(
 /// Always safe: every value in them went through the page's escaping.
 #[derive(Debug)]
 enum Rows {
-    Html(Arc<ServiceList>),
-    HtmlSearchIndex(Arc<ServiceList>),
+    HtmlStatic(Arc<ServiceList>),
+    HtmlDataIsland(Arc<ServiceList>),
     MarkdownServices(Arc<ServiceList>, bool),
     MarkdownSections(Arc<ServiceList>),
     MarkdownRoutes(Arc<RouteList>),
@@ -397,8 +402,8 @@ impl Object for Rows {
     /// 100 MB table.
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &**self {
-            Rows::Html(l) => html::write_table_rows(f, l.registry(), l.order()),
-            Rows::HtmlSearchIndex(l) => html::write_search_index(f, l.registry(), l.order()),
+            Rows::HtmlStatic(l) => html::write_static_rows(f, l.registry(), l.order()),
+            Rows::HtmlDataIsland(l) => html::write_data_island(f, l.registry(), l.order()),
             Rows::MarkdownServices(l, with_rank) => {
                 markdown::write_service_rows(f, l.registry(), l.order(), *with_rank)
             }
