@@ -36,9 +36,6 @@ pub mod docs;
 #[cfg(feature = "cli")]
 mod init;
 mod json_tree;
-// Shared with `#[connector]`, which cannot depend on this crate (nor this crate on it).
-#[path = "../../workerflow-macros/src/keywords.rs"]
-mod keywords;
 mod llms;
 // The scanner and its document, public for the fuzz targets only.
 #[doc(hidden)]
@@ -53,8 +50,6 @@ mod rules;
 pub mod scaffold;
 mod schema;
 pub mod search;
-#[path = "../../workerflow-macros/src/suggest.rs"]
-mod suggest;
 pub mod write;
 
 use std::fs;
@@ -69,7 +64,7 @@ pub use model::{
     SecretRequirement, Service, ServiceRuntime,
 };
 pub use schema::{Schema, SchemaError};
-pub use suggest::did_you_mean;
+pub use workerflow_names::did_you_mean;
 
 use load::{Document, MAX_REGISTRY_BYTES, NodeId, NodeKind};
 

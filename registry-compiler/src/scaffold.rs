@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 
 use crate::canonical::{self, FormatError, SERVICE_KEYS};
 use crate::codegen::{comment_line, literal, route_ident};
-use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 use crate::model::derive_id;
 use crate::write::Written;
 use crate::{AuthType, Invalid, Schema, compile};
+use workerflow_names::{PATH_KEYWORDS, RAW_KEYWORDS};
 
 /// What the user asked for.
 #[derive(Clone, Debug)]
@@ -1158,11 +1158,11 @@ mod tests {
 
     #[test]
     fn path_keywords_are_refused_and_the_others_are_raw() {
-        // The table is the macro crate's file, so `new`, codegen and `#[connector]` agree.
-        for keyword in crate::keywords::RAW_KEYWORDS {
+        // One table in `workerflow-names`, so `new`, codegen and `#[connector]` agree.
+        for keyword in RAW_KEYWORDS {
             assert_eq!(route_ident(keyword), Some(format!("r#{keyword}")));
         }
-        for keyword in crate::keywords::PATH_KEYWORDS {
+        for keyword in PATH_KEYWORDS {
             assert_eq!(route_ident(keyword), None);
         }
         assert_eq!(route_ident("union").as_deref(), Some("union"));

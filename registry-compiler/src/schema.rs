@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::json_tree::{DocumentJson, TreeNode};
 use crate::load::{Document, NodeId, NodeKind};
-use crate::suggest::did_you_mean;
+use workerflow_names::did_you_mean;
 
 /// The bundled schema, used when the registry has no `services.schema.json` beside it.
 pub const BUNDLED_SCHEMA: &str = include_str!("../../connector-registry/services.schema.json");

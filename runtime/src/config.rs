@@ -4,8 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::enablement::DisabledBy;
-use crate::error::ConfigProblem;
+use crate::error::{ConfigProblem, DisabledBy};
 
 /// What [`crate::RouteTable::check_config`] found, like a `/health/config` endpoint. Serializes to
 /// JSON; holds secret names, never values.

@@ -12,9 +12,11 @@ use serde::Serialize;
 use crate::error::ConnectorError;
 #[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpFailure, HttpResponse, OutboundRequest, Redactor};
-use crate::route::{DeclaredRoute, RouteSpec, SecretOf, SettingOf};
+#[cfg(feature = "http")]
+use crate::route::SettingKind;
+use crate::route::{DeclaredRoute, RouteSpec, SecretOf, Setting, SettingOf};
 use crate::secrets::{Secret, SecretSource, SecretValue, resolve_route};
-use crate::settings::{ResolvedSetting, Setting, resolve_settings};
+use crate::settings::{ResolvedSetting, resolve_settings};
 
 /// The context of one call of a route's handler. `R` is the route's marker type
 /// (`registry::routes::slack_message::Route`): it decides which secrets [`RouteContext::secret`]
@@ -62,6 +64,18 @@ impl CallEnv {
             #[cfg(feature = "http")]
             http: None,
         })
+    }
+
+    /// What the operator pointed the call at, for the egress check (POLICY.md 2.8): every
+    /// secret's value (only URL-valued ones count there) and the base-URL settings that are set.
+    #[cfg(feature = "http")]
+    fn configured_values(&self) -> impl Iterator<Item = &str> {
+        let base_urls = self
+            .settings
+            .iter()
+            .filter(|setting| setting.kind == SettingKind::BaseUrl)
+            .filter_map(|setting| setting.value.as_deref());
+        self.secrets.iter().map(Secret::expose).chain(base_urls)
     }
 }
 
@@ -144,7 +158,12 @@ impl<R> RouteContext<R> {
     /// sent; its error is a configuration error with an `egress_denied` problem.
     #[cfg(feature = "http")]
     pub async fn send(&self, request: &OutboundRequest) -> Result<HttpResponse, HttpFailure> {
-        let reach = crate::http::egress::check_call(&self.call, request)?;
+        let reach = crate::http::egress::check_call(
+            self.call.route,
+            self.trace_id().as_str(),
+            self.call.configured_values(),
+            request,
+        )?;
         match &self.call.http {
             Some(client) => {
                 client

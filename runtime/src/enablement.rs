@@ -7,48 +7,14 @@
 //! A name the registry does not declare is a configuration error (with a "did you mean"), never
 //! silently ignored: a typo would otherwise disable a route or leave one running.
 
-use std::fmt;
-
-use serde::Serialize;
-
+use crate::error::DisabledBy;
 use crate::route::RouteSpec;
 use crate::secrets::{SecretSource, trim};
 
 /// The setting that lists the only routes to run.
-pub const ENABLED_ROUTES: &str = "ENABLED_HTTP_ROUTES";
+pub const ENABLED_ROUTES: &str = DisabledBy::NotEnabled.setting();
 /// The setting that lists routes not to run (applied after [`ENABLED_ROUTES`]).
-pub const DISABLED_ROUTES: &str = "DISABLED_HTTP_ROUTES";
-
-/// Why a route is disabled: the setting that disabled it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum DisabledBy {
-    /// `ENABLED_HTTP_ROUTES` is set and does not list the route.
-    #[serde(rename = "ENABLED_HTTP_ROUTES")]
-    NotEnabled,
-    /// `DISABLED_HTTP_ROUTES` lists the route.
-    #[serde(rename = "DISABLED_HTTP_ROUTES")]
-    Disabled,
-}
-
-impl DisabledBy {
-    /// The setting's name.
-    pub const fn setting(self) -> &'static str {
-        match self {
-            DisabledBy::NotEnabled => ENABLED_ROUTES,
-            DisabledBy::Disabled => DISABLED_ROUTES,
-        }
-    }
-}
-
-/// `not in ENABLED_HTTP_ROUTES` / `in DISABLED_HTTP_ROUTES`.
-impl fmt::Display for DisabledBy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DisabledBy::NotEnabled => write!(f, "not in {ENABLED_ROUTES}"),
-            DisabledBy::Disabled => write!(f, "in {DISABLED_ROUTES}"),
-        }
-    }
-}
+pub const DISABLED_ROUTES: &str = DisabledBy::Disabled.setting();
 
 /// Why [`crate::RouteTable::with_enablement`] refused the settings. Every problem is listed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -130,7 +96,7 @@ fn listed(
             None => problems.push(EnablementProblem::UnknownRoute {
                 setting,
                 route: name.to_owned(),
-                suggestion: crate::suggest::did_you_mean(name, declared.iter().map(|s| s.id)),
+                suggestion: workerflow_names::did_you_mean(name, declared.iter().map(|s| s.id)),
             }),
         }
     }

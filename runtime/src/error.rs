@@ -9,7 +9,6 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::enablement::DisabledBy;
 use crate::route::SecretRequirement;
 
 /// What a handler fails with: one of the four classes of docs/ROUTES.md 1.7.
@@ -319,6 +318,38 @@ pub enum DispatchError {
     /// The route ran (or its secrets were resolved) and failed.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+}
+
+/// Why a route is disabled: the setting that disabled it (`enablement.rs` reads the settings;
+/// the names are spelled here, once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DisabledBy {
+    /// `ENABLED_HTTP_ROUTES` is set and does not list the route.
+    #[serde(rename = "ENABLED_HTTP_ROUTES")]
+    NotEnabled,
+    /// `DISABLED_HTTP_ROUTES` lists the route.
+    #[serde(rename = "DISABLED_HTTP_ROUTES")]
+    Disabled,
+}
+
+impl DisabledBy {
+    /// The setting's name.
+    pub const fn setting(self) -> &'static str {
+        match self {
+            DisabledBy::NotEnabled => "ENABLED_HTTP_ROUTES",
+            DisabledBy::Disabled => "DISABLED_HTTP_ROUTES",
+        }
+    }
+}
+
+/// `not in ENABLED_HTTP_ROUTES` / `in DISABLED_HTTP_ROUTES`.
+impl fmt::Display for DisabledBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisabledBy::NotEnabled => write!(f, "not in {}", self.setting()),
+            DisabledBy::Disabled => write!(f, "in {}", self.setting()),
+        }
+    }
 }
 
 /// Unknown route ids come from callers; a long one is cut so messages stay one line.

@@ -57,8 +57,6 @@ mod route;
 mod route_table;
 mod secrets;
 mod settings;
-#[path = "../../workerflow-macros/src/suggest.rs"]
-mod suggest;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod validation;
@@ -71,20 +69,17 @@ mod private;
 
 pub use config::{ConfigReport, RouteConfig};
 pub use context::{InvalidTraceId, RouteContext, TraceId};
-pub use enablement::{
-    DISABLED_ROUTES, DisabledBy, ENABLED_ROUTES, EnablementError, EnablementProblem,
-};
+pub use enablement::{DISABLED_ROUTES, ENABLED_ROUTES, EnablementError, EnablementProblem};
 pub use error::{
-    ConfigProblem, ConnectorError, DispatchError, GatewayError, GatewayKind, InputProblem,
-    LinkError, LinkProblem, ProviderError,
+    ConfigProblem, ConnectorError, DisabledBy, DispatchError, GatewayError, GatewayKind,
+    InputProblem, LinkError, LinkProblem, ProviderError,
 };
 pub use route::{
     AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
-    SettingOf,
+    Setting, SettingKind, SettingOf,
 };
 pub use route_table::{LinkedRoute, PreparedCall, RouteTable};
 pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource, SecretValue};
-pub use settings::{Setting, SettingKind};
 /// Binds a function to a route declared in the registry; see `workerflow-macros`.
 pub use workerflow_macros::connector;
 

@@ -1,11 +1,10 @@
 //! What the registry declares about a route, as plain `'static` data the generated module builds.
 
+use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
 use serde::Serialize;
-
-use crate::settings::Setting;
 
 /// One route declared in `connector-registry/services.json`.
 ///
@@ -54,6 +53,77 @@ pub struct SecretRequirement {
     pub label: &'static str,
     /// The names to look up, in order (`SLACK_WEBHOOK_URL`).
     pub any_of: &'static [&'static str],
+}
+
+/// One optional setting: an environment-style name, a label for messages, how its value is
+/// checked, and the value used when it is unset.
+#[derive(PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// The name looked up in the secret source (`WORKERFLOW_STRIPE_BASE_URL`).
+    pub name: &'static str,
+    /// What the setting is, for configuration errors (`Stripe base URL`).
+    pub label: &'static str,
+    pub kind: SettingKind,
+    /// The value when the setting is unset or blank.
+    pub default: Option<&'static str>,
+}
+
+/// How a setting's value is checked before the handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingKind {
+    /// Any text.
+    Text,
+    /// An absolute `http`/`https` URL with a host and without query or fragment (docs/ROUTES.md
+    /// 2.7); anything else is a configuration error naming the label and the setting.
+    BaseUrl,
+}
+
+impl SettingKind {
+    /// The kind's name in JSON output (`workerflow config`, `GET /api/routes`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Text => "text",
+            SettingKind::BaseUrl => "base_url",
+        }
+    }
+}
+
+impl Setting {
+    /// A free-text setting (`GITHUB_REPO`).
+    pub const fn text(name: &'static str, label: &'static str) -> Self {
+        Setting {
+            name,
+            label,
+            kind: SettingKind::Text,
+            default: None,
+        }
+    }
+
+    /// A service's base URL with its default (`https://api.stripe.com`).
+    pub const fn base_url(name: &'static str, label: &'static str, default: &'static str) -> Self {
+        Setting {
+            name,
+            label,
+            kind: SettingKind::BaseUrl,
+            default: Some(default),
+        }
+    }
+
+    /// The same setting with a default value.
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
+impl fmt::Debug for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Setting")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
+    }
 }
 
 /// Whether the caller waits for a route's output.
@@ -113,8 +183,8 @@ impl<R> Deref for DeclaredRoute<R> {
     }
 }
 
-impl<R> std::fmt::Debug for DeclaredRoute<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<R> fmt::Debug for DeclaredRoute<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.spec.fmt(f)
     }
 }

@@ -10,14 +10,15 @@ use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
 use crate::context::{CallEnv, TraceId};
-use crate::enablement::{DisabledBy, EnablementError};
-use crate::error::{ConnectorError, DispatchError, InputProblem, LinkError, LinkProblem};
+use crate::enablement::EnablementError;
+use crate::error::{
+    ConnectorError, DisabledBy, DispatchError, InputProblem, LinkError, LinkProblem,
+};
 #[cfg(feature = "http")]
 use crate::http::HttpClient;
 use crate::private::{Call, Connector, HandlerFn, unwrap_envelope};
-use crate::route::RouteSpec;
+use crate::route::{RouteSpec, Setting};
 use crate::secrets::{SecretSource, resolve_route};
-use crate::settings::Setting;
 use crate::validation::{Schema, depth_problem, drop_iteratively, too_deep};
 
 /// The declared routes of one registry and the handlers linked for them.
@@ -334,7 +335,7 @@ impl RouteTable {
         let Some(&position) = self.index.get(route_id) else {
             return Err(DispatchError::UnknownRoute {
                 route: route_id.to_owned(),
-                suggestion: crate::suggest::did_you_mean(
+                suggestion: workerflow_names::did_you_mean(
                     route_id,
                     self.declared.iter().map(|spec| spec.id),
                 ),
@@ -611,8 +612,7 @@ mod tests {
 
     #[test]
     fn a_setting_named_like_a_secret_is_refused() {
-        use crate::route::SecretRequirement;
-        use crate::settings::Setting;
+        use crate::route::{SecretRequirement, Setting};
         static WITH_SECRET: RouteSpec = RouteSpec {
             id: "b",
             summary: "B.",

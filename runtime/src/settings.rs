@@ -2,7 +2,8 @@
 //! a repository name, a model, a service's base URL.
 //!
 //! A route's contract declares its settings (`runtime.routes[].settings` in the registry); the
-//! generated module puts them in the route's [`crate::RouteSpec`] and gives each a type
+//! generated module puts them in the route's [`crate::RouteSpec`] (as [`Setting`]s, plain data
+//! beside the rest of the spec in `route.rs`) and gives each a type
 //! (`routes::github_issue_create::GITHUB_REPO`) that `ctx.setting(…)` takes, so a handler reads
 //! only what its route declares. Dispatch resolves them from the same [`SecretSource`] as the
 //! secrets, after the secrets and before the handler runs, with the same rule (first non-blank
@@ -11,81 +12,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::error::ConfigProblem;
+use crate::route::{Setting, SettingKind};
 use crate::secrets::{SecretSource, trim};
-
-/// One optional setting: an environment-style name, a label for messages, how its value is
-/// checked, and the value used when it is unset.
-#[derive(PartialEq, Eq, Serialize)]
-pub struct Setting {
-    /// The name looked up in the secret source (`WORKERFLOW_STRIPE_BASE_URL`).
-    pub name: &'static str,
-    /// What the setting is, for configuration errors (`Stripe base URL`).
-    pub label: &'static str,
-    pub kind: SettingKind,
-    /// The value when the setting is unset or blank.
-    pub default: Option<&'static str>,
-}
-
-/// How a setting's value is checked before the handler runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SettingKind {
-    /// Any text.
-    Text,
-    /// An absolute `http`/`https` URL with a host and without query or fragment (docs/ROUTES.md
-    /// 2.7); anything else is a configuration error naming the label and the setting.
-    BaseUrl,
-}
-
-impl SettingKind {
-    /// The kind's name in JSON output (`workerflow config`, `GET /api/routes`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            SettingKind::Text => "text",
-            SettingKind::BaseUrl => "base_url",
-        }
-    }
-}
-
-impl Setting {
-    /// A free-text setting (`GITHUB_REPO`).
-    pub const fn text(name: &'static str, label: &'static str) -> Self {
-        Setting {
-            name,
-            label,
-            kind: SettingKind::Text,
-            default: None,
-        }
-    }
-
-    /// A service's base URL with its default (`https://api.stripe.com`).
-    pub const fn base_url(name: &'static str, label: &'static str, default: &'static str) -> Self {
-        Setting {
-            name,
-            label,
-            kind: SettingKind::BaseUrl,
-            default: Some(default),
-        }
-    }
-
-    /// The same setting with a default value.
-    pub const fn with_default(mut self, default: &'static str) -> Self {
-        self.default = Some(default);
-        self
-    }
-}
-
-impl fmt::Debug for Setting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Setting")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .finish()
-    }
-}
 
 /// A setting resolved for one call: the configured value, or `None` when unset.
 #[derive(Clone)]

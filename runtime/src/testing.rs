@@ -26,10 +26,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::route::RouteSpec;
+use crate::route::{RouteSpec, SettingKind};
 use crate::route_table::RouteTable;
 use crate::secrets::MapSecrets;
-use crate::settings::SettingKind;
 
 /// One example as the registry declares it (`runtime.routes[].examples[]`).
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,5 @@
-//! The endpoints, the JSON error shape, and the middleware every request passes through.
+//! The endpoints and the middleware every request passes through; their errors have the one
+//! shape of `error.rs`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,25 +8,19 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header::{CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::header::{CONNECTION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use workerflow_runtime::{
-    ConnectorError, DispatchError, PreparedCall, RequestType, RouteSpec, TraceId,
-};
+use workerflow_runtime::{PreparedCall, RequestType, RouteSpec, TraceId};
 
 use super::auth::is_authorized;
+use super::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER, parser_refusal};
 use super::jobs::{Job, Refused};
 use super::store::EnqueueError;
 use super::{AppState, Jobs};
 
-/// The response header that carries the trace id of every request.
-pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
-
-/// Route ids come from callers; long ones are cut in error bodies (as the runtime does).
-const MAX_ECHOED_ROUTE: usize = 80;
 /// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
 const MAX_ECHOED_METHOD: usize = 20;
 
@@ -40,127 +35,6 @@ fn cut(text: &str, max: usize) -> String {
         shown.push('…');
     }
     shown
-}
-
-/// The error body every failure has: `{ok: false, error: {code, message, route, traceId}}`,
-/// plus `problems` (each with its field, JSON pointer and message) for invalid input.
-fn error_body(
-    code: &str,
-    message: &str,
-    route: Option<&str>,
-    problems: Option<&Value>,
-    trace_id: &TraceId,
-) -> Value {
-    let mut body = json!({
-        "ok": false,
-        "error": {
-            "code": code,
-            "message": message,
-            "route": route,
-            "traceId": trace_id,
-        },
-    });
-    if let (Some(problems), Some(error)) = (problems, body["error"].as_object_mut()) {
-        error.insert("problems".to_owned(), problems.clone());
-    }
-    body
-}
-
-/// A complete HTTP/1.1 error answer as bytes, for the answers written below the router (a
-/// request hyper could not parse, a connection over the cap): the documented body,
-/// `x-trace-id`, `connection: close`, and `Retry-After: 1` on 503.
-pub(crate) fn raw_error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    trace_id: &TraceId,
-) -> Vec<u8> {
-    let body = error_body(code, message, None, None, trace_id).to_string();
-    let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "retry-after: 1\r\n"
-    } else {
-        ""
-    };
-    format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         {TRACE_HEADER}: {trace_id}\r\n{retry}connection: close\r\n\r\n{body}",
-        status.as_str(),
-        status.canonical_reason().unwrap_or("Error"),
-        body.len(),
-    )
-    .into_bytes()
-}
-
-/// An error answer: `{ok: false, error: {code, message, route, traceId}}` with `status`.
-pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    route: Option<String>,
-    /// The invalid-input problems (`[{field, pointer, message}]`), the same list `call` prints.
-    problems: Option<Value>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            route: None,
-            problems: None,
-        }
-    }
-
-    fn route(mut self, route: &str) -> Self {
-        self.route = Some(route.chars().take(MAX_ECHOED_ROUTE).collect());
-        self
-    }
-
-    /// A runtime failure, with the runtime's status mapping (docs/ROUTES.md 1.7).
-    fn dispatch(error: &DispatchError, route: &str) -> Self {
-        let status =
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut answer = ApiError::new(status, error.class(), error.to_string()).route(route);
-        if let Some(ConnectorError::InvalidInput { problems, .. }) = error.as_connector() {
-            answer.problems = serde_json::to_value(problems).ok();
-        }
-        answer
-    }
-
-    pub(crate) fn unauthorized() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid bearer token",
-        )
-    }
-
-    pub(crate) fn respond(self, trace_id: &TraceId) -> Response {
-        let body = error_body(
-            self.code,
-            &self.message,
-            self.route.as_deref(),
-            self.problems.as_ref(),
-            trace_id,
-        );
-        let mut response = (self.status, Json(body)).into_response();
-        let headers = response.headers_mut();
-        match self.status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            // The rest of a body that came too slowly is not waited for.
-            StatusCode::REQUEST_TIMEOUT => {
-                headers.insert(CONNECTION, HeaderValue::from_static("close"));
-            }
-            _ => {}
-        }
-        response
-    }
 }
 
 /// Every request: a fresh trace id (in the `x-trace-id` response header and in error bodies),
@@ -191,7 +65,7 @@ pub(crate) async fn front_door(
         .sum();
     let mut response = if header_bytes > MAX_HEADER_BYTES {
         let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        let (code, message) = super::conn::parser_refusal(status);
+        let (code, message) = parser_refusal(status);
         let mut response = ApiError::new(status, code, message).respond(&trace_id);
         // As after hyper's own refusals: the connection is not kept for another such request.
         response

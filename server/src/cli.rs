@@ -19,7 +19,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{Value, json};
 use workerflow_runtime::{DispatchError, EnvSecrets, LinkError, RouteTable, SecretSource};
 
-use crate::store::{RetryResult, STATES};
+use crate::store::{JobState, RetryResult, STATES};
 use crate::{Api, JobBackend, JobStore, RetryPolicy, ServeConfig, StoreError, StoreLocation};
 
 /// The body of a server binary's `fn main`: parses the command line (named after the binary)
@@ -140,8 +140,12 @@ pub enum JobsAction {
     /// List the jobs, oldest first, as JSON lines.
     List {
         /// Only jobs in this state.
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STATES))]
-        state: Option<String>,
+        #[arg(
+            long,
+            value_parser = clap::builder::PossibleValuesParser::new(STATES)
+                .try_map(|state| state.parse::<JobState>())
+        )]
+        state: Option<JobState>,
     },
     /// Show one job (state, attempts, timestamps, error, output) as JSON.
     Show {
@@ -446,7 +450,7 @@ fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
         };
         match &args.action {
             JobsAction::List { state } => {
-                let jobs = store.list(state.as_deref()).await.map_err(failed)?;
+                let jobs = store.list(*state).await.map_err(failed)?;
                 let mut out = String::new();
                 for job in jobs {
                     let _ = writeln!(out, "{job}");

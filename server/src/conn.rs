@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use workerflow_runtime::TraceId;
 
-use super::api::raw_error;
+use super::error::{parser_refusal, raw_error};
 
 /// How long a closing connection (shutdown, keep-alive timeout) may take to write what it has
 /// before it is dropped.
@@ -386,22 +386,6 @@ impl Wire {
         self.out.clear();
         self.sent = 0;
         Poll::Ready(Ok(()))
-    }
-}
-
-/// The code and message of an answer hyper gave to a request it could not parse (and of the
-/// router's own header-size refusal, so both read the same).
-pub(crate) fn parser_refusal(status: StatusCode) -> (&'static str, &'static str) {
-    match status {
-        StatusCode::URI_TOO_LONG => ("uri_too_long", "the request target is too long"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
-            "header_fields_too_large",
-            "the request headers are too large or too many",
-        ),
-        _ => (
-            "bad_request",
-            "the request is not valid HTTP/1.1 (this server speaks HTTP/1 only)",
-        ),
     }
 }
 

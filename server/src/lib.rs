@@ -45,6 +45,7 @@ mod auth;
 pub mod cli;
 mod conn;
 mod durable;
+mod error;
 mod jobs;
 pub mod store;
 
@@ -59,9 +60,9 @@ use tokio::net::TcpListener;
 use tokio::time::{Instant, timeout_at};
 use workerflow_runtime::{RouteTable, SecretSource, SecretValue};
 
-pub use api::TRACE_HEADER;
 pub use cli::main;
 pub use durable::RetryPolicy;
+pub use error::TRACE_HEADER;
 pub use jobs::JobCounts;
 pub use store::{JobStore, StoreError, StoreLocation};
 

@@ -7,8 +7,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::Parser;
 
-use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
-use crate::suggest::did_you_mean;
+use workerflow_names::{PATH_KEYWORDS, RAW_KEYWORDS, did_you_mean};
 
 const KEYS: &[&str] = &["route", "registry"];
 

@@ -33,9 +33,7 @@
 
 mod args;
 mod expand;
-mod keywords;
 mod signature;
-mod suggest;
 
 use proc_macro::TokenStream;
 

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 use crate::model::{AuthType, Registry, RequestType, Route, Service};
+use workerflow_names::{PATH_KEYWORDS, RAW_KEYWORDS};
 
 mod types;
 
@@ -482,7 +482,7 @@ pub fn handler_items(route: &Route) -> Option<HandlerItems> {
 }
 
 /// The identifier for a route id: raw for keywords; `None` for the few no identifier can spell.
-/// The keyword table is the one `#[connector]` uses (`workerflow-macros/src/keywords.rs`).
+/// The keyword table is the one `#[connector]` uses (`workerflow-names`).
 pub(crate) fn route_ident(id: &str) -> Option<String> {
     if PATH_KEYWORDS.contains(&id) {
         None

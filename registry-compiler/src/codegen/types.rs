@@ -14,7 +14,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::{Map, Value};
 
-use crate::keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
+use workerflow_names::{PATH_KEYWORDS, RAW_KEYWORDS};
 
 /// The path generated code names serde by, so a connector crate needs no serde dependency of
 /// its own for the generated types.

@@ -11,8 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
 
 use super::{HttpFailure, OutboundRequest};
-use crate::context::CallEnv;
-use crate::settings::SettingKind;
+use crate::route::RouteSpec;
 
 /// Where a request that passed the check may connect once its host name is resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,20 +28,19 @@ pub(crate) const NON_PUBLIC: &str =
     "a loopback, private, link-local or unspecified address the operator did not configure";
 
 /// The check for one request of a call: `Ok` with how far it may reach, or the failure `send`
-/// returns (logged with the route, trace id and host only).
-pub(crate) fn check_call(env: &CallEnv, request: &OutboundRequest) -> Result<Reach, HttpFailure> {
-    // Base-URL settings and URL-valued secrets are what the operator pointed the route at.
-    let configured = env.secrets.iter().map(|secret| secret.expose()).chain(
-        env.settings
-            .iter()
-            .filter(|setting| setting.kind == SettingKind::BaseUrl)
-            .filter_map(|setting| setting.value.as_deref()),
-    );
-    check(env.route.hosts, configured, request.url()).map_err(|reason| {
+/// returns (logged with the route, trace id and host only). `configured` is what the operator
+/// pointed the call at: the values of its secrets and of its base-URL settings.
+pub(crate) fn check_call<'a>(
+    route: &RouteSpec,
+    trace_id: &str,
+    configured: impl IntoIterator<Item = &'a str>,
+    request: &OutboundRequest,
+) -> Result<Reach, HttpFailure> {
+    check(route.hosts, configured, request.url()).map_err(|reason| {
         let failure = HttpFailure::egress_denied(request, reason);
         tracing::warn!(
-            route = env.route.id,
-            trace_id = env.trace_id.as_str(),
+            route = route.id,
+            trace_id,
             host = %request.host(),
             "egress denied"
         );

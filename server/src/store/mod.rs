@@ -23,8 +23,10 @@ pub mod sqlite;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 #[cfg(feature = "postgres")]
@@ -32,8 +34,76 @@ pub use postgres::{PgStore, PgUrl};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// The job states, as stored and as `GET /api/jobs/<traceId>` shows them.
-pub const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "dead"];
+/// A job's state. Both stores keep it as text (`queued`, …), the same word
+/// `GET /api/jobs/<traceId>` and `workerflow jobs` show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting to run (again, after a transient failure).
+    Queued,
+    /// Leased by a worker.
+    Running,
+    Succeeded,
+    /// A permanent failure: never retried (`workerflow jobs retry` queues it again).
+    Failed,
+    /// A transient failure whose attempts are used up.
+    Dead,
+}
+
+impl JobState {
+    /// As stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Dead => "dead",
+        }
+    }
+
+    /// Done: neither queued nor running.
+    pub const fn is_final(self) -> bool {
+        !matches!(self, JobState::Queued | JobState::Running)
+    }
+}
+
+/// The job states' words, in their order (`workerflow jobs list --state`).
+pub const STATES: [&str; 5] = [
+    JobState::Queued.as_str(),
+    JobState::Running.as_str(),
+    JobState::Succeeded.as_str(),
+    JobState::Failed.as_str(),
+    JobState::Dead.as_str(),
+];
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored state that is none of the five: a row this server did not write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown job state {0:?}")]
+pub struct UnknownJobState(String);
+
+impl FromStr for JobState {
+    type Err = UnknownJobState;
+
+    fn from_str(text: &str) -> Result<JobState, UnknownJobState> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Dead,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+        .ok_or_else(|| UnknownJobState(text.to_owned()))
+    }
+}
 
 /// Why the store could not be opened or used; the message names the file or database (never a
 /// password).
@@ -89,7 +159,7 @@ pub(crate) enum Outcome {
 
 /// How an outcome is written: the row's next state, output, error and due time.
 pub(crate) struct Finished {
-    pub state: &'static str,
+    pub state: JobState,
     pub output: Option<String>,
     pub class: Option<String>,
     pub message: Option<String>,
@@ -101,7 +171,7 @@ impl Outcome {
     pub(crate) fn into_finished(self) -> Finished {
         let (state, output, class, message, delay) = match self {
             Outcome::Succeeded(output) => (
-                "succeeded",
+                JobState::Succeeded,
                 Some(output.to_string()),
                 None,
                 None,
@@ -111,13 +181,21 @@ impl Outcome {
                 class,
                 message,
                 delay,
-            } => ("queued", None, Some(class), Some(message), delay),
-            Outcome::Failed { class, message } => {
-                ("failed", None, Some(class), Some(message), Duration::ZERO)
-            }
-            Outcome::Dead { class, message } => {
-                ("dead", None, Some(class), Some(message), Duration::ZERO)
-            }
+            } => (JobState::Queued, None, Some(class), Some(message), delay),
+            Outcome::Failed { class, message } => (
+                JobState::Failed,
+                None,
+                Some(class),
+                Some(message),
+                Duration::ZERO,
+            ),
+            Outcome::Dead { class, message } => (
+                JobState::Dead,
+                None,
+                Some(class),
+                Some(message),
+                Duration::ZERO,
+            ),
         };
         Finished {
             state,
@@ -133,7 +211,7 @@ impl Finished {
     /// Whether the job is done (no longer queued or running).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn is_final(&self) -> bool {
-        self.state != "queued"
+        self.state.is_final()
     }
 }
 
@@ -145,14 +223,14 @@ pub enum RetryResult {
     /// No job has that trace id.
     NotFound,
     /// The job is in this state, which is not dead or failed.
-    NotRetryable(String),
+    NotRetryable(JobState),
 }
 
 /// One job as both stores read it: everything but its payload.
 pub(crate) struct JobRecord {
     pub trace_id: String,
     pub route: String,
-    pub state: String,
+    pub state: JobState,
     pub attempts: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -348,7 +426,7 @@ impl JobStore {
     }
 
     /// The jobs, oldest first, optionally in one state.
-    pub async fn list(&self, state: Option<&str>) -> Result<Vec<Value>, StoreError> {
+    pub async fn list(&self, state: Option<JobState>) -> Result<Vec<Value>, StoreError> {
         let records: Result<Vec<JobRecord>, StoreError> =
             each_store!(self, store => store.list(state).await);
         Ok(records?.into_iter().map(JobRecord::into_json).collect())

@@ -19,13 +19,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
-use super::{EnqueueError, JobRecord, Leased, Outcome, RetryResult, StoreError, millis};
+use super::{EnqueueError, JobRecord, JobState, Leased, Outcome, RetryResult, StoreError, millis};
 
 /// Bumped with every change to the tables; a newer database is refused, an older one migrated.
 const SCHEMA_VERSION: i32 = 1;
@@ -412,10 +413,13 @@ impl PgStore {
             .query_opt(&connection.show, &[&trace_id])
             .await
             .map_err(|error| self.failed("read a job", &error))?;
-        Ok(row.as_ref().map(record))
+        row.as_ref()
+            .map(record)
+            .transpose()
+            .map_err(|error| self.failed("read a job", &error))
     }
 
-    pub(crate) async fn list(&self, state: Option<&str>) -> Result<Vec<JobRecord>, StoreError> {
+    pub(crate) async fn list(&self, state: Option<JobState>) -> Result<Vec<JobRecord>, StoreError> {
         let connection = self.shared.get().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM workerflow_jobs WHERE $1::text IS NULL OR state = $1 ORDER BY id"
@@ -425,7 +429,10 @@ impl PgStore {
             .query(&sql, &[&state])
             .await
             .map_err(|error| self.failed("list the jobs", &error))?;
-        Ok(rows.iter().map(record).collect())
+        rows.iter()
+            .map(record)
+            .collect::<Result<_, _>>()
+            .map_err(|error| self.failed("list the jobs", &error))
     }
 
     pub(crate) async fn retry(&self, trace_id: &str) -> Result<RetryResult, StoreError> {
@@ -448,7 +455,10 @@ impl PgStore {
         Ok(match row {
             None => RetryResult::NotFound,
             Some(row) if row.get::<_, bool>(1) => RetryResult::Queued,
-            Some(row) => RetryResult::NotRetryable(row.get(0)),
+            Some(row) => RetryResult::NotRetryable(
+                row.try_get(0)
+                    .map_err(|error| self.failed("retry a job", &error))?,
+            ),
         })
     }
 
@@ -490,11 +500,12 @@ impl Connection {
     }
 }
 
-fn record(row: &Row) -> JobRecord {
-    JobRecord {
+/// A row as a record; only the state can fail to read (a word this server does not write).
+fn record(row: &Row) -> Result<JobRecord, tokio_postgres::Error> {
+    Ok(JobRecord {
         trace_id: row.get(0),
         route: row.get(1),
-        state: row.get(2),
+        state: row.try_get(2)?,
         attempts: i64::from(row.get::<_, i32>(3)),
         created_at_ms: row.get(4),
         updated_at_ms: row.get(5),
@@ -506,6 +517,36 @@ fn record(row: &Row) -> JobRecord {
         lease_owner: row.get(11),
         // A running job's `next_run_at` is its lease expiry.
         lease_until_ms: row.get(12),
+    })
+}
+
+/// Stored as its word (`queued`, …) in a `text` column: the schema and the bytes stay the same.
+impl ToSql for JobState {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.as_str().to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as ToSql>::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for JobState {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<JobState, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(<&str as FromSql>::from_sql(ty, raw)?.parse()?)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as FromSql>::accepts(ty)
     }
 }
 

@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{EnqueueError, JobRecord, Leased, Outcome, RetryResult, StoreError, millis, now_ms};
+use super::{
+    EnqueueError, JobRecord, JobState, Leased, Outcome, RetryResult, StoreError, millis, now_ms,
+};
 
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "jobs.sqlite3";
@@ -56,7 +59,7 @@ enum Op {
         reply: oneshot::Sender<Result<Option<JobRecord>, StoreError>>,
     },
     List {
-        state: Option<String>,
+        state: Option<JobState>,
         reply: oneshot::Sender<Result<Vec<JobRecord>, StoreError>>,
     },
     Retry {
@@ -339,12 +342,8 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn list(&self, state: Option<&str>) -> Result<Vec<JobRecord>, StoreError> {
-        self.ask(|reply| Op::List {
-            state: state.map(str::to_owned),
-            reply,
-        })
-        .await
+    pub(crate) async fn list(&self, state: Option<JobState>) -> Result<Vec<JobRecord>, StoreError> {
+        self.ask(|reply| Op::List { state, reply }).await
     }
 
     pub(crate) async fn retry(&self, trace_id: &str) -> Result<RetryResult, StoreError> {
@@ -621,7 +620,7 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
             after_commit(reply, result)
         }
         Op::List { state, reply } => {
-            let result = list(connection, state.as_deref()).map_err(store_error);
+            let result = list(connection, state).map_err(store_error);
             after_commit(reply, result)
         }
         Op::Retry { trace_id, reply } => {
@@ -669,7 +668,7 @@ fn show(connection: &Connection, trace_id: &str) -> rusqlite::Result<Option<JobR
 }
 
 /// The jobs, oldest first, optionally in one state.
-fn list(connection: &Connection, state: Option<&str>) -> rusqlite::Result<Vec<JobRecord>> {
+fn list(connection: &Connection, state: Option<JobState>) -> rusqlite::Result<Vec<JobRecord>> {
     let mut statement = connection.prepare(&format!(
         "SELECT {COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY id"
     ))?;
@@ -680,7 +679,7 @@ fn list(connection: &Connection, state: Option<&str>) -> rusqlite::Result<Vec<Jo
 
 /// Queues a `dead` or `failed` job again with fresh attempts.
 fn retry(connection: &Connection, trace_id: &str) -> rusqlite::Result<RetryResult> {
-    let state: Option<String> = connection
+    let state: Option<JobState> = connection
         .query_row(
             "SELECT state FROM jobs WHERE trace_id = ?1",
             params![trace_id],
@@ -688,7 +687,7 @@ fn retry(connection: &Connection, trace_id: &str) -> rusqlite::Result<RetryResul
         )
         .optional()?;
     match state {
-        Some(state) if state == "dead" || state == "failed" => {
+        Some(JobState::Dead | JobState::Failed) => {
             let now = now_ms();
             connection.execute(
                 "UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?1, updated_at = ?1,
@@ -709,4 +708,20 @@ fn purge(connection: &Connection, older_than: Duration) -> rusqlite::Result<usiz
         "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'dead') AND finished_at < ?1",
         params![now_ms().saturating_sub(millis(older_than))],
     )
+}
+
+/// Stored as its word (`queued`, …): the column stays `TEXT` and the bytes stay the same.
+impl ToSql for JobState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for JobState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|error| FromSqlError::Other(Box::new(error)))
+    }
 }

@@ -1,7 +1,5 @@
-//! "Did you mean": one rule for the whole toolkit, in one file shared by `workerflow-macros`
-//! (`mod suggest`), `workerflow-runtime` and `workerflow-registry` (`#[path]` to this file), so an
-//! attribute key, a route id and a registry field are suggested alike. Neither crate may depend on
-//! another, so the file needs nothing but `strsim`.
+//! "Did you mean": one rule for the whole toolkit, so an attribute key, a route id and a registry
+//! field are suggested alike.
 
 /// Inputs longer than this get no suggestion: names are short, and a huge caller-supplied string
 /// (a route id in a request) would only cost time.
@@ -39,7 +37,6 @@ pub fn did_you_mean<'a>(
     best.map(|(_, candidate)| candidate)
 }
 
-// These tests run in each of the three crates that include the file.
 #[cfg(test)]
 mod tests {
     use super::did_you_mean;

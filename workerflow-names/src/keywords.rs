@@ -1,7 +1,5 @@
-//! The Rust 2024 keywords, in one file shared by `workerflow-macros` (`mod keywords`) and
-//! `workerflow-registry` (`#[path]` to this file): `#[connector]`, the generated registry module
-//! and `workerflow-registry new` must spell route ids alike, and neither crate may depend on the
-//! other. Plain data only: it compiles in both crates.
+//! The Rust 2024 keywords: `#[connector]`, the generated registry module and
+//! `workerflow-registry new` must spell route ids alike.
 
 /// Keywords no identifier can spell, not even a raw one (`r#self` is an error).
 pub const PATH_KEYWORDS: &[&str] = &["self", "Self", "super", "crate"];

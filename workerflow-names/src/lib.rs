@@ -1,0 +1,23 @@
+//! How the toolkit spells and suggests names, in one place for the three crates that need it:
+//! `#[connector]` (`workerflow-macros`), the runtime and the registry compiler. None of them may
+//! depend on another, so what they must agree on lives here, in a leaf crate with no dependency
+//! but `strsim`.
+//!
+//! - [`PATH_KEYWORDS`] and [`RAW_KEYWORDS`]: `#[connector]`, the generated registry module and
+//!   `workerflow-registry new` spell route ids alike.
+//! - [`did_you_mean`]: an attribute key, a route id and a registry field are suggested alike.
+//!
+//! It is not a general string library: nothing goes here that only one crate uses.
+//!
+//! ```
+//! use workerflow_names::{RAW_KEYWORDS, did_you_mean};
+//!
+//! assert_eq!(did_you_mean("slak_message", ["slack_message"]), Some("slack_message"));
+//! assert!(RAW_KEYWORDS.contains(&"type"));
+//! ```
+
+mod keywords;
+mod suggest;
+
+pub use keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
+pub use suggest::did_you_mean;
