@@ -10,7 +10,7 @@
 //! are `search_services`' (`tests/browser.rs` compares them).
 
 use crate::model::Service;
-use crate::render::html::is_linkable;
+use crate::render::links::is_linkable;
 
 /// What the search box matches besides name, id and vendor, one item per line: the auth type,
 /// each route id with its secret names, each https URL the row links to (once), and the notes.

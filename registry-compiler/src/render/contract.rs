@@ -6,18 +6,14 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
-use super::{html, markdown};
+use super::links::{self, route_anchor};
+use super::markdown;
 use crate::model::{Example, Registry, RequestType, Route, Service, SettingKind};
 
 /// Above this many routes the HTML page's route sections are `<noscript>` text that its script
 /// shows one at a time, when a link names one: 500 sections are ~1 MB of page to style and lay
 /// out (the generated benchmark's 10,000 made scrolling the table miss frames).
 pub const ROUTE_SECTIONS_INLINE_LIMIT: usize = 500;
-
-/// The HTML id of a route's contract section, which the table's route badges link to.
-pub(crate) fn route_anchor(route_id: &str) -> String {
-    format!("route-{}", markdown::anchor(route_id))
-}
 
 /// A field of an object schema: name, type, required, description.
 struct Field {
@@ -262,7 +258,7 @@ pub fn write_html(
     registry: &Registry,
     routes: &[(usize, usize)],
 ) -> fmt::Result {
-    let esc = html::escape;
+    let esc = links::escape;
     for (service, route) in pairs(registry, routes) {
         let mut out = String::new();
         let id = route_anchor(&route.id);
@@ -282,7 +278,7 @@ pub fn write_html(
             route
                 .docs_url
                 .as_deref()
-                .map_or_else(|| "none declared".to_owned(), |url| html::link(url, url))
+                .map_or_else(|| "none declared".to_owned(), |url| links::link(url, url))
         );
         let secrets: Vec<String> = route
             .secrets

@@ -9,57 +9,10 @@ use base64::prelude::BASE64_STANDARD;
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
 
+use super::links::{LINK_REL, link_into, route_anchor};
+pub use super::links::{escape, escape_into, is_linkable, link};
 use super::write_chunked;
 use crate::model::{DocsRequiresLogin, Registry, Service};
-
-/// The `rel` every outbound link carries: the target gets no handle on this page, and no referrer.
-const LINK_REL: &str = "noopener noreferrer";
-
-/// Appends `text` with `& < > " '` escaped, so it is safe in element content and in quoted
-/// attribute values alike.
-pub fn escape_into(out: &mut String, text: &str) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let entity = match byte {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&#39;",
-            _ => continue,
-        };
-        out.push_str(&text[start..index]);
-        out.push_str(entity);
-        start = index + 1;
-    }
-    out.push_str(&text[start..]);
-}
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
-    out
-}
-
-/// Whether a URL may become a link: only `https://`, so `javascript:`, `data:` and plain-http
-/// values stay text.
-pub fn is_linkable(url: &str) -> bool {
-    let scheme = url
-        .get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
-    // Printable ASCII is the common case; anything else gets the full Unicode check.
-    let clean = url.bytes().all(|b| b.is_ascii_graphic())
-        || !url.contains(|c: char| c.is_whitespace() || c.is_control());
-    scheme && clean
-}
-
-/// An outbound link to `url` showing `text`, or the escaped text alone when `url` is not https.
-pub fn link(url: &str, text: &str) -> String {
-    let mut out = String::with_capacity(url.len() + text.len() + 48);
-    link_into(&mut out, url, text);
-    out
-}
 
 /// A linkable URL without its `https://` and a lone trailing `/`: what a narrow cell shows.
 fn short_url(url: &str) -> &str {
@@ -67,20 +20,6 @@ fn short_url(url: &str) -> &str {
     match rest.strip_suffix('/') {
         Some(trimmed) if !trimmed.contains('/') => trimmed,
         _ => rest,
-    }
-}
-
-fn link_into(out: &mut String, url: &str, text: &str) {
-    if is_linkable(url) {
-        out.push_str("<a href=\"");
-        escape_into(out, url);
-        out.push_str("\" rel=\"");
-        out.push_str(LINK_REL);
-        out.push_str("\">");
-        escape_into(out, text);
-        out.push_str("</a>");
-    } else {
-        escape_into(out, text);
     }
 }
 
@@ -207,7 +146,7 @@ fn static_row(out: &mut String, s: &Service) {
             out.push(' ');
         }
         out.push_str("<a href=\"#");
-        out.push_str(&super::contract::route_anchor(&route.id));
+        out.push_str(&route_anchor(&route.id));
         out.push_str("\">");
         escape_into(out, &route.id);
         out.push_str("</a>");

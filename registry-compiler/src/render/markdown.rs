@@ -5,7 +5,9 @@
 use std::fmt::{self, Write as _};
 
 use super::context::link_label;
-use super::{html, write_chunked};
+pub use super::links::anchor;
+use super::links::{anchor_into, is_linkable};
+use super::write_chunked;
 use crate::model::{DocsRequiresLogin, Registry, Route, Service};
 
 /// Appends `text` escaped for Markdown inline content. `\`, `` ` ``, `[`, `]`, `|`, `*` and `~`
@@ -153,12 +155,12 @@ pub fn link(url: &str, text: &str) -> String {
 }
 
 fn link_into(out: &mut String, url: &str, text: &str) {
-    if html::is_linkable(url) && text == url {
+    if is_linkable(url) && text == url {
         // An autolink reads best in the raw file, where agents read it.
         out.push('<');
         push_destination(out, url);
         out.push('>');
-    } else if html::is_linkable(url) {
+    } else if is_linkable(url) {
         out.push('[');
         escape_into(out, text, false);
         out.push_str("](");
@@ -369,27 +371,6 @@ fn push_destination(out: &mut String, url: &str) {
         start = index + 1;
     }
     out.push_str(&url[start..]);
-}
-
-/// The `id` of an HTML anchor placed before a heading: the service id when it is a slug (the
-/// registry guarantees it), else a slug made from it, so no value reaches the raw HTML.
-pub fn anchor(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    anchor_into(&mut out, id);
-    out
-}
-
-fn anchor_into(out: &mut String, id: &str) {
-    if id.is_empty() {
-        out.push_str("service");
-    }
-    out.extend(id.chars().map(|c| {
-        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-            c.to_ascii_lowercase()
-        } else {
-            '-'
-        }
-    }));
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 mod context;
 mod contract;
 pub mod html;
+pub(crate) mod links;
 pub mod markdown;
 
 use std::fmt;
