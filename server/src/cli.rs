@@ -329,15 +329,15 @@ impl Error {
 /// `text` with control characters (ESC, BEL, CR, …) written as `\u{1b}`, as rustc shows them,
 /// so a path or value from the command line cannot drive the terminal. Line feeds stay.
 fn escape_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// An error and its sources, joined by `: `.
