@@ -1299,13 +1299,29 @@ const AXE_DRIVER: &str = r##"
 var frame = document.getElementById("page"), started = false, out = [];
 function done() { document.getElementById("out").textContent = JSON.stringify(out); }
 frame.onload = function () {
-  if (started) return;
-  started = true;
   var w = frame.contentWindow, d = frame.contentDocument;
-  var script = d.createElement("script");
-  script.textContent = AXE_SOURCE;
-  d.head.appendChild(script);
-  if (!w.axe) { out.push({ error: "axe-core did not run in the page (refused by its CSP?)" }); return done(); }
+  // A load event of the frame's initial about:blank is not the page's: wait for the page.
+  if (started || d.URL.indexOf("SERVICE_API_INDEX-axe.html") < 0) return;
+  started = true;
+  var refused = [];
+  d.addEventListener("securitypolicyviolation", function (e) {
+    refused.push(e.violatedDirective + " refused " + e.blockedURI + " (sample " + e.sample + ")");
+  });
+  // Once more after a pause if the first insertion did not define axe (a refusal by the CSP is
+  // deterministic, so it fails both times and is reported with what the browser said).
+  (function insert(attempt) {
+    var script = d.createElement("script");
+    script.textContent = AXE_SOURCE;
+    d.head.appendChild(script);
+    if (w.axe) return measure();
+    if (attempt < 2) return setTimeout(function () { insert(attempt + 1); }, 500);
+    out.push({ error: "axe-core did not run in the page: url " + d.URL + ", readyState " +
+      d.readyState + ", CSP refusals [" + refused.join("; ") + "]" });
+    done();
+  })(1);
+};
+function measure() {
+  var w = frame.contentWindow, d = frame.contentDocument;
   var sizes = [[1400, 900], [375, 812]];
   (function next(i) {
     if (i === sizes.length) return done();
@@ -1327,7 +1343,7 @@ frame.onload = function () {
       }, function (e) { out.push({ error: String(e) }); done(); });
     }, 200);
   })(0);
-};
+}
 "##;
 
 /// Runs axe-core (its source `source`, from `axe`) on `html` at desktop and phone sizes, dark
