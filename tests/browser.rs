@@ -15,8 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use workerflow_registry::Registry;
-use workerflow_registry::docs::Loaded;
-use workerflow_registry::render::{Page, Renderer};
+use workerflow_registry::docs::{Page, Renderer};
 
 /// A window tall enough for the windowed table to render every row of the bundled registry, so
 /// a view can be compared whole.
@@ -451,9 +450,17 @@ fn chromium_or_skip(name: &str) -> Option<PathBuf> {
 /// The page rendered fresh from the bundled registry into `target/browser/<dir>/` (each test its
 /// own directory and Chromium profile, as the tests run in parallel): the registry, the
 /// directory, the page's `file://` URL and its HTML, and a browser to load it in.
+/// The bundled registry, loaded for its docs.
+fn docs_of(path: &Path) -> workerflow_registry::docs::Docs {
+    workerflow_registry::Source::open(path)
+        .expect("registry")
+        .docs()
+        .expect("a valid registry")
+}
+
 fn rendered(exe: PathBuf, dir: &str) -> (Arc<Registry>, PathBuf, String, String, Browser) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    let loaded = docs_of(&root.join(workerflow_registry::REGISTRY_PATH));
     rendered_from(exe, dir, loaded.registry, loaded.source)
 }
 
@@ -465,7 +472,7 @@ fn rendered_large(
     size: usize,
 ) -> (Arc<Registry>, PathBuf, String, String, Browser) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    let loaded = docs_of(&root.join(workerflow_registry::REGISTRY_PATH));
     let mut registry = (*loaded.registry).clone();
     let originals = std::mem::take(&mut registry.services);
     registry.services = (0..size)
@@ -489,7 +496,7 @@ fn rendered_from(
     exe: PathBuf,
     dir: &str,
     registry: Arc<Registry>,
-    source: workerflow_registry::render::SourceInfo,
+    source: workerflow_registry::docs::SourceInfo,
 ) -> (Arc<Registry>, PathBuf, String, String, Browser) {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -524,7 +531,7 @@ fn the_page_works_in_a_real_browser() {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = Loaded::load(&root.join(workerflow_registry::REGISTRY_PATH)).expect("registry");
+    let loaded = docs_of(&root.join(workerflow_registry::REGISTRY_PATH));
     let registry = loaded.registry.clone();
     let total = registry.services.len();
 
@@ -1369,7 +1376,7 @@ fn axe_problems(
             csp,
             &format!(
                 "script-src '{}' '",
-                workerflow_registry::render::html::csp_hash(source)
+                workerflow_registry::internals::csp_hash(source)
             ),
             1,
         ),

@@ -7,15 +7,18 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use workerflow_registry::docs::Loaded;
-use workerflow_registry::render::Renderer;
-use workerflow_registry::write::Freshness;
+use workerflow_registry::docs::Freshness;
+use workerflow_registry::docs::Renderer;
 
 #[test]
 fn committed_docs_match_the_registry() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let registry = root.join(workerflow_registry::REGISTRY_PATH);
-    let loaded = match Loaded::load(&registry) {
+    let loaded = match workerflow_registry::Source::open(&registry).and_then(|source| {
+        source
+            .docs()
+            .map_err(workerflow_registry::LoadError::Invalid)
+    }) {
         Ok(loaded) => loaded,
         Err(workerflow_registry::LoadError::Invalid(invalid)) => {
             panic!(

@@ -4,17 +4,18 @@
 #![no_main]
 
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
-use workerflow_registry::{Format, LoadError, Report, Schema, check, compile, decode_source};
 
-static SCHEMA: LazyLock<Schema> =
-    LazyLock::new(|| Schema::bundled().expect("the bundled schema compiles"));
+use workerflow_registry::{Format, LoadError, Report, Schema, Source};
+
+static SCHEMA: LazyLock<Arc<Schema>> =
+    LazyLock::new(|| Arc::new(Schema::bundled().expect("the bundled schema compiles")));
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("connector-registry/services.json");
-    let file = match decode_source(path, "services.json".to_owned(), data.to_vec()) {
+    let file = match Source::from_bytes(path, "services.json".to_owned(), data.to_vec(), SCHEMA.clone()) {
         Ok(file) => file,
         Err(LoadError::Invalid(invalid)) => {
             // Not UTF-8: the CLI prints this report and exits 1.
@@ -24,20 +25,20 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(other) => panic!("decoding bytes cannot fail with {other}"),
     };
-    let text = &file.text;
-    let checked = check(text, &SCHEMA);
+    let text = file.text();
+    let checked = file.check();
     for diagnostic in &checked.diagnostics {
         let span = diagnostic.span;
         assert!(span.start <= span.end, "{diagnostic:?}");
         assert!(span.end as usize <= text.len(), "{diagnostic:?}");
     }
     render_all(&Report {
-        path: &file.display,
+        path: file.display(),
         source: text,
         diagnostics: &checked.diagnostics,
     });
     // With the bundled schema, what `check` accepts `build` can always model.
-    let compiled = compile(text, &SCHEMA);
+    let compiled = file.compile();
     assert_eq!(
         compiled.registry.is_some(),
         checked.is_valid(),

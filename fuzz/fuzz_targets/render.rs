@@ -1,19 +1,21 @@
 //! Arbitrary valid registries through what `build` does: compile with the bundled schema, then
-//! render both pages from one prepared renderer (`docs::Loaded::write_docs` minus the write).
+//! render both pages from one prepared renderer (`Docs::write_docs` minus the write).
 //! Checks that rendering never fails, is deterministic, and that no value adds a `<script` or a
 //! `javascript:` link to either page (the counts stay those of the templates alone).
 #![no_main]
 
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::{Corpus, fuzz_target};
 use serde_json::{Value, json};
-use workerflow_registry::render::{Page, Renderer, SourceInfo};
-use workerflow_registry::{Registry, Schema, compile};
+use workerflow_registry::internals::SourceInfo;
+use workerflow_registry::docs::{Page, Renderer};
+use workerflow_registry::{Registry, Schema, Source};
 
-static SCHEMA: LazyLock<Schema> =
-    LazyLock::new(|| Schema::bundled().expect("the bundled schema compiles"));
+static SCHEMA: LazyLock<Arc<Schema>> =
+    LazyLock::new(|| Arc::new(Schema::bundled().expect("the bundled schema compiles")));
 static RENDERER: LazyLock<Renderer> =
     LazyLock::new(|| Renderer::embedded().expect("the embedded templates compile"));
 /// What the templates themselves contain, measured on an empty registry.
@@ -196,7 +198,9 @@ fn render(registry: Registry, text: &str) -> Vec<String> {
 
 fuzz_target!(|input: Input| -> Corpus {
     let text = serde_json::to_string_pretty(&input.to_json()).expect("JSON serializes");
-    let compiled = compile(&text, &SCHEMA);
+    let source = Source::from_bytes(Path::new("services.json"), "services.json".to_owned(), text.clone().into_bytes(), SCHEMA.clone())
+        .expect("UTF-8 under the size limit");
+    let compiled = source.compile();
     let Some(registry) = compiled.registry else {
         // The generator aims at valid registries; the rest is the check target's business.
         return Corpus::Reject;

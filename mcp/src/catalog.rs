@@ -9,9 +9,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 use workerflow_registry::search::search_key;
-use workerflow_registry::{
-    Diagnostic, LoadError, Registry, Report, SCHEMA_FILE_NAME, compile, read_source, schema_for,
-};
+use workerflow_registry::{Diagnostic, LoadError, Registry, Report, SCHEMA_FILE_NAME, Source};
 
 /// Where the registry is, or why none was found (every tool then answers with that error).
 pub struct Catalog {
@@ -158,15 +156,11 @@ fn load(path: &Path) -> Result<State, String> {
         LoadError::Invalid(invalid) => Ok(State::Invalid(Checked::of(&invalid.report(), 0, 0))),
         other => Err(workerflow_registry::ErrorChain(&other).to_string()),
     };
-    let schema = match schema_for(path) {
-        Ok(schema) => schema,
-        Err(error) => return unreadable(error),
-    };
-    let file = match read_source(path) {
+    let file = match Source::open(path) {
         Ok(file) => file,
         Err(error) => return unreadable(error),
     };
-    let compiled = compile(&file.text, &schema);
+    let compiled = file.compile();
     // The search keys on this thread, the id maps on another.
     let index = compiled.registry.as_ref().map(|registry| {
         std::thread::scope(|scope| {
@@ -180,8 +174,8 @@ fn load(path: &Path) -> Result<State, String> {
     });
     let report = |diagnostics: &[Diagnostic], services, routes| {
         let report = Report {
-            path: &file.display,
-            source: &file.text,
+            path: file.display(),
+            source: file.text(),
             diagnostics,
         };
         Checked::of(&report, services, routes)

@@ -13,11 +13,11 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotation
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use workerflow_registry::codegen::handler_items;
-use workerflow_registry::scaffold::{self, Refusal};
+use workerflow_names::did_you_mean;
+use workerflow_registry::model::{AuthType, RequestType};
+use workerflow_registry::scaffold::{self, Refusal, handler_items, unified_diff};
 use workerflow_registry::search::Query;
-use workerflow_registry::write::unified_diff;
-use workerflow_registry::{AuthType, RequestType, Route, Service, did_you_mean, display_path};
+use workerflow_registry::{Route, Service, Source, display_path};
 
 use crate::catalog::{Catalog, Checked, State, Unusable, Valid};
 
@@ -456,22 +456,27 @@ fn plan(path: &Path, request: &scaffold::Request) -> Result<Value, Box<CallToolR
         let message = workerflow_registry::ErrorChain(&error).to_string();
         Box::new(load_failure("unreadable", &message))
     };
-    let schema = workerflow_registry::schema_for(path).map_err(unreadable)?;
-    let file = workerflow_registry::read_source(path).map_err(unreadable)?;
+    let file = Source::open(path).map_err(unreadable)?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let crate_root = scaffold::crate_root(path);
-    let plan = scaffold::plan(request, path, &file.text, &schema, &crate_root, false).map_err(
-        |refusal| match refusal {
-            Refusal::Request(message) => Box::new(failure(
-                &format!("{message}\nnothing was planned"),
-                json!({"error": "refused", "message": message}),
-            )),
-            Refusal::Invalid(rejected) => Box::new(invalid(
-                "the registry is invalid, or would be after the edit",
-                &Checked::of(&rejected.report(), 0, 0),
-            )),
-        },
-    )?;
+    let plan = scaffold::plan(
+        request,
+        path,
+        file.text(),
+        file.schema(),
+        &crate_root,
+        false,
+    )
+    .map_err(|refusal| match refusal {
+        Refusal::Request(message) => Box::new(failure(
+            &format!("{message}\nnothing was planned"),
+            json!({"error": "refused", "message": message}),
+        )),
+        Refusal::Invalid(rejected) => Box::new(invalid(
+            "the registry is invalid, or would be after the edit",
+            &Checked::of(&rejected.report(), 0, 0),
+        )),
+    })?;
     let relative = |file: &Path| {
         file.strip_prefix(&crate_root)
             .map_or_else(|_| display_path(file), |p| p.display().to_string())

@@ -9,7 +9,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Invalid, Schema, compile};
+use crate::compile::compile;
+use crate::{Invalid, Schema};
 
 /// Top-level keys, in the order of `services.schema.json`.
 pub const TOP_KEYS: &[&str] = &[

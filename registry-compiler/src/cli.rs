@@ -7,17 +7,17 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::canonical::{FormatError, format_registry};
+use std::sync::Arc;
+
+use crate::canonical::FormatError;
 use crate::diagnostics::escape_controls;
 use crate::diff;
-use crate::docs::{Loaded, PageFreshness};
+use crate::docs::PageFreshness;
+use crate::model::{AuthType, RequestType};
 use crate::render::Renderer;
 use crate::scaffold;
 use crate::write::{Freshness, Written, unified_diff, write_if_changed};
-use crate::{
-    AuthType, Code, Format, LoadError, Report, RequestType, Schema, SourceFile, display_path,
-    read_source, schema_for,
-};
+use crate::{Code, Format, LoadError, Report, Schema, Source, display_path};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit status for a registry with errors, or stale docs under `build --check`.
@@ -438,11 +438,11 @@ fn registry_path(path: Option<PathBuf>, how_to_pass: &str) -> Result<PathBuf, Cl
 
 fn check(path: Option<PathBuf>, output: Output) -> Result<ExitCode, CliError> {
     let path = registry_path(path, "workerflow-registry check PATH")?;
-    let (schema, file) = read_with_schema(&path)?;
-    let checked = crate::check(&file.text, &schema);
+    let file = Source::open(&path)?;
+    let checked = file.check();
     let report = Report {
-        path: &file.display,
-        source: &file.text,
+        path: file.display(),
+        source: file.text(),
         diagnostics: &checked.diagnostics,
     };
     print_report(&report, output);
@@ -471,7 +471,8 @@ fn build(
     };
     // The process exits right after: freeing a 100,000-service model string by string would
     // only add time (about a tenth of `build`), so it is left to the OS.
-    let loaded = std::mem::ManuallyDrop::new(Loaded::load(&path)?);
+    let loaded =
+        std::mem::ManuallyDrop::new(Source::open(&path)?.docs().map_err(LoadError::Invalid)?);
     let out = out.unwrap_or_else(|| loaded.default_docs_dir());
     if check {
         return Ok(report_check(&loaded.check_docs(&renderer, &out)?));
@@ -482,21 +483,14 @@ fn build(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The schema for the registry at `path` and the registry's text. A file that is no usable
-/// text (too large, not UTF-8) is a [`LoadError::Invalid`] with diagnostics.
-fn read_with_schema(path: &Path) -> Result<(Schema, SourceFile), CliError> {
-    let schema = schema_for(path)?;
-    Ok((schema, read_source(path)?))
-}
-
 fn fmt(check: bool, path: Option<PathBuf>) -> Result<ExitCode, CliError> {
     let path = registry_path(path, "workerflow-registry fmt PATH")?;
-    let (schema, file) = read_with_schema(&path)?;
-    let canonical = match format_registry(&file.text, &schema, &file.display) {
+    let file = Source::open(&path)?;
+    let canonical = match file.format() {
         Ok(text) => text,
         Err(FormatError::Invalid(invalid)) => {
             return Err(CliError::Invalid {
-                note: Some(format!("{} was not rewritten", file.display)),
+                note: Some(format!("{} was not rewritten", file.display())),
                 registries: vec![invalid],
             });
         }
@@ -504,25 +498,25 @@ fn fmt(check: bool, path: Option<PathBuf>) -> Result<ExitCode, CliError> {
             return Err(CliError::Invalid {
                 note: Some(format!(
                     "the canonical form of {} would not be valid (text fields are trimmed); fix the fields above, it was not rewritten",
-                    file.display
+                    file.display()
                 )),
                 registries: vec![invalid],
             });
         }
     };
     if check {
-        if canonical == file.text {
-            println!("ok: {} is canonical", file.display);
+        if canonical == file.text() {
+            println!("ok: {} is canonical", file.display());
             return Ok(ExitCode::SUCCESS);
         }
-        let diff = unified_diff(&file.text, &canonical, &file.display);
-        eprintln!("error: {} is not in canonical form\n{diff}", file.display);
+        let diff = unified_diff(file.text(), &canonical, file.display());
+        eprintln!("error: {} is not in canonical form\n{diff}", file.display());
         eprintln!("help: run `workerflow-registry fmt` to rewrite it");
         return Ok(ExitCode::from(EXIT_INVALID));
     }
     let written =
         write_if_changed(&path, canonical.as_bytes()).map_err(|source| CliError::Write {
-            path: file.display.clone(),
+            path: file.display().to_owned(),
             source,
         })?;
     let verb = if written == Written::Unchanged {
@@ -530,7 +524,7 @@ fn fmt(check: bool, path: Option<PathBuf>) -> Result<ExitCode, CliError> {
     } else {
         "formatted"
     };
-    println!("{verb} {}", file.display);
+    println!("{verb} {}", file.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -541,17 +535,23 @@ fn new(
     force: bool,
 ) -> Result<ExitCode, CliError> {
     let path = registry_path(registry, "workerflow-registry new --registry PATH …")?;
-    let (schema, file) = read_with_schema(&path)?;
+    let file = Source::open(&path)?;
     let crate_root = scaffold::crate_root(&path);
-    let plan = scaffold::plan(request, &path, &file.text, &schema, &crate_root, force).map_err(
-        |refusal| match refusal {
-            scaffold::Refusal::Request(message) => CliError::Refused(message),
-            scaffold::Refusal::Invalid(invalid) => CliError::Invalid {
-                registries: vec![invalid],
-                note: Some("nothing was written".to_owned()),
-            },
+    let plan = scaffold::plan(
+        request,
+        &path,
+        file.text(),
+        file.schema(),
+        &crate_root,
+        force,
+    )
+    .map_err(|refusal| match refusal {
+        scaffold::Refusal::Request(message) => CliError::Refused(message),
+        scaffold::Refusal::Invalid(invalid) => CliError::Invalid {
+            registries: vec![invalid],
+            note: Some("nothing was written".to_owned()),
         },
-    )?;
+    })?;
     let registry_display = display_path(&plan.registry_path);
     if !plan.formatted {
         eprintln!(
@@ -776,14 +776,14 @@ fn explain(code: Option<&str>) -> Result<ExitCode, CliError> {
 }
 
 /// One side of `diff`, read: from a file or from git.
-fn read_side(arg: &str, anchor: Option<&Path>) -> Result<SourceFile, CliError> {
+fn read_side(arg: &str, anchor: Option<&Path>, schema: &Arc<Schema>) -> Result<Source, CliError> {
     let path = Path::new(arg);
     if path.is_file() {
-        return Ok(read_source(path)?);
+        return Ok(Source::open_with(path, schema.clone())?);
     }
     refuse_option_like(arg)?;
     let (dir, spec) = revision_spec(arg, anchor).map_err(CliError::Usage)?;
-    git_show(arg, &spec, &dir)
+    git_show(arg, &spec, &dir, schema)
 }
 
 /// A side that is not a file and starts with `-` would reach git as an option (`--output=…`
@@ -881,7 +881,7 @@ fn base_has_no_registry(base: &str, anchor: Option<&Path>) -> bool {
 
 /// `git show SPEC` in `dir` as a registry file shown as `SPEC`. The blob's size is asked first
 /// (`git cat-file -s`), so one over the limit is refused unread, as `check` does with `stat`.
-fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, CliError> {
+fn git_show(arg: &str, spec: &str, dir: &Path, schema: &Arc<Schema>) -> Result<Source, CliError> {
     let not_a_revision = |reason: &str| {
         CliError::usage(format!(
             "`{}` is neither a file nor a git revision: {}",
@@ -894,7 +894,7 @@ fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, CliError> {
     if let Ok(size) = size.trim().parse::<u64>()
         && size > crate::load::MAX_REGISTRY_BYTES
     {
-        return Err(crate::too_large(spec.to_owned(), size).into());
+        return Err(crate::source::too_large(spec.to_owned(), size).into());
     }
     let output = std::process::Command::new("git")
         .args(["show", "--end-of-options", spec])
@@ -908,13 +908,11 @@ fn git_show(arg: &str, spec: &str, dir: &Path) -> Result<SourceFile, CliError> {
         ));
     }
     // The blob changed between the two calls (a ref moved): still bounded.
-    if output.stdout.len() as u64 > crate::load::MAX_REGISTRY_BYTES {
-        return Err(crate::too_large(spec.to_owned(), output.stdout.len() as u64).into());
-    }
-    Ok(crate::decode_source(
+    Ok(Source::from_bytes(
         Path::new(spec),
         spec.to_owned(),
         output.stdout,
+        schema.clone(),
     )?)
 }
 
@@ -955,10 +953,12 @@ fn diff(
         Some(base) => base,
         None => default_base(anchor.as_deref())?,
     };
+    // Both sides are checked against the schema beside the head registry (or the bundled one).
+    let schema = Source::schema_for(anchor.as_deref().unwrap_or(Path::new("")))?;
     let head_file = match &head {
-        Some(head) => read_side(head, anchor.as_deref()),
+        Some(head) => read_side(head, anchor.as_deref(), &schema),
         None => match &anchor {
-            Some(path) => read_source(path).map_err(CliError::from),
+            Some(path) => Source::open_with(path, schema.clone()).map_err(CliError::from),
             None => Err(CliError::usage(format!(
                 "no {} in the current directory or any parent directory\n  = help: name both sides: workerflow-registry diff BASE HEAD",
                 crate::REGISTRY_PATH
@@ -973,10 +973,9 @@ fn diff(
         eprintln!("note: {base} has no registry to compare with; nothing it had can break");
         return Ok(ExitCode::SUCCESS);
     }
-    let base_file = read_side(&base, anchor.as_deref());
+    let base_file = read_side(&base, anchor.as_deref(), &schema);
     let (base_file, head_file) = (base_file?, head_file?);
-    let schema = schema_for(anchor.as_deref().unwrap_or(Path::new("")))?;
-    let review = match diff::compare_sources(&base_file, &head_file, &schema) {
+    let review = match diff::compare_sources(&base_file, &head_file) {
         Ok(review) => review,
         Err(diff::Refused::Invalid(registries)) => {
             return Err(CliError::Invalid {
@@ -992,10 +991,10 @@ fn diff(
         }
     };
     let files = diff::Files {
-        base_path: &base_file.display,
-        base_source: &base_file.text,
-        head_path: &head_file.display,
-        head_source: &head_file.text,
+        base_path: base_file.display(),
+        base_source: base_file.text(),
+        head_path: head_file.display(),
+        head_source: head_file.text(),
     };
     let mut stdout = std::io::stdout();
     // A closed pipe is not worth a panic.

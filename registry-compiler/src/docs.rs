@@ -1,17 +1,19 @@
 //! The docs step: load a registry file once (validated model plus content hash), then render
-//! the two pages and `openapi.json` from that one [`Loaded`] value and write or check them. The CLI's `build` and the `build.rs` entry
+//! the two pages and `openapi.json` from that one [`Docs`] value and write or check them. The CLI's `build` and the `build.rs` entry
 //! point both go through here, so they write the same bytes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::render::{Page, Prepared, RenderError, Renderer, SourceInfo};
-use crate::write::{self, Freshness, Written};
-use crate::{LoadError, Registry, SCHEMA_FILE_NAME, compile, read_source, schema_for};
+use crate::parallel;
+pub use crate::render::{Page, Prepared, RenderError, Renderer, SourceInfo};
+use crate::write;
+pub use crate::write::{Freshness, Written};
+use crate::{Registry, SCHEMA_FILE_NAME};
 
-/// A valid registry, ready to generate from.
+/// A valid registry, ready to render the docs from: [`Source::docs`](crate::Source::docs).
 #[derive(Debug)]
-pub struct Loaded {
+pub struct Docs {
     pub registry: Arc<Registry>,
     /// The registry path and content hash, as the pages show them.
     pub source: SourceInfo,
@@ -50,34 +52,19 @@ pub struct PageFreshness {
     pub freshness: Freshness,
 }
 
-impl Loaded {
-    /// Reads, validates and hashes the registry at `path` (the schema beside it, or the bundled
-    /// one). The text is hashed while it is validated, then dropped: only the model is kept.
-    pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-        let schema = schema_for(path)?;
-        let file = read_source(path)?;
-        let shown = shown_path(path);
-        let (source, compiled) = std::thread::scope(|scope| {
-            let hash = scope.spawn(|| SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()));
-            let compiled = compile(&file.text, &schema);
-            let source = hash
-                .join()
-                .unwrap_or_else(|_| SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()));
-            (source, compiled)
-        });
-        let registry = compiled
-            .into_result(&file.display, &file.text)
-            .map_err(LoadError::Invalid)?;
-        let schema_path = path
+impl Docs {
+    /// The docs step's input for `registry`, hashed as `source`, read from `registry_path`.
+    pub(crate) fn new(registry: Registry, source: SourceInfo, registry_path: &Path) -> Docs {
+        let schema_path = registry_path
             .parent()
             .map(|dir| dir.join(SCHEMA_FILE_NAME))
             .filter(|p| p.is_file());
-        Ok(Loaded {
+        Docs {
             registry: Arc::new(registry),
             source,
-            registry_path: path.to_owned(),
+            registry_path: registry_path.to_owned(),
             schema_path,
-        })
+        }
     }
 
     /// The default docs directory: `docs/` beside the registry's `connector-registry/`.
@@ -114,28 +101,27 @@ impl Loaded {
                 }
             })
         };
-        let (pages, (openapi, llms)) = std::thread::scope(|scope| {
-            let openapi = scope.spawn(|| (write_openapi(), write_llms()));
-            let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
-                let write_error = |source| DocsError::Write {
-                    path: crate::display_path(path),
-                    source,
-                };
-                let mut writer = write::FileWriter::new(path).map_err(write_error)?;
-                match prepared.render_to(page, &mut writer) {
-                    Ok(()) => writer.finish().map_err(write_error),
-                    // A failed write surfaces as a template error; report the write.
-                    Err(error) => Err(writer
-                        .take_error()
-                        .map_or(DocsError::Render(error), write_error)),
-                }
-            });
-            // A panic there would be a bug; write the document here rather than propagate it.
-            let openapi = openapi
-                .join()
-                .unwrap_or_else(|_| (write_openapi(), write_llms()));
-            (pages, openapi)
-        });
+        let (openapi, pages) = parallel::join(
+            || (write_openapi(), write_llms()),
+            || {
+                self.each_page(renderer, out_dir, |prepared, page, path| {
+                    let write_error = |source| DocsError::Write {
+                        path: crate::display_path(path),
+                        source,
+                    };
+                    let mut writer = write::FileWriter::new(path).map_err(write_error)?;
+                    match prepared.render_to(page, &mut writer) {
+                        Ok(()) => writer.finish().map_err(write_error),
+                        // A failed write surfaces as a template error; report the write.
+                        Err(error) => Err(writer
+                            .take_error()
+                            .map_or(DocsError::Render(error), write_error)),
+                    }
+                })
+            },
+        );
+        // A panic there would be a bug; write the document here rather than propagate it.
+        let (openapi, llms) = openapi.unwrap_or_else(|_| (write_openapi(), write_llms()));
         let mut written = pages?;
         written.push((path.clone(), openapi?));
         written.push((llms_path.clone(), llms?));
@@ -204,24 +190,17 @@ impl Loaded {
             let result = handle(&prepared, page, &path)?;
             Ok((path, result))
         };
-        std::thread::scope(|scope| {
-            let [first, rest @ ..] = Page::ALL;
-            let others: Vec<_> = rest
-                .into_iter()
-                .map(|page| (page, scope.spawn(move || one(page))))
-                .collect();
-            let mut done = vec![one(first)?];
-            for (page, thread) in others {
-                // A panic there would be a bug; redo the page here rather than propagate it.
-                done.push(thread.join().unwrap_or_else(|_| one(page))?);
-            }
-            Ok(done)
-        })
+        // The pages on their own threads; a panic there would be a bug: redo them here rather
+        // than propagate it.
+        parallel::map(&Page::ALL, 1, |_, &page| one(page))
+            .unwrap_or_else(|_| Page::ALL.into_iter().map(&one).collect())
+            .into_iter()
+            .collect()
     }
 }
 
 /// `docs/` beside the directory that holds the registry (`connector-registry/`).
-pub fn default_docs_dir(registry_path: &Path) -> PathBuf {
+pub(crate) fn default_docs_dir(registry_path: &Path) -> PathBuf {
     let root = registry_path
         .parent()
         .and_then(Path::parent)
@@ -232,7 +211,7 @@ pub fn default_docs_dir(registry_path: &Path) -> PathBuf {
 
 /// The registry path as the pages print it: its directory and file name only
 /// (`connector-registry/services.json`), so output does not depend on where the checkout is.
-fn shown_path(path: &Path) -> String {
+pub(crate) fn shown_path(path: &Path) -> String {
     let name = |p: Option<&Path>| {
         p.and_then(Path::file_name)
             .map(|n| n.to_string_lossy().into_owned())

@@ -3,5 +3,5 @@
 //! install this binary (`hooks/workerflow-registry`).
 
 fn main() -> std::process::ExitCode {
-    workerflow_registry::cli::run(std::env::args_os())
+    workerflow_registry::run_cli(std::env::args_os())
 }

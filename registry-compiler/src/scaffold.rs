@@ -9,11 +9,18 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::canonical::{self, FormatError, SERVICE_KEYS};
-use crate::codegen::{comment_line, literal, route_ident};
+use crate::compile::compile;
+use crate::generate::{comment_line, literal, route_ident};
 use crate::model::derive_id;
+use crate::model::{AuthType, RequestType};
 use crate::write::Written;
-use crate::{AuthType, Invalid, Schema, compile};
+use crate::{Invalid, Schema};
 use workerflow_names::{PATH_KEYWORDS, RAW_KEYWORDS};
+
+// What a plan's reader shows beside it: the registry edit as a diff, and the items a handler
+// for the route names.
+pub use crate::generate::{HandlerItems, handler_items};
+pub use crate::write::unified_diff;
 
 /// What the user asked for.
 #[derive(Clone, Debug)]
@@ -26,7 +33,7 @@ pub struct Request {
     /// Alternative names of the route's one secret requirement, in lookup order.
     pub secrets: Vec<String>,
     pub docs: Option<String>,
-    pub request_type: crate::RequestType,
+    pub request_type: RequestType,
     pub summary: Option<String>,
 }
 
@@ -992,7 +999,7 @@ fn render_template(
         })
 }
 
-fn connector_source(names: &Names, request_type: crate::RequestType) -> Result<String, Refusal> {
+fn connector_source(names: &Names, request_type: RequestType) -> Result<String, Refusal> {
     render_template(
         "connector.rs.j2",
         CONNECTOR_TEMPLATE,

@@ -37,6 +37,15 @@ pub struct SchemaError {
     pub message: String,
 }
 
+impl std::fmt::Debug for Schema {
+    // The validators are large and say nothing a reader needs: the origin names the schema.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schema")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Schema {
     /// Compiles the bundled schema.
     pub fn bundled() -> Result<Schema, SchemaError> {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use workerflow_registry::Registry;
-use workerflow_registry::codegen::generate;
+use workerflow_registry::internals::generate;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -39,7 +39,7 @@ fn the_bundled_registry_generates_one_item_per_route() {
     assert!(module.contains("pub struct CHAT_WEBHOOK_URL;"));
     // Every route with a contract has its typed input and output, named as `get_route` says.
     for (_, route) in registry.routes() {
-        let items = workerflow_registry::codegen::handler_items(route).expect("nameable");
+        let items = workerflow_registry::scaffold::handler_items(route).expect("nameable");
         assert_eq!(
             items.input.as_deref(),
             route
@@ -75,8 +75,8 @@ fn the_runtime_test_registry_is_fresh() {
     for (name, expected) in [
         ("registry.rs", generate(&registry)),
         (
-            workerflow_registry::codegen::OPENAPI_FILE_NAME,
-            workerflow_registry::openapi::render(&registry),
+            workerflow_registry::internals::OPENAPI_FILE_NAME,
+            workerflow_registry::internals::render_openapi(&registry),
         ),
     ] {
         let path = dir.join("support").join(name);

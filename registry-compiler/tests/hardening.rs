@@ -7,8 +7,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use serde_json::Value;
-use workerflow_registry::format_registry;
-use workerflow_registry::{Schema, check, compile};
+use workerflow_registry::Source;
 
 use common::{fixtures, run_in, text};
 
@@ -57,11 +56,11 @@ const PIECES: &[&str] = &[
 
 /// The registry with the `target`-th number or string literal replaced by `literal`.
 fn mutate(target: usize, literal: &str, numbers: bool) -> String {
-    let document = workerflow_registry::load::scan(VALID).document;
+    let document = workerflow_registry::internals::scan(VALID).document;
     let kind = if numbers {
-        workerflow_registry::load::NodeKind::Number
+        workerflow_registry::internals::NodeKind::Number
     } else {
-        workerflow_registry::load::NodeKind::String
+        workerflow_registry::internals::NodeKind::String
     };
     let spans: Vec<_> = document
         .nodes
@@ -78,9 +77,9 @@ fn mutate(target: usize, literal: &str, numbers: bool) -> String {
 }
 
 fn assert_one_verdict(text: &str) {
-    let schema = Schema::bundled().expect("bundled schema");
-    let checked = check(text, &schema);
-    let compiled = compile(text, &schema);
+    let source = Source::from_text("services.json", text).expect("bundled schema");
+    let checked = source.check();
+    let compiled = source.compile();
     assert_eq!(
         checked.is_valid(),
         compiled.registry.is_some(),
@@ -88,7 +87,7 @@ fn assert_one_verdict(text: &str) {
         checked.diagnostics,
         compiled.diagnostics
     );
-    let formatted = format_registry(text, &schema, "services.json");
+    let formatted = source.format();
     assert_eq!(
         checked.is_valid(),
         formatted.is_ok(),

@@ -2,7 +2,10 @@
 //! diagnostic points inside the file.
 
 use proptest::prelude::*;
-use workerflow_registry::{Format, Report, Schema, check, compile};
+use std::path::Path;
+use std::sync::Arc;
+
+use workerflow_registry::{Format, Report, Schema, Source};
 
 const VALID: &str = include_str!("fixtures/valid/minimal.json");
 
@@ -10,17 +13,24 @@ const VALID: &str = include_str!("fixtures/valid/minimal.json");
 const JSON_BYTES: &[u8] = b"{}[]\",:\\/*'0123456789-+.eEtfnuNI \n\t\x00\xff\xc3\xa9";
 
 fn exercise(bytes: &[u8]) {
-    let schema = Schema::bundled().expect("bundled schema compiles");
+    let schema = Arc::new(Schema::bundled().expect("bundled schema compiles"));
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => {
-            let diagnostic = workerflow_registry::load::check_utf8(bytes)
+            let diagnostic = workerflow_registry::internals::check_utf8(bytes)
                 .expect_err("invalid UTF-8 is reported");
             assert!(diagnostic.span.start as usize <= bytes.len());
             return;
         }
     };
-    let checked = check(text, &schema);
+    let source = Source::from_bytes(
+        Path::new("fuzz.json"),
+        "fuzz.json".to_owned(),
+        bytes.to_vec(),
+        schema,
+    )
+    .expect("UTF-8 under the size limit");
+    let checked = source.check();
     for diagnostic in &checked.diagnostics {
         let (start, end) = (diagnostic.span.start as usize, diagnostic.span.end as usize);
         assert!(
@@ -41,7 +51,7 @@ fn exercise(bytes: &[u8]) {
     for format in [Format::Text, Format::Json, Format::Github] {
         let _ = report.render(format, false);
     }
-    let compiled = compile(text, &schema);
+    let compiled = source.compile();
     assert_eq!(compiled.registry.is_some(), checked.is_valid());
 }
 

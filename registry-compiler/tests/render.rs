@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
-use workerflow_registry::render::{Page, Renderer, SourceInfo};
+use workerflow_registry::docs::SourceInfo;
+use workerflow_registry::docs::{Page, Renderer};
 use workerflow_registry::{Registry, Service};
 
 const SMALL: &str = include_str!("fixtures/render/small.json");
@@ -428,7 +429,7 @@ const CONTRACT: &str = include_str!("fixtures/render/contract.json");
 #[test]
 fn openapi_document_for_a_small_registry() {
     let registry = Registry::from_str(CONTRACT).expect("the fixture is a valid registry");
-    let text = workerflow_registry::openapi::render(&registry);
+    let text = workerflow_registry::internals::render_openapi(&registry);
     insta::assert_snapshot!("openapi_contract", text);
 }
 

@@ -422,7 +422,7 @@ fn text_from_the_user_never_becomes_code() {
     let registry =
         workerflow_registry::Registry::load(dir.join("connector-registry/services.json"))
             .expect("the edited registry is valid");
-    let generated = workerflow_registry::codegen::generate(&registry);
+    let generated = workerflow_registry::internals::generate(&registry);
     let file = syn::parse_file(&generated).unwrap_or_else(|e| panic!("{e}\n{generated}"));
     let mut names = Vec::new();
     for item in &file.items {

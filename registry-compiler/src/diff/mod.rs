@@ -22,9 +22,10 @@ pub use review::{Review, review};
 use serde::Serialize;
 
 use crate::codes::ChangeClass as Class;
+use crate::compile::{check_to_document, model_of_services};
 use crate::load::Document;
 use crate::model::Registry;
-use crate::{Code, Schema, SourceFile, Span};
+use crate::{Code, Source, Span, parallel};
 
 /// Which file a change is located in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -110,21 +111,15 @@ pub enum Refused {
 /// Compares two registry files: both validated as `check` does (at once, on two threads), then
 /// the models of the services whose text differs (the same bytes on both sides cannot change
 /// anything), then [`review`].
-pub fn compare_sources(
-    base_file: &SourceFile,
-    head_file: &SourceFile,
-    schema: &Schema,
-) -> Result<Review, Refused> {
-    // Both sides validated as `check` does, at once.
-    let ((base_document, base_diagnostics), (head_document, head_diagnostics)) =
-        std::thread::scope(|scope| {
-            let base = scope.spawn(|| crate::check_to_document(&base_file.text, schema));
-            let head = crate::check_to_document(&head_file.text, schema);
-            let base = base
-                .join()
-                .unwrap_or_else(|_| crate::check_to_document(&base_file.text, schema));
-            (base, head)
-        });
+pub fn compare_sources(base_file: &Source, head_file: &Source) -> Result<Review, Refused> {
+    // Both sides validated as `check` does, at once, each against its own schema (the CLI
+    // gives both the head's).
+    let check_base = || check_to_document(base_file.text(), base_file.schema());
+    let (base, (head_document, head_diagnostics)) = parallel::join(check_base, || {
+        check_to_document(head_file.text(), head_file.schema())
+    });
+    // A panic there would be a bug; check here rather than propagate it.
+    let (base_document, base_diagnostics) = base.unwrap_or_else(|_| check_base());
     let invalid: Vec<crate::Invalid> = [
         (base_file, &base_document, base_diagnostics),
         (head_file, &head_document, head_diagnostics),
@@ -146,19 +141,20 @@ pub fn compare_sources(
     // are built into the models (building every service is most of the cost on large files).
     let base_texts = service_texts(base_document);
     let head_texts = service_texts(head_document);
-    let (base, head) = std::thread::scope(|scope| {
-        let base = scope.spawn(|| {
-            crate::model_of_services(base_document, schema, &|id| {
+    let (base, head) = parallel::join(
+        || {
+            model_of_services(base_document, base_file.schema(), &|id| {
                 !head_texts.contains(&ServiceText(base_document.text(id)))
             })
-        });
-        let head = crate::model_of_services(head_document, schema, &|id| {
-            !base_texts.contains(&ServiceText(head_document.text(id)))
-        });
-        (base.join(), head)
-    });
+        },
+        || {
+            model_of_services(head_document, head_file.schema(), &|id| {
+                !base_texts.contains(&ServiceText(head_document.text(id)))
+            })
+        },
+    );
     let base = base.map_err(|_| Refused::Panicked)?;
-    let not_modelled = |file: &SourceFile, diagnostic: Box<crate::Diagnostic>| {
+    let not_modelled = |file: &Source, diagnostic: Box<crate::Diagnostic>| {
         Refused::Invalid(vec![invalid_of(file, vec![*diagnostic])])
     };
     let (base_model, base_indices) = base.map_err(|d| not_modelled(base_file, d))?;
@@ -183,10 +179,10 @@ pub fn compare_sources(
 }
 
 /// A registry's text with diagnostics, as an [`Refused::Invalid`] entry.
-fn invalid_of(file: &SourceFile, diagnostics: Vec<crate::Diagnostic>) -> crate::Invalid {
+fn invalid_of(file: &Source, diagnostics: Vec<crate::Diagnostic>) -> crate::Invalid {
     crate::Invalid {
-        path: file.display.clone(),
-        source: file.text.clone(),
+        path: file.display().to_owned(),
+        source: file.text().to_owned(),
         diagnostics,
     }
 }
@@ -225,7 +221,8 @@ mod tests {
 
     use super::compare::narrowed;
     use super::*;
-    use crate::{Schema, compile_document};
+    use crate::Schema;
+    use crate::compile::compile_document;
 
     fn with_versions<T>(
         base: &str,

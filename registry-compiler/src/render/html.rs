@@ -10,7 +10,7 @@ use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
 
 use super::links::{LINK_REL, link_into, route_anchor};
-pub use super::links::{escape, escape_into, is_linkable, link};
+pub use super::links::{escape_into, is_linkable, link};
 use super::write_chunked;
 use crate::model::{DocsRequiresLogin, Registry, Service};
 
@@ -491,6 +491,7 @@ pub fn csp_hash(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::links::escape;
 
     #[test]
     fn escapes_every_markup_character() {

@@ -9,7 +9,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use workerflow_registry::Registry;
-//! use workerflow_registry::render::{Page, Renderer, SourceInfo};
+//! use workerflow_registry::docs::{Page, Renderer, SourceInfo};
 //!
 //! let text = r#"{"version": 1, "updatedAt": "2026-03-01", "notes": null, "services": []}"#;
 //! let registry = Arc::new(Registry::from_str(text).unwrap());

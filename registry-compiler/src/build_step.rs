@@ -1,6 +1,6 @@
 //! The `build.rs` entry point of the crate that owns the registry: validate it (failing the
 //! build with rustc-style diagnostics), generate the module the crate includes
-//! (`OUT_DIR/workerflow_registry.rs`, see [`codegen`](crate::codegen)), and keep
+//! (`OUT_DIR/workerflow_registry.rs`, see [`generate`](crate::generate)), and keep
 //! `docs/SERVICE_API_INDEX.md` and `.html` in step with it. The registry is loaded once for all.
 //!
 //! ```no_run
@@ -14,13 +14,13 @@
 //! re-run the script only when the registry, its schema or the templates change.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::docs::Loaded;
+use crate::docs::Docs;
 use crate::render::{self, REGENERATE_COMMAND, Renderer};
-use crate::write::Freshness;
-use crate::{LoadError, find_registry};
+use crate::write::{self, Freshness};
+use crate::{LoadError, Registry, Source, find_registry, generate};
 
 /// Environment variable that turns docs generation off when set to `1`.
 pub const NO_DOCS_VAR: &str = "WORKERFLOW_NO_DOCS";
@@ -89,7 +89,7 @@ impl BuildScript {
     }
 
     /// Finds, validates and loads the registry, and tells Cargo which files to watch.
-    pub fn load(&self, out: &mut dyn Write) -> Result<Loaded, String> {
+    pub fn load(&self, out: &mut dyn Write) -> Result<Docs, String> {
         let path = match &self.registry {
             Some(path) => path.clone(),
             None => find_registry(&self.manifest_dir).ok_or_else(|| {
@@ -122,14 +122,16 @@ impl BuildScript {
             directives.push_str(&format!("cargo::rerun-if-env-changed={var}\n"));
         }
         let _ = out.write_all(directives.as_bytes());
-        Loaded::load(&path).map_err(|error| match error {
-            LoadError::Invalid(invalid) => invalid.report().render(crate::Format::Text, false),
-            other => format!("error: {}\n", crate::ErrorChain(&other)),
-        })
+        Source::open(&path)
+            .and_then(|source| source.docs().map_err(LoadError::Invalid))
+            .map_err(|error| match error {
+                LoadError::Invalid(invalid) => invalid.report().render(crate::Format::Text, false),
+                other => format!("error: {}\n", crate::ErrorChain(&other)),
+            })
     }
 
     /// [`load`](Self::load) on stdout; on failure prints to stderr and exits with status 1.
-    pub fn load_or_exit(&self) -> Loaded {
+    pub fn load_or_exit(&self) -> Docs {
         match self.load(&mut std::io::stdout()) {
             Ok(loaded) => loaded,
             Err(message) => {
@@ -141,8 +143,8 @@ impl BuildScript {
     }
 
     /// Writes `OUT_DIR/workerflow_registry.rs`; on failure prints why and exits with status 1.
-    pub fn code_or_exit(&self, loaded: &Loaded) {
-        if let Err(error) = crate::codegen::write_to_out_dir(&loaded.registry) {
+    pub fn code_or_exit(&self, loaded: &Docs) {
+        if let Err(error) = write_to_out_dir(&loaded.registry) {
             eprintln!(
                 "error: cannot write the generated registry module: {}",
                 crate::ErrorChain(&error)
@@ -152,7 +154,7 @@ impl BuildScript {
     }
 
     /// Regenerates the docs when needed, printing what happened as Cargo directives on stdout.
-    pub fn docs(&self, loaded: &Loaded) {
+    pub fn docs(&self, loaded: &Docs) {
         for line in self.docs_lines(loaded) {
             println!("cargo::warning={line}");
         }
@@ -161,7 +163,7 @@ impl BuildScript {
     /// The docs step; returns the warnings to show (one line each): problems only, so a build
     /// that rewrote the docs, or a no-op build (Cargo replays a script's warnings), says nothing.
     /// Never fails the build.
-    pub fn docs_lines(&self, loaded: &Loaded) -> Vec<String> {
+    pub fn docs_lines(&self, loaded: &Docs) -> Vec<String> {
         if self.skip_docs {
             return Vec::new();
         }
@@ -214,6 +216,51 @@ impl BuildScript {
             .display()
             .to_string()
     }
+}
+
+/// Writes `OUT_DIR/workerflow_registry.rs` and the OpenAPI document it includes
+/// (`OUT_DIR/workerflow_openapi.json`, [`openapi::render`](crate::openapi::render)'s bytes), each
+/// when its bytes would change (so the including crate is not rebuilt for nothing); the writes
+/// are atomic. Call it from `build.rs`. Returns the module's path.
+fn write_to_out_dir(registry: &Registry) -> io::Result<PathBuf> {
+    let out_dir = std::env::var_os("OUT_DIR").ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "OUT_DIR is not set: call write_to_out_dir from a build script",
+        )
+    })?;
+    write_module(registry, Path::new(&out_dir))
+}
+
+/// [`write_to_out_dir`] into `dir`: the module and, beside it, the OpenAPI document it includes
+/// (streamed, as `build` writes `docs/openapi.json`).
+fn write_module(registry: &Registry, dir: &Path) -> io::Result<PathBuf> {
+    let mut openapi = write::FileWriter::new(&dir.join(generate::OPENAPI_FILE_NAME))?;
+    crate::openapi::write_to(registry, &mut openapi)?;
+    openapi.finish()?;
+    let path = dir.join(generate::FILE_NAME);
+    write::write_if_changed(&path, generate::generate(registry).as_bytes())?;
+    Ok(path)
+}
+
+/// The build step for a crate with connectors whose docs live elsewhere, from its `build.rs`:
+///
+/// ```no_run
+/// // The body of `fn main` in build.rs:
+/// workerflow_registry::codegen::build_script("connector-registry/services.json");
+/// ```
+///
+/// [`run`] without the docs: the same directives to Cargo (the registry,
+/// its directory where the schema lives, the templates, `CI` and `WORKERFLOW_NO_DOCS`), the
+/// same validation (every diagnostic rustc-style, then exit status 1) and the same module. A
+/// relative path is taken from the crate's directory.
+pub fn build_script(registry_path: impl AsRef<Path>) {
+    let mut script = BuildScript::from_env();
+    let path = registry_path.as_ref();
+    script.registry = Some(script.manifest_dir.join(path));
+    script.skip_docs = true;
+    let loaded = script.load_or_exit();
+    script.code_or_exit(&loaded);
 }
 
 #[cfg(test)]
@@ -370,5 +417,35 @@ mod tests {
         );
         assert!(lines[1].contains("WORKERFLOW_NO_DOCS=1"), "{lines:?}");
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_module_is_written_with_its_openapi_document_once() {
+        let dir = std::env::temp_dir().join(format!("wf-codegen-out-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("mkdir");
+        let registry = Registry::from_str(
+            r#"{"name": "Acme", "version": 1, "updatedAt": "2026-03-01", "notes": null, "services": []}"#,
+        )
+        .expect("valid");
+        let path = write_module(&registry, &dir).expect("written");
+        assert_eq!(path, dir.join(generate::FILE_NAME));
+        let module = fs::read_to_string(&path).expect("module");
+        assert!(module.contains(&format!(
+            "pub const OPENAPI_JSON: &str = include_str!(\"{}\");",
+            generate::OPENAPI_FILE_NAME
+        )));
+        let openapi = dir.join(generate::OPENAPI_FILE_NAME);
+        assert_eq!(
+            fs::read_to_string(&openapi).expect("document"),
+            crate::openapi::render(&registry)
+        );
+        // Unchanged bytes are not rewritten, so cargo sees nothing new.
+        let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).expect("mtime");
+        let before = (modified(&path), modified(&openapi));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_module(&registry, &dir).expect("written again");
+        assert_eq!((modified(&path), modified(&openapi)), before);
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -13,9 +13,6 @@
 //! The module is built as tokens (`quote!`) and printed by prettyplease, so the output is
 //! deterministic and readable; nobody edits it, and rustfmt's exact layout is not a goal.
 
-use std::io;
-use std::path::{Path, PathBuf};
-
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -416,6 +413,7 @@ fn secret_type_names(route: &Route) -> Vec<String> {
 /// of a crate that calls `include_registry!()` (which declares `pub mod registry`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg(feature = "scaffold")]
 pub struct HandlerItems {
     /// The attribute on the handler, e.g. `#[connector(route = slack_message)]`.
     pub attribute: String,
@@ -448,6 +446,7 @@ pub const CONTRACT_CONSTANTS: [&str; 5] = [
 ];
 
 /// The items `generate` writes for `route`; `None` when no Rust identifier can name it.
+#[cfg(feature = "scaffold")]
 pub fn handler_items(route: &Route) -> Option<HandlerItems> {
     let ident = route_ident(&route.id)?;
     let module = format!("registry::routes::{ident}");
@@ -613,51 +612,6 @@ fn link(url: &str) -> String {
     }
 }
 
-/// Writes `OUT_DIR/workerflow_registry.rs` and the OpenAPI document it includes
-/// (`OUT_DIR/workerflow_openapi.json`, [`openapi::render`](crate::openapi::render)'s bytes), each
-/// when its bytes would change (so the including crate is not rebuilt for nothing); the writes
-/// are atomic. Call it from `build.rs`. Returns the module's path.
-pub fn write_to_out_dir(registry: &Registry) -> io::Result<PathBuf> {
-    let out_dir = std::env::var_os("OUT_DIR").ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            "OUT_DIR is not set: call write_to_out_dir from a build script",
-        )
-    })?;
-    write_module(registry, Path::new(&out_dir))
-}
-
-/// [`write_to_out_dir`] into `dir`: the module and, beside it, the OpenAPI document it includes
-/// (streamed, as `build` writes `docs/openapi.json`).
-fn write_module(registry: &Registry, dir: &Path) -> io::Result<PathBuf> {
-    let mut openapi = crate::write::FileWriter::new(&dir.join(OPENAPI_FILE_NAME))?;
-    crate::openapi::write_to(registry, &mut openapi)?;
-    openapi.finish()?;
-    let path = dir.join(FILE_NAME);
-    crate::write::write_if_changed(&path, generate(registry).as_bytes())?;
-    Ok(path)
-}
-
-/// The build step for a crate with connectors whose docs live elsewhere, from its `build.rs`:
-///
-/// ```no_run
-/// // The body of `fn main` in build.rs:
-/// workerflow_registry::codegen::build_script("connector-registry/services.json");
-/// ```
-///
-/// [`crate::build_script::run`] without the docs: the same directives to Cargo (the registry,
-/// its directory where the schema lives, the templates, `CI` and `WORKERFLOW_NO_DOCS`), the
-/// same validation (every diagnostic rustc-style, then exit status 1) and the same module. A
-/// relative path is taken from the crate's directory.
-pub fn build_script(registry_path: impl AsRef<Path>) {
-    let mut script = crate::build_script::BuildScript::from_env();
-    let path = registry_path.as_ref();
-    script.registry = Some(script.manifest_dir.join(path));
-    script.skip_docs = true;
-    let loaded = script.load_or_exit();
-    script.code_or_exit(&loaded);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -717,39 +671,6 @@ mod tests {
                 "{name} is not generated"
             );
         }
-    }
-
-    #[test]
-    fn the_module_is_written_with_its_openapi_document_once() {
-        let dir = std::env::temp_dir().join(format!("wf-codegen-out-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let registry = Registry::from_str(
-            r#"{"name": "Acme", "version": 1, "updatedAt": "2026-03-01", "notes": null, "services": []}"#,
-        )
-        .expect("valid");
-        let path = write_module(&registry, &dir).expect("written");
-        assert_eq!(path, dir.join(FILE_NAME));
-        let module = std::fs::read_to_string(&path).expect("module");
-        assert!(module.contains(&format!(
-            "pub const OPENAPI_JSON: &str = include_str!(\"{OPENAPI_FILE_NAME}\");"
-        )));
-        let openapi = dir.join(OPENAPI_FILE_NAME);
-        assert_eq!(
-            std::fs::read_to_string(&openapi).expect("document"),
-            crate::openapi::render(&registry)
-        );
-        // Unchanged bytes are not rewritten, so cargo sees nothing new.
-        let modified = |p: &Path| {
-            std::fs::metadata(p)
-                .and_then(|m| m.modified())
-                .expect("mtime")
-        };
-        let before = (modified(&path), modified(&openapi));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        write_module(&registry, &dir).expect("written again");
-        assert_eq!((modified(&path), modified(&openapi)), before);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
