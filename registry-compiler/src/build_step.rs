@@ -23,7 +23,7 @@ use crate::write::{self, Freshness};
 use crate::{LoadError, Registry, Source, find_registry, generate};
 
 /// Environment variable that turns docs generation off when set to `1`.
-pub const NO_DOCS_VAR: &str = "WORKERFLOW_NO_DOCS";
+pub(crate) const NO_DOCS_VAR: &str = "WORKERFLOW_NO_DOCS";
 
 /// Runs the whole build step for the crate being built: load once, then each output.
 ///
@@ -39,7 +39,7 @@ pub fn run() {
 
 /// Settings of the build step; [`BuildScript::from_env`] reads them from Cargo's environment.
 #[derive(Clone, Debug)]
-pub struct BuildScript {
+pub(crate) struct BuildScript {
     /// The directory the registry is searched from (`CARGO_MANIFEST_DIR`).
     pub manifest_dir: PathBuf,
     /// The registry file [default: nearest `connector-registry/services.json` upwards].
@@ -67,12 +67,12 @@ fn is_ci_value(value: &std::ffi::OsStr) -> bool {
 }
 
 impl BuildScript {
-    pub fn from_env() -> BuildScript {
+    pub(crate) fn from_env() -> BuildScript {
         BuildScript::from_vars(|name| std::env::var_os(name))
     }
 
     /// Reads settings through `var` (tests pass a fake environment).
-    pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> BuildScript {
+    pub(crate) fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> BuildScript {
         let manifest_dir = var("CARGO_MANIFEST_DIR")
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())
@@ -89,7 +89,7 @@ impl BuildScript {
     }
 
     /// Finds, validates and loads the registry, and tells Cargo which files to watch.
-    pub fn load(&self, out: &mut dyn Write) -> Result<Docs, String> {
+    pub(crate) fn load(&self, out: &mut dyn Write) -> Result<Docs, String> {
         let path = match &self.registry {
             Some(path) => path.clone(),
             None => find_registry(&self.manifest_dir).ok_or_else(|| {
@@ -131,7 +131,7 @@ impl BuildScript {
     }
 
     /// [`load`](Self::load) on stdout; on failure prints to stderr and exits with status 1.
-    pub fn load_or_exit(&self) -> Docs {
+    pub(crate) fn load_or_exit(&self) -> Docs {
         match self.load(&mut std::io::stdout()) {
             Ok(loaded) => loaded,
             Err(message) => {
@@ -143,7 +143,7 @@ impl BuildScript {
     }
 
     /// Writes `OUT_DIR/workerflow_registry.rs`; on failure prints why and exits with status 1.
-    pub fn code_or_exit(&self, loaded: &Docs) {
+    pub(crate) fn code_or_exit(&self, loaded: &Docs) {
         if let Err(error) = write_to_out_dir(&loaded.registry) {
             eprintln!(
                 "error: cannot write the generated registry module: {}",
@@ -154,7 +154,7 @@ impl BuildScript {
     }
 
     /// Regenerates the docs when needed, printing what happened as Cargo directives on stdout.
-    pub fn docs(&self, loaded: &Docs) {
+    pub(crate) fn docs(&self, loaded: &Docs) {
         for line in self.docs_lines(loaded) {
             println!("cargo::warning={line}");
         }
@@ -163,7 +163,7 @@ impl BuildScript {
     /// The docs step; returns the warnings to show (one line each): problems only, so a build
     /// that rewrote the docs, or a no-op build (Cargo replays a script's warnings), says nothing.
     /// Never fails the build.
-    pub fn docs_lines(&self, loaded: &Docs) -> Vec<String> {
+    pub(crate) fn docs_lines(&self, loaded: &Docs) -> Vec<String> {
         if self.skip_docs {
             return Vec::new();
         }

@@ -13,7 +13,7 @@ use crate::compile::compile;
 use crate::{Invalid, Schema};
 
 /// Top-level keys, in the order of `services.schema.json`.
-pub const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "$schema",
     "name",
     "version",
@@ -23,7 +23,7 @@ pub const TOP_KEYS: &[&str] = &[
     "changes",
 ];
 /// Service keys, in the order of `$defs/service` in the schema.
-pub const SERVICE_KEYS: &[&str] = &[
+pub(crate) const SERVICE_KEYS: &[&str] = &[
     "id",
     "rank",
     "connectorName",
@@ -45,8 +45,8 @@ pub const SERVICE_KEYS: &[&str] = &[
     "sources",
     "runtime",
 ];
-pub const RUNTIME_KEYS: &[&str] = &["routes"];
-pub const ROUTE_KEYS: &[&str] = &[
+pub(crate) const RUNTIME_KEYS: &[&str] = &["routes"];
+pub(crate) const ROUTE_KEYS: &[&str] = &[
     "id",
     "summary",
     "requestType",
@@ -60,15 +60,15 @@ pub const ROUTE_KEYS: &[&str] = &[
     "errors",
     "examples",
 ];
-pub const ROUTE_ERROR_KEYS: &[&str] = &["class", "status", "description", "body"];
-pub const EXAMPLE_KEYS: &[&str] = &["name", "input", "provider", "output", "error"];
-pub const PROVIDER_ANSWER_KEYS: &[&str] = &["status", "body"];
-pub const EXAMPLE_ERROR_KEYS: &[&str] = &["class", "status", "message"];
-pub const SECRET_KEYS: &[&str] = &["label", "anyOf"];
-pub const SETTING_KEYS: &[&str] = &["name", "label", "kind", "default"];
+pub(crate) const ROUTE_ERROR_KEYS: &[&str] = &["class", "status", "description", "body"];
+pub(crate) const EXAMPLE_KEYS: &[&str] = &["name", "input", "provider", "output", "error"];
+pub(crate) const PROVIDER_ANSWER_KEYS: &[&str] = &["status", "body"];
+pub(crate) const EXAMPLE_ERROR_KEYS: &[&str] = &["class", "status", "message"];
+pub(crate) const SECRET_KEYS: &[&str] = &["label", "anyOf"];
+pub(crate) const SETTING_KEYS: &[&str] = &["name", "label", "kind", "default"];
 
 /// The URL fields of a service, in schema order; each non-null one belongs in `sources`.
-pub use crate::rules::URL_FIELDS;
+pub(crate) use crate::rules::URL_FIELDS;
 
 /// Service text fields that may be `null`: an empty string there means "unknown".
 const NULLABLE_SERVICE_TEXT: &[&str] = &[
@@ -97,7 +97,7 @@ pub enum FormatError {
 
 /// The canonical text of a registry, or why there is none. `path` is the name shown in
 /// diagnostics.
-pub fn format_registry(source: &str, schema: &Schema, path: &str) -> Result<String, FormatError> {
+pub(crate) fn format_registry(source: &str, schema: &Schema, path: &str) -> Result<String, FormatError> {
     compile(source, schema)
         .into_result(path, source)
         .map_err(FormatError::Invalid)?;
@@ -119,7 +119,7 @@ pub fn format_registry(source: &str, schema: &Schema, path: &str) -> Result<Stri
 }
 
 /// Validates a canonical text before it is written.
-pub fn validate_canonical(
+pub(crate) fn validate_canonical(
     text: String,
     schema: &Schema,
     path: &str,
@@ -131,7 +131,7 @@ pub fn validate_canonical(
 }
 
 /// A registry value as canonical text: 2-space indent, LF, one final newline.
-pub fn to_text(value: &Value) -> String {
+pub(crate) fn to_text(value: &Value) -> String {
     // serde_json's pretty printer indents by two spaces and writes non-ASCII as UTF-8.
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
     text.push('\n');
@@ -140,7 +140,7 @@ pub fn to_text(value: &Value) -> String {
 
 /// The canonical form of a registry value. Expects the shape the schema guarantees; anything
 /// else is left where it is rather than guessed at.
-pub fn canonical_value(value: Value) -> Value {
+pub(crate) fn canonical_value(value: Value) -> Value {
     let Value::Object(mut top) = value else {
         return value;
     };

@@ -311,7 +311,7 @@ impl ChangeClass {
 }
 
 /// The class of a change code; `None` for codes that are not changes.
-pub fn class_of(code: Code) -> Option<ChangeClass> {
+pub(crate) fn class_of(code: Code) -> Option<ChangeClass> {
     use Code::*;
     Some(match code {
         RouteRemoved

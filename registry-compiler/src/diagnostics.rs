@@ -10,7 +10,7 @@ use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::term::{self, Chars, Config};
 use serde::Serialize;
 
-pub use crate::codes::Code;
+pub(crate) use crate::codes::Code;
 
 /// A byte range in the registry file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -98,7 +98,7 @@ impl Diagnostic {
 }
 
 /// Line starts of a source text, for turning byte offsets into 1-based line:column.
-pub struct LineIndex {
+pub(crate) struct LineIndex {
     starts: Vec<u32>,
 }
 
@@ -125,14 +125,14 @@ impl LineIndex {
 }
 
 impl LineIndex {
-    pub fn new(source: &str) -> LineIndex {
+    pub(crate) fn new(source: &str) -> LineIndex {
         let mut starts = vec![0];
         starts.extend(memchr_newlines(source.as_bytes()));
         LineIndex { starts }
     }
 
     /// 1-based line and column (in characters) of `offset`.
-    pub fn line_column(&self, source: &str, offset: u32) -> (usize, usize) {
+    pub(crate) fn line_column(&self, source: &str, offset: u32) -> (usize, usize) {
         let offset = (offset as usize).min(source.len());
         let line = self
             .starts
@@ -457,7 +457,7 @@ fn is_hidden_control(c: char) -> bool {
 
 /// [`escape_controls`], with tab, line feed and carriage return escaped too (`\n`): for text
 /// that must stay on one line.
-pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains(['\t', '\n', '\r']) {
         return escape_controls(text);
     }
@@ -470,7 +470,7 @@ pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// `text` with control characters written as `\u{1b}`, as rustc shows them. Tab and line feed
 /// stay.
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(is_hidden_control) {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -16,7 +16,7 @@ use crate::canonical;
 
 /// Where the crate takes the toolkit's crates from. They are not on crates.io.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A toolkit checkout: the directory holding `runtime/` and `registry-compiler/`.
     Path(PathBuf),
     /// A git repository of the toolkit at a revision.
@@ -26,7 +26,7 @@ pub enum Source {
 impl Source {
     /// The toolkit checkout this CLI was built from, when it is still there (`cargo install
     /// --path` from a checkout, or cargo's git checkout for `cargo install --git`).
-    pub fn built_from() -> Option<PathBuf> {
+    pub(crate) fn built_from() -> Option<PathBuf> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
         is_toolkit(root).then(|| root.to_owned())
     }
@@ -53,7 +53,7 @@ fn is_toolkit(root: &Path) -> bool {
 
 /// The edits `init` would make.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Files to write, in the order they are renamed into place.
     pub edits: Vec<Edit>,
     /// The steps that are done already, one line each.
@@ -62,7 +62,7 @@ pub struct Plan {
 
 /// One file `init` creates or edits.
 #[derive(Debug)]
-pub struct Edit {
+pub(crate) struct Edit {
     pub path: PathBuf,
     /// Its text now, when it exists.
     pub before: Option<String>,
@@ -87,7 +87,7 @@ const MAX_NAME_CHARS: usize = 100;
 ///
 /// With `server`, also the dependency on `workerflow-server` and `src/bin/server.rs`, the
 /// crate's own server binary (README: "Serving your own routes").
-pub fn plan(crate_root: &Path, source: &Source, today: &str, server: bool) -> Result<Plan, String> {
+pub(crate) fn plan(crate_root: &Path, source: &Source, today: &str, server: bool) -> Result<Plan, String> {
     if let Source::Path(root) = source
         && !is_toolkit(root)
     {
@@ -369,7 +369,7 @@ fn read(path: &Path) -> Result<Option<String>, String> {
 }
 
 /// Today's date in UTC, for the new registry's `updatedAt`.
-pub fn today() -> String {
+pub(crate) fn today() -> String {
     chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")

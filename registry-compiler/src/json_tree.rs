@@ -14,11 +14,11 @@ use crate::load::{Children, Document, NodeId, NodeKind};
 
 /// The representation marker: validators built with `jsonschema::options_for::<DocumentJson>()`
 /// accept [`TreeNode`]s.
-pub struct DocumentJson;
+pub(crate) struct DocumentJson;
 
 /// One value of a document, or a bare string (a property name, for `propertyNames`).
 #[derive(Clone, Copy)]
-pub enum TreeNode<'a> {
+pub(crate) enum TreeNode<'a> {
     Tree {
         document: &'a Document<'a>,
         id: NodeId,
@@ -27,7 +27,7 @@ pub enum TreeNode<'a> {
 }
 
 impl<'a> TreeNode<'a> {
-    pub fn new(document: &'a Document<'a>, id: NodeId) -> TreeNode<'a> {
+    pub(crate) fn new(document: &'a Document<'a>, id: NodeId) -> TreeNode<'a> {
         TreeNode::Tree { document, id }
     }
 
@@ -154,12 +154,12 @@ impl<'a> Node<'a, DocumentJson> for TreeNode<'a> {
 }
 
 #[derive(Clone, Copy)]
-pub struct TreeObject<'a> {
+pub(crate) struct TreeObject<'a> {
     document: &'a Document<'a>,
     id: NodeId,
 }
 
-pub struct Members<'a> {
+pub(crate) struct Members<'a> {
     document: &'a Document<'a>,
     children: Children<'a, 'a>,
 }
@@ -198,12 +198,12 @@ impl<'a> Object<'a, DocumentJson> for TreeObject<'a> {
 }
 
 #[derive(Clone, Copy)]
-pub struct TreeArray<'a> {
+pub(crate) struct TreeArray<'a> {
     document: &'a Document<'a>,
     id: NodeId,
 }
 
-pub struct Elements<'a> {
+pub(crate) struct Elements<'a> {
     document: &'a Document<'a>,
     children: Children<'a, 'a>,
 }
@@ -234,7 +234,7 @@ impl<'a> Array<'a, DocumentJson> for TreeArray<'a> {
 }
 
 /// A number as written in the source.
-pub struct TreeNumber<'a>(&'a str);
+pub(crate) struct TreeNumber<'a>(&'a str);
 
 impl JsonNumber for TreeNumber<'_> {
     fn as_u64(&self) -> Option<u64> {

@@ -9,7 +9,7 @@ use crate::model::Registry;
 use crate::render::{REGENERATE_COMMAND, markdown};
 
 /// The file name beside the pages.
-pub const FILE_NAME: &str = "llms.txt";
+pub(crate) const FILE_NAME: &str = "llms.txt";
 
 /// The project's own docs llms.txt links to when they are in the docs directory (a user's
 /// registry built elsewhere has only the generated files).
@@ -37,7 +37,7 @@ const PROJECT_DOCS: [(&str, &str, &str); 4] = [
 ];
 
 /// The file's text for `registry`; `docs_dir` is where it is written (for the links that exist).
-pub fn render(registry: &Registry, docs_dir: &Path) -> String {
+pub(crate) fn render(registry: &Registry, docs_dir: &Path) -> String {
     let mut out = String::with_capacity(1024 + registry.services.len() * 96);
     let routed = registry
         .services

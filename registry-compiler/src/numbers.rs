@@ -35,7 +35,7 @@ const SCORE: Field = Field {
     model_max: None,
 };
 
-pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
+pub(crate) fn check(document: &Document<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(root) = document.root() else {
         return out;

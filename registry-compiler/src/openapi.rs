@@ -16,9 +16,10 @@ use serde_json::{Map, Value, json};
 use crate::model::{Registry, RequestType, Route};
 
 /// The file name beside the two pages.
-pub const FILE_NAME: &str = "openapi.json";
+pub(crate) const FILE_NAME: &str = "openapi.json";
 
 /// The document as canonical text: 2-space indent, LF, one final newline.
+#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
 pub fn render(registry: &Registry) -> String {
     let mut out = Vec::with_capacity(64 * 1024);
     // Writing to a Vec cannot fail, and serde_json writes valid UTF-8.
@@ -27,7 +28,7 @@ pub fn render(registry: &Registry) -> String {
 }
 
 /// [`render`]'s bytes, written to `writer` as they are produced.
-pub fn write_to(registry: &Registry, writer: impl io::Write) -> io::Result<()> {
+pub(crate) fn write_to(registry: &Registry, writer: impl io::Write) -> io::Result<()> {
     // The formatter writes a few bytes at a time; buffer them.
     let mut writer = io::BufWriter::with_capacity(64 * 1024, writer);
     serde_json::to_writer_pretty(&mut writer, &Document(registry)).map_err(io::Error::other)?;

@@ -7,11 +7,11 @@ use crate::diagnostics::{Code, Diagnostic, Span};
 
 /// A worker thread panicked; its results are lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Panicked;
+pub(crate) struct Panicked;
 
 impl Panicked {
     /// The internal-error diagnostic reporting that `what` did not finish.
-    pub fn diagnostic(self, what: &str) -> Diagnostic {
+    pub(crate) fn diagnostic(self, what: &str) -> Diagnostic {
         Diagnostic::error(
             Code::Internal,
             format!("internal error: {what} stopped with a panic, so the registry was not fully checked"),
@@ -23,7 +23,7 @@ impl Panicked {
 
 /// `f(index, item)` for every item, in order, on up to eight threads. Small inputs (under
 /// `min_chunk` items per thread) are not worth a thread and run here.
-pub fn map<T: Sync, R: Send>(
+pub(crate) fn map<T: Sync, R: Send>(
     items: &[T],
     min_chunk: usize,
     f: impl Fn(usize, &T) -> R + Sync,
@@ -58,7 +58,7 @@ pub fn map<T: Sync, R: Send>(
 }
 
 /// Runs `side` on another thread while `main` runs on this one.
-pub fn join<A: Send, B>(
+pub(crate) fn join<A: Send, B>(
     side: impl FnOnce() -> A + Send,
     main: impl FnOnce() -> B,
 ) -> (Result<A, Panicked>, B) {
@@ -72,7 +72,7 @@ pub fn join<A: Send, B>(
 /// Panics when the debug-build fault hook `WORKERFLOW_REGISTRY_PANIC_IN` names `site`, so tests
 /// can check that a panicking worker fails the run through the real binary. Absent from release
 /// builds.
-pub fn fault_point(site: &str) {
+pub(crate) fn fault_point(site: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os("WORKERFLOW_REGISTRY_PANIC_IN").is_some_and(|value| value == site) {
         panic!("injected panic in {site}");

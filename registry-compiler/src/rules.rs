@@ -17,7 +17,7 @@ mod chars;
 mod contract;
 
 /// The URL fields of a service (besides `sources`).
-pub const URL_FIELDS: [&str; 8] = [
+pub(crate) const URL_FIELDS: [&str; 8] = [
     "officialApiDocsUrl",
     "bestBaseLink",
     "authDocsUrl",
@@ -29,7 +29,7 @@ pub const URL_FIELDS: [&str; 8] = [
 ];
 
 /// Runs every rule over `document` and returns what they found.
-pub fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
+pub(crate) fn check<'src>(document: &Document<'src>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(root) = document.root() else {
         return out;

@@ -13,7 +13,7 @@ use crate::load::{Document, NodeId, NodeKind};
 use workerflow_names::did_you_mean;
 
 /// The bundled schema, used when the registry has no `services.schema.json` beside it.
-pub const BUNDLED_SCHEMA: &str = include_str!("../../connector-registry/services.schema.json");
+pub(crate) const BUNDLED_SCHEMA: &str = include_str!("../../connector-registry/services.schema.json");
 
 const BUNDLED_ORIGIN: &str = "(bundled)";
 
@@ -431,7 +431,7 @@ fn object_kind(pointer: &str) -> ObjectKind {
 }
 
 /// `services[41] (HubSpot): ` for pointers inside a service, empty otherwise.
-pub fn place(document: &Document<'_>, pointer: &str) -> String {
+pub(crate) fn place(document: &Document<'_>, pointer: &str) -> String {
     let mut segments = pointer.split('/').skip(1);
     if segments.next() != Some("services") {
         return String::new();
@@ -443,7 +443,7 @@ pub fn place(document: &Document<'_>, pointer: &str) -> String {
 }
 
 /// `services[41] (HubSpot): `, naming the service by its connector name when it has one.
-pub fn service_place(document: &Document<'_>, index: usize) -> String {
+pub(crate) fn service_place(document: &Document<'_>, index: usize) -> String {
     let name = document
         .root()
         .and_then(|root| document.get(root, "services"))

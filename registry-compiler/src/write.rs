@@ -33,14 +33,14 @@ const MAX_DIFF_LINES: usize = 60;
 
 /// Writes `contents` to `path` unless the file already holds exactly these bytes. Either way,
 /// temp files that killed writers left beside `path` are removed.
-pub fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<Written> {
+pub(crate) fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<Written> {
     let mut writer = FileWriter::new(path)?;
     writer.write_all(contents)?;
     writer.finish()
 }
 
 /// Compares `path` with `expected` without writing anything.
-pub fn check(path: &Path, expected: &str) -> io::Result<Freshness> {
+pub(crate) fn check(path: &Path, expected: &str) -> io::Result<Freshness> {
     match same_contents(path, expected.as_bytes()) {
         Ok(true) => return Ok(Freshness::Fresh),
         Ok(false) => {}
@@ -93,7 +93,7 @@ const CHUNK: usize = 1 << 16;
 /// they are stale), while syncing a 100,000-service index costs more than building it (~0.6 s
 /// for 200 MB here). Durability against power loss is not worth that on every `cargo build`.
 #[derive(Debug)]
-pub struct FileWriter {
+pub(crate) struct FileWriter {
     path: PathBuf,
     /// The file on disk and its length, while everything so far matches its start. Writers
     /// never modify a file in place (they rename over it), so this handle keeps reading the
@@ -117,7 +117,7 @@ impl FileWriter {
     /// Opens the file at `path` for comparing, and removes temp files that killed writers left
     /// beside it (also when this build turns out to change nothing: it may have been killed
     /// while writing the other version).
-    pub fn new(path: &Path) -> io::Result<FileWriter> {
+    pub(crate) fn new(path: &Path) -> io::Result<FileWriter> {
         // A symlinked target is written through the link (the link stays a link), with the
         // temp file beside the file it points to, so the rename stays within one directory.
         let path = &final_target(path)?;
@@ -146,14 +146,14 @@ impl FileWriter {
 
     /// The first I/O error this writer met, if any: what a producer that could only report
     /// "writing failed" (a template engine) ran into.
-    pub fn take_error(&mut self) -> Option<io::Error> {
+    pub(crate) fn take_error(&mut self) -> Option<io::Error> {
         self.error
             .take()
             .map(|(kind, message)| io::Error::new(kind, message))
     }
 
     /// Compares or writes the rest and puts the new file in place when it differs.
-    pub fn finish(mut self) -> io::Result<Written> {
+    pub(crate) fn finish(mut self) -> io::Result<Written> {
         self.flush_pending()?;
         if self.temp.is_none() {
             if matches!(self.old, Some((_, len, _)) if len == self.matched) {
@@ -379,6 +379,7 @@ pub(crate) fn temp_name(name: &str) -> String {
 static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A unified diff from `old` to `new`, cut after [`MAX_DIFF_LINES`] lines.
+#[cfg_attr(not(feature = "scaffold"), allow(unreachable_pub))]
 pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
     let diff = similar::TextDiff::configure()
         .timeout(std::time::Duration::from_secs(2))

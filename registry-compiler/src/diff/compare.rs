@@ -41,7 +41,7 @@ impl Differ<'_> {
 }
 
 /// Every change from `base` to `head`, breaking first, then by code and subject.
-pub fn changes(base: Version<'_>, head: Version<'_>) -> Vec<Change> {
+pub(crate) fn changes(base: Version<'_>, head: Version<'_>) -> Vec<Change> {
     let mut d = Differ {
         base,
         head,

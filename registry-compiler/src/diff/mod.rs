@@ -15,9 +15,9 @@ mod compare;
 mod render;
 mod review;
 
-pub use compare::changes;
-pub use render::Files;
-pub use review::{Review, review};
+pub(crate) use compare::changes;
+pub(crate) use render::Files;
+pub(crate) use review::{Review, review};
 
 use serde::Serialize;
 
@@ -30,14 +30,14 @@ use crate::{Code, Source, Span, parallel};
 /// Which file a change is located in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Side {
+pub(crate) enum Side {
     Base,
     Head,
 }
 
 /// One classified change.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     pub code: Code,
     pub class: Class,
     /// What changed, as acknowledgements name it: a service id, a route id, `ROUTE:LABEL`,
@@ -51,7 +51,7 @@ pub struct Change {
 
 /// One side of a diff: a valid registry and the document it was built from.
 #[derive(Clone, Copy)]
-pub struct Version<'a> {
+pub(crate) struct Version<'a> {
     pub registry: &'a Registry,
     pub document: &'a Document<'a>,
     /// Each model service's index in the document's `services`, when the registry holds only
@@ -99,7 +99,7 @@ impl Version<'_> {
 
 /// Why two files could not be compared.
 #[derive(Debug)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// One side or both are invalid: their diagnostics, as `check` reports them.
     Invalid(Vec<crate::Invalid>),
     /// A side has no document and no error to say why (not expected).
@@ -111,7 +111,7 @@ pub enum Refused {
 /// Compares two registry files: both validated as `check` does (at once, on two threads), then
 /// the models of the services whose text differs (the same bytes on both sides cannot change
 /// anything), then [`review`].
-pub fn compare_sources(base_file: &Source, head_file: &Source) -> Result<Review, Refused> {
+pub(crate) fn compare_sources(base_file: &Source, head_file: &Source) -> Result<Review, Refused> {
     // Both sides validated as `check` does, at once, each against its own schema (the CLI
     // gives both the head's).
     let check_base = || check_to_document(base_file.text(), base_file.schema());

@@ -11,7 +11,7 @@ use crate::diagnostics::{LineIndex, Report};
 use super::{Review, Side};
 
 /// The two files a review is printed against, as shown to users.
-pub struct Files<'a> {
+pub(crate) struct Files<'a> {
     pub base_path: &'a str,
     pub base_source: &'a str,
     pub head_path: &'a str,
@@ -69,7 +69,7 @@ impl Files<'_> {
     }
 
     /// rustc-style snippets (base-file places first), without a summary line.
-    pub fn text(&self, review: &Review, color: bool) -> String {
+    pub(crate) fn text(&self, review: &Review, color: bool) -> String {
         let (base, head) = review.diagnostics();
         let mut out = Report {
             path: self.base_path,
@@ -89,7 +89,7 @@ impl Files<'_> {
     }
 
     /// GitHub Actions annotations.
-    pub fn github(&self, review: &Review) -> String {
+    pub(crate) fn github(&self, review: &Review) -> String {
         let (base, head) = review.diagnostics();
         let mut out = Report {
             path: self.base_path,
@@ -109,7 +109,7 @@ impl Files<'_> {
     }
 
     /// One JSON document: the counts, every change and every stale acknowledgement.
-    pub fn json(&self, review: &Review) -> String {
+    pub(crate) fn json(&self, review: &Review) -> String {
         let base_index = LineIndex::new(self.base_source);
         let head_index = LineIndex::new(self.head_source);
         let place = |side: Side, span: Span| {
@@ -174,7 +174,7 @@ impl Files<'_> {
     }
 
     /// A summary table for a pull-request comment.
-    pub fn markdown(&self, review: &Review) -> String {
+    pub(crate) fn markdown(&self, review: &Review) -> String {
         // One table cell: no pipe, line break or terminal control from a path or a name.
         let cell = |text: &str| {
             crate::diagnostics::escape_controls(&text.replace('|', "\\|").replace('\n', " "))

@@ -12,7 +12,7 @@ use super::{Change, Side, Version, changes};
 
 /// One entry of a registry's top-level `changes` list.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Acknowledgement {
+pub(crate) struct Acknowledgement {
     pub code: String,
     pub subject: String,
     pub reason: String,
@@ -22,7 +22,7 @@ pub struct Acknowledgement {
 }
 
 /// The `changes` list of a valid registry's document, in order.
-pub fn acknowledgements(document: &Document<'_>) -> Vec<Acknowledgement> {
+pub(super) fn acknowledgements(document: &Document<'_>) -> Vec<Acknowledgement> {
     let Some(list) = document
         .root()
         .and_then(|root| document.get(root, "changes"))
@@ -57,14 +57,14 @@ pub fn acknowledgements(document: &Document<'_>) -> Vec<Acknowledgement> {
 
 /// A change with the head registry's acknowledgement of it, if any.
 #[derive(Clone, Debug)]
-pub struct Reviewed {
+pub(crate) struct Reviewed {
     pub change: Change,
     pub acknowledged: Option<Acknowledgement>,
 }
 
 impl Reviewed {
     /// A breaking change nobody acknowledged: `diff` fails.
-    pub fn is_blocking(&self) -> bool {
+    pub(crate) fn is_blocking(&self) -> bool {
         self.change.class == Class::Breaking && self.acknowledged.is_none()
     }
 }
@@ -72,14 +72,14 @@ impl Reviewed {
 /// The changes with their acknowledgements, and the acknowledgements added since the base that
 /// name no change.
 #[derive(Clone, Debug, Default)]
-pub struct Review {
+pub(crate) struct Review {
     pub changes: Vec<Reviewed>,
     pub stale: Vec<Acknowledgement>,
 }
 
 /// Compares `base` with `head` and matches the changes against `head`'s `changes` list. Entries
 /// already in the base are history (the changelog) and are not required to match.
-pub fn review(base: Version<'_>, head: Version<'_>) -> Review {
+pub(crate) fn review(base: Version<'_>, head: Version<'_>) -> Review {
     let acks = acknowledgements(head.document);
     let old: HashSet<(String, String)> = acknowledgements(base.document)
         .into_iter()
@@ -111,12 +111,12 @@ pub fn review(base: Version<'_>, head: Version<'_>) -> Review {
 }
 
 impl Review {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.changes.is_empty() && self.stale.is_empty()
     }
 
     /// Whether `diff` exits 1: an unacknowledged breaking change or a stale acknowledgement.
-    pub fn fails(&self) -> bool {
+    pub(crate) fn fails(&self) -> bool {
         !self.stale.is_empty() || self.changes.iter().any(Reviewed::is_blocking)
     }
 
@@ -132,7 +132,7 @@ impl Review {
     }
 
     /// `2 breaking (1 unacknowledged), 1 notable, 0 cosmetic, 1 stale acknowledgement`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut line = format!("{} breaking", self.count(Class::Breaking));
         if self.unacknowledged() > 0 {
             let _ = write!(line, " ({} unacknowledged)", self.unacknowledged());
@@ -155,7 +155,7 @@ impl Review {
     }
 
     /// The review as diagnostics of the base file and of the head file.
-    pub fn diagnostics(&self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    pub(crate) fn diagnostics(&self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
         let (mut base, mut head) = (Vec::new(), Vec::new());
         for reviewed in &self.changes {
             let change = &reviewed.change;

@@ -16,10 +16,10 @@ use crate::diagnostics::{Code, Diagnostic, Span};
 mod scanner;
 
 /// Containers nested deeper than this are refused; real registries use six levels.
-pub const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Files larger than this are refused before they are read (see README, "Limits").
-pub const MAX_REGISTRY_BYTES: u64 = 128 * 1024 * 1024;
+pub(crate) const MAX_REGISTRY_BYTES: u64 = 128 * 1024 * 1024;
 
 /// What a node is. Strings and numbers keep only their span: they are decoded on demand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Node {
 }
 
 /// Index of a node in [`Document::nodes`].
-pub type NodeId = u32;
+pub(crate) type NodeId = u32;
 
 /// A parsed JSON text: the source plus every value's span, in pre-order.
 #[derive(Debug)]
@@ -99,6 +99,7 @@ pub struct Document<'src> {
 
 /// The outcome of scanning: the document (complete only when no error was found) and the
 /// problems in source order.
+#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
 pub struct Scan<'src> {
     pub document: Document<'src>,
     pub diagnostics: Vec<Diagnostic>,
@@ -106,12 +107,14 @@ pub struct Scan<'src> {
 
 impl Scan<'_> {
     /// True when the document is complete and can be validated.
+    #[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
     pub fn is_usable(&self) -> bool {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 }
 
 /// Checks that `bytes` is UTF-8, reporting the first bad byte otherwise.
+#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
 pub fn check_utf8(bytes: &[u8]) -> Result<&str, Box<Diagnostic>> {
     std::str::from_utf8(bytes).map_err(|error| {
         let at = error.valid_up_to() as u32;
@@ -134,6 +137,7 @@ pub fn check_utf8(bytes: &[u8]) -> Result<&str, Box<Diagnostic>> {
 }
 
 /// Scans `source` into a [`Document`], collecting every syntax problem it can recover from.
+#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
 pub fn scan(source: &str) -> Scan<'_> {
     let (nodes, diagnostics) = scanner::Parser::run(source);
     Scan {
@@ -194,7 +198,7 @@ pub(crate) fn unicode_escape(raw: &[u8], at: usize) -> UnicodeEscape {
     }
 }
 
-pub fn decode_string(raw: &str) -> Cow<'_, str> {
+pub(crate) fn decode_string(raw: &str) -> Cow<'_, str> {
     if !raw.contains('\\') {
         return Cow::Borrowed(raw);
     }
@@ -422,7 +426,7 @@ impl Iterator for Children<'_, '_> {
 }
 
 /// Escapes one JSON pointer segment (RFC 6901).
-pub fn pointer_segment(segment: &str) -> Cow<'_, str> {
+pub(crate) fn pointer_segment(segment: &str) -> Cow<'_, str> {
     if segment.contains(['~', '/']) {
         Cow::Owned(segment.replace('~', "~0").replace('/', "~1"))
     } else {

@@ -10,7 +10,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use crate::model::{AuthType, Confidence, DocsRequiresLogin, Registry, Route, Service};
 
 /// Human names of the URL fields, in the order `Service::links` yields them.
-pub const LINK_LABELS: [(&str, &str); 8] = [
+pub(super) const LINK_LABELS: [(&str, &str); 8] = [
     ("officialApiDocsUrl", "API docs"),
     ("bestBaseLink", "Base link"),
     ("authDocsUrl", "Auth docs"),
@@ -22,7 +22,7 @@ pub const LINK_LABELS: [(&str, &str); 8] = [
 ];
 
 /// The human name of a URL field (`officialApiDocsUrl` → `API docs`).
-pub fn link_label(field: &'static str) -> &'static str {
+pub(super) fn link_label(field: &'static str) -> &'static str {
     LINK_LABELS
         .iter()
         .find(|(name, _)| *name == field)
@@ -40,7 +40,7 @@ pub struct SourceInfo {
 
 /// Orderings and counts computed once and shared by both pages.
 #[derive(Debug)]
-pub struct Catalog {
+pub(super) struct Catalog {
     registry: Arc<Registry>,
     /// Ranked services by rank, then unranked ones in registry order: the tables' default order.
     by_rank: Arc<[usize]>,
@@ -52,7 +52,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(registry: Arc<Registry>) -> Catalog {
+    pub(super) fn new(registry: Arc<Registry>) -> Catalog {
         let services = &registry.services;
         let mut ranked: Vec<usize> = (0..services.len())
             .filter(|&i| services[i].rank.is_some())
@@ -91,12 +91,12 @@ impl Catalog {
         }
     }
 
-    pub fn registry(&self) -> &Registry {
+    pub(super) fn registry(&self) -> &Registry {
         &self.registry
     }
 
     /// The template context shared by the Markdown and HTML templates.
-    pub fn context(&self, source: &SourceInfo, command: &str) -> Value {
+    pub(super) fn context(&self, source: &SourceInfo, command: &str) -> Value {
         let registry = &self.registry;
         let count_list = |pairs: Vec<(&'static str, usize)>| -> Value {
             pairs
@@ -164,7 +164,7 @@ fn opt(value: Option<&str>) -> Value {
 
 /// A window of services in a given order.
 #[derive(Debug)]
-pub struct ServiceList {
+pub(super) struct ServiceList {
     registry: Arc<Registry>,
     indices: Arc<[usize]>,
     start: usize,
@@ -172,12 +172,12 @@ pub struct ServiceList {
 }
 
 impl ServiceList {
-    pub fn registry(&self) -> &Registry {
+    pub(super) fn registry(&self) -> &Registry {
         &self.registry
     }
 
     /// Indices into `registry().services`, in list order.
-    pub fn order(&self) -> &[usize] {
+    pub(super) fn order(&self) -> &[usize] {
         &self.indices[self.start..self.end]
     }
 }
@@ -296,18 +296,18 @@ impl Object for ServiceView {
 
 /// Every declared route, in registry order.
 #[derive(Debug)]
-pub struct RouteList {
+pub(super) struct RouteList {
     registry: Arc<Registry>,
     routes: Arc<[(usize, usize)]>,
 }
 
 impl RouteList {
-    pub fn registry(&self) -> &Registry {
+    pub(super) fn registry(&self) -> &Registry {
         &self.registry
     }
 
     /// `(service index, route index)` pairs, in registry order.
-    pub fn routes(&self) -> &[(usize, usize)] {
+    pub(super) fn routes(&self) -> &[(usize, usize)] {
         &self.routes
     }
 }

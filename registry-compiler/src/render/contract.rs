@@ -13,7 +13,7 @@ use crate::model::{Example, Registry, RequestType, Route, Service, SettingKind};
 /// Above this many routes the HTML page's route sections are `<noscript>` text that its script
 /// shows one at a time, when a link names one: 500 sections are ~1 MB of page to style and lay
 /// out (the generated benchmark's 10,000 made scrolling the table miss frames).
-pub const ROUTE_SECTIONS_INLINE_LIMIT: usize = 500;
+pub(super) const ROUTE_SECTIONS_INLINE_LIMIT: usize = 500;
 
 /// A field of an object schema: name, type, required, description.
 struct Field {
@@ -131,7 +131,7 @@ fn setting_items(
 }
 
 /// The Markdown route sections.
-pub fn write_markdown(
+pub(super) fn write_markdown(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     routes: &[(usize, usize)],
@@ -253,7 +253,7 @@ pub fn write_markdown(
 }
 
 /// The HTML route sections.
-pub fn write_html(
+pub(super) fn write_html(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     routes: &[(usize, usize)],

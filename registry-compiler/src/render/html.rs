@@ -10,7 +10,7 @@ use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
 
 use super::links::{LINK_REL, link_into, route_anchor};
-pub use super::links::{escape_into, is_linkable, link};
+pub(crate) use super::links::{escape_into, is_linkable, link};
 use super::write_chunked;
 use crate::model::{DocsRequiresLogin, Registry, Service};
 
@@ -26,7 +26,7 @@ fn short_url(url: &str) -> &str {
 /// Renders registry prose (CommonMark) to HTML. Raw HTML in the prose becomes text, links keep
 /// only `https://` targets (with `rel`), and images become links, so the page never loads
 /// anything the registry names.
-pub fn prose(markdown: &str) -> String {
+pub(crate) fn prose(markdown: &str) -> String {
     if is_plain_sentence(markdown) {
         // What pulldown-cmark makes of it, without parsing: a paragraph of the text itself.
         return format!("<p>{markdown}</p>\n");
@@ -101,7 +101,7 @@ fn is_plain_sentence(text: &str) -> bool {
 /// How many services the static table (the page without script) lists at most. Above it the
 /// table shows the first ones and points to `SERVICE_API_INDEX.md`: 20,000 rows are ~4 MB of a
 /// table the browser only parses (as text, inside `<noscript>`) when script runs.
-pub const STATIC_TABLE_LIMIT: usize = 20_000;
+pub(crate) const STATIC_TABLE_LIMIT: usize = 20_000;
 
 /// Writes the static table's `<tr>`s (the page without script), in the given order, at most
 /// [`STATIC_TABLE_LIMIT`]. Each value once: the docs link shows its host and path, the full
@@ -109,7 +109,7 @@ pub const STATIC_TABLE_LIMIT: usize = 20_000;
 /// and in `SERVICE_API_INDEX.md`. End tags the HTML parser implies are left out.
 /// Written here rather than in the template because interpreting a template per row would cost
 /// ~20 µs a row, seconds for a 100,000-service registry; this takes about one.
-pub fn write_static_rows(
+pub(crate) fn write_static_rows(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     order: &[usize],
@@ -179,7 +179,7 @@ fn static_row(out: &mut String, s: &Service) {
 /// - `login` is 1 (yes), 2 (no) or 0 (not known); `routes` are `[id, request type, summary,
 ///   [[secret label, [name...]]...], auth]`; `sources` those not among the links.
 /// - Trailing empty fields are left out.
-pub fn write_data_island(
+pub(crate) fn write_data_island(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     order: &[usize],
@@ -481,6 +481,7 @@ fn json_string_into(out: &mut String, text: &str) {
 }
 
 /// A Content-Security-Policy source for an inline script or style: `sha256-<base64>`.
+#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
 pub fn csp_hash(text: &str) -> String {
     format!(
         "sha256-{}",

@@ -7,7 +7,7 @@ pub(crate) const LINK_REL: &str = "noopener noreferrer";
 
 /// Appends `text` with `& < > " '` escaped, so it is safe in element content and in quoted
 /// attribute values alike.
-pub fn escape_into(out: &mut String, text: &str) {
+pub(crate) fn escape_into(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
@@ -26,7 +26,7 @@ pub fn escape_into(out: &mut String, text: &str) {
     out.push_str(&text[start..]);
 }
 
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text);
     out
@@ -34,7 +34,7 @@ pub fn escape(text: &str) -> String {
 
 /// Whether a URL may become a link: only `https://`, so `javascript:`, `data:` and plain-http
 /// values stay text.
-pub fn is_linkable(url: &str) -> bool {
+pub(crate) fn is_linkable(url: &str) -> bool {
     let scheme = url
         .get(..8)
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
@@ -45,7 +45,7 @@ pub fn is_linkable(url: &str) -> bool {
 }
 
 /// An outbound link to `url` showing `text`, or the escaped text alone when `url` is not https.
-pub fn link(url: &str, text: &str) -> String {
+pub(crate) fn link(url: &str, text: &str) -> String {
     let mut out = String::with_capacity(url.len() + text.len() + 48);
     link_into(&mut out, url, text);
     out
@@ -67,7 +67,7 @@ pub(crate) fn link_into(out: &mut String, url: &str, text: &str) {
 
 /// The `id` of an HTML anchor placed before a heading: the service id when it is a slug (the
 /// registry guarantees it), else a slug made from it, so no value reaches the raw HTML.
-pub fn anchor(id: &str) -> String {
+pub(crate) fn anchor(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     anchor_into(&mut out, id);
     out

@@ -5,7 +5,7 @@
 use std::fmt::{self, Write as _};
 
 use super::context::link_label;
-pub use super::links::anchor;
+pub(crate) use super::links::anchor;
 use super::links::{anchor_into, is_linkable};
 use super::write_chunked;
 use crate::model::{DocsRequiresLogin, Registry, Route, Service};
@@ -14,7 +14,7 @@ use crate::model::{DocsRequiresLogin, Registry, Route, Service};
 /// get a backslash, and `_` does too unless a letter or digit precedes its run (such a run can never
 /// open emphasis, so `snake_case` names stay readable in the raw file); `<` becomes `&lt;`; line
 /// breaks become spaces unless `keep_newlines` (prose).
-pub fn escape_into(out: &mut String, text: &str, keep_newlines: bool) {
+pub(crate) fn escape_into(out: &mut String, text: &str, keep_newlines: bool) {
     let bytes = text.as_bytes();
     let mut start = 0;
     // Every character escaped is ASCII, so byte offsets are always char boundaries.
@@ -57,14 +57,14 @@ pub fn escape_into(out: &mut String, text: &str, keep_newlines: bool) {
 }
 
 /// A value on one line (table cells, list items, headings).
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text, false);
     out
 }
 
 /// Multi-line prose: the same escaping, line breaks kept.
-pub fn prose(text: &str) -> String {
+pub(crate) fn prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text.trim(), true);
     out
@@ -73,7 +73,7 @@ pub fn prose(text: &str) -> String {
 /// Registry notes as one line of inline text: escaped, line breaks as spaces, and a leading
 /// block marker (`#`, `-`, `+`, `>`, `=`, `1.`) escaped, so data never makes a heading, list or
 /// quote.
-pub fn inline(text: &str) -> String {
+pub(crate) fn inline(text: &str) -> String {
     let text = text.trim();
     let mut out = String::with_capacity(text.len() + 8);
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
@@ -95,7 +95,7 @@ pub fn inline(text: &str) -> String {
 
 /// Appends `text` as a code span, verbatim: the fence is longer than any backtick run in it,
 /// and line breaks become spaces (a code span is one line).
-pub fn code_span_into(out: &mut String, text: &str) {
+pub(crate) fn code_span_into(out: &mut String, text: &str) {
     let ticks = "`".repeat(longest_backtick_run(text) + 1);
     let pad = text.starts_with('`') || text.ends_with('`');
     out.push_str(&ticks);
@@ -124,14 +124,14 @@ pub(crate) fn longest_backtick_run(text: &str) -> usize {
 }
 
 /// [`code_span_into`] as a new string.
-pub fn code_span(text: &str) -> String {
+pub(crate) fn code_span(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     code_span_into(&mut out, text);
     out
 }
 
 /// Prefixes every line with `> `, so prose stays one block quote whatever its lines start with.
-pub fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     for (index, line) in text.lines().enumerate() {
         if index > 0 {
@@ -148,7 +148,7 @@ pub fn quote(text: &str) -> String {
 
 /// A link to `url` showing `text` (both escaped), or the URL as an inert code span when it is
 /// not `https://`.
-pub fn link(url: &str, text: &str) -> String {
+pub(crate) fn link(url: &str, text: &str) -> String {
     let mut out = String::with_capacity(url.len() + text.len() + 8);
     link_into(&mut out, url, text);
     out
@@ -175,7 +175,7 @@ fn link_into(out: &mut String, url: &str, text: &str) {
 }
 
 /// `| Service | Route | Request type | Secret requirements | Auth | Docs |` rows, to `sink`.
-pub fn write_route_rows(
+pub(crate) fn write_route_rows(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     routes: &[(usize, usize)],
@@ -204,7 +204,7 @@ pub fn write_route_rows(
 }
 
 /// Rows of the ranked (`with_rank`) or unranked services table, to `sink`.
-pub fn write_service_rows(
+pub(crate) fn write_service_rows(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     order: &[usize],
@@ -238,7 +238,7 @@ pub fn write_service_rows(
 
 /// One section per service, to `sink`: anchor, heading, every non-null link, routes, sources,
 /// notes.
-pub fn write_sections(
+pub(crate) fn write_sections(
     sink: &mut dyn fmt::Write,
     registry: &Registry,
     order: &[usize],

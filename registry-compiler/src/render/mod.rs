@@ -22,9 +22,9 @@
 
 mod context;
 mod contract;
-pub mod html;
+pub(crate) mod html;
 pub(crate) mod links;
-pub mod markdown;
+pub(crate) mod markdown;
 
 use std::fmt;
 use std::io::Write;
@@ -43,7 +43,7 @@ use crate::model::{AuthType, Registry, Service};
 /// The command that regenerates the docs, as the pages, `build.rs` warnings and `build --check`
 /// name it: the installed CLI, which works in any crate with a registry (`cargo run -p
 /// workerflow-registry` works only in the toolkit's workspace).
-pub const REGENERATE_COMMAND: &str = "workerflow-registry build";
+pub(crate) const REGENERATE_COMMAND: &str = "workerflow-registry build";
 
 /// The auto-escape mode of Markdown templates.
 const MARKDOWN: &str = "markdown";
@@ -83,7 +83,7 @@ impl Page {
 }
 
 /// The directory the embedded templates come from (for `rerun-if-changed` in build scripts).
-pub fn embedded_templates_dir() -> PathBuf {
+pub(crate) fn embedded_templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
 }
 

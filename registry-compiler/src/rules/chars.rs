@@ -9,7 +9,7 @@ use unicode_script::{Script, UnicodeScript};
 
 /// Why `c` may not appear in any text of the registry, if it may not: C0/C1 controls other
 /// than tab, line feed and carriage return, and the bidirectional controls.
-pub fn forbidden(c: char) -> Option<&'static str> {
+pub(super) fn forbidden(c: char) -> Option<&'static str> {
     if is_bidi_control(c) {
         Some("a bidirectional control")
     } else if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
@@ -26,7 +26,7 @@ fn is_bidi_control(c: char) -> bool {
 /// Whether `c` shows as nothing: format characters (zero-width space and joiners, soft hyphen,
 /// word joiner, BOM), variation selectors and the Hangul fillers. Bidirectional controls are
 /// format characters too, but [`forbidden`] reports them.
-pub fn is_invisible(c: char) -> bool {
+pub(super) fn is_invisible(c: char) -> bool {
     if is_bidi_control(c) {
         return false;
     }
@@ -149,7 +149,7 @@ fn entry(c: char) -> Option<&'static (char, &'static str, Option<char>)> {
 
 /// `U+0430 CYRILLIC SMALL LETTER A`; a code point not in the table is named by its script or
 /// its kind (`U+0436 (Cyrillic)`).
-pub fn describe(c: char) -> String {
+pub(super) fn describe(c: char) -> String {
     let code = c as u32;
     if let Some((_, name, _)) = entry(c) {
         return format!("U+{code:04X} {name}");
@@ -176,7 +176,7 @@ pub fn describe(c: char) -> String {
 }
 
 /// The Latin letter `c` is mistaken for, when it is a known look-alike.
-pub fn latin_lookalike(c: char) -> Option<char> {
+pub(super) fn latin_lookalike(c: char) -> Option<char> {
     entry(c).and_then(|(_, _, latin)| *latin)
 }
 
@@ -195,7 +195,7 @@ const WRITTEN_TOGETHER: &[&[Script]] = &[
 
 /// When `name` mixes scripts that are not written together: the name of the script most of it
 /// is written in, and the characters outside it (each once, in order).
-pub fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
+pub(super) fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
     // ASCII letters are all Latin (the rest Common): almost every name, at the cost of one scan.
     if name.is_ascii() {
         return None;
@@ -263,7 +263,7 @@ pub fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
 ///
 /// In a name (`in_name`), tab, line feed and carriage return are refused too: a name is shown
 /// on one line, in pages and in messages.
-pub fn first_forbidden(
+pub(super) fn first_forbidden(
     raw: &str,
     in_name: bool,
 ) -> Option<(std::ops::Range<usize>, char, &'static str)> {

@@ -281,7 +281,7 @@ fn host_problem(host: &str) -> Option<&'static str> {
 }
 
 /// Whether an OpenAPI response key (`400`, `4XX`) covers `status`.
-pub fn status_matches(key: &str, status: u64) -> bool {
+pub(super) fn status_matches(key: &str, status: u64) -> bool {
     let code = status.to_string();
     key.len() == 3
         && code.len() == 3
