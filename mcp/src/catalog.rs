@@ -103,6 +103,7 @@ impl Stamp {
 }
 
 impl Catalog {
+    /// The catalogue of the registry at `location` (or the reason none was found).
     pub fn new(location: Result<PathBuf, String>) -> Catalog {
         Catalog {
             location,
@@ -110,6 +111,7 @@ impl Catalog {
         }
     }
 
+    /// Where the registry is, or why none was found.
     pub fn location(&self) -> Result<&Path, &str> {
         match &self.location {
             Ok(path) => Ok(path),

@@ -16,7 +16,10 @@ const PIPE_BYTES: usize = 64 * 1024;
 /// The SDK's ends (what it reads, what it writes) for a client on `input` and `output`, and the
 /// tasks that carry lines between them. The tasks end when the client closes its input and the
 /// SDK has written its last answer.
-pub fn wire<I, O>(input: I, output: O) -> (DuplexStream, DuplexStream, tokio::task::JoinSet<()>)
+pub(crate) fn wire<I, O>(
+    input: I,
+    output: O,
+) -> (DuplexStream, DuplexStream, tokio::task::JoinSet<()>)
 where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
@@ -75,7 +78,7 @@ where
 }
 
 /// The JSON-RPC error answer a line gets instead of reaching the SDK, if any.
-pub fn refusal(line: &str) -> Option<Value> {
+pub(crate) fn refusal(line: &str) -> Option<Value> {
     let value: Value = match serde_json::from_str(line) {
         Ok(value) => value,
         Err(error) => {

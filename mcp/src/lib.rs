@@ -216,10 +216,13 @@ impl ServerHandler for RegistryServer {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot start the async runtime")]
+    /// The Tokio runtime could not start.
     Runtime(#[source] std::io::Error),
     #[error("the MCP session did not start")]
+    /// The MCP handshake with the client failed.
     Initialize(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the MCP session ended abnormally")]
+    /// The session's task failed.
     Session(#[source] tokio::task::JoinError),
 }
 

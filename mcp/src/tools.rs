@@ -26,7 +26,7 @@ const DEFAULT_LIMIT: u64 = 10;
 const MAX_LIMIT: u64 = 100;
 
 /// Every tool this server offers, in the order `tools/list` gives them.
-pub fn definitions() -> Vec<Tool> {
+pub(crate) fn definitions() -> Vec<Tool> {
     let auth_names: Vec<&str> = AuthType::ALL.iter().map(|auth| auth.as_str()).collect();
     let read_only = ToolAnnotations::new()
         .read_only(true)
@@ -166,7 +166,7 @@ fn arguments<T: DeserializeOwned>(
 
 /// Runs tool `name`. Blocking (it may load the registry): the server calls it off the async
 /// threads.
-pub fn call(
+pub(crate) fn call(
     catalog: &Catalog,
     name: &str,
     args: Option<JsonObject>,

@@ -97,7 +97,11 @@ pub enum FormatError {
 
 /// The canonical text of a registry, or why there is none. `path` is the name shown in
 /// diagnostics.
-pub(crate) fn format_registry(source: &str, schema: &Schema, path: &str) -> Result<String, FormatError> {
+pub(crate) fn format_registry(
+    source: &str,
+    schema: &Schema,
+    path: &str,
+) -> Result<String, FormatError> {
     compile(source, schema)
         .into_result(path, source)
         .map_err(FormatError::Invalid)?;

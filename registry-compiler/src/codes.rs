@@ -10,7 +10,7 @@ macro_rules! codes {
         /// A stable diagnostic code such as `WF301`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code {
-            $( $variant, )*
+            $( #[doc = concat!("`", $code, "`: ", $title, ".")] $variant, )*
         }
 
         impl Code {
@@ -295,12 +295,16 @@ impl Code {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeClass {
+    /// Callers or deployments that worked before can break.
     Breaking,
+    /// Worth a line in the release notes; nothing breaks.
     Notable,
+    /// Wording or presentation only.
     Cosmetic,
 }
 
 impl ChangeClass {
+    /// The class as `diff` prints it: `breaking`, `notable` or `cosmetic`.
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeClass::Breaking => "breaking",

@@ -15,11 +15,14 @@ pub(crate) use crate::codes::Code;
 /// A byte range in the registry file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct Span {
+    /// The first byte.
     pub start: u32,
+    /// The byte after the last.
     pub end: u32,
 }
 
 impl Span {
+    /// The bytes `start..end`.
     pub fn new(start: u32, end: u32) -> Span {
         Span {
             start,
@@ -30,17 +33,24 @@ impl Span {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// Whether a diagnostic fails the check.
 pub enum Severity {
+    /// The registry is invalid: `check` and the build fail.
     Error,
+    /// Worth fixing; the registry stays valid.
     Warning,
 }
 
 /// One problem found in a registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The rule's stable code (`workerflow-registry explain CODE`).
     pub code: Code,
+    /// What is wrong, in one line.
     pub message: String,
+    /// Where, in bytes of the file.
     pub span: Span,
     /// Text under the caret.
     pub label: Option<String>,
@@ -48,10 +58,12 @@ pub struct Diagnostic {
     pub secondary: Vec<(Span, String)>,
     /// JSON pointer of the value concerned, when it has one.
     pub pointer: Option<String>,
+    /// How to fix it, when there is something to say.
     pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// An error with `code` and `message` at `span`.
     pub fn error(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
@@ -65,6 +77,7 @@ impl Diagnostic {
         }
     }
 
+    /// A warning with `code` and `message` at `span`.
     pub fn warning(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
@@ -72,26 +85,31 @@ impl Diagnostic {
         }
     }
 
+    /// The label under the primary span.
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
         self
     }
 
+    /// Another place the problem involves, with its label.
     pub fn with_secondary(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
         self.secondary.push((span, label.into()));
         self
     }
 
+    /// The JSON pointer of the value (`/services/3/rank`).
     pub fn with_pointer(mut self, pointer: impl Into<String>) -> Diagnostic {
         self.pointer = Some(pointer.into());
         self
     }
 
+    /// The `= help:` line.
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
+    /// Whether this diagnostic is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -169,7 +187,9 @@ pub enum Format {
 pub struct Report<'a> {
     /// The path as shown to the user (relative to the current directory when possible).
     pub path: &'a str,
+    /// The file's text, for the excerpts.
     pub source: &'a str,
+    /// The diagnostics, sorted by position.
     pub diagnostics: &'a [Diagnostic],
 }
 
@@ -209,10 +229,12 @@ struct JsonReport<'a> {
 }
 
 impl Report<'_> {
+    /// How many diagnostics are errors.
     pub fn error_count(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
+    /// How many diagnostics are warnings.
     pub fn warning_count(&self) -> usize {
         self.diagnostics.len() - self.error_count()
     }
@@ -357,6 +379,7 @@ impl Report<'_> {
         }
     }
 
+    /// The report as GitHub Actions workflow commands, one per diagnostic.
     pub fn render_github(&self) -> String {
         let index = LineIndex::new(self.source);
         let mut out = String::new();

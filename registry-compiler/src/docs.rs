@@ -14,6 +14,7 @@ use crate::{Registry, SCHEMA_FILE_NAME};
 /// A valid registry, ready to render the docs from: [`Source::docs`](crate::Source::docs).
 #[derive(Debug)]
 pub struct Docs {
+    /// The validated model.
     pub registry: Arc<Registry>,
     /// The registry path and content hash, as the pages show them.
     pub source: SourceInfo,
@@ -28,17 +29,24 @@ pub struct Docs {
 #[derive(Debug, thiserror::Error)]
 pub enum DocsError {
     #[error(transparent)]
+    /// A template failed to render.
     Render(#[from] RenderError),
     #[error("cannot write {path}")]
+    /// A generated file could not be written.
     Write {
+        /// The file, as shown to users.
         path: String,
         #[source]
+        /// What the operating system said.
         source: std::io::Error,
     },
     #[error("cannot read {path}")]
+    /// A file on disk could not be read to compare it.
     Read {
+        /// The file, as shown to users.
         path: String,
         #[source]
+        /// What the operating system said.
         source: std::io::Error,
     },
 }
@@ -48,7 +56,9 @@ pub enum DocsError {
 pub struct PageFreshness {
     /// The page, or `None` for `openapi.json` and `llms.txt`.
     pub page: Option<Page>,
+    /// Where the file is.
     pub path: PathBuf,
+    /// Whether its bytes are what the registry produces.
     pub freshness: Freshness,
 }
 

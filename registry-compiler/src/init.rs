@@ -87,7 +87,12 @@ const MAX_NAME_CHARS: usize = 100;
 ///
 /// With `server`, also the dependency on `workerflow-server` and `src/bin/server.rs`, the
 /// crate's own server binary (README: "Serving your own routes").
-pub(crate) fn plan(crate_root: &Path, source: &Source, today: &str, server: bool) -> Result<Plan, String> {
+pub(crate) fn plan(
+    crate_root: &Path,
+    source: &Source,
+    today: &str,
+    server: bool,
+) -> Result<Plan, String> {
     if let Source::Path(root) = source
         && !is_toolkit(root)
     {

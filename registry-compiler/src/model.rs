@@ -12,9 +12,13 @@ pub struct Registry {
     /// The registry's name (top-level `name`); see [`Registry::display_name`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Format version of the registry.
     pub version: u64,
+    /// Date of the last content change, YYYY-MM-DD.
     pub updated_at: String,
+    /// Free text (Markdown) about the registry as a whole.
     pub notes: Option<String>,
+    /// The services, ranked ones first.
     pub services: Vec<Service>,
     /// Acknowledged changes (top-level `changes`; see `workerflow-registry diff`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -27,8 +31,11 @@ pub struct Registry {
 pub struct ChangeNote {
     /// The change's code, such as `WF401`.
     pub code: String,
+    /// What changed, as `diff` prints it: a service id, a route id, `ROUTE:LABEL`, `ROUTE:NAME` or `ROUTE.input.FIELD`.
     pub subject: String,
+    /// Why the change was made.
     pub reason: String,
+    /// What callers and deployments do to keep working.
     pub migration: String,
 }
 
@@ -39,25 +46,44 @@ pub struct Service {
     /// The stable slug: the registry's `id`, or one derived from `connector_name`.
     #[serde(default)]
     pub id: String,
+    /// Position in the ranked research set (1 = most requested); null for runtime-only services.
     pub rank: Option<u32>,
+    /// Name of the connector as users know it.
     pub connector_name: String,
+    /// Company or project that publishes the API.
     pub official_vendor_name: Option<String>,
+    /// Official API documentation.
     pub official_api_docs_url: Option<String>,
+    /// The best page to start reading from.
     pub best_base_link: Option<String>,
+    /// How good bestBaseLink is as a starting point, 0 to 100.
     pub best_base_link_score: Option<u8>,
+    /// Why bestBaseLink was chosen (Markdown).
     pub best_base_link_reason: Option<String>,
+    /// How callers authenticate.
     pub auth_type: AuthType,
+    /// Authentication documentation.
     pub auth_docs_url: Option<String>,
+    /// Webhook documentation.
     pub webhook_docs_url: Option<String>,
+    /// Rate-limit documentation.
     pub rate_limit_docs_url: Option<String>,
+    /// Machine-readable OpenAPI description.
     pub openapi_url: Option<String>,
+    /// Official SDK.
     pub official_sdk_url: Option<String>,
+    /// API changelog.
     pub changelog_url: Option<String>,
+    /// Whether reading the docs needs an account.
     pub docs_requires_login: DocsRequiresLogin,
+    /// Confidence in the links and facts above.
     pub confidence: Confidence,
+    /// Free text (Markdown) about the service.
     pub notes: Option<String>,
+    /// Pages the facts above were taken from.
     pub sources: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The executable side: routes a `#[connector]` handler implements.
     pub runtime: Option<ServiceRuntime>,
 }
 
@@ -65,6 +91,7 @@ pub struct Service {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRuntime {
+    /// The service's routes.
     pub routes: Vec<Route>,
 }
 
@@ -72,8 +99,11 @@ pub struct ServiceRuntime {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Route {
+    /// Route id, unique across the registry.
     pub id: String,
+    /// One line saying what the route does.
     pub summary: String,
+    /// sync: the caller waits for the output; async: the call is queued.
     pub request_type: RequestType,
     /// Contract: the scheme this route authenticates with (never `mixed` or `unknown`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +111,7 @@ pub struct Route {
     /// Contract: the provider's page for the operation this route calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docs_url: Option<String>,
+    /// Secret requirements; all must be met.
     pub secrets: Vec<SecretRequirement>,
     /// Contract: the optional, non-secret settings the route reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,10 +152,14 @@ impl Route {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteSetting {
+    /// The environment name.
     pub name: String,
+    /// What the setting is, for messages.
     pub label: String,
+    /// text: any text; base_url: an absolute http(s) URL with a host and no query or fragment.
     pub kind: SettingKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The value used when the setting is unset or blank.
     pub default: Option<String>,
 }
 
@@ -132,11 +167,14 @@ pub struct RouteSetting {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SettingKind {
+    /// Any text.
     Text,
+    /// An absolute http(s) URL with a host and no query or fragment.
     BaseUrl,
 }
 
 impl SettingKind {
+    /// The kind as the registry writes it (`text`, `base_url`).
     pub fn as_str(self) -> &'static str {
         match self {
             SettingKind::Text => "text",
@@ -149,13 +187,18 @@ impl SettingKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
+    /// The input does not match the route's contract.
     InvalidInput,
+    /// A secret or setting is missing or invalid.
     Config,
+    /// The provider answered with a non-2xx status.
     Provider,
+    /// The provider could not be reached, or timed out.
     Gateway,
 }
 
 impl ErrorClass {
+    /// The class as error bodies write it (`invalid_input`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::InvalidInput => "invalid_input",
@@ -170,9 +213,11 @@ impl ErrorClass {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteError {
+    /// The error class (ROUTES.md 1.7).
     pub class: ErrorClass,
     /// OpenAPI response keys: `400`, `4XX`.
     pub status: Vec<String>,
+    /// When the class occurs and how its message reads.
     pub description: String,
     /// JSON Schema of the body, when it is not the standard error body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,14 +228,18 @@ pub struct RouteError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Example {
+    /// What the example shows.
     pub name: String,
+    /// The unwrapped input (the HTTP API's request body).
     pub input: serde_json::Value,
     /// The provider's answers, in the order the route sends its requests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provider: Vec<ProviderAnswer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The success output.
     pub output: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The error the example yields, when it is not a success.
     pub error: Option<ExampleError>,
 }
 
@@ -198,7 +247,9 @@ pub struct Example {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderAnswer {
+    /// The HTTP status the provider answers with.
     pub status: u16,
+    /// The JSON body the provider answers with.
     pub body: serde_json::Value,
 }
 
@@ -206,8 +257,11 @@ pub struct ProviderAnswer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExampleError {
+    /// The error class the route answers with.
     pub class: ErrorClass,
+    /// The HTTP status of the route's answer.
     pub status: u16,
+    /// The error message, exactly.
     pub message: String,
 }
 
@@ -215,13 +269,16 @@ pub struct ExampleError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretRequirement {
+    /// What the secret is, for messages.
     pub label: String,
+    /// Environment names, checked in order.
     pub any_of: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+/// Whether a caller waits for a route's output.
 pub enum RequestType {
     /// The caller waits for the output.
     Sync,
@@ -237,6 +294,11 @@ pub enum RequestType {
     derive(clap::ValueEnum),
     value(rename_all = "snake_case")
 )]
+/// How callers authenticate with a service: OAuth 2.0, an API key, a bearer token, HTTP basic
+/// authentication, signed webhooks only, none, several depending on the operation (`mixed`), or
+/// not known yet.
+// Doc comments on the variants would become `--auth`'s help text, which lists the values only.
+#[allow(missing_docs)]
 pub enum AuthType {
     Oauth2,
     ApiKey,
@@ -249,22 +311,31 @@ pub enum AuthType {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// How sure the registry is of a service's links and facts.
 pub enum Confidence {
+    /// Checked against the vendor's own pages.
     High,
+    /// Partly checked.
     Medium,
+    /// Not checked; treat as a lead.
     Low,
 }
 
 /// `docsRequiresLogin`: `true`, `false`, `"unknown"` or `null` (not stated).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DocsRequiresLogin {
+    /// Reading the docs needs an account.
     Yes,
+    /// The docs are public.
     No,
+    /// Not known.
     Unknown,
+    /// Not stated (`null`).
     NotStated,
 }
 
 impl RequestType {
+    /// The value as the registry writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             RequestType::Sync => "sync",
@@ -274,6 +345,7 @@ impl RequestType {
 }
 
 impl AuthType {
+    /// Every scheme, in the schema's order.
     pub const ALL: [AuthType; 8] = [
         AuthType::Oauth2,
         AuthType::ApiKey,
@@ -285,6 +357,7 @@ impl AuthType {
         AuthType::Unknown,
     ];
 
+    /// The scheme as the registry writes it (`oauth2`, `api_key`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             AuthType::Oauth2 => "oauth2",
@@ -300,8 +373,10 @@ impl AuthType {
 }
 
 impl Confidence {
+    /// Every level, highest first.
     pub const ALL: [Confidence; 3] = [Confidence::High, Confidence::Medium, Confidence::Low];
 
+    /// The level as the registry writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Confidence::High => "High",
@@ -389,6 +464,7 @@ impl Registry {
             .flat_map(|service| service.routes().iter().map(move |route| (service, route)))
     }
 
+    /// The service with `id`, if any.
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|service| service.id == id)
     }

@@ -25,28 +25,39 @@ pub use crate::write::unified_diff;
 /// What the user asked for.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// The service id (`--service`).
     pub service: String,
     /// The route to declare and scaffold; without one, only the service's catalogue entry is
     /// added.
     pub route: Option<String>,
+    /// The route's auth scheme (`--auth`).
     pub auth: Option<AuthType>,
     /// Alternative names of the route's one secret requirement, in lookup order.
     pub secrets: Vec<String>,
+    /// The provider's docs page for the operation (`--docs`).
     pub docs: Option<String>,
+    /// Sync or async (`--async`).
     pub request_type: RequestType,
+    /// The route's one-line summary (`--summary`).
     pub summary: Option<String>,
 }
 
 /// The edits `new` would make.
 #[derive(Debug)]
 pub struct Plan {
+    /// The registry the plan edits.
     pub registry_path: PathBuf,
+    /// The registry's text before the edit.
     pub registry_before: String,
+    /// The registry's text after it (canonical form).
     pub registry_after: String,
     /// Files to write, with their contents (the connector, its test, the module list).
     pub files: Vec<PlannedFile>,
+    /// The service the route belongs to.
     pub service_id: String,
+    /// Whether the plan adds the service too.
     pub service_is_new: bool,
+    /// The generated test's name.
     pub test_name: String,
     /// What becomes of `tests/examples.rs`; `None` when no route is scaffolded.
     pub examples_test: Option<ExamplesTest>,
@@ -73,8 +84,11 @@ pub enum ExamplesTest {
 pub const EXAMPLES_TEST: &str = "tests/examples.rs";
 
 #[derive(Debug)]
+/// One file the plan writes.
 pub struct PlannedFile {
+    /// Where it goes.
     pub path: PathBuf,
+    /// Its contents.
     pub contents: String,
     /// Whether the file exists now (and would be replaced or edited).
     pub exists: bool,
@@ -100,6 +114,7 @@ fn refuse(message: impl Into<String>) -> Refusal {
     Refusal::Request(message.into())
 }
 
+/// Whether `id` is a valid route id (lowercase snake case).
 pub fn is_route_id(id: &str) -> bool {
     id.starts_with(|c: char| c.is_ascii_lowercase())
         && id
@@ -107,6 +122,7 @@ pub fn is_route_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// Whether `name` is a valid secret (environment) name.
 pub fn is_secret_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase())
         && name
@@ -404,7 +420,9 @@ fn service_only_plan(
 /// Why [`apply`] wrote nothing.
 #[derive(Debug)]
 pub struct ApplyError {
+    /// The file.
     pub path: PathBuf,
+    /// What the operating system said.
     pub error: std::io::Error,
     /// What could not be put back, when undoing failed too.
     pub not_undone: Vec<(PathBuf, std::io::Error)>,

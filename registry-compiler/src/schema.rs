@@ -13,7 +13,8 @@ use crate::load::{Document, NodeId, NodeKind};
 use workerflow_names::did_you_mean;
 
 /// The bundled schema, used when the registry has no `services.schema.json` beside it.
-pub(crate) const BUNDLED_SCHEMA: &str = include_str!("../../connector-registry/services.schema.json");
+pub(crate) const BUNDLED_SCHEMA: &str =
+    include_str!("../../connector-registry/services.schema.json");
 
 const BUNDLED_ORIGIN: &str = "(bundled)";
 
@@ -33,7 +34,9 @@ pub struct Schema {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid schema {origin}: {message}")]
 pub struct SchemaError {
+    /// Where the schema came from: `(bundled)` or its path.
     pub origin: String,
+    /// What is wrong with it.
     pub message: String,
 }
 

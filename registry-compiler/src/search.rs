@@ -85,6 +85,7 @@ pub enum Tier {
 }
 
 impl Query {
+    /// The query for what a user typed (case, accents and punctuation folded).
     pub fn new(text: &str) -> Query {
         let whole = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let whole = whole.to_lowercase();

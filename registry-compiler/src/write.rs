@@ -12,18 +12,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// What [`write_if_changed`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Written {
+    /// The file did not exist.
     Created,
+    /// The file's bytes changed.
     Updated,
+    /// The bytes were the same; nothing was written.
     Unchanged,
 }
 
 /// How a file on disk compares with what it should contain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Freshness {
+    /// The file on disk is what the registry produces.
     Fresh,
+    /// The file does not exist.
     Missing,
     /// The file differs; `diff` is a short unified diff from the file to the expected text.
     Stale {
+        /// A unified diff from the file on disk to what it should be.
         diff: String,
     },
 }

@@ -21,15 +21,15 @@ use workerflow_registry::Registry;
 use workerflow_runtime::http::retry_after;
 
 /// Redirects followed before a URL counts as failing.
-pub const MAX_REDIRECTS: usize = 5;
+pub(super) const MAX_REDIRECTS: usize = 5;
 /// Requests in flight at a time to one host (host and port).
-pub const PER_HOST: usize = 2;
+pub(super) const PER_HOST: usize = 2;
 /// `Retry-After` waits honoured per URL at most.
 const MAX_RETRIES: u32 = 2;
 
 /// How a run behaves.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(super) struct Options {
     /// URLs checked at a time.
     pub concurrency: usize,
     /// The limit for one request, from sending it to the response headers.
@@ -43,14 +43,14 @@ pub struct Options {
 
 /// One distinct URL and the services that name it (in registry order).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UrlUse {
+pub(super) struct UrlUse {
     pub url: String,
     pub services: Vec<String>,
 }
 
 /// What became of one URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     Reachable {
         /// The final status (after redirects).
         status: u16,
@@ -66,20 +66,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn is_reachable(&self) -> bool {
+    pub(super) fn is_reachable(&self) -> bool {
         matches!(self, Outcome::Reachable { .. })
     }
 }
 
 /// A URL with its outcome.
 #[derive(Clone, Debug)]
-pub struct UrlResult {
+pub(super) struct UrlResult {
     pub url: UrlUse,
     pub outcome: Outcome,
 }
 
 /// Every distinct URL of the registry (URL fields and `sources`), sorted, with its services.
-pub fn collect(registry: &Registry) -> Vec<UrlUse> {
+pub(super) fn collect(registry: &Registry) -> Vec<UrlUse> {
     let mut uses: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for service in &registry.services {
         let urls = service
@@ -103,7 +103,7 @@ pub fn collect(registry: &Registry) -> Vec<UrlUse> {
 
 /// Checks every URL; `progress(done, total)` is called after each one. The result keeps the
 /// order of `urls`.
-pub fn run(
+pub(super) fn run(
     urls: Vec<UrlUse>,
     options: &Options,
     progress: impl Fn(usize, usize) + Send + Sync + 'static,

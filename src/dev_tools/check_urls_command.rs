@@ -13,7 +13,7 @@ use workerflow_registry::{Registry, display_path, locate_registry};
 use super::Error as CommandError;
 
 #[derive(clap::Args)]
-pub struct CheckUrlsArgs {
+pub(crate) struct CheckUrlsArgs {
     /// Registry file [default: the nearest connector-registry/services.json from the current directory upwards]
     path: Option<PathBuf>,
     /// URLs checked at a time
@@ -57,7 +57,7 @@ fn non_negative_secs(text: &str) -> Result<f64, String> {
 
 /// Runs `workerflow check-urls`: exit 0 when every URL is reachable, 1 when one fails or the
 /// registry is invalid, 2 on a usage or I/O error.
-pub fn run(args: CheckUrlsArgs) -> Result<ExitCode, CommandError> {
+pub(super) fn run(args: CheckUrlsArgs) -> Result<ExitCode, CommandError> {
     let options = check_urls::Options {
         concurrency: usize::from(args.concurrency),
         timeout: Duration::from_secs_f64(args.timeout),

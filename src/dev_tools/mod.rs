@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 /// The commands on the registry.
 #[derive(clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check that every URL in the registry is reachable (needs the network)
     ///
     /// Each distinct URL gets a HEAD request (GET when HEAD is refused); redirects are followed
@@ -35,7 +35,7 @@ pub enum Command {
 
 /// Why a developer tool stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The registry `check-urls` reads: invalid (its diagnostics are printed, exit 1), or
     /// unreadable (exit 2).
     #[error(transparent)]
@@ -49,7 +49,7 @@ pub enum Error {
 
 impl Error {
     /// Prints the error (an invalid registry as its diagnostics) and gives the exit status.
-    pub fn report(self) -> ExitCode {
+    pub(crate) fn report(self) -> ExitCode {
         if let Error::LoadRegistry(workerflow_registry::LoadError::Invalid(invalid)) = &self {
             let color = std::io::stderr().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -67,7 +67,7 @@ impl Error {
     }
 }
 
-pub fn run(command: Command) -> Result<ExitCode, Error> {
+pub(crate) fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         // The registry's links, not its routes: no linked handlers needed.
         Command::CheckUrls(args) => check_urls_command::run(args),

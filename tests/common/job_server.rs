@@ -16,11 +16,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::child_output::{stderr_lines, wait_listening};
 
-pub const TOKEN: &str = "api-token-SECRET-0";
-pub const SLACK_PATH: &str = "/services/SECRETPATH";
+pub(crate) const TOKEN: &str = "api-token-SECRET-0";
+pub(crate) const SLACK_PATH: &str = "/services/SECRETPATH";
 
 /// A fresh directory under the system temp dir (removed at the end of a passing test).
-pub fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
@@ -32,11 +32,11 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-pub fn webhook(upstream: &MockServer) -> String {
+pub(crate) fn webhook(upstream: &MockServer) -> String {
     format!("{}{SLACK_PATH}?token=SECRETTOKEN", upstream.uri())
 }
 
-pub struct Serve {
+pub(crate) struct Serve {
     pub child: Child,
     pub lines: Receiver<String>,
     pub base: String,
@@ -45,7 +45,7 @@ pub struct Serve {
 
 /// Starts `workerflow serve ARGS…` with only the token and `env` set, and waits for its
 /// `listening on` line.
-pub fn serve(args: &[String], env: &[(String, String)]) -> Serve {
+pub(crate) fn serve(args: &[String], env: &[(String, String)]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_workerflow"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -75,7 +75,7 @@ pub fn serve(args: &[String], env: &[(String, String)]) -> Serve {
 
 /// [`serve`] from async code (it blocks until the server says it listens), with the Slack
 /// webhook pointing at `webhook`.
-pub async fn start(args: Vec<String>, webhook: &str, more_env: &[(&str, &str)]) -> Serve {
+pub(crate) async fn start(args: Vec<String>, webhook: &str, more_env: &[(&str, &str)]) -> Serve {
     let mut env = vec![("SLACK_WEBHOOK_URL".to_owned(), webhook.to_owned())];
     env.extend(
         more_env
@@ -88,24 +88,24 @@ pub async fn start(args: Vec<String>, webhook: &str, more_env: &[(&str, &str)]) 
 }
 
 /// `serve STORE… ARGS…` with the Slack webhook at `hook`.
-pub async fn start_on(store: &[&str], args: &[&str], hook: &str) -> Serve {
+pub(crate) async fn start_on(store: &[&str], args: &[&str], hook: &str) -> Serve {
     let mut all = strings(store);
     all.extend(strings(args));
     start(all, hook, &[]).await
 }
 
 /// Owned arguments from string slices.
-pub fn strings(args: &[&str]) -> Vec<String> {
+pub(crate) fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|arg| (*arg).to_owned()).collect()
 }
 
 impl Serve {
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// SIGTERM, then the exit code and all of stderr (which must name no secret).
-    pub fn terminate(mut self) -> (Option<i32>, String) {
+    pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -122,7 +122,7 @@ impl Serve {
     }
 
     /// SIGKILL: no drain, no goodbye.
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
     }
@@ -133,19 +133,19 @@ impl Serve {
 /// The test's HTTP client. It drops an idle connection after 1 s, well before the server's 5 s
 /// keep-alive timeout closes it: reusing a connection the server is closing at that moment
 /// fails the request (hyper's `IncompleteMessage`), which is the client's race, not the server's.
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_idle_timeout(std::time::Duration::from_secs(1))
         .build()
         .expect("client")
 }
 
-pub async fn post(client: &reqwest::Client, base: &str, text: &str) -> (u16, Value) {
+pub(crate) async fn post(client: &reqwest::Client, base: &str, text: &str) -> (u16, Value) {
     post_route(client, base, "slack_message", json!({ "text": text })).await
 }
 
 /// `POST /api/<route>` with `input`: the status and the body (with `retryAfter`).
-pub async fn post_route(
+pub(crate) async fn post_route(
     client: &reqwest::Client,
     base: &str,
     route: &str,
@@ -171,12 +171,12 @@ pub async fn post_route(
     (status, body)
 }
 
-pub async fn json_of(response: reqwest::Response) -> Value {
+pub(crate) async fn json_of(response: reqwest::Response) -> Value {
     let bytes = response.bytes().await.expect("body");
     serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {bytes:?}"))
 }
 
-pub async fn get_job(client: &reqwest::Client, base: &str, trace: &str) -> (u16, Value) {
+pub(crate) async fn get_job(client: &reqwest::Client, base: &str, trace: &str) -> (u16, Value) {
     let response = client
         .get(format!("{base}/api/jobs/{trace}"))
         .bearer_auth(TOKEN)
@@ -188,7 +188,12 @@ pub async fn get_job(client: &reqwest::Client, base: &str, trace: &str) -> (u16,
 }
 
 /// Polls `GET /api/jobs/<trace>` until the job is in `state` (fails after 20 s).
-pub async fn wait_state(client: &reqwest::Client, base: &str, trace: &str, state: &str) -> Value {
+pub(crate) async fn wait_state(
+    client: &reqwest::Client,
+    base: &str,
+    trace: &str,
+    state: &str,
+) -> Value {
     let started = Instant::now();
     loop {
         let (status, body) = get_job(client, base, trace).await;
@@ -205,7 +210,7 @@ pub async fn wait_state(client: &reqwest::Client, base: &str, trace: &str, state
 }
 
 /// `workerflow jobs STORE… ARGS…`: exit code, stdout, stderr.
-pub fn jobs_cli(store: &[&str], args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn jobs_cli(store: &[&str], args: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
         .arg("jobs")
         .args(store)
@@ -222,7 +227,7 @@ pub fn jobs_cli(store: &[&str], args: &[&str]) -> (Option<i32>, String, String) 
 
 /// Polls `workerflow jobs … list --state succeeded` until `count` jobs have succeeded (fails
 /// after `within`).
-pub async fn wait_succeeded(store: &[&str], count: usize, within: Duration) {
+pub(crate) async fn wait_succeeded(store: &[&str], count: usize, within: Duration) {
     let started = Instant::now();
     loop {
         let (code, out, err) = jobs_cli(store, &["list", "--state", "succeeded"]);
@@ -240,7 +245,7 @@ pub async fn wait_succeeded(store: &[&str], count: usize, within: Duration) {
 }
 
 /// Starts `serve` expecting it to refuse: exit code and stderr.
-pub fn refused(args: &[&str]) -> (Option<i32>, String) {
+pub(crate) fn refused(args: &[&str]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_workerflow"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -256,7 +261,7 @@ pub fn refused(args: &[&str]) -> (Option<i32>, String) {
 }
 
 /// A wiremock Slack webhook answering 200 `ok` after `delay`.
-pub async fn slack_upstream(delay: Duration) -> MockServer {
+pub(crate) async fn slack_upstream(delay: Duration) -> MockServer {
     let upstream = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(SLACK_PATH))
@@ -272,7 +277,7 @@ pub async fn slack_upstream(delay: Duration) -> MockServer {
 
 /// How many times the upstream received each text (without the `[WorkerFlow:<trace>] ` the
 /// Slack route puts before it).
-pub async fn deliveries(upstream: &MockServer) -> HashMap<String, usize> {
+pub(crate) async fn deliveries(upstream: &MockServer) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for request in upstream.received_requests().await.unwrap_or_default() {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
@@ -285,7 +290,10 @@ pub async fn deliveries(upstream: &MockServer) -> HashMap<String, usize> {
 }
 
 /// Every delivery, first attempt or a later one, carries the trace id of its 202.
-pub async fn assert_trace_ids_kept(upstream: &MockServer, trace_of: &HashMap<String, String>) {
+pub(crate) async fn assert_trace_ids_kept(
+    upstream: &MockServer,
+    trace_of: &HashMap<String, String>,
+) {
     for request in upstream.received_requests().await.unwrap_or_default() {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let sent = body["text"].as_str().unwrap_or("");
@@ -299,7 +307,7 @@ pub async fn assert_trace_ids_kept(upstream: &MockServer, trace_of: &HashMap<Str
 
 /// Posts `count` Slack messages `job 0` … with 32 in flight, spread round-robin over `bases`;
 /// each must be answered 202. Returns text → trace id.
-pub async fn accept_jobs(
+pub(crate) async fn accept_jobs(
     client: &reqwest::Client,
     bases: &[String],
     count: usize,
@@ -330,7 +338,7 @@ pub async fn accept_jobs(
 
 /// A transient failure is retried and then delivered once; one that never ends is `dead` after
 /// the attempts, and `workerflow jobs retry` runs it again (the same on every store).
-pub async fn retried_then_dead_then_retried(store: &[&str]) {
+pub(crate) async fn retried_then_dead_then_retried(store: &[&str]) {
     // 503 three times (the runtime's own 3 tries of the first attempt), then 200.
     let upstream = MockServer::start().await;
     Mock::given(method("POST"))

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The cluster's superuser and its password (the tests check that it never reaches a log).
-pub const USER: &str = "workerflow";
-pub const PASSWORD: &str = "pg-SECRET-pw";
+pub(crate) const USER: &str = "workerflow";
+pub(crate) const PASSWORD: &str = "pg-SECRET-pw";
 
-pub struct Cluster {
+pub(crate) struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
     run_as: Option<String>,
@@ -62,7 +62,7 @@ fn free_port() -> u16 {
 impl Cluster {
     /// Starts a fresh cluster, or `None` (with a message) when PostgreSQL is not installed.
     /// Under `CI` a missing PostgreSQL fails the test: `.ci/run` installs it.
-    pub fn start(name: &str) -> Option<Cluster> {
+    pub(crate) fn start(name: &str) -> Option<Cluster> {
         let Some(bin) = server_bin() else {
             assert!(
                 !workerflow_registry::build_script::on_ci(),
@@ -146,7 +146,7 @@ impl Cluster {
     }
 
     /// Starts the server and waits until it accepts connections.
-    pub fn start_server(&self) {
+    pub(crate) fn start_server(&self) {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c shared_buffers=16MB -c max_connections=60",
             self.port,
@@ -178,7 +178,7 @@ impl Cluster {
     }
 
     /// Stops the server (fast: open connections are closed) and waits until it is gone.
-    pub fn stop_server(&self) {
+    pub(crate) fn stop_server(&self) {
         let data = self.data_dir();
         let stopped = self.run(
             "pg_ctl",
@@ -192,11 +192,11 @@ impl Cluster {
     }
 
     /// `postgres://workerflow:PASSWORD@127.0.0.1:PORT/DB`.
-    pub fn url(&self, db: &str) -> String {
+    pub(crate) fn url(&self, db: &str) -> String {
         self.url_with_password(db, PASSWORD)
     }
 
-    pub fn url_with_password(&self, db: &str, password: &str) -> String {
+    pub(crate) fn url_with_password(&self, db: &str, password: &str) -> String {
         format!("postgres://{USER}:{password}@127.0.0.1:{}/{db}", self.port)
     }
 
@@ -213,7 +213,7 @@ impl Cluster {
     }
 
     /// Runs `sql` in database `db` (the `postgres` database exists from the start).
-    pub async fn execute(&self, db: &str, sql: &str) {
+    pub(crate) async fn execute(&self, db: &str, sql: &str) {
         let (client, driver) = self.connect(db).await;
         client
             .batch_execute(sql)
@@ -224,7 +224,7 @@ impl Cluster {
     }
 
     /// The first column of each row of `sql`, as text.
-    pub async fn query_texts(&self, db: &str, sql: &str) -> Vec<String> {
+    pub(crate) async fn query_texts(&self, db: &str, sql: &str) -> Vec<String> {
         let (client, driver) = self.connect(db).await;
         let rows = client
             .query(sql, &[])
@@ -236,13 +236,13 @@ impl Cluster {
     }
 
     /// A new empty database.
-    pub async fn create_database(&self, db: &str) {
+    pub(crate) async fn create_database(&self, db: &str) {
         self.execute("postgres", &format!("CREATE DATABASE {db}"))
             .await;
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 }

@@ -13,7 +13,7 @@ use workerflow_runtime::DispatchError;
 use crate::support::{Harness, json_response};
 
 /// A route's contract with its schemas compiled.
-pub struct Contract {
+pub(crate) struct Contract {
     pub route: Route,
     input: Option<Validator>,
     output: Option<Validator>,
@@ -29,7 +29,7 @@ fn compile(schema: &Option<Value>) -> Option<Validator> {
 }
 
 /// The bundled registry's contracts by route id, read once.
-pub fn contracts() -> &'static HashMap<String, Contract> {
+pub(crate) fn contracts() -> &'static HashMap<String, Contract> {
     static CONTRACTS: OnceLock<HashMap<String, Contract>> = OnceLock::new();
     CONTRACTS.get_or_init(|| {
         let path = concat!(
@@ -60,7 +60,7 @@ fn schema_errors(validator: &Validator, value: &Value) -> Vec<String> {
 
 /// Whether a call agrees with `contract`: a success output matches `output`, and an input the
 /// handler accepted (it succeeded, or failed only at the provider) matches `input`.
-pub fn check_agreement(
+pub(crate) fn check_agreement(
     contract: &Contract,
     input: &Value,
     result: &Result<Value, DispatchError>,
@@ -88,7 +88,7 @@ pub fn check_agreement(
 }
 
 /// [`check_agreement`] for a call of the bundled registry's `route` (no contract: agrees).
-pub fn agreement(
+pub(crate) fn agreement(
     route: &str,
     input: &Value,
     result: &Result<Value, DispatchError>,
@@ -103,7 +103,11 @@ pub fn agreement(
 /// host, so the harness's own host stands for the documented one.
 /// `actual` is the documented output, the harness's `host:port` standing for the documented
 /// `endpointHost`.
-pub fn output_agrees(actual: &Value, expected: &Value, harness_host: &str) -> Result<(), String> {
+pub(crate) fn output_agrees(
+    actual: &Value,
+    expected: &Value,
+    harness_host: &str,
+) -> Result<(), String> {
     let mut actual = actual.clone();
     if let (Some(host), Some(documented)) =
         (actual.get_mut("endpointHost"), expected.get("endpointHost"))
@@ -118,7 +122,7 @@ pub fn output_agrees(actual: &Value, expected: &Value, harness_host: &str) -> Re
     }
 }
 
-pub fn check_outcome(
+pub(crate) fn check_outcome(
     example: &Example,
     result: &Result<Value, DispatchError>,
     harness_host: &str,

@@ -11,17 +11,17 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
 use workerflow_runtime::{ConnectorError, DispatchError, MapSecrets, RouteTable, TraceId};
 
-pub use crate::log_capture::{init_logs, logs};
+pub(crate) use crate::log_capture::{init_logs, logs};
 
-pub use crate::registry_config::{SENTINEL, WEBHOOK_QUERY, is_webhook_path, secret_value};
+pub(crate) use crate::registry_config::{SENTINEL, WEBHOOK_QUERY, is_webhook_path, secret_value};
 
 /// The webhook paths of the routes the webhook tests script (`webhook_path` of their secret;
 /// `webhook_paths_follow_the_registry` ties them).
-pub const CHAT_PATH: &str = "/hooks/chat_webhook_url/SECRETPATH";
-pub const SLACK_PATH: &str = "/hooks/slack_webhook_url/SECRETPATH";
+pub(crate) const CHAT_PATH: &str = "/hooks/chat_webhook_url/SECRETPATH";
+pub(crate) const SLACK_PATH: &str = "/hooks/slack_webhook_url/SECRETPATH";
 
 /// Base delay 5 ms, max delay 50 ms, no jitter: retries without waiting around.
-pub fn fast_policy() -> HttpPolicy {
+pub(crate) fn fast_policy() -> HttpPolicy {
     HttpPolicy {
         attempt_timeout: Duration::from_secs(5),
         deadline: Duration::from_secs(10),
@@ -34,7 +34,7 @@ pub fn fast_policy() -> HttpPolicy {
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -45,18 +45,18 @@ pub struct Recorded {
 
 impl Recorded {
     /// A header's value (names compared case-insensitively); `None` when absent.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn body_text(&self) -> &str {
+    pub(crate) fn body_text(&self) -> &str {
         std::str::from_utf8(&self.body).unwrap_or("<not UTF-8>")
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
@@ -129,18 +129,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A loopback server with scripted answers.
-pub struct Harness {
+pub(crate) struct Harness {
     server: MockServer,
     state: Arc<State>,
 }
 
 impl Harness {
     /// Calls `route` with this harness's secrets (see [`call`]).
-    pub async fn dispatch(&self, route: &str, input: Value) -> Result<Value, DispatchError> {
+    pub(crate) async fn dispatch(&self, route: &str, input: Value) -> Result<Value, DispatchError> {
         call(route, input, &self.secrets()).await
     }
 
-    pub async fn start() -> Harness {
+    pub(crate) async fn start() -> Harness {
         init_logs();
         let server = MockServer::start().await;
         let state = Arc::new(State::default());
@@ -152,7 +152,7 @@ impl Harness {
     }
 
     /// Scripts the answers to `method path` (path as sent, percent-encoding included).
-    pub fn on(&self, method: &str, path: &str, responses: Vec<ResponseTemplate>) -> &Self {
+    pub(crate) fn on(&self, method: &str, path: &str, responses: Vec<ResponseTemplate>) -> &Self {
         lock(&self.state.scripts).push(Script {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -164,7 +164,7 @@ impl Harness {
     /// Answers every request no other script matches with `responses` in order, repeating
     /// the last.
     /// A harness whose mock gives `example`'s provider answers, in order.
-    pub async fn for_example(example: &workerflow_registry::model::Example) -> Harness {
+    pub(crate) async fn for_example(example: &workerflow_registry::model::Example) -> Harness {
         let harness = Harness::start().await;
         if !example.provider.is_empty() {
             harness.on_any(
@@ -178,36 +178,36 @@ impl Harness {
         harness
     }
 
-    pub fn on_any(&self, responses: Vec<ResponseTemplate>) -> &Self {
+    pub(crate) fn on_any(&self, responses: Vec<ResponseTemplate>) -> &Self {
         self.on(ANY, ANY, responses)
     }
 
     /// `http://127.0.0.1:<port>`
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.server.uri()
     }
 
     /// `127.0.0.1:<port>`
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.url().trim_start_matches("http://").to_owned()
     }
 
-    pub fn chat_webhook(&self) -> String {
+    pub(crate) fn chat_webhook(&self) -> String {
         format!("{}{CHAT_PATH}?{WEBHOOK_QUERY}", self.url())
     }
 
-    pub fn slack_webhook(&self) -> String {
+    pub(crate) fn slack_webhook(&self) -> String {
         format!("{}{SLACK_PATH}?{WEBHOOK_QUERY}", self.url())
     }
 
     /// Every secret and every base URL pointing at this server.
-    pub fn secrets(&self) -> MapSecrets {
+    pub(crate) fn secrets(&self) -> MapSecrets {
         secrets_for(&self.url())
     }
 
     /// The requests received so far. Checks C19 on each: `user-agent: workerflow-runtime`, and
     /// no `authorization` on webhook posts.
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         let requests = lock(&self.state.log).clone();
         for request in &requests {
             assert_eq!(
@@ -225,14 +225,14 @@ impl Harness {
     }
 
     /// Asserts that no request reached the server.
-    pub fn assert_untouched(&self) {
+    pub(crate) fn assert_untouched(&self) {
         let requests = self.requests();
         assert!(requests.is_empty(), "expected no request, got {requests:?}");
     }
 }
 
 /// The bundled registry, loaded once.
-pub fn bundled() -> &'static workerflow_registry::Registry {
+pub(crate) fn bundled() -> &'static workerflow_registry::Registry {
     static BUNDLED: std::sync::OnceLock<workerflow_registry::Registry> = std::sync::OnceLock::new();
     BUNDLED.get_or_init(|| {
         let path = concat!(
@@ -245,7 +245,7 @@ pub fn bundled() -> &'static workerflow_registry::Registry {
 
 /// Every secret of every route (distinctive values) and every base URL at `base`, derived from
 /// the registry (`registry_config::harness_config`).
-pub fn secrets_for(base: &str) -> MapSecrets {
+pub(crate) fn secrets_for(base: &str) -> MapSecrets {
     crate::registry_config::harness_config(bundled(), base)
         .into_iter()
         .fold(MapSecrets::new(), |secrets, (name, value)| {
@@ -253,7 +253,7 @@ pub fn secrets_for(base: &str) -> MapSecrets {
         })
 }
 
-pub fn registry(policy: HttpPolicy) -> RouteTable {
+pub(crate) fn registry(policy: HttpPolicy) -> RouteTable {
     let client = HttpClient::new(policy).expect("the HTTP client starts");
     workerflow::registry::linked()
         .expect("one handler per route")
@@ -261,12 +261,16 @@ pub fn registry(policy: HttpPolicy) -> RouteTable {
 }
 
 /// Calls `route` with `{"body": input}`, trace id `trace-1`, the fast policy.
-pub async fn call(route: &str, input: Value, secrets: &MapSecrets) -> Result<Value, DispatchError> {
+pub(crate) async fn call(
+    route: &str,
+    input: Value,
+    secrets: &MapSecrets,
+) -> Result<Value, DispatchError> {
     call_with(&registry(fast_policy()), route, input, secrets).await
 }
 
 /// Calls `route` on `registry`; every error is checked for secrets before it is returned.
-pub async fn call_with(
+pub(crate) async fn call_with(
     registry: &RouteTable,
     route: &str,
     input: Value,
@@ -287,7 +291,7 @@ pub async fn call_with(
 }
 
 /// The connector error of a failed call.
-pub fn connector_error(result: Result<Value, DispatchError>) -> ConnectorError {
+pub(crate) fn connector_error(result: Result<Value, DispatchError>) -> ConnectorError {
     match result {
         Err(DispatchError::Connector(error)) => error,
         other => panic!("expected a connector error, got {other:?}"),
@@ -295,7 +299,7 @@ pub fn connector_error(result: Result<Value, DispatchError>) -> ConnectorError {
 }
 
 /// An invalid-input error's `(field, message)` pairs.
-pub fn input_problems(result: Result<Value, DispatchError>) -> Vec<(String, String)> {
+pub(crate) fn input_problems(result: Result<Value, DispatchError>) -> Vec<(String, String)> {
     match connector_error(result) {
         ConnectorError::InvalidInput { problems, .. } => {
             problems.into_iter().map(|p| (p.field, p.message)).collect()
@@ -305,7 +309,7 @@ pub fn input_problems(result: Result<Value, DispatchError>) -> Vec<(String, Stri
 }
 
 /// The provider error of a failed call.
-pub fn provider_error(
+pub(crate) fn provider_error(
     result: Result<Value, DispatchError>,
 ) -> Box<workerflow_runtime::ProviderError> {
     match connector_error(result) {
@@ -315,7 +319,7 @@ pub fn provider_error(
 }
 
 /// The gateway error of a failed call.
-pub fn gateway_error(
+pub(crate) fn gateway_error(
     result: Result<Value, DispatchError>,
 ) -> Box<workerflow_runtime::GatewayError> {
     match connector_error(result) {
@@ -326,7 +330,7 @@ pub fn gateway_error(
 
 /// C20 for errors: `Display`, `Debug` (both forms) and the serialized error contain no secret
 /// value, no webhook path or query, no `Bearer` token.
-pub fn assert_no_secret(error: &DispatchError) {
+pub(crate) fn assert_no_secret(error: &DispatchError) {
     let serialized = serde_json::to_string(error).unwrap_or_default();
     for text in [
         error.to_string(),
@@ -346,7 +350,7 @@ fn has_bearer_token(text: &str) -> bool {
 }
 
 /// C20 for logs: no record so far contains a secret.
-pub fn assert_logs_clean() {
+pub(crate) fn assert_logs_clean() {
     let logs = logs();
     for line in logs.lines() {
         assert!(
@@ -361,17 +365,17 @@ pub fn assert_logs_clean() {
 }
 
 /// A JSON response with this status and body.
-pub fn json_response(status: u16, body: Value) -> ResponseTemplate {
+pub(crate) fn json_response(status: u16, body: Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
 }
 
 /// A plain-text response.
-pub fn text_response(status: u16, body: &str) -> ResponseTemplate {
+pub(crate) fn text_response(status: u16, body: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_string(body)
 }
 
 /// A port on which nothing listens.
-pub fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
     drop(listener);
@@ -380,7 +384,7 @@ pub fn closed_port() -> u16 {
 
 /// A server that accepts connections, reads each request head and body, then closes without
 /// answering (C14). Returns its base URL and a counter of requests read.
-pub async fn hang_up_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+pub(crate) async fn hang_up_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncReadExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

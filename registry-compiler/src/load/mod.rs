@@ -24,11 +24,17 @@ pub(crate) const MAX_REGISTRY_BYTES: u64 = 128 * 1024 * 1024;
 /// What a node is. Strings and numbers keep only their span: they are decoded on demand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number (its text is kept as written).
     Number,
+    /// A string.
     String,
+    /// An array.
     Array,
+    /// An object.
     Object,
 }
 

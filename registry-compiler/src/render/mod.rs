@@ -51,11 +51,14 @@ const MARKDOWN: &str = "markdown";
 /// One generated page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Page {
+    /// `SERVICE_API_INDEX.md`.
     Markdown,
+    /// `SERVICE_API_INDEX.html`.
     Html,
 }
 
 impl Page {
+    /// Both pages, in the order they are written.
     pub const ALL: [Page; 2] = [Page::Markdown, Page::Html];
 
     /// The output file name, written into the docs directory.
@@ -101,18 +104,32 @@ impl SourceInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("cannot read template {path}")]
+    /// A template override could not be read.
     Read {
+        /// The file, as shown to users.
         path: String,
         #[source]
+        /// What the operating system said.
         source: std::io::Error,
     },
     #[error(
         "{dir} has neither SERVICE_API_INDEX.md.j2 nor SERVICE_API_INDEX.html.j2; nothing to override"
     )]
-    NoTemplates { dir: String },
+    /// The override directory has none of the page templates.
+    NoTemplates {
+        /// The directory, as shown to users.
+        dir: String,
+    },
     #[error("template {name}: {detail}")]
-    Template { name: &'static str, detail: String },
+    /// A template failed to compile or render.
+    Template {
+        /// The template's name.
+        name: &'static str,
+        /// minijinja's message.
+        detail: String,
+    },
     #[error("cannot write the page")]
+    /// The rendered page could not be written.
     Output(#[source] std::io::Error),
 }
 
@@ -257,6 +274,7 @@ pub struct Prepared<'r> {
 }
 
 impl Prepared<'_> {
+    /// The registry the pages are rendered from.
     pub fn registry(&self) -> &Registry {
         self.catalog.registry()
     }

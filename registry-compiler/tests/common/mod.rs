@@ -6,19 +6,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace")
         .to_owned()
 }
 
-pub fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Runs the binary in `dir` with colour off, as a user in that directory would.
-pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_workerflow-registry"))
         .args(args)
         .current_dir(dir)
@@ -28,7 +28,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -36,7 +36,7 @@ pub fn text(bytes: &[u8]) -> String {
 /// workspace's target directory (as tests/user_crate.rs does, so dependencies are not built
 /// again), without the variables Cargo set for this test, and without the scaffolded routes'
 /// secrets and settings.
-pub fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+pub(crate) fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     let mut command = Command::new(program);
@@ -55,7 +55,7 @@ pub fn in_scratch_crate(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Com
 
 /// What `check` prints for the valid registry at `path`, its counts taken from the model
 /// (`Registry::load`), so no test states how many services or routes a registry has.
-pub fn check_summary(path: &Path) -> String {
+pub(crate) fn check_summary(path: &Path) -> String {
     let registry = workerflow_registry::Registry::load(path).expect("the registry is valid");
     format!(
         "ok: {} services, {} runtime routes\n",
