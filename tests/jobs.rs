@@ -7,10 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-#[path = "common/child_output.rs"]
-mod child_output;
-#[path = "common/job_server.rs"]
-mod job_server;
+mod common;
+use common::job_server;
 use job_server::{
     Serve, TOKEN, accept_jobs, assert_trace_ids_kept, deliveries, get_job, json_of, post,
     post_route, refused, scratch, slack_upstream, wait_state, wait_succeeded, webhook,

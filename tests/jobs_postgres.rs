@@ -12,12 +12,9 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-#[path = "common/child_output.rs"]
-mod child_output;
-#[path = "common/job_server.rs"]
-mod job_server;
-#[path = "common/pg_cluster.rs"]
-mod pg_cluster;
+mod common;
+use common::job_server;
+use workerflow_test_support::pg_cluster;
 
 use job_server::{
     accept_jobs, assert_trace_ids_kept, deliveries, jobs_cli, post, post_route, refused,

@@ -15,15 +15,12 @@ use workerflow_runtime::MapSecrets;
 use workerflow_runtime::http::{HttpClient, HttpPolicy};
 use workerflow_server::{ServeConfig, ServeReport};
 
-#[path = "common/child_output.rs"]
-mod child_output;
-#[path = "common/job_server.rs"]
-mod job_server;
-#[path = "common/log_capture.rs"]
-mod log_capture;
+mod common;
 use child_output::stderr_lines;
+use common::job_server;
 use job_server::{SLACK_PATH, TOKEN, slack_upstream};
 use log_capture::{init_logs, logs};
+use workerflow_test_support::{child_output, log_capture};
 
 /// Every secret value (and the API token) contains this; nothing users see may.
 const SENTINEL: &str = "SECRET";

@@ -9,9 +9,7 @@ mod common;
 use common::{check_summary, in_scratch_crate, run_in, text, workspace_root};
 
 // The root harness's registry-derived configuration, checked here on a registry grown by `new`.
-#[allow(dead_code)]
-#[path = "../../tests/common/registry_config.rs"]
-mod registry_config;
+use workerflow_test_support::registry_config;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scaffold-crate")

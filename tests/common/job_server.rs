@@ -2,8 +2,6 @@
 //! the real `workerflow serve` as a child on some store, async Slack calls against a wiremock
 //! upstream, `GET /api/jobs/<traceId>`, and `workerflow jobs`.
 
-#![allow(dead_code)] // each test binary uses its own part
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,7 +12,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::child_output::{stderr_lines, wait_listening};
+use workerflow_test_support::child_output::{stderr_lines, wait_listening};
 
 pub(crate) const TOKEN: &str = "api-token-SECRET-0";
 pub(crate) const SLACK_PATH: &str = "/services/SECRETPATH";

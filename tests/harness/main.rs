@@ -5,13 +5,11 @@ mod common;
 mod contracts;
 mod examples_serve;
 mod github_openai;
-#[path = "../common/log_capture.rs"]
-mod log_capture;
 mod notion_hubspot;
-#[path = "../common/registry_config.rs"]
-mod registry_config;
 mod retry_timing;
 mod sentinel;
 mod stripe;
 mod support;
 mod webhooks;
+
+use workerflow_test_support::{log_capture, registry_config};

@@ -7,7 +7,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 /// Streams the child's stderr (piped) line by line from a thread of its own.
-pub(crate) fn stderr_lines(child: &mut Child) -> Receiver<String> {
+pub fn stderr_lines(child: &mut Child) -> Receiver<String> {
     let stderr = child.stderr.take().expect("stderr is piped");
     let (send, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -22,9 +22,7 @@ pub(crate) fn stderr_lines(child: &mut Child) -> Receiver<String> {
 
 /// Reads lines until `listening on http://…`: the base URL and the lines so far, or (after 20 s
 /// without a line) the lines so far as the error.
-pub(crate) fn wait_listening(
-    lines: &Receiver<String>,
-) -> Result<(String, Vec<String>), Vec<String>> {
+pub fn wait_listening(lines: &Receiver<String>) -> Result<(String, Vec<String>), Vec<String>> {
     let mut seen = Vec::new();
     loop {
         let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) else {

@@ -25,7 +25,7 @@ impl Write for Capture {
 }
 
 /// Installs the capturing subscriber (once; later calls do nothing).
-pub(crate) fn init_logs() {
+pub fn init_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let subscriber = tracing_subscriber::fmt()
@@ -38,6 +38,6 @@ pub(crate) fn init_logs() {
 }
 
 /// The captured log text so far.
-pub(crate) fn logs() -> String {
+pub fn logs() -> String {
     String::from_utf8_lossy(&captured()).into_owned()
 }

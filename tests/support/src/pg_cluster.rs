@@ -6,20 +6,21 @@
 //! newest first) or `PATH`. PostgreSQL refuses to run as root, so as root every server command
 //! runs as the `postgres` user the package creates.
 
-#![allow(dead_code)] // each test binary uses its own part
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The cluster's superuser and its password (the tests check that it never reaches a log).
-pub(crate) const USER: &str = "workerflow";
-pub(crate) const PASSWORD: &str = "pg-SECRET-pw";
+pub const USER: &str = "workerflow";
+/// The superuser's password; it holds the sentinel `SECRET`.
+pub const PASSWORD: &str = "pg-SECRET-pw";
 
-pub(crate) struct Cluster {
+/// A running throwaway cluster; stopped and removed on drop.
+pub struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
     run_as: Option<String>,
+    /// The loopback port the server listens on.
     pub port: u16,
 }
 
@@ -62,7 +63,7 @@ fn free_port() -> u16 {
 impl Cluster {
     /// Starts a fresh cluster, or `None` (with a message) when PostgreSQL is not installed.
     /// Under `CI` a missing PostgreSQL fails the test: `.ci/run` installs it.
-    pub(crate) fn start(name: &str) -> Option<Cluster> {
+    pub fn start(name: &str) -> Option<Cluster> {
         let Some(bin) = server_bin() else {
             assert!(
                 !workerflow_registry::build_script::on_ci(),
@@ -146,7 +147,7 @@ impl Cluster {
     }
 
     /// Starts the server and waits until it accepts connections.
-    pub(crate) fn start_server(&self) {
+    pub fn start_server(&self) {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c shared_buffers=16MB -c max_connections=60",
             self.port,
@@ -178,7 +179,7 @@ impl Cluster {
     }
 
     /// Stops the server (fast: open connections are closed) and waits until it is gone.
-    pub(crate) fn stop_server(&self) {
+    pub fn stop_server(&self) {
         let data = self.data_dir();
         let stopped = self.run(
             "pg_ctl",
@@ -192,11 +193,12 @@ impl Cluster {
     }
 
     /// `postgres://workerflow:PASSWORD@127.0.0.1:PORT/DB`.
-    pub(crate) fn url(&self, db: &str) -> String {
+    pub fn url(&self, db: &str) -> String {
         self.url_with_password(db, PASSWORD)
     }
 
-    pub(crate) fn url_with_password(&self, db: &str, password: &str) -> String {
+    /// The connection URL of `db` with `password` in place of the real one.
+    pub fn url_with_password(&self, db: &str, password: &str) -> String {
         format!("postgres://{USER}:{password}@127.0.0.1:{}/{db}", self.port)
     }
 
@@ -213,7 +215,7 @@ impl Cluster {
     }
 
     /// Runs `sql` in database `db` (the `postgres` database exists from the start).
-    pub(crate) async fn execute(&self, db: &str, sql: &str) {
+    pub async fn execute(&self, db: &str, sql: &str) {
         let (client, driver) = self.connect(db).await;
         client
             .batch_execute(sql)
@@ -224,7 +226,7 @@ impl Cluster {
     }
 
     /// The first column of each row of `sql`, as text.
-    pub(crate) async fn query_texts(&self, db: &str, sql: &str) -> Vec<String> {
+    pub async fn query_texts(&self, db: &str, sql: &str) -> Vec<String> {
         let (client, driver) = self.connect(db).await;
         let rows = client
             .query(sql, &[])
@@ -236,13 +238,13 @@ impl Cluster {
     }
 
     /// A new empty database.
-    pub(crate) async fn create_database(&self, db: &str) {
+    pub async fn create_database(&self, db: &str) {
         self.execute("postgres", &format!("CREATE DATABASE {db}"))
             .await;
     }
 
     /// The server's log so far.
-    pub(crate) fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 }

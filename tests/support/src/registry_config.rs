@@ -1,43 +1,43 @@
-// What the loopback harness configures for a registry, derived from the registry itself (issue
-// 29 point 7): no test lists the bundled routes' secrets or base URLs by hand, so a route added
-// with `workerflow-registry new` is configured too. Included by `#[path]` from the root harness
-// and from registry-compiler/tests/scaffold.rs (which checks it on a registry grown by `new`).
+//! What the loopback harness configures for a registry, derived from the registry itself: no test
+//! lists the bundled routes' secrets or base URLs by hand, so a route added with
+//! `workerflow-registry new` is configured too. The root harness uses it, and
+//! registry-compiler/tests/scaffold.rs checks it on a registry grown by `new`.
 
 use workerflow_registry::Registry;
 use workerflow_registry::model::SettingKind;
 
 /// In every secret value and webhook part; nothing users see may contain it.
-pub(crate) const SENTINEL: &str = "SECRET";
+pub const SENTINEL: &str = "SECRET";
 
 /// The query every webhook URL carries (its credentials, as chat webhooks do).
-pub(crate) const WEBHOOK_QUERY: &str = "token=SECRETTOKEN";
+pub const WEBHOOK_QUERY: &str = "token=SECRETTOKEN";
 
 /// The distinctive value of the secret `name`: its name with the sentinel, so a leak says
 /// whose secret it is, and header-safe, so every token passes the handlers' checks.
-pub(crate) fn secret_value(name: &str) -> String {
+pub fn secret_value(name: &str) -> String {
     format!("{}_{SENTINEL}", name.to_ascii_lowercase())
 }
 
 /// The path of the webhook secret `name` on the mock: distinct per secret, secret itself.
-pub(crate) fn webhook_path(name: &str) -> String {
+pub fn webhook_path(name: &str) -> String {
     format!("/hooks/{}/SECRETPATH", name.to_ascii_lowercase())
 }
 
 /// Whether a request path is one of the harness's webhooks.
-pub(crate) fn is_webhook_path(path: &str) -> bool {
+pub fn is_webhook_path(path: &str) -> bool {
     path.starts_with("/hooks/")
 }
 
 /// A secret whose value is the whole webhook URL (POLICY.md 2.7): the registry names them
 /// `…WEBHOOK_URL` or `…WEBHOOK`.
-pub(crate) fn is_webhook_secret(name: &str) -> bool {
+pub fn is_webhook_secret(name: &str) -> bool {
     name.contains("WEBHOOK")
 }
 
 /// Every secret requirement of every route, by its preferred name (the one read first), with
 /// a distinctive value (a webhook secret: a URL at `base`), and every `base_url` setting at
 /// `base`. Fallback names stay unset: a test that blanks the preferred name sees it missing.
-pub(crate) fn harness_config(registry: &Registry, base: &str) -> Vec<(String, String)> {
+pub fn harness_config(registry: &Registry, base: &str) -> Vec<(String, String)> {
     let mut config: Vec<(String, String)> = Vec::new();
     for (_, route) in registry.routes() {
         let secrets = route.secrets.iter().filter_map(|r| r.any_of.first());
