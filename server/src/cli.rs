@@ -276,16 +276,14 @@ pub enum Error {
     Enablement(workerflow_runtime::EnablementError),
     #[error("cannot start the async runtime")]
     AsyncRuntime(#[source] std::io::Error),
+    // A store error's message already ends with its cause, so it is not this error's `source`
+    // (the chain would say the cause twice).
     /// The job store could not be opened (exit 2: `--jobs` or the database is wrong).
-    #[error(transparent)]
+    #[error("{0}")]
     OpenStore(StoreError),
     /// The job store failed while answering.
-    #[error("the job store {location}")]
-    Store {
-        location: String,
-        #[source]
-        source: StoreError,
-    },
+    #[error("the job store {location}: {error}")]
+    Store { location: String, error: StoreError },
     #[error("no job with trace id {0:?}")]
     NoJob(String),
     #[error("job {id:?} is {state}; only dead or failed jobs can be retried")]
@@ -410,7 +408,7 @@ fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
         other if other.starts_with("postgres://") || other.starts_with("postgresql://") => other
             .parse()
             .map(|url| StoreChoice::Durable(StoreLocation::Postgres(url)))
-            .map_err(|error: StoreError| error.0),
+            .map_err(|error: StoreError| error.to_string()),
         #[cfg(not(feature = "postgres"))]
         other if other.starts_with("postgres://") || other.starts_with("postgresql://") => Err(
             "this server was built without the PostgreSQL job store (the `postgres` feature of workerflow-server)"
@@ -444,9 +442,9 @@ fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
         let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
             .await
             .map_err(Error::OpenStore)?;
-        let failed = |source| Error::Store {
+        let failed = |error| Error::Store {
             location: store.location().to_string(),
-            source,
+            error,
         };
         match &args.action {
             JobsAction::List { state } => {

@@ -62,9 +62,10 @@ use workerflow_runtime::{RouteTable, SecretSource, SecretValue};
 
 pub use cli::main;
 pub use durable::RetryPolicy;
+pub use error::StoreError;
 pub use error::TRACE_HEADER;
 pub use jobs::JobCounts;
-pub use store::{JobStore, StoreError, StoreLocation};
+pub use store::{JobStore, StoreLocation};
 
 use jobs::JobQueue;
 
