@@ -13,13 +13,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use workerflow_runtime::{PreparedCall, RequestType, RouteSpec, TraceId};
+use workerflow_runtime::{RequestType, RouteSpec, TraceId};
 
-use super::auth::is_authorized;
-use super::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER, parser_refusal};
-use super::jobs::{Job, Refused};
-use super::store::EnqueueError;
-use super::{AppState, Jobs};
+use crate::auth::is_authorized;
+use crate::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER, parser_refusal};
+use crate::state::AppState;
+use crate::store::EnqueueError;
 
 /// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
 const MAX_ECHOED_METHOD: usize = 20;
@@ -115,18 +114,21 @@ pub(crate) async fn health() -> Json<Value> {
 pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Value> {
     let report = state.registry.check_config(&*state.secrets);
     let mut body = serde_json::to_value(&report).unwrap_or(Value::Null);
-    let jobs = match &state.jobs {
-        Jobs::Memory(queue) => json!({
-            "store": "memory",
-            "depth": queue.depth(),
-            "capacity": queue.capacity(),
-        }),
-        Jobs::Durable { store, .. } => json!({
+    let store = &state.store;
+    // The memory store has no location to name.
+    let jobs = if store.is_durable() {
+        json!({
             "store": store.kind(),
             "location": store.location(),
             "depth": store.depth().await.ok(),
             "capacity": store.capacity(),
-        }),
+        })
+    } else {
+        json!({
+            "store": store.kind(),
+            "depth": store.depth().await.ok(),
+            "capacity": store.capacity(),
+        })
     };
     if let Value::Object(fields) = &mut body {
         fields.insert("jobs".into(), jobs);
@@ -235,9 +237,9 @@ async fn call(
     // The envelope of docs/ROUTES.md 1.2: callers of this API never see it, so a field named
     // `body` in their JSON is input.
     let payload = json!({ "body": input });
-    let stored = match (&state.jobs, spec.request_type) {
-        (Jobs::Durable { .. }, RequestType::Async) => payload.clone(),
-        _ => Value::Null,
+    let stored = match spec.request_type {
+        RequestType::Async => payload.clone(),
+        RequestType::Sync => Value::Null,
     };
     // Secrets, settings and the route's input checks, before anything runs or is queued: an
     // async call that is certain to fail gets the same error a sync call would.
@@ -252,7 +254,11 @@ async fn call(
                 .map_err(|error| ApiError::dispatch(&error, spec.id))?;
             Ok(Json(output).into_response())
         }
-        RequestType::Async => enqueue(state, spec, prepared, trace_id, stored).await,
+        RequestType::Async => {
+            // Unpolled: nothing of it has run. The worker prepares the call again.
+            drop(prepared);
+            enqueue(state, spec, trace_id, stored).await
+        }
     }
 }
 
@@ -275,58 +281,45 @@ fn queue_full(spec: &RouteSpec, capacity: usize) -> ApiError {
     .route(spec.id)
 }
 
-/// Queues a prepared async call (its secrets resolved and its input checked; nothing sent).
-/// With a durable store only the route, the payload and the trace id are stored, and 202 is
-/// answered once they are committed.
+/// Stores an async call whose preparation passed (secrets, settings and input checked; nothing
+/// sent): only its route, payload and trace id, answering 202 once the store has taken them.
 async fn enqueue(
     state: &AppState,
     spec: &'static RouteSpec,
-    prepared: PreparedCall,
     trace_id: &TraceId,
     payload: Value,
 ) -> Result<Response, ApiError> {
-    let queue = match &state.jobs {
-        Jobs::Memory(queue) => queue,
-        Jobs::Durable { store, control } => {
-            // Unpolled: nothing of it has run. The worker prepares the call again.
-            drop(prepared);
-            if control.closing.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(shutting_down(spec));
-            }
-            return match store.enqueue(trace_id.as_str(), spec.id, &payload).await {
-                Ok(()) => {
-                    control.wake.notify_one();
-                    Ok(accepted(spec, trace_id))
-                }
-                Err(EnqueueError::Full(capacity)) => Err(queue_full(spec, capacity)),
-                Err(EnqueueError::Unavailable(reason)) => {
-                    // The reason names the database problem, never the payload.
-                    tracing::error!(
-                        target: "workerflow::serve",
-                        route = %spec.id,
-                        trace_id = %trace_id,
-                        error = %reason,
-                        "job not accepted: the job store cannot take it"
-                    );
-                    Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "store_unavailable",
-                        "the job store cannot take the job now; retry later",
-                    )
-                    .route(spec.id))
-                }
-            };
+    let control = &state.control;
+    if control.is_closing() {
+        return Err(shutting_down(spec));
+    }
+    match state
+        .store
+        .enqueue(trace_id.as_str(), spec.id, &payload)
+        .await
+    {
+        Ok(()) => {
+            control.accepted();
+            control.wake.notify_one();
+            Ok(accepted(spec, trace_id))
         }
-    };
-    let job = Job {
-        route: spec.id,
-        trace_id: trace_id.clone(),
-        run: std::future::IntoFuture::into_future(prepared),
-    };
-    match queue.push(job) {
-        Ok(()) => Ok(accepted(spec, trace_id)),
-        Err(Refused::Full) => Err(queue_full(spec, queue.capacity())),
-        Err(Refused::ShuttingDown) => Err(shutting_down(spec)),
+        Err(EnqueueError::Full(capacity)) => Err(queue_full(spec, capacity)),
+        Err(EnqueueError::Unavailable(reason)) => {
+            // The reason names the store's problem, never the payload.
+            tracing::error!(
+                target: "workerflow::serve",
+                route = %spec.id,
+                trace_id = %trace_id,
+                error = %reason,
+                "job not accepted: the job store cannot take it"
+            );
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the job store cannot take the job now; retry later",
+            )
+            .route(spec.id))
+        }
     }
 }
 
@@ -353,9 +346,11 @@ pub(crate) async fn get_job(
     let Ok(Path(trace_id)) = trace_id else {
         return not_found("the trace id in the path is not valid UTF-8");
     };
-    let Jobs::Durable { store, .. } = &state.jobs else {
+    // The memory store forgets a job once it is done, so it offers no lookup.
+    let store = &state.store;
+    if !store.is_durable() {
         return not_found("the memory job store keeps no job records; run with --jobs sqlite");
-    };
+    }
     match store.get(&trace_id).await {
         Ok(Some(job)) => Json(json!({ "ok": true, "job": job })).into_response(),
         Ok(None) => not_found(&format!(

@@ -19,8 +19,10 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{Value, json};
 use workerflow_runtime::{DispatchError, EnvSecrets, LinkError, RouteTable, SecretSource};
 
-use crate::store::{JobState, RetryResult, STATES};
-use crate::{Api, JobBackend, JobStore, RetryPolicy, ServeConfig, StoreError, StoreLocation};
+use crate::error::StoreError;
+use crate::jobs::RetryPolicy;
+use crate::serve::{Api, JobBackend, ServeConfig};
+use crate::store::{JobState, JobStore, RetryResult, STATES, StoreLocation};
 
 /// The body of a server binary's `fn main`: parses the command line (named after the binary)
 /// and runs it over the routes `linked` returns, serving `openapi_json` at `GET /openapi.json`.
@@ -630,7 +632,7 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
             "listening on http://{local}"
         );
         let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
-        crate::serve(listener, api, secrets, config, shutdown_signal()).await
+        crate::serve::serve(listener, api, secrets, config, shutdown_signal()).await
     });
     // Jobs still running at the deadline are cancelled here, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(100));

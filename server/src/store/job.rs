@@ -118,6 +118,8 @@ pub(crate) enum Outcome {
 /// How an outcome is written: the row's next state, output, error and due time.
 pub(crate) struct Finished {
     pub state: JobState,
+    // The memory store forgets a finished job, output and all.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub output: Option<String>,
     pub class: Option<String>,
     pub message: Option<String>,
@@ -167,7 +169,6 @@ impl Outcome {
 
 impl Finished {
     /// Whether the job is done (no longer queued or running).
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn is_final(&self) -> bool {
         self.state.is_final()
     }

@@ -1,27 +1,27 @@
-//! The durable job stores behind the async queue, behind one handle: [`JobStore`].
+//! The job stores behind the async queue, behind one handle: [`JobStore`]. The one worker loop
+//! (`crate::jobs`) leases, runs and finishes jobs through it, whichever store it is:
 //!
+//! - [`memory`]: the jobs kept in this process (`--jobs memory`), lost on a crash;
 //! - [`sqlite`]: an embedded SQLite database (WAL) in a data directory, the default;
 //! - [`postgres`]: a PostgreSQL database shared by any number of `serve` instances.
 //!
-//! Both keep the same rows (trace id, route, payload, state, attempts, lease, timestamps,
-//! error, output), answer an enqueue only after its commit, and lease one job to one worker at a
-//! time. The memory queue (`--jobs memory`) is not a store: it lives in `super::jobs`.
+//! Every store takes a job only when there is room, leases one job to one worker at a time (and
+//! a job whose lease expired to the next worker), retries after a backoff and says what it
+//! holds. The durable ones keep the same rows (trace id, route, payload, state, attempts, lease,
+//! timestamps, error, output), answer an enqueue only after its commit and keep finished jobs
+//! until they are purged; the memory store forgets a job once it is done.
 //!
-//! Each store is behind the crate feature of its name (`sqlite` is on by default), so a server
-//! that needs neither compiles neither database client.
+//! Each durable store is behind the crate feature of its name (`sqlite` is on by default), so a
+//! server that needs neither compiles neither database client.
 
-// Built with neither store, the durable path type-checks but never runs.
-#![cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres")),
-    allow(unreachable_code, dead_code, unused_variables)
-)]
-
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+mod job;
+pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-
-mod job;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +31,7 @@ use serde_json::Value;
 pub use crate::error::{StoreError, UnknownJobState};
 pub(crate) use job::{EnqueueError, JobRecord, Leased, Outcome};
 pub use job::{JobState, RetryResult, STATES};
+pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, PgUrl};
 #[cfg(feature = "sqlite")]
@@ -46,37 +47,38 @@ pub enum StoreLocation {
     Postgres(PgUrl),
 }
 
-/// A durable job store: SQLite or PostgreSQL, one interface.
+/// A job store: memory, SQLite or PostgreSQL, one interface.
 #[derive(Debug)]
 pub enum JobStore {
+    Memory(MemoryStore),
     #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
     // Boxed: it holds its connections' state; the enum stays the size of a SQLite handle.
     #[cfg(feature = "postgres")]
     Postgres(Box<PgStore>),
-    /// Built with neither store: no value of this type exists.
-    #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-    #[doc(hidden)]
-    None(std::convert::Infallible),
 }
 
 /// `$body` for whichever store `$self` is, with the store bound to `$store`.
 macro_rules! each_store {
     ($self:expr, $store:ident => $body:expr) => {
         match $self {
+            JobStore::Memory($store) => $body,
             #[cfg(feature = "sqlite")]
             JobStore::Sqlite($store) => $body,
             #[cfg(feature = "postgres")]
             JobStore::Postgres($store) => $body,
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-            JobStore::None(never) => match *never {},
         }
     };
 }
 
 impl JobStore {
-    /// Opens the store (creating the file, the tables or the schema as needed) or says why not.
-    /// `capacity` bounds the jobs queued or running at once.
+    /// The in-memory store, holding at most `capacity` jobs waiting to run.
+    pub fn memory(capacity: usize) -> JobStore {
+        JobStore::Memory(MemoryStore::new(capacity))
+    }
+
+    /// Opens a durable store (creating the file, the tables or the schema as needed) or says
+    /// why not. `capacity` bounds the jobs queued or running at once.
     pub async fn open(location: &StoreLocation, capacity: usize) -> Result<JobStore, StoreError> {
         match location {
             #[cfg(feature = "sqlite")]
@@ -93,27 +95,32 @@ impl JobStore {
         }
     }
 
-    /// `sqlite` or `postgres`, as `/health/config` names it.
+    /// `memory`, `sqlite` or `postgres`, as `/health/config` names it.
     pub fn kind(&self) -> &'static str {
         match self {
+            JobStore::Memory(_) => "memory",
             #[cfg(feature = "sqlite")]
             JobStore::Sqlite(_) => "sqlite",
             #[cfg(feature = "postgres")]
             JobStore::Postgres(_) => "postgres",
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-            JobStore::None(never) => match *never {},
         }
     }
 
-    /// The file, or the database without its password.
+    /// Whether accepted jobs outlive this process. At shutdown a durable store keeps what is
+    /// left for the next start, while the memory store's jobs run now or are lost; and only a
+    /// durable store keeps a finished job's record.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, JobStore::Memory(_))
+    }
+
+    /// The file, or the database without its password (`memory` for the memory store).
     pub fn location(&self) -> String {
         match self {
+            JobStore::Memory(_) => "memory".to_owned(),
             #[cfg(feature = "sqlite")]
             JobStore::Sqlite(store) => store.path().display().to_string(),
             #[cfg(feature = "postgres")]
             JobStore::Postgres(store) => store.target().to_owned(),
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-            JobStore::None(never) => match *never {},
         }
     }
 
@@ -153,12 +160,11 @@ impl JobStore {
     /// Extends `owner`'s lease of a running job; a lost lease is left lost.
     pub(crate) async fn renew(&self, trace_id: &str, owner: &str, lease: Duration) {
         match self {
+            JobStore::Memory(store) => store.renew(trace_id, owner, lease).await,
             #[cfg(feature = "sqlite")]
             JobStore::Sqlite(store) => store.renew(trace_id, owner, lease),
             #[cfg(feature = "postgres")]
             JobStore::Postgres(store) => store.renew(trace_id, owner, lease).await,
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-            JobStore::None(never) => match *never {},
         }
     }
 
@@ -186,9 +192,20 @@ impl JobStore {
 
     /// The jobs, oldest first, optionally in one state.
     pub async fn list(&self, state: Option<JobState>) -> Result<Vec<Value>, StoreError> {
-        let records: Result<Vec<JobRecord>, StoreError> =
-            each_store!(self, store => store.list(state).await);
-        Ok(records?.into_iter().map(JobRecord::into_json).collect())
+        Ok(self
+            .records(state)
+            .await?
+            .into_iter()
+            .map(JobRecord::into_json)
+            .collect())
+    }
+
+    /// [`JobStore::list`], as records.
+    pub(crate) async fn records(
+        &self,
+        state: Option<JobState>,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        each_store!(self, store => store.list(state).await)
     }
 
     /// Queues a dead or failed job again with fresh attempts.
