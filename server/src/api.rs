@@ -140,33 +140,10 @@ pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Va
 pub(crate) async fn list_routes(State(state): State<Arc<AppState>>) -> Json<Value> {
     let routes: Vec<Value> = state
         .registry
-        .routes()
-        .map(|linked| {
-            let spec = linked.spec();
-            let settings: Vec<Value> = linked
-                .settings()
-                .iter()
-                .map(|setting| {
-                    json!({
-                        "name": setting.name,
-                        "label": setting.label,
-                        "kind": setting.kind.as_str(),
-                        "default": setting.default,
-                    })
-                })
-                .collect();
-            let disabled_by = state.registry.disabled_by(spec.id);
-            json!({
-                "route": spec.id,
-                "service": spec.service.id,
-                "requestType": spec.request_type,
-                "summary": spec.summary,
-                "enabled": disabled_by.is_none(),
-                "disabledBy": disabled_by,
-                "secrets": spec.secrets,
-                "settings": settings,
-            })
-        })
+        .route_info(&*state.secrets)
+        .iter()
+        .filter(|route| route.implemented)
+        .filter_map(|route| serde_json::to_value(route.served()).ok())
         .collect();
     Json(json!({ "ok": true, "routes": routes }))
 }
