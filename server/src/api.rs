@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header::{CONNECTION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -16,16 +16,13 @@ use serde_json::{Value, json};
 use workerflow_runtime::{RequestType, RouteSpec, TraceId};
 
 use crate::auth::is_authorized;
-use crate::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER, parser_refusal};
+use crate::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER};
+use crate::limits;
 use crate::state::AppState;
 use crate::store::EnqueueError;
 
 /// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
 const MAX_ECHOED_METHOD: usize = 20;
-
-/// The largest request head (header names and values) accepted. hyper's own limit depends on
-/// how the bytes arrive (a head read in one go may pass it), so the router enforces this one.
-pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// `text` cut to `max` characters, with `…` when something was cut.
 fn cut(text: &str, max: usize) -> String {
@@ -36,9 +33,10 @@ fn cut(text: &str, max: usize) -> String {
     shown
 }
 
-/// Every request: a fresh trace id (in the `x-trace-id` response header and in error bodies),
-/// the bearer check for `/api/*` and `/health/config`, and one log line. The line carries the
-/// method, path (no query), status, duration and trace id; never a body or a header value.
+/// Every request, before its handler: a fresh trace id (in the `x-trace-id` response header and in
+/// error bodies), the limits on its target and headers (`limits.rs`), the bearer check for
+/// `/api/*` and `/health/config`, and one log line. The line carries the method, path (no
+/// query), status, duration and trace id; never a body or a header value.
 pub(crate) async fn front_door(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -57,20 +55,9 @@ pub(crate) async fn front_door(
         Some(token) if guarded => is_authorized(request.headers(), token),
         _ => true,
     };
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
-    let mut response = if header_bytes > MAX_HEADER_BYTES {
-        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        let (code, message) = parser_refusal(status);
-        let mut response = ApiError::new(status, code, message).respond(&trace_id);
-        // As after hyper's own refusals: the connection is not kept for another such request.
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-        response
+    let refused = limits::refusal(request.uri(), request.headers(), &trace_id);
+    let mut response = if let Some(refused) = refused {
+        refused
     } else if authorized {
         request.extensions_mut().insert(trace_id.clone());
         next.run(request).await

@@ -3,7 +3,8 @@
 //! - the one error shape of its answers, `{ok: false, error: {code, message, route, traceId}}`
 //!   (plus `problems` for invalid input), as the router answers it ([`ApiError`]) and as the
 //!   bytes written below the router ([`raw_error`]: a connection over the cap), and the
-//!   `x-trace-id` header every answer carries;
+//!   `x-trace-id` header every answer carries (hyper's own answers to a request it cannot
+//!   parse at all are hyper's: no body);
 //! - why a job store could not be opened or used ([`StoreError`]), with the driver's error
 //!   kept as its source.
 
@@ -46,9 +47,9 @@ fn error_body(
     body
 }
 
-/// A complete HTTP/1.1 error answer as bytes, for the answers written below the router (a
-/// request hyper could not parse, a connection over the cap): the documented body,
-/// `x-trace-id`, `connection: close`, and `Retry-After: 1` on 503.
+/// A complete HTTP/1.1 error answer as bytes, for an answer written below the router (a
+/// connection over the cap): the documented body, `x-trace-id`, `connection: close`, and
+/// `Retry-After: 1` on 503.
 pub(crate) fn raw_error(
     status: StatusCode,
     code: &str,
@@ -140,22 +141,6 @@ impl ApiError {
             _ => {}
         }
         response
-    }
-}
-
-/// The code and message of an answer hyper gave to a request it could not parse (and of the
-/// router's own header-size refusal, so both read the same).
-pub(crate) fn parser_refusal(status: StatusCode) -> (&'static str, &'static str) {
-    match status {
-        StatusCode::URI_TOO_LONG => ("uri_too_long", "the request target is too long"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
-            "header_fields_too_large",
-            "the request headers are too large or too many",
-        ),
-        _ => (
-            "bad_request",
-            "the request is not valid HTTP/1.1 (this server speaks HTTP/1 only)",
-        ),
     }
 }
 

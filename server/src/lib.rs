@@ -32,7 +32,9 @@
 //! traceId}}` with the runtime's statuses.
 //!
 //! Connections are HTTP/1 only (hyper's `http1` connection, driven here), with a header-read
-//! timeout, a body-read timeout, an idle keep-alive timeout and a cap on open connections.
+//! timeout, a body-read timeout, an idle keep-alive timeout and a cap on open connections. A
+//! request target over 32 KiB is 414, more than 100 headers or 64 KiB of them 431, with the
+//! error body; what hyper cannot parse at all gets hyper's own bare answer.
 //!
 //! On shutdown the server stops accepting, closes idle and half-read connections at once, lets
 //! in-flight requests finish, and drains the queue until the drain deadline;
@@ -46,6 +48,7 @@ pub mod cli;
 mod conn;
 mod error;
 mod jobs;
+mod limits;
 mod serve;
 mod state;
 pub mod store;

@@ -361,6 +361,9 @@ async fn drain_memory(state: &AppState, requests_cut: bool) -> ServeReport {
     }
 }
 
+/// The endpoints, each behind the front door (`api::front_door`): it runs before any handler,
+/// fallbacks included. (A layer on the router, not around it: that is where axum adds
+/// `content-length`, so the answers' headers keep their order.)
 fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.body_limit;
     Router::new()
