@@ -25,7 +25,7 @@ pub struct RetryPolicy {
     /// The longest wait between attempts.
     pub max_backoff: Duration,
     /// How long a lease lasts without renewal (renewed every third of it while the job runs).
-    /// At least [`RetryPolicy::MIN_LEASE`]: [`serve`](crate::serve) refuses a shorter one.
+    /// At least [`RetryPolicy::MIN_LEASE`]: [`serve`](fn@crate::serve) refuses a shorter one.
     pub lease: Duration,
 }
 
