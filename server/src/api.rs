@@ -297,7 +297,7 @@ fn shutting_down(spec: &RouteSpec) -> ApiError {
 }
 
 /// `GET /api/jobs/{traceId}`: a job's state, attempts, timestamps, error and output (never its
-/// payload). The memory queue keeps no record: 404 there.
+/// payload). The memory store keeps no record of a finished job: 404 there.
 pub(crate) async fn get_job(
     State(state): State<Arc<AppState>>,
     trace: Option<axum::Extension<TraceId>>,
