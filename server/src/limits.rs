@@ -66,3 +66,42 @@ fn target_len(uri: &Uri) -> usize {
     let path = uri.path_and_query().map_or(0, |path| path.as_str().len());
     scheme + authority + path
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_is_measured_as_sent() {
+        let origin: Uri = "/api/routes?x=1".parse().expect("a target");
+        assert_eq!(target_len(&origin), "/api/routes?x=1".len());
+        let absolute: Uri = "http://example.com:8787/health".parse().expect("a target");
+        assert_eq!(
+            target_len(&absolute),
+            "http://example.com:8787/health".len()
+        );
+    }
+
+    #[test]
+    fn over_a_limit_is_refused_with_the_connection_closed() {
+        let trace = TraceId::generate();
+        let fine: Uri = "/health".parse().expect("a target");
+        assert!(refusal(&fine, &HeaderMap::new(), &trace).is_none());
+        let long: Uri = format!("/{}", "a".repeat(MAX_URI_BYTES))
+            .parse()
+            .expect("a target");
+        let refused = refusal(&long, &HeaderMap::new(), &trace).expect("refused");
+        assert_eq!(refused.status(), StatusCode::URI_TOO_LONG);
+        assert_eq!(refused.headers()[CONNECTION], "close");
+        let mut many = HeaderMap::new();
+        for n in 0..=MAX_HEADERS {
+            let name: axum::http::HeaderName = format!("x-h{n}").parse().expect("a name");
+            many.insert(name, HeaderValue::from_static("v"));
+        }
+        let refused = refusal(&fine, &many, &trace).expect("refused");
+        assert_eq!(
+            refused.status(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+    }
+}
