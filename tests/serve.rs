@@ -544,6 +544,15 @@ async fn routes_and_config_name_requirements_never_values() {
             "settings": [],
         })
     );
+    // Issue 32: the runtime's `RouteInfo` answers this through its view, with the fields (and
+    // their order) the endpoint always had: no `serviceName`, nothing the environment sets.
+    assert_eq!(
+        serde_json::to_string(slack).expect("text"),
+        "{\"route\":\"slack_message\",\"service\":\"slack\",\"requestType\":\"async\",\
+         \"summary\":\"Post one line of text to a Slack incoming webhook.\",\"enabled\":true,\
+         \"disabledBy\":null,\"secrets\":[{\"label\":\"Slack webhook URL\",\
+         \"anyOf\":[\"SLACK_WEBHOOK_URL\"]}],\"settings\":[]}"
+    );
 
     let config = server.get("/health/config", Some(TOKEN)).await;
     assert_eq!(config.status, 200);
