@@ -357,6 +357,34 @@ fn routes_lists_requirements_settings_and_state() {
         .iter()
         .find(|r| r["route"] == "github_issue_create")
         .expect("github");
+    // Issue 32: `service` is the service's id, as in `doctor --json` and `GET /api/routes`
+    // (it was the display name), and `serviceName` the display name beside it.
+    let keys: Vec<&str> = github
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "route",
+            "service",
+            "serviceName",
+            "requestType",
+            "summary",
+            "enabled",
+            "disabledBy",
+            "implemented",
+            "configured",
+            "secrets",
+            "settings"
+        ]
+    );
+    assert_eq!(
+        (&github["service"], &github["serviceName"]),
+        (&json!("github"), &json!("GitHub"))
+    );
     assert_eq!(github["configured"], true);
     assert_eq!(github["requestType"], "async");
     assert_eq!(

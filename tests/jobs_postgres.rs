@@ -319,3 +319,19 @@ async fn bad_credentials_foreign_tables_and_newer_schemas_are_refused_at_start()
     assert!(stderr.contains("sslmode=require"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
 }
+
+/// The PostgreSQL store passes the checks the memory and SQLite stores pass (the server's
+/// `store::conformance`): one worker loop drives all three the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_passes_the_store_conformance_checks() {
+    let Some(cluster) = Cluster::start("conformance") else {
+        return;
+    };
+    let url: workerflow_server::store::PgUrl =
+        cluster.url("postgres").parse().expect("a valid URL");
+    let location = workerflow_server::StoreLocation::Postgres(url);
+    let store = workerflow_server::JobStore::open(&location, 3)
+        .await
+        .expect("the store opens");
+    workerflow_server::store::conformance::check(&store).await;
+}

@@ -54,6 +54,7 @@ mod error;
 #[cfg(feature = "http")]
 pub mod http;
 mod route;
+mod route_info;
 mod route_table;
 mod secrets;
 mod settings;
@@ -78,6 +79,7 @@ pub use route::{
     AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
     Setting, SettingKind, SettingOf,
 };
+pub use route_info::{RouteInfo, SecretInfo, ServedRoute, SettingInfo};
 pub use route_table::{LinkedRoute, PreparedCall, RouteTable};
 pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource, SecretValue};
 /// Binds a function to a route declared in the registry; see `workerflow-macros`.

@@ -8,25 +8,21 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header::{CONNECTION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use workerflow_runtime::{PreparedCall, RequestType, RouteSpec, TraceId};
+use workerflow_runtime::{RequestType, RouteSpec, TraceId};
 
-use super::auth::is_authorized;
-use super::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER, parser_refusal};
-use super::jobs::{Job, Refused};
-use super::store::EnqueueError;
-use super::{AppState, Jobs};
+use crate::auth::is_authorized;
+use crate::error::{ApiError, MAX_ECHOED_ROUTE, TRACE_HEADER};
+use crate::limits;
+use crate::state::AppState;
+use crate::store::EnqueueError;
 
 /// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
 const MAX_ECHOED_METHOD: usize = 20;
-
-/// The largest request head (header names and values) accepted. hyper's own limit depends on
-/// how the bytes arrive (a head read in one go may pass it), so the router enforces this one.
-pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// `text` cut to `max` characters, with `…` when something was cut.
 fn cut(text: &str, max: usize) -> String {
@@ -37,9 +33,10 @@ fn cut(text: &str, max: usize) -> String {
     shown
 }
 
-/// Every request: a fresh trace id (in the `x-trace-id` response header and in error bodies),
-/// the bearer check for `/api/*` and `/health/config`, and one log line. The line carries the
-/// method, path (no query), status, duration and trace id; never a body or a header value.
+/// Every request, before its handler: a fresh trace id (in the `x-trace-id` response header and in
+/// error bodies), the limits on its target and headers (`limits.rs`), the bearer check for
+/// `/api/*` and `/health/config`, and one log line. The line carries the method, path (no
+/// query), status, duration and trace id; never a body or a header value.
 pub(crate) async fn front_door(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -58,20 +55,9 @@ pub(crate) async fn front_door(
         Some(token) if guarded => is_authorized(request.headers(), token),
         _ => true,
     };
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
-    let mut response = if header_bytes > MAX_HEADER_BYTES {
-        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        let (code, message) = parser_refusal(status);
-        let mut response = ApiError::new(status, code, message).respond(&trace_id);
-        // As after hyper's own refusals: the connection is not kept for another such request.
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-        response
+    let refused = limits::refusal(request.uri(), request.headers(), &trace_id);
+    let mut response = if let Some(refused) = refused {
+        refused
     } else if authorized {
         request.extensions_mut().insert(trace_id.clone());
         next.run(request).await
@@ -115,18 +101,21 @@ pub(crate) async fn health() -> Json<Value> {
 pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Value> {
     let report = state.registry.check_config(&*state.secrets);
     let mut body = serde_json::to_value(&report).unwrap_or(Value::Null);
-    let jobs = match &state.jobs {
-        Jobs::Memory(queue) => json!({
-            "store": "memory",
-            "depth": queue.depth(),
-            "capacity": queue.capacity(),
-        }),
-        Jobs::Durable { store, .. } => json!({
+    let store = &state.store;
+    // The memory store has no location to name.
+    let jobs = if store.is_durable() {
+        json!({
             "store": store.kind(),
             "location": store.location(),
             "depth": store.depth().await.ok(),
             "capacity": store.capacity(),
-        }),
+        })
+    } else {
+        json!({
+            "store": store.kind(),
+            "depth": store.depth().await.ok(),
+            "capacity": store.capacity(),
+        })
     };
     if let Value::Object(fields) = &mut body {
         fields.insert("jobs".into(), jobs);
@@ -138,33 +127,10 @@ pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Va
 pub(crate) async fn list_routes(State(state): State<Arc<AppState>>) -> Json<Value> {
     let routes: Vec<Value> = state
         .registry
-        .routes()
-        .map(|linked| {
-            let spec = linked.spec();
-            let settings: Vec<Value> = linked
-                .settings()
-                .iter()
-                .map(|setting| {
-                    json!({
-                        "name": setting.name,
-                        "label": setting.label,
-                        "kind": setting.kind.as_str(),
-                        "default": setting.default,
-                    })
-                })
-                .collect();
-            let disabled_by = state.registry.disabled_by(spec.id);
-            json!({
-                "route": spec.id,
-                "service": spec.service.id,
-                "requestType": spec.request_type,
-                "summary": spec.summary,
-                "enabled": disabled_by.is_none(),
-                "disabledBy": disabled_by,
-                "secrets": spec.secrets,
-                "settings": settings,
-            })
-        })
+        .route_info(&*state.secrets)
+        .iter()
+        .filter(|route| route.implemented)
+        .filter_map(|route| serde_json::to_value(route.served()).ok())
         .collect();
     Json(json!({ "ok": true, "routes": routes }))
 }
@@ -235,9 +201,9 @@ async fn call(
     // The envelope of docs/ROUTES.md 1.2: callers of this API never see it, so a field named
     // `body` in their JSON is input.
     let payload = json!({ "body": input });
-    let stored = match (&state.jobs, spec.request_type) {
-        (Jobs::Durable { .. }, RequestType::Async) => payload.clone(),
-        _ => Value::Null,
+    let stored = match spec.request_type {
+        RequestType::Async => payload.clone(),
+        RequestType::Sync => Value::Null,
     };
     // Secrets, settings and the route's input checks, before anything runs or is queued: an
     // async call that is certain to fail gets the same error a sync call would.
@@ -252,7 +218,11 @@ async fn call(
                 .map_err(|error| ApiError::dispatch(&error, spec.id))?;
             Ok(Json(output).into_response())
         }
-        RequestType::Async => enqueue(state, spec, prepared, trace_id, stored).await,
+        RequestType::Async => {
+            // Unpolled: nothing of it has run. The worker prepares the call again.
+            drop(prepared);
+            enqueue(state, spec, trace_id, stored).await
+        }
     }
 }
 
@@ -275,58 +245,45 @@ fn queue_full(spec: &RouteSpec, capacity: usize) -> ApiError {
     .route(spec.id)
 }
 
-/// Queues a prepared async call (its secrets resolved and its input checked; nothing sent).
-/// With a durable store only the route, the payload and the trace id are stored, and 202 is
-/// answered once they are committed.
+/// Stores an async call whose preparation passed (secrets, settings and input checked; nothing
+/// sent): only its route, payload and trace id, answering 202 once the store has taken them.
 async fn enqueue(
     state: &AppState,
     spec: &'static RouteSpec,
-    prepared: PreparedCall,
     trace_id: &TraceId,
     payload: Value,
 ) -> Result<Response, ApiError> {
-    let queue = match &state.jobs {
-        Jobs::Memory(queue) => queue,
-        Jobs::Durable { store, control } => {
-            // Unpolled: nothing of it has run. The worker prepares the call again.
-            drop(prepared);
-            if control.closing.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(shutting_down(spec));
-            }
-            return match store.enqueue(trace_id.as_str(), spec.id, &payload).await {
-                Ok(()) => {
-                    control.wake.notify_one();
-                    Ok(accepted(spec, trace_id))
-                }
-                Err(EnqueueError::Full(capacity)) => Err(queue_full(spec, capacity)),
-                Err(EnqueueError::Unavailable(reason)) => {
-                    // The reason names the database problem, never the payload.
-                    tracing::error!(
-                        target: "workerflow::serve",
-                        route = %spec.id,
-                        trace_id = %trace_id,
-                        error = %reason,
-                        "job not accepted: the job store cannot take it"
-                    );
-                    Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "store_unavailable",
-                        "the job store cannot take the job now; retry later",
-                    )
-                    .route(spec.id))
-                }
-            };
+    let control = &state.control;
+    if control.is_closing() {
+        return Err(shutting_down(spec));
+    }
+    match state
+        .store
+        .enqueue(trace_id.as_str(), spec.id, &payload)
+        .await
+    {
+        Ok(()) => {
+            control.accepted();
+            control.wake.notify_one();
+            Ok(accepted(spec, trace_id))
         }
-    };
-    let job = Job {
-        route: spec.id,
-        trace_id: trace_id.clone(),
-        run: std::future::IntoFuture::into_future(prepared),
-    };
-    match queue.push(job) {
-        Ok(()) => Ok(accepted(spec, trace_id)),
-        Err(Refused::Full) => Err(queue_full(spec, queue.capacity())),
-        Err(Refused::ShuttingDown) => Err(shutting_down(spec)),
+        Err(EnqueueError::Full(capacity)) => Err(queue_full(spec, capacity)),
+        Err(EnqueueError::Unavailable(reason)) => {
+            // The reason names the store's problem, never the payload.
+            tracing::error!(
+                target: "workerflow::serve",
+                route = %spec.id,
+                trace_id = %trace_id,
+                error = %reason,
+                "job not accepted: the job store cannot take it"
+            );
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the job store cannot take the job now; retry later",
+            )
+            .route(spec.id))
+        }
     }
 }
 
@@ -340,7 +297,7 @@ fn shutting_down(spec: &RouteSpec) -> ApiError {
 }
 
 /// `GET /api/jobs/{traceId}`: a job's state, attempts, timestamps, error and output (never its
-/// payload). The memory queue keeps no record: 404 there.
+/// payload). The memory store keeps no record of a finished job: 404 there.
 pub(crate) async fn get_job(
     State(state): State<Arc<AppState>>,
     trace: Option<axum::Extension<TraceId>>,
@@ -353,9 +310,11 @@ pub(crate) async fn get_job(
     let Ok(Path(trace_id)) = trace_id else {
         return not_found("the trace id in the path is not valid UTF-8");
     };
-    let Jobs::Durable { store, .. } = &state.jobs else {
+    // The memory store forgets a job once it is done, so it offers no lookup.
+    let store = &state.store;
+    if !store.is_durable() {
         return not_found("the memory job store keeps no job records; run with --jobs sqlite");
-    };
+    }
     match store.get(&trace_id).await {
         Ok(Some(job)) => Json(json!({ "ok": true, "job": job })).into_response(),
         Ok(None) => not_found(&format!(

@@ -17,10 +17,14 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{Value, json};
-use workerflow_runtime::{DispatchError, EnvSecrets, LinkError, RouteTable, SecretSource};
+use workerflow_runtime::{
+    DispatchError, EnvSecrets, LinkError, RequestType, RouteTable, SecretSource,
+};
 
-use crate::store::{JobState, RetryResult, STATES};
-use crate::{Api, JobBackend, JobStore, RetryPolicy, ServeConfig, StoreError, StoreLocation};
+use crate::error::StoreError;
+use crate::jobs::RetryPolicy;
+use crate::serve::{Api, JobBackend, ServeConfig};
+use crate::store::{JobState, JobStore, RetryResult, STATES, StoreLocation};
 
 /// The body of a server binary's `fn main`: parses the command line (named after the binary)
 /// and runs it over the routes `linked` returns, serving `openapi_json` at `GET /openapi.json`.
@@ -276,16 +280,14 @@ pub enum Error {
     Enablement(workerflow_runtime::EnablementError),
     #[error("cannot start the async runtime")]
     AsyncRuntime(#[source] std::io::Error),
+    // A store error's message already ends with its cause, so it is not this error's `source`
+    // (the chain would say the cause twice).
     /// The job store could not be opened (exit 2: `--jobs` or the database is wrong).
-    #[error(transparent)]
+    #[error("{0}")]
     OpenStore(StoreError),
     /// The job store failed while answering.
-    #[error("the job store {location}")]
-    Store {
-        location: String,
-        #[source]
-        source: StoreError,
-    },
+    #[error("the job store {location}: {error}")]
+    Store { location: String, error: StoreError },
     #[error("no job with trace id {0:?}")]
     NoJob(String),
     #[error("job {id:?} is {state}; only dead or failed jobs can be retried")]
@@ -410,7 +412,7 @@ fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
         other if other.starts_with("postgres://") || other.starts_with("postgresql://") => other
             .parse()
             .map(|url| StoreChoice::Durable(StoreLocation::Postgres(url)))
-            .map_err(|error: StoreError| error.0),
+            .map_err(|error: StoreError| error.to_string()),
         #[cfg(not(feature = "postgres"))]
         other if other.starts_with("postgres://") || other.starts_with("postgresql://") => Err(
             "this server was built without the PostgreSQL job store (the `postgres` feature of workerflow-server)"
@@ -444,9 +446,9 @@ fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
         let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
             .await
             .map_err(Error::OpenStore)?;
-        let failed = |source| Error::Store {
+        let failed = |error| Error::Store {
             location: store.location().to_string(),
-            source,
+            error,
         };
         match &args.action {
             JobsAction::List { state } => {
@@ -632,7 +634,7 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
             "listening on http://{local}"
         );
         let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
-        crate::serve(listener, api, secrets, config, shutdown_signal()).await
+        crate::serve::serve(listener, api, secrets, config, shutdown_signal()).await
     });
     // Jobs still running at the deadline are cancelled here, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -684,113 +686,57 @@ fn print_json(value: &impl serde::Serialize) {
     }
 }
 
-fn is_set(source: &dyn SecretSource, name: &str) -> bool {
-    source
-        .get(name)
-        .is_some_and(|value| !value.expose().trim().is_empty())
-}
-
 fn routes(registry: &RouteTable, json: bool) -> ExitCode {
-    let report = registry.check_config(&EnvSecrets);
-    let mut listed = Vec::new();
-    for (spec, config) in registry.declared().iter().zip(&report.routes) {
-        let linked = registry.get(spec.id);
-        let secrets: Vec<Value> = spec
-            .secrets
-            .iter()
-            .map(|requirement| {
-                let set_by = requirement
-                    .any_of
-                    .iter()
-                    .find(|name| is_set(&EnvSecrets, name));
-                json!({"label": requirement.label, "anyOf": requirement.any_of, "setBy": set_by})
-            })
-            .collect();
-        let settings: Vec<Value> = linked
-            .map(|route| route.settings())
-            .unwrap_or_default()
-            .iter()
-            .map(|setting| {
-                json!({
-                    "name": setting.name,
-                    "label": setting.label,
-                    "kind": setting.kind.as_str(),
-                    "set": is_set(&EnvSecrets, setting.name),
-                    "default": setting.default,
-                })
-            })
-            .collect();
-        listed.push(json!({
-            "route": spec.id,
-            "service": spec.service.name,
-            "requestType": spec.request_type,
-            "summary": spec.summary,
-            "enabled": config.enabled,
-            "disabledBy": config.disabled_by,
-            "implemented": config.implemented,
-            "configured": config.configured,
-            "secrets": secrets,
-            "settings": settings,
-        }));
-    }
+    let listed = registry.route_info(&EnvSecrets);
     if json {
         print_json(&json!({ "routes": listed }));
         return ExitCode::SUCCESS;
     }
     let mut out = String::new();
-    for (route, config) in listed.iter().zip(&report.routes) {
-        let state = match (config.disabled_by, config.implemented, config.configured) {
+    for route in &listed {
+        let state = match (route.disabled_by, route.implemented, route.configured) {
             (Some(by), _, _) => format!("disabled ({by})"),
             (None, false, _) => "not implemented".to_owned(),
             (None, true, true) => "configured".to_owned(),
             (None, true, false) => "not configured".to_owned(),
         };
+        let request_type = match route.request_type {
+            RequestType::Sync => "sync",
+            RequestType::Async => "async",
+        };
         let _ = writeln!(
             out,
-            "{} ({}, {}): {state}",
-            text(&route["route"]),
-            text(&route["requestType"]),
-            text(&route["service"])
+            "{} ({request_type}, {}): {state}",
+            route.route, route.service_name
         );
-        let _ = writeln!(out, "  {}", text(&route["summary"]));
-        for secret in route["secrets"].as_array().into_iter().flatten() {
-            let names: Vec<&str> = secret["anyOf"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let status = match secret["setBy"].as_str() {
+        let _ = writeln!(out, "  {}", route.summary);
+        for secret in &route.secrets {
+            let status = match secret.set_by {
                 Some(name) => format!("set by {name}"),
                 None => "missing".to_owned(),
             };
             let _ = writeln!(
                 out,
                 "  secret   {}: {} ({status})",
-                text(&secret["label"]),
-                names.join(", ")
+                secret.label,
+                secret.any_of.join(", ")
             );
         }
-        for setting in route["settings"].as_array().into_iter().flatten() {
-            let status = match (setting["set"].as_bool(), setting["default"].as_str()) {
-                (Some(true), _) => "set".to_owned(),
-                (_, Some(default)) => format!("unset, default {default}"),
-                _ => "unset".to_owned(),
+        for setting in &route.settings {
+            let status = match (setting.set, setting.default) {
+                (true, _) => "set".to_owned(),
+                (false, Some(default)) => format!("unset, default {default}"),
+                (false, None) => "unset".to_owned(),
             };
             let _ = writeln!(
                 out,
                 "  setting  {}: {} ({status})",
-                text(&setting["label"]),
-                text(&setting["name"])
+                setting.label, setting.name
             );
         }
     }
     emit(&out);
     ExitCode::SUCCESS
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or_default()
 }
 
 fn doctor(registry: &RouteTable, json: bool) -> ExitCode {

@@ -1,17 +1,18 @@
 //! Connections: each accepted socket is served by hyper's HTTP/1 connection (HTTP/2 is never
-//! spoken), with hyper's header-read timeout, an idle keep-alive timeout, a cap on open
-//! connections, shutdown that closes idle and half-read connections at once, and the JSON error
-//! body on the answers hyper writes itself (400, 414, 431).
+//! spoken), with hyper's header-read timeout and head limits (`limits.rs`), an idle keep-alive
+//! timeout, a cap on open connections, and shutdown that closes idle and half-read connections
+//! at once. hyper answers a request it cannot parse itself (a bare 400, 414 or 431); everything
+//! it can parse reaches the router.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -22,15 +23,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use workerflow_runtime::TraceId;
 
-use super::error::{parser_refusal, raw_error};
+use crate::error::raw_error;
+use crate::limits::{HYPER_MAX_BUF, HYPER_MAX_HEADERS};
 
 /// How long a closing connection (shutdown, keep-alive timeout) may take to write what it has
 /// before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
 /// Connections refused over the cap that may be answering at once; beyond, refused silently.
 const MAX_REFUSING: usize = 64;
-/// A response head longer than this is not ours to inspect (ours are a few hundred bytes).
-const MAX_INSPECTED_HEAD: usize = 16 * 1024;
 
 /// The limits of every connection.
 #[derive(Clone, Copy, Debug)]
@@ -121,9 +121,6 @@ struct Activity {
     last: Mutex<Instant>,
     /// Requests handed to the router whose response is not complete.
     in_flight: AtomicUsize,
-    /// Whether the request being answered is a HEAD (its response head announces a body that
-    /// is not sent).
-    head_request: AtomicBool,
 }
 
 impl Activity {
@@ -161,17 +158,16 @@ async fn serve_connection(
     let activity = Arc::new(Activity {
         last: Mutex::new(Instant::now()),
         in_flight: AtomicUsize::new(0),
-        head_request: AtomicBool::new(false),
     });
-    let io = TokioIo::new(Wire::new(stream, Arc::clone(&activity)));
+    let io = TokioIo::new(Wire {
+        stream,
+        activity: Arc::clone(&activity),
+    });
     let shared = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut app = app.clone();
         let activity = Arc::clone(&shared);
         activity.in_flight.fetch_add(1, Ordering::AcqRel);
-        activity
-            .head_request
-            .store(request.method() == Method::HEAD, Ordering::Release);
         async move {
             let response = tower_service::Service::call(&mut app, request).await;
             activity.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -184,6 +180,8 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_buf_size(HYPER_MAX_BUF)
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
@@ -192,7 +190,19 @@ async fn serve_connection(
     let mut drop_at: Option<Instant> = None;
     loop {
         tokio::select! {
-            _ = connection.as_mut() => return,
+            served = connection.as_mut() => {
+                if let Err(error) = served
+                    && error.is_parse()
+                    && !error.is_parse_version_h2()
+                {
+                    tracing::info!(
+                        target: "workerflow::serve",
+                        reason = %error,
+                        "request refused by the HTTP parser"
+                    );
+                }
+                return;
+            }
             _ = stop.wait_for(|stopped| *stopped), if !closing => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
@@ -251,156 +261,11 @@ fn refuse(mut stream: TcpStream, refusing: &Arc<Semaphore>, max_connections: usi
     });
 }
 
-/// The socket as hyper sees it: reads mark activity; writes pass through, except a response
-/// head without `x-trace-id` and a 4xx/5xx status, which only hyper writes (for a request it
-/// could not parse): it is replaced by the documented JSON error answer. hyper has no hook for
-/// those answers, so the outgoing stream is followed head by head; only heads (and what hyper
-/// writes together with them) are buffered, bodies of known length are written through.
+/// The socket as hyper sees it: every byte read marks the connection active (the keep-alive
+/// timer); writes pass through.
 struct Wire {
     stream: TcpStream,
     activity: Arc<Activity>,
-    /// Bytes accepted from hyper and not yet written to the socket, from `sent` on.
-    out: Vec<u8>,
-    sent: usize,
-    state: Outgoing,
-}
-
-/// Where the outgoing byte stream is.
-enum Outgoing {
-    /// At (or inside) a response head: the bytes so far.
-    Head(Vec<u8>),
-    /// Inside a body of known length: the bytes left.
-    Body(u64),
-    /// Past what can be followed (a chunked body, a replaced answer): bytes pass unchanged.
-    Verbatim,
-}
-
-impl Wire {
-    fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
-        Wire {
-            stream,
-            activity,
-            out: Vec::new(),
-            sent: 0,
-            state: Outgoing::Head(Vec::new()),
-        }
-    }
-
-    /// Follows the responses in `bytes` and queues them (or their replacement) in `out`.
-    fn take(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            match &mut self.state {
-                Outgoing::Verbatim => {
-                    self.out.extend_from_slice(bytes);
-                    return;
-                }
-                Outgoing::Body(left) => {
-                    let take = usize::try_from(*left).map_or(bytes.len(), |l| l.min(bytes.len()));
-                    self.out.extend_from_slice(&bytes[..take]);
-                    *left -= take as u64;
-                    if *left == 0 {
-                        self.state = Outgoing::Head(Vec::new());
-                    }
-                    bytes = &bytes[take..];
-                }
-                Outgoing::Head(head) => {
-                    let before = head.len();
-                    head.extend_from_slice(bytes);
-                    let from = before.saturating_sub(3);
-                    match find(&head[from..], b"\r\n\r\n") {
-                        Some(at) => {
-                            let end = from + at + 4;
-                            let complete: Vec<u8> = head[..end].to_vec();
-                            bytes = &bytes[end - before..];
-                            self.state = self.finish_head(&complete);
-                        }
-                        None => {
-                            if head.len() > MAX_INSPECTED_HEAD {
-                                let head = std::mem::take(head);
-                                self.out.extend_from_slice(&head);
-                                self.state = Outgoing::Verbatim;
-                            }
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Queues a complete response head (or its replacement) and says what follows it.
-    fn finish_head(&mut self, head: &[u8]) -> Outgoing {
-        let status = head
-            .get(9..12)
-            .and_then(|code| std::str::from_utf8(code).ok())
-            .and_then(|code| code.parse::<u16>().ok())
-            .filter(|_| head.starts_with(b"HTTP/1."));
-        let Some(status) = status else {
-            self.out.extend_from_slice(head);
-            return Outgoing::Verbatim;
-        };
-        let lower = head.to_ascii_lowercase();
-        let ours = find(&lower, b"\r\nx-trace-id:").is_some();
-        if !ours && status >= 400 {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            let trace_id = TraceId::generate();
-            let (code, message) = parser_refusal(status);
-            tracing::info!(
-                target: "workerflow::serve",
-                status = status.as_u16(),
-                trace_id = %trace_id,
-                "request refused by the HTTP parser"
-            );
-            self.out
-                .extend_from_slice(&raw_error(status, code, message, &trace_id));
-            // hyper closes the connection after this answer; whatever it adds passes through.
-            return Outgoing::Verbatim;
-        }
-        self.out.extend_from_slice(head);
-        if status < 200 {
-            return Outgoing::Head(Vec::new()); // `100 Continue`: the real head follows
-        }
-        if find(&lower, b"\r\ntransfer-encoding:").is_some() {
-            return Outgoing::Verbatim;
-        }
-        if self.activity.head_request.load(Ordering::Acquire) {
-            return Outgoing::Head(Vec::new());
-        }
-        match content_length(&lower) {
-            Some(0) => Outgoing::Head(Vec::new()),
-            Some(length) => Outgoing::Body(length),
-            None => Outgoing::Verbatim,
-        }
-    }
-
-    /// Writes `out` to the socket.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.sent < self.out.len() {
-            let written =
-                ready!(Pin::new(&mut self.stream).poll_write(cx, &self.out[self.sent..]))?;
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.sent += written;
-        }
-        self.out.clear();
-        self.sent = 0;
-        Poll::Ready(Ok(()))
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
-/// The `content-length` of a lower-cased response head.
-fn content_length(head: &[u8]) -> Option<u64> {
-    let at = find(head, b"\r\ncontent-length:")? + b"\r\ncontent-length:".len();
-    let rest = &head[at..];
-    let end = find(rest, b"\r\n").unwrap_or(rest.len());
-    std::str::from_utf8(&rest[..end]).ok()?.trim().parse().ok()
 }
 
 impl AsyncRead for Wire {
@@ -411,11 +276,11 @@ impl AsyncRead for Wire {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+        let read = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
             this.activity.touch();
         }
-        Poll::Ready(Ok(()))
+        read
     }
 }
 
@@ -425,54 +290,26 @@ impl AsyncWrite for Wire {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        // What was queued before goes first; until it is written, hyper waits (back-pressure).
-        ready!(this.poll_drain(cx))?;
-        // Only response heads are inspected (and so copied); bodies go straight to the socket.
-        let direct = match this.state {
-            Outgoing::Verbatim => buf.len(),
-            Outgoing::Body(left) => usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len())),
-            Outgoing::Head(_) => 0,
-        };
-        if direct > 0 {
-            let written = ready!(Pin::new(&mut this.stream).poll_write(cx, &buf[..direct]))?;
-            if let Outgoing::Body(left) = &mut this.state {
-                *left -= written as u64;
-                if *left == 0 {
-                    this.state = Outgoing::Head(Vec::new());
-                }
-            }
-            return Poll::Ready(Ok(written));
-        }
-        this.take(buf);
-        // Start writing now; hyper flushes (and so finishes the drain) after every write.
-        if let Poll::Ready(Err(error)) = this.poll_drain(cx) {
-            return Poll::Ready(Err(error));
-        }
-        Poll::Ready(Ok(buf.len()))
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.stream).poll_flush(cx)
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.stream).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_length_is_read_from_a_lower_cased_head() {
-        let head = b"http/1.1 200 ok\r\ncontent-type: x\r\ncontent-length: 42\r\n\r\n";
-        assert_eq!(content_length(head), Some(42));
-        assert_eq!(content_length(b"http/1.1 200 ok\r\n\r\n"), None);
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }

@@ -1,239 +1,307 @@
-//! The bounded in-memory queue of async route calls and the fixed pool that works it.
+//! The one worker loop, for every job store: lease a job, prepare the call again (secrets are
+//! resolved now, never stored), run it in its own task while renewing the lease, record the
+//! outcome (succeeded, a retry after a backoff, failed or dead), log it and count it.
 //!
-//! A job is accepted only when there is room (otherwise the caller gets 503 and knows to retry),
-//! and every accepted job is either run or counted and logged as undone at shutdown: nothing is
-//! dropped silently.
+//! The loop stops leasing once the server is closing, except that the memory store's jobs are
+//! worked off first: nothing else would ever run them.
 
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use workerflow_runtime::{DispatchError, TraceId};
 
-/// The dispatch future of one accepted call: secrets already resolved, not yet polled, so
-/// nothing has been sent when it waits in the queue.
-pub(crate) type JobFuture = Pin<Box<dyn Future<Output = Result<Value, DispatchError>> + Send>>;
+use crate::state::AppState;
+use crate::store::{Leased, Outcome};
 
-pub(crate) struct Job {
-    pub route: &'static str,
-    pub trace_id: TraceId,
-    pub run: JobFuture,
+/// How the workers retry.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; a transient failure on the last one is `dead`.
+    pub max_attempts: u32,
+    /// The wait before the second attempt; doubled for each next one.
+    pub backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+    /// How long a lease lasts without renewal (renewed every third of it while the job runs).
+    /// At least [`RetryPolicy::MIN_LEASE`]: [`serve`](fn@crate::serve) refuses a shorter one.
+    pub lease: Duration,
 }
 
-/// Why a job was not accepted.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refused {
-    Full,
-    ShuttingDown,
+impl RetryPolicy {
+    /// The shortest lease: a renewal (a third of the lease) must have time to reach the store
+    /// before the lease runs out, even on a loaded machine or a remote database; shorter leases
+    /// let another worker take a job that is still running, and deliver it twice.
+    pub const MIN_LEASE: Duration = Duration::from_secs(1);
 }
 
-/// Counts for the shutdown report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct JobCounts {
-    /// Jobs accepted (answered 202).
-    pub accepted: u64,
-    /// Jobs whose route returned its output.
-    pub succeeded: u64,
-    /// Jobs whose route failed (or whose handler panicked); each is logged with its status.
-    pub failed: u64,
-}
-
-pub(crate) struct JobQueue {
-    state: Mutex<QueueState>,
-    available: Notify,
-    capacity: usize,
-}
-
-struct QueueState {
-    waiting: VecDeque<Job>,
-    /// The jobs a worker is running, by ticket: named in the report if the deadline cuts them.
-    running: HashMap<u64, (&'static str, TraceId)>,
-    next_ticket: u64,
-    closed: bool,
-    counts: JobCounts,
-}
-
-impl JobQueue {
-    pub fn new(capacity: usize) -> Self {
-        JobQueue {
-            state: Mutex::new(QueueState {
-                waiting: VecDeque::new(),
-                running: HashMap::new(),
-                next_ticket: 0,
-                closed: false,
-                counts: JobCounts::default(),
-            }),
-            available: Notify::new(),
-            capacity,
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
         }
     }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// Jobs waiting or running.
-    pub fn depth(&self) -> usize {
-        let state = self.lock();
-        state.waiting.len() + state.running.len()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        // No code panics while holding the lock; if one ever did, the counts are still usable.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues a job when there is room and the queue is open. On refusal the job (an unpolled
-    /// future) is dropped: nothing of it has run.
-    pub fn push(&self, job: Job) -> Result<(), Refused> {
-        {
-            let mut state = self.lock();
-            if state.closed {
-                return Err(Refused::ShuttingDown);
-            }
-            if state.waiting.len() >= self.capacity {
-                return Err(Refused::Full);
-            }
-            state.waiting.push_back(job);
-            state.counts.accepted += 1;
-        }
-        self.available.notify_one();
-        Ok(())
-    }
-
-    /// The next job and its ticket (for [`JobQueue::finish`]), or `None` once the queue is
-    /// closed and empty.
-    async fn next(&self) -> Option<(u64, Job)> {
-        loop {
-            // Registered before looking, so a push between the look and the wait is not missed.
-            let notified = self.available.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if let Some(job) = state.waiting.pop_front() {
-                    let ticket = state.next_ticket;
-                    state.next_ticket += 1;
-                    state
-                        .running
-                        .insert(ticket, (job.route, job.trace_id.clone()));
-                    return Some((ticket, job));
-                }
-                if state.closed {
-                    return None;
-                }
-            }
-            notified.await;
-        }
-    }
-
-    fn finish(&self, ticket: u64, succeeded: bool) {
-        let mut state = self.lock();
-        state.running.remove(&ticket);
-        if succeeded {
-            state.counts.succeeded += 1;
-        } else {
-            state.counts.failed += 1;
-        }
-    }
-
-    /// Refuses new jobs; the workers finish what is queued and then stop.
-    pub fn close(&self) {
-        self.lock().closed = true;
-        self.available.notify_waiters();
-    }
-
-    /// At the drain deadline: the queued jobs (taken out, so none starts later) and the route
-    /// and trace id of each job still running (in the order they started), with the counts so
-    /// far.
-    pub fn abandon(&self) -> (Vec<Job>, Vec<(&'static str, TraceId)>, JobCounts) {
-        let mut state = self.lock();
-        state.closed = true;
-        let waiting: Vec<Job> = state.waiting.drain(..).collect();
-        let mut running: Vec<(u64, (&'static str, TraceId))> = state.running.drain().collect();
-        running.sort_by_key(|(ticket, _)| *ticket);
-        let running = running.into_iter().map(|(_, job)| job).collect();
-        (waiting, running, state.counts)
-    }
-
-    pub fn counts(&self) -> JobCounts {
-        self.lock().counts
-    }
 }
 
-/// Starts `workers` tasks that run queued jobs one at a time each.
-pub(crate) fn start_workers(queue: &Arc<JobQueue>, workers: usize) -> JoinSet<()> {
+pub(crate) fn start_workers(
+    state: &Arc<AppState>,
+    policy: RetryPolicy,
+    workers: usize,
+) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for _ in 0..workers.max(1) {
-        let queue = Arc::clone(queue);
+        let state = Arc::clone(state);
         set.spawn(async move {
-            while let Some((ticket, job)) = queue.next().await {
-                let succeeded = run(job).await;
-                queue.finish(ticket, succeeded);
+            let (store, control) = (&state.store, &state.control);
+            loop {
+                // Registered before looking, so a wake-up meanwhile is not missed.
+                let woken = control.wake.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                if control.is_closing() && !work_left(&state).await {
+                    break;
+                }
+                match store.lease(&control.owner, policy.lease).await {
+                    Ok(Some(job)) => run(&state, policy, job).await,
+                    Ok(None) => {
+                        // Nothing due here; another instance, a retry's backoff or an expired
+                        // lease can make a job due without a local wake-up.
+                        let _ = tokio::time::timeout(Duration::from_millis(200), woken).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(
+                            target: "workerflow::serve",
+                            error = %error,
+                            "cannot lease a job; retrying in 500 ms"
+                        );
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
             }
         });
     }
     set
 }
 
-/// Runs one job in its own task, so a panicking handler fails that job, not the worker.
-async fn run(job: Job) -> bool {
-    let started = Instant::now();
-    let Job {
-        route,
-        trace_id,
-        run,
-    } = job;
-    let mut task = AbortOnDrop(tokio::spawn(run));
-    let outcome = (&mut task.0).await;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    // Only the route, the trace id and the error class and status: never the payload, the
-    // output or the message (a provider may echo the payload in its error body).
-    match outcome {
-        Ok(Ok(_output)) => {
-            tracing::info!(
-                target: "workerflow::serve",
-                route = %route,
-                trace_id = %trace_id,
-                status = 200,
-                duration_ms,
-                "job done"
-            );
-            true
-        }
-        Ok(Err(error)) => {
-            tracing::warn!(
-                target: "workerflow::serve",
-                route = %route,
-                trace_id = %trace_id,
-                status = error.status(),
-                code = error.class(),
-                transient = error.is_transient(),
-                duration_ms,
-                "job failed"
-            );
-            false
-        }
-        Err(_join_error) => {
-            tracing::error!(
-                target: "workerflow::serve",
-                route = %route,
-                trace_id = %trace_id,
-                duration_ms,
-                "job failed: the handler panicked"
-            );
-            false
+/// Once closing: a durable store keeps what is left for the next start; the memory store's
+/// jobs (queued, running elsewhere, or waiting for a retry) run now or are lost.
+async fn work_left(state: &AppState) -> bool {
+    !state.store.is_durable() && state.store.depth().await.is_ok_and(|depth| depth > 0)
+}
+
+fn backoff(policy: RetryPolicy, attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+    policy
+        .backoff
+        .saturating_mul(factor)
+        .min(policy.max_backoff)
+}
+
+/// A failure's outcome: never retried when permanent, `dead` when the attempts are used up.
+fn classify(
+    class: String,
+    message: String,
+    transient: bool,
+    attempts: u32,
+    policy: RetryPolicy,
+) -> Outcome {
+    if !transient {
+        Outcome::Failed { class, message }
+    } else if attempts >= policy.max_attempts {
+        Outcome::Dead { class, message }
+    } else {
+        Outcome::Retry {
+            class,
+            message,
+            delay: backoff(policy, attempts),
         }
     }
 }
 
-/// Aborts the job's task when the worker is aborted at the drain deadline, so an undone job does
-/// not keep running (and sending) after the report has counted it.
+/// How one attempt ended, before it is classified.
+enum Ran {
+    Output(Value),
+    Failed(DispatchError),
+    Panicked,
+    /// The stored job cannot be run at all (a bad trace id or payload): failed, never retried.
+    Unrunnable {
+        class: &'static str,
+        message: String,
+    },
+}
+
+async fn run(state: &AppState, policy: RetryPolicy, job: Leased) {
+    let started = Instant::now();
+    let Leased {
+        trace_id,
+        route,
+        payload,
+        attempts,
+    } = job;
+    let ran = attempt(state, policy, &trace_id, &route, payload).await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let outcome = match &ran {
+        Ran::Output(output) => Outcome::Succeeded(output.clone()),
+        Ran::Failed(error) => classify(
+            error.class().to_owned(),
+            error.to_string(),
+            error.is_transient(),
+            attempts,
+            policy,
+        ),
+        Ran::Panicked => Outcome::Failed {
+            class: "internal".into(),
+            message: "the handler panicked".into(),
+        },
+        Ran::Unrunnable { class, message } => Outcome::Failed {
+            class: (*class).to_owned(),
+            message: message.clone(),
+        },
+    };
+    let (state_name, done) = match &outcome {
+        Outcome::Succeeded(_) => ("succeeded", Some(true)),
+        Outcome::Retry { .. } => ("retrying", None),
+        Outcome::Failed { .. } => ("failed", Some(false)),
+        Outcome::Dead { .. } => ("dead", Some(false)),
+    };
+    // Only the route, trace id, attempt, state, status and error class: never the payload, the
+    // output or the message (a provider may echo the payload in its error body).
+    match &ran {
+        Ran::Output(_) => tracing::info!(
+            target: "workerflow::serve",
+            route = %route,
+            trace_id = %trace_id,
+            attempt = attempts,
+            state = state_name,
+            status = 200,
+            duration_ms,
+            "job done"
+        ),
+        Ran::Failed(error) => tracing::warn!(
+            target: "workerflow::serve",
+            route = %route,
+            trace_id = %trace_id,
+            attempt = attempts,
+            state = state_name,
+            status = error.status(),
+            code = error.class(),
+            transient = error.is_transient(),
+            duration_ms,
+            "job failed"
+        ),
+        Ran::Panicked => tracing::error!(
+            target: "workerflow::serve",
+            route = %route,
+            trace_id = %trace_id,
+            attempt = attempts,
+            state = state_name,
+            duration_ms,
+            "job failed: the handler panicked"
+        ),
+        Ran::Unrunnable { class, .. } => tracing::warn!(
+            target: "workerflow::serve",
+            route = %route,
+            trace_id = %trace_id,
+            attempt = attempts,
+            state = state_name,
+            code = class,
+            duration_ms,
+            "job failed"
+        ),
+    }
+    let (store, control) = (&state.store, &state.control);
+    match store.finish(&trace_id, &control.owner, outcome).await {
+        Ok(true) => {
+            if let Some(succeeded) = done {
+                control.finished(succeeded);
+            }
+        }
+        Ok(false) => tracing::warn!(
+            target: "workerflow::serve",
+            route = %route,
+            trace_id = %trace_id,
+            "job outcome not recorded: its lease expired and another worker took it"
+        ),
+        Err(error) => tracing::error!(
+            target: "workerflow::serve",
+            route = %route,
+            trace_id = %trace_id,
+            error = %error,
+            "job outcome not recorded; the job runs again when its lease expires"
+        ),
+    }
+    if control.is_closing() {
+        // Idle workers waiting for the last jobs of the memory store look again now.
+        control.wake.notify_waiters();
+    }
+}
+
+/// Prepares the stored call again and runs it in its own task (so a panicking handler fails
+/// its job, not the worker), renewing the lease every third of it.
+async fn attempt(
+    state: &AppState,
+    policy: RetryPolicy,
+    trace_id: &str,
+    route: &str,
+    payload: Result<Value, String>,
+) -> Ran {
+    let trace = match TraceId::new(trace_id.to_owned()) {
+        Ok(trace) => trace,
+        Err(_) => {
+            return Ran::Unrunnable {
+                class: "invalid_trace_id",
+                message: "the stored trace id is not valid".into(),
+            };
+        }
+    };
+    // Never run with a stand-in input: the job fails, and says why, in the store and the log.
+    let payload = match payload {
+        Ok(payload) => payload,
+        Err(reason) => {
+            tracing::error!(
+                target: "workerflow::serve",
+                route = %route,
+                trace_id = %trace_id,
+                reason = %reason,
+                "job failed: its stored payload cannot be read back"
+            );
+            return Ran::Unrunnable {
+                class: "unreadable_payload",
+                message: format!("the stored payload cannot be read back: {reason}"),
+            };
+        }
+    };
+    // The same trace id on every attempt, so the idempotency keys derived from it are too.
+    let prepared = match state
+        .registry
+        .prepare_with_trace(route, payload, &*state.secrets, trace)
+    {
+        Ok(prepared) => prepared,
+        Err(error) => return Ran::Failed(error),
+    };
+    let mut task = AbortOnDrop(tokio::spawn(std::future::IntoFuture::into_future(prepared)));
+    let mut renew = tokio::time::interval(policy.lease / 3);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            joined = &mut task.0 => break match joined {
+                Ok(Ok(output)) => Ran::Output(output),
+                Ok(Err(error)) => Ran::Failed(error),
+                Err(_) => Ran::Panicked,
+            },
+            _ = renew.tick() => {
+                state.store.renew(trace_id, &state.control.owner, policy.lease).await;
+            }
+        }
+    }
+}
+
+/// Aborts the job's task when the worker is aborted at the drain deadline, so a job left undone
+/// does not keep running (and sending) after it was counted.
 struct AbortOnDrop(tokio::task::JoinHandle<Result<Value, DispatchError>>);
 
 impl Drop for AbortOnDrop {

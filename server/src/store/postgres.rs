@@ -26,7 +26,8 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
-use super::{EnqueueError, JobRecord, JobState, Leased, Outcome, RetryResult, StoreError, millis};
+use super::job::{EnqueueError, JobRecord, JobState, Leased, Outcome, RetryResult, millis};
+use crate::error::StoreError;
 
 /// Bumped with every change to the tables; a newer database is refused, an older one migrated.
 const SCHEMA_VERSION: i32 = 1;
@@ -67,21 +68,17 @@ impl FromStr for PgUrl {
     /// Parses the URL; the error never repeats it, since it may hold a password.
     fn from_str(text: &str) -> Result<PgUrl, StoreError> {
         let mut config = Config::from_str(text).map_err(|error| {
-            StoreError(format!(
-                "the PostgreSQL URL given to --jobs is not valid: {error}"
-            ))
+            StoreError::postgres("the PostgreSQL URL given to --jobs is not valid", error)
         })?;
         if config.get_ssl_mode() == SslMode::Require {
-            return Err(StoreError(
+            return Err(StoreError::UnusableUrl(
                 "--jobs asks for sslmode=require, but this build talks to PostgreSQL without TLS; \
-                 use a loopback or private address, or a Unix socket (host=/run/postgresql)"
-                    .into(),
+                 use a loopback or private address, or a Unix socket (host=/run/postgresql)",
             ));
         }
         if config.get_hosts().is_empty() {
-            return Err(StoreError(
-                "the PostgreSQL URL given to --jobs names no host; use postgres://USER@HOST:PORT/DB"
-                    .into(),
+            return Err(StoreError::UnusableUrl(
+                "the PostgreSQL URL given to --jobs names no host; use postgres://USER@HOST:PORT/DB",
             ));
         }
         if config.get_connect_timeout().is_none() {
@@ -125,24 +122,6 @@ fn describe(config: &Config) -> String {
         .map(|db| format!("/{db}"))
         .unwrap_or_default();
     format!("postgres://{user}{}{db}", hosts.join(","))
-}
-
-/// What a driver error says, with its causes (`tokio_postgres`'s own text is often just
-/// "db error" or "error connecting to server").
-fn reason(error: &tokio_postgres::Error) -> String {
-    if let Some(db) = error.as_db_error() {
-        return format!("{}: {}", db.severity(), db.message());
-    }
-    let mut text = error.to_string();
-    let causes = std::iter::successors(std::error::Error::source(error), |cause| cause.source());
-    for cause in causes {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 /// One connection and the statements prepared on it.
@@ -200,10 +179,7 @@ impl Connection {
         }
         .await;
         let (lease, renew, finish, show) = prepared.map_err(|error| {
-            StoreError(format!(
-                "cannot prepare the job statements on {url}: {}",
-                reason(&error)
-            ))
+            StoreError::postgres(format!("cannot prepare the job statements on {url}"), error)
         })?;
         Ok(Connection {
             client,
@@ -297,8 +273,8 @@ impl PgStore {
         self.capacity
     }
 
-    fn failed(&self, what: &str, error: &tokio_postgres::Error) -> StoreError {
-        StoreError(format!("cannot {what} in {}: {}", self.url, reason(error)))
+    fn failed(&self, what: &str, error: tokio_postgres::Error) -> StoreError {
+        StoreError::postgres(format!("cannot {what} in {}", self.url), error)
     }
 
     pub(crate) async fn enqueue(
@@ -315,20 +291,21 @@ impl PgStore {
             reply,
         };
         if self.enqueues.send(pending).is_err() {
-            return Err(EnqueueError::Unavailable("the job store is closed".into()));
+            return Err(EnqueueError::Unavailable(StoreError::Closed(
+                "the job store is closed",
+            )));
         }
         match tokio::time::timeout(ENQUEUE_TIMEOUT, answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(EnqueueError::Unavailable(
-                "the job store stopped before committing".into(),
-            )),
+            Ok(Err(_)) => Err(EnqueueError::Unavailable(StoreError::Closed(
+                "the job store stopped before committing",
+            ))),
             // The insert may still commit: then the job runs although the caller got 503,
             // which at-least-once delivery allows.
-            Err(_) => Err(EnqueueError::Unavailable(format!(
-                "no commit from {} within {} s",
-                self.url,
-                ENQUEUE_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(EnqueueError::Unavailable(StoreError::Timeout {
+                location: self.url.to_string(),
+                after: ENQUEUE_TIMEOUT,
+            })),
         }
     }
 
@@ -342,7 +319,7 @@ impl PgStore {
             .client
             .query_opt(&connection.lease, &[&owner, &millis(lease)])
             .await
-            .map_err(|error| self.failed("lease a job", &error))?;
+            .map_err(|error| self.failed("lease a job", error))?;
         Ok(row.map(|row| {
             let payload: String = row.get(2);
             let attempts: i32 = row.get(3);
@@ -387,7 +364,7 @@ impl PgStore {
             .client
             .execute(&connection.finish, &params)
             .await
-            .map_err(|error| self.failed("record a job's outcome", &error))?;
+            .map_err(|error| self.failed("record a job's outcome", error))?;
         Ok(changed > 0)
     }
 
@@ -402,7 +379,7 @@ impl PgStore {
             .client
             .execute(&sql, &[&owner])
             .await
-            .map_err(|error| self.failed("give jobs back", &error))?;
+            .map_err(|error| self.failed("give jobs back", error))?;
         Ok(usize::try_from(changed).unwrap_or(usize::MAX))
     }
 
@@ -412,11 +389,11 @@ impl PgStore {
             .client
             .query_opt(&connection.show, &[&trace_id])
             .await
-            .map_err(|error| self.failed("read a job", &error))?;
+            .map_err(|error| self.failed("read a job", error))?;
         row.as_ref()
             .map(record)
             .transpose()
-            .map_err(|error| self.failed("read a job", &error))
+            .map_err(|error| self.failed("read a job", error))
     }
 
     pub(crate) async fn list(&self, state: Option<JobState>) -> Result<Vec<JobRecord>, StoreError> {
@@ -428,11 +405,11 @@ impl PgStore {
             .client
             .query(&sql, &[&state])
             .await
-            .map_err(|error| self.failed("list the jobs", &error))?;
+            .map_err(|error| self.failed("list the jobs", error))?;
         rows.iter()
             .map(record)
             .collect::<Result<_, _>>()
-            .map_err(|error| self.failed("list the jobs", &error))
+            .map_err(|error| self.failed("list the jobs", error))
     }
 
     pub(crate) async fn retry(&self, trace_id: &str) -> Result<RetryResult, StoreError> {
@@ -451,13 +428,13 @@ impl PgStore {
             .client
             .query_opt(&sql, &[&trace_id])
             .await
-            .map_err(|error| self.failed("retry a job", &error))?;
+            .map_err(|error| self.failed("retry a job", error))?;
         Ok(match row {
             None => RetryResult::NotFound,
             Some(row) if row.get::<_, bool>(1) => RetryResult::Queued,
             Some(row) => RetryResult::NotRetryable(
                 row.try_get(0)
-                    .map_err(|error| self.failed("retry a job", &error))?,
+                    .map_err(|error| self.failed("retry a job", error))?,
             ),
         })
     }
@@ -466,7 +443,7 @@ impl PgStore {
         let connection = self.shared.get().await?;
         count_open(&connection.client)
             .await
-            .map_err(|error| self.failed("count the jobs", &error))
+            .map_err(|error| self.failed("count the jobs", error))
     }
 
     pub(crate) async fn purge(&self, older_than: Duration) -> Result<usize, StoreError> {
@@ -479,7 +456,7 @@ impl PgStore {
             .client
             .execute(&sql, &[&millis(older_than)])
             .await
-            .map_err(|error| self.failed("purge old jobs", &error))?;
+            .map_err(|error| self.failed("purge old jobs", error))?;
         Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 }
@@ -487,10 +464,11 @@ impl PgStore {
 impl Connection {
     /// A connection without the prepared statements (their tables may not exist yet).
     async fn open_unprepared(url: &PgUrl) -> Result<Client, StoreError> {
-        let (client, connection) =
-            url.config.connect(NoTls).await.map_err(|error| {
-                StoreError(format!("cannot connect to {url}: {}", reason(&error)))
-            })?;
+        let (client, connection) = url
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|error| StoreError::postgres(format!("cannot connect to {url}"), error))?;
         // The socket is driven by its own task; it ends when the client is dropped or the
         // server goes away (then `client.is_closed()`, and the next use connects again).
         tokio::spawn(async move {
@@ -564,10 +542,7 @@ async fn count_open(client: &impl GenericClient) -> Result<usize, tokio_postgres
 /// `workerflow_jobs` is not ours, or whose schema is newer, is refused with nothing written.
 async fn migrate(client: &mut Client, url: &PgUrl) -> Result<(), StoreError> {
     let failed = |error: tokio_postgres::Error| {
-        StoreError(format!(
-            "cannot set up the job tables in {url}: {}",
-            reason(&error)
-        ))
+        StoreError::postgres(format!("cannot set up the job tables in {url}"), error)
     };
     let transaction = client.transaction().await.map_err(failed)?;
     transaction
@@ -584,10 +559,9 @@ async fn migrate(client: &mut Client, url: &PgUrl) -> Result<(), StoreError> {
         .map_err(failed)?;
     let (has_schema, has_jobs): (bool, bool) = (row.get(0), row.get(1));
     if has_jobs && !has_schema {
-        return Err(StoreError(format!(
-            "{url} has a table workerflow_jobs that WorkerFlow did not create (no workerflow_schema); \
-             use another database or schema"
-        )));
+        return Err(StoreError::ForeignJobsTable {
+            location: url.to_string(),
+        });
     }
     if has_schema {
         let version: Option<i32> = transaction
@@ -597,10 +571,12 @@ async fn migrate(client: &mut Client, url: &PgUrl) -> Result<(), StoreError> {
             .get(0);
         let version = version.unwrap_or(0);
         if version > SCHEMA_VERSION {
-            return Err(StoreError(format!(
-                "{url} has job schema version {version} but this workerflow knows up to \
-                 {SCHEMA_VERSION}; upgrade workerflow"
-            )));
+            return Err(StoreError::NewerSchema {
+                location: url.to_string(),
+                what: "job schema",
+                version: i64::from(version),
+                known: i64::from(SCHEMA_VERSION),
+            });
         }
     }
     transaction
@@ -654,7 +630,7 @@ async fn write_batches(
                 for pending in batch.drain(..) {
                     let _ = pending
                         .reply
-                        .send(Err(EnqueueError::Unavailable(error.0.clone())));
+                        .send(Err(EnqueueError::Unavailable(error.clone())));
                 }
                 continue;
             }
@@ -664,21 +640,20 @@ async fn write_batches(
                 for (index, pending) in batch.drain(..).enumerate() {
                     let result = match accepted.get(index) {
                         Some(Accepted::Stored) => Ok(()),
-                        Some(Accepted::Duplicate) => Err(EnqueueError::Unavailable(format!(
-                            "a job with trace id {} is already stored",
-                            pending.trace_id
-                        ))),
+                        Some(Accepted::Duplicate) => Err(EnqueueError::Unavailable(
+                            StoreError::Duplicate(pending.trace_id.clone()),
+                        )),
                         _ => Err(EnqueueError::Full(capacity)),
                     };
                     let _ = pending.reply.send(result);
                 }
             }
             Err(error) => {
-                let message = format!("cannot store jobs in {url}: {}", reason(&error));
+                let error = StoreError::postgres(format!("cannot store jobs in {url}"), error);
                 for pending in batch.drain(..) {
                     let _ = pending
                         .reply
-                        .send(Err(EnqueueError::Unavailable(message.clone())));
+                        .send(Err(EnqueueError::Unavailable(error.clone())));
                 }
             }
         }
@@ -731,4 +706,57 @@ async fn insert_batch(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message, `Debug` and cause of `error`, each as text.
+    fn everything_said(error: &StoreError) -> Vec<String> {
+        let mut said = vec![error.to_string(), format!("{error:?}")];
+        let mut cause = std::error::Error::source(error);
+        while let Some(error) = cause {
+            said.push(error.to_string());
+            said.push(format!("{error:?}"));
+            cause = error.source();
+        }
+        said
+    }
+
+    #[tokio::test]
+    async fn the_password_is_never_in_an_error() {
+        let refused = [
+            "postgres://user:SECRET@127.0.0.1:notaport/db",
+            "postgres://user:SECRET@127.0.0.1:5432/db?sslmode=require",
+            "postgres://user:SECRET@/db",
+        ];
+        for url in refused {
+            let error = url.parse::<PgUrl>().expect_err(url);
+            for text in everything_said(&error) {
+                assert!(!text.contains("SECRET"), "{url}: {text}");
+            }
+        }
+        // Nobody listens on port 1: the connection error names the database, not the password.
+        let url: PgUrl = "postgres://user:SECRET@127.0.0.1:1/db?connect_timeout=2"
+            .parse()
+            .expect("a valid URL");
+        assert_eq!(
+            format!("{url} {url:?}"),
+            "postgres://user@127.0.0.1:1/db PgUrl(\"postgres://user@127.0.0.1:1/db\")"
+        );
+        let error = PgStore::connect(&url, 1)
+            .await
+            .expect_err("nothing listens");
+        assert!(matches!(error, StoreError::Postgres { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot connect to postgres://user@127.0.0.1:1/db: "),
+            "{error}"
+        );
+        for text in everything_said(&error) {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+    }
 }

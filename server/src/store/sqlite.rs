@@ -14,9 +14,8 @@ use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{
-    EnqueueError, JobRecord, JobState, Leased, Outcome, RetryResult, StoreError, millis, now_ms,
-};
+use super::job::{EnqueueError, JobRecord, JobState, Leased, Outcome, RetryResult, millis, now_ms};
+use crate::error::StoreError;
 
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "jobs.sqlite3";
@@ -25,7 +24,8 @@ const SCHEMA_VERSION: i64 = 1;
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Answers one operation's caller once its batch's commit is known.
+type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 enum Op {
     Enqueue {
@@ -138,17 +138,17 @@ fn make_private(path: &Path) -> std::io::Result<()> {
 
 fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
     create_private_dir(dir).map_err(|error| {
-        StoreError(format!(
-            "cannot create the data directory {}: {error}",
-            dir.display()
-        ))
+        StoreError::io(
+            format!("cannot create the data directory {}", dir.display()),
+            error,
+        )
     })?;
     let path = dir.join(FILE_NAME);
     let shown = path.display().to_string();
     create_private_file(&path)
-        .map_err(|error| StoreError(format!("cannot create the job store {shown}: {error}")))?;
+        .map_err(|error| StoreError::io(format!("cannot create the job store {shown}"), error))?;
     let connection = Connection::open(&path)
-        .map_err(|error| StoreError(format!("cannot open the job store {shown}: {error}")))?;
+        .map_err(|error| StoreError::sqlite(format!("cannot open the job store {shown}"), error))?;
     // Read before anything is written, so a foreign or corrupt file is left as it was.
     let tables: Vec<String> = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -157,35 +157,39 @@ fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
                 .query_map([], |row| row.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()
         })
-        .map_err(|error| {
-            StoreError(format!(
-                "{shown} is not a WorkerFlow job store ({error}); move it away or pass another --data-dir"
-            ))
+        .map_err(|error| StoreError::NotADatabase {
+            location: shown.clone(),
+            source: error.into(),
         })?;
     let ours = tables.iter().any(|name| name == "workerflow_schema");
     if !tables.is_empty() && !ours {
-        return Err(StoreError(format!(
-            "{shown} is a SQLite database of something else (tables: {}); move it away or pass another --data-dir",
-            tables.join(", ")
-        )));
+        return Err(StoreError::ForeignTables {
+            location: shown,
+            tables: tables.join(", "),
+        });
     }
     if ours {
         let version: Option<i64> = connection
             .query_row("SELECT MAX(version) FROM workerflow_schema", [], |row| {
                 row.get(0)
             })
-            .map_err(|error| StoreError(format!("cannot read the schema of {shown}: {error}")))?;
+            .map_err(|error| {
+                StoreError::sqlite(format!("cannot read the schema of {shown}"), error)
+            })?;
         if version.unwrap_or(0) > SCHEMA_VERSION {
-            return Err(StoreError(format!(
-                "{shown} has schema version {} but this workerflow knows up to {SCHEMA_VERSION}; upgrade workerflow",
-                version.unwrap_or(0)
-            )));
+            return Err(StoreError::NewerSchema {
+                location: shown,
+                what: "schema",
+                version: version.unwrap_or(0),
+                known: SCHEMA_VERSION,
+            });
         }
     }
     // Ours (or new): only now is anything about the file changed.
     #[cfg(unix)]
-    make_private(&path)
-        .map_err(|error| StoreError(format!("cannot make {shown} private (mode 0600): {error}")))?;
+    make_private(&path).map_err(|error| {
+        StoreError::io(format!("cannot make {shown} private (mode 0600)"), error)
+    })?;
     let setup = || -> rusqlite::Result<()> {
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -218,7 +222,9 @@ fn open_connection(dir: &Path) -> Result<(PathBuf, Connection), StoreError> {
              COMMIT;",
         )
     };
-    setup().map_err(|error| StoreError(format!("cannot set up the job store {shown}: {error}")))?;
+    setup().map_err(|error| {
+        StoreError::sqlite(format!("cannot set up the job store {shown}"), error)
+    })?;
     Ok((path, connection))
 }
 
@@ -226,13 +232,14 @@ impl SqliteStore {
     /// Opens the store in `dir` and starts its writer thread.
     pub fn open(dir: &Path, capacity: usize) -> Result<SqliteStore, StoreError> {
         let (path, connection) = open_connection(dir)?;
-        let depth = count_open(&connection)
-            .map_err(|error| StoreError(format!("cannot read {}: {error}", path.display())))?;
+        let depth = count_open(&connection).map_err(|error| {
+            StoreError::sqlite(format!("cannot read {}", path.display()), error)
+        })?;
         let (ops, received) = mpsc::channel();
         std::thread::Builder::new()
             .name("workerflow-jobs".into())
             .spawn(move || writer(connection, received, depth, capacity))
-            .map_err(|error| StoreError(format!("cannot start the job store thread: {error}")))?;
+            .map_err(|error| StoreError::io("cannot start the job store thread", error))?;
         Ok(SqliteStore {
             path,
             capacity,
@@ -266,12 +273,14 @@ impl SqliteStore {
             reply,
         });
         if !sent {
-            return Err(EnqueueError::Unavailable("the job store is closed".into()));
+            return Err(EnqueueError::Unavailable(StoreError::Closed(
+                "the job store is closed",
+            )));
         }
         answer.await.unwrap_or_else(|_| {
-            Err(EnqueueError::Unavailable(
-                "the job store stopped before committing".into(),
-            ))
+            Err(EnqueueError::Unavailable(StoreError::Closed(
+                "the job store stopped before committing",
+            )))
         })
     }
 
@@ -281,11 +290,11 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         if !self.send(op(reply)) {
-            return Err(StoreError("the job store is closed".into()));
+            return Err(StoreError::Closed("the job store is closed"));
         }
         answer
             .await
-            .unwrap_or_else(|_| Err(StoreError("the job store stopped".into())))
+            .unwrap_or_else(|_| Err(StoreError::Closed("the job store stopped")))
     }
 
     pub(crate) async fn lease(
@@ -391,14 +400,14 @@ fn writer(mut connection: Connection, ops: mpsc::Receiver<Op>, mut depth: usize,
                 for op in batch {
                     done.push(apply(&transaction, op, &mut depth, capacity));
                 }
-                transaction.commit().map_err(|error| error.to_string())
+                transaction.commit().map_err(StoreError::from)
             }
             Err(error) => {
-                let message = error.to_string();
+                let error = StoreError::from(error);
                 for op in batch {
-                    done.push(refuse(op, &message));
+                    done.push(refuse(op, &error));
                 }
-                Err(message)
+                Err(error)
             }
         };
         if committed.is_err() {
@@ -411,35 +420,32 @@ fn writer(mut connection: Connection, ops: mpsc::Receiver<Op>, mut depth: usize,
     }
 }
 
-/// Answers `op` with `message` without touching the database.
-fn refuse(op: Op, message: &str) -> Done {
-    let message = message.to_owned();
-    Box::new(move |_| {
-        let error = StoreError(message.clone());
-        match op {
-            Op::Enqueue { reply, .. } => {
-                let _ = reply.send(Err(EnqueueError::Unavailable(message)));
-            }
-            Op::Lease { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Op::Finish { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Op::Release { reply, .. } | Op::Depth { reply } | Op::Purge { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Op::Get { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Op::List { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Op::Retry { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Op::Renew { .. } => {}
+/// Answers `op` with `error` without touching the database.
+fn refuse(op: Op, error: &StoreError) -> Done {
+    let error = error.clone();
+    Box::new(move |_| match op {
+        Op::Enqueue { reply, .. } => {
+            let _ = reply.send(Err(EnqueueError::Unavailable(error)));
         }
+        Op::Lease { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Op::Finish { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Op::Release { reply, .. } | Op::Depth { reply } | Op::Purge { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Op::Get { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Op::List { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Op::Retry { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Op::Renew { .. } => {}
     })
 }
 
@@ -449,10 +455,7 @@ fn after_commit<T: Send + 'static>(
     result: Result<T, StoreError>,
 ) -> Done {
     Box::new(move |committed| {
-        let _ = reply.send(match committed {
-            Ok(()) => result,
-            Err(message) => Err(StoreError(message)),
-        });
+        let _ = reply.send(committed.and(result));
     })
 }
 
@@ -505,7 +508,6 @@ fn lease_one(
 
 fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) -> Done {
     let now = now_ms();
-    let store_error = |error: rusqlite::Error| StoreError(error.to_string());
     match op {
         Op::Enqueue {
             trace_id,
@@ -528,13 +530,10 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
                     )
                     .and_then(|mut insert| insert.execute(params![trace_id, route, payload, now]))
                     .map(|_| *depth += 1)
-                    .map_err(|error| EnqueueError::Unavailable(error.to_string()))
+                    .map_err(|error| EnqueueError::Unavailable(error.into()))
             };
             Box::new(move |committed| {
-                let _ = reply.send(match committed {
-                    Ok(()) => result,
-                    Err(message) => Err(EnqueueError::Unavailable(message)),
-                });
+                let _ = reply.send(committed.map_err(EnqueueError::Unavailable).and(result));
             })
         }
         Op::Lease {
@@ -543,7 +542,7 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
             reply,
         } => {
             let result = lease_one(connection, &owner, now, now.saturating_add(millis(lease)))
-                .map_err(store_error);
+                .map_err(StoreError::from);
             after_commit(reply, result)
         }
         Op::Renew {
@@ -590,7 +589,7 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
                     }
                     changed > 0
                 })
-                .map_err(store_error);
+                .map_err(StoreError::from);
             after_commit(reply, result)
         }
         Op::Release { owner, reply } => {
@@ -601,30 +600,30 @@ fn apply(connection: &Connection, op: Op, depth: &mut usize, capacity: usize) ->
                      WHERE lease_owner = ?2 AND state = 'running'",
                     params![now, owner],
                 )
-                .map_err(store_error);
+                .map_err(StoreError::from);
             after_commit(reply, result)
         }
         Op::Get { trace_id, reply } => {
-            let result = show(connection, &trace_id).map_err(store_error);
+            let result = show(connection, &trace_id).map_err(StoreError::from);
             after_commit(reply, result)
         }
         Op::Depth { reply } => {
-            let result = count_open(connection).map_err(store_error);
+            let result = count_open(connection).map_err(StoreError::from);
             if let Ok(count) = result {
                 *depth = count;
             }
             after_commit(reply, result)
         }
         Op::Purge { older_than, reply } => {
-            let result = purge(connection, older_than).map_err(store_error);
+            let result = purge(connection, older_than).map_err(StoreError::from);
             after_commit(reply, result)
         }
         Op::List { state, reply } => {
-            let result = list(connection, state).map_err(store_error);
+            let result = list(connection, state).map_err(StoreError::from);
             after_commit(reply, result)
         }
         Op::Retry { trace_id, reply } => {
-            let result = retry(connection, &trace_id).map_err(store_error);
+            let result = retry(connection, &trace_id).map_err(StoreError::from);
             if matches!(result, Ok(RetryResult::Queued)) {
                 *depth += 1;
             }
