@@ -1,5 +1,5 @@
 //! The PostgreSQL job store (issue 14), end to end: a throwaway cluster per test
-//! (`common/pg_cluster.rs`), the real binary, a wiremock upstream, SIGKILL, a database that goes
+//! (`workerflow_test_support::pg_cluster`), the real binary, a wiremock upstream, SIGKILL, a database that goes
 //! away and comes back, and databases `serve` must refuse.
 //!
 //! Without PostgreSQL's server installed these tests skip with a message; under `CI` they fail

@@ -51,7 +51,7 @@ pub(crate) struct Connections {
 }
 
 impl Connections {
-    pub fn new(app: Router, limits: Limits) -> Self {
+    pub(crate) fn new(app: Router, limits: Limits) -> Self {
         Connections {
             tasks: JoinSet::new(),
             permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
@@ -63,7 +63,7 @@ impl Connections {
     }
 
     /// Serves `stream`, or answers 503 when `max_connections` are open.
-    pub fn accept(&mut self, stream: TcpStream) {
+    pub(crate) fn accept(&mut self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => {
@@ -81,7 +81,7 @@ impl Connections {
     }
 
     /// Reaps finished connections; pending forever while none is open.
-    pub async fn reap(&mut self) {
+    pub(crate) async fn reap(&mut self) {
         if self.tasks.join_next().await.is_none() {
             std::future::pending::<()>().await;
         }
@@ -89,16 +89,16 @@ impl Connections {
 
     /// Tells every connection to close: idle and half-read ones at once, those with a request
     /// in progress once its response is written.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.stop.send_replace(true);
     }
 
     /// Waits until every connection is closed.
-    pub async fn closed(&mut self) {
+    pub(crate) async fn closed(&mut self) {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    pub fn abort(&mut self) {
+    pub(crate) fn abort(&mut self) {
         self.tasks.abort_all();
     }
 }

@@ -48,7 +48,7 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Control {
             closing: AtomicBool::new(false),
             wake: Notify::new(),
@@ -65,23 +65,23 @@ impl Control {
         }
     }
 
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
     }
 
     /// No new jobs are accepted; workers stop once there is nothing left for them.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         self.wake.notify_waiters();
         self.stopped.notify_waiters();
     }
 
-    pub fn accepted(&self) {
+    pub(crate) fn accepted(&self) {
         self.accepted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A job done for good: succeeded or not.
-    pub fn finished(&self, succeeded: bool) {
+    pub(crate) fn finished(&self, succeeded: bool) {
         let count = if succeeded {
             &self.succeeded
         } else {
@@ -90,7 +90,7 @@ impl Control {
         count.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn counts(&self) -> JobCounts {
+    pub(crate) fn counts(&self) -> JobCounts {
         JobCounts {
             accepted: self.accepted.load(Ordering::Relaxed),
             succeeded: self.succeeded.load(Ordering::Relaxed),
