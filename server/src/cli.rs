@@ -140,6 +140,7 @@ pub struct JobsArgs {
 }
 
 #[derive(Subcommand)]
+/// What `workerflow jobs` does.
 pub enum JobsAction {
     /// List the jobs, oldest first, as JSON lines.
     List {
@@ -157,7 +158,11 @@ pub enum JobsAction {
         id: String,
     },
     /// Queue a dead or failed job again, with fresh attempts and the same trace id.
-    Retry { id: String },
+    Retry {
+        // A doc comment here would become the argument's help text, which `--help` prints.
+        #[allow(missing_docs)]
+        id: String,
+    },
     /// Delete finished jobs (succeeded, failed, dead) older than the given age.
     Purge {
         /// `7d`, `12h`, `30m`, `90s`.
@@ -274,11 +279,13 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
+    /// The linked routes do not fit together (a route linked twice, or declared and not linked).
     Link(#[from] LinkError),
     /// ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES name routes that do not exist, or conflict.
     #[error("{}", .0.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
     Enablement(workerflow_runtime::EnablementError),
     #[error("cannot start the async runtime")]
+    /// The Tokio runtime could not start.
     AsyncRuntime(#[source] std::io::Error),
     // A store error's message already ends with its cause, so it is not this error's `source`
     // (the chain would say the cause twice).
@@ -287,18 +294,35 @@ pub enum Error {
     OpenStore(StoreError),
     /// The job store failed while answering.
     #[error("the job store {location}: {error}")]
-    Store { location: String, error: StoreError },
+    /// The job store failed while answering.
+    Store {
+        /// The store, as `--jobs` names it (never with a password).
+        location: String,
+        /// What went wrong.
+        error: StoreError,
+    },
     #[error("no job with trace id {0:?}")]
+    /// No job has this trace id.
     NoJob(String),
     #[error("job {id:?} is {state}; only dead or failed jobs can be retried")]
-    NotRetryable { id: String, state: String },
+    /// Only dead or failed jobs can be retried.
+    NotRetryable {
+        /// The job's trace id.
+        id: String,
+        /// Its state.
+        state: String,
+    },
     #[error("cannot serve on {addr}")]
+    /// The server could not listen on its address.
     Serve {
+        /// The address.
         addr: std::net::SocketAddr,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     #[error("{0} accepted async jobs were left undone at the drain deadline")]
+    /// Accepted async jobs were still undone at the drain deadline.
     Undone(usize),
     /// A route's call failed: its error body goes to standard output as JSON, the message to
     /// standard error.

@@ -156,7 +156,9 @@ pub enum StoreError {
     /// thread started.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// What the operating system said.
         #[source]
         source: Arc<std::io::Error>,
     },
@@ -166,6 +168,7 @@ pub enum StoreError {
     Sqlite {
         /// What was being done, when the message says more than SQLite's own words.
         context: Option<String>,
+        /// SQLite's error.
         #[source]
         source: Arc<rusqlite::Error>,
     },
@@ -175,7 +178,9 @@ pub enum StoreError {
         "{location} is not a WorkerFlow job store ({source}); move it away or pass another --data-dir"
     )]
     NotADatabase {
+        /// The file.
         location: String,
+        /// SQLite's error.
         #[source]
         source: Arc<rusqlite::Error>,
     },
@@ -183,7 +188,9 @@ pub enum StoreError {
     #[cfg(feature = "postgres")]
     #[error("{context}: {}", postgres_reason(source))]
     Postgres {
+        /// What was being done (never the URL: it may hold a password).
         context: String,
+        /// The driver's error.
         #[source]
         source: Arc<tokio_postgres::Error>,
     },
@@ -197,27 +204,39 @@ pub enum StoreError {
     #[error(
         "{location} is a SQLite database of something else (tables: {tables}); move it away or pass another --data-dir"
     )]
-    ForeignTables { location: String, tables: String },
+    ForeignTables {
+        /// The file.
+        location: String,
+        /// The tables it has, comma-separated.
+        tables: String,
+    },
     /// A PostgreSQL `workerflow_jobs` table that WorkerFlow did not create; left as it was.
     #[cfg(feature = "postgres")]
     #[error(
         "{location} has a table workerflow_jobs that WorkerFlow did not create (no workerflow_schema); use another database or schema"
     )]
-    ForeignJobsTable { location: String },
+    ForeignJobsTable {
+        /// The database, without credentials.
+        location: String,
+    },
     /// The store was written by a newer workerflow; left as it was.
     #[error(
         "{location} has {what} version {version} but this workerflow knows up to {known}; upgrade workerflow"
     )]
     NewerSchema {
+        /// The store, without credentials.
         location: String,
         /// `schema` or `job schema`.
         what: &'static str,
+        /// The version the store has.
         version: i64,
+        /// The newest version this build knows.
         known: i64,
     },
     /// A stored row holds a state this server does not write (someone else changed the row).
     #[error("a stored job has an {source}")]
     UnknownState {
+        /// The state text that was read.
         #[source]
         source: UnknownJobState,
     },
@@ -227,7 +246,9 @@ pub enum StoreError {
     /// The database did not answer an enqueue in time (it may still commit it: at least once).
     #[error("no commit from {location} within {} s", .after.as_secs())]
     Timeout {
+        /// The database, without credentials.
         location: String,
+        /// How long the enqueue waited.
         after: std::time::Duration,
     },
     /// The store's writer (SQLite's thread, PostgreSQL's batch task) is gone.

@@ -19,6 +19,7 @@ pub enum JobState {
     Queued,
     /// Leased by a worker.
     Running,
+    /// Done; its output is stored.
     Succeeded,
     /// A permanent failure: never retried (`workerflow jobs retry` queues it again).
     Failed,

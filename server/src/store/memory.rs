@@ -85,6 +85,7 @@ impl MemoryStore {
         }
     }
 
+    /// How many jobs may wait at once.
     pub fn capacity(&self) -> usize {
         self.capacity
     }

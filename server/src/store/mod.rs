@@ -50,11 +50,14 @@ pub enum StoreLocation {
 /// A job store: memory, SQLite or PostgreSQL, one interface.
 #[derive(Debug)]
 pub enum JobStore {
+    /// In memory: accepted jobs are lost on a crash.
     Memory(MemoryStore),
     #[cfg(feature = "sqlite")]
+    /// A SQLite file in a data directory.
     Sqlite(SqliteStore),
     // Boxed: it holds its connections' state; the enum stays the size of a SQLite handle.
     #[cfg(feature = "postgres")]
+    /// A PostgreSQL database, shared by instances.
     Postgres(Box<PgStore>),
 }
 
@@ -124,6 +127,7 @@ impl JobStore {
         }
     }
 
+    /// How many jobs may wait at once (memory) or be leased at once (durable stores).
     pub fn capacity(&self) -> usize {
         each_store!(self, store => store.capacity())
     }

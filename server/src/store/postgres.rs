@@ -269,6 +269,7 @@ impl PgStore {
         &self.url.target
     }
 
+    /// How many jobs may be leased at once.
     pub fn capacity(&self) -> usize {
         self.capacity
     }

@@ -247,10 +247,12 @@ impl SqliteStore {
         })
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// How many jobs may be leased at once.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
