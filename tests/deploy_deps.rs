@@ -2,29 +2,13 @@
 //! connectors, the runtime and the server, and none of the developer tools: no registry
 //! compiler, no MCP SDK, no link checker. The default build (a developer's machine) has them.
 
-use std::process::Command;
+use std::path::Path;
+
+use workerflow_test_support::cargo_tree::linked_crates;
 
 /// The crates the root package links with `args` (normal dependencies, not build.rs's).
 fn linked(args: &[&str]) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["tree", "--locked", "-p", "workerflow", "-e", "normal"])
-        .args(["--prefix", "none", "--format", "{p}"])
-        .args(args)
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("UTF-8")
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+    linked_crates(Path::new(env!("CARGO_MANIFEST_DIR")), "workerflow", args).0
 }
 
 /// Crates only the developer tools need.

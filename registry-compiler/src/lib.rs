@@ -74,6 +74,7 @@ pub use diagnostics::{Diagnostic, Format, Report, Severity, Span};
 pub use model::{Registry, Route, Service};
 pub use schema::{Schema, SchemaError};
 pub use source::Source;
+pub use workerflow_names::ErrorChain;
 
 /// The build step of a connector crate: `init` writes
 /// `workerflow_registry::codegen::build_script("connector-registry/services.json")` into
@@ -122,23 +123,6 @@ pub enum LoadError {
     #[error("{} in {}", plural(.0.error_count(), "problem"), .0.path)]
     /// The registry has errors (or is too large, or not UTF-8): located diagnostics.
     Invalid(Invalid),
-}
-
-/// An error and its causes on one line (`cannot read x: No such file or directory (os error
-/// 2)`), as every command line of the project prints errors. The error types keep their causes
-/// out of `Display` and return them from `source()`, so this shows each once.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(error) = cause {
-            write!(f, ": {error}")?;
-            cause = error.source();
-        }
-        Ok(())
-    }
 }
 
 /// A registry with errors: its text and diagnostics, ready to print with [`Invalid::report`].

@@ -3,7 +3,9 @@
 //! every clean build. Neither may pull an HTTP, TLS or async stack (those belong to the runtime
 //! and to `workerflow check-urls`).
 
-use std::process::Command;
+use std::path::Path;
+
+use workerflow_test_support::cargo_tree::linked_crates;
 
 /// Crates that mean a network or TLS stack.
 const FORBIDDEN: &[&str] = &[
@@ -24,33 +26,11 @@ const FORBIDDEN: &[&str] = &[
 
 /// The crates `workerflow-registry` compiles with `features` (normal dependencies).
 fn dependency_tree(features: &[&str]) -> (Vec<String>, String) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "tree",
-            "--locked",
-            "-p",
-            "workerflow-registry",
-            "-e",
-            "normal",
-        ])
-        .args(["--prefix", "none", "--format", "{p}"])
-        .args(features)
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let tree = String::from_utf8(output.stdout).expect("UTF-8");
-    let crates = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect();
-    (crates, tree)
+    linked_crates(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "workerflow-registry",
+        features,
+    )
 }
 
 fn assert_no_network_stack(features: &[&str], who: &str, expected: &str) {

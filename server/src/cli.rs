@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{Value, json};
+use workerflow_names::ErrorChain;
 use workerflow_runtime::{
     DispatchError, EnvSecrets, LinkError, RequestType, RouteTable, SecretSource,
 };
@@ -364,21 +365,6 @@ fn escape_controls(text: &str) -> String {
         }
     }
     out
-}
-
-/// An error and its sources, joined by `: `.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
-    }
 }
 
 /// `30s`, `500ms` or a plain number of seconds (`2`, `0.5`).

@@ -1,11 +1,14 @@
-//! How the toolkit spells and suggests names, in one place for the three crates that need it:
-//! `#[connector]` (`workerflow-macros`), the runtime and the registry compiler. None of them may
+//! How the toolkit spells and suggests names (and prints an error's causes), in one place for
+//! the crates that need it:
+//! `#[connector]` (`workerflow-macros`), the runtime, the registry compiler and the server. None of
+//! the first three may
 //! depend on another, so what they must agree on lives here, in a leaf crate with no dependency
 //! but `strsim`.
 //!
 //! - [`PATH_KEYWORDS`] and [`RAW_KEYWORDS`]: `#[connector]`, the generated registry module and
 //!   `workerflow-registry new` spell route ids alike.
 //! - [`did_you_mean`]: an attribute key, a route id and a registry field are suggested alike.
+//! - [`ErrorChain`]: `workerflow-registry` and `workerflow` print an error and its causes alike.
 //!
 //! It is not a general string library: nothing goes here that only one crate uses.
 //!
@@ -16,8 +19,10 @@
 //! assert!(RAW_KEYWORDS.contains(&"type"));
 //! ```
 
+mod error_chain;
 mod keywords;
 mod suggest;
 
+pub use error_chain::ErrorChain;
 pub use keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
 pub use suggest::did_you_mean;
