@@ -79,10 +79,12 @@ fn every_path_and_type_in_architecture_md_exists() {
         .join("\n");
     let declared = |keyword_sets: &[&str], name: &str| {
         keyword_sets.iter().any(|k| {
-            sources.match_indices(&format!("{k} {name}")).any(|(at, m)| {
-                let next = sources[at + m.len()..].chars().next();
-                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
+            sources
+                .match_indices(&format!("{k} {name}"))
+                .any(|(at, m)| {
+                    let next = sources[at + m.len()..].chars().next();
+                    !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
         })
     };
     let mut missing = BTreeSet::new();
