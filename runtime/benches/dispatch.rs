@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use workerflow_runtime::{ConnectorError, MapSecrets, RouteContext, connector};
 
-#[allow(dead_code)]
+// The generated module is written for a crate's root, with `pub` items; inside this private
+// module they are reachable from this crate only, which is all these tests need.
+#[allow(dead_code, unreachable_pub)]
 mod registry {
     include!("../tests/support/registry.rs");
 }

@@ -19,7 +19,9 @@ pub struct ConfigReport {
 /// One route's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RouteConfig {
+    /// The route id.
     pub route: &'static str,
+    /// The id of the service that owns the route (`slack`).
     pub service: &'static str,
     /// `ENABLED_HTTP_ROUTES` / `DISABLED_HTTP_ROUTES` leave it enabled (see
     /// [`crate::RouteTable::with_enablement`]).

@@ -262,6 +262,7 @@ impl TraceId {
         TraceId(format!("wf-{process:016x}-{count:08x}"))
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -20,21 +20,29 @@ pub const DISABLED_ROUTES: &str = DisabledBy::Disabled.setting();
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct EnablementError {
+    /// Every problem found, never empty.
     pub problems: Vec<EnablementProblem>,
 }
 
+/// One thing wrong with `ENABLED_HTTP_ROUTES` or `DISABLED_HTTP_ROUTES`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EnablementProblem {
     /// The setting names a route the registry does not declare.
     #[error("{}", unknown_message(setting, route, *suggestion))]
     UnknownRoute {
+        /// The setting's name (`ENABLED_HTTP_ROUTES` or `DISABLED_HTTP_ROUTES`).
         setting: &'static str,
+        /// The name as the setting lists it (trimmed).
         route: String,
+        /// A declared route id close to it, if any ("did you mean").
         suggestion: Option<&'static str>,
     },
     /// The setting is not blank but lists no route id (only commas).
     #[error("{setting} lists no route id; unset it or name routes separated by commas")]
-    Empty { setting: &'static str },
+    Empty {
+        /// The setting's name (`ENABLED_HTTP_ROUTES` or `DISABLED_HTTP_ROUTES`).
+        setting: &'static str,
+    },
 }
 
 /// Names in the settings come from operators; a long one is cut so messages stay one line.

@@ -17,13 +17,17 @@ pub enum ConnectorError {
     /// The input is unusable (status 400). `problems` is never empty.
     #[error("{}", join(problems))]
     InvalidInput {
+        /// The route id.
         route: &'static str,
+        /// What is wrong with the input, one entry per problem.
         problems: Vec<InputProblem>,
     },
     /// Missing or unusable configuration (status 500). `problems` is never empty.
     #[error("{}", config_message(route, problems))]
     Config {
+        /// The route id.
         route: &'static str,
+        /// What is missing or unusable, one entry per problem.
         problems: Vec<ConfigProblem>,
     },
     /// The provider answered with a non-2xx status.
@@ -39,8 +43,12 @@ pub enum ConnectorError {
 /// input), and the message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InputProblem {
+    /// Where the problem is, as a path (`items[0].name`; `body` for the whole input).
     pub field: String,
+    /// Where the problem is, as an RFC 6901 JSON pointer (`/items/0/name`; `""` for the whole
+    /// input).
     pub pointer: String,
+    /// What is wrong there, in words.
     pub message: String,
 }
 
@@ -93,23 +101,33 @@ impl fmt::Display for InputProblem {
 pub enum ConfigProblem {
     /// No name of the requirement has a non-blank value.
     Missing {
+        /// The requirement's label (`chat webhook URL`).
         label: String,
         /// Every name checked, in declared order.
         checked: Vec<String>,
     },
     /// A value is set but cannot be used; `name` supplied it. The value itself is never kept.
     Unusable {
+        /// The requirement's or setting's label (`Stripe base URL`).
         label: String,
+        /// The variable that supplied the value.
         name: String,
+        /// Why the value cannot be used (`not an absolute http(s) URL`).
         reason: String,
     },
     /// A request was refused before anything was sent: its host is neither declared by the
     /// route nor configured by the operator, or is a non-public address the operator did not
     /// configure (runtime/src/http/POLICY.md 2.8). `host` is `host[:port]`, never a URL.
-    EgressDenied { host: String, reason: String },
+    EgressDenied {
+        /// The refused host, as `host[:port]`.
+        host: String,
+        /// Why the host may not be reached.
+        reason: String,
+    },
 }
 
 impl ConfigProblem {
+    /// The problem of an unmet requirement: its label and every name it checks.
     pub fn missing(requirement: &SecretRequirement) -> Self {
         ConfigProblem::Missing {
             label: requirement.label.to_owned(),
@@ -140,17 +158,23 @@ impl fmt::Display for ConfigProblem {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderError {
+    /// The route id.
     pub route: &'static str,
     /// The route's failure label (`Stripe request failed`).
     pub prefix: String,
     /// The provider's HTTP status.
     pub status: u16,
+    /// The provider's error code, when it gives one (redacted).
     pub code: Option<String>,
+    /// The provider's error message, when one can be extracted (redacted).
     pub provider_message: Option<String>,
     /// The redacted body excerpt, at most 2 KiB.
     pub excerpt: String,
+    /// Structured details the route takes from the answer (HubSpot's category and correlation
+    /// id), redacted; absent from the JSON when there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+    /// How many attempts were made.
     pub attempts: u32,
     /// The full message, in the route's shape (docs/ROUTES.md 1.8).
     pub message: String,
@@ -160,20 +184,30 @@ pub struct ProviderError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayError {
+    /// The route id.
     pub route: &'static str,
+    /// The route's failure label (`Stripe request failed`).
     pub prefix: String,
     /// `host[:port]`, never a URL.
     pub host: String,
+    /// What went wrong: no connection, a timeout, or an unusable answer.
     pub kind: GatewayKind,
+    /// How many attempts were made (0 when there was no HTTP client to make one).
     pub attempts: u32,
+    /// The full message, in the shape of docs/ROUTES.md 1.8.
     pub message: String,
 }
 
+/// What kind of gateway failure happened (docs/ROUTES.md 1.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayKind {
+    /// No answer: the connection could not be made or broke (refused, DNS, TLS, closed before a
+    /// response); transient.
     Connect,
+    /// The request ran out of time; transient.
     Timeout,
+    /// A success response whose body cannot be used (not JSON, too large); not transient.
     InvalidResponse,
 }
 
@@ -198,6 +232,7 @@ impl ConnectorError {
         }
     }
 
+    /// The id of the route that failed.
     pub fn route(&self) -> &'static str {
         match self {
             ConnectorError::InvalidInput { route, .. } | ConnectorError::Config { route, .. } => {
@@ -292,27 +327,45 @@ pub enum DispatchError {
     /// The registry declares no such route (status 404).
     #[error("{}", unknown_route_message(route, *suggestion))]
     UnknownRoute {
+        /// The id the caller asked for, as given.
         route: String,
+        /// A declared route id close to it, if any ("did you mean").
         suggestion: Option<&'static str>,
     },
     /// The route is declared but this deployment does not run it (`ENABLED_HTTP_ROUTES` /
     /// `DISABLED_HTTP_ROUTES`; status 404).
     #[error("route \"{route}\" is disabled in this deployment ({by})")]
-    Disabled { route: &'static str, by: DisabledBy },
+    Disabled {
+        /// The route id.
+        route: &'static str,
+        /// The setting that disabled it.
+        by: DisabledBy,
+    },
     /// The route is declared but no `#[connector]` handler for it is linked (status 501).
     #[error("route \"{route}\" is declared in the registry but no #[connector] handler is linked")]
-    NotImplemented { route: &'static str },
+    NotImplemented {
+        /// The route id.
+        route: &'static str,
+    },
     /// The handler's output could not be turned into JSON (status 500): a bug in the handler.
     #[error("route \"{route}\": the handler's output could not be serialized: {reason}")]
-    Output { route: &'static str, reason: String },
+    Output {
+        /// The route id.
+        route: &'static str,
+        /// Why serialization failed (serde_json's error).
+        reason: String,
+    },
     /// The handler's output breaks the route's output schema (status 500): a bug in the
     /// handler, caught in debug builds only. `pointer` is where, `problem` what.
     #[error(
         "route \"{route}\": the handler's output breaks its output schema at \"{pointer}\": {problem}"
     )]
     OutputSchema {
+        /// The route id.
         route: &'static str,
+        /// Where the first problem is, as a JSON pointer into the output.
         pointer: String,
+        /// What the schema rejects, every problem joined with `"; "`.
         problem: String,
     },
     /// The route ran (or its secrets were resolved) and failed.
@@ -367,6 +420,8 @@ fn unknown_route_message(route: &str, suggestion: Option<&str>) -> String {
 }
 
 impl DispatchError {
+    /// The HTTP-like status: 404, 501 or 500 for dispatch's own failures, the connector
+    /// error's otherwise (docs/ROUTES.md 1.7).
     pub fn status(&self) -> u16 {
         match self {
             DispatchError::UnknownRoute { .. } | DispatchError::Disabled { .. } => 404,
@@ -376,6 +431,8 @@ impl DispatchError {
         }
     }
 
+    /// The class name used in serialized errors (`unknown_route`, `route_disabled`,
+    /// `not_implemented`, `output`, or the connector error's class).
     pub fn class(&self) -> &'static str {
         match self {
             DispatchError::UnknownRoute { .. } => "unknown_route",
@@ -386,6 +443,7 @@ impl DispatchError {
         }
     }
 
+    /// Whether a later redelivery could succeed: only ever for a transient connector error.
     pub fn is_transient(&self) -> bool {
         match self {
             DispatchError::Connector(error) => error.is_transient(),
@@ -441,36 +499,47 @@ impl Serialize for DispatchError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", join(problems))]
 pub struct LinkError {
+    /// Every problem found, never empty.
     pub problems: Vec<LinkProblem>,
 }
 
+/// One reason the linked handlers do not match the declared routes.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LinkProblem {
     /// More than one `#[connector]` function implements the route; `functions` are their paths.
     #[error("route \"{route}\" has {} handlers: {}; keep one", functions.len(), functions.join(", "))]
     DuplicateHandler {
+        /// The route id.
         route: &'static str,
+        /// The handlers' function paths.
         functions: Vec<String>,
     },
     /// The declared list names the same route id twice.
     #[error("route \"{route}\" is declared twice")]
-    DuplicateRoute { route: &'static str },
+    DuplicateRoute {
+        /// The route id.
+        route: &'static str,
+    },
     /// A handler declares a setting whose name the registry declares as a secret: settings are
     /// not a way to read secrets.
     #[error(
         "route \"{route}\" declares the setting {setting}, which the registry declares as a secret; read it with ctx.secret"
     )]
     SettingIsSecret {
+        /// The route id.
         route: &'static str,
+        /// The setting's variable name.
         setting: &'static str,
     },
     /// A contract schema the runtime cannot compile. The registry compiler refuses these
     /// (WF317), so only generated code edited by hand or a diverging jsonschema gets here.
     #[error("route \"{route}\" has an {which} schema that does not compile: {reason}")]
     InvalidSchema {
+        /// The route id.
         route: &'static str,
         /// `input` or `output`.
         which: &'static str,
+        /// Why it does not compile.
         reason: String,
     },
 }

@@ -26,7 +26,9 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, DispatchError
 /// type and no boxing per handler, which keeps both dispatch and the crate's compile time down.
 #[derive(Clone, Copy)]
 pub enum HandlerFn {
+    /// The wrapper of a plain `fn` handler: it runs the call to completion.
     Sync(fn(Call) -> Result<Value, DispatchError>),
+    /// The wrapper of an `async fn` handler: it returns the call's boxed future.
     Async(fn(Call) -> HandlerFuture),
 }
 
@@ -85,6 +87,7 @@ impl Call {
     note = "write `ctx: &RouteContext<registry::routes::<route id>::Route>`"
 )]
 pub trait HandlerContext: Sized {
+    /// The route marker the context is for.
     type Route;
 
     /// The handler's context, borrowed from the call's environment.

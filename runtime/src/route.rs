@@ -16,7 +16,9 @@ pub struct RouteSpec {
     pub id: &'static str,
     /// One line saying what the route does.
     pub summary: &'static str,
+    /// Whether the caller waits for the output (`sync`) or the call is queued (`async`).
     pub request_type: RequestType,
+    /// The service that owns the route.
     pub service: ServiceSpec,
     /// Every requirement must be met before the handler runs.
     pub secrets: &'static [SecretRequirement],
@@ -40,6 +42,7 @@ pub struct ServiceSpec {
     pub id: &'static str,
     /// The connector name (`Slack`).
     pub name: &'static str,
+    /// How callers authenticate with the service.
     pub auth_type: AuthType,
     /// The best page to start reading the provider's API docs from.
     pub docs_url: Option<&'static str>,
@@ -63,6 +66,7 @@ pub struct Setting {
     pub name: &'static str,
     /// What the setting is, for configuration errors (`Stripe base URL`).
     pub label: &'static str,
+    /// How the value is checked before the handler runs.
     pub kind: SettingKind,
     /// The value when the setting is unset or blank.
     pub default: Option<&'static str>,
@@ -140,13 +144,21 @@ pub enum RequestType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
+    /// OAuth 2.0 (`oauth2`).
     Oauth2,
+    /// An API key (`api_key`).
     ApiKey,
+    /// A bearer token (`token`).
     Token,
+    /// HTTP basic authentication (`basic`).
     Basic,
+    /// Signed webhooks only (`webhook`).
     Webhook,
+    /// No authentication (`none`).
     None,
+    /// Several schemes, depending on the operation (`mixed`).
     Mixed,
+    /// Not known yet (`unknown`).
     Unknown,
 }
 

@@ -17,20 +17,25 @@ use crate::secrets::{SecretSource, trim};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteInfo {
+    /// The route id.
     pub route: &'static str,
     /// The service's id (`slack`).
     pub service: &'static str,
     /// The service's display name (`Slack`).
     pub service_name: &'static str,
+    /// Whether the caller waits for the output (`sync`) or the call is queued (`async`).
     pub request_type: RequestType,
+    /// One line saying what the route does.
     pub summary: &'static str,
     /// `ENABLED_HTTP_ROUTES` / `DISABLED_HTTP_ROUTES` leave it enabled.
     pub enabled: bool,
+    /// The setting that disabled it, when it is disabled.
     pub disabled_by: Option<DisabledBy>,
     /// A linked `#[connector]` function implements it.
     pub implemented: bool,
     /// Every secret requirement is met.
     pub configured: bool,
+    /// The route's secret requirements, in declared order.
     pub secrets: Vec<SecretInfo>,
     /// The settings of an implemented route (none for a route without a handler).
     pub settings: Vec<SettingInfo>,
@@ -40,7 +45,9 @@ pub struct RouteInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretInfo {
+    /// What the secret is, for messages (`Slack webhook URL`).
     pub label: &'static str,
+    /// The names looked up, in order.
     pub any_of: &'static [&'static str],
     /// The first of `any_of` with a value that is not blank.
     pub set_by: Option<&'static str>,
@@ -49,8 +56,11 @@ pub struct SecretInfo {
 /// A setting and whether it has a value here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SettingInfo {
+    /// The name looked up in the secret source (`WORKERFLOW_STRIPE_BASE_URL`).
     pub name: &'static str,
+    /// What the setting is, for configuration errors (`Stripe base URL`).
     pub label: &'static str,
+    /// How the value is checked before the handler runs.
     pub kind: SettingKind,
     /// The setting has a value that is not blank.
     pub set: bool,
@@ -64,6 +74,7 @@ pub struct SettingInfo {
 pub struct ServedRoute<'a>(pub &'a RouteInfo);
 
 impl RouteInfo {
+    /// The view `GET /api/routes` serializes.
     pub fn served(&self) -> ServedRoute<'_> {
         ServedRoute(self)
     }

@@ -77,6 +77,7 @@ impl RouteSchemas {
 }
 
 impl LinkedRoute {
+    /// What the registry declares about the route.
     pub fn spec(&self) -> &'static RouteSpec {
         self.spec
     }
@@ -86,6 +87,7 @@ impl LinkedRoute {
         self.spec.settings
     }
 
+    /// The route id.
     pub fn id(&self) -> &'static str {
         self.spec.id
     }

@@ -12,6 +12,7 @@ use crate::route::{RouteSpec, SecretRequirement};
 pub struct SecretValue(Box<str>);
 
 impl SecretValue {
+    /// Wraps a value, kept as given (not trimmed).
     pub fn new(value: impl Into<String>) -> Self {
         SecretValue(value.into().into_boxed_str())
     }
@@ -51,6 +52,7 @@ impl From<&str> for SecretValue {
 /// `get` returns the raw value (or `None` when unset); the runtime trims it and treats a blank
 /// value as unset, so sources need not. Implement it to plug in a secret store.
 pub trait SecretSource: Send + Sync {
+    /// The raw value of `name`, or `None` when it is unset.
     fn get(&self, name: &str) -> Option<SecretValue>;
 }
 
@@ -91,6 +93,7 @@ pub struct MapSecrets {
 }
 
 impl MapSecrets {
+    /// A source with no values.
     pub fn new() -> Self {
         MapSecrets::default()
     }
@@ -101,10 +104,12 @@ impl MapSecrets {
         self
     }
 
+    /// Adds (or replaces) a value.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<SecretValue>) {
         self.values.insert(name.into(), value.into());
     }
 
+    /// Removes a value and returns it, if it was there.
     pub fn remove(&mut self, name: &str) -> Option<SecretValue> {
         self.values.remove(name)
     }
@@ -143,6 +148,7 @@ pub struct LayeredSecrets {
 }
 
 impl LayeredSecrets {
+    /// A source with no layers (every name unset).
     pub fn new() -> Self {
         LayeredSecrets::default()
     }
@@ -190,6 +196,7 @@ impl Secret {
         self.value.expose()
     }
 
+    /// The trimmed value, still printed as `[REDACTED]` by `Debug` and `Display`.
     pub fn value(&self) -> &SecretValue {
         &self.value
     }

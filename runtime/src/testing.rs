@@ -34,12 +34,18 @@ use crate::secrets::MapSecrets;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Example {
+    /// What the example shows.
     pub name: String,
+    /// The unwrapped input (the HTTP API's request body).
     pub input: Value,
+    /// The provider's answers to the route's requests, in order; none when the route sends no
+    /// request.
     #[serde(default)]
     pub provider: Vec<ProviderAnswer>,
+    /// The documented success output, when the example succeeds.
     #[serde(default)]
     pub output: Option<Value>,
+    /// The documented error, when the example fails.
     #[serde(default)]
     pub error: Option<ExampleError>,
 }
@@ -48,7 +54,9 @@ pub struct Example {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderAnswer {
+    /// The HTTP status the mock answers with.
     pub status: u16,
+    /// The JSON body the mock answers with.
     pub body: Value,
 }
 
@@ -56,15 +64,20 @@ pub struct ProviderAnswer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExampleError {
+    /// The error class (`invalid_input`, `config`, `provider`, `gateway`).
     pub class: String,
+    /// The status the runtime reports.
     pub status: u16,
+    /// The full error message.
     pub message: String,
 }
 
 /// What [`run_examples`] found: how many examples ran, and one line per failure.
 #[derive(Debug, Default)]
 pub struct ExampleReport {
+    /// How many examples ran.
     pub ran: usize,
+    /// One line per failed example (or per route whose examples could not run).
     pub failures: Vec<String>,
 }
 

@@ -17,7 +17,9 @@ use workerflow_runtime::{
     connector,
 };
 
-#[allow(dead_code)]
+// The generated module is written for a crate's root, with `pub` items; inside this private
+// module they are reachable from this crate only, which is all these tests need.
+#[allow(dead_code, unreachable_pub)]
 mod registry {
     include!("support/registry.rs");
 }

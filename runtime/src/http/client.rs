@@ -57,6 +57,7 @@ impl HttpClient {
             .clone()
     }
 
+    /// The timeouts, retries and backoff the client sends under (POLICY.md 2.1).
     pub fn policy(&self) -> &HttpPolicy {
         &self.inner.policy
     }

@@ -27,6 +27,7 @@ pub struct Redactor {
 }
 
 impl Redactor {
+    /// A redactor with nothing to replace yet.
     pub fn new() -> Self {
         Redactor::default()
     }

@@ -12,8 +12,11 @@ use crate::error::{ConfigProblem, ConnectorError, GatewayError, GatewayKind, Pro
 
 /// A 2xx response.
 pub struct HttpResponse {
+    /// The response's status, always 2xx.
     pub status: StatusCode,
+    /// The response's headers.
     pub headers: HeaderMap,
+    /// The whole body (at most 8 MiB; a longer one is an invalid response).
     pub body: Vec<u8>,
     pub(super) host: String,
     pub(super) attempts: u32,
@@ -99,6 +102,7 @@ impl fmt::Debug for HttpFailure {
 
 /// A provider's non-2xx answer, as a route's `describe` function sees it.
 pub struct ProviderReply<'a> {
+    /// The provider's status (not 2xx).
     pub status: StatusCode,
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<&'a Value>,
@@ -126,8 +130,10 @@ pub struct ProviderDescription {
 /// The two message shapes of docs/ROUTES.md 1.8.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MessageShape {
+    /// `<label>: <status> <reason> <excerpt>` (chat, incident, Slack, GitHub, OpenAI, Stripe).
     #[default]
     Generic,
+    /// `<label>: <status> <code> <message>`, from the provider's JSON error (Notion, HubSpot).
     Coded,
 }
 
@@ -160,6 +166,7 @@ impl HttpFailure {
         }
     }
 
+    /// How many attempts were made (0 for a refused host or when there was no HTTP client).
     pub fn attempts(&self) -> u32 {
         self.attempts
     }

@@ -78,14 +78,17 @@ impl OutboundRequest {
         self
     }
 
+    /// The HTTP method.
     pub fn method(&self) -> &Method {
         &self.method
     }
 
+    /// The full URL; a webhook's is a secret, so never log it (log [`Self::host`]).
     pub fn url(&self) -> &Url {
         &self.url
     }
 
+    /// The headers, `content-type` included once a body is set.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }

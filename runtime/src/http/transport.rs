@@ -53,7 +53,9 @@ pub trait Transport: Send + Sync {
 /// What one attempt got back.
 #[derive(Clone)]
 pub struct RawResponse {
+    /// The response's status.
     pub status: StatusCode,
+    /// The response's headers.
     pub headers: HeaderMap,
     /// At most [`MAX_BODY`] bytes.
     pub body: Vec<u8>,
@@ -78,14 +80,20 @@ pub enum TransportError {
     /// No connection was made, so the request was not sent (refused, DNS, TLS, a timeout while
     /// connecting): safe to retry even when the request is not idempotent.
     Connect {
+        /// What failed (`connection refused`, `dns error`, `tls handshake failed`).
         reason: &'static str,
+        /// The connection attempt ran out of time (reported as a timeout, not a connect
+        /// failure).
         timed_out: bool,
     },
     /// The attempt ran out of time; the request may have been sent.
     Timeout,
     /// The connection failed after the request was sent (reset, closed before a complete
     /// response).
-    Interrupted { reason: &'static str },
+    Interrupted {
+        /// What failed (`connection closed before response`).
+        reason: &'static str,
+    },
     /// The host resolved only to addresses [`Transport::send_public`] may not reach; nothing was
     /// sent.
     Denied,

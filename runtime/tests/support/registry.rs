@@ -2,7 +2,7 @@
 // Do not edit: change the registry and rebuild.
 
 /// Every route the registry declares, in registry order.
-pub(crate) const ALL: &[&::workerflow_runtime::RouteSpec] = &[
+pub const ALL: &[&::workerflow_runtime::RouteSpec] = &[
     routes::echo.spec(),
     routes::notify.spec(),
     routes::pair.spec(),
@@ -10,7 +10,7 @@ pub(crate) const ALL: &[&::workerflow_runtime::RouteSpec] = &[
 ];
 /// Each route's contract examples as JSON (`[]` when it declares none), for
 /// `workerflow_runtime::testing::assert_examples`.
-pub(crate) const EXAMPLES: &[(&str, &str)] = &[
+pub const EXAMPLES: &[(&str, &str)] = &[
     ("echo", routes::echo::EXAMPLES),
     ("notify", routes::notify::EXAMPLES),
     ("pair", routes::pair::EXAMPLES),
@@ -18,9 +18,9 @@ pub(crate) const EXAMPLES: &[(&str, &str)] = &[
 ];
 /// The OpenAPI 3.1 document of this crate's routes, as the server answers `GET /openapi.json`
 /// (the bytes `workerflow-registry build` writes to `docs/openapi.json`).
-pub(crate) const OPENAPI_JSON: &str = include_str!("workerflow_openapi.json");
+pub const OPENAPI_JSON: &str = include_str!("workerflow_openapi.json");
 /// Matches the `#[connector]` functions linked into this binary with [`ALL`].
-pub(crate) fn linked() -> ::core::result::Result<
+pub fn linked() -> ::core::result::Result<
     ::workerflow_runtime::RouteTable,
     ::workerflow_runtime::LinkError,
 > {
@@ -29,7 +29,7 @@ pub(crate) fn linked() -> ::core::result::Result<
 /// One item per declared route: `routes::<id>` is the route (hover it for its docs) and
 /// `routes::<id>::` holds its marker type `Route`, one type per secret requirement and,
 /// when the contract declares them, the `Input` and `Output` types.
-pub(crate) mod routes {
+pub mod routes {
     use ::workerflow_runtime::{
         AuthType, DeclaredRoute, RequestType, RouteSpec, SecretRequirement, ServiceSpec,
         Setting, SettingKind,
@@ -42,7 +42,7 @@ pub(crate) mod routes {
     /// - Secrets:
     ///   - Demo API key: the first set of `DEMO_API_KEY`, `DEMO_KEY_FALLBACK`
     #[allow(non_upper_case_globals)]
-    pub(crate) static echo: DeclaredRoute<echo::Route> = DeclaredRoute::new(RouteSpec {
+    pub static echo: DeclaredRoute<echo::Route> = DeclaredRoute::new(RouteSpec {
         id: "echo",
         summary: "Return the input's text, upper-cased.",
         request_type: RequestType::Sync,
@@ -78,25 +78,25 @@ pub(crate) mod routes {
     });
     /// Types of route `echo`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
-    pub(crate) mod echo {
+    pub mod echo {
         /// Marker of route `echo`: its handlers take `&RouteContext<echo::Route>`.
-        pub(crate) enum Route {}
+        pub enum Route {}
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
-        pub(crate) const INPUT_SCHEMA: &str = "";
+        pub const INPUT_SCHEMA: &str = "";
         /// JSON Schema of the success output; empty when no contract declares one.
-        pub(crate) const OUTPUT_SCHEMA: &str = "";
+        pub const OUTPUT_SCHEMA: &str = "";
         /// The contract's settings as a JSON array (`[]` when none are declared).
-        pub(crate) const SETTINGS: &str = "[\n  {\n    \"name\": \"DEMO_MODE\",\n    \"label\": \"demo mode\",\n    \"kind\": \"text\",\n    \"default\": \"plain\"\n  },\n  {\n    \"name\": \"DEMO_BASE_URL\",\n    \"label\": \"Demo base URL\",\n    \"kind\": \"base_url\",\n    \"default\": \"https://api.example\"\n  }\n]";
+        pub const SETTINGS: &str = "[\n  {\n    \"name\": \"DEMO_MODE\",\n    \"label\": \"demo mode\",\n    \"kind\": \"text\",\n    \"default\": \"plain\"\n  },\n  {\n    \"name\": \"DEMO_BASE_URL\",\n    \"label\": \"Demo base URL\",\n    \"kind\": \"base_url\",\n    \"default\": \"https://api.example\"\n  }\n]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
-        pub(crate) const ERRORS: &str = "[]";
+        pub const ERRORS: &str = "[]";
         /// The contract's examples as a JSON array (`[]` when none are declared).
-        pub(crate) const EXAMPLES: &str = "[]";
+        pub const EXAMPLES: &str = "[]";
         /// Demo API key: the first set of `DEMO_API_KEY`, `DEMO_KEY_FALLBACK`.
         ///
         /// A handler of this route reads it with `ctx.secret(echo::DEMO_API_KEY)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct DEMO_API_KEY;
+        pub struct DEMO_API_KEY;
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_API_KEY {
             const INDEX: usize = 0;
         }
@@ -105,7 +105,7 @@ pub(crate) mod routes {
         /// A handler of this route reads it with `ctx.setting(echo::DEMO_MODE)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct DEMO_MODE;
+        pub struct DEMO_MODE;
         impl ::workerflow_runtime::SettingOf<Route> for DEMO_MODE {
             const INDEX: usize = 0;
         }
@@ -114,7 +114,7 @@ pub(crate) mod routes {
         /// A handler of this route reads it with `ctx.setting(echo::DEMO_BASE_URL)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct DEMO_BASE_URL;
+        pub struct DEMO_BASE_URL;
         impl ::workerflow_runtime::SettingOf<Route> for DEMO_BASE_URL {
             const INDEX: usize = 1;
         }
@@ -127,7 +127,7 @@ pub(crate) mod routes {
     /// - Secrets:
     ///   - demo webhook URL: `DEMO_WEBHOOK_URL`
     #[allow(non_upper_case_globals)]
-    pub(crate) static notify: DeclaredRoute<notify::Route> = DeclaredRoute::new(RouteSpec {
+    pub static notify: DeclaredRoute<notify::Route> = DeclaredRoute::new(RouteSpec {
         id: "notify",
         summary: "Post a line to the demo webhook.",
         request_type: RequestType::Async,
@@ -157,25 +157,25 @@ pub(crate) mod routes {
     });
     /// Types of route `notify`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
-    pub(crate) mod notify {
+    pub mod notify {
         /// Marker of route `notify`: its handlers take `&RouteContext<notify::Route>`.
-        pub(crate) enum Route {}
+        pub enum Route {}
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
-        pub(crate) const INPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"text\"\n  ],\n  \"properties\": {\n    \"text\": {\n      \"type\": \"string\",\n      \"minLength\": 1,\n      \"pattern\": \"\\\\S\",\n      \"description\": \"The line to post.\"\n    },\n    \"count\": {\n      \"type\": \"integer\",\n      \"exclusiveMinimum\": 0,\n      \"description\": \"How many times.\"\n    },\n    \"fail\": {\n      \"enum\": [\n        \"provider\",\n        \"gateway\",\n        \"unusable\",\n        \"drift\"\n      ],\n      \"description\": \"Makes the test handler fail this way.\"\n    }\n  },\n  \"not\": {\n    \"required\": [\n      \"webhookUrl\"\n    ],\n    \"description\": \"The webhook comes from DEMO_WEBHOOK_URL only.\"\n  }\n}";
+        pub const INPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"text\"\n  ],\n  \"properties\": {\n    \"text\": {\n      \"type\": \"string\",\n      \"minLength\": 1,\n      \"pattern\": \"\\\\S\",\n      \"description\": \"The line to post.\"\n    },\n    \"count\": {\n      \"type\": \"integer\",\n      \"exclusiveMinimum\": 0,\n      \"description\": \"How many times.\"\n    },\n    \"fail\": {\n      \"enum\": [\n        \"provider\",\n        \"gateway\",\n        \"unusable\",\n        \"drift\"\n      ],\n      \"description\": \"Makes the test handler fail this way.\"\n    }\n  },\n  \"not\": {\n    \"required\": [\n      \"webhookUrl\"\n    ],\n    \"description\": \"The webhook comes from DEMO_WEBHOOK_URL only.\"\n  }\n}";
         /// JSON Schema of the success output; empty when no contract declares one.
-        pub(crate) const OUTPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"ok\",\n    \"route\"\n  ],\n  \"properties\": {\n    \"ok\": {\n      \"const\": true\n    },\n    \"route\": {\n      \"const\": \"notify\"\n    },\n    \"delivered\": {\n      \"type\": \"boolean\"\n    }\n  },\n  \"additionalProperties\": false\n}";
+        pub const OUTPUT_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\n    \"ok\",\n    \"route\"\n  ],\n  \"properties\": {\n    \"ok\": {\n      \"const\": true\n    },\n    \"route\": {\n      \"const\": \"notify\"\n    },\n    \"delivered\": {\n      \"type\": \"boolean\"\n    }\n  },\n  \"additionalProperties\": false\n}";
         /// The contract's settings as a JSON array (`[]` when none are declared).
-        pub(crate) const SETTINGS: &str = "[\n  {\n    \"name\": \"DEMO_BASE_URL\",\n    \"label\": \"Demo base URL\",\n    \"kind\": \"base_url\",\n    \"default\": \"https://hooks.demo.example\"\n  }\n]";
+        pub const SETTINGS: &str = "[\n  {\n    \"name\": \"DEMO_BASE_URL\",\n    \"label\": \"Demo base URL\",\n    \"kind\": \"base_url\",\n    \"default\": \"https://hooks.demo.example\"\n  }\n]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
-        pub(crate) const ERRORS: &str = "[]";
+        pub const ERRORS: &str = "[]";
         /// The contract's examples as a JSON array (`[]` when none are declared).
-        pub(crate) const EXAMPLES: &str = "[]";
+        pub const EXAMPLES: &str = "[]";
         /// demo webhook URL: `DEMO_WEBHOOK_URL`.
         ///
         /// A handler of this route reads it with `ctx.secret(notify::DEMO_WEBHOOK_URL)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct DEMO_WEBHOOK_URL;
+        pub struct DEMO_WEBHOOK_URL;
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_WEBHOOK_URL {
             const INDEX: usize = 0;
         }
@@ -184,7 +184,7 @@ pub(crate) mod routes {
         /// A handler of this route reads it with `ctx.setting(notify::DEMO_BASE_URL)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct DEMO_BASE_URL;
+        pub struct DEMO_BASE_URL;
         impl ::workerflow_runtime::SettingOf<Route> for DEMO_BASE_URL {
             const INDEX: usize = 0;
         }
@@ -197,7 +197,7 @@ pub(crate) mod routes {
             ::workerflow_runtime::__private::serde::Serialize
         )]
         #[serde(crate = "::workerflow_runtime::__private::serde")]
-        pub(crate) struct Input {
+        pub struct Input {
             /// The line to post.
             pub text: ::std::string::String,
             /// How many times.
@@ -219,7 +219,7 @@ pub(crate) mod routes {
             ::workerflow_runtime::__private::serde::Serialize
         )]
         #[serde(crate = "::workerflow_runtime::__private::serde")]
-        pub(crate) enum InputFail {
+        pub enum InputFail {
             /// `provider`
             #[serde(rename = "provider")]
             Provider,
@@ -242,7 +242,7 @@ pub(crate) mod routes {
             ::workerflow_runtime::__private::serde::Serialize
         )]
         #[serde(crate = "::workerflow_runtime::__private::serde")]
-        pub(crate) struct Output {
+        pub struct Output {
             pub ok: bool,
             pub route: ::std::string::String,
             #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
@@ -258,7 +258,7 @@ pub(crate) mod routes {
     ///   - Demo API key: `DEMO_API_KEY`
     ///   - pair token: the first set of `PAIR_TOKEN`, `PAIR_TOKEN_OLD`
     #[allow(non_upper_case_globals)]
-    pub(crate) static pair: DeclaredRoute<pair::Route> = DeclaredRoute::new(RouteSpec {
+    pub static pair: DeclaredRoute<pair::Route> = DeclaredRoute::new(RouteSpec {
         id: "pair",
         summary: "A route with two secret requirements.",
         request_type: RequestType::Sync,
@@ -285,25 +285,25 @@ pub(crate) mod routes {
     });
     /// Types of route `pair`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
-    pub(crate) mod pair {
+    pub mod pair {
         /// Marker of route `pair`: its handlers take `&RouteContext<pair::Route>`.
-        pub(crate) enum Route {}
+        pub enum Route {}
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
-        pub(crate) const INPUT_SCHEMA: &str = "";
+        pub const INPUT_SCHEMA: &str = "";
         /// JSON Schema of the success output; empty when no contract declares one.
-        pub(crate) const OUTPUT_SCHEMA: &str = "";
+        pub const OUTPUT_SCHEMA: &str = "";
         /// The contract's settings as a JSON array (`[]` when none are declared).
-        pub(crate) const SETTINGS: &str = "[]";
+        pub const SETTINGS: &str = "[]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
-        pub(crate) const ERRORS: &str = "[]";
+        pub const ERRORS: &str = "[]";
         /// The contract's examples as a JSON array (`[]` when none are declared).
-        pub(crate) const EXAMPLES: &str = "[]";
+        pub const EXAMPLES: &str = "[]";
         /// Demo API key: `DEMO_API_KEY`.
         ///
         /// A handler of this route reads it with `ctx.secret(pair::DEMO_API_KEY)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct DEMO_API_KEY;
+        pub struct DEMO_API_KEY;
         impl ::workerflow_runtime::SecretOf<Route> for DEMO_API_KEY {
             const INDEX: usize = 0;
         }
@@ -312,7 +312,7 @@ pub(crate) mod routes {
         /// A handler of this route reads it with `ctx.secret(pair::PAIR_TOKEN)`.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        pub(crate) struct PAIR_TOKEN;
+        pub struct PAIR_TOKEN;
         impl ::workerflow_runtime::SecretOf<Route> for PAIR_TOKEN {
             const INDEX: usize = 1;
         }
@@ -324,7 +324,7 @@ pub(crate) mod routes {
     /// - Docs: <https://docs.example.com/demo>
     /// - Secrets: none
     #[allow(non_upper_case_globals)]
-    pub(crate) static unimplemented: DeclaredRoute<unimplemented::Route> = DeclaredRoute::new(RouteSpec {
+    pub static unimplemented: DeclaredRoute<unimplemented::Route> = DeclaredRoute::new(RouteSpec {
         id: "unimplemented",
         summary: "Declared, never implemented.",
         request_type: RequestType::Sync,
@@ -342,18 +342,18 @@ pub(crate) mod routes {
     });
     /// Types of route `unimplemented`: its marker `Route`, its secret requirements and its contract.
     #[allow(non_snake_case, clippy::module_inception)]
-    pub(crate) mod unimplemented {
+    pub mod unimplemented {
         /// Marker of route `unimplemented`: its handlers take `&RouteContext<unimplemented::Route>`.
-        pub(crate) enum Route {}
+        pub enum Route {}
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
-        pub(crate) const INPUT_SCHEMA: &str = "";
+        pub const INPUT_SCHEMA: &str = "";
         /// JSON Schema of the success output; empty when no contract declares one.
-        pub(crate) const OUTPUT_SCHEMA: &str = "";
+        pub const OUTPUT_SCHEMA: &str = "";
         /// The contract's settings as a JSON array (`[]` when none are declared).
-        pub(crate) const SETTINGS: &str = "[]";
+        pub const SETTINGS: &str = "[]";
         /// The contract's error classes as a JSON array (`[]` when none are declared).
-        pub(crate) const ERRORS: &str = "[]";
+        pub const ERRORS: &str = "[]";
         /// The contract's examples as a JSON array (`[]` when none are declared).
-        pub(crate) const EXAMPLES: &str = "[]";
+        pub const EXAMPLES: &str = "[]";
     }
 }
