@@ -31,7 +31,7 @@ impl Compiled {
     }
 }
 
-/// What [`check`] found: the diagnostics, sorted by position, and what the registry declares.
+/// What [`Source::check`](crate::Source::check) found: the diagnostics, sorted by position, and what the registry declares.
 #[derive(Debug)]
 pub struct Checked {
     /// Every diagnostic, sorted by position.

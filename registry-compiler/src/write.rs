@@ -9,7 +9,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// What [`write_if_changed`] did.
+/// What a write that happens only when the bytes change did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Written {
     /// The file did not exist.
@@ -384,7 +384,7 @@ pub(crate) fn temp_name(name: &str) -> String {
 
 static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A unified diff from `old` to `new`, cut after [`MAX_DIFF_LINES`] lines.
+/// A unified diff from `old` to `new`, cut after 60 lines.
 #[cfg_attr(not(feature = "scaffold"), allow(unreachable_pub))]
 pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
     let diff = similar::TextDiff::configure()

@@ -40,7 +40,7 @@ impl Redactor {
 
     /// Adds a webhook URL, whose every part may be a credential (POLICY.md 2.6): the text as
     /// configured, the parsed URL, its path and its query (each when at least 8 bytes long);
-    /// every path segment that looks like a credential (see [`credential_segment`]); every
+    /// every path segment that looks like a credential (see `credential_segment`); every
     /// query value of at least 4 bytes and the password of its user-info. Segments and values
     /// are added as written and percent-decoded, since a provider may echo either.
     pub fn webhook(mut self, configured: &str, url: &Url) -> Self {

@@ -1,9 +1,9 @@
 //! The job stores behind the async queue, behind one handle: [`JobStore`]. The one worker loop
 //! (`crate::jobs`) leases, runs and finishes jobs through it, whichever store it is:
 //!
-//! - [`memory`]: the jobs kept in this process (`--jobs memory`), lost on a crash;
-//! - [`sqlite`]: an embedded SQLite database (WAL) in a data directory, the default;
-//! - [`postgres`]: a PostgreSQL database shared by any number of `serve` instances.
+//! - `memory`: the jobs kept in this process (`--jobs memory`), lost on a crash;
+//! - `sqlite`: an embedded SQLite database (WAL) in a data directory, the default;
+//! - `postgres`: a PostgreSQL database shared by any number of `serve` instances.
 //!
 //! Every store takes a job only when there is room, leases one job to one worker at a time (and
 //! a job whose lease expired to the next worker), retries after a backoff and says what it
