@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use workerflow_names::{AuthType, RequestType};
+
 /// A validated `services.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -276,41 +278,6 @@ pub struct SecretRequirement {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-/// Whether a caller waits for a route's output.
-pub enum RequestType {
-    /// The caller waits for the output.
-    Sync,
-    /// The call is queued and runs later.
-    Async,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-// `new --auth` takes the registry's own names.
-#[cfg_attr(
-    feature = "cli",
-    derive(clap::ValueEnum),
-    value(rename_all = "snake_case")
-)]
-/// How callers authenticate with a service: OAuth 2.0, an API key, a bearer token, HTTP basic
-/// authentication, signed webhooks only, none, several depending on the operation (`mixed`), or
-/// not known yet.
-// Doc comments on the variants would become `--auth`'s help text, which lists the values only.
-#[allow(missing_docs)]
-pub enum AuthType {
-    Oauth2,
-    ApiKey,
-    Token,
-    Basic,
-    Webhook,
-    None,
-    Mixed,
-    Unknown,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 /// How sure the registry is of a service's links and facts.
 pub enum Confidence {
     /// Checked against the vendor's own pages.
@@ -332,44 +299,6 @@ pub enum DocsRequiresLogin {
     Unknown,
     /// Not stated (`null`).
     NotStated,
-}
-
-impl RequestType {
-    /// The value as the registry writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestType::Sync => "sync",
-            RequestType::Async => "async",
-        }
-    }
-}
-
-impl AuthType {
-    /// Every scheme, in the schema's order.
-    pub const ALL: [AuthType; 8] = [
-        AuthType::Oauth2,
-        AuthType::ApiKey,
-        AuthType::Token,
-        AuthType::Basic,
-        AuthType::Webhook,
-        AuthType::None,
-        AuthType::Mixed,
-        AuthType::Unknown,
-    ];
-
-    /// The scheme as the registry writes it (`oauth2`, `api_key`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthType::Oauth2 => "oauth2",
-            AuthType::ApiKey => "api_key",
-            AuthType::Token => "token",
-            AuthType::Basic => "basic",
-            AuthType::Webhook => "webhook",
-            AuthType::None => "none",
-            AuthType::Mixed => "mixed",
-            AuthType::Unknown => "unknown",
-        }
-    }
 }
 
 impl Confidence {

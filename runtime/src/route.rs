@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use serde::Serialize;
+pub use workerflow_names::{AuthType, RequestType};
 
 /// One route declared in `connector-registry/services.json`.
 ///
@@ -128,38 +129,6 @@ impl fmt::Debug for Setting {
             .field("kind", &self.kind)
             .finish()
     }
-}
-
-/// Whether the caller waits for a route's output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RequestType {
-    /// The caller waits for the output.
-    Sync,
-    /// The call is queued and runs later.
-    Async,
-}
-
-/// How a service authenticates, as the registry records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthType {
-    /// OAuth 2.0 (`oauth2`).
-    Oauth2,
-    /// An API key (`api_key`).
-    ApiKey,
-    /// A bearer token (`token`).
-    Token,
-    /// HTTP basic authentication (`basic`).
-    Basic,
-    /// Signed webhooks only (`webhook`).
-    Webhook,
-    /// No authentication (`none`).
-    None,
-    /// Several schemes, depending on the operation (`mixed`).
-    Mixed,
-    /// Not known yet (`unknown`).
-    Unknown,
 }
 
 /// A route's spec typed with its marker `R`, the type a handler's context is generic over.

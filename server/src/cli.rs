@@ -18,9 +18,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{Value, json};
 use workerflow_names::ErrorChain;
-use workerflow_runtime::{
-    DispatchError, EnvSecrets, LinkError, RequestType, RouteTable, SecretSource,
-};
+use workerflow_runtime::{DispatchError, EnvSecrets, LinkError, RouteTable, SecretSource};
 
 use crate::error::StoreError;
 use crate::jobs::RetryPolicy;
@@ -710,10 +708,7 @@ fn routes(registry: &RouteTable, json: bool) -> ExitCode {
             (None, true, true) => "configured".to_owned(),
             (None, true, false) => "not configured".to_owned(),
         };
-        let request_type = match route.request_type {
-            RequestType::Sync => "sync",
-            RequestType::Async => "async",
-        };
+        let request_type = route.request_type.as_str();
         let _ = writeln!(
             out,
             "{} ({request_type}, {}): {state}",
