@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::error::DispatchError;
 use crate::route::{RouteSpec, SettingKind};
 use crate::route_table::RouteTable;
 use crate::secrets::MapSecrets;
@@ -349,4 +350,16 @@ fn replace_strings(value: Value, rewrite: &dyn Fn(&str) -> String) -> Value {
         ),
         other => other,
     }
+}
+
+/// Every form a dispatch error reaches people in: `Display`, `Debug`, `{:#?}` and its JSON body.
+/// A test checks that none of them holds a secret it configured (the runtime's tests and the
+/// connector harness do, for every error).
+pub fn shown_forms(error: &DispatchError) -> [String; 4] {
+    [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{error:#?}"),
+        serde_json::to_string(error).unwrap_or_default(),
+    ]
 }
