@@ -6,8 +6,8 @@
 #      later runs (median of 5), the size of pre-commit's cache (PRE_COMMIT_HOME) after the first
 #      run and what the build left in TMPDIR; for the committed HEAD and for a base revision, in
 #      the same run, so the two are compared on the same machine under the same load;
-#   2. README's main command, `cargo run --release -p workerflow-registry -- build`, at HEAD
-#      (skipped with --hooks-only).
+#   2. README's main command, `cargo run --release -p workerflow-registry -- build`, at the base
+#      revision and at HEAD, each with an empty target directory (skipped with --hooks-only).
 #
 # Usage: bench/first_run.sh [--hooks-only] [BASE]
 #   BASE (or FIRST_RUN_BASE): the revision to compare with; by default the merge base of HEAD
@@ -118,11 +118,22 @@ echo "HEAD ${rev:0:7}: first pre-commit run (load $(load))..." >&2
 hooks_at head "$rev"
 h=("$first_wall" "$first_cpu" "$second_wall" "$cache_mib" "$target_mib" "$tmp_mib" "$load_at_start" "$others_cpu")
 
-if [ -z "$hooks_only" ]; then
-  crates_main=$(cd "$tmp/clone" && git checkout -q "$rev" &&
+# README's main command on a fresh clone at revision $1: sets main_wall and crates_main.
+main_at() {
+  crates_main=$(cd "$tmp/clone" && git checkout -q "$1" &&
     cargo tree -q -p workerflow-registry -e normal,build --prefix none --format '{p}' | sort -u | wc -l)
-  main_times=$(cd "$tmp/clone" && timed cargo run --release -p workerflow-registry -- build)
-  read -r main_wall _ <<<"$main_times"
+  local times
+  times=$(cd "$tmp/clone" && CARGO_TARGET_DIR=$tmp/target-main-$2 \
+    timed cargo run --release -p workerflow-registry -- build)
+  read -r main_wall _ <<<"$times"
+}
+if [ -z "$hooks_only" ]; then
+  echo "base ${base:0:7}: README's main command (load $(load))..." >&2
+  main_at "$base" base
+  main_base=("$main_wall" "$crates_main" "$(load)")
+  echo "HEAD ${rev:0:7}: README's main command (load $(load))..." >&2
+  main_at "$rev" head
+  main_head=("$main_wall" "$crates_main" "$(load)")
 fi
 
 ratio() {
@@ -146,7 +157,9 @@ row 'load average when the first run started' 6 ''
 row 'CPU time other processes used during the first run' 7 ' s'
 if [ -z "$hooks_only" ]; then
   echo
-  echo "| README's main command at HEAD (fresh clone, empty target dir) | wall time |"
-  echo "| --- | ---: |"
-  echo "| \`cargo run --release -p workerflow-registry -- build\` ($crates_main crates) | $main_wall s |"
+  echo "| README's main command, fresh clone, empty target dir | base \`${base:0:7}\` | HEAD \`${rev:0:7}\` | HEAD / base |"
+  echo "| --- | ---: | ---: | ---: |"
+  echo "| \`cargo run --release -p workerflow-registry -- build\`: wall time | ${main_base[0]} s | ${main_head[0]} s | $(ratio "${main_base[0]}" "${main_head[0]}") |"
+  echo "| crates it compiles (normal and build dependencies) | ${main_base[1]} | ${main_head[1]} | |"
+  echo "| load average after it | ${main_base[2]} | ${main_head[2]} | |"
 fi
