@@ -19,15 +19,7 @@ pub(crate) const SLACK_PATH: &str = "/services/SECRETPATH";
 
 /// A fresh directory under the system temp dir (removed at the end of a passing test).
 pub(crate) fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "workerflow-jobs-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    workerflow_test_support::scratch_dir(&format!("jobs-{name}"))
 }
 
 pub(crate) fn webhook(upstream: &MockServer) -> String {

@@ -8,3 +8,17 @@ pub mod child_output;
 pub mod log_capture;
 pub mod pg_cluster;
 pub mod registry_config;
+
+use std::path::PathBuf;
+
+/// A fresh directory `workerflow-<name>-<pid>-<nanos>` under the system temp dir, unique across
+/// the test binaries that run at once (a passing test removes it).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let dir =
+        std::env::temp_dir().join(format!("workerflow-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}

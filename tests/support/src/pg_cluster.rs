@@ -75,14 +75,7 @@ impl Cluster {
             return None;
         };
         let run_as = is_root().then(|| "postgres".to_owned());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "workerflow-pg-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let dir = crate::scratch_dir(&format!("pg-{name}"));
         std::fs::write(dir.join("pwfile"), format!("{PASSWORD}\n")).expect("pwfile");
         let cluster = Cluster {
             dir,
