@@ -28,18 +28,30 @@ pub fn map<T: Sync, R: Send>(
     min_chunk: usize,
     f: impl Fn(usize, &T) -> R + Sync,
 ) -> Result<Vec<R>, Panicked> {
+    map_with(items, min_chunk, || (), |(), index, item| f(index, item))
+}
+
+/// [`map`] where each thread first makes its own `state` (a cache, say) and lends it to `f` for
+/// every item of its chunk, so threads share nothing mutable.
+pub fn map_with<T: Sync, S, R: Send>(
+    items: &[T],
+    min_chunk: usize,
+    state: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize, &T) -> R + Sync,
+) -> Result<Vec<R>, Panicked> {
     let threads = thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let chunk = items.len().div_ceil(threads).max(min_chunk).max(1);
-    let f = &f;
+    let (f, state) = (&f, &state);
     thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
             .enumerate()
             .map(|(n, part)| {
                 scope.spawn(move || {
+                    let mut state = state();
                     part.iter()
                         .enumerate()
-                        .map(|(offset, item)| f(n * chunk + offset, item))
+                        .map(|(offset, item)| f(&mut state, n * chunk + offset, item))
                         .collect::<Vec<R>>()
                 })
             })
