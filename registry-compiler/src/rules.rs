@@ -8,7 +8,7 @@
 //! like secrets) keep what they compare and report after the pass, in service order.
 
 use std::borrow::Cow;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -98,50 +98,111 @@ fn visit<'src>(
     let name = names::check(&service, out);
     visited.id = ids::check_id(&service, name.blank, out);
     visited.rank = ids::rank(&service);
+    let numbers = [service.fields.rank, service.fields.score];
+    crate::numbers::check_service(document, index, numbers, &|| service.place(), out);
     visited.name = name.key;
     urls::check(&service, out);
-    visited.routes = routes::check(&service, compiled, out);
+    let routes = routes::check(&service, compiled, out);
+    // Most services have no route: an empty box is not allocated.
+    if !routes.is_empty() {
+        visited.routes = Some(Box::new(routes));
+    }
     visited
 }
 
 /// The rules comparing services, over what the pass kept, in service order.
 fn compare<'src>(
     document: &Document<'src>,
-    visited: Vec<Visited<'src>>,
+    mut visited: Vec<Visited<'src>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let count = visited.len();
     let mut names = names::Seen::with_capacity(count);
     let mut ids = ids::Seen::with_capacity(count);
     let mut routes = routes::Seen::default();
-    for (index, service) in visited.into_iter().enumerate() {
-        out.extend(service.diagnostics);
-        let name = service.name.as_ref().map(|key| key.name());
-        let name_is_duplicate = service
-            .name
-            .as_ref()
-            .is_some_and(|key| names.is_duplicate(document, index, key, out));
-        if let Some(id) = service.id {
-            ids.check_id(index, name, id, name_is_duplicate, out);
+    for index in 0..count {
+        out.append(&mut visited[index].diagnostics);
+        let routes_of = visited[index].routes.take();
+        let service = &visited[index];
+        let name_is_duplicate = names.is_duplicate(document, &visited, index, out);
+        if let Some(id) = &service.id {
+            ids.check_id(document, &visited, index, id, name_is_duplicate, out);
         }
         if let Some(rank) = service.rank {
-            ids.check_rank(index, name, rank, out);
+            ids.check_rank(document, &visited, index, rank, out);
         }
-        routes.check(index, name, service.routes, out);
+        if let Some(routes_of) = routes_of {
+            let name = names::name(document, service);
+            routes.check(index, name.as_deref(), *routes_of, out);
+        }
     }
     routes.check_settings(out);
 }
 
-/// What the pass keeps of one service.
+/// What the pass keeps of one service: small, as there is one per service.
 #[derive(Default)]
 struct Visited<'src> {
     /// What the rules about this service alone found.
     diagnostics: Vec<Diagnostic>,
-    /// Its trimmed connector name, when it has one.
-    name: Option<names::Key<'src>>,
-    id: Option<ids::Id<'src>>,
-    rank: Option<(u64, Span)>,
-    routes: routes::Names<'src>,
+    /// Its connector name, when it is a string that is not blank once trimmed.
+    name: Option<names::Key>,
+    id: Option<ids::Id>,
+    /// Its rank, when a whole number, and the rank's node.
+    rank: Option<(u64, NodeId)>,
+    routes: Option<Box<routes::Names<'src>>>,
+}
+
+/// The first service of each key, by the key's hash: the keys themselves are compared only
+/// when hashes meet, which in a registry without duplicates is never.
+pub(super) struct FirstByHash {
+    first: HashMap<u64, u32>,
+    /// Services whose key differs from that of the earlier service with the same hash (a
+    /// 64-bit collision: in practice empty).
+    collided: Vec<(u64, u32)>,
+}
+
+impl FirstByHash {
+    pub fn with_capacity(count: usize) -> Self {
+        FirstByHash {
+            first: HashMap::with_capacity_and_hasher(count, Default::default()),
+            collided: Vec::new(),
+        }
+    }
+
+    /// The first service before `index` whose key is the same (`same(first)`), or `None`
+    /// after recording `index` as the first of its key.
+    pub fn first(
+        &mut self,
+        hash: u64,
+        index: usize,
+        same: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        use std::collections::hash_map::Entry;
+        let first = match self.first.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(index as u32);
+                return None;
+            }
+            Entry::Occupied(slot) => *slot.get() as usize,
+        };
+        if same(first) {
+            return Some(first);
+        }
+        let earlier = self
+            .collided
+            .iter()
+            .find(|&&(h, i)| h == hash && same(i as usize));
+        if let Some(&(_, i)) = earlier {
+            return Some(i as usize);
+        }
+        self.collided.push((hash, index as u32));
+        None
+    }
+}
+
+/// The Fx hash of `key`, computed in the parallel pass.
+pub(super) fn hash_of(key: &impl Hash) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(key)
 }
 
 /// One service as the rules see it: its place, and the members they look at, found in one
@@ -189,6 +250,7 @@ pub(super) struct ServiceFields {
     pub vendor: Option<NodeId>,
     pub id: Option<NodeId>,
     pub rank: Option<NodeId>,
+    pub score: Option<NodeId>,
     pub sources: Option<NodeId>,
     pub runtime: Option<NodeId>,
     pub urls: [Option<NodeId>; URL_FIELDS.len()],
@@ -204,6 +266,7 @@ impl ServiceFields {
                 "officialVendorName" => &mut fields.vendor,
                 "id" => &mut fields.id,
                 "rank" => &mut fields.rank,
+                "bestBaseLinkScore" => &mut fields.score,
                 "sources" => &mut fields.sources,
                 "runtime" => &mut fields.runtime,
                 other => match URL_FIELDS.iter().position(|f| *f == other) {
@@ -216,36 +279,6 @@ impl ServiceFields {
         fields
     }
 }
-
-/// A key with its hash, computed during the parallel pass: the comparison after it then
-/// hashes a number, not a (folded) string.
-pub(super) struct Hashed<K> {
-    hash: u64,
-    pub key: K,
-}
-
-impl<K: Hash> Hashed<K> {
-    pub fn new(key: K) -> Self {
-        Hashed {
-            hash: rustc_hash::FxBuildHasher.hash_one(&key),
-            key,
-        }
-    }
-}
-
-impl<K> Hash for Hashed<K> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-impl<K: PartialEq> PartialEq for Hashed<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.key == other.key
-    }
-}
-
-impl<K: Eq> Eq for Hashed<K> {}
 
 /// Where each key was first seen: the service's index and the value's span.
 pub(super) type FirstSeen<K> = HashMap<K, (usize, Span)>;

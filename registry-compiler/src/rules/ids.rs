@@ -3,38 +3,48 @@
 
 use std::borrow::Cow;
 
-use super::{FirstSeen, Hashed, Service, first_or_duplicate, place};
-use crate::diagnostics::{Code, Diagnostic, Span};
-use crate::load::NodeKind;
+use super::{FirstByHash, Service, Visited, hash_of, names, place};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::load::{Document, NodeId, NodeKind};
 use crate::model::{derive_id, id_stem};
 
-/// A service's id, explicit or derived from its connector name, where it was read.
-pub(super) struct Id<'src> {
-    id: Hashed<Cow<'src, str>>,
-    span: Span,
-    /// `id`, or `connectorName` when derived.
-    field: &'static str,
+/// A service's id, explicit or derived from its connector name: its hash, and the node it is
+/// read from (`id`, or `connectorName` when derived).
+pub(super) struct Id {
+    hash: u64,
+    node: NodeId,
     derived: bool,
+}
+
+impl Id {
+    /// The id's text, read again: only a duplicate needs it.
+    fn text<'src>(&self, document: &Document<'src>) -> Cow<'src, str> {
+        let text = document.str(self.node).unwrap_or_default();
+        if self.derived {
+            Cow::Owned(derive_id(&text).unwrap_or_default())
+        } else {
+            text
+        }
+    }
 }
 
 /// WF308: the service's id, or why none can be derived from its connector name. A blank
 /// name (WF311) derives nothing and needs no second message.
-pub(super) fn check_id<'src>(
-    service: &Service<'_, 'src>,
+pub(super) fn check_id(
+    service: &Service<'_, '_>,
     name_is_blank: bool,
     out: &mut Vec<Diagnostic>,
-) -> Option<Id<'src>> {
+) -> Option<Id> {
     let document = service.document;
     let index = service.index;
     let explicit = service
         .fields
         .id
         .and_then(|n| document.str(n).map(|s| (n, s)));
-    let (id, span, field, derived) = match (explicit, service.fields.connector_name, &service.name)
-    {
-        (Some((node, id)), _, _) => (id, document.span(node), "id", false),
+    let (hash, node, derived) = match (explicit, service.fields.connector_name, &service.name) {
+        (Some((node, id)), _, _) => (hash_of(&id), node, false),
         (None, Some(node), Some(name)) => match derive_id(name) {
-            Some(id) => (Cow::Owned(id), document.span(node), "connectorName", true),
+            Some(id) => (hash_of(&id.as_str()), node, true),
             None => {
                 if !name_is_blank && !name.is_empty() {
                     let stem = id_stem(name);
@@ -64,114 +74,117 @@ pub(super) fn check_id<'src>(
         _ => return None,
     };
     Some(Id {
-        id: Hashed::new(id),
-        span,
-        field,
+        hash,
+        node,
         derived,
     })
 }
 
-/// The service's rank, when it is a whole number, and its span.
-pub(super) fn rank(service: &Service<'_, '_>) -> Option<(u64, Span)> {
-    let document = service.document;
+/// The service's rank, when it is a whole number, and its node.
+pub(super) fn rank(service: &Service<'_, '_>) -> Option<(u64, NodeId)> {
     let rank = service.fields.rank?;
-    let value = document.number(rank).and_then(|n| n.as_u64())?;
-    Some((value, document.span(rank)))
+    let value = service.document.number(rank).and_then(|n| n.as_u64())?;
+    Some((value, rank))
 }
 
 /// The ids and ranks seen so far.
-pub(super) struct Seen<'src> {
-    ids: FirstSeen<Hashed<Cow<'src, str>>>,
-    ranks: FirstSeen<u64>,
+pub(super) struct Seen {
+    ids: FirstByHash,
+    ranks: rustc_hash::FxHashMap<u64, u32>,
 }
 
-impl<'src> Seen<'src> {
+impl Seen {
     pub fn with_capacity(count: usize) -> Self {
         Seen {
-            ids: FirstSeen::with_capacity_and_hasher(count, Default::default()),
-            ranks: FirstSeen::with_capacity_and_hasher(count, Default::default()),
+            ids: FirstByHash::with_capacity(count),
+            ranks: rustc_hash::FxHashMap::with_capacity_and_hasher(count, Default::default()),
         }
     }
 
-    /// WF302: the id of the service at `index` is an earlier service's. A duplicate name
-    /// (WF301) already says it all when the id is derived from that name.
+    /// WF302: the id of `visited[index]` is an earlier service's. A duplicate name (WF301)
+    /// already says it all when the id is derived from that name.
     pub fn check_id(
         &mut self,
+        document: &Document<'_>,
+        visited: &[Visited<'_>],
         index: usize,
-        name: Option<&str>,
-        id: Id<'src>,
+        id: &Id,
         name_is_duplicate: bool,
         out: &mut Vec<Diagnostic>,
     ) {
         if id.derived && name_is_duplicate {
             return;
         }
-        let Id {
-            id,
-            span,
-            field,
-            derived,
-        } = id;
-        first_or_duplicate(
-            &mut self.ids,
-            id,
-            index,
-            span,
-            |id, first_index, first_span| {
-                let shown = &id.key;
-                let (how, label) = if derived {
-                    (
-                        " (derived from the connector name)",
-                        format!("derives id `{shown}`"),
-                    )
-                } else {
-                    ("", "duplicate id".to_owned())
-                };
-                let place = place(index, name);
-                Diagnostic::error(
-                    Code::DuplicateId,
-                    format!(
-                        "{place}service id `{shown}`{how} is already used by services[{first_index}]"
-                    ),
-                    span,
-                )
-                .with_label(label)
-                .with_secondary(first_span, "first used here")
-                .with_pointer(format!("/services/{index}/{field}"))
-                .with_help("give one of them an explicit, unique `\"id\"`")
-            },
-            out,
+        let text = |i: usize| visited[i].id.as_ref().map(|id| id.text(document));
+        let Some(first) = self.ids.first(id.hash, index, |i| text(i) == text(index)) else {
+            return;
+        };
+        let shown = id.text(document);
+        let (how, label) = if id.derived {
+            (
+                " (derived from the connector name)",
+                format!("derives id `{shown}`"),
+            )
+        } else {
+            ("", "duplicate id".to_owned())
+        };
+        let field = if id.derived { "connectorName" } else { "id" };
+        let first_span = visited[first]
+            .id
+            .as_ref()
+            .map(|id| document.span(id.node))
+            .unwrap_or_default();
+        let name = names::name(document, &visited[index]);
+        out.push(
+            Diagnostic::error(
+                Code::DuplicateId,
+                format!(
+                    "{}service id `{shown}`{how} is already used by services[{first}]",
+                    place(index, name.as_deref())
+                ),
+                document.span(id.node),
+            )
+            .with_label(label)
+            .with_secondary(first_span, "first used here")
+            .with_pointer(format!("/services/{index}/{field}"))
+            .with_help("give one of them an explicit, unique `\"id\"`"),
         );
     }
 
-    /// WF303: the rank of the service at `index` is an earlier service's.
+    /// WF303: the rank of `visited[index]` is an earlier service's.
     pub fn check_rank(
         &mut self,
+        document: &Document<'_>,
+        visited: &[Visited<'_>],
         index: usize,
-        name: Option<&str>,
-        (value, span): (u64, Span),
+        (value, node): (u64, NodeId),
         out: &mut Vec<Diagnostic>,
     ) {
-        first_or_duplicate(
-            &mut self.ranks,
-            value,
-            index,
-            span,
-            |_, first_index, first_span| {
-                Diagnostic::error(
-                    Code::DuplicateRank,
-                    format!(
-                        "{}rank {value} is already taken by services[{first_index}]",
-                        place(index, name)
-                    ),
-                    span,
-                )
-                .with_label("duplicate rank")
-                .with_secondary(first_span, "first taken here")
-                .with_pointer(format!("/services/{index}/rank"))
-                .with_help("renumber one of them, or use null for a service outside the ranked set")
-            },
-            out,
+        let first = match self.ranks.entry(value) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(index as u32);
+                return;
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => *slot.get() as usize,
+        };
+        let first_span = visited[first]
+            .rank
+            .map(|(_, node)| document.span(node))
+            .unwrap_or_default();
+        let name = names::name(document, &visited[index]);
+        out.push(
+            Diagnostic::error(
+                Code::DuplicateRank,
+                format!(
+                    "{}rank {value} is already taken by services[{first}]",
+                    place(index, name.as_deref())
+                ),
+                document.span(node),
+            )
+            .with_label("duplicate rank")
+            .with_secondary(first_span, "first taken here")
+            .with_pointer(format!("/services/{index}/rank"))
+            .with_help("renumber one of them, or use null for a service outside the ranked set"),
         );
     }
 }

@@ -5,33 +5,27 @@
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
-use super::{FirstSeen, Hashed, Service, chars, first_or_duplicate, place, text, trim_cow};
+use super::{FirstByHash, Service, Visited, chars, hash_of, place, text, trim_cow};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::load::{Document, NodeId};
 
 /// What [`check`] found out about the connector name.
-pub(super) struct Name<'src> {
+pub(super) struct Name {
     /// Blank (WF311): no id is derived from it.
     pub blank: bool,
-    /// The trimmed name for WF301, unless it is empty or not a string.
-    pub key: Option<Key<'src>>,
+    /// For WF301, unless the name is not a string or is empty once trimmed.
+    pub key: Option<Key>,
 }
 
-/// A trimmed connector name, compared ignoring case and compatibility forms, with its node.
-pub(super) struct Key<'src> {
-    name: Hashed<Caseless<'src>>,
+/// A connector name for WF301: the hash of its trimmed, folded text, and its node.
+pub(super) struct Key {
+    hash: u64,
     node: NodeId,
-}
-
-impl Key<'_> {
-    pub fn name(&self) -> &str {
-        &self.name.key.0
-    }
 }
 
 /// WF311 (through [`text::check_blank`]), WF313, WF314 and WF323 on `connectorName` and
 /// `officialVendorName`.
-pub(super) fn check<'src>(service: &Service<'_, 'src>, out: &mut Vec<Diagnostic>) -> Name<'src> {
+pub(super) fn check(service: &Service<'_, '_>, out: &mut Vec<Diagnostic>) -> Name {
     let mut blank = false;
     let mut key = None;
     if let (Some(node), Some(name)) = (service.fields.connector_name, &service.name) {
@@ -39,10 +33,10 @@ pub(super) fn check<'src>(service: &Service<'_, 'src>, out: &mut Vec<Diagnostic>
         if !blank {
             check_name(service, node, name, "connectorName", out);
         }
-        let trimmed = trim_cow(name.clone());
+        let trimmed = name.trim();
         if !trimmed.is_empty() {
             key = Some(Key {
-                name: Hashed::new(Caseless(trimmed)),
+                hash: hash_of(&Caseless(Cow::Borrowed(trimmed))),
                 node,
             });
         }
@@ -55,60 +49,70 @@ pub(super) fn check<'src>(service: &Service<'_, 'src>, out: &mut Vec<Diagnostic>
     Name { blank, key }
 }
 
-/// The connector names seen so far, for WF301.
-pub(super) struct Seen<'src>(FirstSeen<Hashed<Caseless<'src>>>);
+/// The trimmed connector name of a visited service, when it has one (for messages).
+pub(super) fn name<'src>(
+    document: &Document<'src>,
+    service: &Visited<'_>,
+) -> Option<Cow<'src, str>> {
+    let node = service.name.as_ref()?.node;
+    document.str(node).map(trim_cow)
+}
 
-impl<'src> Seen<'src> {
+/// The connector names seen so far, for WF301.
+pub(super) struct Seen(FirstByHash);
+
+impl Seen {
     pub fn with_capacity(count: usize) -> Self {
-        Seen(FirstSeen::with_capacity_and_hasher(
-            count,
-            Default::default(),
-        ))
+        Seen(FirstByHash::with_capacity(count))
     }
 
-    /// WF301: the name of the service at `index` is an earlier service's. Returns whether it is.
+    /// WF301: the connector name of `visited[index]` is an earlier service's. Returns
+    /// whether it is.
     pub fn is_duplicate(
         &mut self,
         document: &Document<'_>,
+        visited: &[Visited<'_>],
         index: usize,
-        key: &Key<'src>,
         out: &mut Vec<Diagnostic>,
     ) -> bool {
-        let span = document.span(key.node);
-        let name = Hashed {
-            hash: key.name.hash,
-            key: Caseless(key.name.key.0.clone()),
+        let Some(key) = &visited[index].name else {
+            return false;
         };
-        first_or_duplicate(
-            &mut self.0,
-            name,
-            index,
-            span,
-            |name, first_index, first_span| {
-                let name = &name.key.0;
-                Diagnostic::error(
-                    Code::DuplicateConnectorName,
-                    format!(
-                        "{}connector name `{name}` is already used by services[{first_index}]",
-                        place(index, Some(name)),
-                    ),
-                    span,
-                )
-                .with_label("duplicate name")
-                .with_secondary(first_span, "first used here")
-                .with_pointer(format!("/services/{index}/connectorName"))
-                .with_help(
-                    "names are compared ignoring case and compatibility forms (Unicode NFKC: a fullwidth `Ｓ` is `S`); merge the two entries or rename one",
-                )
-            },
-            out,
-        )
+        let folded = |i: usize| name(document, &visited[i]).map(Caseless);
+        let Some(first) = self
+            .0
+            .first(key.hash, index, |i| folded(i) == folded(index))
+        else {
+            return false;
+        };
+        let name = name(document, &visited[index]).unwrap_or_default();
+        let first_span = visited[first]
+            .name
+            .as_ref()
+            .map(|k| document.span(k.node))
+            .unwrap_or_default();
+        out.push(
+            Diagnostic::error(
+                Code::DuplicateConnectorName,
+                format!(
+                    "{}connector name `{name}` is already used by services[{first}]",
+                    place(index, Some(&name)),
+                ),
+                document.span(key.node),
+            )
+            .with_label("duplicate name")
+            .with_secondary(first_span, "first used here")
+            .with_pointer(format!("/services/{index}/connectorName"))
+            .with_help(
+                "names are compared ignoring case and compatibility forms (Unicode NFKC: a fullwidth `Ｓ` is `S`); merge the two entries or rename one",
+            ),
+        );
+        true
     }
 }
 
 /// A name compared and hashed ignoring case, without a lower-cased copy.
-#[derive(Clone)]
-pub(super) struct Caseless<'a>(Cow<'a, str>);
+struct Caseless<'a>(Cow<'a, str>);
 
 impl Caseless<'_> {
     /// NFKC, then lower case: a fullwidth `Ｓlack` and `SLACK` both fold to `slack`.

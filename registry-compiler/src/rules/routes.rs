@@ -22,6 +22,12 @@ pub(super) struct Names<'src> {
     secrets: Vec<Cow<'src, str>>,
 }
 
+impl Names<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.settings.is_empty() && self.secrets.is_empty()
+    }
+}
+
 /// WF311 (summary), the in-route half of WF322, and the checks of [`contract`] and
 /// [`secrets`], for every route of the service.
 pub(super) fn check<'src>(

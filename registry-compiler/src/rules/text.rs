@@ -89,14 +89,9 @@ pub(super) fn check_outside(
     let end = document.nodes.len() as NodeId;
     match services {
         Some(services) => {
+            // The services' subtrees are walked by their visits.
             walk.run(document, 0..services + 1, out);
-            // The services' subtrees are walked by their visits; their array stays open.
-            let after = document.node(services).subtree_end;
-            let open = walk.open.last_mut().filter(|o| o.id == services);
-            if let Some(open) = open {
-                open.seen = document.children(services).count();
-            }
-            walk.run(document, after..end, out);
+            walk.run(document, document.node(services).subtree_end..end, out);
         }
         None => walk.run(document, 0..end, out),
     }
@@ -110,6 +105,12 @@ pub(super) fn check_service(
     service: NodeId,
     out: &mut Vec<Diagnostic>,
 ) {
+    // Most services have neither escapes nor non-ASCII text: one scan of their bytes clears them.
+    let span = document.span(service);
+    let text = &document.source.as_bytes()[span.start as usize..span.end as usize];
+    if !chars::may_hold_forbidden(text) {
+        return;
+    }
     // Where the walk of the whole document would stand: the root and `services` open.
     let mut walk = Walk {
         open: vec![
@@ -189,6 +190,9 @@ impl Walk {
         let open = &self.open;
         let node = document.node(id);
         let raw = inner(document, node.span);
+        if !chars::may_hold_forbidden(raw.as_bytes()) {
+            return;
+        }
         // Only a string with an escape can hold a line break: the path is looked at then.
         let in_name = raw.contains('\\') && {
             let keys: Vec<Option<Cow<'_, str>>> =
