@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostics::{Diagnostic, Span};
 use crate::load::{Document, NodeId, NodeKind};
-use crate::parallel;
+use crate::parallel::{self, Ordered, Panicked};
 
 mod chars;
 mod contract;
@@ -69,14 +69,15 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         contract::Compiled::default,
         |compiled, index, &node| visit(document, services, index, node, compiled),
     );
-    let visited = match visited {
-        Ok(visited) => visited,
-        Err(panicked) => {
-            out.push(panicked.diagnostic("the rule checks"));
-            return out;
+    let compared = visited.and_then(|mut visited| {
+        for service in visited.iter_mut() {
+            out.append(&mut service.diagnostics);
         }
-    };
-    compare(document, visited, &mut out);
+        compare(document, &visited, &mut out)
+    });
+    if let Err(panicked) = compared {
+        out.push(panicked.diagnostic("the rule checks"));
+    }
     out
 }
 
@@ -110,33 +111,78 @@ fn visit<'src>(
     visited
 }
 
-/// The rules comparing services, over what the pass kept, in service order.
+/// The rules comparing services, over what the pass kept. Each thread takes a share of the
+/// hashes and goes through the services in order, so the first of each key is the earliest;
+/// names first, as a duplicate name silences the duplicate id derived from it.
 fn compare<'src>(
     document: &Document<'src>,
-    mut visited: Vec<Visited<'src>>,
+    visited: &Ordered<Visited<'src>>,
     out: &mut Vec<Diagnostic>,
-) {
+) -> Result<(), Panicked> {
     let count = visited.len();
-    let mut names = names::Seen::with_capacity(count);
-    let mut ids = ids::Seen::with_capacity(count);
+    let shards: Vec<u64> = (0..parallel::threads() as u64).collect();
+    let share = shards.len() as u64;
+    let per_shard = count / shards.len() + 1;
+    let found = parallel::map(&shards, 1, |_, &shard| {
+        let mut out = Vec::new();
+        let mut duplicate_names = Vec::new();
+        let mut names = names::Seen::with_capacity(per_shard);
+        let mut ranks = ids::Ranks::with_capacity(per_shard);
+        for index in 0..count {
+            let service = &visited[index];
+            if service
+                .name
+                .as_ref()
+                .is_some_and(|key| key.hash % share == shard)
+                && names.is_duplicate(document, visited, index, &mut out)
+            {
+                duplicate_names.push(index);
+            }
+            if let Some(rank) = service.rank
+                && rank.0 % share == shard
+            {
+                ranks.check_rank(document, visited, index, rank, &mut out);
+            }
+        }
+        (out, duplicate_names)
+    })?;
+    let mut name_is_duplicate = vec![false; count];
+    for (found, duplicates) in found {
+        out.extend(found);
+        for index in duplicates {
+            name_is_duplicate[index] = true;
+        }
+    }
+    let found = parallel::map(&shards, 1, |_, &shard| {
+        let mut out = Vec::new();
+        let mut ids = ids::Seen::with_capacity(per_shard);
+        for index in 0..count {
+            if let Some(id) = &visited[index].id
+                && id.hash % share == shard
+            {
+                ids.check_id(
+                    document,
+                    visited,
+                    index,
+                    id,
+                    name_is_duplicate[index],
+                    &mut out,
+                );
+            }
+        }
+        out
+    })?;
+    out.extend(found.into_iter().flatten());
+    // Routes are few: in order, here.
     let mut routes = routes::Seen::default();
     for index in 0..count {
-        out.append(&mut visited[index].diagnostics);
-        let routes_of = visited[index].routes.take();
-        let service = &visited[index];
-        let name_is_duplicate = names.is_duplicate(document, &visited, index, out);
-        if let Some(id) = &service.id {
-            ids.check_id(document, &visited, index, id, name_is_duplicate, out);
-        }
-        if let Some(rank) = service.rank {
-            ids.check_rank(document, &visited, index, rank, out);
-        }
-        if let Some(routes_of) = routes_of {
-            let name = names::name(document, service);
-            routes.check(index, name.as_deref(), *routes_of, out);
+        if let Some(routes_of) = &visited[index].routes {
+            let name = names::name(document, &visited[index]);
+            routes.check(index, name.as_deref(), routes_of, out);
         }
     }
     routes.check_settings(out);
+    Ok(())
 }
 
 /// What the pass keeps of one service: small, as there is one per service.

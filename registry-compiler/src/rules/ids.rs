@@ -7,11 +7,12 @@ use super::{FirstByHash, Service, Visited, hash_of, names, place};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::load::{Document, NodeId, NodeKind};
 use crate::model::{derive_id, id_stem};
+use crate::parallel::Ordered;
 
 /// A service's id, explicit or derived from its connector name: its hash, and the node it is
 /// read from (`id`, or `connectorName` when derived).
 pub(super) struct Id {
-    hash: u64,
+    pub hash: u64,
     node: NodeId,
     derived: bool,
 }
@@ -87,18 +88,12 @@ pub(super) fn rank(service: &Service<'_, '_>) -> Option<(u64, NodeId)> {
     Some((value, rank))
 }
 
-/// The ids and ranks seen so far.
-pub(super) struct Seen {
-    ids: FirstByHash,
-    ranks: rustc_hash::FxHashMap<u64, u32>,
-}
+/// The ids seen so far.
+pub(super) struct Seen(FirstByHash);
 
 impl Seen {
     pub fn with_capacity(count: usize) -> Self {
-        Seen {
-            ids: FirstByHash::with_capacity(count),
-            ranks: rustc_hash::FxHashMap::with_capacity_and_hasher(count, Default::default()),
-        }
+        Seen(FirstByHash::with_capacity(count))
     }
 
     /// WF302: the id of `visited[index]` is an earlier service's. A duplicate name (WF301)
@@ -106,7 +101,7 @@ impl Seen {
     pub fn check_id(
         &mut self,
         document: &Document<'_>,
-        visited: &[Visited<'_>],
+        visited: &Ordered<Visited<'_>>,
         index: usize,
         id: &Id,
         name_is_duplicate: bool,
@@ -116,7 +111,7 @@ impl Seen {
             return;
         }
         let text = |i: usize| visited[i].id.as_ref().map(|id| id.text(document));
-        let Some(first) = self.ids.first(id.hash, index, |i| text(i) == text(index)) else {
+        let Some(first) = self.0.first(id.hash, index, |i| text(i) == text(index)) else {
             return;
         };
         let shown = id.text(document);
@@ -150,17 +145,29 @@ impl Seen {
             .with_help("give one of them an explicit, unique `\"id\"`"),
         );
     }
+}
+
+/// The ranks seen so far.
+pub(super) struct Ranks(rustc_hash::FxHashMap<u64, u32>);
+
+impl Ranks {
+    pub fn with_capacity(count: usize) -> Self {
+        Ranks(rustc_hash::FxHashMap::with_capacity_and_hasher(
+            count,
+            Default::default(),
+        ))
+    }
 
     /// WF303: the rank of `visited[index]` is an earlier service's.
     pub fn check_rank(
         &mut self,
         document: &Document<'_>,
-        visited: &[Visited<'_>],
+        visited: &Ordered<Visited<'_>>,
         index: usize,
         (value, node): (u64, NodeId),
         out: &mut Vec<Diagnostic>,
     ) {
-        let first = match self.ranks.entry(value) {
+        let first = match self.0.entry(value) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(index as u32);
                 return;

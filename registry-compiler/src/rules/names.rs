@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use super::{FirstByHash, Service, Visited, chars, hash_of, place, text, trim_cow};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::load::{Document, NodeId};
+use crate::parallel::Ordered;
 
 /// What [`check`] found out about the connector name.
 pub(super) struct Name {
@@ -19,7 +20,7 @@ pub(super) struct Name {
 
 /// A connector name for WF301: the hash of its trimmed, folded text, and its node.
 pub(super) struct Key {
-    hash: u64,
+    pub hash: u64,
     node: NodeId,
 }
 
@@ -71,7 +72,7 @@ impl Seen {
     pub fn is_duplicate(
         &mut self,
         document: &Document<'_>,
-        visited: &[Visited<'_>],
+        visited: &Ordered<Visited<'_>>,
         index: usize,
         out: &mut Vec<Diagnostic>,
     ) -> bool {

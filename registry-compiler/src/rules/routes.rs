@@ -134,13 +134,13 @@ impl<'src> Seen<'src> {
         &mut self,
         index: usize,
         name: Option<&str>,
-        names: Names<'src>,
+        names: &Names<'src>,
         out: &mut Vec<Diagnostic>,
     ) {
-        for (id, span, r) in names.ids {
+        for &(ref id, span, r) in &names.ids {
             first_or_duplicate(
                 &mut self.ids,
-                id,
+                id.clone(),
                 index,
                 span,
                 |shown, first_index, first_span| {
@@ -160,10 +160,11 @@ impl<'src> Seen<'src> {
                 out,
             );
         }
-        self.secrets.extend(names.secrets);
-        for (setting, span, pointer) in names.settings {
+        self.secrets.extend(names.secrets.iter().cloned());
+        for (setting, span, pointer) in &names.settings {
+            let place = place(index, name);
             self.settings
-                .push((setting, span, pointer, place(index, name)));
+                .push((setting.clone(), *span, pointer.clone(), place));
         }
     }
 
