@@ -155,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn chunked_results_are_indexed_in_item_order() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let tripled = super::map_with(&items, 16, || 3, |k, _, &item| item * *k).unwrap();
+        assert_eq!(tripled.len(), items.len());
+        assert!(items.iter().all(|&i| tripled[i] == i * 3));
+        assert_eq!(
+            tripled.into_vec(),
+            items.iter().map(|i| i * 3).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn a_panicking_worker_is_reported() {
         let items: Vec<usize> = (0..10_000).collect();
         let result = map(&items, 16, |_, &item| {

@@ -361,3 +361,19 @@ pub(super) fn trim_cow(text: Cow<'_, str>) -> Cow<'_, str> {
         Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FirstByHash;
+
+    #[test]
+    fn keys_sharing_a_hash_are_still_told_apart() {
+        let keys = ["a", "b", "a", "b", "c"];
+        let mut seen = FirstByHash::with_capacity(4);
+        // Every key gets the same hash: only the comparison separates them.
+        let firsts: Vec<Option<usize>> = (0..keys.len())
+            .map(|index| seen.first(7, index, |first| keys[first] == keys[index]))
+            .collect();
+        assert_eq!(firsts, [None, None, Some(0), Some(1), None]);
+    }
+}

@@ -159,6 +159,10 @@ fn check_name(
     field: &str,
     out: &mut Vec<Diagnostic>,
 ) {
+    // No ASCII character is invisible, a compatibility form or outside Latin and Common.
+    if name.is_ascii() {
+        return;
+    }
     let document = service.document;
     let place = || service.place();
     let pointer = || format!("/services/{}/{field}", service.index);

@@ -34,9 +34,11 @@ pub(super) fn check(service: &Service<'_, '_>, out: &mut Vec<Diagnostic>) {
         );
     }
 
+    let mut good = Good::default();
     for (field, node) in URL_FIELDS.iter().zip(fields.urls) {
         if let Some(node) = node {
-            check_url(service, node, || format!("/services/{index}/{field}"), out);
+            let pointer = || format!("/services/{index}/{field}");
+            check_url(service, node, &mut good, pointer, out);
         }
     }
     if let Some(sources) = fields
@@ -46,12 +48,8 @@ pub(super) fn check(service: &Service<'_, '_>, out: &mut Vec<Diagnostic>) {
         let mut count = 0;
         for (n, source) in document.children(sources).enumerate() {
             count += 1;
-            check_url(
-                service,
-                source,
-                || format!("/services/{index}/sources/{n}"),
-                out,
-            );
+            let pointer = || format!("/services/{index}/sources/{n}");
+            check_url(service, source, &mut good, pointer, out);
         }
         if count == 0 {
             // Unranked: nothing is guessed, and the gap stays visible as a warning. A
@@ -75,10 +73,30 @@ pub(super) fn check(service: &Service<'_, '_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The texts (quotes included) of this service's URLs already found well formed: `fmt` copies
+/// the docs URL to `bestBaseLink`, and `sources` usually lists it again.
+#[derive(Default)]
+struct Good<'src> {
+    texts: [&'src str; 4],
+    next: usize,
+}
+
+impl<'src> Good<'src> {
+    fn contains(&self, text: &str) -> bool {
+        self.texts.contains(&text)
+    }
+
+    fn insert(&mut self, text: &'src str) {
+        self.texts[self.next % self.texts.len()] = text;
+        self.next += 1;
+    }
+}
+
 /// WF305 for one URL.
-fn check_url(
-    service: &Service<'_, '_>,
+fn check_url<'src>(
+    service: &Service<'_, 'src>,
     node: NodeId,
+    good: &mut Good<'src>,
     pointer: impl FnOnce() -> String,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -86,6 +104,10 @@ fn check_url(
     let Some(url) = document.str(node) else {
         return;
     };
+    let text = document.text(node);
+    if good.contains(text) {
+        return;
+    }
     let Some(rest) = url.strip_prefix("https://") else {
         return;
     }; // the schema's pattern reports it
@@ -100,6 +122,8 @@ fn check_url(
             .with_pointer(pointer())
             .with_help("write a full URL such as https://api.example.com/docs"),
         );
+    } else {
+        good.insert(text);
     }
 }
 
