@@ -57,14 +57,12 @@ impl Loaded {
         let schema = schema_for(path)?;
         let file = read_source(path)?;
         let shown = shown_path(path);
-        let (source, compiled) = std::thread::scope(|scope| {
-            let hash = scope.spawn(|| SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()));
-            let compiled = compile(&file.text, &schema);
-            let source = hash
-                .join()
-                .unwrap_or_else(|_| SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()));
-            (source, compiled)
-        });
+        let (hash, compiled) = crate::parallel::join(
+            || SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()),
+            || compile(&file.text, &schema),
+        );
+        let source =
+            hash.unwrap_or_else(|_| SourceInfo::of_bytes(shown.clone(), file.text.as_bytes()));
         let registry = compiled
             .into_result(&file.display, &file.text)
             .map_err(LoadError::Invalid)?;
@@ -114,28 +112,27 @@ impl Loaded {
                 }
             })
         };
-        let (pages, (openapi, llms)) = std::thread::scope(|scope| {
-            let openapi = scope.spawn(|| (write_openapi(), write_llms()));
-            let pages = self.each_page(renderer, out_dir, |prepared, page, path| {
-                let write_error = |source| DocsError::Write {
-                    path: crate::display_path(path),
-                    source,
-                };
-                let mut writer = write::FileWriter::new(path).map_err(write_error)?;
-                match prepared.render_to(page, &mut writer) {
-                    Ok(()) => writer.finish().map_err(write_error),
-                    // A failed write surfaces as a template error; report the write.
-                    Err(error) => Err(writer
-                        .take_error()
-                        .map_or(DocsError::Render(error), write_error)),
-                }
-            });
-            // A panic there would be a bug; write the document here rather than propagate it.
-            let openapi = openapi
-                .join()
-                .unwrap_or_else(|_| (write_openapi(), write_llms()));
-            (pages, openapi)
-        });
+        let (openapi, pages) = crate::parallel::join(
+            || (write_openapi(), write_llms()),
+            || {
+                self.each_page(renderer, out_dir, |prepared, page, path| {
+                    let write_error = |source| DocsError::Write {
+                        path: crate::display_path(path),
+                        source,
+                    };
+                    let mut writer = write::FileWriter::new(path).map_err(write_error)?;
+                    match prepared.render_to(page, &mut writer) {
+                        Ok(()) => writer.finish().map_err(write_error),
+                        // A failed write surfaces as a template error; report the write.
+                        Err(error) => Err(writer
+                            .take_error()
+                            .map_or(DocsError::Render(error), write_error)),
+                    }
+                })
+            },
+        );
+        // A panic there would be a bug; write the document here rather than propagate it.
+        let (openapi, llms) = openapi.unwrap_or_else(|_| (write_openapi(), write_llms()));
         let mut written = pages?;
         written.push((path.clone(), openapi?));
         written.push((llms_path.clone(), llms?));
@@ -204,19 +201,11 @@ impl Loaded {
             let result = handle(&prepared, page, &path)?;
             Ok((path, result))
         };
-        std::thread::scope(|scope| {
-            let [first, rest @ ..] = Page::ALL;
-            let others: Vec<_> = rest
-                .into_iter()
-                .map(|page| (page, scope.spawn(move || one(page))))
-                .collect();
-            let mut done = vec![one(first)?];
-            for (page, thread) in others {
-                // A panic there would be a bug; redo the page here rather than propagate it.
-                done.push(thread.join().unwrap_or_else(|_| one(page))?);
-            }
-            Ok(done)
-        })
+        let [first, second] = Page::ALL;
+        let (other, done) = crate::parallel::join(|| one(second), || one(first));
+        // A panic there would be a bug; redo the page here rather than propagate it.
+        let other = other.unwrap_or_else(|_| one(second));
+        Ok(vec![done?, other?])
     }
 }
 

@@ -116,15 +116,12 @@ pub fn compare_sources(
     schema: &Schema,
 ) -> Result<Review, Refused> {
     // Both sides validated as `check` does, at once.
-    let ((base_document, base_diagnostics), (head_document, head_diagnostics)) =
-        std::thread::scope(|scope| {
-            let base = scope.spawn(|| crate::check_to_document(&base_file.text, schema));
-            let head = crate::check_to_document(&head_file.text, schema);
-            let base = base
-                .join()
-                .unwrap_or_else(|_| crate::check_to_document(&base_file.text, schema));
-            (base, head)
-        });
+    let (base, (head_document, head_diagnostics)) = crate::parallel::join(
+        || crate::check_to_document(&base_file.text, schema),
+        || crate::check_to_document(&head_file.text, schema),
+    );
+    let (base_document, base_diagnostics) =
+        base.unwrap_or_else(|_| crate::check_to_document(&base_file.text, schema));
     let invalid: Vec<crate::Invalid> = [
         (base_file, &base_document, base_diagnostics),
         (head_file, &head_document, head_diagnostics),
@@ -146,17 +143,18 @@ pub fn compare_sources(
     // are built into the models (building every service is most of the cost on large files).
     let base_texts = service_texts(base_document);
     let head_texts = service_texts(head_document);
-    let (base, head) = std::thread::scope(|scope| {
-        let base = scope.spawn(|| {
+    let (base, head) = crate::parallel::join(
+        || {
             crate::model_of_services(base_document, schema, &|id| {
                 !head_texts.contains(&ServiceText(base_document.text(id)))
             })
-        });
-        let head = crate::model_of_services(head_document, schema, &|id| {
-            !base_texts.contains(&ServiceText(head_document.text(id)))
-        });
-        (base.join(), head)
-    });
+        },
+        || {
+            crate::model_of_services(head_document, schema, &|id| {
+                !base_texts.contains(&ServiceText(head_document.text(id)))
+            })
+        },
+    );
     let base = base.map_err(|_| Refused::Panicked)?;
     let not_modelled = |file: &SourceFile, diagnostic: Box<crate::Diagnostic>| {
         Refused::Invalid(vec![invalid_of(file, vec![*diagnostic])])
