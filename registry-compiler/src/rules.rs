@@ -5,7 +5,8 @@
 //! One module per family, each function listing the codes it emits. [`check`] visits every
 //! service once, on the threads of [`crate::parallel`]: the rules about one service report
 //! there, and those comparing services (duplicate names, ids, ranks, route ids, settings named
-//! like secrets) keep what they compare and report after the pass, in service order.
+//! like secrets) keep what they compare and report after the pass, each duplicate against the
+//! earliest service holding the same key.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash};
@@ -38,7 +39,7 @@ pub const URL_FIELDS: [&str; 8] = [
     "changelogUrl",
 ];
 
-/// Services per thread below which the pass stays on one thread.
+/// At least this many services per thread: a small registry is not worth splitting.
 const MIN_CHUNK: usize = 1024;
 
 /// Runs every rule over `document` and returns what they found.
