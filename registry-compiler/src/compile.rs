@@ -51,14 +51,23 @@ impl Checked {
 
 /// Checks a registry text (syntax, schema and rules) without building the model.
 pub(crate) fn check(source: &str, schema: &Schema) -> Checked {
-    let (document, diagnostics) = check_to_document(source, schema);
-    let services = document.as_ref().and_then(|d| {
-        let root = d.root()?;
+    // Counted alongside the validators, not after them.
+    let (_, diagnostics, counts) = check_document(source, schema, count_services);
+    let (service_count, route_count) = counts.unwrap_or((0, 0));
+    Checked {
+        diagnostics,
+        service_count,
+        route_count,
+    }
+}
+
+/// How many services and runtime routes a document declares.
+fn count_services(d: &Document<'_>) -> (usize, usize) {
+    let services = d.root().and_then(|root| {
         d.get(root, "services")
             .filter(|&s| d.kind(s) == NodeKind::Array)
-            .map(|s| (d, s))
     });
-    let (service_count, route_count) = services.map_or((0, 0), |(d, services)| {
+    services.map_or((0, 0), |services| {
         d.children(services)
             .fold((0, 0), |(count, routes), service| {
                 let declared = d
@@ -67,12 +76,7 @@ pub(crate) fn check(source: &str, schema: &Schema) -> Checked {
                     .map_or(0, |r| d.children(r).count());
                 (count + 1, routes + declared)
             })
-    });
-    Checked {
-        diagnostics,
-        service_count,
-        route_count,
-    }
+    })
 }
 
 /// Scans `source`, then validates it against the schema and the rules while `alongside` runs
@@ -283,6 +287,7 @@ pub(crate) fn model_of_services(
 
 /// Validates a registry text like [`check`] and returns its document (when usable) with the
 /// diagnostics; no model is built.
+#[cfg(feature = "cli")] // `diff`
 pub(crate) fn check_to_document<'src>(
     source: &'src str,
     schema: &Schema,

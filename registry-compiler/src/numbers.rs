@@ -5,7 +5,6 @@
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::load::{Document, NodeId, NodeKind};
-use crate::schema::service_place;
 
 /// A field and the range within which the form is checked: values outside it are the schema's
 /// to report (a range or `const` error), except above `model_max`, which no schema can allow.
@@ -35,6 +34,8 @@ const SCORE: Field = Field {
     model_max: None,
 };
 
+/// WF316 for the registry's `version`. Each service's `rank` and `bestBaseLinkScore` are
+/// checked in the rules' one pass over the services ([`check_service`]).
 pub(crate) fn check(document: &Document<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(root) = document.root() else {
@@ -49,22 +50,24 @@ pub(crate) fn check(document: &Document<'_>) -> Vec<Diagnostic> {
             &mut out,
         );
     }
-    let Some(services) = document
-        .get(root, "services")
-        .filter(|&s| document.kind(s) == NodeKind::Array)
-    else {
-        return out;
-    };
-    for (index, service) in document.children(services).enumerate() {
-        for field in [&RANK, &SCORE] {
-            if let Some(node) = document.get(service, field.name) {
-                // Built only for a diagnostic: most services have none.
-                let place = || (format!("/services/{index}"), service_place(document, index));
-                check_number(document, node, field, &place, &mut out);
-            }
+    out
+}
+
+/// WF316 for the `rank` and `bestBaseLinkScore` nodes of the service at `index`; `place`
+/// gives the start of a message (`services[3] (Slack): `), built only for a diagnostic.
+pub(crate) fn check_service(
+    document: &Document<'_>,
+    index: usize,
+    [rank, score]: [Option<NodeId>; 2],
+    place: &dyn Fn() -> String,
+    out: &mut Vec<Diagnostic>,
+) {
+    for (field, node) in [(&RANK, rank), (&SCORE, score)] {
+        if let Some(node) = node {
+            let located = || (format!("/services/{index}"), place());
+            check_number(document, node, field, &located, out);
         }
     }
-    out
 }
 
 fn check_number(

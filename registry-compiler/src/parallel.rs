@@ -21,6 +21,11 @@ impl Panicked {
     }
 }
 
+/// How many threads [`map`] splits work across: the cores, at most eight.
+pub(crate) fn threads() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// `f(index, item)` for every item, in order, on up to eight threads. Small inputs (under
 /// `min_chunk` items per thread) are not worth a thread and run here.
 pub(crate) fn map<T: Sync, R: Send>(
@@ -28,33 +33,87 @@ pub(crate) fn map<T: Sync, R: Send>(
     min_chunk: usize,
     f: impl Fn(usize, &T) -> R + Sync,
 ) -> Result<Vec<R>, Panicked> {
-    let threads = thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let chunk = items.len().div_ceil(threads).max(min_chunk).max(1);
-    let f = &f;
+    map_with(items, min_chunk, || (), |(), index, item| f(index, item)).map(Ordered::into_vec)
+}
+
+/// [`map`] where each thread first makes its own `state` (a cache, say) and lends it to `f` for
+/// every item of its chunk, so threads share nothing mutable. The results stay in the chunks
+/// the threads made: for large results, one copy into a single `Vec` costs more than the
+/// indexing.
+pub(crate) fn map_with<T: Sync, S, R: Send>(
+    items: &[T],
+    min_chunk: usize,
+    state: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize, &T) -> R + Sync,
+) -> Result<Ordered<R>, Panicked> {
+    let chunk = items.len().div_ceil(threads()).max(min_chunk).max(1);
+    let (f, state) = (&f, &state);
     thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
             .enumerate()
             .map(|(n, part)| {
                 scope.spawn(move || {
+                    let mut state = state();
                     part.iter()
                         .enumerate()
-                        .map(|(offset, item)| f(n * chunk + offset, item))
+                        .map(|(offset, item)| f(&mut state, n * chunk + offset, item))
                         .collect::<Vec<R>>()
                 })
             })
             .collect();
-        let mut out = Vec::with_capacity(items.len());
+        let mut parts = Vec::with_capacity(handles.len());
         let mut panicked = false;
         // Join every handle, even after a panic, so no thread outlives the scope unjoined.
         for handle in handles {
             match handle.join() {
-                Ok(part) => out.extend(part),
+                Ok(part) => parts.push(part),
                 Err(_) => panicked = true,
             }
         }
-        if panicked { Err(Panicked) } else { Ok(out) }
+        if panicked {
+            Err(Panicked)
+        } else {
+            Ok(Ordered {
+                chunk,
+                len: items.len(),
+                parts,
+            })
+        }
     })
+}
+
+/// The results of [`map_with`], in item order, in the chunks the threads made.
+pub(crate) struct Ordered<R> {
+    chunk: usize,
+    len: usize,
+    parts: Vec<Vec<R>>,
+}
+
+impl<R> Ordered<R> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut R> {
+        self.parts.iter_mut().flatten()
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<R> {
+        let mut out = Vec::with_capacity(self.len);
+        for part in self.parts {
+            out.extend(part);
+        }
+        out
+    }
+}
+
+impl<R> std::ops::Index<usize> for Ordered<R> {
+    type Output = R;
+
+    fn index(&self, index: usize) -> &R {
+        &self.parts[index / self.chunk][index % self.chunk]
+    }
 }
 
 /// Runs `side` on another thread while `main` runs on this one.
@@ -93,6 +152,18 @@ mod tests {
             item * 2
         });
         assert_eq!(doubled, Ok(items.iter().map(|i| i * 2).collect()));
+    }
+
+    #[test]
+    fn chunked_results_are_indexed_in_item_order() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let tripled = super::map_with(&items, 16, || 3, |k, _, &item| item * *k).unwrap();
+        assert_eq!(tripled.len(), items.len());
+        assert!(items.iter().all(|&i| tripled[i] == i * 3));
+        assert_eq!(
+            tripled.into_vec(),
+            items.iter().map(|i| i * 3).collect::<Vec<_>>()
+        );
     }
 
     #[test]

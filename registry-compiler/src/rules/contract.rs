@@ -6,10 +6,10 @@ use jsonschema::{Retrieve, Uri, Validator};
 use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value;
 
+use super::Service;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::json_tree::{DocumentJson, TreeNode};
 use crate::load::{Document, NodeId, NodeKind};
-use crate::schema::service_place;
 
 /// Compiled contract schemas by their source text: generated registries repeat one contract
 /// on thousands of routes, and compiling a schema costs far more than hashing its text.
@@ -32,19 +32,26 @@ impl Retrieve for NoRemote {
 }
 
 /// Where a route sits, for messages and pointers.
-pub(super) struct RoutePlace<'a> {
-    pub index: usize,
+pub(super) struct RoutePlace<'a, 'doc, 'src> {
+    pub service: &'a Service<'doc, 'src>,
     pub pointer: &'a str,
 }
 
+impl RoutePlace<'_, '_, '_> {
+    /// The start of a message: `services[3] (Slack): `.
+    fn prefix(&self) -> String {
+        self.service.place()
+    }
+}
+
+/// WF317 to WF321 for one route.
 pub(super) fn check<'src>(
-    document: &Document<'src>,
     route: NodeId,
-    place: &RoutePlace<'_>,
+    place: &RoutePlace<'_, '_, 'src>,
     compiled: &mut Compiled<'src>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let prefix = service_place(document, place.index);
+    let document = place.service.document;
     let mut docs_url = None;
     let mut hosts = None;
     let mut input = None;
@@ -64,7 +71,7 @@ pub(super) fn check<'src>(
         *slot = Some(child);
     }
     if let Some(node) = docs_url {
-        check_docs_url(document, node, &prefix, place, out);
+        check_docs_url(document, node, place, out);
     }
     if let Some(list) = hosts.filter(|&n| document.kind(n) == NodeKind::Array) {
         for (n, host) in document.children(list).enumerate() {
@@ -76,7 +83,8 @@ pub(super) fn check<'src>(
                     Diagnostic::error(
                         Code::InvalidHost,
                         format!(
-                            "{prefix}`hosts` entry {:?} is not a bare host name: {problem}",
+                            "{}`hosts` entry {:?} is not a bare host name: {problem}",
+                            place.prefix(),
                             text.as_ref()
                         ),
                         document.span(host),
@@ -88,10 +96,8 @@ pub(super) fn check<'src>(
             }
         }
     }
-    let input_ok =
-        input.is_some_and(|n| compile(document, n, "input", &prefix, place, compiled, out));
-    let output_ok =
-        output.is_some_and(|n| compile(document, n, "output", &prefix, place, compiled, out));
+    let input_ok = input.is_some_and(|n| compile(document, n, "input", place, compiled, out));
+    let output_ok = output.is_some_and(|n| compile(document, n, "output", place, compiled, out));
     let mut declared: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(list) = errors.filter(|&n| document.kind(n) == NodeKind::Array) {
         for (n, error) in document.children(list).enumerate() {
@@ -103,7 +109,6 @@ pub(super) fn check<'src>(
                     document,
                     body,
                     &format!("errors/{n}/body"),
-                    &prefix,
                     place,
                     compiled,
                     out,
@@ -153,7 +158,7 @@ pub(super) fn check<'src>(
                         &format!("{pointer}/input"),
                         &name,
                         "input",
-                        &prefix,
+                        place,
                         out,
                     );
                 }
@@ -168,7 +173,7 @@ pub(super) fn check<'src>(
                         &format!("{pointer}/output"),
                         &name,
                         "output",
-                        &prefix,
+                        place,
                         out,
                     );
                 }
@@ -204,7 +209,7 @@ pub(super) fn check<'src>(
             out.push(
                 Diagnostic::error(
                     Code::ExampleMismatch,
-                    format!("{prefix}example {name:?}: {problem}"),
+                    format!("{}example {name:?}: {problem}", place.prefix()),
                     document.span(class_node),
                 )
                 .with_label("not in the route's `errors`")
@@ -218,8 +223,7 @@ pub(super) fn check<'src>(
 fn check_docs_url(
     document: &Document<'_>,
     node: NodeId,
-    prefix: &str,
-    place: &RoutePlace<'_>,
+    place: &RoutePlace<'_, '_, '_>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(url) = document.str(node) else {
@@ -227,13 +231,17 @@ fn check_docs_url(
     };
     let problem = match url.strip_prefix("https://") {
         None => Some("not an https URL"),
-        Some(rest) => super::url_problem(&url, rest),
+        Some(rest) => super::urls::url_problem(&url, rest),
     };
     if let Some(problem) = problem {
         out.push(
             Diagnostic::error(
                 Code::InvalidDocsUrl,
-                format!("{prefix}route `docsUrl` {:?}: {problem}", url.as_ref()),
+                format!(
+                    "{}route `docsUrl` {:?}: {problem}",
+                    place.prefix(),
+                    url.as_ref()
+                ),
                 document.span(node),
             )
             .with_label("not a well-formed https URL")
@@ -296,8 +304,7 @@ fn compile<'src>(
     document: &Document<'src>,
     node: NodeId,
     member: &str,
-    prefix: &str,
-    place: &RoutePlace<'_>,
+    place: &RoutePlace<'_, '_, '_>,
     compiled: &mut Compiled<'src>,
     out: &mut Vec<Diagnostic>,
 ) -> bool {
@@ -320,7 +327,10 @@ fn compile<'src>(
             out.push(
                 Diagnostic::error(
                     Code::RemoteSchemaRef,
-                    format!("{prefix}`{member}` refers to a remote document {target:?}"),
+                    format!(
+                        "{}`{member}` refers to a remote document {target:?}",
+                        place.prefix()
+                    ),
                     document.span(reference),
                 )
                 .with_label("not a reference inside this schema")
@@ -349,7 +359,8 @@ fn compile<'src>(
                 Diagnostic::error(
                     Code::InvalidContractSchema,
                     format!(
-                        "{prefix}`{member}` is not a valid JSON Schema: {}",
+                        "{}`{member}` is not a valid JSON Schema: {}",
+                        place.prefix(),
                         shorten(&error.to_string())
                     ),
                     span,
@@ -406,7 +417,7 @@ fn mismatches(
     base: &str,
     name: &str,
     member: &str,
-    prefix: &str,
+    place: &RoutePlace<'_, '_, '_>,
     out: &mut Vec<Diagnostic>,
 ) {
     for error in validator.iter_errors(TreeNode::new(document, node)).take(3) {
@@ -418,7 +429,8 @@ fn mismatches(
             Diagnostic::error(
                 Code::ExampleMismatch,
                 format!(
-                    "{prefix}example {name:?}: the {member} does not match the route's `{member}` schema: {}",
+                    "{}example {name:?}: the {member} does not match the route's `{member}` schema: {}",
+                    place.prefix(),
                     shorten(&error.to_string())
                 ),
                 span,
