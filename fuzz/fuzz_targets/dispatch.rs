@@ -148,16 +148,22 @@ fuzz_target!(|input: Input| {
 /// (or to the whole of it) and a bounded message.
 fn check_schema_verdict(spec: &RouteSpec, payload: &serde_json::Value, secrets: &MapSecrets) {
     let before = TRANSPORT.attempts();
-    let first = ROUTES.prepare(spec.id, payload.clone(), secrets).map(|_| ());
-    let second = ROUTES.prepare(spec.id, payload.clone(), secrets).map(|_| ());
+    let first = ROUTES
+        .prepare(spec.id, payload.clone(), secrets)
+        .map(|_| ());
+    let second = ROUTES
+        .prepare(spec.id, payload.clone(), secrets)
+        .map(|_| ());
     assert_eq!(first, second, "{}: the verdict is deterministic", spec.id);
     assert_eq!(TRANSPORT.attempts(), before, "prepare sent a request");
-    if let Err(DispatchError::Connector(ConnectorError::InvalidInput { route, problems })) = first
-    {
+    if let Err(DispatchError::Connector(ConnectorError::InvalidInput { route, problems })) = first {
         assert_eq!(route, spec.id);
         assert!(!problems.is_empty() && problems.len() <= 21, "{problems:?}");
         for problem in problems {
-            assert!(problem.message.starts_with(&format!("{}: ", spec.id)), "{problem:?}");
+            assert!(
+                problem.message.starts_with(&format!("{}: ", spec.id)),
+                "{problem:?}"
+            );
             assert!(problem.pointer.is_empty() || problem.pointer.starts_with('/'));
             assert!(problem.message.len() < 1024, "{problem:?}");
             assert!(!problem.message.contains("ValidationError"), "{problem:?}");

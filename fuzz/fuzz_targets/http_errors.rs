@@ -12,8 +12,8 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use workerflow_fuzz::{Reply, ScriptedTransport};
 use workerflow_runtime::ConnectorError;
-use workerflow_runtime::http::retry_after;
 use workerflow_runtime::http::header::HeaderValue;
+use workerflow_runtime::http::retry_after;
 use workerflow_runtime::http::{
     HttpClient, HttpPolicy, HttpUrl, MAX_EXCERPT, MessageShape, OutboundRequest,
     ProviderDescription, Redactor,

@@ -15,7 +15,12 @@ static SCHEMA: LazyLock<Arc<Schema>> =
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("connector-registry/services.json");
-    let file = match Source::from_bytes(path, "services.json".to_owned(), data.to_vec(), SCHEMA.clone()) {
+    let file = match Source::from_bytes(
+        path,
+        "services.json".to_owned(),
+        data.to_vec(),
+        SCHEMA.clone(),
+    ) {
         Ok(file) => file,
         Err(LoadError::Invalid(invalid)) => {
             // Not UTF-8: the CLI prints this report and exits 1.

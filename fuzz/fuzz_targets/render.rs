@@ -10,7 +10,7 @@ use std::sync::{Arc, LazyLock};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::{Corpus, fuzz_target};
 use serde_json::{Value, json};
-use workerflow_registry::internals::SourceInfo;
+use workerflow_registry::docs::SourceInfo;
 use workerflow_registry::docs::{Page, Renderer};
 use workerflow_registry::{Registry, Schema, Source};
 
@@ -58,19 +58,8 @@ struct RouteInput {
     secrets: Vec<(u8, String, Vec<u8>)>,
 }
 
-const URL_FIELDS: [&str; 8] = [
-    "officialApiDocsUrl",
-    "bestBaseLink",
-    "authDocsUrl",
-    "webhookDocsUrl",
-    "rateLimitDocsUrl",
-    "openapiUrl",
-    "officialSdkUrl",
-    "changelogUrl",
-];
-const AUTH: [&str; 8] = [
-    "oauth2", "api_key", "token", "basic", "webhook", "none", "mixed", "unknown",
-];
+use workerflow_registry::internals::URL_FIELDS;
+use workerflow_registry::model::AuthType;
 
 /// A URL the rules accept, keeping the characters that need escaping in HTML (`'`, `&`, …).
 fn url(path: &str) -> String {
@@ -101,7 +90,10 @@ impl Input {
                 }
                 service.insert("bestBaseLinkScore".into(), json!(s.score.map(|n| n % 101)));
                 service.insert("bestBaseLinkReason".into(), json!(s.reason));
-                service.insert("authType".into(), json!(AUTH[usize::from(s.auth % 8)]));
+                service.insert(
+                    "authType".into(),
+                    json!(AuthType::ALL[usize::from(s.auth % 8)].as_str()),
+                );
                 let login = match s.login % 4 {
                     0 => json!(true),
                     1 => json!(false),
@@ -198,8 +190,13 @@ fn render(registry: Registry, text: &str) -> Vec<String> {
 
 fuzz_target!(|input: Input| -> Corpus {
     let text = serde_json::to_string_pretty(&input.to_json()).expect("JSON serializes");
-    let source = Source::from_bytes(Path::new("services.json"), "services.json".to_owned(), text.clone().into_bytes(), SCHEMA.clone())
-        .expect("UTF-8 under the size limit");
+    let source = Source::from_bytes(
+        Path::new("services.json"),
+        "services.json".to_owned(),
+        text.clone().into_bytes(),
+        SCHEMA.clone(),
+    )
+    .expect("UTF-8 under the size limit");
     let compiled = source.compile();
     let Some(registry) = compiled.registry else {
         // The generator aims at valid registries; the rest is the check target's business.

@@ -98,6 +98,7 @@ pub mod internals {
     pub use crate::load::{NodeKind, check_utf8, scan};
     pub use crate::openapi::render as render_openapi;
     pub use crate::render::html::csp_hash;
+    pub use crate::rules::URL_FIELDS;
 }
 
 /// The registry path relative to a crate or repository root.

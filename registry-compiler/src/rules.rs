@@ -28,7 +28,8 @@ mod text;
 mod urls;
 
 /// The URL fields of a service (besides `sources`).
-pub(crate) const URL_FIELDS: [&str; 8] = [
+#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
+pub const URL_FIELDS: [&str; 8] = [
     "officialApiDocsUrl",
     "bestBaseLink",
     "authDocsUrl",
