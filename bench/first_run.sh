@@ -137,7 +137,7 @@ if [ -z "$hooks_only" ]; then
 fi
 
 ratio() {
-  python3 -c "import sys; b, h = sys.argv[1:]; print(f'{float(h) / float(b):.2f}x' if b not in ('-', '0', '0.0') else '-')" "$1" "$2"
+  python3 -c "import sys; b, h = sys.argv[1:]; ok = b != '-' and h != '-' and float(b) != 0; print(f'{float(h) / float(b):.2f}x' if ok else '-')" "$1" "$2"
 }
 row() { # label, index into b/h, unit
   echo "| $1 | ${b[$2]}$3 | ${h[$2]}$3 | $(ratio "${b[$2]}" "${h[$2]}") |"
