@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::Registry;
 use crate::parallel;
 pub use crate::render::{Page, Prepared, RenderError, Renderer, SourceInfo};
 use crate::write;
 pub use crate::write::{Freshness, Written};
-use crate::{Registry, SCHEMA_FILE_NAME};
 
 /// A valid registry, ready to render the docs from: [`Source::docs`](crate::Source::docs).
 #[derive(Debug)]
@@ -20,9 +20,6 @@ pub struct Docs {
     pub source: SourceInfo,
     /// The registry file that was read.
     pub registry_path: PathBuf,
-    /// `services.schema.json` beside the registry, when there is one (else the bundled schema
-    /// was used).
-    pub schema_path: Option<PathBuf>,
 }
 
 /// Why generation failed after the registry loaded.
@@ -65,15 +62,10 @@ pub struct PageFreshness {
 impl Docs {
     /// The docs step's input for `registry`, hashed as `source`, read from `registry_path`.
     pub(crate) fn new(registry: Registry, source: SourceInfo, registry_path: &Path) -> Docs {
-        let schema_path = registry_path
-            .parent()
-            .map(|dir| dir.join(SCHEMA_FILE_NAME))
-            .filter(|p| p.is_file());
         Docs {
             registry: Arc::new(registry),
             source,
             registry_path: registry_path.to_owned(),
-            schema_path,
         }
     }
 

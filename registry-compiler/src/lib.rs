@@ -94,7 +94,7 @@ pub mod build_script {
 /// stability promise: it changes with the implementation.
 #[cfg(feature = "unstable-internals")]
 pub mod internals {
-    pub use crate::generate::{FILE_NAME as GENERATED_FILE_NAME, OPENAPI_FILE_NAME, generate};
+    pub use crate::generate::{OPENAPI_FILE_NAME, generate};
     pub use crate::load::{NodeKind, check_utf8, scan};
     pub use crate::openapi::render as render_openapi;
     pub use crate::render::html::csp_hash;

@@ -22,8 +22,7 @@ use workerflow_names::{PATH_KEYWORDS, RAW_KEYWORDS};
 mod types;
 
 /// The generated file's name in `OUT_DIR`.
-#[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
-pub const FILE_NAME: &str = "workerflow_registry.rs";
+pub(crate) const FILE_NAME: &str = "workerflow_registry.rs";
 /// The OpenAPI document's name beside it, which the module's `OPENAPI_JSON` includes.
 #[cfg_attr(not(feature = "unstable-internals"), allow(unreachable_pub))] // `internals`
 pub const OPENAPI_FILE_NAME: &str = "workerflow_openapi.json";
