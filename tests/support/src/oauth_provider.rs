@@ -629,7 +629,7 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         );
     }
     if let Err(refused) = auth {
-        return refused;
+        return refused.response();
     }
     let expires_in = shared.expires_in.load(Ordering::SeqCst);
     match grant_type {
@@ -727,7 +727,7 @@ async fn revoke(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         client_auth: auth.as_ref().ok().copied(),
     });
     if let Err(refused) = auth {
-        return refused;
+        return refused.response();
     }
     if token.is_empty() {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "missing token");
@@ -758,7 +758,7 @@ async fn api_search(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_bearer(&shared, &method, &uri, &headers, &body) {
+    if let Some(refused) = refuse_unless_live(&shared, &method, &uri, &headers, &body) {
         return refused;
     }
     json_answer(StatusCode::OK, &json!({"total": 0, "results": []}))
@@ -772,7 +772,7 @@ async fn api_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_bearer(&shared, &method, &uri, &headers, &body) {
+    if let Some(refused) = refuse_unless_live(&shared, &method, &uri, &headers, &body) {
         return refused;
     }
     let id = {
@@ -791,20 +791,20 @@ async fn api_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_bearer(&shared, &method, &uri, &headers, &body) {
+    if let Some(refused) = refuse_unless_live(&shared, &method, &uri, &headers, &body) {
         return refused;
     }
     json_answer(StatusCode::OK, &json!({"id": id}))
 }
 
-/// Records the call and lets it through only with a live access token.
-fn check_bearer(
+/// Records the call; the 401 to answer unless it carries a live access token.
+fn refuse_unless_live(
     shared: &Shared,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), Response> {
+) -> Option<Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -824,9 +824,9 @@ fn check_bearer(
         body: String::from_utf8_lossy(body).into_owned(),
     });
     if accepted {
-        return Ok(());
+        return None;
     }
-    Err(json_answer(
+    Some(json_answer(
         StatusCode::UNAUTHORIZED,
         &json!({
             "status": "error",
@@ -837,11 +837,45 @@ fn check_bearer(
     ))
 }
 
+/// Why a client's authentication was refused.
+enum AuthRefusal {
+    /// More than one method at once (RFC 6749 2.3).
+    Ambiguous,
+    /// Wrong or missing credentials; `basic` when they came as HTTP Basic.
+    Invalid { basic: bool },
+}
+
+impl AuthRefusal {
+    fn response(&self) -> Response {
+        match self {
+            AuthRefusal::Ambiguous => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "more than one client authentication method",
+            ),
+            AuthRefusal::Invalid { basic } => {
+                let mut refused = oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client authentication failed",
+                );
+                if *basic {
+                    refused.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"fake-oauth-provider\""),
+                    );
+                }
+                refused
+            }
+        }
+    }
+}
+
 /// The client's authentication: one method only (RFC 6749 2.3), the registered id and secret.
 fn client_auth(
     headers: &HeaderMap,
     params: &[(String, String)],
-) -> Result<ClientAuthMethod, Response> {
+) -> Result<ClientAuthMethod, AuthRefusal> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -849,11 +883,7 @@ fn client_auth(
     let posted_id = param(params, "client_id");
     let posted_secret = param(params, "client_secret");
     match (basic, posted_secret) {
-        (Some(_), Some(_)) => Err(oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "more than one client authentication method",
-        )),
+        (Some(_), Some(_)) => Err(AuthRefusal::Ambiguous),
         (Some(credentials), None) => {
             let decoded = STANDARD
                 .decode(credentials.trim())
@@ -868,27 +898,14 @@ fn client_auth(
             if matches {
                 Ok(ClientAuthMethod::Basic)
             } else {
-                let mut refused = invalid_client();
-                refused.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"fake-oauth-provider\""),
-                );
-                Err(refused)
+                Err(AuthRefusal::Invalid { basic: true })
             }
         }
         (None, Some(secret)) if posted_id == Some(CLIENT_ID) && secret == CLIENT_SECRET => {
             Ok(ClientAuthMethod::Post)
         }
-        (None, _) => Err(invalid_client()),
+        (None, _) => Err(AuthRefusal::Invalid { basic: false }),
     }
-}
-
-fn invalid_client() -> Response {
-    oauth_error(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        "client authentication failed",
-    )
 }
 
 fn scripted_answer(shared: &Shared, answer: Scripted) -> Response {
