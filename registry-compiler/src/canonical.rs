@@ -43,7 +43,24 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "confidence",
     "notes",
     "sources",
+    "oauth2",
     "runtime",
+];
+/// `oauth2` keys, in the order of `$defs/oauth2` in the schema.
+pub(crate) const OAUTH2_KEYS: &[&str] = &[
+    "authorizationUrl",
+    "tokenUrl",
+    "revocationUrl",
+    "scopes",
+    "scopeSeparator",
+    "pkce",
+    "clientAuth",
+    "authorizationParams",
+    "rotatesRefreshTokens",
+    "refreshBufferSeconds",
+    "clientId",
+    "clientSecret",
+    "sources",
 ];
 pub(crate) const RUNTIME_KEYS: &[&str] = &["routes"];
 pub(crate) const ROUTE_KEYS: &[&str] = &[
@@ -64,7 +81,7 @@ pub(crate) const ROUTE_ERROR_KEYS: &[&str] = &["class", "status", "description",
 pub(crate) const EXAMPLE_KEYS: &[&str] = &["name", "input", "provider", "output", "error"];
 pub(crate) const PROVIDER_ANSWER_KEYS: &[&str] = &["status", "body"];
 pub(crate) const EXAMPLE_ERROR_KEYS: &[&str] = &["class", "status", "message"];
-pub(crate) const SECRET_KEYS: &[&str] = &["label", "anyOf"];
+pub(crate) const SECRET_KEYS: &[&str] = &["label", "anyOf", "unlessConnection"];
 pub(crate) const SETTING_KEYS: &[&str] = &["name", "label", "kind", "default"];
 
 /// The URL fields of a service, in schema order; each non-null one belongs in `sources`.
@@ -193,6 +210,14 @@ fn canonical_service(service: Value) -> Value {
     freeze_id(&mut service);
     fill_from_each_other(&mut service, "officialApiDocsUrl", "bestBaseLink");
     complete_sources(&mut service);
+    if let Some(Value::Object(oauth2)) = service.get_mut("oauth2") {
+        for key in ["clientId", "clientSecret"] {
+            if let Some(Value::Object(requirement)) = oauth2.get_mut(key) {
+                *requirement = ordered(std::mem::take(requirement), SECRET_KEYS);
+            }
+        }
+        *oauth2 = ordered(std::mem::take(oauth2), OAUTH2_KEYS);
+    }
     if let Some(Value::Object(runtime)) = service.get_mut("runtime") {
         if let Some(Value::Array(routes)) = runtime.get_mut("routes") {
             for route in routes.iter_mut() {
@@ -368,6 +393,10 @@ mod tests {
         assert_eq!(
             property_names(&schema, "/$defs/runtime/properties"),
             RUNTIME_KEYS
+        );
+        assert_eq!(
+            property_names(&schema, "/$defs/oauth2/properties"),
+            OAUTH2_KEYS
         );
         assert_eq!(
             property_names(&schema, "/$defs/route/properties"),

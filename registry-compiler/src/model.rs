@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use workerflow_names::{AuthType, RequestType};
+pub use workerflow_names::{AuthType, ClientAuth, RequestType};
 
 /// A validated `services.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -84,9 +84,64 @@ pub struct Service {
     pub notes: Option<String>,
     /// Pages the facts above were taken from.
     pub sources: Vec<String>,
+    /// The service's OAuth 2.0 app, for connections `workerflow serve` authorizes and refreshes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The executable side: routes a `#[connector]` handler implements.
     pub runtime: Option<ServiceRuntime>,
+}
+
+/// A service's OAuth 2.0 app (RFC 6749 authorization code grant).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuth2 {
+    /// Where the user approves access.
+    pub authorization_url: String,
+    /// Where codes and refresh tokens are exchanged for access tokens.
+    pub token_url: String,
+    /// RFC 7009 token revocation endpoint, called when a connection is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_url: Option<String>,
+    /// The scopes requested, each once.
+    pub scopes: Vec<String>,
+    /// How scopes are joined in the authorization URL (default one space).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_separator: Option<String>,
+    /// Whether the flow sends an RFC 7636 S256 code challenge.
+    pub pkce: bool,
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Extra query parameters of the authorization URL, in the registry's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_params: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Whether a refresh returns a new refresh token that replaces the old one.
+    pub rotates_refresh_tokens: bool,
+    /// Refresh an access token that expires within this many seconds (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_buffer_seconds: Option<u32>,
+    /// The OAuth client id, from the environment.
+    pub client_id: SecretRequirement,
+    /// The OAuth client secret, from the environment.
+    pub client_secret: SecretRequirement,
+    /// Pages of the provider's documentation the block was taken from.
+    pub sources: Vec<String>,
+}
+
+impl OAuth2 {
+    /// The default of `refreshBufferSeconds`.
+    pub const DEFAULT_REFRESH_BUFFER_SECONDS: u32 = 300;
+
+    /// The scope separator, one space unless the registry says otherwise.
+    pub fn scope_separator(&self) -> &str {
+        self.scope_separator.as_deref().unwrap_or(" ")
+    }
+
+    /// The refresh buffer in seconds, its default when the registry says none.
+    pub fn refresh_buffer_seconds(&self) -> u32 {
+        self.refresh_buffer_seconds
+            .unwrap_or(Self::DEFAULT_REFRESH_BUFFER_SECONDS)
+    }
 }
 
 /// The executable side of a service.
@@ -197,6 +252,9 @@ pub enum ErrorClass {
     Provider,
     /// The provider could not be reached, or timed out.
     Gateway,
+    /// The call's OAuth connection is unusable: unknown, needing re-authorization, revoked,
+    /// busy, or its refresh failed.
+    Connection,
 }
 
 impl ErrorClass {
@@ -207,6 +265,7 @@ impl ErrorClass {
             ErrorClass::Config => "config",
             ErrorClass::Provider => "provider",
             ErrorClass::Gateway => "gateway",
+            ErrorClass::Connection => "connection",
         }
     }
 }
@@ -275,6 +334,9 @@ pub struct SecretRequirement {
     pub label: String,
     /// Environment names, checked in order.
     pub any_of: Vec<String>,
+    /// Needed only when the call names no OAuth connection (the route's `auth` is `oauth2`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unless_connection: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

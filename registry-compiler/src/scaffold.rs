@@ -632,6 +632,7 @@ fn new_service(name: &str, request: &Request) -> Value {
         service.insert((*key).to_owned(), Value::Null);
     }
     service.remove("id");
+    service.remove("oauth2");
     service.remove("runtime");
     service.insert("connectorName".into(), json!(name));
     service.insert(

@@ -3,15 +3,19 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use ref_cast::{RefCastCustom, ref_cast_custom};
 use serde::Serialize;
 
+use crate::connection::{
+    ConnectionError, ConnectionName, ConnectionStore, OAuthRoute, TokenRequest,
+};
 use crate::error::ConnectorError;
 #[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpFailure, HttpResponse, OutboundRequest, Redactor};
+use crate::route::AuthType;
 #[cfg(feature = "http")]
 use crate::route::SettingKind;
 use crate::route::{DeclaredRoute, RouteSpec, SecretOf, Setting, SettingOf};
@@ -38,29 +42,56 @@ pub struct CallEnv {
     pub(crate) trace_id: TraceId,
     pub(crate) secrets: Vec<Secret>,
     pub(crate) settings: Vec<ResolvedSetting>,
+    /// The OAuth connection the caller named, checked against the route's `auth`.
+    pub(crate) connection: Option<ConnectionName>,
+    pub(crate) connections: Option<Arc<dyn ConnectionStore>>,
+    /// The access tokens this call was handed, so [`RouteContext::redactor`] hides them too.
+    pub(crate) tokens: std::sync::Mutex<Vec<SecretValue>>,
     #[cfg(feature = "http")]
     pub(crate) http: Option<HttpClient>,
 }
 
 impl CallEnv {
-    /// Resolves the route's secrets, then its settings (docs/ROUTES.md 1.1 steps 1 and 2): a
-    /// missing secret fails before any setting is looked at.
+    /// Checks the connection against the route's `auth`, then resolves the route's secrets,
+    /// then its settings (docs/ROUTES.md 1.1 steps 1 and 2): a missing credential fails before
+    /// any setting is looked at.
     pub(crate) fn resolve(
         route: &'static RouteSpec,
         trace_id: TraceId,
         source: &dyn SecretSource,
+        connection: Option<ConnectionName>,
     ) -> Result<CallEnv, ConnectorError> {
+        let connection_error = |error| ConnectorError::Connection {
+            route: route.id,
+            error,
+        };
+        let oauth = route.auth == Some(AuthType::Oauth2);
+        match &connection {
+            Some(name) if !oauth => {
+                return Err(connection_error(ConnectionError::NotOAuth {
+                    connection: name.to_string(),
+                }));
+            }
+            // Without a fallback credential, an OAuth route has nothing to call with.
+            None if oauth && !route.secrets.iter().any(|s| s.unless_connection) => {
+                return Err(connection_error(ConnectionError::Missing));
+            }
+            _ => {}
+        }
         let config = |problems| ConnectorError::Config {
             route: route.id,
             problems,
         };
-        let secrets = resolve_route(route, source).map_err(config)?;
+        let secrets = resolve_route(route, source, connection.is_some()).map_err(config)?;
         let settings = resolve_settings(route.settings, source).map_err(config)?;
         Ok(CallEnv {
             route,
             trace_id,
             secrets,
             settings,
+            connection,
+            connections: None,
+            tokens: std::sync::Mutex::new(Vec::new()),
             #[cfg(feature = "http")]
             http: None,
         })
@@ -98,12 +129,32 @@ impl<R> RouteContext<R> {
     ) -> Result<Self, ConnectorError> {
         let spec = route.spec();
         #[cfg_attr(not(feature = "reqwest"), allow(unused_mut))]
-        let mut call = CallEnv::resolve(spec, trace_id, secrets)?;
+        let mut call = CallEnv::resolve(spec, trace_id, secrets, None)?;
         #[cfg(feature = "reqwest")]
         {
             call.http = HttpClient::shared();
         }
         Ok(RouteContext::new(call))
+    }
+
+    /// The same context calling through OAuth connection `connection`, read from `store`
+    /// (checked against the route's `auth` as dispatch checks a caller's connection).
+    pub fn with_connection(
+        mut self,
+        connection: ConnectionName,
+        store: Arc<dyn ConnectionStore>,
+    ) -> Result<Self, ConnectorError> {
+        if self.call.route.auth != Some(AuthType::Oauth2) {
+            return Err(ConnectorError::Connection {
+                route: self.call.route.id,
+                error: ConnectionError::NotOAuth {
+                    connection: connection.to_string(),
+                },
+            });
+        }
+        self.call.connection = Some(connection);
+        self.call.connections = Some(store);
+        Ok(self)
     }
 
     /// The same context sending its requests through `client` (a test policy, say).
@@ -140,15 +191,23 @@ impl<R> RouteContext<R> {
         self.call.route.settings.get(S::INDEX)
     }
 
-    /// Redacts every secret value of this call; add a webhook with [`Redactor::webhook`].
+    /// Redacts every secret value of this call and every access token it was handed; add a
+    /// webhook with [`Redactor::webhook`].
     #[cfg(feature = "http")]
     pub fn redactor(&self) -> Redactor {
-        self.call
+        let redactor = self
+            .call
             .secrets
             .iter()
             .fold(Redactor::new(), |redactor, secret| {
                 redactor.secret(secret.expose())
-            })
+            });
+        match self.call.tokens.lock() {
+            Ok(tokens) => tokens
+                .iter()
+                .fold(redactor, |redactor, token| redactor.secret(token.expose())),
+            Err(_) => redactor,
+        }
     }
 
     /// Sends a request under the client's policy (runtime/src/http/POLICY.md section 2); log records carry
@@ -174,8 +233,59 @@ impl<R> RouteContext<R> {
         }
     }
 
+    /// The OAuth connection the caller named, if any. A route whose contract says `oauth2` and
+    /// declares a fallback secret (`unlessConnection`) reads that secret only when this is `None`.
+    pub fn connection(&self) -> Option<&ConnectionName> {
+        self.call.connection.as_ref()
+    }
+
+    /// The access token of the caller's connection, fresh for at least the service's refresh
+    /// buffer (the connection store refreshes it first when needed). Only handlers of routes whose
+    /// contract says `auth: "oauth2"` compile this.
+    ///
+    /// Prefer [`RouteContext::send_with_access_token`], which also retries once after a 401.
+    pub async fn access_token(&self) -> Result<SecretValue, ConnectorError>
+    where
+        R: OAuthRoute,
+    {
+        token_of(&self.call, None).await
+    }
+
+    /// Sends `request` with `Authorization: Bearer <the connection's access token>`. When the
+    /// provider answers 401 to a token the store thought valid, the store refreshes it once
+    /// (unless another call already did) and the request is sent once more.
+    #[cfg(feature = "http")]
+    pub async fn send_with_access_token(
+        &self,
+        request: &OutboundRequest,
+    ) -> Result<HttpResponse, AuthorizedSendError>
+    where
+        R: OAuthRoute,
+    {
+        let route = self.route_id();
+        let connection = self.connection();
+        let token = token_of(&self.call, None)
+            .await
+            .map_err(AuthorizedSendError::Connection)?;
+        let first = self
+            .send(&bearer(route, request, connection, &token)?)
+            .await;
+        match first {
+            Err(failure) if failure.status() == Some(http::StatusCode::UNAUTHORIZED) => {
+                let fresh = token_of(&self.call, Some(&token))
+                    .await
+                    .map_err(AuthorizedSendError::Connection)?;
+                self.send(&bearer(route, request, connection, &fresh)?)
+                    .await
+                    .map_err(AuthorizedSendError::Http)
+            }
+            other => other.map_err(AuthorizedSendError::Http),
+        }
+    }
+
     /// A secret the route declares, already resolved (dispatch fails before the handler runs when
-    /// one is missing). Only the route's own secret types compile here.
+    /// one is missing). Only the route's own secret types compile here. A requirement marked
+    /// `unlessConnection` is empty when the call names a connection ([`RouteContext::connection`]).
     pub fn secret<S: SecretOf<R>>(&self, _requirement: S) -> &Secret {
         // The generic part is this one call: every route and secret type instantiates it, so
         // the work lives in a function compiled once.
@@ -185,6 +295,71 @@ impl<R> RouteContext<R> {
     /// The context of a call, borrowed from its environment.
     #[ref_cast_custom]
     pub(crate) fn from_env(env: &CallEnv) -> &Self;
+}
+
+/// The connection's token from the store; `rejected` is a token the provider refused.
+async fn token_of(
+    call: &CallEnv,
+    rejected: Option<&SecretValue>,
+) -> Result<SecretValue, ConnectorError> {
+    let error = |error| ConnectorError::Connection {
+        route: call.route.id,
+        error,
+    };
+    let Some(connection) = &call.connection else {
+        return Err(error(ConnectionError::Missing));
+    };
+    let Some(store) = &call.connections else {
+        return Err(error(ConnectionError::NoStore {
+            connection: connection.to_string(),
+        }));
+    };
+    let token = store
+        .access_token(TokenRequest {
+            service: &call.route.service,
+            connection,
+            route: call.route.id,
+            trace_id: &call.trace_id,
+            rejected,
+        })
+        .await
+        .map_err(error)?;
+    if let Ok(mut tokens) = call.tokens.lock() {
+        tokens.push(token.clone());
+    }
+    Ok(token)
+}
+
+/// Why [`RouteContext::send_with_access_token`] failed: no token, or the request's own failure.
+#[cfg(feature = "http")]
+#[derive(Debug)]
+pub enum AuthorizedSendError {
+    /// The connection gave no token (unknown, needing re-authorization, busy, …).
+    Connection(ConnectorError),
+    /// The request failed as [`RouteContext::send`] fails.
+    Http(HttpFailure),
+}
+
+/// `request` with its `Authorization` set to the bearer token.
+#[cfg(feature = "http")]
+fn bearer(
+    route: &'static str,
+    request: &OutboundRequest,
+    connection: Option<&ConnectionName>,
+    token: &SecretValue,
+) -> Result<OutboundRequest, AuthorizedSendError> {
+    let value = crate::http::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| {
+        AuthorizedSendError::Connection(ConnectorError::Connection {
+            route,
+            error: ConnectionError::Refresh {
+                connection: connection.map(ToString::to_string).unwrap_or_default(),
+                reason: "the provider issued an access token that is not a valid header value"
+                    .into(),
+            },
+        })
+    })?;
+    Ok(request.with_header(crate::http::header::AUTHORIZATION, value))
 }
 
 /// Generated `SettingOf` impls index the route's settings, which dispatch resolved in the same

@@ -132,6 +132,7 @@ mod tests {
         name: "Demo",
         auth_type: AuthType::None,
         docs_url: None,
+        oauth2: None,
     };
     const fn route(id: &'static str) -> RouteSpec {
         RouteSpec {
@@ -139,6 +140,7 @@ mod tests {
             summary: "R.",
             request_type: RequestType::Sync,
             service: SERVICE,
+            auth: None,
             secrets: &[],
             settings: &[],
             hosts: None,

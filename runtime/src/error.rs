@@ -9,9 +9,10 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use crate::connection::ConnectionError;
 use crate::route::SecretRequirement;
 
-/// What a handler fails with: one of the four classes of docs/ROUTES.md 1.7.
+/// What a handler fails with: one of the classes of docs/ROUTES.md 1.7.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ConnectorError {
     /// The input is unusable (status 400). `problems` is never empty.
@@ -36,6 +37,15 @@ pub enum ConnectorError {
     /// No usable answer: network failure, timeout, unusable success response (status 502).
     #[error("{}", .0.message)]
     Gateway(Box<GatewayError>),
+    /// The call's OAuth connection is missing or unusable (its status: 400, 404, 409, 500, 502
+    /// or 503; see [`ConnectionError::status`]).
+    #[error("route \"{route}\": {error}")]
+    Connection {
+        /// The route id.
+        route: &'static str,
+        /// What is wrong with the connection.
+        error: ConnectionError,
+    },
 }
 
 /// One invalid-input problem: the field (a path such as `items[0].name`, or `body` for the input
@@ -240,6 +250,7 @@ impl ConnectorError {
             }
             ConnectorError::Provider(error) => error.route,
             ConnectorError::Gateway(error) => error.route,
+            ConnectorError::Connection { route, .. } => route,
         }
     }
 
@@ -250,6 +261,7 @@ impl ConnectorError {
             ConnectorError::Config { .. } => "config",
             ConnectorError::Provider(_) => "provider",
             ConnectorError::Gateway(_) => "gateway",
+            ConnectorError::Connection { .. } => "connection",
         }
     }
 
@@ -260,6 +272,7 @@ impl ConnectorError {
             ConnectorError::Config { .. } => 500,
             ConnectorError::Provider(error) if (400..=599).contains(&error.status) => error.status,
             ConnectorError::Provider(_) | ConnectorError::Gateway(_) => 502,
+            ConnectorError::Connection { error, .. } => error.status(),
         }
     }
 
@@ -273,6 +286,14 @@ impl ConnectorError {
             ConnectorError::Gateway(error) => {
                 matches!(error.kind, GatewayKind::Connect | GatewayKind::Timeout)
             }
+            // A busy lock, a failed store or refresh may clear; a missing or revoked
+            // connection needs a person.
+            ConnectorError::Connection { error, .. } => matches!(
+                error,
+                ConnectionError::LockTimeout { .. }
+                    | ConnectionError::Store { .. }
+                    | ConnectionError::Refresh { .. }
+            ),
         }
     }
 
@@ -285,8 +306,23 @@ impl ConnectorError {
             ConnectorError::Config { problems, .. } => map.serialize_entry("problems", problems),
             ConnectorError::Provider(error) => map.serialize_entry("provider", error),
             ConnectorError::Gateway(error) => map.serialize_entry("gateway", error),
+            ConnectorError::Connection { error, .. } => map.serialize_entry(
+                "connection",
+                &ConnectionDetails {
+                    name: error.connection(),
+                    code: error.code(),
+                },
+            ),
         }
     }
+}
+
+/// `"connection": {"name": …, "code": …}` in a serialized connection error.
+#[derive(Serialize)]
+struct ConnectionDetails<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    code: &'static str,
 }
 
 /// Joins problem messages with `"; "`.

@@ -48,6 +48,7 @@
 //! ```
 
 mod config;
+mod connection;
 mod context;
 mod enablement;
 mod error;
@@ -69,6 +70,12 @@ pub mod __private {
 mod private;
 
 pub use config::{ConfigReport, RouteConfig};
+pub use connection::{
+    ClientAuth, ConnectionError, ConnectionName, ConnectionStore, InvalidConnectionName, OAuthApp,
+    OAuthRoute, TokenFuture, TokenRequest,
+};
+#[cfg(feature = "http")]
+pub use context::AuthorizedSendError;
 pub use context::{InvalidTraceId, RouteContext, TraceId};
 pub use enablement::{DISABLED_ROUTES, ENABLED_ROUTES, EnablementError, EnablementProblem};
 pub use error::{

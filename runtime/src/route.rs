@@ -7,6 +7,8 @@ use std::ops::Deref;
 use serde::Serialize;
 pub use workerflow_names::{AuthType, RequestType};
 
+use crate::connection::OAuthApp;
+
 /// One route declared in `connector-registry/services.json`.
 ///
 /// Generated code builds these as statics (see [`DeclaredRoute`]); the runtime only reads them.
@@ -21,7 +23,11 @@ pub struct RouteSpec {
     pub request_type: RequestType,
     /// The service that owns the route.
     pub service: ServiceSpec,
-    /// Every requirement must be met before the handler runs.
+    /// The scheme the contract says the route authenticates with (`auth`); `None` without one.
+    /// With [`AuthType::Oauth2`] a call may name a connection (see [`crate::ConnectionStore`]).
+    pub auth: Option<AuthType>,
+    /// Every requirement must be met before the handler runs (those marked `unless_connection`
+    /// only when the call names no connection).
     pub secrets: &'static [SecretRequirement],
     /// The optional, non-secret settings the contract declares (`settings`), resolved after the
     /// secrets and before the handler runs.
@@ -47,6 +53,8 @@ pub struct ServiceSpec {
     pub auth_type: AuthType,
     /// The best page to start reading the provider's API docs from.
     pub docs_url: Option<&'static str>,
+    /// The service's OAuth 2.0 app, when the registry declares one.
+    pub oauth2: Option<&'static OAuthApp>,
 }
 
 /// A requirement met by the first of `any_of` that has a non-blank value.
@@ -57,6 +65,20 @@ pub struct SecretRequirement {
     pub label: &'static str,
     /// The names to look up, in order (`SLACK_WEBHOOK_URL`).
     pub any_of: &'static [&'static str],
+    /// Needed only when the call names no OAuth connection: an OAuth route's static fallback.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unless_connection: bool,
+}
+
+impl SecretRequirement {
+    /// A requirement met by the first of `any_of` with a non-blank value.
+    pub const fn new(label: &'static str, any_of: &'static [&'static str]) -> Self {
+        SecretRequirement {
+            label,
+            any_of,
+            unless_connection: false,
+        }
+    }
 }
 
 /// One optional setting: an environment-style name, a label for messages, how its value is

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
+use crate::connection::{ConnectionError, ConnectionName, ConnectionStore};
 use crate::context::{CallEnv, TraceId};
 use crate::enablement::EnablementError;
 use crate::error::{
@@ -34,6 +35,8 @@ pub struct RouteTable {
     /// The client handlers send through; `None` means the shared default.
     #[cfg(feature = "http")]
     http: Option<HttpClient>,
+    /// Where OAuth routes get their access tokens; `None`: no connection can be used.
+    connections: Option<Arc<dyn ConnectionStore>>,
 }
 
 /// A declared route and the function that implements it.
@@ -180,6 +183,7 @@ impl RouteTable {
                 disabled: vec![None; declared.len()],
                 #[cfg(feature = "http")]
                 http: None,
+                connections: None,
             })
         } else {
             Err(LinkError { problems })
@@ -192,6 +196,26 @@ impl RouteTable {
     pub fn with_http(mut self, client: HttpClient) -> Self {
         self.http = Some(client);
         self
+    }
+
+    /// Reads the access tokens of the connections callers name from `store` (a server's
+    /// database). Without one, a call naming a connection fails with
+    /// [`ConnectionError::NoStore`].
+    pub fn with_connections(mut self, store: Arc<dyn ConnectionStore>) -> Self {
+        self.connections = Some(store);
+        self
+    }
+
+    /// Whether any enabled, implemented route authenticates with OAuth 2.0 (`auth: "oauth2"`);
+    /// `required` counts only those without a static fallback secret (`unlessConnection`),
+    /// which cannot be called at all without a connection store.
+    pub fn uses_connections(&self, required: bool) -> bool {
+        self.routes().any(|linked| {
+            let spec = linked.spec;
+            spec.auth == Some(crate::route::AuthType::Oauth2)
+                && self.disabled_by(spec.id).is_none()
+                && !(required && spec.secrets.iter().any(|s| s.unless_connection))
+        })
     }
 
     /// Runs only the routes `ENABLED_HTTP_ROUTES` and `DISABLED_HTTP_ROUTES` in `source` leave
@@ -248,7 +272,9 @@ impl RouteTable {
             .zip(&self.linked)
             .zip(&self.disabled)
             .map(|((spec, linked), disabled_by)| {
-                let missing = resolve_route(spec, secrets).err().unwrap_or_default();
+                let missing = resolve_route(spec, secrets, false)
+                    .err()
+                    .unwrap_or_default();
                 RouteConfig {
                     route: spec.id,
                     service: spec.service.id,
@@ -394,8 +420,9 @@ impl RouteTable {
         let (linked, position) = self.position(route_id)?;
         let spec = linked.spec;
         let schemas = &self.schemas[position];
-        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
-        let mut env = CallEnv::resolve(spec, trace_id, secrets)?;
+        let connection = connection_of(spec.id, &payload)?;
+        let mut env = CallEnv::resolve(spec, trace_id, secrets, connection)?;
+        env.connections = self.connections.clone();
         #[cfg(feature = "http")]
         {
             env.http = self.http.clone();
@@ -411,6 +438,35 @@ impl RouteTable {
             call: Call { env, input },
             output: schemas.output.clone(),
         })
+    }
+}
+
+/// The connection an envelope names (`{"body": …, "connection": "acme"}`, docs/ROUTES.md 1.2):
+/// only an envelope names one, so a bare input's own `connection` field stays input.
+fn connection_of(
+    route: &'static str,
+    payload: &Value,
+) -> Result<Option<ConnectionName>, ConnectorError> {
+    let Value::Object(envelope) = payload else {
+        return Ok(None);
+    };
+    if !envelope.contains_key("body") {
+        return Ok(None);
+    }
+    match envelope.get("connection") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => {
+            ConnectionName::new(name)
+                .map(Some)
+                .map_err(|invalid| ConnectorError::Connection {
+                    route,
+                    error: ConnectionError::InvalidName(invalid),
+                })
+        }
+        Some(_) => Err(ConnectorError::Connection {
+            route,
+            error: ConnectionError::InvalidName(crate::connection::InvalidConnectionName),
+        }),
     }
 }
 
@@ -558,12 +614,14 @@ mod tests {
         name: "Demo",
         auth_type: AuthType::None,
         docs_url: None,
+        oauth2: None,
     };
     static A: RouteSpec = RouteSpec {
         id: "a",
         summary: "A.",
         request_type: RequestType::Sync,
         service: SERVICE,
+        auth: None,
         secrets: &[],
         settings: &[],
         hosts: None,
@@ -576,6 +634,7 @@ mod tests {
         summary: "A elsewhere.",
         request_type: RequestType::Sync,
         service: SERVICE,
+        auth: None,
         secrets: &[],
         settings: &[],
         hosts: None,
@@ -620,9 +679,11 @@ mod tests {
             summary: "B.",
             request_type: RequestType::Sync,
             service: SERVICE,
+            auth: None,
             secrets: &[SecretRequirement {
                 label: "B key",
                 any_of: &["B_KEY"],
+                unless_connection: false,
             }],
             settings: &[],
             hosts: None,
@@ -634,6 +695,7 @@ mod tests {
             summary: "A.",
             request_type: RequestType::Sync,
             service: SERVICE,
+            auth: None,
             secrets: &[],
             settings: &[Setting::text("B_KEY", "not a setting")],
             hosts: None,
@@ -656,6 +718,7 @@ mod tests {
             summary: "Bad.",
             request_type: RequestType::Sync,
             service: SERVICE,
+            auth: None,
             secrets: &[],
             settings: &[],
             hosts: None,

@@ -250,14 +250,21 @@ pub(crate) fn resolve_requirement(
     })
 }
 
-/// Resolves every requirement of a route, or reports each unmet one, in declared order.
+/// Resolves every requirement of a route, or reports each unmet one, in declared order. With a
+/// connection named, the requirements marked `unless_connection` are not read: each keeps its
+/// place (generated `SecretOf` impls index the list) with an empty value.
 pub(crate) fn resolve_route(
     route: &'static RouteSpec,
     source: &dyn SecretSource,
+    with_connection: bool,
 ) -> Result<Vec<Secret>, Vec<ConfigProblem>> {
     let mut resolved = Vec::with_capacity(route.secrets.len());
     let mut missing = Vec::new();
     for requirement in route.secrets {
+        if with_connection && requirement.unless_connection {
+            resolved.push(Secret::new(requirement.label, "", SecretValue::new("")));
+            continue;
+        }
         match resolve_requirement(requirement, source) {
             Some(secret) => resolved.push(secret),
             None => missing.push(ConfigProblem::missing(requirement)),
@@ -274,14 +281,14 @@ pub(crate) fn resolve_route(
 mod tests {
     use super::*;
 
-    static CHAT: SecretRequirement = SecretRequirement {
-        label: "chat webhook URL",
-        any_of: &[
+    static CHAT: SecretRequirement = SecretRequirement::new(
+        "chat webhook URL",
+        &[
             "CHAT_WEBHOOK_URL",
             "GCHAT_ALERTS_WEBHOOK_URL",
             "GCHAT_ALERTS_WEBHOOK",
         ],
-    };
+    );
 
     /// Counts lookups, to show that later names are not read.
     struct Counting(MapSecrets, std::sync::Mutex<Vec<String>>);
@@ -355,13 +362,9 @@ mod tests {
         let value = SecretValue::new(sentinel);
         let map = MapSecrets::new().with("STRIPE_API_KEY", sentinel);
         let layered = LayeredSecrets::new().with(map.clone());
-        let secret = resolve_requirement(
-            &SecretRequirement {
-                label: "Stripe API key",
-                any_of: &["STRIPE_API_KEY"],
-            },
-            &map,
-        );
+        static STRIPE: SecretRequirement =
+            SecretRequirement::new("Stripe API key", &["STRIPE_API_KEY"]);
+        let secret = resolve_requirement(&STRIPE, &map);
         let printed = [
             format!("{value}"),
             format!("{value:?}"),

@@ -102,7 +102,13 @@ impl ApiError {
     pub(crate) fn dispatch(error: &DispatchError, route: &str) -> Self {
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut answer = ApiError::new(status, error.class(), error.to_string()).route(route);
+        // A connection error says which problem it is (`connection_needs_reauth`), as the other
+        // classes' codes do.
+        let code = match error.as_connector() {
+            Some(ConnectorError::Connection { error, .. }) => error.code(),
+            _ => error.class(),
+        };
+        let mut answer = ApiError::new(status, code, error.to_string()).route(route);
         if let Some(ConnectorError::InvalidInput { problems, .. }) = error.as_connector() {
             answer.problems = serde_json::to_value(problems).ok();
         }

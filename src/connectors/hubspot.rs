@@ -1,12 +1,13 @@
 //! HubSpot CRM API: `hubspot_contact_upsert` and `hubspot_deal_upsert` (docs/ROUTES.md 3.10,
-//! 3.11). Both search on one property, then PATCH the object found or POST a new one.
+//! 3.11). Both search on one property, then PATCH the object found or POST a new one. A call
+//! that names an OAuth connection sends its access token; any other, the private app token.
 
 use serde_json::{Map, Value, json};
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{
     HttpMethod, MessageShape, OutboundRequest, ProviderDescription, ProviderReply, header,
 };
-use workerflow_runtime::{ConnectorError, RouteContext, connector};
+use workerflow_runtime::{ConnectorError, OAuthRoute, RouteContext, connector};
 
 use super::input::{self, Problems};
 use super::outbound::{self, BaseUrl, pointer_text};
@@ -23,10 +24,13 @@ pub async fn upsert_contact(
     input: hubspot_contact_upsert::Input,
 ) -> Result<hubspot_contact_upsert::Output, ConnectorError> {
     let route = ctx.route_id();
-    let auth = outbound::bearer(
-        route,
-        ctx.secret(hubspot_contact_upsert::HUBSPOT_ACCESS_TOKEN),
-    )?;
+    let auth = match ctx.connection() {
+        Some(_) => None,
+        None => Some(outbound::bearer(
+            route,
+            ctx.secret(hubspot_contact_upsert::HUBSPOT_ACCESS_TOKEN),
+        )?),
+    };
     let mut problems = Problems::new(route);
     let email = input::trim(&input.email).to_lowercase();
     let id_property = input::non_blank(input.id_property.as_deref());
@@ -80,7 +84,13 @@ pub async fn upsert_deal(
     input: hubspot_deal_upsert::Input,
 ) -> Result<hubspot_deal_upsert::Output, ConnectorError> {
     let route = ctx.route_id();
-    let auth = outbound::bearer(route, ctx.secret(hubspot_deal_upsert::HUBSPOT_ACCESS_TOKEN))?;
+    let auth = match ctx.connection() {
+        Some(_) => None,
+        None => Some(outbound::bearer(
+            route,
+            ctx.secret(hubspot_deal_upsert::HUBSPOT_ACCESS_TOKEN),
+        )?),
+    };
     let id_property = input::trim(&input.id_property);
     let id_value = input::trim(&input.id_value);
 
@@ -125,11 +135,12 @@ fn normalized_properties(given: Option<&Map<String, Value>>) -> Map<String, Valu
 struct HubSpot<'a, R> {
     ctx: &'a RouteContext<R>,
     base: BaseUrl<'a>,
-    auth: HeaderValue,
+    /// The private app token's header; `None` when the call names an OAuth connection.
+    auth: Option<HeaderValue>,
     object: &'static str,
 }
 
-impl<R> HubSpot<'_, R> {
+impl<R: OAuthRoute> HubSpot<'_, R> {
     /// Search, then PATCH the object found or POST a new one: `(id, created)`. No call carries
     /// an idempotency key, so the search and the create are not retried after a 500.
     async fn upsert(
@@ -184,10 +195,14 @@ impl<R> HubSpot<'_, R> {
         body: &Value,
     ) -> Result<Map<String, Value>, ConnectorError> {
         let url = outbound::api_url(self.ctx.route_id(), self.base, path)?;
-        let request = OutboundRequest::api(method, url)
-            .header(header::AUTHORIZATION, self.auth.clone())
-            .json(body);
-        outbound::call_api(self.ctx, &request, LABEL, describe).await
+        let request = OutboundRequest::api(method, url).json(body);
+        match &self.auth {
+            Some(auth) => {
+                let request = request.header(header::AUTHORIZATION, auth.clone());
+                outbound::call_api(self.ctx, &request, LABEL, describe).await
+            }
+            None => outbound::call_api_with_connection(self.ctx, &request, LABEL, describe).await,
+        }
     }
 }
 

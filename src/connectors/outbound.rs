@@ -5,7 +5,10 @@ use serde_json::{Map, Value};
 use url::Url;
 use workerflow_runtime::http::header::HeaderValue;
 use workerflow_runtime::http::{OutboundRequest, ProviderDescription, ProviderReply, path_segment};
-use workerflow_runtime::{ConfigProblem, ConnectorError, RouteContext, Secret, Setting, SettingOf};
+use workerflow_runtime::{
+    AuthorizedSendError, ConfigProblem, ConnectorError, OAuthRoute, RouteContext, Secret, Setting,
+    SettingOf,
+};
 
 /// A webhook secret as a URL: absolute `http`/`https` with a host, used exactly as configured.
 pub(crate) fn webhook_url(route: &'static str, secret: &Secret) -> Result<Url, ConnectorError> {
@@ -163,6 +166,27 @@ pub(crate) async fn post_webhook<R>(
 
 /// Sends an API request and reads the 2xx answer as a JSON object (non-objects read as `{}`);
 /// failures become the route's errors under `label`, described by the service's `describe`.
+/// [`call_api`] with the call's OAuth connection: `Authorization: Bearer <its access token>`,
+/// refreshed and sent once more after a 401 (`RouteContext::send_with_access_token`).
+pub(crate) async fn call_api_with_connection<R: OAuthRoute>(
+    ctx: &RouteContext<R>,
+    request: &OutboundRequest,
+    label: &str,
+    describe: fn(&ProviderReply<'_>) -> ProviderDescription,
+) -> Result<Map<String, Value>, ConnectorError> {
+    let fail = |failure: workerflow_runtime::http::HttpFailure| {
+        failure.into_error(ctx.route_id(), label, &ctx.redactor(), describe)
+    };
+    let response = ctx
+        .send_with_access_token(request)
+        .await
+        .map_err(|error| match error {
+            AuthorizedSendError::Connection(error) => error,
+            AuthorizedSendError::Http(failure) => fail(failure),
+        })?;
+    response.json_object().map_err(fail)
+}
+
 pub(crate) async fn call_api<R>(
     ctx: &RouteContext<R>,
     request: &OutboundRequest,

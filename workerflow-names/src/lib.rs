@@ -27,5 +27,5 @@ mod suggest;
 
 pub use error_chain::ErrorChain;
 pub use keywords::{PATH_KEYWORDS, RAW_KEYWORDS};
-pub use route_kinds::{AuthType, RequestType};
+pub use route_kinds::{AuthType, ClientAuth, RequestType};
 pub use suggest::did_you_mean;

@@ -1,4 +1,4 @@
-//! [`AuthType`] and [`RequestType`]: the registry model, the runtime's route specs and the code
+//! [`AuthType`], [`RequestType`] and [`ClientAuth`]: the registry model, the runtime's route specs and the code
 //! generated between them name a service's auth scheme and a route's request type alike.
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,27 @@ mod tests {
                 serde_json::to_string(&request).unwrap(),
                 format!("\"{}\"", request.as_str())
             );
+        }
+    }
+}
+
+/// How an OAuth client authenticates at a token endpoint (RFC 6749 2.3.1): HTTP Basic with the
+/// client id and secret, or both as form fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(id:secret)`, each form-urlencoded first.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+impl ClientAuth {
+    /// The method as the registry writes it (`client_secret_basic`, `client_secret_post`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
         }
     }
 }

@@ -161,10 +161,25 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
         Some(url) => quote! { Some(#url) },
         None => quote! { None },
     };
-    let secrets = route.secrets.iter().map(|requirement| {
-        let label = &requirement.label;
-        let any_of = &requirement.any_of;
-        quote! { SecretRequirement { label: #label, any_of: &[#(#any_of),*] } }
+    let secrets = route.secrets.iter().map(secret_requirement);
+    let route_auth = match route.auth {
+        Some(auth) => {
+            let auth = format_ident!("{}", auth_type(auth));
+            quote! { Some(AuthType::#auth) }
+        }
+        None => quote! { None },
+    };
+    let oauth2 = match &service.oauth2 {
+        Some(app) => {
+            let app = oauth_app(app);
+            quote! { Some(&#app) }
+        }
+        None => quote! { None },
+    };
+    let oauth_marker = (route.auth == Some(AuthType::Oauth2)).then(|| {
+        quote! {
+            impl ::workerflow_runtime::OAuthRoute for Route {}
+        }
     });
     let declared_settings = route.settings.as_deref().unwrap_or_default();
     let settings = declared_settings.iter().map(|setting| {
@@ -255,7 +270,9 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
                 name: #service_name,
                 auth_type: AuthType::#auth,
                 docs_url: #docs_url,
+                oauth2: #oauth2,
             },
+            auth: #route_auth,
             secrets: &[#(#secrets),*],
             settings: &[#(#settings),*],
             hosts: #hosts,
@@ -268,11 +285,71 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
         pub mod #ident {
             #[doc = #marker_doc]
             pub enum Route {}
+            #oauth_marker
 
             #constants
             #(#secret_types)*
             #(#setting_types)*
             #contract_types
+        }
+    }
+}
+
+/// A secret requirement as a `SecretRequirement` literal.
+fn secret_requirement(requirement: &crate::model::SecretRequirement) -> TokenStream {
+    let label = &requirement.label;
+    let any_of = &requirement.any_of;
+    let unless_connection = requirement.unless_connection;
+    quote! {
+        SecretRequirement { label: #label, any_of: &[#(#any_of),*], unless_connection: #unless_connection }
+    }
+}
+
+/// A service's `oauth2` block as an `OAuthApp` literal (a constant expression, so `&` of it is
+/// `'static`).
+fn oauth_app(app: &crate::model::OAuth2) -> TokenStream {
+    let authorization_url = &app.authorization_url;
+    let token_url = &app.token_url;
+    let revocation_url = match &app.revocation_url {
+        Some(url) => quote! { Some(#url) },
+        None => quote! { None },
+    };
+    let scopes = &app.scopes;
+    let separator = app.scope_separator();
+    let pkce = app.pkce;
+    let client_auth = format_ident!(
+        "{}",
+        match app.client_auth {
+            crate::model::ClientAuth::ClientSecretBasic => "ClientSecretBasic",
+            crate::model::ClientAuth::ClientSecretPost => "ClientSecretPost",
+        }
+    );
+    let params = app
+        .authorization_params
+        .iter()
+        .flatten()
+        .map(|(name, value)| {
+            let value = value.as_str().unwrap_or_default();
+            quote! { (#name, #value) }
+        });
+    let rotates = app.rotates_refresh_tokens;
+    let buffer = app.refresh_buffer_seconds();
+    let client_id = secret_requirement(&app.client_id);
+    let client_secret = secret_requirement(&app.client_secret);
+    quote! {
+        ::workerflow_runtime::OAuthApp {
+            authorization_url: #authorization_url,
+            token_url: #token_url,
+            revocation_url: #revocation_url,
+            scopes: &[#(#scopes),*],
+            scope_separator: #separator,
+            pkce: #pkce,
+            client_auth: ::workerflow_runtime::ClientAuth::#client_auth,
+            authorization_params: &[#(#params),*],
+            rotates_refresh_tokens: #rotates,
+            refresh_buffer_seconds: #buffer,
+            client_id: #client_id,
+            client_secret: #client_secret,
         }
     }
 }

@@ -54,6 +54,17 @@ impl OutboundRequest {
         self
     }
 
+    /// The same request with `name` set to `value`, replacing any value it had (`authorization`
+    /// marked sensitive as in [`OutboundRequest::header`]).
+    pub fn with_header(&self, name: HeaderName, mut value: HeaderValue) -> Self {
+        if name == http::header::AUTHORIZATION {
+            value.set_sensitive(true);
+        }
+        let mut request = self.clone();
+        request.headers.insert(name, value);
+        request
+    }
+
     /// A compact JSON body (`serde_json` order: the order the value was built in) with
     /// `content-type: application/json`.
     pub fn json(self, body: &Value) -> Self {

@@ -51,11 +51,14 @@ pub mod routes {
             name: "Demo API",
             auth_type: AuthType::ApiKey,
             docs_url: Some("https://docs.example.com/demo"),
+            oauth2: None,
         },
+        auth: None,
         secrets: &[
             SecretRequirement {
                 label: "Demo API key",
                 any_of: &["DEMO_API_KEY", "DEMO_KEY_FALLBACK"],
+                unless_connection: false,
             },
         ],
         settings: &[
@@ -136,11 +139,14 @@ pub mod routes {
             name: "Demo API",
             auth_type: AuthType::ApiKey,
             docs_url: Some("https://docs.example.com/demo"),
+            oauth2: None,
         },
+        auth: None,
         secrets: &[
             SecretRequirement {
                 label: "demo webhook URL",
                 any_of: &["DEMO_WEBHOOK_URL"],
+                unless_connection: false,
             },
         ],
         settings: &[
@@ -267,15 +273,19 @@ pub mod routes {
             name: "Demo API",
             auth_type: AuthType::ApiKey,
             docs_url: Some("https://docs.example.com/demo"),
+            oauth2: None,
         },
+        auth: None,
         secrets: &[
             SecretRequirement {
                 label: "Demo API key",
                 any_of: &["DEMO_API_KEY"],
+                unless_connection: false,
             },
             SecretRequirement {
                 label: "pair token",
                 any_of: &["PAIR_TOKEN", "PAIR_TOKEN_OLD"],
+                unless_connection: false,
             },
         ],
         settings: &[],
@@ -333,7 +343,9 @@ pub mod routes {
             name: "Demo API",
             auth_type: AuthType::ApiKey,
             docs_url: Some("https://docs.example.com/demo"),
+            oauth2: None,
         },
+        auth: None,
         secrets: &[],
         settings: &[],
         hosts: None,
