@@ -137,24 +137,24 @@ impl<R> RouteContext<R> {
         Ok(RouteContext::new(call))
     }
 
-    /// The same context calling through OAuth connection `connection`, read from `store`
-    /// (checked against the route's `auth` as dispatch checks a caller's connection).
-    pub fn with_connection(
-        mut self,
+    /// [`RouteContext::resolve`] for a call through OAuth connection `connection`, whose
+    /// tokens come from `store`: checked against the route's `auth`, and the requirements marked
+    /// `unlessConnection` are not read, as dispatch does for a caller's connection.
+    pub fn resolve_with_connection(
+        route: &'static DeclaredRoute<R>,
+        trace_id: TraceId,
+        secrets: &dyn SecretSource,
         connection: ConnectionName,
         store: Arc<dyn ConnectionStore>,
     ) -> Result<Self, ConnectorError> {
-        if self.call.route.auth != Some(AuthType::Oauth2) {
-            return Err(ConnectorError::Connection {
-                route: self.call.route.id,
-                error: ConnectionError::NotOAuth {
-                    connection: connection.to_string(),
-                },
-            });
+        #[cfg_attr(not(feature = "reqwest"), allow(unused_mut))]
+        let mut call = CallEnv::resolve(route.spec(), trace_id, secrets, Some(connection))?;
+        call.connections = Some(store);
+        #[cfg(feature = "reqwest")]
+        {
+            call.http = HttpClient::shared();
         }
-        self.call.connection = Some(connection);
-        self.call.connections = Some(store);
-        Ok(self)
+        Ok(RouteContext::new(call))
     }
 
     /// The same context sending its requests through `client` (a test policy, say).

@@ -302,7 +302,7 @@ fn the_registry_reports_missing_routes_and_configuration() {
     let ids: Vec<&str> = registry.routes().map(|r| r.id()).collect();
     assert_eq!(ids, ["echo", "notify", "pair"]);
     let missing: Vec<&str> = registry.missing().iter().map(|r| r.id).collect();
-    assert_eq!(missing, ["unimplemented"]);
+    assert_eq!(missing, ["unimplemented", "crm_lookup", "crm_sync"]);
     let linked_echo = registry.get("echo").expect("echo is linked");
     assert_eq!(linked_echo.function(), "dispatch::echo_handler");
     assert!(registry.get("unimplemented").is_none());
@@ -315,7 +315,9 @@ fn the_registry_reports_missing_routes_and_configuration() {
         "echo: missing Demo API key. Checked: DEMO_API_KEY, DEMO_KEY_FALLBACK\n\
          notify: ok\n\
          pair: missing Demo API key. Checked: DEMO_API_KEY; missing pair token. Checked: PAIR_TOKEN, PAIR_TOKEN_OLD\n\
-         unimplemented: not implemented\n"
+         unimplemented: not implemented\n\
+         crm_lookup: not implemented; missing Crm token. Checked: CRM_TOKEN\n\
+         crm_sync: not implemented\n"
     );
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     assert!(!json.contains(SENTINEL) && !format!("{report:?}").contains(SENTINEL));
@@ -343,7 +345,9 @@ fn only_enabled_routes_are_judged_and_called() {
         "echo: disabled (not in ENABLED_HTTP_ROUTES)\n\
          notify: ok\n\
          pair: disabled (in DISABLED_HTTP_ROUTES)\n\
-         unimplemented: disabled (in DISABLED_HTTP_ROUTES)\n"
+         unimplemented: disabled (in DISABLED_HTTP_ROUTES)\n\
+         crm_lookup: disabled (not in ENABLED_HTTP_ROUTES)\n\
+         crm_sync: disabled (not in ENABLED_HTTP_ROUTES)\n"
     );
     let error = registry
         .dispatch_blocking("echo", json!({"body": {"text": "hi"}}), &secrets())

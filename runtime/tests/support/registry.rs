@@ -7,6 +7,8 @@ pub const ALL: &[&::workerflow_runtime::RouteSpec] = &[
     routes::notify.spec(),
     routes::pair.spec(),
     routes::unimplemented.spec(),
+    routes::crm_lookup.spec(),
+    routes::crm_sync.spec(),
 ];
 /// Each route's contract examples as JSON (`[]` when it declares none), for
 /// `workerflow_runtime::testing::assert_examples`.
@@ -15,6 +17,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("notify", routes::notify::EXAMPLES),
     ("pair", routes::pair::EXAMPLES),
     ("unimplemented", routes::unimplemented::EXAMPLES),
+    ("crm_lookup", routes::crm_lookup::EXAMPLES),
+    ("crm_sync", routes::crm_sync::EXAMPLES),
 ];
 /// The OpenAPI 3.1 document of this crate's routes, as the server answers `GET /openapi.json`
 /// (the bytes `workerflow-registry build` writes to `docs/openapi.json`).
@@ -357,6 +361,152 @@ pub mod routes {
     pub mod unimplemented {
         /// Marker of route `unimplemented`: its handlers take `&RouteContext<unimplemented::Route>`.
         pub enum Route {}
+        /// JSON Schema of the unwrapped input; empty when no contract declares one.
+        pub const INPUT_SCHEMA: &str = "";
+        /// JSON Schema of the success output; empty when no contract declares one.
+        pub const OUTPUT_SCHEMA: &str = "";
+        /// The contract's settings as a JSON array (`[]` when none are declared).
+        pub const SETTINGS: &str = "[]";
+        /// The contract's error classes as a JSON array (`[]` when none are declared).
+        pub const ERRORS: &str = "[]";
+        /// The contract's examples as a JSON array (`[]` when none are declared).
+        pub const EXAMPLES: &str = "[]";
+    }
+    /// Look a contact up with the caller's CRM connection, or the static token.
+    ///
+    /// - Route: `crm_lookup` (sync: the caller waits for the output)
+    /// - Service: Crm (`crm`), auth `oauth2`
+    /// - Docs: <https://docs.example.com/demo>
+    /// - Secrets:
+    ///   - Crm token: `CRM_TOKEN`
+    #[allow(non_upper_case_globals)]
+    pub static crm_lookup: DeclaredRoute<crm_lookup::Route> = DeclaredRoute::new(RouteSpec {
+        id: "crm_lookup",
+        summary: "Look a contact up with the caller's CRM connection, or the static token.",
+        request_type: RequestType::Sync,
+        service: ServiceSpec {
+            id: "crm",
+            name: "Crm",
+            auth_type: AuthType::Oauth2,
+            docs_url: Some("https://docs.example.com/demo"),
+            oauth2: Some(
+                &::workerflow_runtime::OAuthApp {
+                    authorization_url: "https://crm.example.com/oauth/authorize",
+                    token_url: "https://crm.example.com/oauth/token",
+                    revocation_url: None,
+                    scopes: &["contacts"],
+                    scope_separator: " ",
+                    pkce: true,
+                    client_auth: ::workerflow_runtime::ClientAuth::ClientSecretBasic,
+                    authorization_params: &[],
+                    rotates_refresh_tokens: true,
+                    refresh_buffer_seconds: 300u32,
+                    client_id: SecretRequirement {
+                        label: "Crm client id",
+                        any_of: &["CRM_CLIENT_ID"],
+                        unless_connection: false,
+                    },
+                    client_secret: SecretRequirement {
+                        label: "Crm client secret",
+                        any_of: &["CRM_CLIENT_SECRET"],
+                        unless_connection: false,
+                    },
+                },
+            ),
+        },
+        auth: Some(AuthType::Oauth2),
+        secrets: &[
+            SecretRequirement {
+                label: "Crm token",
+                any_of: &["CRM_TOKEN"],
+                unless_connection: true,
+            },
+        ],
+        settings: &[],
+        hosts: Some(&["crm.example.com"]),
+        input_schema: None,
+        output_schema: None,
+    });
+    /// Types of route `crm_lookup`: its marker `Route`, its secret requirements and its contract.
+    #[allow(non_snake_case, clippy::module_inception)]
+    pub mod crm_lookup {
+        /// Marker of route `crm_lookup`: its handlers take `&RouteContext<crm_lookup::Route>`.
+        pub enum Route {}
+        impl ::workerflow_runtime::OAuthRoute for Route {}
+        /// JSON Schema of the unwrapped input; empty when no contract declares one.
+        pub const INPUT_SCHEMA: &str = "";
+        /// JSON Schema of the success output; empty when no contract declares one.
+        pub const OUTPUT_SCHEMA: &str = "";
+        /// The contract's settings as a JSON array (`[]` when none are declared).
+        pub const SETTINGS: &str = "[]";
+        /// The contract's error classes as a JSON array (`[]` when none are declared).
+        pub const ERRORS: &str = "[]";
+        /// The contract's examples as a JSON array (`[]` when none are declared).
+        pub const EXAMPLES: &str = "[]";
+        /// Crm token: `CRM_TOKEN`.
+        ///
+        /// A handler of this route reads it with `ctx.secret(crm_lookup::CRM_TOKEN)`.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct CRM_TOKEN;
+        impl ::workerflow_runtime::SecretOf<Route> for CRM_TOKEN {
+            const INDEX: usize = 0;
+        }
+    }
+    /// Sync with the caller's CRM connection; no static fallback.
+    ///
+    /// - Route: `crm_sync` (sync: the caller waits for the output)
+    /// - Service: Crm (`crm`), auth `oauth2`
+    /// - Docs: <https://docs.example.com/demo>
+    /// - Secrets: none
+    #[allow(non_upper_case_globals)]
+    pub static crm_sync: DeclaredRoute<crm_sync::Route> = DeclaredRoute::new(RouteSpec {
+        id: "crm_sync",
+        summary: "Sync with the caller's CRM connection; no static fallback.",
+        request_type: RequestType::Sync,
+        service: ServiceSpec {
+            id: "crm",
+            name: "Crm",
+            auth_type: AuthType::Oauth2,
+            docs_url: Some("https://docs.example.com/demo"),
+            oauth2: Some(
+                &::workerflow_runtime::OAuthApp {
+                    authorization_url: "https://crm.example.com/oauth/authorize",
+                    token_url: "https://crm.example.com/oauth/token",
+                    revocation_url: None,
+                    scopes: &["contacts"],
+                    scope_separator: " ",
+                    pkce: true,
+                    client_auth: ::workerflow_runtime::ClientAuth::ClientSecretBasic,
+                    authorization_params: &[],
+                    rotates_refresh_tokens: true,
+                    refresh_buffer_seconds: 300u32,
+                    client_id: SecretRequirement {
+                        label: "Crm client id",
+                        any_of: &["CRM_CLIENT_ID"],
+                        unless_connection: false,
+                    },
+                    client_secret: SecretRequirement {
+                        label: "Crm client secret",
+                        any_of: &["CRM_CLIENT_SECRET"],
+                        unless_connection: false,
+                    },
+                },
+            ),
+        },
+        auth: Some(AuthType::Oauth2),
+        secrets: &[],
+        settings: &[],
+        hosts: Some(&["crm.example.com"]),
+        input_schema: None,
+        output_schema: None,
+    });
+    /// Types of route `crm_sync`: its marker `Route`, its secret requirements and its contract.
+    #[allow(non_snake_case, clippy::module_inception)]
+    pub mod crm_sync {
+        /// Marker of route `crm_sync`: its handlers take `&RouteContext<crm_sync::Route>`.
+        pub enum Route {}
+        impl ::workerflow_runtime::OAuthRoute for Route {}
         /// JSON Schema of the unwrapped input; empty when no contract declares one.
         pub const INPUT_SCHEMA: &str = "";
         /// JSON Schema of the success output; empty when no contract declares one.

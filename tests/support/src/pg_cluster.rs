@@ -230,6 +230,32 @@ impl Cluster {
         rows.iter().map(|row| row.get::<_, String>(0)).collect()
     }
 
+    /// `pg_dump` of database `db` (schema and data, plain SQL), as an operator would take a
+    /// backup: what the tests search for secrets in clear.
+    pub fn dump(&self, db: &str) -> String {
+        let program = self.bin.join("pg_dump");
+        let output = Command::new(&program)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                db,
+            ])
+            .env("PGPASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", program.display()));
+        assert!(
+            output.status.success(),
+            "pg_dump failed: {}",
+            describe(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// A new empty database.
     pub async fn create_database(&self, db: &str) {
         self.execute("postgres", &format!("CREATE DATABASE {db}"))
