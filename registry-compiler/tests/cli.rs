@@ -278,6 +278,19 @@ fn oauth_fixture_is_valid() {
         "ok: 3 services, 3 runtime routes"
     );
     assert!(text(&output.stderr).is_empty(), "{}", text(&output.stderr));
+
+    // llms.txt: a line per OAuth app, one per route taking a connection.
+    let out = std::env::temp_dir().join(format!("wf-cli-oauth-{}", std::process::id()));
+    let out_arg = out.to_str().expect("a UTF-8 temp dir");
+    let build = run_in(
+        &fixtures(),
+        &["build", "--registry", "valid/oauth2.json", "--out", out_arg],
+    );
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build.stderr));
+    let llms = std::fs::read_to_string(out.join("llms.txt")).expect("llms.txt");
+    let _ = std::fs::remove_dir_all(&out);
+    let start = llms.find("## OAuth connections").expect("an OAuth section");
+    insta::assert_snapshot!("llms_oauth", &llms[start..]);
 }
 
 /// `explain` of each OAuth 2.0 code: the rules (WF324 to WF329) and the changes `diff` reports
