@@ -198,7 +198,7 @@ codes! {
         why: "A route whose `auth` is `oauth2` takes its access token from an OAuth connection, and a connection is authorized and refreshed with the service's `oauth2` block (its endpoints, scopes and client); without one no connection to the service can exist, so the route could never get a token.",
         fix: "Add the service's `oauth2` block, or set the route's `auth` to the scheme it really uses.";
     UnlessConnectionWithoutOAuth = "WF327", "`unlessConnection` on a route whose `auth` is not `oauth2`",
-        why: "`unlessConnection: true` says a secret is needed only when the call names no OAuth connection; only a route whose `auth` is `oauth2` accepts a connection (a call naming one elsewhere is refused with `connection_not_accepted`), so elsewhere the flag would make a required secret look optional.",
+        why: "`unlessConnection: true` says a secret is needed only when the call names no OAuth connection; only a route whose `auth` is `oauth2` accepts a connection (a call naming one elsewhere is refused with `connection_not_accepted`), so elsewhere the flag would make a required secret look optional. The OAuth app's `clientId` and `clientSecret` are needed for every connection, so they never carry it.",
         fix: "Remove `unlessConnection`, or set the route's `auth` to `oauth2` (its service then needs an `oauth2` block).";
     DuplicateScope = "WF328", "OAuth scope listed twice",
         why: "Scopes are requested once each; a repeated scope is a copy-paste slip that hides the one that was meant, and some providers refuse an authorization request that names a scope twice.",

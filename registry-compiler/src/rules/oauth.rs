@@ -109,6 +109,28 @@ fn check_block(service: &Service<'_, '_>, block: NodeId, out: &mut Vec<Diagnosti
             );
         }
     }
+    // The app's own credentials are needed for every connection: never optional.
+    for field in ["clientId", "clientSecret"] {
+        if let Some(flag) = document
+            .get(block, field)
+            .and_then(|requirement| document.get(requirement, "unlessConnection"))
+            .filter(|&f| document.kind(f) == NodeKind::Bool(true))
+        {
+            out.push(
+                Diagnostic::error(
+                    Code::UnlessConnectionWithoutOAuth,
+                    format!(
+                        "{}`oauth2.{field}` is `unlessConnection`, but the app needs it for every connection",
+                        service.place()
+                    ),
+                    document.span(flag),
+                )
+                .with_label("only a route's secret can stand in for a connection")
+                .with_pointer(format!("/services/{index}/oauth2/{field}/unlessConnection"))
+                .with_help("remove `unlessConnection`"),
+            );
+        }
+    }
     if let Some(params) = document
         .get(block, "authorizationParams")
         .filter(|&p| document.kind(p) == NodeKind::Object)
