@@ -337,7 +337,8 @@ fn check_routes(service: &Service<'_, '_>, has_app: bool, out: &mut Vec<Diagnost
         let auth_node = document.get(route, "auth");
         let auth = auth_node.and_then(|node| document.str(node));
         let oauth = auth.as_deref() == Some("oauth2");
-        let route_pointer = format!("/services/{index}/runtime/routes/{r}");
+        // Built only for a diagnostic.
+        let route_pointer = || format!("/services/{index}/runtime/routes/{r}");
         if let Some(node) = auth_node.filter(|_| oauth && !has_app) {
             out.push(
                 Diagnostic::error(
@@ -350,7 +351,7 @@ fn check_routes(service: &Service<'_, '_>, has_app: bool, out: &mut Vec<Diagnost
                     document.span(node),
                 )
                 .with_label("takes its token from an OAuth connection")
-                .with_pointer(format!("{route_pointer}/auth"))
+                .with_pointer(format!("{}/auth", route_pointer()))
                 .with_help(
                     "add the service's `oauth2` block (endpoints, scopes, client id and secret), \
                      or set `auth` to the scheme the route uses",
@@ -387,7 +388,7 @@ fn check_routes(service: &Service<'_, '_>, has_app: bool, out: &mut Vec<Diagnost
                 document.span(flag),
             )
             .with_label("only routes with `auth: oauth2` accept a connection")
-            .with_pointer(format!("{route_pointer}/secrets/{s}/unlessConnection"))
+            .with_pointer(format!("{}/secrets/{s}/unlessConnection", route_pointer()))
             .with_help(
                 "remove `unlessConnection` (the secret is always needed), or set the route's \
                  `auth` to `oauth2`",
