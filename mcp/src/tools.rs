@@ -72,7 +72,8 @@ pub(crate) fn definitions() -> Vec<Tool> {
             "get_route",
             "One route's contract: input and output JSON Schemas, errors, examples, secrets, \
              settings, hosts, auth, docs link and request type, with the names of the generated \
-             Rust items a #[connector] handler of the route uses.",
+             Rust items a #[connector] handler of the route uses. For a route whose auth is \
+             oauth2: the service's OAuth app and how a call names its connection.",
             id_schema("The route id, e.g. \"slack_message\""),
         )
         .with_annotations(read_only.clone()),
@@ -313,6 +314,7 @@ fn summary(service: &Service) -> Value {
         "confidence": service.confidence.as_str(),
         "docsUrl": service.docs_url(),
         "routes": service.routes().iter().map(|route| route.id.as_str()).collect::<Vec<_>>(),
+        "oauth2": service.oauth2.is_some(),
     })
 }
 
@@ -347,9 +349,10 @@ fn route_contract(service: &Service, route: &Route) -> Value {
         "summary": route.summary,
         "requestType": route.request_type.as_str(),
         "http": {"method": "POST", "path": format!("/api/{}", route.id)},
-        "service": {"id": service.id, "name": service.connector_name, "auth": service.auth_type.as_str()},
+        "service": {"id": service.id, "name": service.connector_name, "auth": service.auth_type.as_str(), "oauth2": service.oauth2},
         "contractDeclared": route.has_contract(),
         "auth": route.auth.map(AuthType::as_str),
+        "connection": connection(route),
         "docsUrl": route.docs_url,
         "secrets": route.secrets,
         "settings": route.settings,
@@ -359,6 +362,26 @@ fn route_contract(service: &Service, route: &Route) -> Value {
         "errors": route.errors,
         "examples": route.examples,
         "rustItems": handler_items(route),
+    })
+}
+
+/// How a call to a route whose `auth` is `oauth2` names its OAuth connection, and what it
+/// uses without one; null for other routes.
+fn connection(route: &Route) -> Value {
+    if route.auth != Some(AuthType::Oauth2) {
+        return Value::Null;
+    }
+    let fallback: Vec<&str> = route
+        .secrets
+        .iter()
+        .filter(|s| s.unless_connection)
+        .flat_map(|s| s.any_of.iter().map(String::as_str))
+        .collect();
+    json!({
+        "header": "workerflow-connection",
+        "envelopeField": "connection",
+        "required": fallback.is_empty(),
+        "withoutConnection": fallback,
     })
 }
 

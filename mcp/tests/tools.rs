@@ -89,7 +89,8 @@ fn search_ranks_the_exact_name_first_and_filters() {
     assert_eq!(
         found["results"][0],
         json!({"id": "slack", "name": "Slack", "vendor": "Slack", "auth": "oauth2",
-               "confidence": "High", "docsUrl": "https://api.slack.com/", "routes": ["slack_message"]})
+               "confidence": "High", "docsUrl": "https://api.slack.com/", "routes": ["slack_message"],
+               "oauth2": false})
     );
     // A secret name is matched, as on the docs page.
     let found = ok(
@@ -171,6 +172,38 @@ fn get_route_returns_the_contract_and_the_rust_items() {
     let bare = ok(&server, "get_route", json!({"id": "slack_message"}));
     assert_eq!(bare["contractDeclared"], false);
     assert_eq!(bare["input"], Value::Null);
+}
+
+/// HubSpot's OAuth app comes back as declared, in `get_service` and in its routes' answers,
+/// with how a call names its connection.
+#[test]
+fn oauth_apps_and_connections_are_answered() {
+    let server = bundled();
+    let declared = declared_service("hubspot");
+    assert!(declared["oauth2"].is_object());
+    assert_eq!(
+        ok(&server, "get_service", json!({"id": "hubspot"})),
+        declared
+    );
+    let found = ok(&server, "search_services", json!({"query": "hubspot"}));
+    assert_eq!(found["results"][0]["oauth2"], true);
+    let route = ok(
+        &server,
+        "get_route",
+        json!({"id": "hubspot_contact_upsert"}),
+    );
+    assert_eq!(route["auth"], "oauth2");
+    assert_eq!(route["service"]["oauth2"], declared["oauth2"]);
+    assert_eq!(
+        route["connection"],
+        json!({"header": "workerflow-connection", "envelopeField": "connection",
+               "required": false, "withoutConnection": ["HUBSPOT_ACCESS_TOKEN"]})
+    );
+    assert_eq!(route["secrets"][0]["unlessConnection"], true);
+    // Another route takes no connection, and its service has no app.
+    let slack = ok(&server, "get_route", json!({"id": "slack_message"}));
+    assert_eq!(slack["connection"], Value::Null);
+    assert_eq!(slack["service"]["oauth2"], Value::Null);
 }
 
 #[test]

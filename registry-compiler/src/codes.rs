@@ -188,6 +188,24 @@ codes! {
     CompatibilityCharacter = "WF323", "name uses compatibility characters (warning)",
         why: "Fullwidth letters, ligatures and other compatibility characters (`\\uFF33lack`) look like the plain letters they stand for but compare unequal, and an id derived from them would drop them (`lack`). Names are compared, and ids derived, after Unicode NFKC folding, so `\\uFF33lack` beside `Slack` is a duplicate; this warning shows the name that was meant.",
         fix: "Write the name with the plain characters the warning shows.";
+    InvalidOAuthUrl = "WF324", "`oauth2` URL is not a well-formed https URL",
+        why: "`authorizationUrl`, `tokenUrl` and `revocationUrl` are where `workerflow serve` sends users and client secrets, and `oauth2.sources` become links in the docs; only an https URL with a host reaches the provider safely. An endpoint also has no fragment: the authorization URL gets the flow's query parameters appended, and a fragment is never sent to the server.",
+        fix: "Use the provider's documented endpoint as a full https URL without a fragment, such as https://api.hubapi.com/oauth/v3/token.";
+    OAuthUrlCredentials = "WF325", "`oauth2` URL carries credentials",
+        why: "The registry is committed, published in the docs and in `docs/openapi.json`; a user name or password in a URL (`https://id:secret@host/`), or a query parameter that carries a secret (`client_secret`, `access_token`, `refresh_token`, `id_token`, `code`, `password`, `api_key`, `apikey`), would leak it to every reader and into every request log. The client id and secret are read from the environment (`clientId`, `clientSecret`), and codes and tokens belong to one connection, never to the registry.",
+        fix: "Remove the credential from the URL; name the environment variables in `clientId` and `clientSecret` instead.";
+    OAuthRouteWithoutApp = "WF326", "route with `auth: oauth2` on a service without an `oauth2` block",
+        why: "A route whose `auth` is `oauth2` takes its access token from an OAuth connection, and a connection is authorized and refreshed with the service's `oauth2` block (its endpoints, scopes and client); without one no connection to the service can exist, so the route could never get a token.",
+        fix: "Add the service's `oauth2` block, or set the route's `auth` to the scheme it really uses.";
+    UnlessConnectionWithoutOAuth = "WF327", "`unlessConnection` on a route whose `auth` is not `oauth2`",
+        why: "`unlessConnection: true` says a secret is needed only when the call names no OAuth connection; only a route whose `auth` is `oauth2` accepts a connection (a call naming one elsewhere is refused with `connection_not_accepted`), so elsewhere the flag would make a required secret look optional. The OAuth app's `clientId` and `clientSecret` are needed for every connection, so they never carry it.",
+        fix: "Remove `unlessConnection`, or set the route's `auth` to `oauth2` (its service then needs an `oauth2` block).";
+    DuplicateScope = "WF328", "OAuth scope listed twice",
+        why: "Scopes are requested once each; a repeated scope is a copy-paste slip that hides the one that was meant, and some providers refuse an authorization request that names a scope twice.",
+        fix: "Remove the duplicate, or replace it with the scope that was meant.";
+    ReservedAuthorizationParam = "WF329", "`authorizationParams` sets a parameter the flow sets",
+        why: "`workerflow serve` writes `response_type`, `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge` and `code_challenge_method` itself: the state binds the callback to the flow, the challenge is fresh for each flow, and scopes come from `scopes`. A fixed value there would repeat or contradict them (a second `state` or `redirect_uri` can defeat the checks that protect the callback). Names are compared ignoring case.",
+        fix: "Remove the parameter: list scopes in `scopes`, and leave the others to the flow. Keep only provider-specific extras such as `access_type` or `prompt`.";
     RouteRemoved = "WF401", "route removed (breaking)",
         why: "Callers, deployments and deep links name a route by its id; once it is gone their calls fail. `diff` reports it at the route in the old file.",
         fix: "Keep the route, or acknowledge the removal in the registry's `changes` list with a reason and a migration note for callers.";
@@ -221,6 +239,18 @@ codes! {
     ServiceIdChanged = "WF411", "service `id` changed (breaking)",
         why: "The id names the service's docs anchor and generated items, so links and code that use the old id break. Services are matched by connector name, then by rank, when their ids differ.",
         fix: "Write the old id explicitly (`\"id\": \"old_id\"`), or acknowledge the change in `changes` (subject: the old id).";
+    OAuthEndpointChanged = "WF412", "OAuth `authorizationUrl` or `tokenUrl` changed (breaking)",
+        why: "Connections were authorized at the old endpoints: their refresh tokens belong to the old token endpoint and may not work at the new one, and the OAuth app registered at the provider may be another one. Every deployment's `WORKERFLOW_OAUTH_<SERVICE>_*_URL` overrides and egress policies name the old hosts too.",
+        fix: "Keep the old endpoint if the provider still serves it, or acknowledge the change in `changes` (subject: `SERVICE.oauth2.tokenUrl` or `SERVICE.oauth2.authorizationUrl`) and say whether existing connections must be authorized again.";
+    OAuthScopeRemoved = "WF413", "OAuth scope removed (breaking)",
+        why: "A route that needs the removed scope gets a token without it: calls made with new connections fail at the provider with a permission error. Connections authorized before keep the scope until they are authorized again, so the failure appears late and one connection at a time.",
+        fix: "Keep the scope, or acknowledge the removal in `changes` (subject: `SERVICE:SCOPE`) and say which routes stop working without it.";
+    OAuthRemoved = "WF414", "service's `oauth2` block removed (breaking)",
+        why: "Without the block no connection to the service can be authorized or refreshed: every stored connection stops working, and `POST /api/connections` answers `unknown_service`.",
+        fix: "Keep the block, or acknowledge the removal in `changes` (subject: the service id) and say what callers use instead of a connection.";
+    RouteAuthChanged = "WF415", "route `auth` changed (breaking)",
+        why: "A route's `auth` decides what a call needs: a route whose `auth` becomes `oauth2` wants a connection (or its `unlessConnection` fallback), and one that stops being `oauth2` refuses calls naming a connection (`connection_not_accepted`); any other change means deployments hold a different kind of secret.",
+        fix: "Add a new route with the new scheme, or acknowledge the change in `changes` (subject: the route id) and say what callers and deployments change.";
     ServiceAdded = "WF420", "service added (notable)",
         why: "A new service is worth a look in review: its links, rank and routes are new facts in the catalogue.",
         fix: "Nothing to fix; check the entry.";
@@ -231,14 +261,20 @@ codes! {
         why: "Links in the docs pages and the OpenAPI document move.",
         fix: "Nothing to fix; check that the new page is the right one.";
     AuthTypeChanged = "WF423", "auth type changed (notable)",
-        why: "The way a service or route authenticates decides which secrets deployments hold.",
-        fix: "Nothing to fix; check the route's secret requirements match the new scheme.";
+        why: "The way a service authenticates decides which secrets deployments hold. A route's `auth` changing is WF415, which is breaking.",
+        fix: "Nothing to fix; check the routes' secret requirements match the new scheme.";
     ConfidenceLowered = "WF424", "confidence lowered (notable)",
         why: "Less trust in an entry's facts is worth a reviewer's attention.",
         fix: "Nothing to fix; say why in the notes.";
     RouteAdded = "WF425", "route added (notable)",
         why: "A new route of an existing service is a new operation callers can use.",
         fix: "Nothing to fix; check the route's contract.";
+    OAuthScopeAdded = "WF426", "OAuth scope added (notable)",
+        why: "Connections authorized from now on ask the user for more access; connections authorized before lack the scope until they are authorized again.",
+        fix: "Nothing to fix; tell users of existing connections to authorize them again if a route needs the new scope.";
+    OAuthAdded = "WF427", "service's `oauth2` block added (notable)",
+        why: "The service can now be connected through OAuth: a deployment needs the client id and secret and a connection key before it can create connections.",
+        fix: "Nothing to fix; check the endpoints and scopes against the provider's docs.";
     NotesChanged = "WF440", "notes changed (cosmetic)",
         why: "Notes are free text; they change nothing callers rely on.",
         fix: "Nothing to fix.";
@@ -328,9 +364,13 @@ pub(crate) fn class_of(code: Code) -> Option<ChangeClass> {
         | OutputFieldRemoved
         | OutputTypeChanged
         | ServiceRemoved
-        | ServiceIdChanged => ChangeClass::Breaking,
+        | ServiceIdChanged
+        | OAuthEndpointChanged
+        | OAuthScopeRemoved
+        | OAuthRemoved
+        | RouteAuthChanged => ChangeClass::Breaking,
         ServiceAdded | RankChanged | DocsUrlChanged | AuthTypeChanged | ConfidenceLowered
-        | RouteAdded => ChangeClass::Notable,
+        | RouteAdded | OAuthScopeAdded | OAuthAdded => ChangeClass::Notable,
         NotesChanged | ReasonChanged => ChangeClass::Cosmetic,
         _ => return None,
     })

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::model::Registry;
+use crate::model::{AuthType, Registry};
 use crate::render::{REGENERATE_COMMAND, markdown};
 
 /// The file name beside the pages.
@@ -89,5 +89,92 @@ pub(crate) fn render(registry: &Registry, docs_dir: &Path) -> String {
         }
         out.push('\n');
     }
+    oauth_apps(&mut out, registry);
     out
+}
+
+/// `## OAuth connections`: a line per service with an `oauth2` block (its endpoints, scopes and
+/// client variables), and one under it per route whose `auth` is `oauth2`. Nothing when no
+/// service has a block.
+fn oauth_apps(out: &mut String, registry: &Registry) {
+    let mut apps = registry
+        .services
+        .iter()
+        .filter_map(|s| s.oauth2.as_ref().map(|app| (s, app)))
+        .peekable();
+    if apps.peek().is_none() {
+        return;
+    }
+    out.push_str(
+        "\n## OAuth connections\n\nThe server runs each app's authorization code flow and keeps \
+         the tokens; a call to a route below names its connection in the `workerflow-connection` \
+         header (or `connection` beside `body` in the envelope), never a token.\n\n",
+    );
+    for (service, app) in apps {
+        out.push_str("- ");
+        markdown::escape_into(out, &service.connector_name, false);
+        out.push_str(" (");
+        markdown::code_span_into(out, &service.id);
+        out.push_str("): authorize at ");
+        out.push_str(&markdown::link(
+            &app.authorization_url,
+            &app.authorization_url,
+        ));
+        out.push_str(", tokens at ");
+        out.push_str(&markdown::link(&app.token_url, &app.token_url));
+        if let Some(url) = &app.revocation_url {
+            out.push_str(", revoke at ");
+            out.push_str(&markdown::link(url, url));
+        }
+        out.push_str("; scopes: ");
+        if app.scopes.is_empty() {
+            out.push_str("none");
+        }
+        for (i, scope) in app.scopes.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            markdown::code_span_into(out, scope);
+        }
+        if app.pkce {
+            out.push_str("; PKCE");
+        }
+        out.push_str("; client id ");
+        names_into(out, &app.client_id.any_of);
+        out.push_str(", secret ");
+        names_into(out, &app.client_secret.any_of);
+        out.push('\n');
+        for route in service
+            .routes()
+            .iter()
+            .filter(|r| r.auth == Some(AuthType::Oauth2))
+        {
+            out.push_str("  - ");
+            markdown::code_span_into(out, &route.id);
+            out.push_str(": callers ");
+            let fallback: Vec<&str> = route
+                .secrets
+                .iter()
+                .filter(|s| s.unless_connection)
+                .flat_map(|s| s.any_of.iter().map(String::as_str))
+                .collect();
+            if fallback.is_empty() {
+                out.push_str("must name a connection");
+            } else {
+                out.push_str("may name a connection; without one it uses ");
+                names_into(out, &fallback);
+            }
+            out.push('\n');
+        }
+    }
+}
+
+/// Environment names as code spans joined with ` or `.
+fn names_into(out: &mut String, names: &[impl AsRef<str>]) {
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" or ");
+        }
+        markdown::code_span_into(out, name.as_ref());
+    }
 }

@@ -33,7 +33,8 @@ pub struct Registry {
 pub struct ChangeNote {
     /// The change's code, such as `WF401`.
     pub code: String,
-    /// What changed, as `diff` prints it: a service id, a route id, `ROUTE:LABEL`, `ROUTE:NAME` or `ROUTE.input.FIELD`.
+    /// What changed, as `diff` prints it: a service id, a route id, `ROUTE:LABEL`, `ROUTE:NAME`,
+    /// `ROUTE.input.FIELD`, `SERVICE:SCOPE` or `SERVICE.oauth2.tokenUrl`.
     pub subject: String,
     /// Why the change was made.
     pub reason: String,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Registry, RequestType, Route};
+use crate::model::{AuthType, OAuth2, Registry, RequestType, Route, Service};
 
 /// The file name beside the two pages.
 pub(crate) const FILE_NAME: &str = "openapi.json";
@@ -121,7 +121,52 @@ fn route_components(route: &Route) -> impl Iterator<Item = Component<'_>> {
     input.into_iter().chain(output)
 }
 
-fn operation(route: &Route, service: &str) -> Value {
+/// The name of a service's OAuth 2.0 security scheme in `components/securitySchemes`.
+fn oauth_scheme_name(service: &Service) -> String {
+    format!("oauth2_{}", service.id)
+}
+
+/// A service's OAuth 2.0 security scheme: the authorization code flow of its `oauth2` block.
+fn oauth_scheme(service: &Service, app: &OAuth2) -> Value {
+    let scopes: Map<String, Value> = app
+        .scopes
+        .iter()
+        .map(|scope| (scope.clone(), Value::String(String::new())))
+        .collect();
+    json!({
+        "type": "oauth2",
+        "description": format!(
+            "{}'s OAuth 2.0 app. The server runs the flow (`POST /api/connections`, then `GET /oauth/callback`) and holds and refreshes the tokens; a call names its connection in the `workerflow-connection` header and never sends a provider token.",
+            service.connector_name
+        ),
+        "flows": {"authorizationCode": {
+            "authorizationUrl": app.authorization_url,
+            "tokenUrl": app.token_url,
+            "refreshUrl": app.token_url,
+            "scopes": scopes,
+        }},
+    })
+}
+
+/// The `workerflow-connection` header of a route whose `auth` is `oauth2`: required unless a
+/// secret stands in for a connection (`unlessConnection`).
+fn connection_parameter(route: &Route) -> Value {
+    let fallback = route.secrets.iter().any(|s| s.unless_connection);
+    let description = if fallback {
+        "The OAuth connection whose access token the call uses. Without one the route uses its `unlessConnection` secret."
+    } else {
+        "The OAuth connection whose access token the call uses."
+    };
+    json!({
+        "name": "workerflow-connection",
+        "in": "header",
+        "required": !fallback,
+        "description": description,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+    })
+}
+
+fn operation(route: &Route, service: &Service) -> Value {
     let input_name = format!("{}_input", route.id);
     let output_name = format!("{}_output", route.id);
     let input = route.input.as_ref().map_or_else(
@@ -252,12 +297,26 @@ fn operation(route: &Route, service: &str) -> Value {
         "operationId": route.id,
         "summary": route.summary,
         "description": description,
-        "tags": [service],
+        "tags": [service.connector_name],
         "requestBody": {"required": true, "content": {"application/json": request_content(input, request_examples)}},
         "responses": Value::Object(sorted.into_iter().collect()),
     });
     if let Some(url) = &route.docs_url {
         op["externalDocs"] = json!({"description": "The provider's API", "url": url});
+    }
+    // The rules make an `oauth2` route's service have the block; without one the route is
+    // described as any other.
+    if route.auth == Some(AuthType::Oauth2)
+        && let Some(app) = &service.oauth2
+    {
+        op["parameters"] = json!([connection_parameter(route)]);
+        let with_connection = json!({"bearer": [], oauth_scheme_name(service): app.scopes});
+        // With a fallback secret, a call naming no connection is the bearer alone.
+        op["security"] = if route.secrets.iter().any(|s| s.unless_connection) {
+            json!([with_connection, {"bearer": []}])
+        } else {
+            json!([with_connection])
+        };
     }
     op
 }
@@ -329,23 +388,31 @@ impl Serialize for Paths<'_> {
                               "401": error_response("Missing or wrong bearer token.")}}}),
         )?;
         for (service, route) in self.0.routes() {
-            let op = operation(route, &service.connector_name);
+            let op = operation(route, service);
             map.serialize_entry(&format!("/api/{}", route.id), &json!({ "post": op }))?;
         }
         map.end()
     }
 }
 
-/// `components`: the bearer scheme and the schemas, the contract ones borrowed.
+/// `components`: the bearer scheme, an OAuth 2.0 scheme per service with an `oauth2` block, and
+/// the schemas, the contract ones borrowed.
 struct Components<'a>(&'a Registry);
 
 impl Serialize for Components<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry(
-            "securitySchemes",
-            &json!({"bearer": {"type": "http", "scheme": "bearer"}}),
-        )?;
+        let mut schemes = Map::new();
+        schemes.insert(
+            "bearer".to_owned(),
+            json!({"type": "http", "scheme": "bearer"}),
+        );
+        for service in &self.0.services {
+            if let Some(app) = &service.oauth2 {
+                schemes.insert(oauth_scheme_name(service), oauth_scheme(service, app));
+            }
+        }
+        map.serialize_entry("securitySchemes", &schemes)?;
         map.serialize_entry("schemas", &Schemas(self.0))?;
         map.end()
     }

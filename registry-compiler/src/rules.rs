@@ -22,6 +22,7 @@ mod contract;
 mod date;
 mod ids;
 mod names;
+mod oauth;
 mod routes;
 mod secrets;
 mod text;
@@ -105,6 +106,7 @@ fn visit<'src>(
     crate::numbers::check_service(document, index, numbers, &|| service.place(), out);
     visited.name = name.key;
     urls::check(&service, out);
+    oauth::check(&service, out);
     let routes = routes::check(&service, compiled, out);
     // Most services have no route: an empty box is not allocated.
     if !routes.is_empty() {
@@ -301,6 +303,7 @@ pub(super) struct ServiceFields {
     pub score: Option<NodeId>,
     pub sources: Option<NodeId>,
     pub runtime: Option<NodeId>,
+    pub oauth2: Option<NodeId>,
     pub urls: [Option<NodeId>; URL_FIELDS.len()],
 }
 
@@ -317,6 +320,7 @@ impl ServiceFields {
                 "bestBaseLinkScore" => &mut fields.score,
                 "sources" => &mut fields.sources,
                 "runtime" => &mut fields.runtime,
+                "oauth2" => &mut fields.oauth2,
                 other => match URL_FIELDS.iter().position(|f| *f == other) {
                     Some(n) => &mut fields.urls[n],
                     None => continue,

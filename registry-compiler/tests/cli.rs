@@ -266,3 +266,46 @@ fn help_is_complete() {
         insta::assert_snapshot!(format!("help__{name}_--help"), text(&output.stdout));
     }
 }
+
+/// A registry with an OAuth 2.0 app and a route taking a connection (`valid/oauth2.json`) is
+/// valid, with no warning.
+#[test]
+fn oauth_fixture_is_valid() {
+    let output = run_in(&fixtures(), &["check", "valid/oauth2.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).trim(),
+        "ok: 3 services, 3 runtime routes"
+    );
+    assert!(text(&output.stderr).is_empty(), "{}", text(&output.stderr));
+
+    // llms.txt: a line per OAuth app, one per route taking a connection.
+    let out = std::env::temp_dir().join(format!("wf-cli-oauth-{}", std::process::id()));
+    let out_arg = out.to_str().expect("a UTF-8 temp dir");
+    let build = run_in(
+        &fixtures(),
+        &["build", "--registry", "valid/oauth2.json", "--out", out_arg],
+    );
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build.stderr));
+    let llms = std::fs::read_to_string(out.join("llms.txt")).expect("llms.txt");
+    let _ = std::fs::remove_dir_all(&out);
+    let start = llms.find("## OAuth connections").expect("an OAuth section");
+    insta::assert_snapshot!("llms_oauth", &llms[start..]);
+}
+
+/// `explain` of each OAuth 2.0 code: the rules (WF324 to WF329) and the changes `diff` reports
+/// (WF412 to WF415, WF426, WF427).
+#[test]
+fn explain_oauth_codes() {
+    for code in [
+        "WF324", "WF325", "WF326", "WF327", "WF328", "WF329", "WF412", "WF413", "WF414", "WF415",
+        "WF426", "WF427",
+    ] {
+        let output = run_in(&fixtures(), &["explain", code]);
+        assert_eq!(output.status.code(), Some(0), "{code}");
+        insta::assert_snapshot!(
+            format!("explain__{}", code.to_lowercase()),
+            text(&output.stdout)
+        );
+    }
+}

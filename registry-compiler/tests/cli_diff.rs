@@ -246,7 +246,7 @@ fn revisions_of_a_git_repository() {
     let report = json(&between);
     assert_eq!(report["base"], "HEAD~1:connector-registry/services.json");
     assert_eq!(report["head"], "HEAD:connector-registry/services.json");
-    assert_eq!(report["unacknowledged"], 10, "{report:#}");
+    assert_eq!(report["unacknowledged"], 15, "{report:#}");
     let against_working = run_in(repo.path(), &["diff", "HEAD~1", "--format", "json"]);
     assert_eq!(against_working.status.code(), Some(1));
     assert_eq!(
@@ -272,13 +272,13 @@ fn revisions_of_a_git_repository() {
     assert_eq!(default.status.code(), Some(0), "{}", shown(&default));
     assert_eq!(
         text(&default.stdout),
-        "diff: 11 breaking, 6 notable, 3 cosmetic\n",
+        "diff: 16 breaking, 8 notable, 3 cosmetic\n",
         "{}",
         shown(&default)
     );
     let from_base = run_in(repo.path(), &["diff", "HEAD~2", "--format", "json"]);
     assert_eq!(from_base.status.code(), Some(0), "{}", shown(&from_base));
-    assert_eq!(json(&from_base)["breaking"], 11);
+    assert_eq!(json(&from_base)["breaking"], 16);
 
     let unknown = run_in(repo.path(), &["diff", "no-such-revision"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", shown(&unknown));
@@ -313,7 +313,7 @@ fn acknowledgements_are_the_docs_changelog() {
         html.contains("<h2 id=\"changelog\">Changelog</h2>"),
         "{html}"
     );
-    assert_eq!(html.matches("<section class=\"change\">").count(), 11);
+    assert_eq!(html.matches("<section class=\"change\">").count(), 16);
 
     let before = std::fs::read_to_string(repo.path().join("connector-registry/services.json"))
         .expect("registry");

@@ -459,3 +459,67 @@ fn route_sections_for_a_small_registry() {
     let end = html.find("</main>").expect("the end of main");
     insta::assert_snapshot!("route_sections_html", &html[start..end]);
 }
+
+const OAUTH: &str = include_str!("fixtures/valid/oauth2.json");
+
+/// A service's OAuth app and a route taking a connection: the OAuth apps section of both
+/// pages, the route's auth and its `unlessConnection` secret, the OpenAPI security scheme and
+/// the `workerflow-connection` header.
+#[test]
+fn oauth_app_in_every_output() {
+    let registry = Registry::from_str(OAUTH).expect("the fixture is a valid registry");
+    let markdown = render(registry.clone(), OAUTH, Page::Markdown);
+    let start = markdown
+        .find("## OAuth apps")
+        .expect("an OAuth apps section");
+    let end = markdown.find("## Summary").expect("a summary");
+    insta::assert_snapshot!("oauth_apps_markdown", &markdown[start..end]);
+    assert!(markdown.contains(
+        "| [HubSpot](#hubspot) | `hubspot_contact_upsert` | sync | HubSpot access token: `HUBSPOT_ACCESS_TOKEN` (only without a connection) | oauth2 |"
+    ));
+    assert!(markdown.contains("- OAuth 2.0 app: [HubSpot OAuth app](#oauth-hubspot)\n"));
+    assert!(markdown.contains(
+        "- Auth: oauth2 (callers name a connection in the `workerflow-connection` header; [HubSpot OAuth app](#oauth-hubspot))\n"
+    ));
+
+    let html = render(registry.clone(), OAUTH, Page::Html);
+    let start = html
+        .find("<h2 id=\"oauth-apps\">")
+        .expect("an OAuth apps section");
+    let end = html.find("</main>").expect("the end of main");
+    insta::assert_snapshot!("oauth_apps_html", &html[start..end]);
+    assert!(html.contains(
+        "<li>Secrets: HubSpot access token: <code>HUBSPOT_ACCESS_TOKEN</code> (only without a connection)</li>"
+    ));
+    assert!(html.contains("\"HubSpot access token (only without a connection)\""));
+
+    let openapi: serde_json::Value =
+        serde_json::from_str(&workerflow_registry::internals::render_openapi(&registry))
+            .expect("JSON");
+    insta::assert_snapshot!(
+        "oauth_openapi_scheme",
+        serde_json::to_string_pretty(&openapi["components"]["securitySchemes"]).expect("JSON")
+    );
+    let operation = &openapi["paths"]["/api/hubspot_contact_upsert"]["post"];
+    assert_eq!(
+        operation["security"],
+        serde_json::json!([
+            {"bearer": [], "oauth2_hubspot": ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write"]},
+            {"bearer": []}
+        ])
+    );
+    assert_eq!(operation["parameters"][0]["name"], "workerflow-connection");
+    assert_eq!(operation["parameters"][0]["in"], "header");
+    assert_eq!(operation["parameters"][0]["required"], false);
+    // Routes without `auth: oauth2` keep the document's bearer security.
+    let other = &openapi["paths"]["/api/slack_message"]["post"];
+    assert!(other.get("security").is_none() && other.get("parameters").is_none());
+
+    // The same registry without any OAuth app renders no OAuth section at all.
+    let mut plain = registry;
+    for service in &mut plain.services {
+        service.oauth2 = None;
+    }
+    assert!(!render(plain.clone(), OAUTH, Page::Markdown).contains("OAuth app"));
+    assert!(!render(plain, OAUTH, Page::Html).contains("oauth-apps"));
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::Code;
 use crate::codes::{ChangeClass as Class, class_of};
 use crate::load::pointer_segment;
-use crate::model::{Registry, Route};
+use crate::model::{AuthType, OAuth2, Registry, Route};
 
 use super::{Change, Side, Version};
 
@@ -23,9 +23,11 @@ impl Differ<'_> {
             Side::Base => self.base,
             Side::Head => self.head,
         };
-        // A removed member is shown by its key: its value may span many lines.
+        // A removed or added member is shown by its key: its value may span many lines.
         let span = match (code, version.document.resolve(&pointer)) {
-            (Code::OutputFieldRemoved, Some(id)) => version.document.key_span(id),
+            (Code::OutputFieldRemoved | Code::OAuthRemoved | Code::OAuthAdded, Some(id)) => {
+                version.document.key_span(id)
+            }
             _ => version.span(&pointer),
         };
         self.out.push(Change {
@@ -221,6 +223,7 @@ fn compare_services(d: &mut Differ<'_>, i: usize, j: usize) {
             at("authType"),
         );
     }
+    compare_oauth(d, i, j);
     // `Confidence` orders High < Medium < Low.
     if h.confidence > b.confidence {
         d.push(
@@ -252,6 +255,79 @@ fn compare_services(d: &mut Differ<'_>, i: usize, j: usize) {
             Side::Head,
             at("bestBaseLinkReason"),
         );
+    }
+}
+
+/// The `oauth2` blocks of a pair of services: the block added or removed, its endpoints, and
+/// its scopes.
+fn compare_oauth(d: &mut Differ<'_>, i: usize, j: usize) {
+    let (bs, hs) = (&d.base.registry.services[i], &d.head.registry.services[j]);
+    let id = hs.id.as_str();
+    let base_at = format!("/services/{}/oauth2", d.base.at(i));
+    let head_at = format!("/services/{}/oauth2", d.head.at(j));
+    let (b, h): (&OAuth2, &OAuth2) = match (&bs.oauth2, &hs.oauth2) {
+        (None, None) => return,
+        (Some(_), None) => {
+            d.push(
+                Code::OAuthRemoved,
+                id,
+                format!("the `oauth2` block of `{id}` was removed"),
+                Side::Base,
+                base_at,
+            );
+            return;
+        }
+        (None, Some(_)) => {
+            d.push(
+                Code::OAuthAdded,
+                id,
+                format!("`{id}` has a new `oauth2` block"),
+                Side::Head,
+                head_at,
+            );
+            return;
+        }
+        (Some(b), Some(h)) => (b, h),
+    };
+    for (field, old, new) in [
+        (
+            "authorizationUrl",
+            &b.authorization_url,
+            &h.authorization_url,
+        ),
+        ("tokenUrl", &b.token_url, &h.token_url),
+    ] {
+        if old != new {
+            d.push(
+                Code::OAuthEndpointChanged,
+                &format!("{id}.oauth2.{field}"),
+                format!("`oauth2.{field}` of `{id}` changed from `{old}` to `{new}`"),
+                Side::Head,
+                format!("{head_at}/{field}"),
+            );
+        }
+    }
+    for (n, scope) in b.scopes.iter().enumerate() {
+        if !h.scopes.contains(scope) {
+            d.push(
+                Code::OAuthScopeRemoved,
+                &format!("{id}:{scope}"),
+                format!("scope `{scope}` removed from the `oauth2` block of `{id}`"),
+                Side::Base,
+                format!("{base_at}/scopes/{n}"),
+            );
+        }
+    }
+    for (n, scope) in h.scopes.iter().enumerate() {
+        if !b.scopes.contains(scope) {
+            d.push(
+                Code::OAuthScopeAdded,
+                &format!("{id}:{scope}"),
+                format!("scope `{scope}` added to the `oauth2` block of `{id}`"),
+                Side::Head,
+                format!("{head_at}/scopes/{n}"),
+            );
+        }
     }
 }
 
@@ -356,19 +432,30 @@ fn compare_route(d: &mut Differ<'_>, (i, k): RouteAt, (j, l): RouteAt) {
             format!("{head_at}/requestType"),
         );
     }
-    if let (Some(old), Some(new)) = (b.auth, h.auth)
-        && old != new
+    // Declaring `auth` where there was none documents the route, unless it brings in or
+    // takes away connections.
+    let oauth = Some(AuthType::Oauth2);
+    if b.auth != h.auth
+        && (b.auth.is_some() && h.auth.is_some() || b.auth == oauth || h.auth == oauth)
     {
+        let auth = |a: Option<AuthType>| {
+            a.map_or_else(|| "none".to_owned(), |a| format!("`{}`", a.as_str()))
+        };
+        let (side, pointer) = if h.auth.is_some() {
+            (Side::Head, format!("{head_at}/auth"))
+        } else {
+            (Side::Base, format!("{base_at}/auth"))
+        };
         d.push(
-            Code::AuthTypeChanged,
+            Code::RouteAuthChanged,
             subject,
             format!(
-                "`auth` of route `{subject}` changed from `{}` to `{}`",
-                old.as_str(),
-                new.as_str()
+                "`auth` of route `{subject}` changed from {} to {}",
+                auth(b.auth),
+                auth(h.auth)
             ),
-            Side::Head,
-            format!("{head_at}/auth"),
+            side,
+            pointer,
         );
     }
     if b.docs_url != h.docs_url {

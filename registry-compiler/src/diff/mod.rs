@@ -41,7 +41,8 @@ pub(crate) struct Change {
     pub code: Code,
     pub class: Class,
     /// What changed, as acknowledgements name it: a service id, a route id, `ROUTE:LABEL`,
-    /// `ROUTE:NAME`, `ROUTE.input.FIELD`, `ROUTE.output.FIELD` or `registry`.
+    /// `ROUTE:NAME`, `ROUTE.input.FIELD`, `ROUTE.output.FIELD`, `SERVICE:SCOPE`,
+    /// `SERVICE.oauth2.tokenUrl`, `SERVICE.oauth2.authorizationUrl` or `registry`.
     pub subject: String,
     pub message: String,
     pub side: Side,
@@ -404,6 +405,62 @@ mod tests {
                 (Code::OutputFieldRemoved, "a_x.output.gone".to_owned()),
                 (Code::OutputTypeChanged, "a_x.output.id".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn oauth_apps_and_route_auth() {
+        let app = |token: &str, scopes: &str| {
+            format!(
+                r#", "oauth2": {{"authorizationUrl": "https://a.example.com/authorize", "tokenUrl": "{token}",
+                "scopes": [{scopes}], "pkce": true, "clientAuth": "client_secret_basic", "rotatesRefreshTokens": false,
+                "clientId": {{"label": "id", "anyOf": ["A_CLIENT_ID"]}}, "clientSecret": {{"label": "secret", "anyOf": ["A_CLIENT_SECRET"]}},
+                "sources": ["https://a.example.com/oauth"]}}"#
+            )
+        };
+        let routes = |auth: Option<&str>| {
+            let auth = auth.map_or_else(String::new, |a| format!(r#", "auth": "{a}""#));
+            format!(
+                r#", "runtime": {{"routes": [{{"id": "a_x", "summary": "X.", "requestType": "sync"{auth}, "secrets": []}}]}}"#
+            )
+        };
+        let with = |oauth: &str, auth: Option<&str>| {
+            registry(&service("a", 1, &format!("{oauth}{}", routes(auth))), "")
+        };
+        let base = with(
+            &app("https://a.example.com/token", r#""read", "admin""#),
+            None,
+        );
+        let head = with(
+            &app("https://a.example.com/v2/token", r#""read", "write""#),
+            Some("oauth2"),
+        );
+        assert_eq!(
+            codes(&base, &head),
+            vec![
+                (Code::OAuthEndpointChanged, "a.oauth2.tokenUrl".to_owned()),
+                (Code::OAuthScopeRemoved, "a:admin".to_owned()),
+                (Code::RouteAuthChanged, "a_x".to_owned()),
+                (Code::OAuthScopeAdded, "a:write".to_owned()),
+            ]
+        );
+        // Declaring a route's auth where there was none documents it, unless it is oauth2;
+        // changing a declared one is breaking.
+        let plain = with("", None);
+        assert!(codes(&plain, &with("", Some("api_key"))).is_empty());
+        assert_eq!(
+            codes(&with("", Some("api_key")), &with("", Some("token"))),
+            vec![(Code::RouteAuthChanged, "a_x".to_owned())]
+        );
+        // The block added, then removed.
+        let app = app("https://a.example.com/token", r#""read""#);
+        assert_eq!(
+            codes(&plain, &with(&app, None)),
+            vec![(Code::OAuthAdded, "a".to_owned())]
+        );
+        assert_eq!(
+            codes(&with(&app, None), &plain),
+            vec![(Code::OAuthRemoved, "a".to_owned())]
         );
     }
 

@@ -7,8 +7,8 @@ use std::fmt::{self, Write as _};
 use serde_json::Value;
 
 use super::links::{self, route_anchor};
-use super::markdown;
-use crate::model::{Example, Registry, RequestType, Route, Service, SettingKind};
+use super::{markdown, oauth};
+use crate::model::{AuthType, Example, Registry, RequestType, Route, Service, SettingKind};
 
 /// Above this many routes the HTML page's route sections are `<noscript>` text that its script
 /// shows one at a time, when a link names one: 500 sections are ~1 MB of page to style and lay
@@ -149,6 +149,11 @@ pub(super) fn write_markdown(
         let _ = write!(out, "\n- Request type: {}", route.request_type.as_str());
         let auth = route.auth.unwrap_or(service.auth_type);
         let _ = write!(out, "\n- Auth: {}", auth.as_str());
+        if route.auth == Some(AuthType::Oauth2) && service.oauth2.is_some() {
+            out.push_str(" (callers name a connection in the `workerflow-connection` header; [");
+            esc(&mut out, &service.connector_name);
+            let _ = write!(out, " OAuth app](#{}))", oauth::oauth_anchor(&service.id));
+        }
         out.push_str("\n- Provider docs: ");
         match &route.docs_url {
             Some(url) => out.push_str(&markdown::link(url, url)),
@@ -163,6 +168,9 @@ pub(super) fn write_markdown(
             out.push_str(": ");
             let names: Vec<String> = secret.any_of.iter().map(|n| format!("`{n}`")).collect();
             out.push_str(&names.join(" or "));
+            if secret.unless_connection {
+                let _ = write!(out, " ({})", oauth::ONLY_WITHOUT_CONNECTION);
+            }
         }
         if route.secrets.is_empty() {
             out.push_str("none");
@@ -269,9 +277,18 @@ pub(super) fn write_html(
             esc(&route.summary)
         );
         let auth = route.auth.unwrap_or(service.auth_type);
+        let connection = if route.auth == Some(AuthType::Oauth2) && service.oauth2.is_some() {
+            format!(
+                " (callers name a connection in the <code>workerflow-connection</code> header; <a href=\"#{}\">{} OAuth app</a>)",
+                oauth::oauth_anchor(&service.id),
+                esc(&service.connector_name)
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "<li>Service: {}</li>\n<li>Request type: {}</li>\n<li>Auth: {}</li>\n<li>Provider docs: {}</li>\n",
+            "<li>Service: {}</li>\n<li>Request type: {}</li>\n<li>Auth: {}{connection}</li>\n<li>Provider docs: {}</li>\n",
             esc(&service.connector_name),
             route.request_type.as_str(),
             auth.as_str(),
@@ -289,7 +306,12 @@ pub(super) fn write_html(
                     .iter()
                     .map(|n| format!("<code>{}</code>", esc(n)))
                     .collect();
-                format!("{}: {}", esc(&s.label), names.join(" or "))
+                let only = if s.unless_connection {
+                    format!(" ({})", oauth::ONLY_WITHOUT_CONNECTION)
+                } else {
+                    String::new()
+                };
+                format!("{}: {}{only}", esc(&s.label), names.join(" or "))
             })
             .collect();
         let _ = writeln!(

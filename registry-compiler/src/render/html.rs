@@ -296,7 +296,8 @@ fn shared_fields<'a>(s: &'a Service, note: &mut impl FnMut(&'a str, bool)) {
     for route in s.routes() {
         note(route.request_type.as_str(), false);
         note(&route.summary, false);
-        for secret in &route.secrets {
+        // A label marked `unlessConnection` is written with its mark, never shared.
+        for secret in route.secrets.iter().filter(|s| !s.unless_connection) {
             note(&secret.label, false);
         }
         if let Some(auth) = route.auth {
@@ -407,7 +408,17 @@ fn island_row(out: &mut String, s: &Service, strings: &SharedStrings<'_>) {
                 out.push(',');
             }
             out.push('[');
-            strings.write(out, &secret.label);
+            if secret.unless_connection {
+                // The script shows the label as it is: the mark travels in it.
+                let label = format!(
+                    "{} ({})",
+                    secret.label,
+                    super::oauth::ONLY_WITHOUT_CONNECTION
+                );
+                json_string_into(out, &label);
+            } else {
+                strings.write(out, &secret.label);
+            }
             out.push_str(",[");
             for (k, name) in secret.any_of.iter().enumerate() {
                 if k > 0 {

@@ -297,8 +297,20 @@ fn section(out: &mut String, s: &Service) {
         out.push_str(route.request_type.as_str());
         out.push_str("): ");
         escape_into(out, &route.summary, false);
+        if let Some(auth) = route.auth {
+            out.push_str(" Auth: ");
+            out.push_str(auth.as_str());
+            out.push('.');
+        }
         out.push_str(" Secrets: ");
         secrets(out, route, " (", ")");
+    }
+    if s.oauth2.is_some() {
+        out.push_str("\n- OAuth 2.0 app: [");
+        escape_into(out, &s.connector_name, false);
+        out.push_str(" OAuth app](#");
+        out.push_str(&super::oauth::oauth_anchor(&s.id));
+        out.push(')');
     }
     out.push_str("\n- Sources: ");
     for (i, url) in s.sources.iter().enumerate() {
@@ -332,6 +344,11 @@ fn secrets(out: &mut String, route: &Route, open: &str, close: &str) {
             code_span_into(out, name);
         }
         out.push_str(close);
+        if secret.unless_connection {
+            out.push_str(" (");
+            out.push_str(super::oauth::ONLY_WITHOUT_CONNECTION);
+            out.push(')');
+        }
     }
 }
 

@@ -25,6 +25,7 @@ mod contract;
 pub(crate) mod html;
 pub(crate) mod links;
 pub(crate) mod markdown;
+mod oauth;
 
 use std::fmt;
 use std::io::Write;
@@ -234,6 +235,12 @@ impl Renderer {
         env.add_filter("md_sections", |list: Value| {
             services(&list).map(|l| Value::from_object(Rows::MarkdownSections(l)))
         });
+        env.add_filter("md_oauth_apps", |list: Value| {
+            services(&list).map(|l| Value::from_object(Rows::MarkdownOAuth(l)))
+        });
+        env.add_filter("html_oauth_apps", |list: Value| {
+            services(&list).map(|l| Value::from_object(Rows::HtmlOAuth(l)))
+        });
         env.add_filter("md_route_rows", |list: Value| {
             let routes = list.downcast_object::<RouteList>().ok_or_else(|| {
                 Error::new(ErrorKind::InvalidOperation, "md_route_rows takes `routes`")
@@ -410,6 +417,8 @@ enum Rows {
     MarkdownRoutes(Arc<RouteList>),
     MarkdownRouteSections(Arc<RouteList>),
     HtmlRouteSections(Arc<RouteList>),
+    MarkdownOAuth(Arc<ServiceList>),
+    HtmlOAuth(Arc<ServiceList>),
 }
 
 impl Object for Rows {
@@ -430,6 +439,8 @@ impl Object for Rows {
             Rows::MarkdownRoutes(r) => markdown::write_route_rows(f, r.registry(), r.routes()),
             Rows::MarkdownRouteSections(r) => contract::write_markdown(f, r.registry(), r.routes()),
             Rows::HtmlRouteSections(r) => contract::write_html(f, r.registry(), r.routes()),
+            Rows::MarkdownOAuth(l) => oauth::write_markdown(f, l.registry(), l.order()),
+            Rows::HtmlOAuth(l) => oauth::write_html(f, l.registry(), l.order()),
         }
     }
 }
