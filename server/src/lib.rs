@@ -46,6 +46,7 @@ mod api;
 mod auth;
 pub mod cli;
 mod conn;
+pub mod connections;
 mod error;
 mod jobs;
 mod limits;
