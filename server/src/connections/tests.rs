@@ -1,0 +1,646 @@
+//! The connections against the fake provider: flows, refresh (once, however many ask), bad
+//! answers, revocation and re-encryption, on memory, SQLite (two instances on one file) and
+//! PostgreSQL (two instances, two pools, one database).
+
+use std::sync::Arc;
+
+use workerflow_runtime::{
+    AuthType, ClientAuth, ConnectionError, ConnectionName, ConnectionStore, MapSecrets, OAuthApp,
+    SecretRequirement, SecretValue, ServiceSpec, TokenRequest, TraceId,
+};
+use workerflow_test_support::oauth_provider::{self, FakeProvider, Scripted};
+
+use super::*;
+use crate::store::JobStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::store::StoreLocation;
+
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_B: &str = "HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+
+static APP: OAuthApp = OAuthApp {
+    authorization_url: "https://provider.invalid/authorize",
+    token_url: "https://provider.invalid/token",
+    revocation_url: Some("https://provider.invalid/revoke"),
+    scopes: &["crm.objects.contacts.write", "oauth"],
+    scope_separator: " ",
+    pkce: true,
+    client_auth: ClientAuth::ClientSecretBasic,
+    authorization_params: &[("optional_scope", "extra")],
+    rotates_refresh_tokens: true,
+    refresh_buffer_seconds: 300,
+    client_id: SecretRequirement::new("Fake client id", &["FAKE_CLIENT_ID"]),
+    client_secret: SecretRequirement::new("Fake client secret", &["FAKE_CLIENT_SECRET"]),
+};
+
+static SERVICE: ServiceSpec = ServiceSpec {
+    id: "fake",
+    name: "Fake",
+    auth_type: AuthType::Oauth2,
+    docs_url: None,
+    oauth2: Some(&APP),
+};
+
+static OTHER: ServiceSpec = ServiceSpec {
+    id: "other",
+    name: "Other",
+    auth_type: AuthType::Oauth2,
+    docs_url: None,
+    oauth2: Some(&APP),
+};
+
+fn secrets(provider: &FakeProvider) -> Arc<MapSecrets> {
+    Arc::new(
+        MapSecrets::new()
+            .with("FAKE_CLIENT_ID", oauth_provider::CLIENT_ID)
+            .with("FAKE_CLIENT_SECRET", oauth_provider::CLIENT_SECRET)
+            .with(
+                "WORKERFLOW_OAUTH_FAKE_AUTHORIZATION_URL",
+                provider.authorization_url(),
+            )
+            .with("WORKERFLOW_OAUTH_FAKE_TOKEN_URL", provider.token_url())
+            .with(
+                "WORKERFLOW_OAUTH_FAKE_REVOCATION_URL",
+                provider.revocation_url(),
+            ),
+    )
+}
+
+fn keys(list: &str) -> KeyRing {
+    KeyRing::from_list(list).expect("valid keys")
+}
+
+async fn open(jobs: &JobStore, provider: &FakeProvider, key_list: &str) -> Connections {
+    Connections::open(jobs, keys(key_list), secrets(provider), [&SERVICE, &OTHER])
+        .await
+        .expect("connections open")
+}
+
+const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
+
+/// The callback the provider's approval redirects to.
+async fn approve(provider: &Arc<FakeProvider>, url: &str) -> Callback {
+    let (provider, url) = (Arc::clone(provider), url.to_owned());
+    let location = tokio::task::spawn_blocking(move || provider.approve(&url))
+        .await
+        .expect("approve");
+    let query = location.split_once('?').map_or("", |(_, query)| query);
+    let mut callback = Callback::default();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = Some(value.into_owned());
+        match &*name {
+            "state" => callback.state = value,
+            "code" => callback.code = value,
+            "error" => callback.error = value,
+            "error_description" => callback.error_description = value,
+            _ => {}
+        }
+    }
+    callback
+}
+
+async fn authorize(connections: &Connections, provider: &Arc<FakeProvider>, name: &str) {
+    let name = ConnectionName::new(name).expect("name");
+    let start = connections
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("flow starts");
+    let callback = approve(provider, &start.authorization_url).await;
+    connections
+        .finish_flow(callback)
+        .await
+        .expect("flow finishes");
+}
+
+async fn token(
+    connections: &Connections,
+    name: &str,
+    rejected: Option<&SecretValue>,
+) -> Result<SecretValue, ConnectionError> {
+    let name = ConnectionName::new(name).expect("name");
+    let trace = TraceId::generate();
+    connections
+        .access_token(TokenRequest {
+            service: &SERVICE,
+            connection: &name,
+            route: "fake_route",
+            trace_id: &trace,
+            rejected,
+        })
+        .await
+}
+
+fn provider() -> Arc<FakeProvider> {
+    Arc::new(FakeProvider::start())
+}
+
+fn memory() -> JobStore {
+    JobStore::memory(16)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_creates_a_connection_whose_token_is_served_until_it_expires() {
+    let provider = provider();
+    let jobs = memory();
+    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    let name = ConnectionName::new("acme").expect("name");
+    let start = connections
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("flow starts");
+    let url = &start.authorization_url;
+    for part in [
+        "response_type=code",
+        "client_id=workerflow-fake-client",
+        "scope=crm.objects.contacts.write+oauth",
+        "code_challenge_method=S256",
+        "optional_scope=extra",
+    ] {
+        assert!(url.contains(part), "{url} lacks {part}");
+    }
+    assert!(!format!("{start:?}").contains("state"), "{start:?}");
+    let callback = approve(&provider, url).await;
+    let info = connections.finish_flow(callback).await.expect("finishes");
+    assert_eq!(
+        (info.name.as_str(), info.state.as_str()),
+        ("acme", "active")
+    );
+    assert_eq!(provider.pkce_exchanges(), 1);
+    let first = token(&connections, "acme", None).await.expect("a token");
+    assert!(provider.access_token_live(first.expose()));
+    assert_eq!(provider.refresh_requests(), 0);
+    // Listings never show a token.
+    let listed = connections.list().await.expect("list");
+    let shown = serde_json::to_string(&listed[0].to_json()).expect("json");
+    for issued in provider
+        .issued_access_tokens()
+        .iter()
+        .chain(&provider.issued_refresh_tokens())
+    {
+        assert!(!shown.contains(issued.as_str()), "{shown}");
+        assert!(!format!("{connections:?}{listed:?}").contains(issued.as_str()));
+    }
+    assert!(shown.contains("\"expiresAt\":\"20"), "{shown}");
+    // The provider refused it: one refresh, the old refresh token is dead after rotation.
+    let second = token(&connections, "acme", Some(&first))
+        .await
+        .expect("refreshed");
+    assert_ne!(first.expose(), second.expose());
+    assert_eq!(provider.refresh_requests(), 1);
+    // A rejected token that is no longer the stored one: no refresh.
+    let third = token(&connections, "acme", Some(&first))
+        .await
+        .expect("stored");
+    assert_eq!(third.expose(), second.expose());
+    assert_eq!(provider.refresh_requests(), 1);
+    // Another service's route may not use it.
+    let trace = TraceId::generate();
+    let other = connections
+        .access_token(TokenRequest {
+            service: &OTHER,
+            connection: &name,
+            route: "other_route",
+            trace_id: &trace,
+            rejected: None,
+        })
+        .await;
+    assert!(
+        matches!(other, Err(ConnectionError::WrongService { .. })),
+        "{other:?}"
+    );
+    let unknown = token(&connections, "nobody", None).await;
+    assert!(
+        matches!(unknown, Err(ConnectionError::Unknown { .. })),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was() {
+    let provider = provider();
+    let jobs = memory();
+    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    authorize(&connections, &provider, "acme").await;
+    let before = connections.get("acme").await.expect("get").expect("exists");
+    // A forged state.
+    let forged = connections
+        .finish_flow(Callback {
+            state: Some("forged".into()),
+            code: Some("code".into()),
+            ..Callback::default()
+        })
+        .await;
+    assert!(
+        matches!(forged, Err(CallbackError::UnknownState)),
+        "{forged:?}"
+    );
+    // A reused state.
+    let name = ConnectionName::new("acme").expect("name");
+    let start = connections
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("starts");
+    let callback = approve(&provider, &start.authorization_url).await;
+    let state = callback.state.clone();
+    connections.finish_flow(callback).await.expect("finishes");
+    let reused = connections
+        .finish_flow(Callback {
+            state,
+            code: Some("x".into()),
+            ..Callback::default()
+        })
+        .await;
+    assert!(
+        matches!(reused, Err(CallbackError::UnknownState)),
+        "{reused:?}"
+    );
+    // No code; a denial; a failed exchange: the connection is unchanged.
+    let current = connections.get("acme").await.expect("get").expect("exists");
+    let start = connections
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("starts");
+    let mut callback = approve(&provider, &start.authorization_url).await;
+    callback.code = None;
+    let missing = connections.finish_flow(callback).await;
+    assert!(
+        matches!(missing, Err(CallbackError::MissingCode { .. })),
+        "{missing:?}"
+    );
+    provider.deny_authorizations(true);
+    let start = connections
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("starts");
+    let callback = approve(&provider, &start.authorization_url).await;
+    let denied = connections.finish_flow(callback).await;
+    assert!(
+        matches!(&denied, Err(CallbackError::Denied { error, .. }) if error == "access_denied"),
+        "{denied:?}"
+    );
+    provider.deny_authorizations(false);
+    let start = connections
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("starts");
+    let callback = approve(&provider, &start.authorization_url).await;
+    provider.respond_next_token_request_with(Scripted::HtmlError);
+    let failed = connections.finish_flow(callback).await;
+    assert!(
+        matches!(failed, Err(CallbackError::Exchange { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(
+        connections.get("acme").await.expect("get"),
+        Some(current.clone())
+    );
+    assert_ne!(before.updated_at, 0);
+    // An unknown service, unset credentials.
+    let unknown = connections.start_flow(&name, "nope", REDIRECT).await;
+    assert!(
+        matches!(unknown, Err(ManageError::UnknownService { .. })),
+        "{unknown:?}"
+    );
+    let bare = Connections::open(
+        &jobs,
+        keys(&format!("k1:{KEY_A}")),
+        Arc::new(MapSecrets::new()),
+        [&SERVICE],
+    )
+    .await
+    .expect("opens");
+    let config = bare
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect_err("no client");
+    assert!(config.to_string().contains("FAKE_CLIENT_ID"), "{config}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_reauth() {
+    let provider = provider();
+    let jobs = memory();
+    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    provider.set_expires_in(0);
+    authorize(&connections, &provider, "acme").await;
+    let before = connections.get("acme").await.expect("get");
+    let answers = [
+        (Scripted::NonJson, "not a JSON object"),
+        (Scripted::MissingAccessToken, "without an access_token"),
+        (
+            Scripted::Redirect("https://elsewhere.invalid/".into()),
+            "redirect (302), which is not followed",
+        ),
+        (Scripted::HtmlError, "answered 500"),
+        (Scripted::HugeBody(200 * 1024), "more than 64 KiB"),
+        (
+            Scripted::Raw {
+                status: 200,
+                content_type: "application/json".into(),
+                body: r#"{"access_token":"at-odd","expires_in":"soon"}"#.into(),
+            },
+            "expires_in",
+        ),
+    ];
+    for (answer, expected) in answers {
+        provider.respond_next_token_request_with(answer.clone());
+        let error = token(&connections, "acme", None).await.expect_err("fails");
+        let shown = format!("{error} {error:?}");
+        assert!(
+            matches!(error, ConnectionError::Refresh { .. }) && shown.contains(expected),
+            "{answer:?}: {shown}"
+        );
+        for issued in provider.issued_refresh_tokens() {
+            assert!(!shown.contains(&issued), "{shown}");
+        }
+        assert!(
+            !shown.contains("at-odd") && !shown.contains("at-huge"),
+            "{shown}"
+        );
+        assert_eq!(
+            connections.get("acme").await.expect("get"),
+            before,
+            "{answer:?}"
+        );
+    }
+    // A string expires_in is a number of seconds.
+    provider.respond_next_token_request_with(Scripted::Raw {
+        status: 200,
+        content_type: "application/json".into(),
+        body: r#"{"access_token":"at-string","expires_in":"3600"}"#.into(),
+    });
+    let odd = token(&connections, "acme", None).await.expect("refreshed");
+    assert_eq!(odd.expose(), "at-string");
+    let info = connections.get("acme").await.expect("get").expect("exists");
+    assert!(info.expires_at.is_some_and(|at| at > now_secs() + 3000));
+    // invalid_grant: needs_reauth, committed; no more requests after it.
+    provider.respond_next_token_request_with(Scripted::InvalidGrant);
+    let error = token(&connections, "acme", Some(&odd))
+        .await
+        .expect_err("dead grant");
+    assert!(
+        matches!(error, ConnectionError::NeedsReauth { .. }),
+        "{error:?}"
+    );
+    let requests = provider.refresh_requests();
+    let again = token(&connections, "acme", None)
+        .await
+        .expect_err("still dead");
+    assert!(
+        matches!(again, ConnectionError::NeedsReauth { .. }),
+        "{again:?}"
+    );
+    assert_eq!(provider.refresh_requests(), requests);
+    let info = connections.get("acme").await.expect("get").expect("exists");
+    assert_eq!(info.state, "needs_reauth");
+    // Authorizing again makes it active.
+    provider.set_expires_in(3600);
+    authorize(&connections, &provider, "acme").await;
+    assert!(token(&connections, "acme", None).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key() {
+    let provider = provider();
+    let jobs = memory();
+    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    authorize(&connections, &provider, "acme").await;
+    authorize(&connections, &provider, "beta").await;
+    let refresh_tokens = provider.issued_refresh_tokens();
+    // Rotation: k2 first, k1 still decrypts.
+    let rotated = Connections::open(
+        &jobs,
+        keys(&format!("k2:{KEY_B},k1:{KEY_A}")),
+        secrets(&provider),
+        [&SERVICE],
+    )
+    .await
+    .expect("opens");
+    // Memory rows live in the first instance only; re-encrypt there with the new ring.
+    let _ = rotated;
+    let connections = Connections {
+        inner: Arc::new(Inner {
+            backend: match &connections.inner.backend {
+                Backend::Memory(rows) => Backend::Memory(rows.clone()),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("memory"),
+            },
+            keys: keys(&format!("k2:{KEY_B},k1:{KEY_A}")),
+            http: connections.inner.http.clone(),
+            secrets: secrets(&provider),
+            services: vec![&SERVICE],
+            flights: std::sync::Mutex::default(),
+            lock_wait: LOCK_WAIT,
+        }),
+    };
+    assert_eq!(connections.reencrypt().await.expect("reencrypts"), 2);
+    for info in connections.list().await.expect("list") {
+        assert_eq!(info.key_id, "k2");
+    }
+    let only_new = Connections {
+        inner: Arc::new(Inner {
+            backend: match &connections.inner.backend {
+                Backend::Memory(rows) => Backend::Memory(rows.clone()),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("memory"),
+            },
+            keys: keys(&format!("k2:{KEY_B}")),
+            http: connections.inner.http.clone(),
+            secrets: secrets(&provider),
+            services: vec![&SERVICE],
+            flights: std::sync::Mutex::default(),
+            lock_wait: LOCK_WAIT,
+        }),
+    };
+    assert!(token(&only_new, "acme", None).await.is_ok());
+    // Delete: revoked at the provider, tokens wiped, calls refused.
+    let (info, revoked) = only_new.delete("acme").await.expect("deletes");
+    assert!(revoked);
+    assert_eq!(info.state, "revoked");
+    let revokes = provider.revoke_requests();
+    assert_eq!(revokes.len(), 1);
+    assert!(refresh_tokens.contains(&revokes[0].token));
+    let error = token(&only_new, "acme", None).await.expect_err("revoked");
+    assert!(
+        matches!(error, ConnectionError::Revoked { .. }),
+        "{error:?}"
+    );
+    let missing = only_new.delete("nobody").await;
+    assert!(
+        matches!(missing, Err(ManageError::UnknownConnection { .. })),
+        "{missing:?}"
+    );
+    // Without the key a row was written with, the error names the key, not a token.
+    let foreign = Connections {
+        inner: Arc::new(Inner {
+            backend: match &only_new.inner.backend {
+                Backend::Memory(rows) => Backend::Memory(rows.clone()),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("memory"),
+            },
+            keys: keys(&format!("k9:{KEY_A}")),
+            http: only_new.inner.http.clone(),
+            secrets: secrets(&provider),
+            services: vec![&SERVICE],
+            flights: std::sync::Mutex::default(),
+            lock_wait: LOCK_WAIT,
+        }),
+    };
+    let error = token(&foreign, "beta", None)
+        .await
+        .expect_err("unknown key");
+    assert!(error.to_string().contains("\"k2\""), "{error}");
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+/// `count` concurrent calls spread over `instances`, against an expired token: one refresh.
+async fn one_refresh_for_many(
+    instances: &[Connections],
+    provider: &Arc<FakeProvider>,
+    count: usize,
+) {
+    provider.set_expires_in(0);
+    authorize(&instances[0], provider, "acme").await;
+    provider.set_expires_in(3600);
+    provider.token_delay(Duration::from_millis(300));
+    let before = provider.refresh_requests();
+    let mut calls = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let connections = instances[index % instances.len()].clone();
+        calls.spawn(async move { token(&connections, "acme", None).await });
+    }
+    let mut tokens = Vec::new();
+    while let Some(result) = calls.join_next().await {
+        tokens.push(
+            result
+                .expect("joined")
+                .expect("a token")
+                .expose()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        provider.refresh_requests() - before,
+        1,
+        "one refresh for {count} calls"
+    );
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "every call got the refreshed token");
+    assert!(provider.access_token_live(&tokens[0]));
+    provider.token_delay(Duration::ZERO);
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sqlite_instances_on_one_file_refresh_once_and_wait_for_each_other() {
+    let provider = provider();
+    let dir = workerflow_test_support::scratch_dir("conns-sqlite");
+    let location = StoreLocation::Sqlite(dir.clone());
+    let first_jobs = JobStore::open(&location, 16).await.expect("store");
+    let second_jobs = JobStore::open(&location, 16).await.expect("store");
+    let key = format!("k1:{KEY_A}");
+    let first = open(&first_jobs, &provider, &key).await;
+    let second = open(&second_jobs, &provider, &key).await;
+    one_refresh_for_many(&[first.clone(), second.clone()], &provider, 20).await;
+    // The rows are in the job store's file, tokens encrypted.
+    let file = dir.join(crate::store::sqlite::FILE_NAME);
+    let raw = std::fs::read(&file).expect("the file");
+    for issued in provider.issued_access_tokens() {
+        assert!(!raw.windows(issued.len()).any(|w| w == issued.as_bytes()));
+    }
+    // A holder that keeps the lock past the wait: the other instance gets LockTimeout.
+    let impatient = open(&second_jobs, &provider, &key)
+        .await
+        .with_lock_wait(Duration::from_millis(200));
+    let current = token(&first, "acme", None).await.expect("a token");
+    provider.token_delay(Duration::from_millis(1500));
+    let slow = {
+        let first = first.clone();
+        let current = current.clone();
+        tokio::spawn(async move { token(&first, "acme", Some(&current)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = token(&impatient, "acme", Some(&current)).await;
+    assert!(
+        matches!(busy, Err(ConnectionError::LockTimeout { .. })),
+        "{busy:?}"
+    );
+    assert!(slow.await.expect("joined").is_ok());
+    provider.token_delay(Duration::ZERO);
+    // An expired flow.
+    let name = ConnectionName::new("late").expect("name");
+    let start = first
+        .start_flow(&name, "fake", REDIRECT)
+        .await
+        .expect("starts");
+    let callback = approve(&provider, &start.authorization_url).await;
+    let db = rusqlite::Connection::open(&file).expect("opens");
+    db.execute("UPDATE connection_flows SET expires_at = 0", [])
+        .expect("ages");
+    let late = first.finish_flow(callback).await;
+    assert!(
+        matches!(late, Err(CallbackError::Expired { .. })),
+        "{late:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_instances_refresh_once_for_fifty_calls() {
+    let Some(cluster) = workerflow_test_support::pg_cluster::Cluster::start("conns") else {
+        return;
+    };
+    let provider = provider();
+    let url: crate::store::PgUrl = cluster.url("postgres").parse().expect("url");
+    let location = StoreLocation::Postgres(url);
+    let first_jobs = JobStore::open(&location, 16).await.expect("store");
+    let second_jobs = JobStore::open(&location, 16).await.expect("store");
+    let key = format!("k1:{KEY_A}");
+    let first = open(&first_jobs, &provider, &key).await;
+    let second = open(&second_jobs, &provider, &key).await;
+    one_refresh_for_many(&[first.clone(), second.clone()], &provider, 50).await;
+    // Rotated refresh tokens: a second round still refreshes once (the stored one is live).
+    provider.expire_all_access_tokens();
+    let stale = token(&first, "acme", None).await.expect("a token");
+    let mut calls = tokio::task::JoinSet::new();
+    for index in 0..10 {
+        let connections = if index % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let stale = stale.clone();
+        calls.spawn(async move { token(&connections, "acme", Some(&stale)).await });
+    }
+    let before = provider.refresh_requests();
+    while let Some(result) = calls.join_next().await {
+        assert!(result.expect("joined").is_ok());
+    }
+    assert!(provider.refresh_requests() - before <= 1);
+    assert_eq!(provider.invalid_grants(), 0);
+    // A held row times the other instance out.
+    let impatient = open(&second_jobs, &provider, &key)
+        .await
+        .with_lock_wait(Duration::from_millis(200));
+    let current = token(&first, "acme", None).await.expect("a token");
+    provider.token_delay(Duration::from_millis(1500));
+    let slow = {
+        let first = first.clone();
+        tokio::spawn(async move { token(&first, "acme", Some(&current)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let current = token(&second, "acme", None)
+        .await
+        .expect("read without the lock");
+    let busy = token(&impatient, "acme", Some(&current)).await;
+    assert!(
+        matches!(busy, Err(ConnectionError::LockTimeout { .. })),
+        "{busy:?}"
+    );
+    assert!(slow.await.expect("joined").is_ok());
+    let rows = cluster
+        .query_texts("postgres", "SELECT name FROM workerflow_connections")
+        .await;
+    assert_eq!(rows, vec!["acme".to_owned()]);
+}
