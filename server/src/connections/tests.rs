@@ -644,3 +644,228 @@ async fn two_postgres_instances_refresh_once_for_fifty_calls() {
         .await;
     assert_eq!(rows, vec!["acme".to_owned()]);
 }
+
+/// One HTTP/1.1 request to the server under test: status, headers (lower-cased) and body.
+async fn http(
+    address: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n");
+    if let Some(token) = bearer {
+        head.push_str(&format!("authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        head.push_str(&format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    head.push_str(body);
+    stream.write_all(head.as_bytes()).await.expect("sends");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("reads");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+const API_TOKEN: &str = "test-api-token-0123456789";
+
+async fn start_server(
+    connections: Option<Connections>,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = crate::ServeConfig {
+        token: Some(SecretValue::new(API_TOKEN)),
+        connections,
+        ..crate::ServeConfig::default()
+    };
+    let api = crate::Api {
+        routes: workerflow_runtime::RouteTable::linked(&[]).expect("no routes"),
+        openapi_json: "{}",
+    };
+    tokio::spawn(crate::serve(
+        listener,
+        api,
+        Arc::new(MapSecrets::new()),
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (address, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_surface_creates_lists_shows_calls_back_and_deletes() {
+    let provider = provider();
+    let jobs = memory();
+    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    let (address, _stop) = start_server(Some(connections)).await;
+    let bearer = Some(API_TOKEN);
+    let create = r#"{"name":"acme","service":"fake"}"#;
+    let (status, _, _) = http(address, "POST", "/api/connections", None, Some(create)).await;
+    assert_eq!(status, 401);
+    let (status, _, body) = http(address, "POST", "/api/connections", bearer, Some(create)).await;
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(created["ok"], true);
+    assert_eq!(created["connection"], "acme");
+    assert_eq!(created["service"], "fake");
+    assert!(
+        created["expiresAt"]
+            .as_str()
+            .is_some_and(|at| at.ends_with('Z'))
+    );
+    let url = created["authorizationUrl"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let redirect: String =
+        form_urlencoded::byte_serialize(format!("http://{address}/oauth/callback").as_bytes())
+            .collect();
+    assert!(url.contains(&format!("redirect_uri={redirect}")), "{url}");
+    for (body, status, code) in [
+        (
+            r#"{"name":"a b","service":"fake"}"#,
+            400,
+            "invalid_connection_name",
+        ),
+        (r#"{"service":"fake"}"#, 400, "invalid_connection_name"),
+        (
+            r#"{"name":"acme","service":"nope"}"#,
+            404,
+            "unknown_service",
+        ),
+        ("{", 400, "malformed_json"),
+    ] {
+        let (got, _, answer) = http(address, "POST", "/api/connections", bearer, Some(body)).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert!(answer.contains(code), "{answer}");
+    }
+    // The provider sends the person back to our callback (no bearer).
+    let provider_for_approve = Arc::clone(&provider);
+    let location = tokio::task::spawn_blocking(move || provider_for_approve.approve(&url))
+        .await
+        .expect("approves");
+    let target = location
+        .split_once(&address.to_string())
+        .map(|(_, target)| target.to_owned())
+        .expect("the callback is on this server");
+    let (status, head, page) = http(address, "GET", &target, None, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Connection acme is ready"), "{page}");
+    for header in [
+        "content-type: text/html",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "cache-control: no-store",
+        "content-security-policy: default-src 'none'",
+    ] {
+        assert!(head.contains(header), "{head}");
+    }
+    // Used once.
+    let (status, head, page) = http(address, "GET", &target, None, None).await;
+    assert_eq!(status, 400);
+    assert!(
+        head.contains("text/html") && page.contains("already used"),
+        "{page}"
+    );
+    // A denial is shown escaped.
+    let (status, _, page) = http(
+        address,
+        "GET",
+        "/oauth/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=x",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(!page.contains("<script>"), "{page}");
+    // Listing and showing: never a token.
+    let (status, _, listed) = http(address, "GET", "/api/connections", bearer, None).await;
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(listed["connections"][0]["name"], "acme");
+    assert_eq!(listed["connections"][0]["state"], "active");
+    let keys: Vec<&str> = listed["connections"][0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "service",
+            "state",
+            "scopes",
+            "expiresAt",
+            "createdAt",
+            "updatedAt",
+            "refreshedAt"
+        ]
+    );
+    let (status, _, shown) = http(address, "GET", "/api/connections/acme", bearer, None).await;
+    assert_eq!(status, 200);
+    let (status, _, missing) = http(address, "GET", "/api/connections/nobody", bearer, None).await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("unknown_connection"), "{missing}");
+    let (_, _, health) = http(address, "GET", "/health/config", bearer, None).await;
+    for issued in provider
+        .issued_access_tokens()
+        .iter()
+        .chain(&provider.issued_refresh_tokens())
+    {
+        for text in [&shown, &health, &listed.to_string()] {
+            assert!(!text.contains(issued.as_str()), "{text}");
+        }
+    }
+    // Deleting revokes at the provider and wipes the tokens.
+    let (status, _, deleted) = http(address, "DELETE", "/api/connections/acme", bearer, None).await;
+    assert_eq!(status, 200, "{deleted}");
+    let deleted: Value = serde_json::from_str(&deleted).expect("json");
+    assert_eq!(deleted["revokedAtProvider"], true);
+    assert_eq!(deleted["connection"]["state"], "revoked");
+    assert_eq!(provider.revoke_requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_keys_the_endpoints_say_connections_are_unavailable() {
+    let (address, _stop) = start_server(None).await;
+    let create = r#"{"name":"acme","service":"fake"}"#;
+    let (status, _, body) = http(
+        address,
+        "POST",
+        "/api/connections",
+        Some(API_TOKEN),
+        Some(create),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(body.contains("connections_unavailable"), "{body}");
+    let (status, head, _) =
+        http(address, "GET", "/oauth/callback?state=x&code=y", None, None).await;
+    assert_eq!(status, 500);
+    assert!(head.contains("text/html"), "{head}");
+}
