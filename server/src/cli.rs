@@ -119,7 +119,12 @@ pub enum Command {
 pub struct KeyArgs {
     /// A file of connection keys, one `id:base64-of-32-bytes` per line (`#` comments), the
     /// first encrypting; instead of WORKERFLOW_CONNECTION_KEYS (`id:base64,…`).
-    #[arg(long, value_name = "PATH", env = "WORKERFLOW_CONNECTION_KEYS_FILE")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "WORKERFLOW_CONNECTION_KEYS_FILE",
+        global = true
+    )]
     connection_keys_file: Option<PathBuf>,
 }
 
@@ -182,7 +187,8 @@ pub struct StoreArgs {
         long = "jobs",
         value_name = "URL",
         env = "WORKERFLOW_JOBS",
-        default_value = "sqlite"
+        default_value = "sqlite",
+        global = true
     )]
     jobs: String,
     /// The directory of the SQLite job store (created on first start).
@@ -190,7 +196,8 @@ pub struct StoreArgs {
         long,
         value_name = "DIR",
         env = "WORKERFLOW_DATA_DIR",
-        default_value = "./.workerflow"
+        default_value = "./.workerflow",
+        global = true
     )]
     data_dir: PathBuf,
 }
