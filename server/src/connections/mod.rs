@@ -508,8 +508,10 @@ impl Connections {
                 "authorization refused by the provider"
             );
             return Err(CallbackError::Denied {
-                error,
-                description: callback.error_description,
+                error: printable(&error, 100),
+                description: callback
+                    .error_description
+                    .map(|description| printable(&description, 300)),
             });
         }
         if flow.expires_at < now_secs() {
@@ -1129,6 +1131,15 @@ impl From<(String, KeyError)> for ManageError {
     }
 }
 
+/// The provider's text for pages and logs: control characters as spaces, at most `max`
+/// characters.
+fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -1142,20 +1153,22 @@ impl ConnectionStore for Connections {
         let trace_id = request.trace_id.to_string();
         let rejected = request.rejected.cloned();
         Box::pin(async move {
-            // Its own task: a caller that goes away mid-refresh cannot leave a rotated
-            // refresh token unwritten.
             let connection = name.clone();
-            tokio::spawn(async move {
+            let work = async move {
                 this.access_token_for(service, name, route, trace_id, rejected)
                     .await
-            })
-            .await
-            .unwrap_or_else(|_| {
-                Err(ConnectionError::Store {
-                    connection,
-                    reason: "the refresh task stopped".to_owned(),
-                })
-            })
+            };
+            // Its own task: a caller that goes away mid-refresh cannot leave a rotated
+            // refresh token unwritten. (Outside a tokio runtime, inline.)
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime.spawn(work).await.unwrap_or_else(|_| {
+                    Err(ConnectionError::Store {
+                        connection,
+                        reason: "the refresh task stopped".to_owned(),
+                    })
+                }),
+                Err(_) => work.await,
+            }
         })
     }
 }

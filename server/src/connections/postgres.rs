@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Row};
 
@@ -19,6 +20,9 @@ use crate::store::PgUrl;
 const SCHEMA_LOCK: i64 = 0x5746_434f_4e4e; // "WFCONN"
 /// Idle connections kept for the next operation.
 const MAX_IDLE: usize = 4;
+/// Connections open at once per instance: a burst of calls waits for one instead of opening
+/// as many connections as there are calls.
+const MAX_OPEN: usize = 16;
 
 const COLUMNS: &str = "name, service, state, key_id, access_token, refresh_token, expires_at, \
                        scopes, created_at, updated_at, refreshed_at, refresh_count";
@@ -31,6 +35,21 @@ pub(crate) struct PgRows {
 struct Pool {
     url: PgUrl,
     idle: Mutex<Vec<Client>>,
+    open: Arc<Semaphore>,
+}
+
+/// A connection taken from the pool, with its place among the [`MAX_OPEN`].
+struct Pooled {
+    client: Client,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 fn read_row(row: &Row) -> Result<StoredRow, tokio_postgres::Error> {
@@ -99,6 +118,7 @@ impl PgRows {
             pool: Arc::new(Pool {
                 url: url.clone(),
                 idle: Mutex::new(vec![client]),
+                open: Arc::new(Semaphore::new(MAX_OPEN)),
             }),
         })
     }
@@ -107,11 +127,11 @@ impl PgRows {
         self.pool.failed(what)
     }
 
-    async fn client(&self) -> Result<Client, StoreError> {
+    async fn client(&self) -> Result<Pooled, StoreError> {
         self.pool.client().await
     }
 
-    fn give(&self, client: Client) {
+    fn give(&self, client: Pooled) {
         self.pool.give(client);
     }
 
@@ -254,8 +274,12 @@ impl PgRows {
 }
 
 impl Pool {
-    /// An idle connection, or a new one.
-    async fn client(&self) -> Result<Client, StoreError> {
+    /// An idle connection, or a new one, once fewer than [`MAX_OPEN`] are taken.
+    async fn client(&self) -> Result<Pooled, StoreError> {
+        let permit = Arc::clone(&self.open)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed("the connection pool is closed"))?;
         loop {
             let idle = self
                 .idle
@@ -263,14 +287,26 @@ impl Pool {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .pop();
             match idle {
-                Some(client) if !client.is_closed() => return Ok(client),
+                Some(client) if !client.is_closed() => {
+                    return Ok(Pooled {
+                        client,
+                        _permit: permit,
+                    });
+                }
                 Some(_) => {}
-                None => return self.url.connect().await,
+                None => {
+                    let client = self.url.connect().await?;
+                    return Ok(Pooled {
+                        client,
+                        _permit: permit,
+                    });
+                }
             }
         }
     }
 
-    fn give(&self, client: Client) {
+    fn give(&self, pooled: Pooled) {
+        let client = pooled.client;
         if client.is_closed() {
             return;
         }
@@ -292,7 +328,7 @@ impl Pool {
 /// A transaction holding the row's lock. Dropped without a commit, its connection is dropped
 /// (closed), which rolls it back.
 pub(crate) struct PgLocked {
-    client: Option<Client>,
+    client: Option<Pooled>,
     pub(crate) row: Option<StoredRow>,
     rows: Arc<Pool>,
 }
