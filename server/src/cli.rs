@@ -304,7 +304,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     keys: KeyArgs,
     /// The URL callers reach this server at; the OAuth redirect URI is
-    /// `<URL>/oauth/callback` (default: http://<bound address>).
+    /// `<URL>/oauth/callback` (default: `http://<bound address>`).
     #[arg(long, value_name = "URL", env = "WORKERFLOW_PUBLIC_URL")]
     public_url: Option<String>,
     /// Threads of the async runtime (default: the number of CPUs).

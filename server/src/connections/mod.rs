@@ -271,7 +271,7 @@ pub struct Connections {
 }
 
 struct Inner {
-    backend: Backend,
+    backend: Arc<Backend>,
     keys: KeyRing,
     http: HttpClient,
     secrets: Arc<dyn SecretSource>,
@@ -341,7 +341,7 @@ impl Connections {
         secrets: Arc<dyn SecretSource>,
         services: impl IntoIterator<Item = &'static ServiceSpec>,
     ) -> Result<Connections, ManageError> {
-        let backend = Backend::beside(jobs).await.map_err(ManageError::Store)?;
+        let backend = Arc::new(Backend::beside(jobs).await.map_err(ManageError::Store)?);
         let http = HttpClient::new(token::policy()).map_err(|_| {
             ManageError::Store(StoreError::Closed(
                 "the HTTP client of the token endpoint cannot be set up",
@@ -374,6 +374,23 @@ impl Connections {
             inner.lock_wait = wait;
         }
         self
+    }
+
+    /// The same rows and settings under another key ring (tests: rotation).
+    #[cfg(test)]
+    fn with_keys(&self, keys: KeyRing) -> Connections {
+        let inner = &*self.inner;
+        Connections {
+            inner: Arc::new(Inner {
+                backend: Arc::clone(&inner.backend),
+                keys,
+                http: inner.http.clone(),
+                secrets: Arc::clone(&inner.secrets),
+                services: inner.services.clone(),
+                flights: std::sync::Mutex::default(),
+                lock_wait: inner.lock_wait,
+            }),
+        }
     }
 
     /// The key ring (ids only in its `Debug`).

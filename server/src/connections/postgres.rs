@@ -155,7 +155,9 @@ impl PgRows {
         let failed = self.failed("list the connections");
         let rows = client
             .query(
-                &format!("SELECT {COLUMNS} FROM workerflow_connections ORDER BY name"),
+                &format!(
+                    "SELECT {COLUMNS} FROM workerflow_connections ORDER BY name COLLATE \"C\""
+                ),
                 &[],
             )
             .await

@@ -138,11 +138,9 @@ fn memory() -> JobStore {
     JobStore::memory(16)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flow_creates_a_connection_whose_token_is_served_until_it_expires() {
+async fn a_flow_creates_a_connection_whose_token_is_served_until_it_expires(jobs: &JobStore) {
     let provider = provider();
-    let jobs = memory();
-    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    let connections = open(jobs, &provider, &format!("k1:{KEY_A}")).await;
     let name = ConnectionName::new("acme").expect("name");
     let start = connections
         .start_flow(&name, "fake", REDIRECT)
@@ -215,11 +213,9 @@ async fn a_flow_creates_a_connection_whose_token_is_served_until_it_expires() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was() {
+async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was(jobs: &JobStore) {
     let provider = provider();
-    let jobs = memory();
-    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    let connections = open(jobs, &provider, &format!("k1:{KEY_A}")).await;
     authorize(&connections, &provider, "acme").await;
     let before = connections.get("acme").await.expect("get").expect("exists");
     // A forged state.
@@ -302,7 +298,7 @@ async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was
         "{unknown:?}"
     );
     let bare = Connections::open(
-        &jobs,
+        jobs,
         keys(&format!("k1:{KEY_A}")),
         Arc::new(MapSecrets::new()),
         [&SERVICE],
@@ -316,11 +312,11 @@ async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was
     assert!(config.to_string().contains("FAKE_CLIENT_ID"), "{config}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_reauth() {
+async fn bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_reauth(
+    jobs: &JobStore,
+) {
     let provider = provider();
-    let jobs = memory();
-    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    let connections = open(jobs, &provider, &format!("k1:{KEY_A}")).await;
     provider.set_expires_in(0);
     authorize(&connections, &provider, "acme").await;
     let before = connections.get("acme").await.expect("get");
@@ -399,59 +395,19 @@ async fn bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_re
     assert!(token(&connections, "acme", None).await.is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key() {
+async fn delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key(jobs: &JobStore) {
     let provider = provider();
-    let jobs = memory();
-    let connections = open(&jobs, &provider, &format!("k1:{KEY_A}")).await;
+    let connections = open(jobs, &provider, &format!("k1:{KEY_A}")).await;
     authorize(&connections, &provider, "acme").await;
     authorize(&connections, &provider, "beta").await;
     let refresh_tokens = provider.issued_refresh_tokens();
     // Rotation: k2 first, k1 still decrypts.
-    let rotated = Connections::open(
-        &jobs,
-        keys(&format!("k2:{KEY_B},k1:{KEY_A}")),
-        secrets(&provider),
-        [&SERVICE],
-    )
-    .await
-    .expect("opens");
-    // Memory rows live in the first instance only; re-encrypt there with the new ring.
-    let _ = rotated;
-    let connections = Connections {
-        inner: Arc::new(Inner {
-            backend: match &connections.inner.backend {
-                Backend::Memory(rows) => Backend::Memory(rows.clone()),
-                #[allow(unreachable_patterns)]
-                _ => unreachable!("memory"),
-            },
-            keys: keys(&format!("k2:{KEY_B},k1:{KEY_A}")),
-            http: connections.inner.http.clone(),
-            secrets: secrets(&provider),
-            services: vec![&SERVICE],
-            flights: std::sync::Mutex::default(),
-            lock_wait: LOCK_WAIT,
-        }),
-    };
+    let connections = connections.with_keys(keys(&format!("k2:{KEY_B},k1:{KEY_A}")));
     assert_eq!(connections.reencrypt().await.expect("reencrypts"), 2);
     for info in connections.list().await.expect("list") {
         assert_eq!(info.key_id, "k2");
     }
-    let only_new = Connections {
-        inner: Arc::new(Inner {
-            backend: match &connections.inner.backend {
-                Backend::Memory(rows) => Backend::Memory(rows.clone()),
-                #[allow(unreachable_patterns)]
-                _ => unreachable!("memory"),
-            },
-            keys: keys(&format!("k2:{KEY_B}")),
-            http: connections.inner.http.clone(),
-            secrets: secrets(&provider),
-            services: vec![&SERVICE],
-            flights: std::sync::Mutex::default(),
-            lock_wait: LOCK_WAIT,
-        }),
-    };
+    let only_new = connections.with_keys(keys(&format!("k2:{KEY_B}")));
     assert!(token(&only_new, "acme", None).await.is_ok());
     // Delete: revoked at the provider, tokens wiped, calls refused.
     let (info, revoked) = only_new.delete("acme").await.expect("deletes");
@@ -471,25 +427,70 @@ async fn delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key() {
         "{missing:?}"
     );
     // Without the key a row was written with, the error names the key, not a token.
-    let foreign = Connections {
-        inner: Arc::new(Inner {
-            backend: match &only_new.inner.backend {
-                Backend::Memory(rows) => Backend::Memory(rows.clone()),
-                #[allow(unreachable_patterns)]
-                _ => unreachable!("memory"),
-            },
-            keys: keys(&format!("k9:{KEY_A}")),
-            http: only_new.inner.http.clone(),
-            secrets: secrets(&provider),
-            services: vec![&SERVICE],
-            flights: std::sync::Mutex::default(),
-            lock_wait: LOCK_WAIT,
-        }),
-    };
+    let foreign = only_new.with_keys(keys(&format!("k9:{KEY_A}")));
     let error = token(&foreign, "beta", None)
         .await
         .expect_err("unknown key");
     assert!(error.to_string().contains("\"k2\""), "{error}");
+}
+
+/// Every check on one kind of store, each on a fresh store.
+async fn conformance<F, Fut>(fresh: F)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = JobStore>,
+{
+    a_flow_creates_a_connection_whose_token_is_served_until_it_expires(&fresh("flow").await).await;
+    states_are_single_use_bound_and_failures_leave_the_connection_as_it_was(&fresh("states").await)
+        .await;
+    bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_reauth(
+        &fresh("answers").await,
+    )
+    .await;
+    delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key(&fresh("delete").await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_store_passes_the_connection_checks() {
+    conformance(|_| async { memory() }).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_store_passes_the_connection_checks() {
+    let root = workerflow_test_support::scratch_dir("conns-checks");
+    let base = root.clone();
+    conformance(move |name| {
+        let dir = base.join(name);
+        async move {
+            JobStore::open(&StoreLocation::Sqlite(dir), 16)
+                .await
+                .expect("store")
+        }
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_passes_the_connection_checks() {
+    let Some(cluster) = workerflow_test_support::pg_cluster::Cluster::start("conns-checks") else {
+        return;
+    };
+    let cluster = Arc::new(cluster);
+    conformance(|name| {
+        let cluster = Arc::clone(&cluster);
+        async move {
+            cluster.create_database(name).await;
+            let url: crate::store::PgUrl = cluster.url(name).parse().expect("url");
+            JobStore::open(&StoreLocation::Postgres(url), 16)
+                .await
+                .expect("store")
+        }
+    })
+    .await;
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
