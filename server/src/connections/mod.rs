@@ -21,9 +21,11 @@
 pub mod crypto;
 
 mod backend;
+mod flow;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod refresh;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -407,232 +409,6 @@ impl Connections {
         self.inner.services.iter().copied().find(|s| s.id == id)
     }
 
-    /// Starts an authorization: stores the flow (state hash, encrypted PKCE verifier) and
-    /// returns the provider's authorization URL. An existing connection of that name keeps
-    /// its tokens until the callback succeeds.
-    pub async fn start_flow(
-        &self,
-        name: &ConnectionName,
-        service: &str,
-        redirect_uri: &str,
-    ) -> Result<FlowStart, ManageError> {
-        let inner = &*self.inner;
-        let spec = self
-            .service(service)
-            .ok_or_else(|| ManageError::UnknownService {
-                service: service.chars().take(80).collect(),
-            })?;
-        let app = spec.oauth2.ok_or_else(|| ManageError::UnknownService {
-            service: spec.id.to_owned(),
-        })?;
-        let config = |message: String| ManageError::Config {
-            service: spec.id.to_owned(),
-            message,
-        };
-        let endpoints = Endpoints::resolve(spec.id, app, &*inner.secrets)
-            .map_err(|message| config(format!("misconfigured: {message}")))?;
-        let client = token::Client::resolve(app, &*inner.secrets).map_err(config)?;
-        let key = |source| ManageError::Key {
-            connection: name.to_string(),
-            source,
-        };
-        let state = crypto::random_token(32).map_err(key)?;
-        let verifier = if app.pkce {
-            Some(crypto::random_token(32).map_err(key)?)
-        } else {
-            None
-        };
-        let now = now_secs();
-        let expires_at = now + i64::try_from(FLOW_LIFETIME.as_secs()).unwrap_or(600);
-        let pkce_verifier = verifier
-            .as_deref()
-            .map(|verifier| {
-                inner
-                    .keys
-                    .encrypt(name.as_str(), VERIFIER, verifier.as_bytes())
-            })
-            .transpose()
-            .map_err(key)?;
-        let flow = FlowRow {
-            state_hash: hash_state(&state),
-            connection: name.to_string(),
-            service: spec.id.to_owned(),
-            key_id: inner.keys.current_id().to_owned(),
-            pkce_verifier,
-            redirect_uri: redirect_uri.to_owned(),
-            created_at: now,
-            expires_at,
-        };
-        inner
-            .backend
-            .put_flow(flow, now)
-            .await
-            .map_err(ManageError::Store)?;
-        let mut url = endpoints.authorization;
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", client.id.expose())
-                .append_pair("redirect_uri", redirect_uri)
-                .append_pair("scope", &app.scopes.join(app.scope_separator))
-                .append_pair("state", &state);
-            if let Some(verifier) = &verifier {
-                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-                query
-                    .append_pair("code_challenge", &challenge)
-                    .append_pair("code_challenge_method", "S256");
-            }
-            for (param, value) in app.authorization_params {
-                query.append_pair(param, value);
-            }
-        }
-        tracing::info!(
-            target: "workerflow::connections",
-            connection = %name,
-            service = spec.id,
-            "authorization started"
-        );
-        Ok(FlowStart {
-            connection: name.to_string(),
-            service: spec.id.to_owned(),
-            authorization_url: url.to_string(),
-            expires_at,
-        })
-    }
-
-    /// Completes a flow from its callback: the state is consumed (whatever follows), the code
-    /// exchanged, and the connection written `active` with its new tokens. A failure leaves an
-    /// existing connection as it was.
-    pub async fn finish_flow(&self, callback: Callback) -> Result<ConnectionInfo, CallbackError> {
-        let inner = &*self.inner;
-        let state = callback
-            .state
-            .as_deref()
-            .filter(|state| !state.is_empty() && state.len() <= 512)
-            .ok_or(CallbackError::UnknownState)?;
-        let flow = inner
-            .backend
-            .take_flow(&hash_state(state))
-            .await
-            .map_err(ManageError::Store)?
-            .ok_or(CallbackError::UnknownState)?;
-        let connection = flow.connection.clone();
-        if let Some(error) = callback.error {
-            tracing::warn!(
-                target: "workerflow::connections",
-                connection = %connection,
-                "authorization refused by the provider"
-            );
-            return Err(CallbackError::Denied {
-                error: printable(&error, 100),
-                description: callback
-                    .error_description
-                    .map(|description| printable(&description, 300)),
-            });
-        }
-        if flow.expires_at < now_secs() {
-            return Err(CallbackError::Expired { connection });
-        }
-        let code = callback
-            .code
-            .filter(|code| !code.is_empty())
-            .ok_or_else(|| CallbackError::MissingCode {
-                connection: connection.clone(),
-            })?;
-        let spec = self
-            .service(&flow.service)
-            .ok_or_else(|| ManageError::UnknownService {
-                service: flow.service.clone(),
-            })?;
-        let app = spec.oauth2.ok_or_else(|| ManageError::UnknownService {
-            service: flow.service.clone(),
-        })?;
-        let config = |message: String| ManageError::Config {
-            service: spec.id.to_owned(),
-            message,
-        };
-        let endpoints = Endpoints::resolve(spec.id, app, &*inner.secrets)
-            .map_err(|message| config(format!("misconfigured: {message}")))?;
-        let client = token::Client::resolve(app, &*inner.secrets).map_err(config)?;
-        let verifier = flow
-            .pkce_verifier
-            .as_deref()
-            .map(|stored| {
-                inner
-                    .keys
-                    .decrypt(&flow.key_id, &connection, VERIFIER, stored)
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            })
-            .transpose()
-            .map_err(|source| ManageError::Key {
-                connection: connection.clone(),
-                source,
-            })?;
-        let mut grant = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", flow.redirect_uri.as_str()),
-        ];
-        if let Some(verifier) = &verifier {
-            grant.push(("code_verifier", verifier.as_str()));
-        }
-        let trace = TraceId::generate();
-        let tokens = token::request_tokens(
-            &inner.http,
-            &endpoints.token,
-            &client,
-            &grant,
-            trace.as_str(),
-        )
-        .await
-        .map_err(|error| CallbackError::Exchange {
-            connection: connection.clone(),
-            reason: match error {
-                TokenError::InvalidGrant => {
-                    "the token endpoint refused the code (invalid_grant)".to_owned()
-                }
-                TokenError::Failed(reason) => reason,
-            },
-        })?;
-        let _flight = self.lock_flight(&connection).await?;
-        let locked = self.lock_row(&connection).await?;
-        let now = now_secs();
-        let previous = locked.row().cloned();
-        let row = self
-            .sealed_row(
-                &connection,
-                spec.id,
-                &tokens.access_token,
-                tokens.refresh_token.as_ref(),
-                StoredRow {
-                    name: connection.clone(),
-                    service: spec.id.to_owned(),
-                    state: ConnectionState::Active.as_str().to_owned(),
-                    key_id: String::new(),
-                    access_token: None,
-                    refresh_token: None,
-                    expires_at: expiry(now, &tokens),
-                    scopes: scopes_json(tokens.scope.as_deref(), app),
-                    created_at: previous.as_ref().map_or(now, |row| row.created_at),
-                    updated_at: now,
-                    refreshed_at: None,
-                    refresh_count: 0,
-                },
-            )
-            .map_err(ManageError::from)?;
-        let info = ConnectionInfo::of(&row);
-        locked.write(row).await.map_err(ManageError::Store)?;
-        tracing::info!(
-            target: "workerflow::connections",
-            connection = %connection,
-            service = spec.id,
-            reauthorized = previous.is_some(),
-            "connection authorized"
-        );
-        Ok(info)
-    }
-
     /// Every connection, sorted by name.
     pub async fn list(&self) -> Result<Vec<ConnectionInfo>, ManageError> {
         let rows = self
@@ -660,6 +436,19 @@ impl Connections {
     /// `revoked`. Returns the connection as it is now and whether the provider revoked it.
     pub async fn delete(&self, name: &str) -> Result<(ConnectionInfo, bool), ManageError> {
         let inner = &*self.inner;
+        let unknown = || ManageError::UnknownConnection {
+            connection: name.to_owned(),
+        };
+        // Checked before a turn is taken, so unknown names leave nothing behind.
+        if inner
+            .backend
+            .get(name)
+            .await
+            .map_err(ManageError::Store)?
+            .is_none()
+        {
+            return Err(unknown());
+        }
         let _flight = self.lock_flight(name).await?;
         let locked = self.lock_row(name).await?;
         let Some(mut row) = locked.row().cloned() else {
@@ -843,7 +632,6 @@ impl Connections {
     fn sealed_row(
         &self,
         name: &str,
-        _service: &str,
         access: &SecretValue,
         refresh: Option<&SecretValue>,
         template: StoredRow,
@@ -864,282 +652,6 @@ impl Connections {
             ..template
         })
     }
-
-    /// The refresh protocol of the module docs, for one call.
-    async fn access_token_for(
-        &self,
-        service: &'static ServiceSpec,
-        name: String,
-        route: &'static str,
-        trace_id: String,
-        rejected: Option<SecretValue>,
-    ) -> Result<SecretValue, ConnectionError> {
-        let inner = &*self.inner;
-        let app = service.oauth2.ok_or_else(|| ConnectionError::NotOAuth {
-            connection: name.clone(),
-        })?;
-        let store = |reason: String| ConnectionError::Store {
-            connection: name.clone(),
-            reason,
-        };
-        let row = inner
-            .backend
-            .get(&name)
-            .await
-            .map_err(|error| store(error.to_string()))?;
-        let token = self.usable_token(row.as_ref(), service, app, &name, rejected.as_ref())?;
-        if let Some(token) = token {
-            return Ok(token);
-        }
-        // One refresh per connection in this process; the others wait, then read its result.
-        let started = Instant::now();
-        let deadline = started + inner.lock_wait;
-        let busy = || ConnectionError::LockTimeout {
-            connection: name.clone(),
-            waited_ms: millis(started.elapsed()),
-        };
-        let flight = {
-            let mut flights = inner
-                .flights
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(flights.entry(name.clone()).or_default())
-        };
-        let _flight = timeout_at(deadline, flight.lock_owned())
-            .await
-            .map_err(|_| busy())?;
-        // The call this one waited for may have refreshed already: no transaction needed.
-        let row = inner
-            .backend
-            .get(&name)
-            .await
-            .map_err(|error| store(error.to_string()))?;
-        if let Some(token) =
-            self.usable_token(row.as_ref(), service, app, &name, rejected.as_ref())?
-        {
-            return Ok(token);
-        }
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let locked = match inner.backend.lock(&name, wait).await {
-            Ok(locked) => locked,
-            Err(LockError::Timeout) => return Err(busy()),
-            Err(LockError::Store(error)) => return Err(store(error.to_string())),
-        };
-        let row = locked.row().cloned();
-        let token = match self.usable_token(row.as_ref(), service, app, &name, rejected.as_ref()) {
-            Ok(token) => token,
-            Err(error) => {
-                locked.release().await;
-                return Err(error);
-            }
-        };
-        if let Some(token) = token {
-            // Someone refreshed while this call waited.
-            locked.release().await;
-            return Ok(token);
-        }
-        let Some(row) = row else {
-            locked.release().await;
-            return Err(ConnectionError::Unknown { connection: name });
-        };
-        let refresh = match row
-            .refresh_token
-            .as_deref()
-            .map(|stored| inner.keys.decrypt(&row.key_id, &name, REFRESH, stored))
-            .transpose()
-        {
-            Ok(refresh) => refresh,
-            Err(error) => {
-                locked.release().await;
-                return Err(store(error.to_string()));
-            }
-        };
-        let Some(refresh) = refresh.map(|bytes| SecretValue::new(String::from_utf8_lossy(&bytes)))
-        else {
-            // Nothing to refresh with: only a new authorization helps.
-            let now = now_secs();
-            let marked = StoredRow {
-                state: ConnectionState::NeedsReauth.as_str().to_owned(),
-                updated_at: now,
-                ..row
-            };
-            locked
-                .write(marked)
-                .await
-                .map_err(|error| store(error.to_string()))?;
-            return Err(ConnectionError::NeedsReauth { connection: name });
-        };
-        let failed = |reason: String| ConnectionError::Refresh {
-            connection: name.clone(),
-            reason,
-        };
-        let endpoints = match Endpoints::resolve(service.id, app, &*inner.secrets) {
-            Ok(endpoints) => endpoints,
-            Err(reason) => {
-                locked.release().await;
-                return Err(failed(reason));
-            }
-        };
-        let client = match token::Client::resolve(app, &*inner.secrets) {
-            Ok(client) => client,
-            Err(reason) => {
-                locked.release().await;
-                return Err(failed(format!(
-                    "the OAuth client of {} is {reason}",
-                    service.id
-                )));
-            }
-        };
-        let grant = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.expose()),
-        ];
-        let answer =
-            token::request_tokens(&inner.http, &endpoints.token, &client, &grant, &trace_id).await;
-        let now = now_secs();
-        match answer {
-            Ok(tokens) => {
-                let kept = tokens.refresh_token.as_ref().unwrap_or(&refresh);
-                let template = StoredRow {
-                    state: ConnectionState::Active.as_str().to_owned(),
-                    expires_at: expiry(now, &tokens),
-                    scopes: match tokens.scope.as_deref() {
-                        Some(scope) => scopes_json(Some(scope), app),
-                        None => row.scopes.clone(),
-                    },
-                    updated_at: now,
-                    refreshed_at: Some(now),
-                    refresh_count: row.refresh_count.saturating_add(1),
-                    ..row
-                };
-                let sealed = match self.sealed_row(
-                    &name,
-                    service.id,
-                    &tokens.access_token,
-                    Some(kept),
-                    template,
-                ) {
-                    Ok(sealed) => sealed,
-                    Err((_, error)) => {
-                        locked.release().await;
-                        return Err(store(error.to_string()));
-                    }
-                };
-                locked
-                    .write(sealed)
-                    .await
-                    .map_err(|error| store(error.to_string()))?;
-                tracing::info!(
-                    target: "workerflow::connections",
-                    connection = %name,
-                    route,
-                    trace_id = %trace_id,
-                    rotated = tokens.refresh_token.is_some(),
-                    "access token refreshed"
-                );
-                Ok(tokens.access_token)
-            }
-            Err(TokenError::InvalidGrant) => {
-                let marked = StoredRow {
-                    state: ConnectionState::NeedsReauth.as_str().to_owned(),
-                    updated_at: now,
-                    ..row
-                };
-                locked
-                    .write(marked)
-                    .await
-                    .map_err(|error| store(error.to_string()))?;
-                tracing::warn!(
-                    target: "workerflow::connections",
-                    connection = %name,
-                    route,
-                    trace_id = %trace_id,
-                    "the provider refused the refresh token (invalid_grant): connection needs re-authorization"
-                );
-                Err(ConnectionError::NeedsReauth { connection: name })
-            }
-            Err(TokenError::Failed(reason)) => {
-                locked.release().await;
-                tracing::warn!(
-                    target: "workerflow::connections",
-                    connection = %name,
-                    route,
-                    trace_id = %trace_id,
-                    reason = %reason,
-                    "access token refresh failed"
-                );
-                Err(failed(reason))
-            }
-        }
-    }
-
-    /// `Some(token)` when the row's token may be used as it is, `None` when it must be
-    /// refreshed, or the error that no refresh can mend.
-    fn usable_token(
-        &self,
-        row: Option<&StoredRow>,
-        service: &'static ServiceSpec,
-        app: &OAuthApp,
-        name: &str,
-        rejected: Option<&SecretValue>,
-    ) -> Result<Option<SecretValue>, ConnectionError> {
-        let Some(row) = row else {
-            return Err(ConnectionError::Unknown {
-                connection: name.to_owned(),
-            });
-        };
-        if row.service != service.id {
-            return Err(ConnectionError::WrongService {
-                connection: name.to_owned(),
-                service: row.service.clone(),
-                expected: service.id.to_owned(),
-            });
-        }
-        match ConnectionState::parse(&row.state) {
-            Some(ConnectionState::Active) => {}
-            Some(ConnectionState::NeedsReauth) => {
-                return Err(ConnectionError::NeedsReauth {
-                    connection: name.to_owned(),
-                });
-            }
-            Some(ConnectionState::Revoked) => {
-                return Err(ConnectionError::Revoked {
-                    connection: name.to_owned(),
-                });
-            }
-            None => {
-                return Err(ConnectionError::Store {
-                    connection: name.to_owned(),
-                    reason: format!(
-                        "the stored state {:?} is not one this server writes",
-                        row.state.chars().take(32).collect::<String>()
-                    ),
-                });
-            }
-        }
-        let Some(stored) = row.access_token.as_deref() else {
-            return Ok(None);
-        };
-        let plain = self
-            .inner
-            .keys
-            .decrypt(&row.key_id, name, ACCESS, stored)
-            .map_err(|error| ConnectionError::Store {
-                connection: name.to_owned(),
-                reason: error.to_string(),
-            })?;
-        let was_rejected =
-            rejected.is_some_and(|rejected| bool::from(rejected.expose().as_bytes().ct_eq(&plain)));
-        let buffer = i64::from(app.refresh_buffer_seconds);
-        let fresh = row
-            .expires_at
-            .is_none_or(|expires_at| expires_at > now_secs().saturating_add(buffer));
-        if fresh && !was_rejected {
-            Ok(Some(SecretValue::new(String::from_utf8_lossy(&plain))))
-        } else {
-            Ok(None)
-        }
-    }
 }
 
 impl From<(String, KeyError)> for ManageError {
@@ -1159,35 +671,6 @@ fn printable(text: &str, max: usize) -> String {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-impl ConnectionStore for Connections {
-    fn access_token<'a>(&'a self, request: TokenRequest<'a>) -> TokenFuture<'a> {
-        let this = self.clone();
-        let service = request.service;
-        let name = request.connection.to_string();
-        let route = request.route;
-        let trace_id = request.trace_id.to_string();
-        let rejected = request.rejected.cloned();
-        Box::pin(async move {
-            let connection = name.clone();
-            let work = async move {
-                this.access_token_for(service, name, route, trace_id, rejected)
-                    .await
-            };
-            // Its own task: a caller that goes away mid-refresh cannot leave a rotated
-            // refresh token unwritten. (Outside a tokio runtime, inline.)
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => runtime.spawn(work).await.unwrap_or_else(|_| {
-                    Err(ConnectionError::Store {
-                        connection,
-                        reason: "the refresh task stopped".to_owned(),
-                    })
-                }),
-                Err(_) => work.await,
-            }
-        })
-    }
 }
 
 #[cfg(test)]
