@@ -1128,3 +1128,64 @@ fn read_payload(payload: Option<String>, file: Option<PathBuf>) -> Result<Value,
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_absolute_without_query_and_lose_a_trailing_slash() {
+        assert_eq!(
+            public_url("https://flows.example.com/").as_deref(),
+            Ok("https://flows.example.com")
+        );
+        assert_eq!(
+            public_url("http://127.0.0.1:8787/base/").as_deref(),
+            Ok("http://127.0.0.1:8787/base")
+        );
+        for bad in [
+            "flows.example.com",
+            "ftp://flows.example.com",
+            "https://flows.example.com/?a=1",
+            "https://flows.example.com/#x",
+            "https://user:pw@flows.example.com",
+        ] {
+            let error = public_url(bad).expect_err(bad);
+            assert!(!error.contains("pw"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_is_read_and_a_bad_one_is_a_usage_error_without_the_key() {
+        let dir = std::env::temp_dir().join(format!("workerflow-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = dir.join("good");
+        std::fs::write(
+            &good,
+            "# current first\nk2:HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=\n\nk1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+        )
+        .expect("write");
+        let keys = KeyArgs {
+            connection_keys_file: Some(good),
+        };
+        let ring = keys.load().expect("loads").expect("keys");
+        assert_eq!(ring.ids(), vec!["k2", "k1"]);
+        let bad = dir.join("bad");
+        std::fs::write(&bad, "k1:c2hvcnQtc2VjcmV0\n").expect("write");
+        let keys = KeyArgs {
+            connection_keys_file: Some(bad),
+        };
+        let error = keys.load().expect_err("short key");
+        assert!(matches!(error, Error::Usage(_)));
+        assert!(
+            error.to_string().contains("line 1") && !error.to_string().contains("c2hvcnQ"),
+            "{error}"
+        );
+        assert_eq!(
+            error.exit_code(),
+            ExitCode::from(2),
+            "a malformed key is a usage error"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

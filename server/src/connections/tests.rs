@@ -131,7 +131,31 @@ async fn token(
 }
 
 fn provider() -> Arc<FakeProvider> {
+    workerflow_test_support::log_capture::init_logs();
     Arc::new(FakeProvider::start())
+}
+
+/// No token this provider issued, no code and not the client secret reached a log line.
+fn assert_nothing_secret_logged(provider: &FakeProvider) {
+    let logs = workerflow_test_support::log_capture::logs();
+    assert!(
+        logs.contains("workerflow::connections"),
+        "the capture works"
+    );
+    let issued = provider
+        .issued_access_tokens()
+        .into_iter()
+        .chain(provider.issued_refresh_tokens());
+    for secret in issued.chain([oauth_provider::CLIENT_SECRET.to_owned()]) {
+        assert!(!logs.contains(&secret), "a secret was logged");
+    }
+    for request in provider.token_requests() {
+        for name in ["code", "code_verifier", "refresh_token"] {
+            if let Some(value) = request.param(name) {
+                assert!(!logs.contains(value), "{name} was logged");
+            }
+        }
+    }
 }
 
 fn memory() -> JobStore {
@@ -211,6 +235,7 @@ async fn a_flow_creates_a_connection_whose_token_is_served_until_it_expires(jobs
         matches!(unknown, Err(ConnectionError::Unknown { .. })),
         "{unknown:?}"
     );
+    assert_nothing_secret_logged(&provider);
 }
 
 async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was(jobs: &JobStore) {
@@ -310,6 +335,7 @@ async fn states_are_single_use_bound_and_failures_leave_the_connection_as_it_was
         .await
         .expect_err("no client");
     assert!(config.to_string().contains("FAKE_CLIENT_ID"), "{config}");
+    assert_nothing_secret_logged(&provider);
 }
 
 async fn bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_reauth(
@@ -393,6 +419,7 @@ async fn bad_answers_fail_the_refresh_without_a_token_and_invalid_grant_needs_re
     provider.set_expires_in(3600);
     authorize(&connections, &provider, "acme").await;
     assert!(token(&connections, "acme", None).await.is_ok());
+    assert_nothing_secret_logged(&provider);
 }
 
 async fn delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key(jobs: &JobStore) {
@@ -432,6 +459,7 @@ async fn delete_revokes_and_wipes_and_reencrypt_moves_rows_to_the_first_key(jobs
         .await
         .expect_err("unknown key");
     assert!(error.to_string().contains("\"k2\""), "{error}");
+    assert_nothing_secret_logged(&provider);
 }
 
 /// Every check on one kind of store, each on a fresh store.
@@ -584,6 +612,7 @@ async fn two_sqlite_instances_on_one_file_refresh_once_and_wait_for_each_other()
         "{late:?}"
     );
     let _ = std::fs::remove_dir_all(dir);
+    assert_nothing_secret_logged(&provider);
 }
 
 #[cfg(feature = "postgres")]
@@ -644,6 +673,7 @@ async fn two_postgres_instances_refresh_once_for_fifty_calls() {
         .query_texts("postgres", "SELECT name FROM workerflow_connections")
         .await;
     assert_eq!(rows, vec!["acme".to_owned()]);
+    assert_nothing_secret_logged(&provider);
 }
 
 /// One HTTP/1.1 request to the server under test: status, headers (lower-cased) and body.
@@ -849,6 +879,7 @@ async fn the_http_surface_creates_lists_shows_calls_back_and_deletes() {
     assert_eq!(deleted["revokedAtProvider"], true);
     assert_eq!(deleted["connection"]["state"], "revoked");
     assert_eq!(provider.revoke_requests().len(), 1);
+    assert_nothing_secret_logged(&provider);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
