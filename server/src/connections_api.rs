@@ -32,11 +32,12 @@ fn connections(state: &AppState, name: &str) -> Result<Connections, ApiError> {
         let error = ConnectionError::NoStore {
             connection: name.to_owned(),
         };
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            error.code(),
-            error.to_string(),
-        )
+        let message = if name.is_empty() {
+            "this server keeps no OAuth connections (no connection key is configured)".to_owned()
+        } else {
+            error.to_string()
+        };
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.code(), message)
     })
 }
 
