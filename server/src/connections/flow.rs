@@ -108,19 +108,22 @@ impl Connections {
         let state = callback
             .state
             .as_deref()
-            .filter(|state| !state.is_empty() && state.len() <= 512)
-            .ok_or(CallbackError::UnknownState)?;
-        let flow = inner
-            .backend
-            .take_flow(&hash_state(state))
-            .await
-            .map_err(ManageError::Store)?
-            .ok_or(CallbackError::UnknownState)?;
-        let connection = flow.connection.clone();
+            .filter(|state| !state.is_empty() && state.len() <= 512);
+        // Consumed whatever follows: a state works once.
+        let flow = match state {
+            Some(state) => inner
+                .backend
+                .take_flow(&hash_state(state))
+                .await
+                .map_err(ManageError::Store)?,
+            None => None,
+        };
+        // The provider's refusal is shown as it said it (escaped by the page), bound or not:
+        // it grants nothing.
         if let Some(error) = callback.error {
             tracing::warn!(
                 target: "workerflow::connections",
-                connection = %connection,
+                connection = flow.as_ref().map_or("(unknown state)", |flow| flow.connection.as_str()),
                 "authorization refused by the provider"
             );
             return Err(CallbackError::Denied {
@@ -130,6 +133,8 @@ impl Connections {
                     .map(|description| printable(&description, 300)),
             });
         }
+        let flow = flow.ok_or(CallbackError::UnknownState)?;
+        let connection = flow.connection.clone();
         if flow.expires_at < now_secs() {
             return Err(CallbackError::Expired { connection });
         }

@@ -832,6 +832,10 @@ async fn the_http_surface_creates_lists_shows_calls_back_and_deletes() {
     .await;
     assert_eq!(status, 400);
     assert!(!page.contains("<script>"), "{page}");
+    assert!(
+        page.contains("access_denied") && page.contains("&lt;script&gt;alert(1)"),
+        "{page}"
+    );
     // Listing and showing: never a token.
     let (status, _, listed) = http(address, "GET", "/api/connections", bearer, None).await;
     assert_eq!(status, 200);
