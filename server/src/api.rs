@@ -21,6 +21,9 @@ use crate::limits;
 use crate::state::AppState;
 use crate::store::EnqueueError;
 
+/// The header naming the OAuth connection a call uses.
+const CONNECTION_HEADER: &str = "workerflow-connection";
+
 /// Methods come from callers too (any token is a method); long ones are cut in messages and logs.
 const MAX_ECHOED_METHOD: usize = 20;
 
@@ -119,6 +122,12 @@ pub(crate) async fn health_config(State(state): State<Arc<AppState>>) -> Json<Va
     };
     if let Value::Object(fields) = &mut body {
         fields.insert("jobs".into(), jobs);
+        // Whether connections are kept, and where; never a key or a token.
+        let connections = match &state.connections {
+            Some(connections) => json!({ "enabled": true, "store": connections.store_kind() }),
+            None => json!({ "enabled": false }),
+        };
+        fields.insert("connections".into(), connections);
     }
     Json(body)
 }
@@ -199,8 +208,22 @@ async fn call(
     let input: Value =
         serde_json::from_slice(&body).map_err(|error| malformed_json(&error).route(spec.id))?;
     // The envelope of docs/ROUTES.md 1.2: callers of this API never see it, so a field named
-    // `body` in their JSON is input.
-    let payload = json!({ "body": input });
+    // `body` in their JSON is input. The connection is a name (the runtime checks it), never a
+    // token, so an async job's stored payload holds no credential.
+    let payload = match headers.get(CONNECTION_HEADER) {
+        None => json!({ "body": input }),
+        Some(value) => {
+            let name = value.to_str().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_connection_name",
+                    workerflow_runtime::InvalidConnectionName.to_string(),
+                )
+                .route(spec.id)
+            })?;
+            json!({ "body": input, "connection": name.trim() })
+        }
+    };
     let stored = match spec.request_type {
         RequestType::Async => payload.clone(),
         RequestType::Sync => Value::Null,

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use workerflow_names::ErrorChain;
 use workerflow_runtime::{DispatchError, EnvSecrets, LinkError, RouteTable, SecretSource};
 
+use crate::connections::{Connections, KeyRing};
 use crate::error::StoreError;
 use crate::jobs::RetryPolicy;
 use crate::serve::{Api, JobBackend, ServeConfig};
@@ -104,6 +105,76 @@ pub enum Command {
     /// WORKERFLOW_DATA_DIR), also while it runs. Exit status: 1 when the job is not found or
     /// cannot be retried, 2 when the store cannot be opened.
     Jobs(JobsArgs),
+    /// Look at the OAuth connections and re-encrypt them (see README: "OAuth connections").
+    ///
+    /// Works on the store `serve` uses (--jobs / WORKERFLOW_JOBS, --data-dir /
+    /// WORKERFLOW_DATA_DIR), also while it runs; `reencrypt` needs the connection keys. Exit
+    /// status: 1 when the connection is not found or a row cannot be re-encrypted, 2 when the
+    /// store cannot be opened or a key is malformed.
+    Connections(ConnectionsArgs),
+}
+
+/// The connection keys (`--connection-keys-file` or `WORKERFLOW_CONNECTION_KEYS`).
+#[derive(clap::Args)]
+pub struct KeyArgs {
+    /// A file of connection keys, one `id:base64-of-32-bytes` per line (`#` comments), the
+    /// first encrypting; instead of WORKERFLOW_CONNECTION_KEYS (`id:base64,…`).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "WORKERFLOW_CONNECTION_KEYS_FILE",
+        global = true
+    )]
+    connection_keys_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The key ring, `None` when no key is configured; a malformed key is an error naming its
+    /// position, never its value.
+    fn load(&self) -> Result<Option<KeyRing>, Error> {
+        let ring = match &self.connection_keys_file {
+            Some(path) => KeyRing::from_file(path).map(Some),
+            None => match EnvSecrets.get("WORKERFLOW_CONNECTION_KEYS") {
+                Some(list) if !list.expose().trim().is_empty() => {
+                    KeyRing::from_list(list.expose()).map(Some)
+                }
+                _ => Ok(None),
+            },
+        };
+        ring.map_err(|error| Error::Usage(error.to_string()))
+    }
+}
+
+/// The store, keys and action of `connections`.
+#[derive(clap::Args)]
+pub struct ConnectionsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(subcommand)]
+    action: ConnectionsAction,
+}
+
+/// What `workerflow connections` does.
+#[derive(Subcommand)]
+pub enum ConnectionsAction {
+    /// List the connections, sorted by name (never a token).
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one connection (never a token).
+    Show {
+        /// The connection's name.
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite every connection's tokens with the first connection key.
+    Reencrypt,
 }
 
 /// Where the job store is (`--jobs`, `--data-dir`).
@@ -116,7 +187,8 @@ pub struct StoreArgs {
         long = "jobs",
         value_name = "URL",
         env = "WORKERFLOW_JOBS",
-        default_value = "sqlite"
+        default_value = "sqlite",
+        global = true
     )]
     jobs: String,
     /// The directory of the SQLite job store (created on first start).
@@ -124,7 +196,8 @@ pub struct StoreArgs {
         long,
         value_name = "DIR",
         env = "WORKERFLOW_DATA_DIR",
-        default_value = "./.workerflow"
+        default_value = "./.workerflow",
+        global = true
     )]
     data_dir: PathBuf,
 }
@@ -228,6 +301,12 @@ pub struct ServeArgs {
     /// How long finished jobs are kept before they are purged: `7d`, `12h`.
     #[arg(long, value_name = "AGE", default_value = "7d", value_parser = parse_age)]
     job_retention: Duration,
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// The URL callers reach this server at; the OAuth redirect URI is
+    /// `<URL>/oauth/callback` (default: `http://<bound address>`).
+    #[arg(long, value_name = "URL", env = "WORKERFLOW_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Threads of the async runtime (default: the number of CPUs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     threads: Option<usize>,
@@ -242,6 +321,9 @@ pub fn run(
 ) -> Result<ExitCode, Error> {
     if let Command::Jobs(args) = &command {
         return jobs_command(args);
+    }
+    if let Command::Connections(args) = &command {
+        return connections_command(args);
     }
     // ENABLED_HTTP_ROUTES / DISABLED_HTTP_ROUTES: every command sees the same enabled routes.
     let routes = linked()?
@@ -264,7 +346,7 @@ pub fn run(
             *args,
         ),
         // handled above
-        Command::Jobs(_) => Ok(ExitCode::SUCCESS),
+        Command::Jobs(_) | Command::Connections(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -300,6 +382,12 @@ pub enum Error {
         /// What went wrong.
         error: StoreError,
     },
+    /// No OAuth connection has this name.
+    #[error("no OAuth connection is named {0:?}")]
+    NoConnection(String),
+    /// A connection could not be read or re-encrypted.
+    #[error(transparent)]
+    Connections(crate::connections::ManageError),
     #[error("no job with trace id {0:?}")]
     /// No job has this trace id.
     NoJob(String),
@@ -492,6 +580,139 @@ fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
     })
 }
 
+/// The enabled OAuth routes with no static fallback secret: they cannot run without a
+/// connection.
+fn routes_needing_connections(routes: &RouteTable) -> Vec<&'static str> {
+    routes
+        .routes()
+        .map(|route| route.spec())
+        .filter(|spec| {
+            spec.auth == Some(workerflow_runtime::AuthType::Oauth2)
+                && routes.disabled_by(spec.id).is_none()
+                && !spec.secrets.iter().any(|secret| secret.unless_connection)
+        })
+        .map(|spec| spec.id)
+        .collect()
+}
+
+/// `--public-url`: an absolute http(s) URL with a host, without query or fragment; returned
+/// without a trailing slash.
+fn public_url(text: &str) -> Result<String, String> {
+    let problem = "--public-url must be an absolute http(s) URL with a host and no query or fragment, such as https://flows.example.com";
+    let url =
+        workerflow_runtime::http::HttpUrl::parse(text.trim()).map_err(|_| problem.to_owned())?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !usable {
+        return Err(problem.to_owned());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `connections …`: opens the store `serve` uses, beside it.
+fn connections_command(args: &ConnectionsArgs) -> Result<ExitCode, Error> {
+    let location = match store_choice(&args.store).map_err(Error::Usage)? {
+        StoreChoice::Durable(location) => location,
+        StoreChoice::Memory => {
+            return Err(Error::Usage(
+                "the memory store's connections live inside the `serve` process; there is nothing to look at"
+                    .to_owned(),
+            ));
+        }
+    };
+    let keys = args.keys.load()?;
+    let keys = match (keys, &args.action) {
+        (Some(keys), _) => keys,
+        (None, ConnectionsAction::Reencrypt) => {
+            return Err(Error::Usage(
+                "no connection key is configured: set WORKERFLOW_CONNECTION_KEYS or --connection-keys-file"
+                    .to_owned(),
+            ));
+        }
+        // Listing decrypts nothing.
+        (None, _) => KeyRing::none(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::AsyncRuntime)?;
+    runtime.block_on(async {
+        let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
+            .await
+            .map_err(Error::OpenStore)?;
+        let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
+        let connections = Connections::open(&store, keys, secrets, [])
+            .await
+            .map_err(|error| Error::Usage(error.to_string()))?;
+        match &args.action {
+            ConnectionsAction::List { json } => {
+                let listed = connections.list().await.map_err(Error::Connections)?;
+                if *json {
+                    let listed: Vec<Value> = listed.iter().map(|info| info.to_json()).collect();
+                    print_json(&json!({ "connections": listed }));
+                } else {
+                    let mut out = String::new();
+                    for info in &listed {
+                        let _ = writeln!(out, "{}", connection_line(info));
+                    }
+                    if listed.is_empty() {
+                        out.push_str("no connections\n");
+                    }
+                    emit(&out);
+                }
+            }
+            ConnectionsAction::Show { name, json } => {
+                let Some(info) = connections.get(name).await.map_err(Error::Connections)? else {
+                    return Err(Error::NoConnection(name.clone()));
+                };
+                if *json {
+                    print_json(&info.to_json());
+                } else {
+                    let shown = info.to_json();
+                    let text = |field: &str| {
+                        shown[field].as_str().map_or("-".to_owned(), str::to_owned)
+                    };
+                    emit(&format!(
+                        "name:         {}\nservice:      {}\nstate:        {}\nscopes:       {}\nexpires at:   {}\ncreated at:   {}\nupdated at:   {}\nrefreshed at: {}\nrefreshes:    {}\nkey:          {}\n",
+                        info.name,
+                        info.service,
+                        info.state,
+                        info.scopes.join(" "),
+                        text("expiresAt"),
+                        text("createdAt"),
+                        text("updatedAt"),
+                        text("refreshedAt"),
+                        info.refresh_count,
+                        info.key_id,
+                    ));
+                }
+            }
+            ConnectionsAction::Reencrypt => {
+                let count = connections.reencrypt().await.map_err(Error::Connections)?;
+                println!(
+                    "re-encrypted {count} connections with key {}",
+                    connections.keys().current_id()
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `acme  hubspot  active  expires 2026-12-07T20:15:24Z`.
+fn connection_line(info: &crate::connections::ConnectionInfo) -> String {
+    let shown = info.to_json();
+    let expires = shown["expiresAt"].as_str().unwrap_or("unknown");
+    format!(
+        "{}  {}  {}  expires {expires}  key {}",
+        info.name, info.service, info.state, info.key_id
+    )
+}
+
 /// A lease of at least [`RetryPolicy::MIN_LEASE`].
 fn parse_lease(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
@@ -596,6 +817,22 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
         }
     };
     let choice = store_choice(&args.store).map_err(Error::Usage)?;
+    let keys = args.keys.load()?;
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(public_url)
+        .transpose()
+        .map_err(Error::Usage)?;
+    if keys.is_none() {
+        let needing = routes_needing_connections(&api.routes);
+        if !needing.is_empty() {
+            return Err(Error::Usage(format!(
+                "routes {} need OAuth connections, and no connection key is configured: set WORKERFLOW_CONNECTION_KEYS or --connection-keys-file",
+                needing.join(", ")
+            )));
+        }
+    }
     init_logging();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.threads {
@@ -609,6 +846,36 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
                 .block_on(JobStore::open(&location, args.queue_capacity))
                 .map_err(Error::OpenStore)?,
         )),
+    };
+    let connections = match keys {
+        Some(keys) => {
+            let services: Vec<&'static workerflow_runtime::ServiceSpec> = api
+                .routes
+                .routes()
+                .map(|route| &route.spec().service)
+                .collect();
+            let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
+            let opened = runtime.block_on(async {
+                match &jobs {
+                    JobBackend::Durable(store) => {
+                        Connections::open(store, keys, secrets, services).await
+                    }
+                    JobBackend::Memory => {
+                        Connections::open(&JobStore::memory(1), keys, secrets, services).await
+                    }
+                }
+            });
+            Some(opened.map_err(|error| Error::Usage(error.to_string()))?)
+        }
+        None => {
+            if api.routes.uses_connections(false) {
+                tracing::warn!(
+                    target: "workerflow::serve",
+                    "no connection key is configured (WORKERFLOW_CONNECTION_KEYS or --connection-keys-file): calls naming an OAuth connection are answered connections_unavailable"
+                );
+            }
+            None
+        }
     };
     let config = ServeConfig {
         token,
@@ -628,6 +895,8 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
             ..RetryPolicy::default()
         },
         retention: args.job_retention,
+        connections,
+        public_url,
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -858,4 +1127,65 @@ fn read_payload(payload: Option<String>, file: Option<PathBuf>) -> Result<Value,
             error.column()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_absolute_without_query_and_lose_a_trailing_slash() {
+        assert_eq!(
+            public_url("https://flows.example.com/").as_deref(),
+            Ok("https://flows.example.com")
+        );
+        assert_eq!(
+            public_url("http://127.0.0.1:8787/base/").as_deref(),
+            Ok("http://127.0.0.1:8787/base")
+        );
+        for bad in [
+            "flows.example.com",
+            "ftp://flows.example.com",
+            "https://flows.example.com/?a=1",
+            "https://flows.example.com/#x",
+            "https://user:pw@flows.example.com",
+        ] {
+            let error = public_url(bad).expect_err(bad);
+            assert!(!error.contains("pw"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_is_read_and_a_bad_one_is_a_usage_error_without_the_key() {
+        let dir = std::env::temp_dir().join(format!("workerflow-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = dir.join("good");
+        std::fs::write(
+            &good,
+            "# current first\nk2:HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=\n\nk1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+        )
+        .expect("write");
+        let keys = KeyArgs {
+            connection_keys_file: Some(good),
+        };
+        let ring = keys.load().expect("loads").expect("keys");
+        assert_eq!(ring.ids(), vec!["k2", "k1"]);
+        let bad = dir.join("bad");
+        std::fs::write(&bad, "k1:c2hvcnQtc2VjcmV0\n").expect("write");
+        let keys = KeyArgs {
+            connection_keys_file: Some(bad),
+        };
+        let error = keys.load().expect_err("short key");
+        assert!(matches!(error, Error::Usage(_)));
+        assert!(
+            error.to_string().contains("line 1") && !error.to_string().contains("c2hvcnQ"),
+            "{error}"
+        );
+        assert_eq!(
+            error.exit_code(),
+            ExitCode::from(2),
+            "a malformed key is a usage error"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -26,8 +26,13 @@
 //! - `GET /health/config`: the configuration report.
 //! - `GET /health`: liveness, without authentication.
 //! - `GET /openapi.json`: the OpenAPI 3.1 document of the served routes ([`Api::openapi_json`]).
+//! - `POST /api/connections`, `GET /api/connections`, `GET` and `DELETE
+//!   /api/connections/{name}`: OAuth 2.0 connections ([`connections`]); `GET /oauth/callback`,
+//!   where the provider sends the person back (no bearer: bound to its single-use state).
 //!
-//! Everything but `/health` needs `Authorization: Bearer <token>` unless authentication is off.
+//! A call names an OAuth connection with the header `workerflow-connection: NAME`.
+//!
+//! Everything but `/health` and `/oauth/callback` needs `Authorization: Bearer <token>` unless authentication is off.
 //! Every response carries `x-trace-id`; errors are `{ok: false, error: {code, message, route,
 //! traceId}}` with the runtime's statuses.
 //!
@@ -46,6 +51,8 @@ mod api;
 mod auth;
 pub mod cli;
 mod conn;
+pub mod connections;
+mod connections_api;
 mod error;
 mod jobs;
 mod limits;

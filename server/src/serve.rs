@@ -12,10 +12,11 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 use workerflow_runtime::{RouteTable, SecretSource, SecretValue};
 
+use crate::connections::Connections;
 use crate::jobs::{self, RetryPolicy};
 use crate::state::{AppState, Control, JobCounts};
 use crate::store::{JobState, JobStore};
-use crate::{api, conn};
+use crate::{api, conn, connections_api};
 
 /// How the server runs. `Default` gives the documented defaults with authentication off; the
 /// binary always sets `token` unless `--no-auth` on a loopback address.
@@ -47,6 +48,12 @@ pub struct ServeConfig {
     pub retry: RetryPolicy,
     /// How long finished jobs stay in the durable store before they are purged.
     pub retention: Duration,
+    /// The OAuth connections (opened beside the jobs with the connection keys); `None`: a call
+    /// naming a connection is answered `connections_unavailable`.
+    pub connections: Option<Connections>,
+    /// Where callers reach this server (`--public-url`), without a trailing slash; the OAuth
+    /// redirect URI is `<public_url>/oauth/callback`. `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
 }
 
 /// What a server serves: the linked routes and the OpenAPI document that describes them.
@@ -114,6 +121,8 @@ impl Default for ServeConfig {
             jobs: JobBackend::Memory,
             retry: RetryPolicy::default(),
             retention: Self::DEFAULT_RETENTION,
+            connections: None,
+            public_url: None,
         }
     }
 }
@@ -134,6 +143,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("jobs", &self.jobs)
             .field("retry", &self.retry)
             .field("retention", &self.retention)
+            .field("connections", &self.connections)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -182,8 +193,16 @@ where
         JobBackend::Memory => Arc::new(JobStore::memory(config.queue_capacity)),
         JobBackend::Durable(store) => Arc::clone(store),
     };
+    let public_url = match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    let routes = match &config.connections {
+        Some(connections) => api.routes.with_connections(Arc::new(connections.clone())),
+        None => api.routes,
+    };
     let state = Arc::new(AppState {
-        registry: api.routes,
+        registry: routes,
         openapi_json: api.openapi_json,
         secrets,
         token: config.token.clone(),
@@ -191,6 +210,8 @@ where
         body_timeout: config.body_timeout,
         store,
         control: Control::new(),
+        connections: config.connections.clone(),
+        public_url,
     });
     let mut workers = jobs::start_workers(&state, config.retry, config.workers);
     let (purging, retention) = (Arc::clone(&state), config.retention);
@@ -381,6 +402,15 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health/config", get(api::health_config))
         .route("/api/routes", get(api::list_routes))
         .route("/api/jobs/{trace_id}", get(api::get_job))
+        .route(
+            "/api/connections",
+            get(connections_api::list).post(connections_api::create),
+        )
+        .route(
+            "/api/connections/{name}",
+            get(connections_api::show).delete(connections_api::delete),
+        )
+        .route("/oauth/callback", get(connections_api::callback))
         .route("/openapi.json", get(api::openapi))
         .route("/api/{route}", post(api::call_route))
         .fallback(api::not_found)

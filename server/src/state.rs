@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use workerflow_runtime::{RouteTable, SecretSource, SecretValue, TraceId};
 
+use crate::connections::Connections;
 use crate::store::JobStore;
 
 pub(crate) struct AppState {
@@ -19,6 +20,10 @@ pub(crate) struct AppState {
     pub body_timeout: Duration,
     pub store: Arc<JobStore>,
     pub control: Control,
+    /// The OAuth connections; `None` without connection keys.
+    pub connections: Option<Connections>,
+    /// Where callers reach this server (`--public-url`): the OAuth redirect URI's base.
+    pub public_url: String,
 }
 
 /// Counts for the shutdown report: this server's jobs, whatever the store.

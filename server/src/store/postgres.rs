@@ -95,6 +95,13 @@ impl FromStr for PgUrl {
     }
 }
 
+impl PgUrl {
+    /// A new connection to the database, its socket driven by a task of its own.
+    pub(crate) async fn connect(&self) -> Result<Client, StoreError> {
+        Connection::open_unprepared(self).await
+    }
+}
+
 /// `postgres://user@host:port/db`, never the password.
 fn describe(config: &Config) -> String {
     let user = config
@@ -267,6 +274,11 @@ impl PgStore {
     /// `postgres://user@host:port/db`.
     pub fn target(&self) -> &str {
         &self.url.target
+    }
+
+    /// The database, for the connection rows kept beside the jobs.
+    pub(crate) fn url(&self) -> &PgUrl {
+        &self.url
     }
 
     /// How many jobs may be leased at once.
