@@ -182,31 +182,9 @@ async fn call(
         .lookup(&route)
         .map_err(|error| ApiError::dispatch(&error, &route))?;
     let spec = linked.spec();
-    if !is_json(headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected content-type: application/json",
-        )
-        .route(spec.id));
-    }
-    // A total deadline for the body: a trickle of bytes cannot hold the connection.
-    let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, &()))
+    let input = json_body(state, headers, request)
         .await
-        .map_err(|_elapsed| {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!(
-                    "the request body did not arrive within {} ms",
-                    state.body_timeout.as_millis()
-                ),
-            )
-            .route(spec.id)
-        })?
-        .map_err(|rejection| body_error(&rejection, state.body_limit).route(spec.id))?;
-    let input: Value =
-        serde_json::from_slice(&body).map_err(|error| malformed_json(&error).route(spec.id))?;
+        .map_err(|error| error.route(spec.id))?;
     // The envelope of docs/ROUTES.md 1.2: callers of this API never see it, so a field named
     // `body` in their JSON is input. The connection is a name (the runtime checks it), never a
     // token, so an async job's stored payload holds no credential.
@@ -354,6 +332,36 @@ pub(crate) async fn get_job(
 }
 
 /// `application/json`, with or without parameters (`; charset=utf-8`).
+/// The JSON body of a request to the API: the content type, the size limit, a total deadline
+/// (a trickle of bytes cannot hold the connection) and the JSON itself, each with its error.
+pub(crate) async fn json_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Value, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected content-type: application/json",
+        ));
+    }
+    let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_elapsed| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} ms",
+                    state.body_timeout.as_millis()
+                ),
+            )
+        })?
+        .map_err(|rejection| body_error(&rejection, state.body_limit))?;
+    serde_json::from_slice(&body).map_err(|error| malformed_json(&error))
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)

@@ -6,11 +6,10 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use workerflow_runtime::{ConnectionError, ConnectionName, TraceId};
@@ -73,39 +72,22 @@ fn checked_name(name: &str) -> Result<ConnectionName, ApiError> {
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     trace: Option<axum::Extension<TraceId>>,
+    headers: HeaderMap,
     request: Request,
 ) -> Response {
     let trace_id = trace_of(trace);
-    match start(&state, request).await {
+    match start(&state, &headers, request).await {
         Ok(response) => response,
         Err(error) => error.respond(&trace_id),
     }
 }
 
-async fn start(state: &AppState, request: Request) -> Result<Response, ApiError> {
-    let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, &()))
-        .await
-        .map_err(|_elapsed| {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request body did not arrive in time",
-            )
-        })?
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                "the request body could not be read",
-            )
-        })?;
-    let input: Value = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("request body is not valid JSON: {error}"),
-        )
-    })?;
+async fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let input = crate::api::json_body(state, headers, request).await?;
     let name = input
         .get("name")
         .and_then(Value::as_str)

@@ -69,6 +69,26 @@ pub fn generate(registry: &Registry) -> String {
             };
         }
     });
+    // One static per OAuth app, which every route of its service points at.
+    let mut apps = Vec::new();
+    for (service, _, _) in &routes {
+        if let Some(app) = &service.oauth2
+            && !apps.iter().any(|(id, _)| *id == service.id.as_str())
+        {
+            apps.push((service.id.as_str(), app));
+        }
+    }
+    let app_statics = apps.iter().map(|(id, app)| {
+        let name = oauth_app_ident(id);
+        let doc = doc_line(&format!(
+            "The OAuth 2.0 app of service `{id}` (its `oauth2` block)."
+        ));
+        let app = oauth_app(app);
+        quote! {
+            #[doc = #doc]
+            pub static #name: ::workerflow_runtime::OAuthApp = #app;
+        }
+    });
     let items = routes
         .iter()
         .map(|(service, route, ident)| route_items(service, route, ident));
@@ -100,6 +120,7 @@ pub fn generate(registry: &Registry) -> String {
         #[doc = " when the contract declares them, the `Input` and `Output` types."]
         pub mod routes {
             #uses
+            #(#app_statics)*
             #(#items)*
         }
     };
@@ -170,8 +191,8 @@ fn route_items(service: &Service, route: &Route, ident: &Ident) -> TokenStream {
         None => quote! { None },
     };
     let oauth2 = match &service.oauth2 {
-        Some(app) => {
-            let app = oauth_app(app);
+        Some(_) => {
+            let app = oauth_app_ident(&service.id);
             quote! { Some(&#app) }
         }
         None => quote! { None },
@@ -305,8 +326,12 @@ fn secret_requirement(requirement: &crate::model::SecretRequirement) -> TokenStr
     }
 }
 
-/// A service's `oauth2` block as an `OAuthApp` literal (a constant expression, so `&` of it is
-/// `'static`).
+/// `OAUTH2_<SERVICE ID>`: service ids are lowercase, so the name meets no route's.
+fn oauth_app_ident(service_id: &str) -> Ident {
+    format_ident!("OAUTH2_{}", service_id.to_ascii_uppercase())
+}
+
+/// A service's `oauth2` block as an `OAuthApp` literal.
 fn oauth_app(app: &crate::model::OAuth2) -> TokenStream {
     let authorization_url = &app.authorization_url;
     let token_url = &app.token_url;

@@ -38,6 +38,29 @@ pub mod routes {
         AuthType, DeclaredRoute, RequestType, RouteSpec, SecretRequirement, ServiceSpec,
         Setting, SettingKind,
     };
+    /// The OAuth 2.0 app of service `crm` (its `oauth2` block).
+    pub static OAUTH2_CRM: ::workerflow_runtime::OAuthApp = ::workerflow_runtime::OAuthApp {
+        authorization_url: "https://crm.example.com/oauth/authorize",
+        token_url: "https://crm.example.com/oauth/token",
+        revocation_url: None,
+        scopes: &["contacts"],
+        scope_separator: " ",
+        pkce: true,
+        client_auth: ::workerflow_runtime::ClientAuth::ClientSecretBasic,
+        authorization_params: &[],
+        rotates_refresh_tokens: true,
+        refresh_buffer_seconds: 300u32,
+        client_id: SecretRequirement {
+            label: "Crm client id",
+            any_of: &["CRM_CLIENT_ID"],
+            unless_connection: false,
+        },
+        client_secret: SecretRequirement {
+            label: "Crm client secret",
+            any_of: &["CRM_CLIENT_SECRET"],
+            unless_connection: false,
+        },
+    };
     /// Return the input's text, upper-cased.
     ///
     /// - Route: `echo` (sync: the caller waits for the output)
@@ -389,30 +412,7 @@ pub mod routes {
             name: "Crm",
             auth_type: AuthType::Oauth2,
             docs_url: Some("https://docs.example.com/demo"),
-            oauth2: Some(
-                &::workerflow_runtime::OAuthApp {
-                    authorization_url: "https://crm.example.com/oauth/authorize",
-                    token_url: "https://crm.example.com/oauth/token",
-                    revocation_url: None,
-                    scopes: &["contacts"],
-                    scope_separator: " ",
-                    pkce: true,
-                    client_auth: ::workerflow_runtime::ClientAuth::ClientSecretBasic,
-                    authorization_params: &[],
-                    rotates_refresh_tokens: true,
-                    refresh_buffer_seconds: 300u32,
-                    client_id: SecretRequirement {
-                        label: "Crm client id",
-                        any_of: &["CRM_CLIENT_ID"],
-                        unless_connection: false,
-                    },
-                    client_secret: SecretRequirement {
-                        label: "Crm client secret",
-                        any_of: &["CRM_CLIENT_SECRET"],
-                        unless_connection: false,
-                    },
-                },
-            ),
+            oauth2: Some(&OAUTH2_CRM),
         },
         auth: Some(AuthType::Oauth2),
         secrets: &[
@@ -469,30 +469,7 @@ pub mod routes {
             name: "Crm",
             auth_type: AuthType::Oauth2,
             docs_url: Some("https://docs.example.com/demo"),
-            oauth2: Some(
-                &::workerflow_runtime::OAuthApp {
-                    authorization_url: "https://crm.example.com/oauth/authorize",
-                    token_url: "https://crm.example.com/oauth/token",
-                    revocation_url: None,
-                    scopes: &["contacts"],
-                    scope_separator: " ",
-                    pkce: true,
-                    client_auth: ::workerflow_runtime::ClientAuth::ClientSecretBasic,
-                    authorization_params: &[],
-                    rotates_refresh_tokens: true,
-                    refresh_buffer_seconds: 300u32,
-                    client_id: SecretRequirement {
-                        label: "Crm client id",
-                        any_of: &["CRM_CLIENT_ID"],
-                        unless_connection: false,
-                    },
-                    client_secret: SecretRequirement {
-                        label: "Crm client secret",
-                        any_of: &["CRM_CLIENT_SECRET"],
-                        unless_connection: false,
-                    },
-                },
-            ),
+            oauth2: Some(&OAUTH2_CRM),
         },
         auth: Some(AuthType::Oauth2),
         secrets: &[],

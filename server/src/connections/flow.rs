@@ -5,16 +5,18 @@
 
 use super::*;
 
+/// A service's OAuth app with its resolved endpoints and client credentials.
+type AppOf = (
+    &'static ServiceSpec,
+    &'static OAuthApp,
+    Endpoints,
+    token::Client,
+);
+
 impl Connections {
-    /// Starts an authorization: stores the flow (state hash, encrypted PKCE verifier) and
-    /// returns the provider's authorization URL. An existing connection of that name keeps
-    /// its tokens until the callback succeeds.
-    pub async fn start_flow(
-        &self,
-        name: &ConnectionName,
-        service: &str,
-        redirect_uri: &str,
-    ) -> Result<FlowStart, ManageError> {
+    /// The OAuth app of `service`, its endpoints (with the operator's overrides) and client
+    /// credentials, or why a flow cannot use them.
+    fn app_of(&self, service: &str) -> Result<AppOf, ManageError> {
         let inner = &*self.inner;
         let spec = self
             .service(service)
@@ -31,6 +33,20 @@ impl Connections {
         let endpoints = Endpoints::resolve(spec.id, app, &*inner.secrets)
             .map_err(|message| config(format!("misconfigured: {message}")))?;
         let client = token::Client::resolve(app, &*inner.secrets).map_err(config)?;
+        Ok((spec, app, endpoints, client))
+    }
+
+    /// Starts an authorization: stores the flow (state hash, encrypted PKCE verifier) and
+    /// returns the provider's authorization URL. An existing connection of that name keeps
+    /// its tokens until the callback succeeds.
+    pub async fn start_flow(
+        &self,
+        name: &ConnectionName,
+        service: &str,
+        redirect_uri: &str,
+    ) -> Result<FlowStart, ManageError> {
+        let inner = &*self.inner;
+        let (spec, app, endpoints, client) = self.app_of(service)?;
         let key = |source| ManageError::Key {
             connection: name.to_string(),
             source,
@@ -144,21 +160,7 @@ impl Connections {
             .ok_or_else(|| CallbackError::MissingCode {
                 connection: connection.clone(),
             })?;
-        let spec = self
-            .service(&flow.service)
-            .ok_or_else(|| ManageError::UnknownService {
-                service: flow.service.clone(),
-            })?;
-        let app = spec.oauth2.ok_or_else(|| ManageError::UnknownService {
-            service: flow.service.clone(),
-        })?;
-        let config = |message: String| ManageError::Config {
-            service: spec.id.to_owned(),
-            message,
-        };
-        let endpoints = Endpoints::resolve(spec.id, app, &*inner.secrets)
-            .map_err(|message| config(format!("misconfigured: {message}")))?;
-        let client = token::Client::resolve(app, &*inner.secrets).map_err(config)?;
+        let (spec, app, endpoints, client) = self.app_of(&flow.service)?;
         let verifier = flow
             .pkce_verifier
             .as_deref()

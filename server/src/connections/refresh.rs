@@ -96,14 +96,8 @@ impl Connections {
         let Some(refresh) = refresh.map(|bytes| SecretValue::new(String::from_utf8_lossy(&bytes)))
         else {
             // Nothing to refresh with: only a new authorization helps.
-            let now = now_secs();
-            let marked = StoredRow {
-                state: ConnectionState::NeedsReauth.as_str().to_owned(),
-                updated_at: now,
-                ..row
-            };
             locked
-                .write(marked)
+                .write(needing_reauth(row, now_secs()))
                 .await
                 .map_err(|error| store(error.to_string()))?;
             return Err(ConnectionError::NeedsReauth { connection: name });
@@ -174,13 +168,8 @@ impl Connections {
                 Ok(tokens.access_token)
             }
             Err(TokenError::InvalidGrant) => {
-                let marked = StoredRow {
-                    state: ConnectionState::NeedsReauth.as_str().to_owned(),
-                    updated_at: now,
-                    ..row
-                };
                 locked
-                    .write(marked)
+                    .write(needing_reauth(row, now))
                     .await
                     .map_err(|error| store(error.to_string()))?;
                 tracing::warn!(
@@ -302,5 +291,15 @@ impl ConnectionStore for Connections {
                 Err(_) => work.await,
             }
         })
+    }
+}
+
+/// The row marked `needs_reauth`, its tokens kept (they are useless, but a re-authorization
+/// replaces them, and nothing is lost that an operator might want to look at).
+fn needing_reauth(row: StoredRow, now: i64) -> StoredRow {
+    StoredRow {
+        state: ConnectionState::NeedsReauth.as_str().to_owned(),
+        updated_at: now,
+        ..row
     }
 }
