@@ -20,6 +20,7 @@ use common::{in_scratch_crate, text, workspace_root};
 
 const TOKEN: &str = "walk-token-0123456789abcdef";
 const LINEAR_KEY: &str = "lin_api_walk_SECRET";
+const CONNECTION_KEY: &str = "walk:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// The commands of the README block after `<!-- walk:NAME`, one per line.
 fn readme_block(name: &str) -> Vec<String> {
@@ -170,6 +171,56 @@ fn the_readme_walk_runs_as_written() {
     );
     server.stop();
 
+    // OAuth: the same route declared as calling with a connection (an `oauth2` block on its
+    // service, `auth: oauth2`, no fallback secret) gets the server's whole OAuth side without a
+    // line of the crate's code: without a connection key the server refuses to start, with one
+    // it runs the authorization flow and asks callers for a connection.
+    declare_oauth(&dir.join("connector-registry/services.json"), "linear");
+    let built = sh(&dir, &path, "cargo build --quiet --bin server");
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let refused = Server::command(&dir, &upstream)
+        .output()
+        .expect("the server binary runs");
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "routes linear_issue_create need OAuth connections, and no connection key is configured"
+        ),
+        "{stderr}"
+    );
+    let mut command = Server::command(&dir, &upstream);
+    command
+        .env("WORKERFLOW_CONNECTION_KEYS", CONNECTION_KEY)
+        .env("LINEAR_CLIENT_ID", "walk-client")
+        .env("LINEAR_CLIENT_SECRET", "walk-client-SECRET");
+    let server = Server::spawn(command);
+    let (status, body) = server.request(
+        "POST",
+        "/api/connections",
+        Some(TOKEN),
+        Some(r#"{"name":"team","service":"linear"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let url = created["authorizationUrl"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with(
+            "https://linear.app/oauth/authorize?response_type=code&client_id=walk-client&"
+        ),
+        "{url}"
+    );
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let (status, body) = server.request(
+        "POST",
+        "/api/linear_issue_create",
+        Some(TOKEN),
+        Some(r#"{"title":"Deploy failed"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(r#""code":"connection_required""#), "{body}");
+    server.stop();
+
     // Diff: commit, remove the route, `diff HEAD` reports it.
     let diff = readme_block("diff");
     let commit = diff
@@ -193,6 +244,41 @@ fn the_readme_walk_runs_as_written() {
     );
 
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Gives service `id` Linear's OAuth app and makes each of its routes call with a connection.
+fn declare_oauth(path: &Path, id: &str) {
+    let mut registry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read the registry"))
+            .expect("the registry is JSON");
+    let services = registry["services"].as_array_mut().expect("services");
+    // A new service's id may be derived from its name: find it by its route.
+    let service = services
+        .iter_mut()
+        .find(|service| {
+            service["id"] == id
+                || service["runtime"]["routes"][0]["id"]
+                    .as_str()
+                    .is_some_and(|route| route.starts_with(&format!("{id}_")))
+        })
+        .expect("the service");
+    service["oauth2"] = serde_json::json!({
+        "authorizationUrl": "https://linear.app/oauth/authorize",
+        "tokenUrl": "https://api.linear.app/oauth/token",
+        "scopes": ["read", "write"],
+        "scopeSeparator": ",",
+        "pkce": true,
+        "clientAuth": "client_secret_post",
+        "rotatesRefreshTokens": false,
+        "clientId": {"label": "Linear OAuth client id", "anyOf": ["LINEAR_CLIENT_ID"]},
+        "clientSecret": {"label": "Linear OAuth client secret", "anyOf": ["LINEAR_CLIENT_SECRET"]},
+        "sources": ["https://linear.app/developers/oauth-2-0-authentication"]
+    });
+    for route in service["runtime"]["routes"].as_array_mut().expect("routes") {
+        route["auth"] = serde_json::json!("oauth2");
+    }
+    let text = serde_json::to_string_pretty(&registry).expect("serializes") + "\n";
+    std::fs::write(path, text).expect("write the registry");
 }
 
 /// Deletes the route `id` from the registry at `path`, keeping the rest as it is.
@@ -272,9 +358,15 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, upstream: &str) -> Server {
+        Server::spawn(Server::command(dir, upstream))
+    }
+
+    /// `server serve` on a free port with the walk's token, key and loopback Linear.
+    fn command(dir: &Path, upstream: &str) -> Command {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-        let mut child = Command::new(target.join("debug/server"))
+        let mut command = Command::new(target.join("debug/server"));
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--jobs", "memory"])
             .current_dir(dir)
             .env("WORKERFLOW_API_TOKEN", TOKEN)
@@ -282,9 +374,12 @@ impl Server {
             .env("WORKERFLOW_LINEAR_BASE_URL", upstream)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server binary starts");
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command.spawn().expect("the server binary starts");
         // Its first log line says where it listens.
         let stderr = child.stderr.take().expect("stderr");
         let (sender, receiver) = mpsc::channel();

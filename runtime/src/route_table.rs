@@ -206,16 +206,19 @@ impl RouteTable {
         self
     }
 
-    /// Whether any enabled, implemented route authenticates with OAuth 2.0 (`auth: "oauth2"`);
-    /// `required` counts only those without a static fallback secret (`unlessConnection`),
-    /// which cannot be called at all without a connection store.
-    pub fn uses_connections(&self, required: bool) -> bool {
-        self.routes().any(|linked| {
-            let spec = linked.spec;
-            spec.auth == Some(crate::route::AuthType::Oauth2)
-                && self.disabled_by(spec.id).is_none()
-                && !(required && spec.secrets.iter().any(|s| s.unless_connection))
-        })
+    /// The enabled, implemented routes that take an OAuth connection (`auth: "oauth2"`), in
+    /// registry order; with `required`, only those without a static fallback secret
+    /// (`unlessConnection`), which no call can run without a connection store.
+    pub fn connection_routes(&self, required: bool) -> Vec<&'static str> {
+        self.routes()
+            .map(|linked| linked.spec)
+            .filter(|spec| {
+                spec.auth == Some(crate::route::AuthType::Oauth2)
+                    && self.disabled_by(spec.id).is_none()
+                    && !(required && spec.secrets.iter().any(|s| s.unless_connection))
+            })
+            .map(|spec| spec.id)
+            .collect()
     }
 
     /// Runs only the routes `ENABLED_HTTP_ROUTES` and `DISABLED_HTTP_ROUTES` in `source` leave

@@ -194,14 +194,18 @@ fn a_bare_input_with_a_connection_field_is_input() {
 #[test]
 fn which_routes_need_connections() {
     let table = registry::linked().expect("links");
-    assert!(table.uses_connections(false));
-    assert!(table.uses_connections(true), "crm_sync has no fallback");
+    assert_eq!(table.connection_routes(false), ["crm_lookup", "crm_sync"]);
+    assert_eq!(
+        table.connection_routes(true),
+        ["crm_sync"],
+        "crm_sync has no fallback"
+    );
     let without_sync = registry::linked()
         .expect("links")
         .with_enablement(&MapSecrets::new().with("DISABLED_HTTP_ROUTES", "crm_sync"))
         .expect("a valid setting");
-    assert!(without_sync.uses_connections(false));
-    assert!(!without_sync.uses_connections(true));
+    assert_eq!(without_sync.connection_routes(false), ["crm_lookup"]);
+    assert!(without_sync.connection_routes(true).is_empty());
 }
 
 #[tokio::test]

@@ -580,21 +580,6 @@ fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
     })
 }
 
-/// The enabled OAuth routes with no static fallback secret: they cannot run without a
-/// connection.
-fn routes_needing_connections(routes: &RouteTable) -> Vec<&'static str> {
-    routes
-        .routes()
-        .map(|route| route.spec())
-        .filter(|spec| {
-            spec.auth == Some(workerflow_runtime::AuthType::Oauth2)
-                && routes.disabled_by(spec.id).is_none()
-                && !spec.secrets.iter().any(|secret| secret.unless_connection)
-        })
-        .map(|spec| spec.id)
-        .collect()
-}
-
 /// `--public-url`: an absolute http(s) URL with a host, without query or fragment; returned
 /// without a trailing slash.
 fn public_url(text: &str) -> Result<String, String> {
@@ -825,7 +810,7 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
         .transpose()
         .map_err(Error::Usage)?;
     if keys.is_none() {
-        let needing = routes_needing_connections(&api.routes);
+        let needing = api.routes.connection_routes(true);
         if !needing.is_empty() {
             return Err(Error::Usage(format!(
                 "routes {} need OAuth connections, and no connection key is configured: set WORKERFLOW_CONNECTION_KEYS or --connection-keys-file",
@@ -868,7 +853,7 @@ fn serve(api: Api, args: ServeArgs) -> Result<ExitCode, Error> {
             Some(opened.map_err(|error| Error::Usage(error.to_string()))?)
         }
         None => {
-            if api.routes.uses_connections(false) {
+            if !api.routes.connection_routes(false).is_empty() {
                 tracing::warn!(
                     target: "workerflow::serve",
                     "no connection key is configured (WORKERFLOW_CONNECTION_KEYS or --connection-keys-file): calls naming an OAuth connection are answered connections_unavailable"
