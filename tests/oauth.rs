@@ -141,7 +141,12 @@ fn stop(serve: Serve, provider: &FakeProvider) -> String {
 
 fn sqlite_bytes(dir: &std::path::Path) -> String {
     let mut all = String::new();
-    for name in ["jobs.sqlite3", "jobs.sqlite3-wal"] {
+    for name in [
+        "jobs.sqlite3",
+        "jobs.sqlite3-wal",
+        "connections.sqlite3",
+        "connections.sqlite3-wal",
+    ] {
         if let Ok(bytes) = std::fs::read(dir.join(name)) {
             all.push_str(&String::from_utf8_lossy(&bytes));
         }
@@ -227,6 +232,13 @@ async fn the_flow_with_pkce_then_a_hubspot_call_with_the_connections_token() {
 
     stop(serve, &provider);
     assert_no_token(&provider, "the SQLite store", &sqlite_bytes(&dir));
+    // The connections' file is private like the jobs' (names and times are not encrypted).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("connections.sqlite3"))
+            .expect("the connections' file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

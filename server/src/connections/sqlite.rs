@@ -1,8 +1,9 @@
-//! The connection rows in the SQLite job store's file (WAL): tables `connections` and
-//! `connection_flows` beside `jobs`. Each operation opens its own connection on a blocking
-//! thread, so a row held during a refresh never holds the job store's writer; a row is held
-//! with `BEGIN IMMEDIATE` (the database's write lock, taken within a busy timeout), which also
-//! serializes processes sharing the file.
+//! The connection rows of a SQLite job store: tables `connections` and `connection_flows` in
+//! `connections.sqlite3` (WAL) beside the jobs' file, in the same data directory. A row is held
+//! during a refresh with `BEGIN IMMEDIATE`, which is the whole file's write lock (taken within
+//! a busy timeout) and so also serializes processes sharing the directory; in a file of its own
+//! that lock, held across the token request, never delays a job being queued. Each operation
+//! opens its own connection on a blocking thread.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +19,9 @@ const BUSY: Duration = Duration::from_secs(5);
 
 const COLUMNS: &str = "name, service, state, key_id, access_token, refresh_token, expires_at, \
                        scopes, created_at, updated_at, refreshed_at, refresh_count";
+
+/// The connection store's file in the job store's data directory.
+pub(crate) const FILE_NAME: &str = "connections.sqlite3";
 
 pub(crate) struct SqliteRows {
     path: PathBuf,
@@ -98,14 +102,20 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl SqliteRows {
-    /// Creates the tables in the job store's file when missing.
-    pub(crate) async fn open(path: &Path) -> Result<SqliteRows, StoreError> {
-        let owned = path.to_owned();
+    /// Creates `FILE_NAME` beside the job store's file `jobs`, and its tables, when missing.
+    pub(crate) async fn open(jobs: &Path) -> Result<SqliteRows, StoreError> {
+        let owned = jobs.with_file_name(FILE_NAME);
         blocking(move || {
+            // 0600 like the jobs' file (SQLite gives its `-wal` and `-shm` the same mode): the
+            // tokens are encrypted, the names, services and times are not.
+            crate::store::sqlite::create_private_file(&owned).map_err(|error| {
+                StoreError::io(format!("cannot create {}", owned.display()), error)
+            })?;
             let connection = connect(&owned, BUSY)?;
             connection
                 .execute_batch(
-                    "BEGIN IMMEDIATE;
+                    "PRAGMA journal_mode = WAL;
+                     BEGIN IMMEDIATE;
                      CREATE TABLE IF NOT EXISTS connections (
                          name TEXT PRIMARY KEY,
                          service TEXT NOT NULL,

@@ -571,10 +571,18 @@ async fn two_sqlite_instances_on_one_file_refresh_once_and_wait_for_each_other()
     let first = open(&first_jobs, &provider, &key).await;
     let second = open(&second_jobs, &provider, &key).await;
     one_refresh_for_many(&[first.clone(), second.clone()], &provider, 20).await;
-    // The rows are in the job store's file, tokens encrypted.
-    let file = dir.join(crate::store::sqlite::FILE_NAME);
-    let raw = std::fs::read(&file).expect("the file");
-    for issued in provider.issued_access_tokens() {
+    // The rows are in the connection file beside the jobs' (and its WAL), tokens encrypted.
+    let file = dir.join(super::sqlite::FILE_NAME);
+    assert!(file.is_file(), "{}", file.display());
+    let mut raw = std::fs::read(&file).expect("the file");
+    raw.extend(
+        std::fs::read(dir.join(format!("{}-wal", super::sqlite::FILE_NAME))).unwrap_or_default(),
+    );
+    for issued in provider
+        .issued_access_tokens()
+        .into_iter()
+        .chain(provider.issued_refresh_tokens())
+    {
         assert!(!raw.windows(issued.len()).any(|w| w == issued.as_bytes()));
     }
     // A holder that keeps the lock past the wait: the other instance gets LockTimeout.

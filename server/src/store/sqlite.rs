@@ -106,7 +106,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Creates the database file mode 0600 before SQLite opens it (an empty file is an empty
 /// database); SQLite gives its `-wal` and `-shm` files the database file's mode.
-fn create_private_file(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
