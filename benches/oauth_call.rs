@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use workerflow_test_support::child_output::{stderr_lines, wait_listening};
 use workerflow_test_support::oauth_provider::{CLIENT_ID, CLIENT_SECRET, FakeProvider};
 
-const TOKEN: &str = "bench-api-token";
+const TOKEN: &str = "bench-api-token-0123456789";
 const KEYS: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const SEQUENTIAL: usize = 300;
 const ROUNDS: usize = 5;
