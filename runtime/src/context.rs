@@ -314,6 +314,17 @@ async fn token_of(
             connection: connection.to_string(),
         }));
     };
+    // A call's later requests reuse the token its first one got: the store handed it out fresh
+    // for at least the refresh buffer, far longer than one call lasts, unless it was refused.
+    if rejected.is_none()
+        && let Some(token) = call
+            .tokens
+            .lock()
+            .ok()
+            .and_then(|tokens| tokens.last().cloned())
+    {
+        return Ok(token);
+    }
     let token = store
         .access_token(TokenRequest {
             service: &call.route.service,

@@ -60,6 +60,9 @@ async fn lookup(
 #[connector(route = crm_sync)]
 async fn sync(ctx: &RouteContext<crm_sync::Route>, _input: Value) -> Result<Value, ConnectorError> {
     let token = ctx.access_token().await?;
+    // A second request of the same call reuses the token: the store is asked once.
+    let again = ctx.access_token().await?;
+    assert_eq!(token.expose(), again.expose());
     Ok(json!({"credential": token.expose()}))
 }
 
@@ -224,6 +227,16 @@ async fn a_context_built_by_hand_takes_a_connection() {
     assert_eq!(
         ctx.access_token().await.expect("a token").expose(),
         "token-1"
+    );
+    let table = registry::linked()
+        .expect("links")
+        .with_connections(store.clone());
+    let output = table
+        .dispatch_blocking("crm_sync", envelope(Some("acme")), &secrets)
+        .expect("a token");
+    assert_eq!(
+        output["credential"], "token-2",
+        "one store request for the whole call"
     );
     let error = RouteContext::resolve_with_connection(
         &echo,

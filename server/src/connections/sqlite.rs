@@ -6,6 +6,7 @@
 //! opens its own connection on a blocking thread.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
@@ -25,6 +26,9 @@ pub(crate) const FILE_NAME: &str = "connections.sqlite3";
 
 pub(crate) struct SqliteRows {
     path: PathBuf,
+    /// Kept open for the reads every OAuth call makes (opening a connection costs more than
+    /// the read); in WAL mode a reader never waits for a writer.
+    reader: Arc<Mutex<Connection>>,
 }
 
 fn connect(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
@@ -148,7 +152,11 @@ impl SqliteRows {
                         error,
                     )
                 })?;
-            Ok(SqliteRows { path: owned })
+            let reader = Arc::new(Mutex::new(connect(&owned, BUSY)?));
+            Ok(SqliteRows {
+                path: owned,
+                reader,
+            })
         })
         .await
     }
@@ -159,12 +167,18 @@ impl SqliteRows {
     }
 
     pub(crate) async fn get(&self, name: &str) -> Result<Option<StoredRow>, StoreError> {
-        let (path, name, failed) = (
-            self.path.clone(),
+        let (reader, name, failed) = (
+            Arc::clone(&self.reader),
             name.to_owned(),
             self.failed("read a connection"),
         );
-        blocking(move || select(&connect(&path, BUSY)?, &name).map_err(failed)).await
+        blocking(move || {
+            let reader = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            select(&reader, &name).map_err(failed)
+        })
+        .await
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<StoredRow>, StoreError> {
