@@ -316,9 +316,20 @@ async fn a_sigkill_during_a_refresh_loses_nothing() {
 
     provider.token_delay(Duration::from_secs(30));
     let base = serve.base.clone();
+    // This call's answer never comes: the server is killed under it.
     let pending = {
         let client = client.clone();
-        tokio::spawn(async move { upsert(&client, &base, "acme", "kill@example.com").await })
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/hubspot_contact_upsert"))
+                .bearer_auth(TOKEN)
+                .header("workerflow-connection", "acme")
+                .header("content-type", "application/json")
+                .body(json!({"email": "kill@example.com"}).to_string())
+                .send()
+                .await
+                .is_err()
+        })
     };
     let started = Instant::now();
     while provider.refresh_requests() == 0 {
@@ -329,7 +340,10 @@ async fn a_sigkill_during_a_refresh_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     serve.kill();
-    let _ = pending.await;
+    assert!(
+        pending.await.expect("the task ran"),
+        "the killed server answered"
+    );
 
     provider.token_delay(Duration::ZERO);
     provider.set_expires_in(1800);

@@ -272,13 +272,23 @@ pub struct Connections {
     inner: Arc<Inner>,
 }
 
+/// This process's turn at one connection, and the token its last refresh got: the calls that
+/// waited for that refresh take it without reading the row again.
+type Flight = Arc<tokio::sync::Mutex<Option<Refreshed>>>;
+
+/// A token a refresh in this process just wrote.
+struct Refreshed {
+    token: SecretValue,
+    expires_at: Option<i64>,
+}
+
 struct Inner {
     backend: Arc<Backend>,
     keys: KeyRing,
     http: HttpClient,
     secrets: Arc<dyn SecretSource>,
     services: Vec<&'static ServiceSpec>,
-    flights: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    flights: std::sync::Mutex<HashMap<String, Flight>>,
     lock_wait: Duration,
 }
 
@@ -592,10 +602,11 @@ impl Connections {
     }
 
     /// This process's turn at a connection: one refresh (or change) at a time per name.
+    /// Forgets the last refresh's token: the caller is about to change the row.
     async fn lock_flight(
         &self,
         name: &str,
-    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ManageError> {
+    ) -> Result<tokio::sync::OwnedMutexGuard<Option<Refreshed>>, ManageError> {
         let flight = {
             let mut flights = self
                 .inner
@@ -605,12 +616,14 @@ impl Connections {
             Arc::clone(flights.entry(name.to_owned()).or_default())
         };
         let wait = self.inner.lock_wait;
-        tokio::time::timeout(wait, flight.lock_owned())
+        let mut guard = tokio::time::timeout(wait, flight.lock_owned())
             .await
             .map_err(|_| ManageError::Busy {
                 connection: name.to_owned(),
                 waited_ms: millis(wait),
-            })
+            })?;
+        *guard = None;
+        Ok(guard)
     }
 
     async fn lock_row(&self, name: &str) -> Result<Locked, ManageError> {

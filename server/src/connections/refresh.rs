@@ -44,10 +44,28 @@ impl Connections {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(flights.entry(name.clone()).or_default())
         };
-        let _flight = timeout_at(deadline, flight.lock_owned())
+        let mut flight = timeout_at(deadline, flight.lock_owned())
             .await
             .map_err(|_| busy())?;
-        // The call this one waited for may have refreshed already: no transaction needed.
+        // The call this one waited for may have refreshed already: its token, while fresh and
+        // not the refused one, saves a read.
+        let buffer = i64::from(app.refresh_buffer_seconds);
+        if let Some(done) = flight.as_ref()
+            && done
+                .expires_at
+                .is_none_or(|expires_at| expires_at > now_secs().saturating_add(buffer))
+            && !rejected.as_ref().is_some_and(|rejected| {
+                bool::from(
+                    rejected
+                        .expose()
+                        .as_bytes()
+                        .ct_eq(done.token.expose().as_bytes()),
+                )
+            })
+        {
+            return Ok(done.token.clone());
+        }
+        // Or another process did: no transaction needed.
         let row = inner
             .backend
             .get(&name)
@@ -157,6 +175,10 @@ impl Connections {
                     .write(sealed)
                     .await
                     .map_err(|error| store(error.to_string()))?;
+                *flight = Some(Refreshed {
+                    token: tokens.access_token.clone(),
+                    expires_at: expiry(now, &tokens),
+                });
                 tracing::info!(
                     target: "workerflow::connections",
                     connection = %name,
@@ -168,6 +190,7 @@ impl Connections {
                 Ok(tokens.access_token)
             }
             Err(TokenError::InvalidGrant) => {
+                *flight = None;
                 locked
                     .write(needing_reauth(row, now))
                     .await
