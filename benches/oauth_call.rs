@@ -105,12 +105,13 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values[values.len() / 2]
 }
 
-async fn concurrent(client: &reqwest::Client, base: &str) -> Duration {
+/// `CONCURRENT` calls at once, spread over `bases` in turn: the time until the last answer.
+async fn concurrent(client: &reqwest::Client, bases: &[&str]) -> Duration {
     let started = Instant::now();
     let calls: Vec<_> = (0..CONCURRENT)
         .map(|i| {
             let client = client.clone();
-            let base = base.to_owned();
+            let base = bases[i % bases.len()].to_owned();
             tokio::spawn(async move { upsert(&client, &base, Some("acme"), i).await })
         })
         .collect();
@@ -164,14 +165,19 @@ async fn main() {
         provider.set_expires_in(60);
         authorize(&client, &with_connection.base, &provider, "acme").await;
         provider.set_expires_in(1800);
-        refreshing.push(concurrent(&client, &with_connection.base).await);
+        refreshing.push(concurrent(&client, &[&with_connection.base]).await);
         assert_eq!(
             provider.refresh_requests(),
             round + 1,
             "one refresh per round"
         );
-        fresh.push(concurrent(&client, &with_connection.base).await);
+        fresh.push(concurrent(&client, &[&with_connection.base]).await);
     }
+    drop(with_connection);
+    drop(with_static);
+
+    // The same across two instances on one PostgreSQL database (when PostgreSQL is installed).
+    let postgres = two_instances_on_postgres(&client, &provider).await;
 
     let connection = median(connection_rounds);
     let static_token = median(static_rounds);
@@ -201,7 +207,45 @@ async fn main() {
         refreshing.as_secs_f64() * 1e3,
         refreshing.as_secs_f64() / fresh.as_secs_f64()
     );
-    drop(with_connection);
-    drop(with_static);
+    if let Some((refreshing, fresh)) = postgres {
+        println!(
+            "| {CONCURRENT} concurrent calls on two instances (PostgreSQL), no refresh | {:.1} ms | 1.00× |",
+            fresh.as_secs_f64() * 1e3
+        );
+        println!(
+            "| {CONCURRENT} concurrent calls on two instances (PostgreSQL) sharing one refresh | {:.1} ms | {:.2}× |",
+            refreshing.as_secs_f64() * 1e3,
+            refreshing.as_secs_f64() / fresh.as_secs_f64()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Medians of 50 concurrent calls over two instances sharing one PostgreSQL database: with one
+/// refresh shared by all, and without; `None` without PostgreSQL.
+async fn two_instances_on_postgres(
+    client: &reqwest::Client,
+    provider: &FakeProvider,
+) -> Option<(Duration, Duration)> {
+    let cluster = workerflow_test_support::pg_cluster::Cluster::start("bench-oauth")?;
+    cluster.create_database("conn").await;
+    let url = cluster.url("conn");
+    let first = serve(&url, provider, None);
+    let second = serve(&url, provider, None);
+    let bases = [first.base.as_str(), second.base.as_str()];
+    let (mut refreshing, mut fresh) = (Vec::new(), Vec::new());
+    let before = provider.refresh_requests();
+    for round in 0..ROUNDS {
+        provider.set_expires_in(60);
+        authorize(client, &first.base, provider, "acme").await;
+        provider.set_expires_in(1800);
+        refreshing.push(concurrent(client, &bases).await);
+        assert_eq!(
+            provider.refresh_requests(),
+            before + round + 1,
+            "one refresh per round, whichever instance"
+        );
+        fresh.push(concurrent(client, &bases).await);
+    }
+    Some((median(refreshing), median(fresh)))
 }

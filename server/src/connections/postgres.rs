@@ -18,8 +18,10 @@ use crate::store::PgUrl;
 
 /// Taken while the tables are created, so instances starting together take turns.
 const SCHEMA_LOCK: i64 = 0x5746_434f_4e4e; // "WFCONN"
-/// Idle connections kept for the next operation.
-const MAX_IDLE: usize = 4;
+/// Idle connections kept for the next operation: all of them, since opening one costs a SCRAM
+/// handshake (milliseconds), which a burst of calls paid again and again when only 4 stayed
+/// (bench/RESULTS.md, OAuth connections).
+const MAX_IDLE: usize = MAX_OPEN;
 /// Connections open at once per instance: a burst of calls waits for one instead of opening
 /// as many connections as there are calls.
 const MAX_OPEN: usize = 16;
