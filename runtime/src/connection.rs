@@ -1,6 +1,6 @@
-//! OAuth 2.0 connections as the runtime sees them: the app a service declares ([`OAuthApp`]),
-//! the name a caller gives ([`ConnectionName`]), and the store that hands out access tokens
-//! ([`ConnectionStore`]). The runtime never holds a database or talks to a token endpoint: a
+//! OAuth 2.0 connections as the runtime sees them: the name a caller gives
+//! ([`ConnectionName`]) and the store that hands out access tokens ([`ConnectionStore`]) for
+//! the app a service declares ([`crate::OAuthApp`]). The runtime never holds a database or talks to a token endpoint: a
 //! server (`workerflow serve`) implements the store, with its refresh, locks and encryption.
 
 use std::fmt;
@@ -8,41 +8,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::Serialize;
-pub use workerflow_names::ClientAuth;
 
-use crate::context::TraceId;
-use crate::route::{SecretRequirement, ServiceSpec};
-use crate::secrets::SecretValue;
-
-/// A service's OAuth 2.0 app, as the registry's `oauth2` block declares it.
-#[derive(Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OAuthApp {
-    /// Where the user approves access.
-    pub authorization_url: &'static str,
-    /// Where codes and refresh tokens are exchanged for access tokens.
-    pub token_url: &'static str,
-    /// The RFC 7009 revocation endpoint, when the provider has one.
-    pub revocation_url: Option<&'static str>,
-    /// The scopes requested.
-    pub scopes: &'static [&'static str],
-    /// How scopes are joined in the authorization URL.
-    pub scope_separator: &'static str,
-    /// Whether the flow sends an RFC 7636 S256 code challenge.
-    pub pkce: bool,
-    /// How the client authenticates at the token endpoint.
-    pub client_auth: ClientAuth,
-    /// Extra query parameters of the authorization URL.
-    pub authorization_params: &'static [(&'static str, &'static str)],
-    /// Whether a refresh returns a new refresh token that replaces the old one.
-    pub rotates_refresh_tokens: bool,
-    /// An access token expiring within this many seconds is refreshed before use.
-    pub refresh_buffer_seconds: u32,
-    /// The client id, from the environment.
-    pub client_id: SecretRequirement,
-    /// The client secret, from the environment.
-    pub client_secret: SecretRequirement,
-}
+use crate::route::ServiceSpec;
+use crate::secret_value::SecretValue;
+use crate::trace_id::TraceId;
 
 /// The name a caller gives a connection: 1 to 64 characters of ASCII letters, digits, `.`, `_`
 /// and `-` (it appears in URLs, logs and error messages, so nothing else is accepted).

@@ -57,10 +57,12 @@ pub mod http;
 mod route;
 mod route_info;
 mod route_table;
+mod secret_value;
 mod secrets;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trace_id;
 mod validation;
 
 #[doc(hidden)]
@@ -71,24 +73,26 @@ mod private;
 
 pub use config::{ConfigReport, RouteConfig};
 pub use connection::{
-    ClientAuth, ConnectionError, ConnectionName, ConnectionStore, InvalidConnectionName, OAuthApp,
-    OAuthRoute, TokenFuture, TokenRequest,
+    ConnectionError, ConnectionName, ConnectionStore, InvalidConnectionName, OAuthRoute,
+    TokenFuture, TokenRequest,
 };
 #[cfg(feature = "http")]
 pub use context::AuthorizedSendError;
-pub use context::{InvalidTraceId, RouteContext, TraceId};
+pub use context::RouteContext;
 pub use enablement::{DISABLED_ROUTES, ENABLED_ROUTES, EnablementError, EnablementProblem};
 pub use error::{
     ConfigProblem, ConnectorError, DisabledBy, DispatchError, GatewayError, GatewayKind,
     InputProblem, LinkError, LinkProblem, ProviderError,
 };
 pub use route::{
-    AuthType, DeclaredRoute, RequestType, RouteSpec, SecretOf, SecretRequirement, ServiceSpec,
-    Setting, SettingKind, SettingOf,
+    AuthType, ClientAuth, DeclaredRoute, OAuthApp, RequestType, RouteSpec, SecretOf,
+    SecretRequirement, ServiceSpec, Setting, SettingKind, SettingOf,
 };
 pub use route_info::{RouteInfo, SecretInfo, ServedRoute, SettingInfo};
 pub use route_table::{LinkedRoute, PreparedCall, RouteTable};
-pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource, SecretValue};
+pub use secret_value::SecretValue;
+pub use secrets::{EnvSecrets, LayeredSecrets, MapSecrets, Secret, SecretSource};
+pub use trace_id::{InvalidTraceId, TraceId};
 /// Binds a function to a route declared in the registry; see `workerflow-macros`.
 pub use workerflow_macros::connector;
 

@@ -5,9 +5,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use serde::Serialize;
-pub use workerflow_names::{AuthType, RequestType};
-
-use crate::connection::OAuthApp;
+pub use workerflow_names::{AuthType, ClientAuth, RequestType};
 
 /// One route declared in `connector-registry/services.json`.
 ///
@@ -55,6 +53,36 @@ pub struct ServiceSpec {
     pub docs_url: Option<&'static str>,
     /// The service's OAuth 2.0 app, when the registry declares one.
     pub oauth2: Option<&'static OAuthApp>,
+}
+
+/// A service's OAuth 2.0 app, as the registry's `oauth2` block declares it.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthApp {
+    /// Where the user approves access.
+    pub authorization_url: &'static str,
+    /// Where codes and refresh tokens are exchanged for access tokens.
+    pub token_url: &'static str,
+    /// The RFC 7009 revocation endpoint, when the provider has one.
+    pub revocation_url: Option<&'static str>,
+    /// The scopes requested.
+    pub scopes: &'static [&'static str],
+    /// How scopes are joined in the authorization URL.
+    pub scope_separator: &'static str,
+    /// Whether the flow sends an RFC 7636 S256 code challenge.
+    pub pkce: bool,
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Extra query parameters of the authorization URL.
+    pub authorization_params: &'static [(&'static str, &'static str)],
+    /// Whether a refresh returns a new refresh token that replaces the old one.
+    pub rotates_refresh_tokens: bool,
+    /// An access token expiring within this many seconds is refreshed before use.
+    pub refresh_buffer_seconds: u32,
+    /// The client id, from the environment.
+    pub client_id: SecretRequirement,
+    /// The client secret, from the environment.
+    pub client_secret: SecretRequirement,
 }
 
 /// A requirement met by the first of `any_of` that has a non-blank value.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::config::{ConfigReport, RouteConfig};
 use crate::connection::{ConnectionError, ConnectionName, ConnectionStore};
-use crate::context::{CallEnv, TraceId};
+use crate::context::CallEnv;
 use crate::enablement::EnablementError;
 use crate::error::{
     ConnectorError, DisabledBy, DispatchError, InputProblem, LinkError, LinkProblem,
@@ -20,6 +20,7 @@ use crate::http::HttpClient;
 use crate::private::{Call, Connector, HandlerFn, unwrap_envelope};
 use crate::route::{RouteSpec, Setting};
 use crate::secrets::{SecretSource, resolve_route};
+use crate::trace_id::TraceId;
 use crate::validation::{Schema, depth_problem, drop_iteratively, too_deep};
 
 /// The declared routes of one registry and the handlers linked for them.

@@ -7,7 +7,7 @@ use std::fmt::{self, Write as _};
 use serde_json::Value;
 
 use super::links::{self, route_anchor};
-use super::{markdown, oauth};
+use super::markdown;
 use crate::model::{AuthType, Example, Registry, RequestType, Route, Service, SettingKind};
 
 /// Above this many routes the HTML page's route sections are `<noscript>` text that its script
@@ -152,7 +152,7 @@ pub(super) fn write_markdown(
         if route.auth == Some(AuthType::Oauth2) && service.oauth2.is_some() {
             out.push_str(" (callers name a connection in the `workerflow-connection` header; [");
             esc(&mut out, &service.connector_name);
-            let _ = write!(out, " OAuth app](#{}))", oauth::oauth_anchor(&service.id));
+            let _ = write!(out, " OAuth app](#{}))", links::oauth_anchor(&service.id));
         }
         out.push_str("\n- Provider docs: ");
         match &route.docs_url {
@@ -169,7 +169,7 @@ pub(super) fn write_markdown(
             let names: Vec<String> = secret.any_of.iter().map(|n| format!("`{n}`")).collect();
             out.push_str(&names.join(" or "));
             if secret.unless_connection {
-                let _ = write!(out, " ({})", oauth::ONLY_WITHOUT_CONNECTION);
+                let _ = write!(out, " ({})", links::ONLY_WITHOUT_CONNECTION);
             }
         }
         if route.secrets.is_empty() {
@@ -280,7 +280,7 @@ pub(super) fn write_html(
         let connection = if route.auth == Some(AuthType::Oauth2) && service.oauth2.is_some() {
             format!(
                 " (callers name a connection in the <code>workerflow-connection</code> header; <a href=\"#{}\">{} OAuth app</a>)",
-                oauth::oauth_anchor(&service.id),
+                links::oauth_anchor(&service.id),
                 esc(&service.connector_name)
             )
         } else {
@@ -307,7 +307,7 @@ pub(super) fn write_html(
                     .map(|n| format!("<code>{}</code>", esc(n)))
                     .collect();
                 let only = if s.unless_connection {
-                    format!(" ({})", oauth::ONLY_WITHOUT_CONNECTION)
+                    format!(" ({})", links::ONLY_WITHOUT_CONNECTION)
                 } else {
                     String::new()
                 };

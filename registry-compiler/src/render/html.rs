@@ -413,7 +413,7 @@ fn island_row(out: &mut String, s: &Service, strings: &SharedStrings<'_>) {
                 let label = format!(
                     "{} ({})",
                     secret.label,
-                    super::oauth::ONLY_WITHOUT_CONNECTION
+                    super::links::ONLY_WITHOUT_CONNECTION
                 );
                 json_string_into(out, &label);
             } else {

@@ -90,3 +90,11 @@ pub(crate) fn anchor_into(out: &mut String, id: &str) {
 pub(crate) fn route_anchor(route_id: &str) -> String {
     format!("route-{}", anchor(route_id))
 }
+
+/// What a secret requirement marked `unlessConnection` is called in both pages.
+pub(crate) const ONLY_WITHOUT_CONNECTION: &str = "only without a connection";
+
+/// The anchor of a service's OAuth app section: `oauth-hubspot`.
+pub(crate) fn oauth_anchor(service_id: &str) -> String {
+    format!("oauth-{}", anchor(service_id))
+}

@@ -309,7 +309,7 @@ fn section(out: &mut String, s: &Service) {
         out.push_str("\n- OAuth 2.0 app: [");
         escape_into(out, &s.connector_name, false);
         out.push_str(" OAuth app](#");
-        out.push_str(&super::oauth::oauth_anchor(&s.id));
+        out.push_str(&super::links::oauth_anchor(&s.id));
         out.push(')');
     }
     out.push_str("\n- Sources: ");
@@ -346,7 +346,7 @@ fn secrets(out: &mut String, route: &Route, open: &str, close: &str) {
         out.push_str(close);
         if secret.unless_connection {
             out.push_str(" (");
-            out.push_str(super::oauth::ONLY_WITHOUT_CONNECTION);
+            out.push_str(super::links::ONLY_WITHOUT_CONNECTION);
             out.push(')');
         }
     }

@@ -5,17 +5,9 @@
 
 use std::fmt::{self, Write as _};
 
-use super::links::{self, anchor};
+use super::links::{self, anchor, oauth_anchor};
 use super::markdown;
 use crate::model::{AuthType, OAuth2, Registry, Route, SecretRequirement, Service};
-
-/// What a secret requirement marked `unlessConnection` is called in both pages.
-pub(super) const ONLY_WITHOUT_CONNECTION: &str = "only without a connection";
-
-/// The anchor of a service's OAuth app section: `oauth-hubspot`.
-pub(super) fn oauth_anchor(service_id: &str) -> String {
-    format!("oauth-{}", anchor(service_id))
-}
 
 /// The services with an `oauth2` block, in `order`.
 fn apps<'a>(

@@ -7,27 +7,11 @@ use std::time::Duration;
 use super::memory::MemoryRows;
 #[cfg(feature = "postgres")]
 use super::postgres::{PgLocked, PgRows};
-use super::rows::{FlowRow, StoredRow};
+use super::rows::{FlowRow, LockError, StoredRow};
 #[cfg(feature = "sqlite")]
 use super::sqlite::{SqliteLocked, SqliteRows};
 use crate::error::StoreError;
 use crate::store::JobStore;
-
-/// Why a row could not be locked.
-#[derive(Debug)]
-pub(crate) enum LockError {
-    /// Another holder kept it past the wait (the memory store's turn is the single flight).
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-    Timeout,
-    /// The store failed.
-    Store(StoreError),
-}
-
-impl From<StoreError> for LockError {
-    fn from(error: StoreError) -> LockError {
-        LockError::Store(error)
-    }
-}
 
 pub(crate) enum Backend {
     Memory(MemoryRows),

@@ -48,8 +48,8 @@ use workerflow_runtime::{
     ServiceSpec, TokenFuture, TokenRequest, TraceId,
 };
 
-use self::backend::{Backend, LockError, Locked};
-use self::rows::{FlowRow, StoredRow, now_secs, rfc3339};
+use self::backend::{Backend, Locked};
+use self::rows::{FlowRow, LockError, StoredRow, now_secs, rfc3339};
 use self::token::{Endpoints, TokenError, Tokens};
 use crate::error::StoreError;
 use crate::store::JobStore;

@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Row};
 
-use super::backend::LockError;
+use super::rows::LockError;
 use super::rows::{FlowRow, StoredRow};
 use crate::error::StoreError;
 use crate::store::PgUrl;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::error::StoreError;
+
 /// A connection's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectionState {
@@ -148,5 +150,21 @@ mod tests {
             assert_eq!(ConnectionState::parse(state.as_str()), Some(state));
         }
         assert_eq!(ConnectionState::parse("gone"), None);
+    }
+}
+
+/// Why a row could not be locked.
+#[derive(Debug)]
+pub(crate) enum LockError {
+    /// Another holder kept it past the wait (the memory store's turn is the single flight).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    Timeout,
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for LockError {
+    fn from(error: StoreError) -> LockError {
+        LockError::Store(error)
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
-use super::backend::LockError;
+use super::rows::LockError;
 use super::rows::{FlowRow, StoredRow};
 use crate::error::StoreError;
 
