@@ -78,14 +78,18 @@ pub(super) struct UrlResult {
     pub outcome: Outcome,
 }
 
-/// Every distinct URL of the registry (URL fields and `sources`), sorted, with its services.
+/// Every distinct URL of the registry (URL fields, `sources` and the `oauth2` block's
+/// `sources`), sorted, with its services. An OAuth app's endpoints are not checked: they answer
+/// a bare GET with an error by design (no client, no code).
 pub(super) fn collect(registry: &Registry) -> Vec<UrlUse> {
     let mut uses: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for service in &registry.services {
+        let oauth_sources = service.oauth2.iter().flat_map(|app| app.sources.iter());
         let urls = service
             .links()
             .map(|(_, url)| url)
-            .chain(service.sources.iter().map(String::as_str));
+            .chain(service.sources.iter().map(String::as_str))
+            .chain(oauth_sources.map(String::as_str));
         for url in urls {
             let names = uses.entry(url).or_default();
             if names.last() != Some(&service.connector_name.as_str()) {
@@ -400,6 +404,24 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oauth_apps_sources_are_checked_and_its_endpoints_are_not() {
+        let text = include_str!("../../connector-registry/services.json");
+        let registry = Registry::from_str(text).expect("the bundled registry");
+        let urls: Vec<String> = collect(&registry).into_iter().map(|u| u.url).collect();
+        let hubspot = registry
+            .services
+            .iter()
+            .find(|service| service.id == "hubspot")
+            .and_then(|service| service.oauth2.as_ref())
+            .expect("HubSpot's OAuth app");
+        for source in &hubspot.sources {
+            assert!(urls.contains(source), "{source}");
+        }
+        assert!(!urls.contains(&hubspot.token_url));
+        assert!(!urls.contains(&hubspot.authorization_url));
+    }
 
     #[test]
     fn only_loopback_hosts_are_downgraded() {
