@@ -276,10 +276,11 @@ pub struct Connections {
 /// waited for that refresh take it without reading the row again.
 type Flight = Arc<tokio::sync::Mutex<Option<Refreshed>>>;
 
-/// A token a refresh in this process just wrote.
+/// A token a refresh in this process wrote, and when.
 struct Refreshed {
     token: SecretValue,
     expires_at: Option<i64>,
+    at: Instant,
 }
 
 struct Inner {

@@ -14,6 +14,9 @@ impl Connections {
         rejected: Option<SecretValue>,
     ) -> Result<SecretValue, ConnectionError> {
         let inner = &*self.inner;
+        // Before the first read: a refresh in this process that ended after this is newer than
+        // anything that read saw.
+        let asked = Instant::now();
         let app = service.oauth2.ok_or_else(|| ConnectionError::NotOAuth {
             connection: name.clone(),
         })?;
@@ -47,10 +50,12 @@ impl Connections {
         let mut flight = timeout_at(deadline, flight.lock_owned())
             .await
             .map_err(|_| busy())?;
-        // The call this one waited for may have refreshed already: its token, while fresh and
-        // not the refused one, saves a read.
+        // The call this one waited for may have refreshed already: its token, if that refresh
+        // ended after this call read the row and the token is fresh and not the refused one,
+        // saves a read. (An older refresh's token may be one another instance has replaced.)
         let buffer = i64::from(app.refresh_buffer_seconds);
         if let Some(done) = flight.as_ref()
+            && done.at >= asked
             && done
                 .expires_at
                 .is_none_or(|expires_at| expires_at > now_secs().saturating_add(buffer))
@@ -178,6 +183,7 @@ impl Connections {
                 *flight = Some(Refreshed {
                     token: tokens.access_token.clone(),
                     expires_at: expiry(now, &tokens),
+                    at: Instant::now(),
                 });
                 tracing::info!(
                     target: "workerflow::connections",
