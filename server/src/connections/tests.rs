@@ -591,12 +591,13 @@ async fn two_sqlite_instances_on_one_file_refresh_once_and_wait_for_each_other()
         .with_lock_wait(Duration::from_millis(200));
     let current = token(&first, "acme", None).await.expect("a token");
     provider.token_delay(Duration::from_millis(1500));
+    let refreshes = provider.refresh_requests();
     let slow = {
         let first = first.clone();
         let current = current.clone();
         tokio::spawn(async move { token(&first, "acme", Some(&current)).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    refresh_in_flight(&provider, refreshes).await;
     let busy = token(&impatient, "acme", Some(&current)).await;
     assert!(
         matches!(busy, Err(ConnectionError::LockTimeout { .. })),
@@ -663,11 +664,12 @@ async fn two_postgres_instances_refresh_once_for_fifty_calls() {
         .with_lock_wait(Duration::from_millis(200));
     let current = token(&first, "acme", None).await.expect("a token");
     provider.token_delay(Duration::from_millis(1500));
+    let refreshes = provider.refresh_requests();
     let slow = {
         let first = first.clone();
         tokio::spawn(async move { token(&first, "acme", Some(&current)).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    refresh_in_flight(&provider, refreshes).await;
     let current = token(&second, "acme", None)
         .await
         .expect("read without the lock");
@@ -682,6 +684,19 @@ async fn two_postgres_instances_refresh_once_for_fifty_calls() {
         .await;
     assert_eq!(rows, vec!["acme".to_owned()]);
     assert_nothing_secret_logged(&provider);
+}
+
+/// Waits until a refresh request has reached the provider: its sender holds the row's lock from
+/// before it sends until it writes (a fixed sleep would race a loaded machine).
+async fn refresh_in_flight(provider: &FakeProvider, before: usize) {
+    let started = std::time::Instant::now();
+    while provider.refresh_requests() == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no refresh reached the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// One HTTP/1.1 request to the server under test: status, headers (lower-cased) and body.
