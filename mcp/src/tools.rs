@@ -371,12 +371,7 @@ fn connection(route: &Route) -> Value {
     if route.auth != Some(AuthType::Oauth2) {
         return Value::Null;
     }
-    let fallback: Vec<&str> = route
-        .secrets
-        .iter()
-        .filter(|s| s.unless_connection)
-        .flat_map(|s| s.any_of.iter().map(String::as_str))
-        .collect();
+    let fallback = route.connection_fallback();
     json!({
         "header": "workerflow-connection",
         "envelopeField": "connection",

@@ -152,12 +152,7 @@ fn oauth_apps(out: &mut String, registry: &Registry) {
             out.push_str("  - ");
             markdown::code_span_into(out, &route.id);
             out.push_str(": callers ");
-            let fallback: Vec<&str> = route
-                .secrets
-                .iter()
-                .filter(|s| s.unless_connection)
-                .flat_map(|s| s.any_of.iter().map(String::as_str))
-                .collect();
+            let fallback = route.connection_fallback();
             if fallback.is_empty() {
                 out.push_str("must name a connection");
             } else {

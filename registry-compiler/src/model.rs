@@ -192,6 +192,16 @@ pub struct Route {
 }
 
 impl Route {
+    /// The environment names a call that names no OAuth connection falls back to: those of the
+    /// requirements marked `unlessConnection`, in order (empty: the route needs a connection).
+    pub fn connection_fallback(&self) -> Vec<&str> {
+        self.secrets
+            .iter()
+            .filter(|s| s.unless_connection)
+            .flat_map(|s| s.any_of.iter().map(String::as_str))
+            .collect()
+    }
+
     /// Whether the route declares any part of a contract.
     pub fn has_contract(&self) -> bool {
         self.auth.is_some()

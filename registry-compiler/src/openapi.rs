@@ -151,7 +151,7 @@ fn oauth_scheme(service: &Service, app: &OAuth2) -> Value {
 /// The `workerflow-connection` header of a route whose `auth` is `oauth2`: required unless a
 /// secret stands in for a connection (`unlessConnection`).
 fn connection_parameter(route: &Route) -> Value {
-    let fallback = route.secrets.iter().any(|s| s.unless_connection);
+    let fallback = !route.connection_fallback().is_empty();
     let description = if fallback {
         "The OAuth connection whose access token the call uses. Without one the route uses its `unlessConnection` secret."
     } else {
@@ -312,7 +312,7 @@ fn operation(route: &Route, service: &Service) -> Value {
         op["parameters"] = json!([connection_parameter(route)]);
         let with_connection = json!({"bearer": [], oauth_scheme_name(service): app.scopes});
         // With a fallback secret, a call naming no connection is the bearer alone.
-        op["security"] = if route.secrets.iter().any(|s| s.unless_connection) {
+        op["security"] = if !route.connection_fallback().is_empty() {
             json!([with_connection, {"bearer": []}])
         } else {
             json!([with_connection])

@@ -277,6 +277,19 @@ impl<'doc, 'src> Service<'doc, 'src> {
         }
     }
 
+    /// The service's routes (`runtime.routes[r]`) that are objects, with their index `r`;
+    /// nothing when `runtime.routes` is not an array (the schema reports that).
+    pub(super) fn routes(&self) -> impl Iterator<Item = (usize, NodeId)> + 'doc {
+        let document = self.document;
+        self.fields
+            .runtime
+            .and_then(|runtime| document.get(runtime, "routes"))
+            .filter(|&routes| document.kind(routes) == NodeKind::Array)
+            .into_iter()
+            .flat_map(move |routes| document.children(routes).enumerate())
+            .filter(move |&(_, route)| document.kind(route) == NodeKind::Object)
+    }
+
     /// `services[3] (Slack): `, the start of every message about this service. Built only
     /// for a diagnostic.
     pub(crate) fn place(&self) -> String {

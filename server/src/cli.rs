@@ -522,26 +522,41 @@ fn store_choice(args: &StoreArgs) -> Result<StoreChoice, String> {
     }
 }
 
+/// The durable store `--jobs` names, for a command that works beside `serve`; `in_memory` says
+/// why the memory store cannot be looked at.
+fn durable_store(choice: &StoreArgs, in_memory: &str) -> Result<StoreLocation, Error> {
+    match store_choice(choice).map_err(Error::Usage)? {
+        StoreChoice::Durable(location) => Ok(location),
+        StoreChoice::Memory => Err(Error::Usage(in_memory.to_owned())),
+    }
+}
+
+/// The current-thread runtime a one-shot command runs its store calls on.
+fn command_runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::AsyncRuntime)
+}
+
+/// The store at `location`, opened as `serve` opens it (SQLite's WAL and PostgreSQL let both
+/// read and write at once).
+async fn open_beside_serve(location: &StoreLocation) -> Result<JobStore, Error> {
+    JobStore::open(location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
+        .await
+        .map_err(Error::OpenStore)
+}
+
 /// `jobs …`: opens the store `serve` uses, beside it (SQLite's WAL and PostgreSQL
 /// both let it read and write while `serve` runs).
 fn jobs_command(args: &JobsArgs) -> Result<ExitCode, Error> {
-    let location = match store_choice(&args.store).map_err(Error::Usage)? {
-        StoreChoice::Durable(location) => location,
-        StoreChoice::Memory => {
-            return Err(Error::Usage(
-                "the memory job store lives inside the `serve` process; there is nothing to look at"
-                    .to_owned(),
-            ));
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::AsyncRuntime)?;
+    let location = durable_store(
+        &args.store,
+        "the memory job store lives inside the `serve` process; there is nothing to look at",
+    )?;
+    let runtime = command_runtime()?;
     runtime.block_on(async {
-        let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
-            .await
-            .map_err(Error::OpenStore)?;
+        let store = open_beside_serve(&location).await?;
         let failed = |error| Error::Store {
             location: store.location().to_string(),
             error,
@@ -600,15 +615,10 @@ fn public_url(text: &str) -> Result<String, String> {
 
 /// `connections …`: opens the store `serve` uses, beside it.
 fn connections_command(args: &ConnectionsArgs) -> Result<ExitCode, Error> {
-    let location = match store_choice(&args.store).map_err(Error::Usage)? {
-        StoreChoice::Durable(location) => location,
-        StoreChoice::Memory => {
-            return Err(Error::Usage(
-                "the memory store's connections live inside the `serve` process; there is nothing to look at"
-                    .to_owned(),
-            ));
-        }
-    };
+    let location = durable_store(
+        &args.store,
+        "the memory store's connections live inside the `serve` process; there is nothing to look at",
+    )?;
     let keys = args.keys.load()?;
     let keys = match (keys, &args.action) {
         (Some(keys), _) => keys,
@@ -621,14 +631,9 @@ fn connections_command(args: &ConnectionsArgs) -> Result<ExitCode, Error> {
         // Listing decrypts nothing.
         (None, _) => KeyRing::none(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::AsyncRuntime)?;
+    let runtime = command_runtime()?;
     runtime.block_on(async {
-        let store = JobStore::open(&location, ServeConfig::DEFAULT_QUEUE_CAPACITY)
-            .await
-            .map_err(Error::OpenStore)?;
+        let store = open_beside_serve(&location).await?;
         let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
         let connections = Connections::open(&store, keys, secrets, [])
             .await
@@ -1063,10 +1068,7 @@ fn call(
         Some(Ok(trace_id)) => trace_id,
         Some(Err(error)) => return Err(Error::Usage(format!("--trace-id: {error}"))),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::AsyncRuntime)?;
+    let runtime = command_runtime()?;
     // The envelope callers of the public API never see (docs/ROUTES.md 1.2): a payload with its
     // own `body` field is still read as the input.
     let payload = json!({ "body": input });

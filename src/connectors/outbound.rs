@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 use url::Url;
 use workerflow_runtime::http::header::HeaderValue;
-use workerflow_runtime::http::{OutboundRequest, ProviderDescription, ProviderReply, path_segment};
+use workerflow_runtime::http::{
+    HttpFailure, HttpResponse, OutboundRequest, ProviderDescription, ProviderReply, path_segment,
+};
 use workerflow_runtime::{
     AuthorizedSendError, ConfigProblem, ConnectorError, OAuthRoute, RouteContext, Secret, Setting,
     SettingOf,
@@ -166,6 +168,16 @@ pub(crate) async fn post_webhook<R>(
 
 /// Sends an API request and reads the 2xx answer as a JSON object (non-objects read as `{}`);
 /// failures become the route's errors under `label`, described by the service's `describe`.
+pub(crate) async fn call_api<R>(
+    ctx: &RouteContext<R>,
+    request: &OutboundRequest,
+    label: &str,
+    describe: fn(&ProviderReply<'_>) -> ProviderDescription,
+) -> Result<Map<String, Value>, ConnectorError> {
+    let sent = ctx.send(request).await;
+    read_answer(ctx, sent, label, describe)
+}
+
 /// [`call_api`] with the call's OAuth connection: `Authorization: Bearer <its access token>`,
 /// refreshed and sent once more after a 401 (`RouteContext::send_with_access_token`).
 pub(crate) async fn call_api_with_connection<R: OAuthRoute>(
@@ -174,28 +186,22 @@ pub(crate) async fn call_api_with_connection<R: OAuthRoute>(
     label: &str,
     describe: fn(&ProviderReply<'_>) -> ProviderDescription,
 ) -> Result<Map<String, Value>, ConnectorError> {
-    let fail = |failure: workerflow_runtime::http::HttpFailure| {
-        failure.into_error(ctx.route_id(), label, &ctx.redactor(), describe)
+    let sent = match ctx.send_with_access_token(request).await {
+        Ok(response) => Ok(response),
+        Err(AuthorizedSendError::Connection(error)) => return Err(error),
+        Err(AuthorizedSendError::Http(failure)) => Err(failure),
     };
-    let response = ctx
-        .send_with_access_token(request)
-        .await
-        .map_err(|error| match error {
-            AuthorizedSendError::Connection(error) => error,
-            AuthorizedSendError::Http(failure) => fail(failure),
-        })?;
-    response.json_object().map_err(fail)
+    read_answer(ctx, sent, label, describe)
 }
 
-pub(crate) async fn call_api<R>(
+/// A sent request's 2xx answer as a JSON object, or its failure as the route's error.
+fn read_answer<R>(
     ctx: &RouteContext<R>,
-    request: &OutboundRequest,
+    sent: Result<HttpResponse, HttpFailure>,
     label: &str,
     describe: fn(&ProviderReply<'_>) -> ProviderDescription,
 ) -> Result<Map<String, Value>, ConnectorError> {
-    let fail = |failure: workerflow_runtime::http::HttpFailure| {
-        failure.into_error(ctx.route_id(), label, &ctx.redactor(), describe)
-    };
-    let response = ctx.send(request).await.map_err(fail)?;
-    response.json_object().map_err(fail)
+    let fail =
+        |failure: HttpFailure| failure.into_error(ctx.route_id(), label, &ctx.redactor(), describe);
+    sent.map_err(fail)?.json_object().map_err(fail)
 }

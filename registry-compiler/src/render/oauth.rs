@@ -32,16 +32,6 @@ fn yes_no(flag: bool) -> &'static str {
     if flag { "yes" } else { "no" }
 }
 
-/// What a connection changes about a route's secrets: the names used without one.
-fn fallback(route: &Route) -> Vec<&str> {
-    route
-        .secrets
-        .iter()
-        .filter(|s| s.unless_connection)
-        .flat_map(|s| s.any_of.iter().map(String::as_str))
-        .collect()
-}
-
 /// The Markdown section, `## OAuth apps` and one subsection per app.
 pub(super) fn write_markdown(
     sink: &mut dyn fmt::Write,
@@ -127,7 +117,7 @@ pub(super) fn write_markdown(
                 out.push_str(", ");
             }
             code(out, &route.id);
-            match fallback(route).as_slice() {
+            match route.connection_fallback().as_slice() {
                 [] => out.push_str(" (a connection is required)"),
                 names => {
                     out.push_str(" (without one: ");
@@ -251,7 +241,7 @@ pub(super) fn write_html(
                     links::route_anchor(&route.id),
                     esc(&route.id)
                 );
-                match fallback(route).as_slice() {
+                match route.connection_fallback().as_slice() {
                     [] => format!("{link} (a connection is required)"),
                     names => {
                         let names: Vec<String> = names.iter().map(|n| code(n)).collect();

@@ -322,18 +322,7 @@ fn part_span(
 fn check_routes(service: &Service<'_, '_>, has_app: bool, out: &mut Vec<Diagnostic>) {
     let document = service.document;
     let index = service.index;
-    let Some(routes) = service
-        .fields
-        .runtime
-        .and_then(|runtime| document.get(runtime, "routes"))
-        .filter(|&r| document.kind(r) == NodeKind::Array)
-    else {
-        return;
-    };
-    for (r, route) in document.children(routes).enumerate() {
-        if document.kind(route) != NodeKind::Object {
-            continue;
-        }
+    for (r, route) in service.routes() {
         let auth_node = document.get(route, "auth");
         let auth = auth_node.and_then(|node| document.str(node));
         let oauth = auth.as_deref() == Some("oauth2");

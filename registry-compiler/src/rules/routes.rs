@@ -37,19 +37,8 @@ pub(super) fn check<'src>(
 ) -> Names<'src> {
     let mut names = Names::default();
     let document = service.document;
-    let Some(routes) = service
-        .fields
-        .runtime
-        .and_then(|runtime| document.get(runtime, "routes"))
-        .filter(|&r| document.kind(r) == NodeKind::Array)
-    else {
-        return names;
-    };
     let index = service.index;
-    for (r, route) in document.children(routes).enumerate() {
-        if document.kind(route) != NodeKind::Object {
-            continue;
-        }
+    for (r, route) in service.routes() {
         let route_pointer = format!("/services/{index}/runtime/routes/{r}");
         let place = contract::RoutePlace {
             service,
